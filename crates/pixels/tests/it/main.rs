@@ -1,0 +1,360 @@
+//! Integration tests for rangsi-pixels against committed fixtures made by
+//! third-party encoders (`tests/make_fixtures.sh`). The oracle is always the
+//! original uncompressed file's native bytes (or, for dcmtk's rescaling lossy
+//! encodes, pydicom/pylibjpeg's decode), never this crate's own output.
+
+mod synthetic;
+
+use std::path::PathBuf;
+
+use dicom_dictionary_std::tags;
+use rangsi_pixels::{
+    FrameSamples, ImageDescription, PixelError, VoiWindow, can_decode, decode_frame, render_8bit,
+};
+
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A fixture: transfer syntax, description, and the one frame's bytes.
+struct Fixture {
+    ts: String,
+    desc: ImageDescription,
+    frame: Vec<u8>,
+}
+
+fn load(name: &str) -> Fixture {
+    let path = fixture_path(name);
+    let obj = dicom_object::open_file(&path).expect("fixture parses");
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_owned();
+    let desc = ImageDescription::from_object(&obj).expect("description");
+    let pixel_data = obj.element(tags::PIXEL_DATA).expect("pixel data");
+    let frame = match pixel_data.fragments() {
+        // Single-frame fixtures: the frame is all fragments together.
+        Some(fragments) => fragments.iter().flat_map(|f| f.iter().copied()).collect(),
+        // Native: Pixel Data is the last element, so the frame is the file's
+        // last bytes exactly as stored (in the file's byte order).
+        None => {
+            let bytes = std::fs::read(&path).expect("read fixture");
+            let n = desc.native_frame_len();
+            bytes[bytes.len() - n..].to_vec()
+        }
+    };
+    Fixture { ts, desc, frame }
+}
+
+/// Sample values of an uncompressed little-endian original, computed here
+/// from the bytes and the description (mask to Bits Stored, sign-extend).
+fn original_values(name: &str) -> Vec<i64> {
+    let f = load(name);
+    assert_eq!(f.ts, "1.2.840.10008.1.2.1", "{name} must be an Explicit VR LE original");
+    let d = &f.desc;
+    let width = usize::from(d.bits_allocated / 8);
+    f.frame
+        .chunks_exact(width)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b[..width].copy_from_slice(c);
+            let raw = u64::from_le_bytes(b) & ((1u64 << d.bits_stored) - 1);
+            let sign = 1u64 << (d.bits_stored - 1);
+            if d.pixel_representation == 1 && raw & sign != 0 {
+                raw as i64 - (1i64 << d.bits_stored)
+            } else {
+                raw as i64
+            }
+        })
+        .collect()
+}
+
+fn values(s: &FrameSamples) -> Vec<i64> {
+    match s {
+        FrameSamples::U8(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        FrameSamples::U16(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        FrameSamples::I16(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        FrameSamples::U32(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        FrameSamples::I32(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        FrameSamples::F32(_) | FrameSamples::F64(_) => panic!("float samples in an integer fixture"),
+    }
+}
+
+fn decode(name: &str) -> (Fixture, rangsi_pixels::Frame) {
+    let f = load(name);
+    assert!(can_decode(&f.ts), "{name}: {} should be decodable", f.ts);
+    let frame = decode_frame(&f.ts, &f.desc, &f.frame)
+        .unwrap_or_else(|e| panic!("{name} ({}) failed to decode: {e}", f.ts));
+    (f, frame)
+}
+
+/// Decoding `name` must give exactly the samples of `original`.
+fn assert_bit_exact(name: &str, original: &str) {
+    let (f, frame) = decode(name);
+    let expected = original_values(original);
+    let got = values(&frame.samples);
+    assert_eq!(got.len(), expected.len(), "{name}: sample count");
+    let diffs = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        diffs,
+        0,
+        "{name}: {diffs} samples differ from {original}; first got {:?}, expected {:?}",
+        &got[..8.min(got.len())],
+        &expected[..8.min(expected.len())]
+    );
+    assert_eq!(frame.rows, f.desc.rows);
+    assert_eq!(frame.columns, f.desc.columns);
+    assert_eq!(frame.samples_per_pixel, f.desc.samples_per_pixel);
+}
+
+fn psnr(got: &[i64], expected: &[i64], peak: f64) -> f64 {
+    assert_eq!(got.len(), expected.len());
+    let mse = got
+        .iter()
+        .zip(expected)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum::<f64>()
+        / got.len() as f64;
+    if mse == 0.0 { f64::INFINITY } else { 10.0 * (peak * peak / mse).log10() }
+}
+
+// ---- native ----
+
+#[test]
+fn native_le_signed_16() {
+    assert_bit_exact("ct16s.dcm", "ct16s.dcm");
+    let (_, frame) = decode("ct16s.dcm");
+    let FrameSamples::I16(v) = &frame.samples else { panic!("expected I16, got {:?}", frame.samples) };
+    assert_eq!(&v[..4], &[-32768, 32767, -1, 0]);
+}
+
+#[test]
+fn native_big_endian() {
+    let f = load("ct16s_be.dcm");
+    assert_eq!(f.ts, "1.2.840.10008.1.2.2");
+    assert_bit_exact("ct16s_be.dcm", "ct16s.dcm");
+}
+
+#[test]
+fn native_signed_12_bit_is_sign_extended() {
+    assert_bit_exact("ct12s.dcm", "ct12s.dcm");
+    let (_, frame) = decode("ct12s.dcm");
+    let v = values(&frame.samples);
+    assert!(v.iter().any(|&x| x < -900), "air must be negative, got min {:?}", v.iter().min());
+}
+
+#[test]
+fn native_u32_and_rgb() {
+    assert_bit_exact("u32.dcm", "u32.dcm");
+    assert_bit_exact("rgb8.dcm", "rgb8.dcm");
+}
+
+#[test]
+fn to_native_le_bytes_round_trips_the_original() {
+    for (name, original) in [
+        ("ct16s_jpll_sv1.dcm", "ct16s.dcm"),
+        ("ct16s_rle.dcm", "ct16s.dcm"),
+        ("ct16s_be.dcm", "ct16s.dcm"),
+        ("rgb8_rle.dcm", "rgb8.dcm"),
+        ("u32_rle.dcm", "u32.dcm"),
+        ("mono8_jpll_sv1.dcm", "mono8.dcm"),
+    ] {
+        let (f, frame) = decode(name);
+        assert_eq!(frame.to_native_le_bytes(&f.desc), load(original).frame, "{name}");
+    }
+}
+
+// ---- RLE ----
+
+#[test]
+fn rle_bit_exact() {
+    assert_bit_exact("ct16s_rle.dcm", "ct16s.dcm");
+    assert_bit_exact("ct12s_rle.dcm", "ct12s.dcm");
+    assert_bit_exact("mono8_rle.dcm", "mono8.dcm");
+    assert_bit_exact("rgb8_rle.dcm", "rgb8.dcm");
+    assert_bit_exact("u32_rle.dcm", "u32.dcm");
+}
+
+#[test]
+fn rle_truncated_is_an_error() {
+    let f = load("ct16s_rle.dcm");
+    let result = decode_frame(&f.ts, &f.desc, &f.frame[..f.frame.len() / 2]);
+    assert!(matches!(result, Err(PixelError::Codec { .. })), "{result:?}");
+}
+
+// ---- JPEG lossless ----
+
+#[test]
+fn jpeg_lossless_sv1_bit_exact() {
+    assert_bit_exact("ct16s_jpll_sv1.dcm", "ct16s.dcm");
+    assert_bit_exact("ct12s_jpll_sv1.dcm", "ct12s.dcm");
+    assert_bit_exact("mono8_jpll_sv1.dcm", "mono8.dcm");
+    assert_bit_exact("rgb8_jpll_sv1.dcm", "rgb8.dcm");
+}
+
+#[test]
+fn jpeg_lossless_all_predictors_bit_exact() {
+    for sv in 2..=7 {
+        let name = format!("ct16s_jpll_p{sv}.dcm");
+        assert_eq!(load(&name).ts, "1.2.840.10008.1.2.4.57");
+        assert_bit_exact(&name, "ct16s.dcm");
+    }
+}
+
+#[test]
+fn jpeg_truncated_is_an_error() {
+    let f = load("ct16s_jpll_sv1.dcm");
+    assert!(decode_frame(&f.ts, &f.desc, &f.frame[..40]).is_err());
+    assert!(decode_frame(&f.ts, &f.desc, b"not a jpeg").is_err());
+}
+
+// ---- JPEG lossy ----
+
+/// Compare with a reference decode by pylibjpeg (raw LE of the sample width).
+fn assert_close_to_reference(name: &str, max_abs: i64) {
+    let (f, frame) = decode(name);
+    let raw = std::fs::read(fixture_path(&name.replace(".dcm", ".ref.raw"))).expect("reference");
+    let expected: Vec<i64> = match f.desc.bits_allocated {
+        8 => raw.iter().map(|&b| i64::from(b)).collect(),
+        _ => raw.chunks_exact(2).map(|c| i64::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
+    };
+    let got = values(&frame.samples);
+    assert_eq!(got.len(), expected.len());
+    let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).max().unwrap_or(0);
+    assert!(worst <= max_abs, "{name}: max |diff| {worst} vs reference decoder");
+}
+
+#[test]
+fn jpeg_baseline_grey_matches_reference_decoder() {
+    assert_close_to_reference("mono8_jpeg_baseline.dcm", 1);
+}
+
+#[test]
+fn jpeg_baseline_ybr_colour_is_rgb_after_decode() {
+    let (_, frame) = decode("rgb8_jpeg_baseline_ybr.dcm");
+    assert_eq!(frame.photometric, "RGB");
+    let p = psnr(&values(&frame.samples), &original_values("rgb8.dcm"), 255.0);
+    assert!(p > 28.0, "PSNR {p:.1} dB");
+}
+
+#[test]
+fn jpeg_baseline_rgb_without_colour_transform_keeps_colours() {
+    let (_, frame) = decode("rgb8_jpeg_baseline_rgb.dcm");
+    assert_eq!(frame.photometric, "RGB");
+    let p = psnr(&values(&frame.samples), &original_values("rgb8.dcm"), 255.0);
+    assert!(p > 40.0, "PSNR {p:.1} dB");
+}
+
+#[test]
+fn jpeg_extended_12_bit_matches_reference_decoder() {
+    assert_close_to_reference("ct12u_jpeg_extended.dcm", 2);
+}
+
+// ---- JPEG 2000 / HTJ2K ----
+
+#[test]
+fn jpeg2000_lossless_bit_exact() {
+    assert_bit_exact("ct16s_j2k.dcm", "ct16s.dcm");
+    assert_bit_exact("ct12s_j2k.dcm", "ct12s.dcm");
+    assert_bit_exact("rgb8_j2k.dcm", "rgb8.dcm");
+}
+
+#[test]
+fn jpeg2000_lossy_close() {
+    let (_, frame) = decode("ct16s_j2k_lossy.dcm");
+    let p = psnr(&values(&frame.samples), &original_values("ct16s.dcm"), 65535.0);
+    assert!(p > 50.0, "PSNR {p:.1} dB");
+}
+
+#[test]
+fn htj2k_lossless_bit_exact() {
+    assert_bit_exact("ct12u_htj2k.dcm", "ct12u.dcm");
+}
+
+/// Known gap: OpenJPH-encoded HTJ2K of *signed* samples decodes wrongly in
+/// OpenJPEG (pylibjpeg-openjpeg shows the same values) and so in its Rust
+/// port openjp2; OpenJPH decodes its own stream correctly.
+#[test]
+#[ignore = "openjp2/OpenJPEG HT decoder disagrees with OpenJPH on signed samples"]
+fn htj2k_lossless_signed_16_bit_exact() {
+    assert_bit_exact("ct16s_htj2k.dcm", "ct16s.dcm");
+}
+
+#[test]
+fn htj2k_lossy_colour_close() {
+    let (_, frame) = decode("rgb8_htj2k_lossy.dcm");
+    assert_eq!(frame.photometric, "RGB");
+    let p = psnr(&values(&frame.samples), &original_values("rgb8.dcm"), 255.0);
+    assert!(p > 40.0, "PSNR {p:.1} dB");
+}
+
+#[test]
+fn jpeg2000_truncated_is_an_error() {
+    let f = load("ct16s_j2k.dcm");
+    let err = decode_frame(&f.ts, &f.desc, &f.frame[..f.frame.len() / 2]);
+    assert!(err.is_err(), "truncated J2K must not decode to a blurred image");
+}
+
+// ---- unsupported ----
+
+#[test]
+fn unsupported_syntaxes_are_named() {
+    let f = load("ct16s.dcm");
+    for (uid, needle) in [
+        ("1.2.840.10008.1.2.4.100", "MPEG2"),
+        ("1.2.3.4", "unknown"),
+    ] {
+        assert!(!can_decode(uid));
+        match decode_frame(uid, &f.desc, &f.frame) {
+            Err(PixelError::UnsupportedTransferSyntax { ts_uid, name }) => {
+                assert_eq!(ts_uid, uid);
+                assert!(name.contains(needle), "{name}");
+            }
+            other => panic!("{uid}: expected UnsupportedTransferSyntax, got {other:?}"),
+        }
+    }
+}
+
+// ---- description and rendering ----
+
+#[test]
+fn description_from_object() {
+    let f = load("ct16s.dcm");
+    let d = &f.desc;
+    assert_eq!((d.rows, d.columns, d.samples_per_pixel), (64, 64, 1));
+    assert_eq!((d.bits_allocated, d.bits_stored, d.high_bit, d.pixel_representation), (16, 16, 15, 1));
+    assert_eq!(d.photometric, "MONOCHROME2");
+    assert_eq!(d.number_of_frames, 1);
+    assert_eq!(d.windows, vec![VoiWindow { center: 40.0, width: 400.0 }]);
+    assert!(!d.float_pixels);
+    let u = load("ct12u.dcm").desc;
+    assert_eq!(u.rescale_intercept, -1024.0);
+    assert_eq!(u.rescale_slope, 1.0);
+}
+
+#[test]
+fn render_ct_window() {
+    let (f, frame) = decode("ct12u.dcm");
+    let r = render_8bit(&frame, &f.desc, None).expect("render");
+    assert_eq!((r.width, r.height, r.channels, r.pixels.len()), (64, 64, 1, 64 * 64));
+    // Stored 24 = -1000 HU (air): black in a 40/400 window.
+    let values = original_values("ct12u.dcm");
+    for (i, &v) in values.iter().enumerate() {
+        let hu = v as f64 - 1024.0;
+        if hu < -200.0 {
+            assert_eq!(r.pixels[i], 0, "pixel {i} ({hu} HU)");
+        } else if hu > 240.0 {
+            assert_eq!(r.pixels[i], 255, "pixel {i} ({hu} HU)");
+        }
+    }
+    // An explicit window overrides the file's: [-1100, 1400] HU puts air low but not black.
+    let wide = render_8bit(&frame, &f.desc, Some(VoiWindow { center: 150.0, width: 2500.0 })).expect("render");
+    let air = values.iter().position(|&v| v < 100).expect("air pixel");
+    assert!(wide.pixels[air] > 0 && wide.pixels[air] < 30, "{}", wide.pixels[air]);
+}
+
+#[test]
+fn render_colour_passes_through() {
+    let (f, frame) = decode("rgb8_rle.dcm");
+    let r = render_8bit(&frame, &f.desc, None).expect("render");
+    assert_eq!(r.channels, 3);
+    let expected: Vec<u8> = original_values("rgb8.dcm").into_iter().map(|v| v as u8).collect();
+    assert_eq!(r.pixels, expected);
+}

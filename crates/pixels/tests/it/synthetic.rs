@@ -1,0 +1,171 @@
+//! Tests on hand-built descriptions and frames, for layouts no fixture
+//! encoder produces: MONOCHROME1, palette, float, planar, native 4:2:2, 1-bit,
+//! and malformed inputs. Expected values are computed by hand here.
+
+use rangsi_pixels::{
+    Frame, FrameSamples, ImageDescription, PaletteLut, PixelError, VoiWindow, decode_frame,
+    render_8bit,
+};
+
+const LE: &str = "1.2.840.10008.1.2.1";
+
+fn desc(rows: u16, columns: u16, spp: u16, bits: u16, photometric: &str) -> ImageDescription {
+    ImageDescription {
+        rows,
+        columns,
+        samples_per_pixel: spp,
+        bits_allocated: bits,
+        bits_stored: bits,
+        high_bit: bits.saturating_sub(1),
+        pixel_representation: 0,
+        planar_configuration: 0,
+        photometric: photometric.to_owned(),
+        number_of_frames: 1,
+        rescale_slope: 1.0,
+        rescale_intercept: 0.0,
+        windows: vec![],
+        window_explanations: vec![],
+        float_pixels: false,
+        palette: None,
+    }
+}
+
+fn decode_ok(ts: &str, d: &ImageDescription, bytes: &[u8]) -> Frame {
+    match decode_frame(ts, d, bytes) {
+        Ok(f) => f,
+        Err(e) => panic!("decode failed: {e}"),
+    }
+}
+
+#[test]
+fn monochrome1_is_inverted_and_window_applies_after_rescale() {
+    let mut d = desc(1, 4, 1, 16, "MONOCHROME1");
+    d.rescale_slope = 2.0;
+    d.rescale_intercept = -100.0;
+    // Stored 0,50,100,1000 → modality -100, 0, 100, 1900.
+    let bytes: Vec<u8> = [0u16, 50, 100, 1000].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let frame = decode_ok(LE, &d, &bytes);
+    let r = render_8bit(&frame, &d, Some(VoiWindow { center: 0.0, width: 201.0 })).expect("render");
+    // Linear VOI: x <= c-0.5-(w-1)/2 = -100.5 → 0, x > 99.5 → 255, 0 → 128 (rounded); then inverted.
+    assert_eq!(r.pixels, vec![255 - 1, 255 - 128, 0, 0]);
+}
+
+#[test]
+fn min_max_window_when_none_given() {
+    let d = desc(1, 3, 1, 8, "MONOCHROME2");
+    let frame = decode_ok(LE, &d, &[10, 20, 30]);
+    let r = render_8bit(&frame, &d, None).expect("render");
+    assert_eq!(r.pixels, vec![0, 128, 255]);
+}
+
+#[test]
+fn palette_colour() {
+    let mut d = desc(1, 3, 1, 8, "PALETTE COLOR");
+    d.palette = Some(PaletteLut {
+        first_mapped: 1,
+        bits: 16,
+        red: vec![0xFFFF, 0x0000, 0x8000],
+        green: vec![0x0000, 0xFFFF, 0x8000],
+        blue: vec![0x0000, 0x0000, 0x8000],
+    });
+    let frame = decode_ok(LE, &d, &[1, 2, 3]);
+    let r = render_8bit(&frame, &d, None).expect("render");
+    assert_eq!(r.channels, 3);
+    assert_eq!(r.pixels, vec![255, 0, 0, 0, 255, 0, 128, 128, 128]);
+}
+
+#[test]
+fn planar_configuration_1_is_interleaved() {
+    let mut d = desc(1, 2, 3, 8, "RGB");
+    d.planar_configuration = 1;
+    let frame = decode_ok(LE, &d, &[1, 2, 3, 4, 5, 6]);
+    assert_eq!(frame.samples, FrameSamples::U8(vec![1, 3, 5, 2, 4, 6]));
+    assert_eq!(frame.to_native_le_bytes(&d), vec![1, 3, 5, 2, 4, 6]);
+}
+
+#[test]
+fn native_ybr_full_422_is_upsampled() {
+    let d = desc(1, 2, 3, 8, "YBR_FULL_422");
+    // Y1 Y2 Cb Cr
+    let frame = decode_ok(LE, &d, &[10, 20, 128, 128]);
+    assert_eq!(frame.photometric, "YBR_FULL");
+    assert_eq!(frame.samples, FrameSamples::U8(vec![10, 128, 128, 20, 128, 128]));
+    let r = render_8bit(&frame, &d, None).expect("render");
+    assert_eq!(r.pixels, vec![10, 10, 10, 20, 20, 20]);
+}
+
+#[test]
+fn one_bit_unpacks_lsb_first() {
+    let d = desc(2, 4, 1, 1, "MONOCHROME2");
+    let frame = decode_ok(LE, &d, &[0b1000_0101]);
+    assert_eq!(frame.samples, FrameSamples::U8(vec![1, 0, 1, 0, 0, 0, 0, 1]));
+    assert_eq!(frame.to_native_le_bytes(&d), vec![0b1000_0101]);
+}
+
+#[test]
+fn float_pixels() {
+    let mut d = desc(1, 2, 1, 32, "MONOCHROME2");
+    d.float_pixels = true;
+    let bytes: Vec<u8> = [1.5f32, -2.25].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let frame = decode_ok(LE, &d, &bytes);
+    assert_eq!(frame.samples, FrameSamples::F32(vec![1.5, -2.25]));
+    assert_eq!(frame.to_native_le_bytes(&d), bytes);
+}
+
+#[test]
+fn high_bit_not_at_top_and_signed_12() {
+    // 12 bits stored at bits 2..=13 (High Bit 13), signed; garbage in the other bits.
+    let mut d = desc(1, 2, 1, 16, "MONOCHROME2");
+    d.bits_stored = 12;
+    d.high_bit = 13;
+    d.pixel_representation = 1;
+    let stored = |v: i16| -> u16 { (((v as u16) & 0x0FFF) << 2) | 0xC003 };
+    let bytes: Vec<u8> = [stored(-5), stored(2047)].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let frame = decode_ok(LE, &d, &bytes);
+    assert_eq!(frame.samples, FrameSamples::I16(vec![-5, 2047]));
+}
+
+#[test]
+fn short_native_frame_is_an_error() {
+    let d = desc(4, 4, 1, 16, "MONOCHROME2");
+    let err = decode_frame(LE, &d, &[0; 31]);
+    assert!(matches!(err, Err(PixelError::FrameTooShort { expected: 32, actual: 31 })), "{err:?}");
+}
+
+#[test]
+fn garbage_is_an_error_for_every_codec() {
+    let d = desc(8, 8, 1, 16, "MONOCHROME2");
+    for ts in [
+        "1.2.840.10008.1.2.5",
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.51",
+        "1.2.840.10008.1.2.4.57",
+        "1.2.840.10008.1.2.4.70",
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.4.91",
+        "1.2.840.10008.1.2.4.201",
+    ] {
+        for bytes in [&[][..], &[0xFF, 0xD8, 0xFF][..], &[0u8; 100][..], &[0xFF; 100][..]] {
+            assert!(decode_frame(ts, &d, bytes).is_err(), "{ts} accepted {} garbage bytes", bytes.len());
+        }
+    }
+}
+
+#[test]
+fn jpeg_ls_is_reported_as_unsupported_by_name() {
+    let d = desc(8, 8, 1, 16, "MONOCHROME2");
+    match decode_frame("1.2.840.10008.1.2.4.80", &d, &[0xFF, 0xD8]) {
+        Err(PixelError::UnsupportedTransferSyntax { name, .. }) => assert!(name.contains("JPEG-LS"), "{name}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_descriptions_are_rejected() {
+    let mut d = desc(8, 8, 1, 16, "MONOCHROME2");
+    d.bits_stored = 17;
+    assert!(matches!(decode_frame(LE, &d, &[0; 128]), Err(PixelError::InvalidAttribute { .. })));
+    let mut d = desc(8, 8, 1, 24, "MONOCHROME2");
+    d.bits_stored = 24;
+    assert!(matches!(decode_frame(LE, &d, &[0; 192]), Err(PixelError::UnsupportedLayout { .. })));
+}

@@ -1,0 +1,1 @@
+//! Wire types shared by the server and the viewer.

@@ -1,0 +1,57 @@
+//! `cargo xtask`: Rangsi's developer automation, one binary with subcommands
+//! (reached through the alias in `.cargo/config.toml`).
+//!
+//! - `cargo xtask run`: build the release server, seed a demo data dir, serve it.
+//! - `cargo xtask test [PYTEST ARGS]`: cargo tests, then the Python integration tests.
+//! - `cargo xtask bench server`: rangsi and Orthanc side by side on the same data.
+//!
+//! Each subcommand first runs the idempotent set-up it needs (`setup.rs`).
+
+mod bench;
+mod process;
+mod run;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+use setup::Paths;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  run [SERVE ARGS]      build rangsi (release), seed ./rangsi-data with a demo hospital,
+                        user and CT study if absent, then `rangsi serve` (extra args go to serve)
+  test [PYTEST ARGS]    cargo build + cargo test --workspace + pytest server/tests/integration
+                        (extra args go to pytest, e.g. `cargo xtask test -k tenancy`)
+  bench server          rangsi vs Orthanc on this machine; markdown table to stdout and
+                        $CARGO_TARGET_DIR/bench-server.md
+
+Set-up (Debian packages, Python venv in ~/.cache/rangsi/tools/venv) runs as needed.
+CARGO_TARGET_DIR defaults to ~/.cache/rangsi/target for the cargo commands xtask runs.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let result = Paths::discover().and_then(|paths| match command.as_str() {
+        "run" => run::main(&paths, rest),
+        "test" => test::main(&paths, rest),
+        "bench" => bench::main(&paths, rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {command}: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

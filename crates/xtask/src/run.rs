@@ -1,0 +1,132 @@
+//! `cargo xtask run`: the README's first command. Builds the release server, seeds
+//! `./rangsi-data` once with a demo hospital, a doctor, a registered modality AE and
+//! a Thai-named CT study, prints how to connect, then becomes `rangsi serve`.
+//! With an existing data dir it only builds and serves.
+
+use std::env;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::process;
+use crate::setup::{self, Paths};
+
+const HOSPITAL_CODE: &str = "10670";
+const HOSPITAL_NAME: &str = "โรงพยาบาลอุดรธานี (Udon Thani Hospital)";
+const USER: &str = "demo";
+const PASSWORD: &str = "demo-demo";
+const MODALITY_AE: &str = "MODALITY";
+const DEMO_SLICES: &str = "40";
+
+pub fn main(paths: &Paths, serve_args: &[String]) -> Result<()> {
+    setup::venv(paths)?;
+    let bin = paths.build_rangsi(true)?;
+    let data = paths.root.join("rangsi-data");
+    if !data.exists() {
+        println!("xtask run: seeding demo data in {}", data.display());
+        if let Err(e) = seed(paths, &bin, &data) {
+            // A half-seeded dir would be taken as "already seeded" next time.
+            let _ = fs::remove_dir_all(&data);
+            return Err(e.context("seeding the demo data dir (removed again)"));
+        }
+    }
+    print_how_to_connect(&bin, &data);
+    let mut serve = Command::new(&bin);
+    serve
+        .arg("serve")
+        .arg("--data")
+        .arg(&data)
+        .args(serve_args)
+        .env_remove("RANGSI_ADMIN_PASSWORD");
+    let err = serve.exec();
+    Err(err).with_context(|| format!("cannot exec `{}`", process::describe(&serve)))
+}
+
+fn seed(paths: &Paths, bin: &Path, data: &Path) -> Result<()> {
+    let rangsi = |args: &[&str]| {
+        let mut cmd = Command::new(bin);
+        cmd.args(args).env("RANGSI_DATA", data);
+        cmd
+    };
+    let say = |out: String| {
+        if !out.is_empty() {
+            println!("  {out}");
+        }
+    };
+    say(process::capture(
+        &mut rangsi(&["hospital", "add", HOSPITAL_CODE, HOSPITAL_NAME]),
+        None,
+    )?);
+    say(process::capture(
+        &mut rangsi(&[
+            "user",
+            "add",
+            USER,
+            "--hospital",
+            HOSPITAL_CODE,
+            "--role",
+            "doctor",
+            "--password-stdin",
+        ]),
+        Some(&format!("{PASSWORD}\n")),
+    )?);
+    say(process::capture(
+        &mut rangsi(&["ae", "add", MODALITY_AE, "--hospital", HOSPITAL_CODE]),
+        None,
+    )?);
+
+    let Some(shared) = paths.shared() else {
+        println!(
+            "  ../shared/gen_ct_series.py not found: no demo study (import one with `rangsi import`)"
+        );
+        return Ok(());
+    };
+    let series = env::temp_dir().join(format!("rangsi-demo-ct-{}", std::process::id()));
+    let generated = process::capture(
+        Command::new(paths.python())
+            .arg(shared.join("gen_ct_series.py"))
+            .arg("--out")
+            .arg(&series)
+            .args(["--slices", DEMO_SLICES, "--thai"]),
+        None,
+    );
+    let imported = generated.and_then(|_| {
+        process::capture(
+            rangsi(&["import", "--hospital", HOSPITAL_CODE]).arg(&series),
+            None,
+        )
+    });
+    let _ = fs::remove_dir_all(&series);
+    say(format!(
+        "demo CT ({DEMO_SLICES} slices, Thai names): {}",
+        imported?
+    ));
+    Ok(())
+}
+
+fn print_how_to_connect(bin: &Path, data: &Path) {
+    let bin = bin.display();
+    let data = data.display();
+    println!(
+        "
+──────────────────────────────── Rangsi demo ────────────────────────────────
+ data dir   {data}
+ web / API  http://127.0.0.1:8080   log in as {USER} / {PASSWORD}
+            (doctor of hospital {HOSPITAL_CODE}; the admin password is printed below
+            as `rangsi: admin password: …` on the server's first start — note it)
+ DIMSE      AE RANGSI at 127.0.0.1:11112; AE {MODALITY_AE} is registered (others are rejected):
+              storescu -aec RANGSI -aet {MODALITY_AE} 127.0.0.1 11112 FILE.dcm
+ DICOMweb   base URL http://127.0.0.1:8080/dicomweb (QIDO-RS, WADO-RS, STOW-RS)
+              curl -u {USER}:{PASSWORD} http://127.0.0.1:8080/dicomweb/studies
+            or with a token:
+              {bin} token create --data {data} --user {USER}
+              curl -H \"Authorization: Bearer TOKEN\" http://127.0.0.1:8080/dicomweb/studies
+ (default addresses; arguments after `cargo xtask run` go to `rangsi serve`)
+ Stop with Ctrl-C.
+─────────────────────────────────────────────────────────────────────────────
+"
+    );
+}

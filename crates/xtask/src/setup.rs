@@ -1,0 +1,258 @@
+//! Where things live, and the idempotent set-up every subcommand shares: Debian
+//! packages and the pinned Python venv of third-party DICOM clients.
+//!
+//! Set-up prints only what it installs; when everything is present it is silent.
+//! Everything lands outside the clone (`$HOME/.cache/rangsi`), so a fresh CI clone
+//! reuses the cargo target folder and the venv of the previous run.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::process;
+
+/// Debian packages the tests need: the third-party DICOM peers and encoders.
+pub const TEST_PACKAGES: &[&str] = &[
+    "dcmtk",
+    "libgdcm-tools",
+    "libopenjp2-tools",
+    "openjph-tools",
+];
+/// Extra Debian packages `bench server` needs: the peer archive and the HTTP load generator.
+pub const BENCH_PACKAGES: &[&str] = &["orthanc", "orthanc-dicomweb", "wrk"];
+
+/// Paths of the workspace and of the caches outside it.
+pub struct Paths {
+    /// The workspace root (the folder with the virtual `Cargo.toml`).
+    pub root: PathBuf,
+    /// Cargo's target folder for every cargo command xtask spawns.
+    pub target_dir: PathBuf,
+    /// `$HOME/.cache/rangsi`: tools and generated benchmark data.
+    pub cache: PathBuf,
+}
+
+impl Paths {
+    pub fn discover() -> Result<Paths> {
+        let root = workspace_root()?;
+        let home = env::var_os("HOME")
+            .map(PathBuf::from)
+            .context("HOME is not set")?;
+        let cache = home.join(".cache/rangsi");
+        let target_dir = match env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+            // cargo resolves a relative CARGO_TARGET_DIR against the directory it runs in.
+            Some(dir) => env::current_dir()?.join(dir),
+            None => cache.join("target"),
+        };
+        Ok(Paths {
+            root,
+            target_dir,
+            cache,
+        })
+    }
+
+    /// `cargo` (the one running us, when known) in the workspace root, with our target folder.
+    pub fn cargo(&self) -> Command {
+        let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+        cmd.current_dir(&self.root)
+            .env("CARGO_TARGET_DIR", &self.target_dir);
+        cmd
+    }
+
+    /// The Python venv with the pinned clients.
+    pub fn venv(&self) -> PathBuf {
+        self.cache.join("tools/venv")
+    }
+
+    /// The venv's interpreter.
+    pub fn python(&self) -> PathBuf {
+        self.venv().join("bin/python")
+    }
+
+    /// `../shared`, beside the clone: the CT series generator lives there.
+    pub fn shared(&self) -> Option<PathBuf> {
+        let shared = self.root.parent()?.join("shared");
+        shared.join("gen_ct_series.py").is_file().then_some(shared)
+    }
+
+    pub fn requirements(&self) -> PathBuf {
+        self.root.join("server/tests/integration/requirements.txt")
+    }
+
+    /// Builds `rangsi` with `cargo build [--release] -p rangsi` and returns the binary's path.
+    pub fn build_rangsi(&self, release: bool) -> Result<PathBuf> {
+        let mut cmd = self.cargo();
+        cmd.args(["build", "-p", "rangsi"]);
+        if release {
+            cmd.arg("--release");
+        }
+        process::run(&mut cmd)?;
+        Ok(self
+            .target_dir
+            .join(if release { "release" } else { "debug" })
+            .join("rangsi"))
+    }
+}
+
+/// Makes sure the Debian `packages` are installed: one `apt-get update` and one
+/// `apt-get install` for all missing ones, nothing when none is missing.
+pub fn apt(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    println!("setup: installing Debian packages: {}", missing.join(" "));
+    let sudo = !is_root();
+    let apt = |args: &[&str]| {
+        let mut cmd = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
+        if sudo {
+            cmd.args(["-n", "apt-get"]);
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    process::run(&mut apt(&["-qq", "update"]))?;
+    let mut install = apt(&["install", "-y", "-qq"]);
+    install.args(&missing);
+    process::run(&mut install)?;
+    let still: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if !still.is_empty() {
+        bail!("apt-get did not install: {}", still.join(" "));
+    }
+    println!(
+        "setup: Debian packages installed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Makes sure the venv exists and holds exactly what requirements.txt pins.
+/// Reinstalls only when the file's hash differs from the stamp written by the last install.
+pub fn venv(paths: &Paths) -> Result<()> {
+    let req = paths.requirements();
+    let wanted = fs::read(&req).with_context(|| format!("reading {}", req.display()))?;
+    let wanted = format!("{:016x}\n", fnv1a64(&wanted));
+    let venv = paths.venv();
+    let stamp = venv.join(".requirements.fnv64");
+    let usable = Command::new(paths.python())
+        .args(["-c", ""])
+        .status()
+        .is_ok_and(|s| s.success());
+    if usable && fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        return Ok(());
+    }
+    let started = Instant::now();
+    if !usable {
+        println!("setup: creating Python venv {}", venv.display());
+        if venv.exists() {
+            fs::remove_dir_all(&venv)
+                .with_context(|| format!("removing broken venv {}", venv.display()))?;
+        }
+        process::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    println!(
+        "setup: installing Python packages from {}",
+        rel(&paths.root, &req)
+    );
+    let _ = fs::remove_file(&stamp);
+    process::run(
+        Command::new(paths.python())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&req),
+    )?;
+    fs::write(&stamp, wanted)?;
+    println!(
+        "setup: Python venv ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: a stable content hash for stamp files (not for security).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `path` relative to `base` when below it, for shorter messages.
+pub fn rel(base: &Path, path: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).ends_with("install ok installed")
+        })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// The workspace root: cargo tells a binary it runs where its manifest is
+/// (`crates/xtask`); run by hand, search upwards from the current directory.
+fn workspace_root() -> Result<PathBuf> {
+    if let Some(dir) = env::var_os("CARGO_MANIFEST_DIR") {
+        let dir = PathBuf::from(dir);
+        if let Some(root) = dir.ancestors().nth(2).filter(|r| is_workspace_root(r)) {
+            return Ok(root.to_path_buf());
+        }
+    }
+    let cwd = env::current_dir()?;
+    cwd.ancestors()
+        .find(|d| is_workspace_root(d))
+        .map(Path::to_path_buf)
+        .with_context(|| format!("no Cargo workspace root above {}", cwd.display()))
+}
+
+fn is_workspace_root(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_reference_vectors() {
+        // Published FNV-1a 64-bit test vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+}

@@ -1,0 +1,161 @@
+//! `cargo xtask test`: everything CI runs, in order: set-up, `cargo build -p rangsi`
+//! (dev profile, to keep CI fast), `cargo test --workspace`, then pytest over
+//! `server/tests/integration` against the freshly built binary with third-party
+//! clients (pynetdicom, dicomweb-client, dcmtk). Ends with a summary; fails if any step did.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::process;
+use crate::setup::{self, Paths};
+
+const INTEGRATION_DIR: &str = "server/tests/integration";
+
+/// pytest's exit code when it collected no test (an empty suite, or a `-k` that matched none).
+const PYTEST_NO_TESTS: i32 = 5;
+
+enum Outcome {
+    Passed,
+    /// Ran nothing, for the given reason; not a failure.
+    Skipped(String),
+    Failed(String),
+}
+
+struct Step {
+    name: &'static str,
+    outcome: Outcome,
+    secs: f64,
+}
+
+pub fn main(paths: &Paths, pytest_args: &[String]) -> Result<()> {
+    let mut steps = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Outcome| {
+        println!("\n=== xtask test: {name}");
+        let started = Instant::now();
+        let outcome = f();
+        steps.push(Step {
+            name,
+            outcome,
+            secs: started.elapsed().as_secs_f64(),
+        });
+        matches!(
+            steps.last().map(|s| &s.outcome),
+            Some(Outcome::Passed | Outcome::Skipped(_))
+        )
+    };
+
+    let ready = step("setup", &mut || {
+        from_result(setup::apt(setup::TEST_PACKAGES).and_then(|()| setup::venv(paths)))
+    });
+    let built = ready
+        && step("cargo build -p rangsi", &mut || {
+            from_result(paths.build_rangsi(false).map(drop))
+        });
+    step("cargo test --workspace", &mut || {
+        from_result(process::run(paths.cargo().args(["test", "--workspace"])))
+    });
+    if built {
+        step("pytest", &mut || pytest(paths, pytest_args));
+    } else {
+        steps.push(Step {
+            name: "pytest",
+            outcome: Outcome::Skipped("no server binary to test".into()),
+            secs: 0.0,
+        });
+    }
+
+    println!("\n=== xtask test summary");
+    let mut failed = Vec::new();
+    for s in &steps {
+        let (word, note) = match &s.outcome {
+            Outcome::Passed => ("ok", String::new()),
+            Outcome::Skipped(why) => ("skipped", format!("  ({why})")),
+            Outcome::Failed(why) => {
+                failed.push(s.name);
+                ("FAILED", format!("  ({why})"))
+            }
+        };
+        println!("  {:<26} {:<8} {:>7.1} s{note}", s.name, word, s.secs);
+    }
+    if !failed.is_empty() {
+        bail!("failed: {}", failed.join(", "));
+    }
+    println!("xtask test: all steps passed");
+    Ok(())
+}
+
+fn from_result<T>(r: Result<T>) -> Outcome {
+    match r {
+        Ok(_) => Outcome::Passed,
+        Err(e) => Outcome::Failed(format!("{e:#}")),
+    }
+}
+
+fn pytest(paths: &Paths, args: &[String]) -> Outcome {
+    let dir = paths.root.join(INTEGRATION_DIR);
+    if !has_python_tests(&dir) {
+        return Outcome::Skipped(format!("no test_*.py in {INTEGRATION_DIR}"));
+    }
+    let bin = paths.target_dir.join("debug/rangsi");
+    let mut cmd = Command::new(paths.python());
+    // -p no:cacheprovider: no .pytest_cache folder in the clone.
+    cmd.args([
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        INTEGRATION_DIR,
+    ])
+    .args(args)
+    .current_dir(&paths.root)
+    .env("RANGSI_BIN", &bin)
+    .env("PATH", path_with_venv(paths));
+    match paths.shared() {
+        Some(shared) => cmd.env("RANGSI_SHARED", shared),
+        None => cmd.env_remove("RANGSI_SHARED"),
+    };
+    println!("RANGSI_BIN={} {}", bin.display(), process::describe(&cmd));
+    match process::status(&mut cmd) {
+        Ok(s) if s.success() => Outcome::Passed,
+        Ok(s) if s.code() == Some(PYTEST_NO_TESTS) => {
+            Outcome::Skipped("pytest collected no tests".into())
+        }
+        Ok(s) => Outcome::Failed(format!("pytest {s}")),
+        Err(e) => Outcome::Failed(format!("{e:#}")),
+    }
+}
+
+/// `PATH` with the venv's `bin` first (so tests that spawn `python` get the pinned
+/// packages) and /usr/bin kept (the dcmtk tools live there).
+fn path_with_venv(paths: &Paths) -> OsString {
+    let mut dirs = vec![paths.venv().join("bin")];
+    dirs.extend(
+        env::var_os("PATH")
+            .map(|p| env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    if !dirs.iter().any(|d| d == Path::new("/usr/bin")) {
+        dirs.push("/usr/bin".into());
+    }
+    env::join_paths(dirs).unwrap_or_default()
+}
+
+fn has_python_tests(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let path = e.path();
+        (name.starts_with("test_") && name.ends_with(".py"))
+            || (path.is_dir() && has_python_tests(&path))
+    })
+}

@@ -1,0 +1,303 @@
+//! Command-line interface: argument definitions and dispatch to the service layer.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, FileConfig, ServeConfig};
+use crate::service::{Archive, auth::Role};
+
+#[derive(Parser, Debug)]
+#[command(name = "rangsi", version, about = "Rangsi regional PACS: DICOM archive and viewer server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArg {
+    /// Data directory (index database and blobs).
+    #[arg(long, env = "RANGSI_DATA")]
+    pub data: Option<PathBuf>,
+}
+
+impl DataArg {
+    fn dir(&self) -> PathBuf {
+        self.data.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the archive: DICOMweb + JSON API over HTTP, DIMSE over DICOM.
+    Serve(ServeArgs),
+    /// Import DICOM files from folders, DICOMDIR media or zip files.
+    Import {
+        #[command(flatten)]
+        data: DataArg,
+        /// Hospital (MOPH code) the imported studies belong to.
+        #[arg(long)]
+        hospital: String,
+        /// Files, folders or zip files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Hospitals of the region.
+    Hospital {
+        #[command(subcommand)]
+        command: HospitalCommand,
+    },
+    /// User accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// DICOM application entities (modalities, PACS, workstations).
+    Ae {
+        #[command(subcommand)]
+        command: AeCommand,
+    },
+    /// API tokens for DICOMweb clients.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Check the index against the blob store.
+    Fsck {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// HTTP listen address (DICOMweb, API, viewer).
+    #[arg(long, env = "RANGSI_HTTP")]
+    pub http: Option<std::net::SocketAddr>,
+    /// DICOM (DIMSE) listen address.
+    #[arg(long, env = "RANGSI_DICOM")]
+    pub dicom: Option<std::net::SocketAddr>,
+    /// Our AE title.
+    #[arg(long, env = "RANGSI_AE_TITLE")]
+    pub ae_title: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, env = "RANGSI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Lab setting only: accept associations from unregistered AE titles as this hospital.
+    #[arg(long, env = "RANGSI_DICOM_OPEN")]
+    pub dicom_open: Option<String>,
+    /// Most DIMSE associations at once; more are rejected (transient).
+    #[arg(long, env = "RANGSI_MAX_ASSOCIATIONS")]
+    pub max_associations: Option<usize>,
+    /// Largest HTTP request body (STOW-RS) in MiB.
+    #[arg(long, env = "RANGSI_MAX_BODY_MB")]
+    pub max_body_mb: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HospitalCommand {
+    /// Add a hospital: 5-digit MOPH code and name.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        code: String,
+        name: String,
+    },
+    /// List hospitals.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user; the password is read from stdin with --password-stdin, else generated and printed.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        name: String,
+        #[arg(long)]
+        hospital: Option<String>,
+        #[arg(long, default_value = "doctor")]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AeCommand {
+    /// Register an AE title for a hospital; host and port make it a C-MOVE destination.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        ae_title: String,
+        #[arg(long)]
+        hospital: String,
+        #[arg(long, requires = "port")]
+        host: Option<String>,
+        #[arg(long, requires = "host")]
+        port: Option<u16>,
+    },
+    /// List AE titles.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for a user; prints the token once.
+    Create {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        user: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires: Option<u32>,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RANGSI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("RANGSI_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    init_tracing();
+    match cli.command {
+        Command::Serve(args) => {
+            let cfg = resolve_serve(args)?;
+            crate::web::serve(cfg).await
+        }
+        Command::Import { data, hospital, paths } => {
+            let archive = Archive::open(&data.dir()).await?;
+            crate::import::run(&archive, &hospital, &paths).await
+        }
+        Command::Hospital { command } => match command {
+            HospitalCommand::Add { data, code, name } => {
+                let archive = Archive::open(&data.dir()).await?;
+                archive.admin().add_hospital(&code, &name).await?;
+                println!("hospital {code} added");
+                Ok(())
+            }
+            HospitalCommand::List { data } => {
+                let archive = Archive::open(&data.dir()).await?;
+                for h in archive.admin().list_hospitals().await? {
+                    println!("{}\t{}", h.code, h.name);
+                }
+                Ok(())
+            }
+        },
+        Command::User { command } => match command {
+            UserCommand::Add { data, name, hospital, role, password_stdin } => {
+                let role: Role = role.parse()?;
+                let archive = Archive::open(&data.dir()).await?;
+                let (password, generated) = if password_stdin {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s).context("reading password from stdin")?;
+                    let p = s.trim_end_matches(['\r', '\n']).to_string();
+                    anyhow::ensure!(p.chars().count() >= 8, "password must be at least 8 characters");
+                    (p, false)
+                } else {
+                    (crate::service::auth::generate_password(), true)
+                };
+                archive.admin().add_user(&name, hospital.as_deref(), role, &password).await?;
+                println!("user {name} added");
+                if generated {
+                    println!("password: {password}");
+                }
+                Ok(())
+            }
+            UserCommand::List { data } => {
+                let archive = Archive::open(&data.dir()).await?;
+                for u in archive.admin().list_users().await? {
+                    println!("{}\t{}\t{}", u.username, u.role, u.hospital_code.unwrap_or_default());
+                }
+                Ok(())
+            }
+        },
+        Command::Ae { command } => match command {
+            AeCommand::Add { data, ae_title, hospital, host, port } => {
+                let ae = config::validate_ae_title(&ae_title)?;
+                let archive = Archive::open(&data.dir()).await?;
+                archive.admin().add_ae(&ae, &hospital, host.as_deref(), port).await?;
+                println!("AE {ae} added");
+                Ok(())
+            }
+            AeCommand::List { data } => {
+                let archive = Archive::open(&data.dir()).await?;
+                for a in archive.admin().list_aes().await? {
+                    let dest = match (a.host, a.port) {
+                        (Some(h), Some(p)) => format!("{h}:{p}"),
+                        _ => String::new(),
+                    };
+                    println!("{}\t{}\t{}", a.ae_title, a.hospital_code, dest);
+                }
+                Ok(())
+            }
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Create { data, user, expires } => {
+                let archive = Archive::open(&data.dir()).await?;
+                let token = archive.auth().create_api_token(&user, expires).await?;
+                println!("{token}");
+                Ok(())
+            }
+        },
+        Command::Fsck { data } => {
+            let archive = Archive::open(&data.dir()).await?;
+            let report = archive.fsck().await?;
+            print!("{report}");
+            if report.is_consistent() {
+                Ok(())
+            } else {
+                anyhow::bail!("index and blob store are inconsistent")
+            }
+        }
+    }
+}
+
+fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
+    let file = match &args.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let parse = |s: &str| s.parse::<std::net::SocketAddr>().expect("default address is valid");
+    let ae_title = config::validate_ae_title(
+        &args.ae_title.or(file.ae_title).unwrap_or_else(|| config::DEFAULT_AE_TITLE.into()),
+    )?;
+    let max_body_mb = args.max_body_mb.or(file.max_body_mb).unwrap_or(config::DEFAULT_MAX_BODY_MB);
+    Ok(ServeConfig {
+        data: args.data.data.or(file.data).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA)),
+        http: args.http.or(file.http).unwrap_or_else(|| parse(config::DEFAULT_HTTP)),
+        dicom: args.dicom.or(file.dicom).unwrap_or_else(|| parse(config::DEFAULT_DICOM)),
+        ae_title,
+        dicom_open: args.dicom_open.or(file.dicom_open),
+        max_associations: args
+            .max_associations
+            .or(file.max_associations)
+            .unwrap_or(config::DEFAULT_MAX_ASSOCIATIONS),
+        max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
+        max_dimse_dataset_bytes: max_body_mb.saturating_mul(1024 * 1024),
+    })
+}

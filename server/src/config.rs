@@ -1,0 +1,64 @@
+//! Server configuration: flags, `RANGSI_*` environment variables and an optional TOML file.
+//!
+//! Precedence: command-line flag > environment variable > TOML file > default. clap
+//! already merges flags with env vars, so the file only fills what both left unset.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Settings of `rangsi serve`, fully resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data: PathBuf,
+    pub http: SocketAddr,
+    pub dicom: SocketAddr,
+    pub ae_title: String,
+    /// Hospital code that unknown calling AE titles are mapped to (lab setting only).
+    pub dicom_open: Option<String>,
+    pub max_associations: usize,
+    pub max_body_bytes: u64,
+    /// Largest single DIMSE data set accepted, in bytes.
+    pub max_dimse_dataset_bytes: u64,
+}
+
+/// The TOML file: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data: Option<PathBuf>,
+    pub http: Option<SocketAddr>,
+    pub dicom: Option<SocketAddr>,
+    pub ae_title: Option<String>,
+    pub dicom_open: Option<String>,
+    pub max_associations: Option<usize>,
+    pub max_body_mb: Option<u64>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+pub const DEFAULT_DATA: &str = "./rangsi-data";
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+pub const DEFAULT_DICOM: &str = "127.0.0.1:11112";
+pub const DEFAULT_AE_TITLE: &str = "RANGSI";
+pub const DEFAULT_MAX_ASSOCIATIONS: usize = 64;
+pub const DEFAULT_MAX_BODY_MB: u64 = 4096;
+
+/// Checks an AE title: 1–16 characters of the default repertoire, no backslash or control chars.
+pub fn validate_ae_title(ae: &str) -> anyhow::Result<String> {
+    let t = ae.trim();
+    anyhow::ensure!(!t.is_empty() && t.len() <= 16, "AE title must be 1 to 16 characters: {ae:?}");
+    anyhow::ensure!(
+        t.chars().all(|c| c.is_ascii_graphic() && c != '\\' || c == ' '),
+        "AE title may only contain printable ASCII without backslash: {ae:?}"
+    );
+    Ok(t.to_string())
+}

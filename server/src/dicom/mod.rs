@@ -1,0 +1,218 @@
+//! DICOM knowledge the server needs beyond dicom-rs: character sets, DICOM JSON, the
+//! structure of stored files, and the index attributes of an instance.
+
+pub mod charset;
+pub mod json;
+pub mod scan;
+
+use std::path::Path;
+
+use dicom_core::Tag;
+use dicom_core::header::Header;
+use dicom_core::value::Value;
+use dicom_dictionary_std::tags;
+use dicom_object::{InMemDicomObject, OpenFileOptions};
+
+use crate::index::ingest::{InstanceAttrs, PatientAttrs, SeriesAttrs, StudyAttrs};
+use crate::index::query::name_search_key;
+use charset::CharsetContext;
+use scan::{FileLayout, PixelLayout};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    #[error("{0}")]
+    Structure(#[from] scan::ScanError),
+    #[error("cannot parse data set: {0}")]
+    Dicom(String),
+    #[error("missing required attribute {0}")]
+    Missing(&'static str),
+    #[error("invalid UID in {0}: {1:?}")]
+    BadUid(&'static str, String),
+}
+
+/// A stored file, parsed up to its pixel data, with its structure.
+pub struct Parsed {
+    pub obj: InMemDicomObject,
+    pub layout: FileLayout,
+    pub pixel_layout: Option<PixelLayout>,
+    pub charset: CharsetContext,
+    pub pixel_vr: Option<&'static str>,
+}
+
+/// First value of an element as trimmed text (charset-repaired for text VRs).
+pub fn get_str(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag) -> String {
+    match obj.element_opt(tag) {
+        Ok(Some(e)) => match e.value() {
+            Value::Primitive(p) => json::text_values(p, e.vr(), cs).into_iter().next().unwrap_or_default(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// All values, trimmed, joined with backslash.
+pub fn get_multi(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag) -> String {
+    match obj.element_opt(tag) {
+        Ok(Some(e)) => match e.value() {
+            Value::Primitive(p) => json::text_values(p, e.vr(), cs).join("\\"),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+pub fn get_int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
+    let e = obj.element_opt(tag).ok()??;
+    if let Ok(v) = e.to_int::<i64>() {
+        return Some(v);
+    }
+    e.to_str().ok()?.trim().trim_end_matches('\0').parse::<f64>().ok().map(|f| f as i64)
+}
+
+pub fn valid_uid(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+fn required_uid(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag, name: &'static str) -> Result<String, ParseError> {
+    let v = get_str(obj, cs, tag);
+    if v.is_empty() {
+        return Err(ParseError::Missing(name));
+    }
+    if !valid_uid(&v) {
+        return Err(ParseError::BadUid(name, v));
+    }
+    Ok(v)
+}
+
+/// Reads the structure and the attributes of a complete stored Part 10 file.
+/// Blocking: run it on a blocking thread.
+pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
+    let layout = scan::scan_file(path)?;
+    let deflated = layout.transfer_syntax == "1.2.840.10008.1.2.1.99";
+    let opts = if deflated { OpenFileOptions::new() } else { OpenFileOptions::new().read_until(tags::PIXEL_DATA) };
+    let file = opts.open_file(path).map_err(|e| ParseError::Dicom(e.to_string()))?;
+    let mut obj = file.into_inner();
+    let cs_values: Vec<String> = match obj.element_opt(tags::SPECIFIC_CHARACTER_SET) {
+        Ok(Some(e)) => e.to_multi_str().map(|v| v.to_vec()).unwrap_or_default(),
+        _ => vec![],
+    };
+    let charset = CharsetContext::new(&cs_values);
+    let mut pixel_vr = None;
+    let mut pixel_layout = None;
+    if deflated {
+        if let Ok(Some(e)) = obj.element_opt(tags::PIXEL_DATA) {
+            pixel_vr = Some(if e.vr() == dicom_core::VR::OW { "OW" } else { "OB" });
+        }
+        obj.remove_element(tags::PIXEL_DATA);
+    } else if let Some(raw) = &layout.pixel {
+        let bits = get_int(&obj, tags::BITS_ALLOCATED).unwrap_or(0);
+        pixel_vr = Some(if !raw.encapsulated && bits > 8 { "OW" } else { "OB" });
+        let frames = get_int(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).clamp(1, u32::MAX as i64) as u32;
+        let frame_bytes = {
+            let rows = get_int(&obj, tags::ROWS).unwrap_or(0) as u64;
+            let cols = get_int(&obj, tags::COLUMNS).unwrap_or(0) as u64;
+            let spp = get_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u64;
+            let bits = bits as u64;
+            let bits_total = rows * cols * spp * bits;
+            (bits_total % 8 == 0 && bits_total > 0).then_some(bits_total / 8)
+        };
+        pixel_layout = scan::frames(raw, frames, frame_bytes);
+        if pixel_layout.is_none() && raw.encapsulated && raw.bot.is_empty() && raw.extended_offsets.is_none() {
+            let starts = codestream_starts(path, &raw.fragments)?;
+            pixel_layout = scan::frames_by_markers(raw, frames, &starts);
+        }
+    }
+    Ok(Parsed { obj, layout, pixel_layout, charset, pixel_vr })
+}
+
+fn codestream_starts(path: &Path, fragments: &[(u64, u64)]) -> Result<Vec<bool>, ParseError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(scan::ScanError::from)?;
+    let mut out = Vec::with_capacity(fragments.len());
+    for &(off, len) in fragments {
+        let mut b = [0u8; 2];
+        if len >= 2 {
+            f.seek(SeekFrom::Start(off)).map_err(scan::ScanError::from)?;
+            f.read_exact(&mut b).map_err(scan::ScanError::from)?;
+        }
+        out.push(b == [0xFF, 0xD8] || b == [0xFF, 0x4F]);
+    }
+    Ok(out)
+}
+
+/// Index attributes of a parsed instance.
+pub struct IndexAttrs {
+    pub patient: PatientAttrs,
+    pub study: StudyAttrs,
+    pub series: SeriesAttrs,
+    pub instance: InstanceAttrs,
+}
+
+pub fn index_attrs(p: &Parsed) -> Result<IndexAttrs, ParseError> {
+    let o = &p.obj;
+    let cs = &p.charset;
+    let name = get_str(o, cs, tags::PATIENT_NAME);
+    let patient = PatientAttrs {
+        patient_id: get_str(o, cs, tags::PATIENT_ID),
+        issuer: get_str(o, cs, tags::ISSUER_OF_PATIENT_ID),
+        name_search: name_search_key(&name),
+        name,
+        birth_date: get_str(o, cs, tags::PATIENT_BIRTH_DATE),
+        sex: get_str(o, cs, tags::PATIENT_SEX),
+    };
+    let study = StudyAttrs {
+        study_uid: required_uid(o, cs, tags::STUDY_INSTANCE_UID, "StudyInstanceUID")?,
+        date: get_str(o, cs, tags::STUDY_DATE),
+        time: get_str(o, cs, tags::STUDY_TIME),
+        accession: get_str(o, cs, tags::ACCESSION_NUMBER),
+        study_id: get_str(o, cs, tags::STUDY_ID),
+        description: get_str(o, cs, tags::STUDY_DESCRIPTION),
+        referring_physician: get_str(o, cs, tags::REFERRING_PHYSICIAN_NAME),
+    };
+    let series = SeriesAttrs {
+        series_uid: required_uid(o, cs, tags::SERIES_INSTANCE_UID, "SeriesInstanceUID")?,
+        modality: get_str(o, cs, tags::MODALITY),
+        number: get_int(o, tags::SERIES_NUMBER),
+        description: get_str(o, cs, tags::SERIES_DESCRIPTION),
+        body_part: get_str(o, cs, tags::BODY_PART_EXAMINED),
+        pps_start_date: get_str(o, cs, tags::PERFORMED_PROCEDURE_STEP_START_DATE),
+        pps_start_time: get_str(o, cs, tags::PERFORMED_PROCEDURE_STEP_START_TIME),
+    };
+    let sop_uid = required_uid(o, cs, tags::SOP_INSTANCE_UID, "SOPInstanceUID")?;
+    let sop_class_uid = required_uid(o, cs, tags::SOP_CLASS_UID, "SOPClassUID")?;
+    let instance_url = format!(
+        "{}/studies/{}/series/{}/instances/{}",
+        json::BASE_PLACEHOLDER, study.study_uid, series.series_uid, sop_uid
+    );
+    let ctx = json::JsonContext { charset: cs, instance_url: &instance_url };
+    let metadata = serde_json::Value::Object(json::instance_json(o, &ctx, p.pixel_vr, &p.layout.transfer_syntax)).to_string();
+    let instance = InstanceAttrs {
+        sop_uid,
+        sop_class_uid,
+        number: get_int(o, tags::INSTANCE_NUMBER),
+        transfer_syntax: p.layout.transfer_syntax.clone(),
+        rows: get_int(o, tags::ROWS),
+        columns: get_int(o, tags::COLUMNS),
+        bits_allocated: get_int(o, tags::BITS_ALLOCATED),
+        number_of_frames: get_int(o, tags::NUMBER_OF_FRAMES),
+        dataset_offset: p.layout.dataset_offset as i64,
+        pixel_layout: p.pixel_layout.as_ref().and_then(|l| serde_json::to_string(l).ok()),
+        metadata,
+    };
+    Ok(IndexAttrs { patient, study, series, instance })
+}
+
+/// Human name of a transfer syntax, for messages.
+pub fn ts_name(uid: &str) -> String {
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    dicom_transfer_syntax_registry::TransferSyntaxRegistry
+        .get(uid)
+        .map(|ts| ts.name().to_string())
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// Value of the first element with `tag` inside a data set, for messages.
+pub fn has_pixel_data(obj: &InMemDicomObject) -> bool {
+    obj.iter().any(|e| e.tag() == tags::PIXEL_DATA)
+}

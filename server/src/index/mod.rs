@@ -1,0 +1,180 @@
+//! The index: every patient, study, series and instance with its query attributes, plus
+//! users, credentials, AE titles, grants and the audit log. Only this module speaks SQL.
+//!
+//! SQLite by default (WAL, `synchronous=FULL` so a commit survives power loss). The SQL
+//! is kept portable so PostgreSQL can replace it at scale with the same migrations.
+
+pub mod admin;
+pub mod ingest;
+pub mod query;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+/// Ordered migrations; each runs once, in a transaction, and is recorded.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_initial.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type Result<T, E = IndexError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Index {
+    pub(crate) pool: SqlitePool,
+}
+
+/// Which studies a caller may see. Built by the service layer from the principal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// Regional administrator.
+    All,
+    /// One hospital's studies plus those granted to it.
+    Hospital(i64),
+    /// No access at all.
+    Nothing,
+}
+
+impl Scope {
+    /// SQL condition on a `studies` alias `st`, and its bind values.
+    pub(crate) fn sql(&self) -> (String, Vec<i64>) {
+        match self {
+            Scope::All => ("1=1".into(), vec![]),
+            Scope::Nothing => ("1=0".into(), vec![]),
+            Scope::Hospital(h) => (
+                "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
+                 WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
+                 AND (g.expires_at IS NULL OR g.expires_at > strftime('%Y-%m-%dT%H:%M:%SZ','now'))))"
+                    .into(),
+                vec![*h, *h],
+            ),
+        }
+    }
+}
+
+impl Index {
+    pub async fn open(path: &Path) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let index = Self { pool };
+        index.migrate().await?;
+        Ok(index)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_none() {
+                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                    .bind(version)
+                    .bind(now_rfc3339())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Appends one audit record. Failing to audit fails the operation that asked.
+    pub async fn audit(&self, rec: &AuditRecord<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, hospital_id, protocol, remote_addr, action, study_uid, patient_id, detail, outcome) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now_rfc3339())
+        .bind(rec.actor)
+        .bind(rec.hospital_id)
+        .bind(rec.protocol)
+        .bind(rec.remote_addr)
+        .bind(rec.action)
+        .bind(rec.study_uid)
+        .bind(rec.patient_id)
+        .bind(rec.detail)
+        .bind(rec.outcome)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every blob key the index refers to (instances and kept conflicts).
+    pub async fn all_blob_keys(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT blob_key, size_bytes FROM instances UNION ALL SELECT blob_key, size_bytes FROM instance_conflicts",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))).collect())
+    }
+
+    /// Counter consistency: studies/series whose counters disagree with their rows.
+    pub async fn counter_mismatches(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT 'series ' || se.series_uid FROM series se \
+               WHERE se.num_instances != (SELECT COUNT(*) FROM instances i WHERE i.series_ref = se.id) \
+             UNION ALL \
+             SELECT 'study ' || st.study_uid FROM studies st \
+               WHERE st.num_series != (SELECT COUNT(*) FROM series se WHERE se.study_ref = st.id) \
+                  OR st.num_instances != (SELECT COUNT(*) FROM instances i JOIN series se ON i.series_ref = se.id WHERE se.study_ref = st.id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct AuditRecord<'a> {
+    pub actor: &'a str,
+    pub hospital_id: Option<i64>,
+    pub protocol: &'a str,
+    pub remote_addr: &'a str,
+    pub action: &'a str,
+    pub study_uid: &'a str,
+    pub patient_id: &'a str,
+    pub detail: &'a str,
+    pub outcome: &'a str,
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// UTC timestamp `days` from now, RFC 3339 (second precision, 'Z').
+pub fn rfc3339_in_days(days: u32) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days));
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

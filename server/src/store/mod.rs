@@ -1,0 +1,61 @@
+//! Blob storage: where the bytes of every instance live.
+//!
+//! The index never holds pixel data; it holds a blob key. Keys are content addresses
+//! (SHA-256 of the Part 10 file), so the same bytes are stored once and a different
+//! instance with the same SOP Instance UID can never overwrite the first.
+//!
+//! Invariant: `put_file` returns only once the blob is durable (fsync of file and
+//! directory on disk; a completed PUT on object storage). Ingest commits the index only
+//! after that, and acknowledges only after the commit.
+
+mod fs;
+
+use std::ops::Range;
+use std::path::Path;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+
+pub use fs::FsBlobStore;
+
+/// A stream of chunks of one blob.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlobError {
+    #[error("blob {0} not found")]
+    NotFound(String),
+    #[error("blob {key}: range {start}..{end} outside its {size} bytes")]
+    BadRange { key: String, start: u64, end: u64, size: u64 },
+    #[error("blob store I/O on {key}: {source}")]
+    Io { key: String, source: std::io::Error },
+}
+
+/// Storage of immutable blobs by key. Implemented by the local filesystem now and by
+/// S3-compatible object storage (object_store) later; ingest and retrieval only see this.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Moves a finished, fsynced staging file into the store under `key`, durably.
+    /// If the key already exists (same content), the staging file is just removed.
+    async fn put_file(&self, key: &str, staged: &Path) -> Result<(), BlobError>;
+    /// The size of a blob, or None if absent.
+    async fn size(&self, key: &str) -> Result<Option<u64>, BlobError>;
+    /// Streams a whole blob (or a byte range of it).
+    async fn stream(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream, BlobError>;
+    /// Reads a byte range into memory (frames, fragments): bounded by the caller.
+    async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, BlobError>;
+    /// Reads a whole blob into memory (decoding, re-encoding); bounded by the caller.
+    async fn read_all(&self, key: &str) -> Result<Bytes, BlobError>;
+    /// Every key in the store (fsck).
+    async fn list_keys(&self) -> Result<Vec<String>, BlobError>;
+    /// A local path for the blob when the store is a filesystem (fast paths only).
+    fn local_path(&self, key: &str) -> Option<std::path::PathBuf>;
+}
+
+/// The key of a Part 10 file with this SHA-256 (hex).
+pub fn key_for_sha256(hex: &str) -> String {
+    format!("{}/{}/{}.dcm", &hex[0..2], &hex[2..4], hex)
+}

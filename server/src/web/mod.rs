@@ -1,0 +1,127 @@
+//! HTTP: DICOMweb under `/dicomweb`, the JSON API under `/api`, health, and (later) the
+//! viewer's embedded assets at `/`. Also starts the DIMSE listener: `serve` is the one
+//! entry point that runs both protocols over one [`Archive`].
+
+pub mod api;
+pub mod auth;
+pub mod dicomweb;
+pub mod error;
+pub mod image;
+pub mod stow;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+
+use crate::config::ServeConfig;
+use crate::service::Archive;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub archive: Archive,
+    pub max_body_bytes: u64,
+    pub tls: bool,
+}
+
+pub fn router(state: AppState) -> Router {
+    use dicomweb as d;
+    let dicomweb = Router::new()
+        .route("/studies", get(d::qido_studies).post(stow::store))
+        .route("/series", get(d::qido_series))
+        .route("/instances", get(d::qido_instances))
+        .route("/studies/{study}", get(d::wado_study).post(stow::store_study))
+        .route("/studies/{study}/metadata", get(d::metadata_study))
+        .route("/studies/{study}/thumbnail", get(d::thumbnail_study))
+        .route("/studies/{study}/series", get(d::qido_study_series))
+        .route("/studies/{study}/instances", get(d::qido_study_instances))
+        .route("/studies/{study}/series/{series}", get(d::wado_series))
+        .route("/studies/{study}/series/{series}/metadata", get(d::metadata_series))
+        .route("/studies/{study}/series/{series}/thumbnail", get(d::thumbnail_series))
+        .route("/studies/{study}/series/{series}/instances", get(d::qido_series_instances))
+        .route("/studies/{study}/series/{series}/instances/{instance}", get(d::wado_instance))
+        .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(d::metadata_instance))
+        .route("/studies/{study}/series/{series}/instances/{instance}/rendered", get(d::rendered_instance))
+        .route("/studies/{study}/series/{series}/instances/{instance}/thumbnail", get(d::thumbnail_instance))
+        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", get(d::frames))
+        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered", get(d::rendered_frame))
+        .route("/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}", get(d::bulk));
+    let api = Router::new()
+        .route("/login", post(api::login))
+        .route("/logout", post(api::logout))
+        .route("/me", get(api::me));
+    // Compress JSON and uncompressed pixel payloads; never already-compressed images.
+    let compress = SizeAbove::new(1024)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::const_new("application/dicom;"))
+        .and(NotForContentType::const_new("multipart/related; type=\"application/dicom\""));
+    Router::new()
+        .nest("/dicomweb", dicomweb)
+        .nest("/api", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(index_page))
+        .layer(DefaultBodyLimit::disable())
+        .layer(CompressionLayer::new().compress_when(compress))
+        .with_state(state)
+}
+
+async fn index_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../../assets/index-placeholder.html"))
+}
+
+/// Runs the archive until SIGINT/SIGTERM.
+pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    let archive = Archive::open(&cfg.data).await?;
+    let cleaned = archive.clean_staging()?;
+    if cleaned > 0 {
+        tracing::info!(cleaned, "removed unfinished staging files from an earlier run");
+    }
+    if let Some(password) = archive.auth().bootstrap_admin(std::env::var("RANGSI_ADMIN_PASSWORD").ok()).await? {
+        println!("rangsi: admin password: {password}");
+    }
+    let http = tokio::net::TcpListener::bind(cfg.http).await.with_context(|| format!("binding HTTP on {}", cfg.http))?;
+    let dicom = tokio::net::TcpListener::bind(cfg.dicom).await.with_context(|| format!("binding DICOM on {}", cfg.dicom))?;
+    let http_addr = http.local_addr()?;
+    let dicom_addr = dicom.local_addr()?;
+    println!("rangsi: http listening on http://{http_addr}");
+    println!("rangsi: dicom listening on {dicom_addr} as AE {}", cfg.ae_title);
+    std::io::stdout().flush()?;
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let dimse = tokio::spawn(crate::dimse::serve(dicom, archive.clone(), cfg.clone(), shutdown.clone()));
+    let state = AppState { archive, max_body_bytes: cfg.max_body_bytes, tls: false };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let sd = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests and associations");
+        sd.cancel();
+    });
+    let sd = shutdown.clone();
+    axum::serve(http, app).with_graceful_shutdown(async move { sd.cancelled().await }).await?;
+    let _ = dimse.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

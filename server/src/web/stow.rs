@@ -1,0 +1,211 @@
+//! STOW-RS: multipart/related `application/dicom` bodies, streamed part by part into
+//! staging files, each ingested on its own with a per-instance result (PS3.18 10.5).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use serde_json::{Map, Value as J, json};
+
+use super::AppState;
+use super::auth::Authed;
+use super::dicomweb::{DICOM_JSON, base_url};
+use super::error::{AppError, AppResult};
+use crate::service::Principal;
+use crate::service::ingest::{Expect, IngestError, StageError, StagedWriter, Stored};
+
+/// PS3.18 Table 10.5.3-2 / PS3.4 Annex B failure and warning reasons.
+const FAIL_PROCESSING: u16 = 0x0110;
+const FAIL_NOT_AUTHORIZED: u16 = 0x0124;
+const FAIL_OUT_OF_RESOURCES: u16 = 0xA700;
+const FAIL_MISMATCH: u16 = 0xA900;
+const FAIL_CANNOT_UNDERSTAND: u16 = 0xC000;
+const WARN_COERCION: u16 = 0xB000;
+
+fn boundary_of(content_type: &str) -> AppResult<String> {
+    let lower = content_type.to_ascii_lowercase();
+    if !lower.starts_with("multipart/related") {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("STOW-RS needs Content-Type multipart/related; type=\"application/dicom\", got {content_type:?}"),
+        ));
+    }
+    let ty = param(content_type, "type");
+    if let Some(t) = &ty {
+        if !t.eq_ignore_ascii_case("application/dicom") {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("only application/dicom parts are accepted (got type={t}); DICOM JSON + bulk data is not supported"),
+            ));
+        }
+    }
+    param(content_type, "boundary").ok_or_else(|| AppError::bad_request("multipart Content-Type has no boundary"))
+}
+
+fn param(content_type: &str, name: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+fn seq_item(class: &str, inst: &str) -> Map<String, J> {
+    let mut m = Map::new();
+    if !class.is_empty() {
+        m.insert("00081150".into(), json!({"vr": "UI", "Value": [class]}));
+    }
+    if !inst.is_empty() {
+        m.insert("00081155".into(), json!({"vr": "UI", "Value": [inst]}));
+    }
+    m
+}
+
+struct Results {
+    ok: Vec<J>,
+    failed: Vec<J>,
+    warnings: usize,
+}
+
+impl Results {
+    fn fail(&mut self, reason: u16, class: &str, inst: &str, why: &str) {
+        tracing::info!(reason = format!("{reason:04X}"), why, "STOW instance refused");
+        let mut m = seq_item(class, inst);
+        m.insert("00081197".into(), json!({"vr": "US", "Value": [reason]}));
+        // Error Comment-like text helps people reading the response.
+        m.insert("00000902".into(), json!({"vr": "LO", "Value": [why.chars().take(64).collect::<String>()]}));
+        self.failed.push(J::Object(m));
+    }
+}
+
+pub async fn store(State(s): State<AppState>, Authed(who): Authed, headers: HeaderMap, body: Body) -> AppResult<Response> {
+    stow(s, who, None, headers, body).await
+}
+
+pub async fn store_study(State(s): State<AppState>, Authed(who): Authed, Path(study): Path<String>, headers: HeaderMap, body: Body) -> AppResult<Response> {
+    stow(s, who, Some(study), headers, body).await
+}
+
+async fn stow(state: AppState, who: Principal, study: Option<String>, headers: HeaderMap, body: Body) -> AppResult<Response> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let boundary = boundary_of(ct)?;
+    let limit = state.max_body_bytes;
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if len > limit {
+            return Err(AppError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body of {len} bytes exceeds the limit of {limit} bytes")));
+        }
+    }
+    if who.hospital_id.is_none() {
+        return Err(AppError::new(StatusCode::FORBIDDEN, "this account belongs to no hospital, so it cannot store studies"));
+    }
+    // Count the whole body against the limit as it streams.
+    let mut seen = 0u64;
+    let stream = body.into_data_stream().map_err(std::io::Error::other).and_then(move |chunk| {
+        seen += chunk.len() as u64;
+        let over = seen > limit;
+        async move {
+            if over { Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "body too large")) } else { Ok(chunk) }
+        }
+    });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut res = Results { ok: vec![], failed: vec![], warnings: 0 };
+    let expect = Expect { study_uid: study.clone(), ..Expect::default() };
+    let base = base_url(&headers);
+    let mut parts = 0usize;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(body_error(e, parts)),
+        };
+        parts += 1;
+        let part_ct = field.content_type().map(|m| m.essence_str().to_ascii_lowercase());
+        if let Some(pct) = &part_ct {
+            if pct != "application/dicom" {
+                res.fail(FAIL_CANNOT_UNDERSTAND, "", "", &format!("part of type {pct} is not application/dicom"));
+                continue;
+            }
+        }
+        let mut writer = StagedWriter::create(&state.archive, limit).await.map_err(|e| AppError::from(crate::service::ServiceError::from(e)))?;
+        let mut field = field;
+        let mut failed = None;
+        loop {
+            match field.chunk().await {
+                Ok(Some(c)) => {
+                    if let Err(e) = writer.write(&c).await {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(body_error(e, parts));
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(match e {
+                StageError::TooLarge(l) => AppError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("instance exceeds the limit of {l} bytes")),
+                StageError::Io(io) => AppError::from(crate::service::ServiceError::from(io)),
+            });
+        }
+        let staged = match writer.finish().await {
+            Ok(s) => s,
+            Err(e) => {
+                res.fail(FAIL_OUT_OF_RESOURCES, "", "", &e.to_string());
+                continue;
+            }
+        };
+        match state.archive.ingest(&who, staged, &expect).await {
+            Ok(o) => {
+                let mut m = seq_item(&o.sop_class_uid, &o.sop_instance_uid);
+                m.insert(
+                    "00081190".into(),
+                    json!({"vr": "UR", "Value": [format!("{base}/studies/{}/series/{}/instances/{}", o.study_uid, o.series_uid, o.sop_instance_uid)]}),
+                );
+                if o.stored == Stored::Conflict {
+                    m.insert("00081196".into(), json!({"vr": "US", "Value": [WARN_COERCION]}));
+                    res.warnings += 1;
+                }
+                res.ok.push(J::Object(m));
+            }
+            Err(IngestError::Invalid(why)) => res.fail(FAIL_CANNOT_UNDERSTAND, "", "", &why),
+            Err(IngestError::Mismatch(why)) => res.fail(FAIL_MISMATCH, "", "", &why),
+            Err(IngestError::NotAllowed(why)) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
+            Err(IngestError::Service(e)) => {
+                tracing::error!(error = %e, "STOW ingest failed");
+                res.fail(FAIL_PROCESSING, "", "", "processing failure");
+            }
+        }
+    }
+    if parts == 0 {
+        return Err(AppError::bad_request("the multipart body holds no parts"));
+    }
+    let mut out = Map::new();
+    if let Some(st) = &study {
+        out.insert("00081190".into(), json!({"vr": "UR", "Value": [format!("{base}/studies/{st}")]}));
+    }
+    let status = if res.ok.is_empty() {
+        StatusCode::CONFLICT
+    } else if !res.failed.is_empty() || res.warnings > 0 {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    if !res.failed.is_empty() {
+        out.insert("00081198".into(), json!({"vr": "SQ", "Value": res.failed}));
+    }
+    if !res.ok.is_empty() {
+        out.insert("00081199".into(), json!({"vr": "SQ", "Value": res.ok}));
+    }
+    Ok((status, [(header::CONTENT_TYPE, DICOM_JSON)], J::Object(out).to_string()).into_response())
+}
+
+fn body_error(e: multer::Error, parts: usize) -> AppError {
+    let text = e.to_string();
+    if text.contains("body too large") {
+        return AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body exceeds the configured limit");
+    }
+    AppError::bad_request(format!("malformed multipart body after {parts} part(s): {text}"))
+}

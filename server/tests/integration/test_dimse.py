@@ -1,0 +1,288 @@
+"""DIMSE: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET against dcmtk and pynetdicom.
+
+Data: a 10-slice 512x512 CT series (Explicit VR LE), an RLE and a JPEG 2000 series,
+three small series sent concurrently; all from MODA (hospital 10670).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pydicom.dataset import Dataset
+
+import dicomweb as dw
+from dicom_factory import CT_IMAGE_STORAGE, dataset_fingerprint, frames_as_stored, gen_ct, read
+from dimse import (
+    echoscu,
+    findscu,
+    getscu,
+    movescu,
+    pynetdicom_ae,
+    pynetdicom_find,
+    pynetdicom_get,
+    pynetdicom_move,
+    pynetdicom_store,
+    storescu,
+)
+
+PATIENT_ID = "DIMSE-CT-1"
+
+
+@pytest.fixture(scope="module")
+def ct(shared_dir, tmp_path_factory):
+    (series,) = gen_ct(shared_dir, tmp_path_factory.mktemp("dimse-ct"), slices=10, patient_id=PATIENT_ID)
+    return series
+
+
+@pytest.fixture(scope="module")
+def ct_stored(ct, peer, server):
+    """The explicit CT series sent once by storescu as MODA."""
+    return storescu(peer, "MODA", ct.files)
+
+
+@pytest.fixture(scope="module")
+def compressed(shared_dir, tmp_path_factory, peer, server):
+    """An RLE and a JPEG 2000 series sent by storescu proposing their own syntaxes."""
+    out = tmp_path_factory.mktemp("dimse-compressed")
+    rle = gen_ct(shared_dir, out / "rle", slices=3, ts="rle", rows=256, patient_id="DIMSE-RLE", seed=2)[0]
+    j2k = gen_ct(shared_dir, out / "j2k", slices=3, ts="j2k", rows=256, patient_id="DIMSE-J2K", seed=3)[0]
+    outcome = storescu(peer, "MODA", rle.files + j2k.files)
+    return rle, j2k, outcome
+
+
+def sop_uid_of(path) -> str:
+    return str(read(path).SOPInstanceUID)
+
+
+# ---------------------------------------------------------------------------
+# C-ECHO and association acceptance
+
+
+def test_echo_from_registered_ae_succeeds(peer):
+    res = echoscu(peer, "MODA")
+    assert res.returncode == 0 and "Received Echo Response (Success)" in res.output, f"echoscu as MODA: {res}"
+
+
+def test_unknown_calling_ae_is_rejected_by_echoscu(peer):
+    res = echoscu(peer, "NOBODY")
+    assert res.returncode != 0, f"echoscu as unregistered AE NOBODY must fail: {res}"
+    assert "Association Rejected" in res.output, f"expected an A-ASSOCIATE-RJ for NOBODY: {res}"
+
+
+def test_unknown_calling_ae_is_rejected_by_pynetdicom(peer):
+    ae = pynetdicom_ae("STRANGER")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate(peer.host, peer.port, ae_title=peer.called_ae)
+    try:
+        assert assoc.is_rejected, "association from unregistered AE STRANGER was not rejected"
+    finally:
+        if assoc.is_established:
+            assoc.abort()
+
+
+# ---------------------------------------------------------------------------
+# C-STORE
+
+
+def test_storescu_series_all_acknowledged(ct, ct_stored):
+    assert not ct_stored.failed, f"storescu failures: {ct_stored.failed}\n{ct_stored.results}"
+    assert sorted(ct_stored.ok) == sorted(ct.files), f"storescu acknowledged {len(ct_stored.ok)}/10:\n{ct_stored.results}"
+
+
+def test_stored_series_visible_in_qido_with_counts(ct, ct_stored, alice):
+    studies = alice.qido("/studies", {"StudyInstanceUID": ct.study_uid})
+    assert len(studies) == 1, f"QIDO /studies for the C-STOREd study gave {len(studies)} results"
+    s = studies[0]
+    assert int(dw.value(s, dw.NUMBER_OF_STUDY_RELATED_INSTANCES)) == 10
+    assert int(dw.value(s, dw.NUMBER_OF_STUDY_RELATED_SERIES)) == 1
+    assert dw.values(s, dw.MODALITIES_IN_STUDY) == ["CT"]
+    assert dw.value(s, dw.PATIENT_ID) == PATIENT_ID
+    instances = alice.qido(f"/studies/{ct.study_uid}/series/{ct.series_uid}/instances")
+    assert dw.uids(instances, dw.SOP_INSTANCE_UID) == set(ct.sop_uids())
+
+
+def test_resending_identical_instances_is_idempotent(ct, ct_stored, peer, alice):
+    again = storescu(peer, "MODA", ct.files[:3])
+    assert not again.failed and len(again.ok) == 3, f"re-sending identical instances must succeed: {again.results}"
+    studies = alice.qido("/studies", {"StudyInstanceUID": ct.study_uid})
+    assert int(dw.value(studies[0], dw.NUMBER_OF_STUDY_RELATED_INSTANCES)) == 10, "duplicates were counted twice"
+
+
+def test_conflicting_instance_gets_warning_b000_and_first_is_kept(ct, ct_stored, peer, alice):
+    original = read(ct.files[4])
+    changed = read(ct.files[4])
+    changed.ImageComments = "a different object with the same SOP Instance UID"
+    changed.PixelData = bytes(len(changed.PixelData))
+    (_, status), = pynetdicom_store(peer, "MODA", [changed], [(CT_IMAGE_STORAGE, "1.2.840.10008.1.2.1")])
+    assert status is not None and "Status" in status, "no C-STORE response for the conflicting instance"
+    assert status.Status == 0xB000, f"conflicting C-STORE: status 0x{status.Status:04X}, want warning 0xB000"
+    assert str(status.get("ErrorComment", "")).strip(), "warning 0xB000 should carry an ErrorComment"
+    kept = read(alice.instance_bytes(ct.study_uid, ct.series_uid, str(original.SOPInstanceUID)))
+    assert dataset_fingerprint(kept) == dataset_fingerprint(original), "the first-stored instance was changed"
+
+
+def test_compressed_series_stored_as_received(compressed, alice):
+    rle, j2k, outcome = compressed
+    assert not outcome.failed, f"storescu of RLE/J2K failed: {outcome.results}"
+    for series in (rle, j2k):
+        for f in series.files:
+            sent = read(f)
+            got = read(alice.instance_bytes(series.study_uid, series.series_uid, str(sent.SOPInstanceUID)))
+            assert got.file_meta.TransferSyntaxUID == sent.file_meta.TransferSyntaxUID, (
+                f"{f.name}: stored as {got.file_meta.TransferSyntaxUID}, was sent as {sent.file_meta.TransferSyntaxUID}"
+            )
+            assert frames_as_stored(got) == frames_as_stored(sent), f"{f.name}: compressed frame bytes changed"
+            assert dataset_fingerprint(got) == dataset_fingerprint(sent), f"{f.name}: dataset content changed"
+
+
+def test_concurrent_storescu_associations(shared_dir, tmp_path_factory, peer, alice):
+    series = gen_ct(shared_dir, tmp_path_factory.mktemp("dimse-conc"), slices=4, rows=128,
+                    studies=3, patient_id="DIMSE-CONC", seed=5)
+    outcomes = [None] * len(series)
+
+    def send(i):
+        outcomes[i] = storescu(peer, "MODA", series[i].files)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(series))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    for s, o in zip(series, outcomes):
+        assert o is not None and not o.failed and len(o.ok) == 4, f"concurrent storescu: {o and o.results}"
+        found = alice.qido("/studies", {"StudyInstanceUID": s.study_uid})
+        assert len(found) == 1 and int(dw.value(found[0], dw.NUMBER_OF_STUDY_RELATED_INSTANCES)) == 4
+
+
+# ---------------------------------------------------------------------------
+# C-FIND (dcmtk findscu, both information models)
+
+
+def test_cfind_patient_level_patient_root(ct, ct_stored, peer):
+    res, found = findscu(peer, "MODA", "-P", [
+        "QueryRetrieveLevel=PATIENT", f"PatientID={PATIENT_ID}", "PatientName", "PatientBirthDate", "PatientSex",
+    ])
+    assert res.returncode == 0, f"findscu: {res}"
+    assert len(found) == 1, f"PATIENT level C-FIND for {PATIENT_ID}: {len(found)} responses\n{res}"
+    assert str(found[0].PatientName) == ct.patient_name
+    assert found[0].PatientBirthDate == "19700101"
+
+
+@pytest.mark.parametrize("model", ["-P", "-S"])
+def test_cfind_study_level(ct, ct_stored, peer, model):
+    res, found = findscu(peer, "MODA", model, [
+        "QueryRetrieveLevel=STUDY", f"PatientID={PATIENT_ID}", "StudyInstanceUID", "StudyDate", "AccessionNumber",
+        "StudyDescription", "PatientName", "NumberOfStudyRelatedInstances",
+    ])
+    assert res.returncode == 0, f"findscu: {res}"
+    assert [str(d.StudyInstanceUID) for d in found] == [ct.study_uid], f"STUDY level C-FIND ({model}): {res}"
+    d = found[0]
+    assert d.AccessionNumber == ct.accession
+    assert d.StudyDate == "20240101"
+    assert d.StudyDescription == "CT CHEST ABDOMEN WITH CONTRAST"
+    assert str(d.PatientName) == ct.patient_name
+    if d.get("NumberOfStudyRelatedInstances") not in (None, ""):
+        assert int(d.NumberOfStudyRelatedInstances) == 10
+
+
+@pytest.mark.parametrize("model", ["-P", "-S"])
+def test_cfind_series_level(ct, ct_stored, peer, model):
+    res, found = findscu(peer, "MODA", model, [
+        "QueryRetrieveLevel=SERIES", f"PatientID={PATIENT_ID}", f"StudyInstanceUID={ct.study_uid}",
+        "SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription",
+    ])
+    assert res.returncode == 0, f"findscu: {res}"
+    assert [str(d.SeriesInstanceUID) for d in found] == [ct.series_uid], f"SERIES level C-FIND ({model}): {res}"
+    assert found[0].Modality == "CT"
+    assert int(found[0].SeriesNumber) == 2
+    assert found[0].SeriesDescription == "Axial 1mm STANDARD"
+
+
+@pytest.mark.parametrize("model", ["-P", "-S"])
+def test_cfind_image_level(ct, ct_stored, peer, model):
+    res, found = findscu(peer, "MODA", model, [
+        "QueryRetrieveLevel=IMAGE", f"PatientID={PATIENT_ID}", f"StudyInstanceUID={ct.study_uid}",
+        f"SeriesInstanceUID={ct.series_uid}", "SOPInstanceUID", "InstanceNumber",
+    ])
+    assert res.returncode == 0, f"findscu: {res}"
+    assert {str(d.SOPInstanceUID) for d in found} == set(ct.sop_uids()), f"IMAGE level C-FIND ({model}): {res}"
+    assert sorted(int(d.InstanceNumber) for d in found) == list(range(1, 11))
+
+
+def test_cfind_wildcard_patient_name(ct, ct_stored, peer):
+    family = ct.patient_name.split("^")[0]
+    _, found = findscu(peer, "MODA", "-S", [
+        "QueryRetrieveLevel=STUDY", f"PatientName={family[:3]}*", f"PatientID={PATIENT_ID}", "StudyInstanceUID",
+    ])
+    assert [str(d.StudyInstanceUID) for d in found] == [ct.study_uid], f"PatientName={family[:3]}* should match {ct.patient_name}"
+    _, none = findscu(peer, "MODA", "-S", [
+        "QueryRetrieveLevel=STUDY", "PatientName=ZZNOBODY*", f"PatientID={PATIENT_ID}", "StudyInstanceUID",
+    ])
+    assert none == [], "PatientName=ZZNOBODY* should match nothing"
+
+
+def test_cfind_with_pynetdicom(ct, ct_stored, peer):
+    q = Dataset()
+    q.QueryRetrieveLevel = "SERIES"
+    q.StudyInstanceUID = ct.study_uid
+    q.SeriesInstanceUID = ""
+    q.Modality = ""
+    q.NumberOfSeriesRelatedInstances = ""
+    found, final = pynetdicom_find(peer, "MODA", q)
+    assert final == 0x0000, f"C-FIND final status 0x{final:04X}" if final is not None else "no final C-FIND status"
+    assert [str(d.SeriesInstanceUID) for d in found] == [ct.series_uid]
+    assert found[0].Modality == "CT"
+
+
+# ---------------------------------------------------------------------------
+# C-MOVE and C-GET
+
+
+def test_movescu_study_to_storescp(ct, ct_stored, peer, dest_a):
+    dest_a.clear()
+    res = movescu(peer, "MODA", "DESTA", "-S", ["QueryRetrieveLevel=STUDY", f"StudyInstanceUID={ct.study_uid}"])
+    assert res.returncode == 0, f"movescu: {res}"
+    received = dest_a.received()
+    assert set(received) == set(ct.sop_uids()), (
+        f"storescp DESTA received {len(received)} instances, want exactly the study's 10\n{res}"
+    )
+    for f in ct.files:
+        sent = read(f)
+        got = read(received[str(sent.SOPInstanceUID)])
+        assert dataset_fingerprint(got) == dataset_fingerprint(sent), f"C-MOVEd {f.name} differs from what was stored"
+
+
+def test_move_to_unknown_destination_fails_a801(ct, ct_stored, peer):
+    q = Dataset()
+    q.QueryRetrieveLevel = "STUDY"
+    q.StudyInstanceUID = ct.study_uid
+    final, _ = pynetdicom_move(peer, "MODA", "NOSUCHDEST", q)
+    assert final == 0xA801, f"C-MOVE to unknown AE: final status {final and hex(final)}, want 0xA801"
+
+
+def test_getscu_series(ct, ct_stored, peer, tmp_path):
+    res = getscu(peer, "MODA", "-S", [
+        "QueryRetrieveLevel=SERIES", f"StudyInstanceUID={ct.study_uid}", f"SeriesInstanceUID={ct.series_uid}",
+    ], tmp_path / "get")
+    assert res.returncode == 0, f"getscu: {res}"
+    got = {str(read(p).SOPInstanceUID): p for p in (tmp_path / "get").iterdir()}
+    assert set(got) == set(ct.sop_uids()), f"getscu received {len(got)} of 10\n{res}"
+    for f in ct.files[:3]:
+        sent = read(f)
+        assert dataset_fingerprint(read(got[str(sent.SOPInstanceUID)])) == dataset_fingerprint(sent)
+
+
+def test_cget_with_pynetdicom(ct, ct_stored, peer):
+    q = Dataset()
+    q.QueryRetrieveLevel = "IMAGE"
+    q.StudyInstanceUID = ct.study_uid
+    q.SeriesInstanceUID = ct.series_uid
+    q.SOPInstanceUID = sop_uid_of(ct.files[0])
+    received, final = pynetdicom_get(peer, "MODA", q, [CT_IMAGE_STORAGE])
+    assert final == 0x0000, f"C-GET final status {final and hex(final)}"
+    sent = read(ct.files[0])
+    assert list(received) == [str(sent.SOPInstanceUID)]
+    got = received[str(sent.SOPInstanceUID)]
+    assert got.PixelData == sent.PixelData, "C-GET pixel data differs"
+    assert str(got.PatientName) == str(sent.PatientName)
