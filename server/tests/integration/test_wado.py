@@ -288,7 +288,9 @@ def expected_window(it: Item, center: float, width: float) -> np.ndarray:
 
 
 def get_image(web, url, accept, params=None) -> Image.Image:
-    r = web.get(url, headers={"Accept": accept}, params=params)
+    if params:  # commas literal, as viewers send them
+        url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+    r = web.get(url, headers={"Accept": accept})
     assert r.status_code == 200, f"GET {r.url} (Accept {accept}) -> {r.status_code} {r.text[:200]}"
     assert r.headers.get("Content-Type", "").startswith(accept), f"Content-Type {r.headers.get('Content-Type')}, want {accept}"
     magic = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}[accept]
