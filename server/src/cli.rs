@@ -182,6 +182,25 @@ fn init_tracing() {
     }
 }
 
+/// The first command on an empty data dir creates the regional `admin` user (password
+/// from `RANGSI_ADMIN_PASSWORD`, else generated and printed once).
+pub async fn bootstrap(archive: &Archive, to_stdout: bool) -> anyhow::Result<()> {
+    if let Some(password) = archive.auth().bootstrap_admin(std::env::var("RANGSI_ADMIN_PASSWORD").ok()).await? {
+        if to_stdout {
+            println!("rangsi: admin password: {password}");
+        } else {
+            eprintln!("rangsi: created user admin with password: {password}");
+        }
+    }
+    Ok(())
+}
+
+async fn open(data: &DataArg) -> anyhow::Result<Archive> {
+    let archive = Archive::open(&data.dir()).await?;
+    bootstrap(&archive, false).await?;
+    Ok(archive)
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing();
     match cli.command {
@@ -190,18 +209,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::web::serve(cfg).await
         }
         Command::Import { data, hospital, paths } => {
-            let archive = Archive::open(&data.dir()).await?;
+            let archive = open(&data).await?;
             crate::import::run(&archive, &hospital, &paths).await
         }
         Command::Hospital { command } => match command {
             HospitalCommand::Add { data, code, name } => {
-                let archive = Archive::open(&data.dir()).await?;
+                let archive = open(&data).await?;
                 archive.admin().add_hospital(&code, &name).await?;
                 println!("hospital {code} added");
                 Ok(())
             }
             HospitalCommand::List { data } => {
-                let archive = Archive::open(&data.dir()).await?;
+                let archive = open(&data).await?;
                 for h in archive.admin().list_hospitals().await? {
                     println!("{}\t{}", h.code, h.name);
                 }
@@ -211,7 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => match command {
             UserCommand::Add { data, name, hospital, role, password_stdin } => {
                 let role: Role = role.parse()?;
-                let archive = Archive::open(&data.dir()).await?;
+                let archive = open(&data).await?;
                 let (password, generated) = if password_stdin {
                     let mut s = String::new();
                     std::io::stdin().read_to_string(&mut s).context("reading password from stdin")?;
@@ -229,7 +248,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             UserCommand::List { data } => {
-                let archive = Archive::open(&data.dir()).await?;
+                let archive = open(&data).await?;
                 for u in archive.admin().list_users().await? {
                     println!("{}\t{}\t{}", u.username, u.role, u.hospital_code.unwrap_or_default());
                 }
@@ -239,13 +258,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ae { command } => match command {
             AeCommand::Add { data, ae_title, hospital, host, port } => {
                 let ae = config::validate_ae_title(&ae_title)?;
-                let archive = Archive::open(&data.dir()).await?;
+                let archive = open(&data).await?;
                 archive.admin().add_ae(&ae, &hospital, host.as_deref(), port).await?;
                 println!("AE {ae} added");
                 Ok(())
             }
             AeCommand::List { data } => {
-                let archive = Archive::open(&data.dir()).await?;
+                let archive = open(&data).await?;
                 for a in archive.admin().list_aes().await? {
                     let dest = match (a.host, a.port) {
                         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -258,14 +277,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Token { command } => match command {
             TokenCommand::Create { data, user, expires } => {
-                let archive = Archive::open(&data.dir()).await?;
+                let archive = open(&data).await?;
                 let token = archive.auth().create_api_token(&user, expires).await?;
                 println!("{token}");
                 Ok(())
             }
         },
         Command::Fsck { data } => {
-            let archive = Archive::open(&data.dir()).await?;
+            let archive = open(&data).await?;
             let report = archive.fsck().await?;
             print!("{report}");
             if report.is_consistent() {

@@ -106,6 +106,17 @@ pub fn machine() -> String {
     format!("{model}, {cores} cores, {mem_gib:.0} GiB RAM")
 }
 
+/// Word `n` (from 0) of the first line `cmd` prints: a tool's version.
+pub fn version_word(cmd: &mut Command, n: usize) -> Option<String> {
+    let out = cmd.output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .next()?
+        .split_whitespace()
+        .nth(n)
+        .map(String::from)
+}
+
 /// Today's date (UTC), as `date` prints it.
 pub fn today() -> String {
     Command::new("date")

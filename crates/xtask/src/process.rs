@@ -13,7 +13,11 @@ use anyhow::{Context, Result, bail};
 /// The command line as a user would type it (program name and arguments, no environment).
 pub fn describe(cmd: &Command) -> String {
     let program = std::path::Path::new(cmd.get_program());
-    let mut s = program.file_name().unwrap_or(program.as_os_str()).to_string_lossy().into_owned();
+    let mut s = program
+        .file_name()
+        .unwrap_or(program.as_os_str())
+        .to_string_lossy()
+        .into_owned();
     for arg in cmd.get_args() {
         let arg = arg.to_string_lossy();
         if arg.is_empty() || arg.contains([' ', '"', '\'', '*']) {

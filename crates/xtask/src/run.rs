@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -46,37 +47,41 @@ pub fn main(paths: &Paths, serve_args: &[String]) -> Result<()> {
 }
 
 fn seed(paths: &Paths, bin: &Path, data: &Path) -> Result<()> {
-    let rangsi = |args: &[&str]| {
+    // The first command on the empty dir creates the `admin` user and prints its
+    // generated password on stderr: show everything the commands print.
+    let rangsi = |args: &[&str], stdin: Option<&str>| -> Result<()> {
         let mut cmd = Command::new(bin);
-        cmd.args(args).env("RANGSI_DATA", data);
-        cmd
-    };
-    let say = |out: String| {
-        if !out.is_empty() {
-            println!("  {out}");
+        cmd.args(args)
+            .env("RANGSI_DATA", data)
+            .env("RANGSI_LOG", "warn")
+            .env_remove("RANGSI_ADMIN_PASSWORD");
+        let out = process::output_within(&mut cmd, stdin, Duration::from_secs(600))?;
+        for line in [out.stderr, out.stdout].iter().flat_map(|b| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        }) {
+            println!("  {line}");
         }
+        Ok(())
     };
-    say(process::capture(
-        &mut rangsi(&["hospital", "add", HOSPITAL_CODE, HOSPITAL_NAME]),
+    rangsi(&["hospital", "add", HOSPITAL_CODE, HOSPITAL_NAME], None)?;
+    let user = [
+        "user",
+        "add",
+        USER,
+        "--hospital",
+        HOSPITAL_CODE,
+        "--role",
+        "doctor",
+        "--password-stdin",
+    ];
+    rangsi(&user, Some(&format!("{PASSWORD}\n")))?;
+    rangsi(
+        &["ae", "add", MODALITY_AE, "--hospital", HOSPITAL_CODE],
         None,
-    )?);
-    say(process::capture(
-        &mut rangsi(&[
-            "user",
-            "add",
-            USER,
-            "--hospital",
-            HOSPITAL_CODE,
-            "--role",
-            "doctor",
-            "--password-stdin",
-        ]),
-        Some(&format!("{PASSWORD}\n")),
-    )?);
-    say(process::capture(
-        &mut rangsi(&["ae", "add", MODALITY_AE, "--hospital", HOSPITAL_CODE]),
-        None,
-    )?);
+    )?;
 
     let Some(shared) = paths.shared() else {
         println!(
@@ -93,18 +98,12 @@ fn seed(paths: &Paths, bin: &Path, data: &Path) -> Result<()> {
             .args(["--slices", DEMO_SLICES, "--thai"]),
         None,
     );
-    let imported = generated.and_then(|_| {
-        process::capture(
-            rangsi(&["import", "--hospital", HOSPITAL_CODE]).arg(&series),
-            None,
-        )
-    });
+    println!("  demo CT: {DEMO_SLICES} slices, Thai patient names");
+    let series_arg = series.to_string_lossy();
+    let imported =
+        generated.and_then(|_| rangsi(&["import", "--hospital", HOSPITAL_CODE, &series_arg], None));
     let _ = fs::remove_dir_all(&series);
-    say(format!(
-        "demo CT ({DEMO_SLICES} slices, Thai names): {}",
-        imported?
-    ));
-    Ok(())
+    imported
 }
 
 fn print_how_to_connect(bin: &Path, data: &Path) {

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -124,10 +124,12 @@ pub fn apt(packages: &[&str]) -> Result<()> {
         cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         cmd
     };
-    process::run(&mut apt(&["-qq", "update"]))?;
-    let mut install = apt(&["install", "-y", "-qq"]);
+    // apt and dpkg chatter goes to the error message only when something fails.
+    let limit = Duration::from_secs(1800);
+    process::output_within(&mut apt(&["-q", "update"]), None, limit)?;
+    let mut install = apt(&["install", "-y", "-q"]);
     install.args(&missing);
-    process::run(&mut install)?;
+    process::output_within(&mut install, None, limit)?;
     let still: Vec<&str> = missing
         .iter()
         .copied()

@@ -338,7 +338,7 @@ impl Session<'_> {
                         ),
                         Ok(_) => (status::SUCCESS, None),
                         Err(IngestError::Invalid(w)) => (status::CANNOT_UNDERSTAND, Some(w)),
-                        Err(IngestError::Mismatch(w)) => (status::DATA_SET_MISMATCH, Some(w)),
+                        Err(IngestError::Mismatch { why, .. }) => (status::DATA_SET_MISMATCH, Some(why)),
                         Err(IngestError::NotAllowed(w)) => (status::NOT_AUTHORIZED, Some(w)),
                         Err(IngestError::Service(e)) => {
                             tracing::error!(error = %e, "C-STORE ingest failed");

@@ -110,8 +110,8 @@ pub struct StoreOutcome {
 pub enum IngestError {
     #[error("cannot understand the instance: {0}")]
     Invalid(String),
-    #[error("{0}")]
-    Mismatch(String),
+    #[error("{why}")]
+    Mismatch { sop_class_uid: String, sop_instance_uid: String, why: String },
     #[error("{0}")]
     NotAllowed(String),
     #[error(transparent)]
@@ -133,6 +133,14 @@ fn parse_blocking(path: &Path) -> impl FnOnce() -> Result<(dicom::Parsed, dicom:
     }
 }
 
+fn mismatch(attrs: &dicom::IndexAttrs, why: String) -> IngestError {
+    IngestError::Mismatch {
+        sop_class_uid: attrs.instance.sop_class_uid.clone(),
+        sop_instance_uid: attrs.instance.sop_uid.clone(),
+        why,
+    }
+}
+
 impl Archive {
     /// Stores one staged Part 10 file for `who`'s hospital.
     pub async fn ingest(&self, who: &Principal, staged: StagedFile, expect: &Expect) -> Result<StoreOutcome, IngestError> {
@@ -151,7 +159,7 @@ impl Archive {
         };
         if let Some(s) = &expect.study_uid {
             if *s != attrs.study.study_uid {
-                return Err(IngestError::Mismatch(format!(
+                return Err(mismatch(&attrs, format!(
                     "instance belongs to study {} but was sent to study {s}",
                     attrs.study.study_uid
                 )));
@@ -159,7 +167,7 @@ impl Archive {
         }
         if let Some(s) = &expect.sop_instance_uid {
             if *s != attrs.instance.sop_uid {
-                return Err(IngestError::Mismatch(format!(
+                return Err(mismatch(&attrs, format!(
                     "SOP Instance UID {} in the data set differs from {s} in the request",
                     attrs.instance.sop_uid
                 )));
@@ -167,7 +175,7 @@ impl Archive {
         }
         if let Some(s) = &expect.sop_class_uid {
             if *s != attrs.instance.sop_class_uid {
-                return Err(IngestError::Mismatch(format!(
+                return Err(mismatch(&attrs, format!(
                     "SOP Class UID {} in the data set differs from {s} in the request",
                     attrs.instance.sop_class_uid
                 )));

@@ -95,14 +95,34 @@ fn matcher(tag: Tag, col: Col, value: &str, fuzzy: bool) -> Result<Option<Matche
         ),
         _ if matches!(vr, VR::DA | VR::TM | VR::DT) && v.contains('-') => {
             let (from, to) = v.split_once('-').unwrap_or((v, ""));
+            check_date_time(tag, vr, from)?;
+            check_date_time(tag, vr, to)?;
             let from = Some(normalize_range_side(from, vr)).filter(|s| !s.is_empty());
             let to = Some(normalize_range_side(to, vr)).filter(|s| !s.is_empty());
             Matcher::Range(from, to)
         }
-        _ if matches!(vr, VR::DA) => Matcher::Equals(normalize_range_side(v, vr)),
+        _ if matches!(vr, VR::DA) => {
+            check_date_time(tag, vr, v)?;
+            Matcher::Equals(normalize_range_side(v, vr))
+        }
         _ if v.contains(['*', '?']) => Matcher::Wildcard(v.to_string()),
         _ => Matcher::Equals(v.to_string()),
     }))
+}
+
+/// DA is YYYYMMDD (YYYY.MM.DD tolerated), TM HHMMSS.FFFFFF (colons tolerated).
+fn check_date_time(tag: Tag, vr: VR, side: &str) -> Result<()> {
+    let t = normalize_range_side(side, vr);
+    let ok = match vr {
+        VR::DA => t.is_empty() || (t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) && {
+            let m: u32 = t[4..6].parse().unwrap_or(0);
+            let d: u32 = t[6..8].parse().unwrap_or(0);
+            (1..=12).contains(&m) && (1..=31).contains(&d)
+        }),
+        VR::TM => t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && t.len() <= 13,
+        _ => t.bytes().all(|b| b.is_ascii_digit() || b"+-.".contains(&b)),
+    };
+    if ok { Ok(()) } else { Err(ServiceError::BadRequest(format!("invalid date/time for {}: {side:?}", tag_key(tag)))) }
 }
 
 fn allowed_at(level: Level, col: Col) -> bool {

@@ -79,10 +79,8 @@ fn parse_query(raw: Option<&str>, level: Level) -> AppResult<QuerySpec> {
             }
         }
     }
-    if let Some(l) = spec.limit {
-        if l < 0 {
-            return Err(AppError::bad_request("limit must not be negative"));
-        }
+    if spec.limit.is_some_and(|l| l < 0) || spec.offset < 0 {
+        return Err(AppError::bad_request("limit and offset must not be negative"));
     }
     if spec.include == Include::Defaults && !include_tags.is_empty() {
         spec.include = Include::Tags(include_tags);
@@ -171,6 +169,8 @@ async fn retrieve(state: AppState, who: crate::service::Principal, study: String
         let loc = &locs[0];
         return single_part(&state, &loc.blob_key, loc.size_bytes as u64, &loc.sha256, "application/dicom", &headers).await;
     }
+    // Instances are immutable: the set of their hashes identifies the payload.
+    let locs_key: String = locs.iter().map(|l| l.sha256.as_str()).collect::<Vec<_>>().join(",");
     let boundary = new_boundary();
     let archive = state.archive.clone();
     let b2 = boundary.clone();
@@ -190,8 +190,16 @@ async fn retrieve(state: AppState, who: crate::service::Principal, study: String
         }
     });
     let end = Bytes::from(format!("--{boundary}--\r\n"));
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(locs_key.as_bytes()))[..32]);
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
     let body = parts.flatten().chain(futures::stream::once(async { Ok::<_, std::io::Error>(end) }));
-    Ok(multipart_response(&boundary, "application/dicom", Body::from_stream(body)))
+    let mut res = multipart_response(&boundary, "application/dicom", Body::from_stream(body));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(res)
 }
 
 /// A single-part payload from a blob with ETag and Range support.

@@ -58,8 +58,7 @@ pub fn router(state: AppState) -> Router {
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress = SizeAbove::new(1024)
         .and(NotForContentType::IMAGES)
-        .and(NotForContentType::const_new("application/dicom;"))
-        .and(NotForContentType::const_new("multipart/related; type=\"application/dicom\""));
+        .and(NotForContentType::const_new("multipart/related; type=\"image/"));
     Router::new()
         .nest("/dicomweb", dicomweb)
         .nest("/api", api)
@@ -81,9 +80,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if cleaned > 0 {
         tracing::info!(cleaned, "removed unfinished staging files from an earlier run");
     }
-    if let Some(password) = archive.auth().bootstrap_admin(std::env::var("RANGSI_ADMIN_PASSWORD").ok()).await? {
-        println!("rangsi: admin password: {password}");
-    }
+    crate::cli::bootstrap(&archive, true).await?;
     let http = tokio::net::TcpListener::bind(cfg.http).await.with_context(|| format!("binding HTTP on {}", cfg.http))?;
     let dicom = tokio::net::TcpListener::bind(cfg.dicom).await.with_context(|| format!("binding DICOM on {}", cfg.dicom))?;
     let http_addr = http.local_addr()?;

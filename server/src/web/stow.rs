@@ -100,9 +100,14 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
     }
     // Count the whole body against the limit as it streams.
     let mut seen = 0u64;
+    let too_large = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = too_large.clone();
     let stream = body.into_data_stream().map_err(std::io::Error::other).and_then(move |chunk| {
         seen += chunk.len() as u64;
         let over = seen > limit;
+        if over {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         async move {
             if over { Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "body too large")) } else { Ok(chunk) }
         }
@@ -116,7 +121,7 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return Err(body_error(e, parts)),
+            Err(e) => return Err(body_error(e, parts, too_large.load(std::sync::atomic::Ordering::Relaxed))),
         };
         parts += 1;
         let part_ct = field.content_type().map(|m| m.essence_str().to_ascii_lowercase());
@@ -129,18 +134,40 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
         let mut writer = StagedWriter::create(&state.archive, limit).await.map_err(|e| AppError::from(crate::service::ServiceError::from(e)))?;
         let mut field = field;
         let mut failed = None;
+        // Some clients (pydicom's dcmwrite as used by dicomweb-client) send the file meta
+        // without the 128-byte preamble and "DICM": restore the Part 10 container so the
+        // stored file is standard; the data set bytes are untouched.
+        let mut head: Vec<u8> = Vec::new();
+        let mut head_done = false;
         loop {
             match field.chunk().await {
                 Ok(Some(c)) => {
+                    let c = if head_done {
+                        c
+                    } else {
+                        head.extend_from_slice(&c);
+                        if head.len() < 132 {
+                            continue;
+                        }
+                        head_done = true;
+                        bytes::Bytes::from(with_preamble(std::mem::take(&mut head)))
+                    };
                     if let Err(e) = writer.write(&c).await {
                         failed = Some(e);
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    if !head_done && !head.is_empty() {
+                        if let Err(e) = writer.write(&with_preamble(std::mem::take(&mut head))).await {
+                            failed = Some(e);
+                        }
+                    }
+                    break;
+                }
                 Err(e) => {
                     writer.abort().await;
-                    return Err(body_error(e, parts));
+                    return Err(body_error(e, parts, too_large.load(std::sync::atomic::Ordering::Relaxed)));
                 }
             }
         }
@@ -171,7 +198,7 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
                 res.ok.push(J::Object(m));
             }
             Err(IngestError::Invalid(why)) => res.fail(FAIL_CANNOT_UNDERSTAND, "", "", &why),
-            Err(IngestError::Mismatch(why)) => res.fail(FAIL_MISMATCH, "", "", &why),
+            Err(IngestError::Mismatch { sop_class_uid, sop_instance_uid, why }) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
             Err(IngestError::NotAllowed(why)) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
             Err(IngestError::Service(e)) => {
                 tracing::error!(error = %e, "STOW ingest failed");
@@ -202,10 +229,25 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
     Ok((status, [(header::CONTENT_TYPE, DICOM_JSON)], J::Object(out).to_string()).into_response())
 }
 
-fn body_error(e: multer::Error, parts: usize) -> AppError {
+fn body_error(e: multer::Error, parts: usize, too_large: bool) -> AppError {
     let text = e.to_string();
-    if text.contains("body too large") {
+    if too_large {
         return AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body exceeds the configured limit");
     }
     AppError::bad_request(format!("malformed multipart body after {parts} part(s): {text}"))
+}
+
+fn with_preamble(head: Vec<u8>) -> Vec<u8> {
+    if head.len() >= 132 && &head[128..132] == b"DICM" {
+        return head;
+    }
+    let mut out = Vec::with_capacity(head.len() + 132);
+    if head.starts_with(b"DICM") {
+        out.extend_from_slice(&[0u8; 128]);
+    } else if head.starts_with(&[0x02, 0x00]) {
+        out.extend_from_slice(&[0u8; 128]);
+        out.extend_from_slice(b"DICM");
+    }
+    out.extend_from_slice(&head);
+    out
 }

@@ -170,6 +170,81 @@ def new_image(
     return ds
 
 
+ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
+BASIC_TEXT_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.11"
+
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def _document_base(sop_class: str, modality: str, *, patient_id: str, study_uid: str | None) -> Dataset:
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyDate = ds.ContentDate = "20230615"
+    ds.StudyTime = ds.ContentTime = "101500"
+    ds.AccessionNumber = ""
+    ds.Modality = modality
+    ds.Manufacturer = "RANGSI-IT"
+    ds.ReferringPhysicianName = ""
+    ds.PatientName = "DOCUMENT^PATIENT"
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "F"
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.StudyID = "1"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    ds.file_meta = meta
+    return ds
+
+
+def new_pdf(*, patient_id: str, study_uid: str | None = None) -> Dataset:
+    """An Encapsulated PDF instance (a storage class without pixel data)."""
+    ds = _document_base(ENCAPSULATED_PDF_STORAGE, "DOC", patient_id=patient_id, study_uid=study_uid)
+    ds.ConversionType = "WSD"
+    ds.BurnedInAnnotation = "YES"
+    ds.DocumentTitle = "ใบรายงานผล"
+    ds.ConceptNameCodeSequence = []
+    ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    ds.EncapsulatedDocument = MINIMAL_PDF + (b"\0" if len(MINIMAL_PDF) % 2 else b"")
+    return ds
+
+
+def code(value: str, scheme: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def new_text_sr(*, patient_id: str, text: str, study_uid: str | None = None) -> Dataset:
+    """A Basic Text SR: a container holding one TEXT finding (nested sequences, UTF-8)."""
+    ds = _document_base(BASIC_TEXT_SR_STORAGE, "SR", patient_id=patient_id, study_uid=study_uid)
+    ds.ValueType = "CONTAINER"
+    ds.ConceptNameCodeSequence = [code("18748-4", "LN", "Diagnostic Imaging Report")]
+    ds.ContinuityOfContent = "SEPARATE"
+    ds.CompletionFlag = "COMPLETE"
+    ds.VerificationFlag = "UNVERIFIED"
+    finding = Dataset()
+    finding.RelationshipType = "CONTAINS"
+    finding.ValueType = "TEXT"
+    finding.ConceptNameCodeSequence = [code("121071", "DCM", "Finding")]
+    finding.TextValue = text
+    ds.ContentSequence = [finding]
+    return ds
+
+
 def save(ds: Dataset, path: Path, *, rle: bool = False) -> Path:
     """Write `ds` as a Part-10 file (RLE Lossless-compressed with pydicom when `rle`)."""
     path.parent.mkdir(parents=True, exist_ok=True)

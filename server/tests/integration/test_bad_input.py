@@ -114,10 +114,11 @@ def test_stow_wrong_content_type_is_415(server, alice, baseline, victim, ctype):
     assert_unharmed(server, alice, baseline)
 
 
-def test_qido_bad_parameter_is_400(server, alice, baseline):
-    for params in ({"limit": "abc"}, {"StudyDate": "2023-13-45x"}):
-        r = alice.qido_response("/studies", params)
-        assert_json_error(r, 400)
+@pytest.mark.parametrize("params", [{"limit": "abc"}, {"offset": "-1"}, {"StudyDate": "2023-13-45x"}],
+                         ids=["limit", "offset", "StudyDate"])
+def test_qido_bad_parameter_is_400(server, alice, baseline, params):
+    r = alice.qido_response("/studies", params)
+    assert_json_error(r, 400)
     assert_unharmed(server, alice, baseline)
 
 

@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 import dicomweb as dw
-from dicom_factory import CT_IMAGE_STORAGE, dataset_fingerprint, frames_as_stored, gen_ct, read
+from dicom_factory import (
+    CT_IMAGE_STORAGE,
+    MINIMAL_PDF,
+    dataset_fingerprint,
+    dcmtk_compress,
+    frames_as_stored,
+    gen_ct,
+    new_image,
+    new_pdf,
+    new_text_sr,
+    noise_image,
+    read,
+    save,
+)
 from dimse import (
     echoscu,
     findscu,
@@ -136,6 +151,81 @@ def test_compressed_series_stored_as_received(compressed, alice):
             assert dataset_fingerprint(got) == dataset_fingerprint(sent), f"{f.name}: dataset content changed"
 
 
+@pytest.fixture(scope="module")
+def dcmtk_variants(tmp_path_factory):
+    """dcmtk-compressed instances (JPEG lossless SV1, JPEG-LS, JPEG baseline) of one study."""
+    out = tmp_path_factory.mktemp("dimse-dcmtk")
+    study = generate_uid()
+
+    def source(name, pixels, **kw):
+        return save(new_image(patient_id="DIMSE-TS", study_uid=study, pixels=pixels, **kw), out / f"{name}.dcm")
+
+    return [
+        dcmtk_compress(source("a", noise_image(128, 96, seed=1), bits_stored=12), out / "jl.dcm", "jpeg-lossless-sv1"),
+        dcmtk_compress(source("b", noise_image(128, 96, seed=2), bits_stored=12), out / "jls.dcm", "jpeg-ls"),
+        dcmtk_compress(source("c", noise_image(64, 80, seed=3, dtype=np.uint8, maximum=255)), out / "jb.dcm", "jpeg-baseline"),
+    ]
+
+
+def test_storescu_dcmtk_compressed_stored_as_received(dcmtk_variants, peer, alice):
+    outcome = storescu(peer, "MODA", dcmtk_variants)
+    assert not outcome.failed and len(outcome.ok) == 3, f"storescu -xs/-xt/-xy: {outcome.results}"
+    for f in dcmtk_variants:
+        sent = read(f)
+        got = read(alice.instance_bytes(str(sent.StudyInstanceUID), str(sent.SeriesInstanceUID), str(sent.SOPInstanceUID)))
+        assert got.file_meta.TransferSyntaxUID == sent.file_meta.TransferSyntaxUID, (
+            f"{f.name}: stored as {got.file_meta.TransferSyntaxUID.name}, sent as {sent.file_meta.TransferSyntaxUID.name}"
+        )
+        assert frames_as_stored(got) == frames_as_stored(sent), f"{f.name}: compressed bytes changed"
+
+
+@pytest.mark.parametrize("option,stored_as", [
+    ("-xi", {"1.2.840.10008.1.2"}),
+    ("-xd", {"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.1"}),  # deflate if accepted, else storescu falls back
+], ids=["implicit-vr", "deflate"])
+def test_storescu_uncompressed_syntaxes_stored_as_received(tmp_path, peer, alice, option, stored_as):
+    f = save(new_image(patient_id="DIMSE-TS", pixels=noise_image(40, 40, seed=len(option))), tmp_path / "x.dcm")
+    outcome = storescu(peer, "MODA", [f], extra=[option])
+    assert not outcome.failed, f"storescu {option}: {outcome.results}"
+    sent = read(f)
+    got = read(alice.instance_bytes(str(sent.StudyInstanceUID), str(sent.SeriesInstanceUID), str(sent.SOPInstanceUID)))
+    assert str(got.file_meta.TransferSyntaxUID) in stored_as, f"storescu {option}: stored as {got.file_meta.TransferSyntaxUID}"
+    assert dataset_fingerprint(got) == dataset_fingerprint(sent)
+
+
+def test_storescu_documents_without_pixel_data(tmp_path, peer, alice):
+    study = generate_uid()
+    pdf = save(new_pdf(patient_id="DIMSE-DOC", study_uid=study), tmp_path / "pdf.dcm")
+    sr = save(new_text_sr(patient_id="DIMSE-DOC", study_uid=study, text="ผลการตรวจปกติ ไม่พบความผิดปกติ"), tmp_path / "sr.dcm")
+    outcome = storescu(peer, "MODA", [pdf, sr])
+    assert not outcome.failed and len(outcome.ok) == 2, f"storescu of PDF + SR: {outcome.results}"
+    (found,) = alice.qido("/studies", {"StudyInstanceUID": study})
+    assert set(dw.values(found, dw.MODALITIES_IN_STUDY)) == {"DOC", "SR"}
+    for f in (pdf, sr):
+        sent = read(f)
+        got = read(alice.instance_bytes(study, str(sent.SeriesInstanceUID), str(sent.SOPInstanceUID)))
+        assert dataset_fingerprint(got) == dataset_fingerprint(sent), f"{f.name} changed"
+    s = read(sr)
+    (meta,) = alice.get(f"/studies/{study}/series/{s.SeriesInstanceUID}/instances/{s.SOPInstanceUID}/metadata",
+                        headers={"Accept": dw.DICOM_JSON}).json()
+    content = dw.value(meta, "0040A730")  # ContentSequence
+    assert dw.value(content, "0040A160") == "ผลการตรวจปกติ ไม่พบความผิดปกติ", f"SR TextValue in metadata: {content}"
+    p = read(pdf)
+    pdf_url = f"/studies/{study}/series/{p.SeriesInstanceUID}/instances/{p.SOPInstanceUID}"
+    (meta,) = alice.get(pdf_url + "/metadata", headers={"Accept": dw.DICOM_JSON}).json()
+    doc = meta["00420011"]  # EncapsulatedDocument
+    if "BulkDataURI" in doc:
+        from urllib.parse import urljoin
+
+        parts = alice.retrieve(urljoin(alice.url(pdf_url + "/metadata"), doc["BulkDataURI"]), accept=dw.ACCEPT_FRAMES_AS_STORED)
+        data = b"".join(p.body for p in parts)
+    else:
+        import base64
+
+        data = base64.b64decode(doc["InlineBinary"])
+    assert data.rstrip(b"\0") == MINIMAL_PDF, "EncapsulatedDocument from metadata is not the PDF sent"
+
+
 def test_concurrent_storescu_associations(shared_dir, tmp_path_factory, peer, alice):
     series = gen_ct(shared_dir, tmp_path_factory.mktemp("dimse-conc"), slices=4, rows=128,
                     studies=3, patient_id="DIMSE-CONC", seed=5)
@@ -222,6 +312,15 @@ def test_cfind_wildcard_patient_name(ct, ct_stored, peer):
     assert none == [], "PatientName=ZZNOBODY* should match nothing"
 
 
+@pytest.mark.parametrize("dates,hit", [("20231231-20240101", True), ("20240101", True), ("20240102-", False), ("-20231231", False)])
+def test_cfind_study_date_range(ct, ct_stored, peer, dates, hit):
+    _, found = findscu(peer, "MODA", "-S", [
+        "QueryRetrieveLevel=STUDY", f"StudyDate={dates}", f"PatientID={PATIENT_ID}", "StudyInstanceUID",
+    ])
+    got = [str(d.StudyInstanceUID) for d in found]
+    assert got == ([ct.study_uid] if hit else []), f"StudyDate={dates} on a 20240101 study: {got}"
+
+
 def test_cfind_with_pynetdicom(ct, ct_stored, peer):
     q = Dataset()
     q.QueryRetrieveLevel = "SERIES"
@@ -251,6 +350,33 @@ def test_movescu_study_to_storescp(ct, ct_stored, peer, dest_a):
         sent = read(f)
         got = read(received[str(sent.SOPInstanceUID)])
         assert dataset_fingerprint(got) == dataset_fingerprint(sent), f"C-MOVEd {f.name} differs from what was stored"
+
+
+def test_movescu_patient_level_patient_root(ct, ct_stored, peer, dest_a):
+    dest_a.clear()
+    res = movescu(peer, "MODA", "DESTA", "-P", ["QueryRetrieveLevel=PATIENT", f"PatientID={PATIENT_ID}"])
+    assert res.returncode == 0, f"movescu -P PATIENT: {res}"
+    assert set(dest_a.received()) == set(ct.sop_uids()), f"PATIENT level C-MOVE moved {len(dest_a.received())} of 10"
+
+
+def test_movescu_compressed_series_keeps_its_transfer_syntax(compressed, peer, dest_a):
+    rle, j2k, outcome = compressed
+    assert not outcome.failed
+    for series in (rle, j2k):
+        dest_a.clear()
+        res = movescu(peer, "MODA", "DESTA", "-S", [
+            "QueryRetrieveLevel=SERIES", f"StudyInstanceUID={series.study_uid}", f"SeriesInstanceUID={series.series_uid}",
+        ])
+        assert res.returncode == 0, f"movescu: {res}"
+        received = dest_a.received()
+        assert set(received) == set(series.sop_uids())
+        for f in series.files:
+            sent = read(f)
+            got = read(received[str(sent.SOPInstanceUID)])
+            assert got.file_meta.TransferSyntaxUID == sent.file_meta.TransferSyntaxUID, (
+                f"C-MOVE sent {f.name} as {got.file_meta.TransferSyntaxUID.name}, stored as {sent.file_meta.TransferSyntaxUID.name}"
+            )
+            assert frames_as_stored(got) == frames_as_stored(sent)
 
 
 def test_move_to_unknown_destination_fails_a801(ct, ct_stored, peer):

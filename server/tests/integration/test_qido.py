@@ -231,7 +231,7 @@ def test_includefield_all(studies, alice):
     results = alice.qido(f"/studies/{s1.uid}/series/{ct_uid}/instances", {"includefield": "all"})
     assert len(results) == 3
     for r in results:
-        assert dw.values(r, dw.IMAGE_TYPE) == ["DERIVED", "SECONDARY"], "includefield=all should include ImageType"
+        assert dw.values(r, dw.IMAGE_TYPE) == ["ORIGINAL", "PRIMARY", "AXIAL"], "includefield=all should include ImageType"
         assert dw.value(r, dw.BITS_ALLOCATED) == 16, "includefield=all should include BitsAllocated"
         assert dw.PIXEL_DATA not in r or "InlineBinary" not in r[dw.PIXEL_DATA], "QIDO must not inline pixel data"
     (study,) = alice.qido("/studies", {"PatientID": "QIDO-1", "includefield": "all"})

@@ -31,6 +31,17 @@ def tenants(shared_dir, tmp_path_factory, peer, alice):
     return a, b
 
 
+@pytest.fixture(scope="module")
+def bob_target(shared_dir, tmp_path_factory, peer):
+    """A second study of bob's, for alice to try to STOW into (kept apart from `tenants`
+    so the attempt cannot disturb the other tenancy checks)."""
+    (t,) = gen_ct(shared_dir, tmp_path_factory.mktemp("security-target"), slices=2, rows=64,
+                  patient_id="SEC-BOB-2", seed=33, study_description="BOB ONLY STUDY")
+    outcome = storescu(peer, "MODB", t.files)
+    assert not outcome.failed, f"storescu as MODB: {outcome.results}"
+    return t
+
+
 def instance_path(series, i=0):
     sop = str(read(series.files[i]).SOPInstanceUID)
     return f"/studies/{series.study_uid}/series/{series.series_uid}/instances/{sop}"
@@ -185,9 +196,10 @@ def test_admin_sees_every_hospital(tenants, admin):
         assert admin.get(instance_path(series), headers={"Accept": dw.ACCEPT_DICOM_ANY_TS}).status_code == 200
 
 
-def test_stow_into_foreign_study_uid_gives_no_access(tenants, alice, tmp_path):
-    _, b = tenants
-    intruder = new_image(patient_id="SEC-BOB", study_uid=b.study_uid, pixels=noise_image(8, 8, seed=9))
+def test_stow_into_foreign_study_uid_gives_no_access(bob_target, alice, bob, tmp_path):
+    b = bob_target
+    intruder = new_image(patient_id="SEC-INTRUDER", patient_name="INTRUDER^ALICE", study_uid=b.study_uid,
+                         pixels=noise_image(8, 8, seed=9))
     r = alice.stow([save(intruder, tmp_path / "intruder.dcm").read_bytes()])
     assert r.status_code in (200, 202, 409), f"STOW into bob's study UID -> {r.status_code}"
     bob_sops = {str(read(f).SOPInstanceUID) for f in b.files}
@@ -197,9 +209,14 @@ def test_stow_into_foreign_study_uid_gives_no_access(tenants, alice, tmp_path):
     meta = alice.get(f"/studies/{b.study_uid}/metadata", headers={"Accept": dw.DICOM_JSON})
     if meta.status_code == 200:
         assert not dw.uids(meta.json(), dw.SOP_INSTANCE_UID) & bob_sops, "study metadata leaks bob's instances"
-    study = alice.qido("/studies", {"StudyInstanceUID": b.study_uid})
-    for s in study:
+    for s in alice.qido("/studies", {"StudyInstanceUID": b.study_uid}):
+        assert dw.person_name(s) != b.patient_name, "alice sees bob's patient's name on the shared study UID"
+        assert dw.value(s, dw.STUDY_DESCRIPTION) != "BOB ONLY STUDY", "alice sees bob's study description"
         assert dw.value(s, dw.NUMBER_OF_STUDY_RELATED_INSTANCES) in (None, 1, "1"), "study counts leak bob's instances"
+    after = dw.uids(bob.qido(f"/studies/{b.study_uid}/instances"), dw.SOP_INSTANCE_UID)
+    assert bob_sops <= after, "bob lost instances after alice's STOW into his study UID"
+    (bob_study,) = bob.qido("/studies", {"StudyInstanceUID": b.study_uid})
+    assert dw.person_name(bob_study) == b.patient_name, "alice's STOW changed bob's study-level attributes"
 
 
 # ---------------------------------------------------------------------------

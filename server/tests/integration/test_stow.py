@@ -67,10 +67,12 @@ def test_stored_instances_are_found(ct, ct_stowed, alice):
 def test_dicomweb_client_store_instances(server, tmp_path):
     client = DICOMwebClient(url=server.http_url + "/dicomweb", headers={"Authorization": f"Bearer {server.tokens['alice']}"})
     study = generate_uid()
-    datasets = [
-        new_image(patient_id="STOW-DWC", study_uid=study, instance_number=i + 1, pixels=noise_image(16, 16, seed=i))
+    files = [
+        save(new_image(patient_id="STOW-DWC", study_uid=study, instance_number=i + 1, pixels=noise_image(16, 16, seed=i)),
+             tmp_path / f"dwc{i}.dcm")
         for i in range(2)
     ]
+    datasets = [read(f) for f in files]  # as a user would: dcmread, then store
     response = client.store_instances(datasets=datasets)
     refs = {str(i.ReferencedSOPInstanceUID) for i in response.get("ReferencedSOPSequence", [])}
     assert refs == {str(d.SOPInstanceUID) for d in datasets}, f"dicomweb-client STOW response: {response}"

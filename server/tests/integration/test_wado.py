@@ -163,6 +163,18 @@ def test_default_accept_gives_explicit_little_endian(corpus, alice):
     assert ds.PixelData == it.ds.PixelData
 
 
+@pytest.mark.parametrize("name", ["rle", "j2k", "jpeg-lossless"])
+def test_default_accept_transcodes_to_explicit_little_endian(corpus, alice, name):
+    """Without a transfer-syntax parameter, application/dicom means Explicit VR Little
+    Endian (PS3.18 default), so clients that cannot decode get pixels they can read."""
+    it = item(corpus, name)
+    (part,) = alice.retrieve(it.url, accept='multipart/related; type="application/dicom"')
+    ds = read(part.body)
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1", f"{name}: returned as {ds.file_meta.TransferSyntaxUID.name}"
+    assert bytes(ds.PixelData) == decoded_frames(it.ds)[0], f"{name}: transcoded pixels differ from pydicom's decode"
+    assert ds.SOPInstanceUID == it.ds.SOPInstanceUID and ds.PatientName == it.ds.PatientName
+
+
 # ---------------------------------------------------------------------------
 # metadata and bulk data
 

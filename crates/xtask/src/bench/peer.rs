@@ -170,25 +170,16 @@ fn parse_dicom_line(rest: &str) -> Option<(u16, String)> {
 
 /// Orthanc's version line (`Orthanc 1.10.1`) and its DICOMweb plugin's Debian version.
 pub fn orthanc_version() -> String {
-    let core = Command::new(orthanc_exe().unwrap_or_else(|_| "Orthanc".into()))
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(str::trim)
-                .map(String::from)
-        })
-        .unwrap_or_else(|| "Orthanc".into());
+    // `Orthanc --version` starts with `/usr/sbin/Orthanc 1.10.1`.
+    let exe = orthanc_exe().unwrap_or_else(|_| "Orthanc".into());
+    let core = super::version_word(Command::new(exe).arg("--version"), 1).unwrap_or_default();
     let plugin = process::capture(
         Command::new("dpkg-query").args(["-W", "-f=${Version}", "orthanc-dicomweb"]),
         None,
     )
     .map(|v| v.split(['+', '-']).next().unwrap_or_default().to_string())
     .unwrap_or_default();
-    format!("{core} + DICOMweb {plugin}")
+    format!("Orthanc {core} + DICOMweb {plugin}")
 }
 
 /// Starts Orthanc from a JSON config of its own in a scratch dir, on free ports.

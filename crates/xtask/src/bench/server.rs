@@ -542,38 +542,23 @@ fn rangsi_version(paths: &Paths) -> String {
 }
 
 fn header() -> String {
-    let tool = |cmd: &str, args: &[&str]| {
-        Command::new(cmd)
-            .args(args)
-            .output()
-            .map(|o| {
-                process::tail_lines(
-                    if o.stdout.is_empty() {
-                        &o.stderr
-                    } else {
-                        &o.stdout
-                    },
-                    1,
-                )
-            })
-            .unwrap_or_default()
-    };
+    // `storescu --version` starts with `$dcmtk: storescu v3.6.7 2022-04-22 $`.
+    let storescu =
+        super::version_word(Command::new("storescu").arg("--version"), 2).unwrap_or_default();
     format!(
         "## rangsi vs Orthanc: `cargo xtask bench server`\n\n\
          - date: {}\n\
          - machine: {} (both servers on it, one after the other, each with fresh data)\n\
          - data: `../shared/gen_ct_series.py`: 300 × 512² CT (C-STORE, metadata, frames), \
            another 300 (STOW-RS), 500 one-slice 64² studies (QIDO), explicit VR little endian\n\
-         - clients: dcmtk `storescu` ({}) with `TCP_NODELAY=1`; Python requests; \
+         - clients: dcmtk `storescu` {} with `TCP_NODELAY=1`; Python requests; \
            `wrk` (2 threads, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s after a {WRK_WARMUP_SECONDS} s warm-up)\n\
          - rangsi: release build, `serve --http 127.0.0.1:0 --dicom 127.0.0.1:0`, `RANGSI_LOG=warn`, bearer token\n\
          - Orthanc: Debian package, own JSON config, DICOMweb plugin, `TCP_NODELAY=1`, \
            no authentication, storage compression off\n",
         super::today(),
         super::machine(),
-        tool("storescu", &["--version"])
-            .trim_start_matches("$dcmtk: ")
-            .trim_end_matches('$'),
+        storescu,
     )
 }
 
