@@ -56,12 +56,8 @@ fn seed(paths: &Paths, bin: &Path, data: &Path) -> Result<()> {
             .env("RANGSI_LOG", "warn")
             .env_remove("RANGSI_ADMIN_PASSWORD");
         let out = process::output_within(&mut cmd, stdin, Duration::from_secs(600))?;
-        for line in [out.stderr, out.stdout].iter().flat_map(|b| {
-            String::from_utf8_lossy(b)
-                .lines()
-                .map(String::from)
-                .collect::<Vec<_>>()
-        }) {
+        let text = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
             println!("  {line}");
         }
         Ok(())
@@ -113,9 +109,8 @@ fn print_how_to_connect(bin: &Path, data: &Path) {
         "
 ──────────────────────────────── Rangsi demo ────────────────────────────────
  data dir   {data}
- web / API  http://127.0.0.1:8080   log in as {USER} / {PASSWORD}
-            (doctor of hospital {HOSPITAL_CODE}; the admin password is printed below
-            as `rangsi: admin password: …` on the server's first start — note it)
+ web / API  http://127.0.0.1:8080   log in as {USER} / {PASSWORD} (doctor, hospital {HOSPITAL_CODE})
+ admin      user `admin`: its password was printed once, when the data dir was created
  DIMSE      AE RANGSI at 127.0.0.1:11112; AE {MODALITY_AE} is registered (others are rejected):
               storescu -aec RANGSI -aet {MODALITY_AE} 127.0.0.1 11112 FILE.dcm
  DICOMweb   base URL http://127.0.0.1:8080/dicomweb (QIDO-RS, WADO-RS, STOW-RS)

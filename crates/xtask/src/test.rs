@@ -132,18 +132,16 @@ fn pytest(paths: &Paths, args: &[String]) -> Outcome {
     }
 }
 
-/// `PATH` with the venv's `bin` first (so tests that spawn `python` get the pinned
-/// packages) and /usr/bin kept (the dcmtk tools live there).
+/// `PATH` with /usr/bin first: pynetdicom installs Python `storescu`, `findscu`, ...
+/// into the venv, and the tests mean dcmtk's. The venv's `bin` follows (tests spawn
+/// Python through `sys.executable`, the venv's own).
 fn path_with_venv(paths: &Paths) -> OsString {
-    let mut dirs = vec![paths.venv().join("bin")];
+    let mut dirs: Vec<std::path::PathBuf> = vec!["/usr/bin".into(), paths.venv().join("bin")];
     dirs.extend(
         env::var_os("PATH")
             .map(|p| env::split_paths(&p).collect::<Vec<_>>())
             .unwrap_or_default(),
     );
-    if !dirs.iter().any(|d| d == Path::new("/usr/bin")) {
-        dirs.push("/usr/bin".into());
-    }
     env::join_paths(dirs).unwrap_or_default()
 }
 

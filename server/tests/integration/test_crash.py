@@ -1,7 +1,8 @@
-"""Crash safety: SIGKILL `rangsi serve` while two storescu processes and a pynetdicom
-sender are ingesting, restart it, and check that `rangsi fsck` is clean, that every
-instance a sender saw acknowledged is retrievable unchanged, that everything visible is
-whole, and that re-sending the lot afterwards succeeds without conflicts.
+"""Crash safety: SIGKILL `rangsi serve` while two storescu processes, a pynetdicom
+sender and a STOW-RS client are ingesting, restart it, and check that `rangsi fsck` is
+clean, that every instance a sender saw acknowledged is retrievable unchanged, that
+everything visible is whole, and that re-sending the lot afterwards succeeds without
+conflicts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def crash_server(rangsi_bin, tmp_path_factory):
     srv = Server(rangsi_bin, tmp_path_factory.mktemp("rangsi-crash"))
     srv.set_up_regional_archive()
     srv.start()
-    srv.tokens["admin"] = srv.cli("token", "create", "--user", "admin").stdout.decode().strip()
+    for user in ("admin", "alice"):
+        srv.tokens[user] = srv.cli("token", "create", "--user", user).stdout.decode().strip()
     yield srv
     srv.stop()
 
@@ -63,8 +65,26 @@ class PynetdicomSender(threading.Thread):
             self.error = repr(e)
 
 
+class StowSender(threading.Thread):
+    """POSTs files one per STOW-RS request, recording each one answered 200."""
+
+    def __init__(self, web: dw.DicomWeb, files):
+        super().__init__(daemon=True)
+        self.web, self.files = web, files
+        self.acked: list = []
+
+    def run(self):
+        for f in self.files:
+            try:
+                r = self.web.stow([f.read_bytes()])
+            except Exception:  # connection reset by the kill
+                return
+            if r.status_code == 200:
+                self.acked.append(f)
+
+
 def test_sigkill_during_ingest_loses_nothing_acknowledged(crash_server, shared_dir, tmp_path):
-    studies = gen_ct(shared_dir, tmp_path / "ct", slices=40, rows=256, studies=3, patient_id="CRASH", seed=51)
+    studies = gen_ct(shared_dir, tmp_path / "ct", slices=40, rows=256, studies=4, patient_id="CRASH", seed=51)
     all_files = [f for s in studies for f in s.files]
     peer = Peer(crash_server.dicom_host, crash_server.dicom_port, crash_server.ae_title)
 
@@ -78,9 +98,12 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged(crash_server, shared_d
             ))
     sender = PynetdicomSender(peer, studies[2].files)
     sender.start()
+    alice = dw.DicomWeb(crash_server.http_url, token=crash_server.tokens["alice"], name="alice@crash")
+    stow_sender = StowSender(alice, studies[3].files)
+    stow_sender.start()
 
     def acked_so_far():
-        n = len(sender.acked)
+        n = len(sender.acked) + len(stow_sender.acked)
         for log in logs:
             n += log.read_text(errors="replace").count("Received Store Response (Success)")
         return n
@@ -93,14 +116,16 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged(crash_server, shared_d
     for p in procs:
         p.wait(60)
     sender.join(60)
+    stow_sender.join(60)
 
     acked = list(sender.acked)
     for log in logs:
         ok, _ = parse_storescu_log(log.read_text(errors="replace"))
         acked += ok
     acked = [str(a) for a in acked]
-    assert ACKED_BEFORE_KILL <= len(acked) < len(all_files), (
-        f"{len(acked)} of {len(all_files)} acknowledged at the kill: the kill did not land mid-ingest"
+    assert ACKED_BEFORE_KILL <= len(acked) + len(stow_sender.acked) < len(all_files), (
+        f"{len(acked) + len(stow_sender.acked)} of {len(all_files)} acknowledged at the kill: "
+        "the kill did not land mid-ingest"
     )
 
     crash_server.start()
@@ -116,6 +141,10 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged(crash_server, shared_d
         sent = by_path[path]
         got = read(admin.instance_bytes(str(sent.StudyInstanceUID), str(sent.SeriesInstanceUID), str(sent.SOPInstanceUID)))
         assert dataset_fingerprint(got) == dataset_fingerprint(sent), f"acknowledged {path} came back different"
+    for f in stow_sender.acked:
+        sent = by_path[str(f)]
+        got = admin.instance_bytes(str(sent.StudyInstanceUID), str(sent.SeriesInstanceUID), str(sent.SOPInstanceUID))
+        assert got == f.read_bytes(), f"STOW-acknowledged {f.name} is not byte-identical after the crash"
 
     by_sop = {str(ds.SOPInstanceUID): ds for ds in by_path.values()}
     for study in studies:
@@ -130,10 +159,15 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged(crash_server, shared_d
             assert int(dw.value(s, dw.NUMBER_OF_STUDY_RELATED_INSTANCES)) == len(listed), "study count disagrees with its instances"
 
     peer = Peer(crash_server.dicom_host, crash_server.dicom_port, crash_server.ae_title)
-    again = storescu(peer, "MODA", all_files)
-    assert not again.failed and len(again.ok) == len(all_files), (
+    dimse_files = [f for s in studies[:3] for f in s.files]
+    again = storescu(peer, "MODA", dimse_files)
+    assert not again.failed and len(again.ok) == len(dimse_files), (
         f"re-sending after the crash: {len(again.failed)} failures (a half-stored instance would conflict)\n{again.results}"
     )
+    alice = dw.DicomWeb(crash_server.http_url, token=crash_server.tokens["alice"], name="alice@crash")
+    for f in studies[3].files:
+        r = alice.stow([f.read_bytes()])
+        assert r.status_code == 200, f"re-STOW of {f.name} after the crash -> {r.status_code} {r.text[:300]}"
     for study in studies:
         (s,) = admin.qido("/studies", {"StudyInstanceUID": study.study_uid})
         assert int(dw.value(s, dw.NUMBER_OF_STUDY_RELATED_INSTANCES)) == 40

@@ -165,8 +165,9 @@ def test_default_accept_gives_explicit_little_endian(corpus, alice):
 
 @pytest.mark.parametrize("name", ["rle", "j2k", "jpeg-lossless"])
 def test_default_accept_transcodes_to_explicit_little_endian(corpus, alice, name):
-    """Without a transfer-syntax parameter, application/dicom means Explicit VR Little
-    Endian (PS3.18 default), so clients that cannot decode get pixels they can read."""
+    """Without a transfer-syntax parameter the payload is Explicit VR Little Endian
+    (PS3.18 8.7.3.4: every origin server must be able to convert to it, except lossy
+    pixel data), so clients without codecs get pixels they can read."""
     it = item(corpus, name)
     (part,) = alice.retrieve(it.url, accept='multipart/related; type="application/dicom"')
     ds = read(part.body)
