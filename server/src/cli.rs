@@ -198,11 +198,23 @@ pub async fn bootstrap(archive: &Archive, to_stdout: bool) -> anyhow::Result<()>
 async fn open(data: &DataArg) -> anyhow::Result<Archive> {
     let archive = Archive::open(&data.dir()).await?;
     bootstrap(&archive, false).await?;
+    let _ = LAST_ARCHIVE.set(archive.clone());
     Ok(archive)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing();
+    let result = run_command(cli).await;
+    // CLI commands audit too; let the batch writer finish before the process exits.
+    if let Some(a) = LAST_ARCHIVE.get() {
+        a.flush_audit().await;
+    }
+    result
+}
+
+static LAST_ARCHIVE: std::sync::OnceLock<Archive> = std::sync::OnceLock::new();
+
+async fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let cfg = resolve_serve(args)?;

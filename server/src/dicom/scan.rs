@@ -88,7 +88,8 @@ impl<R: Read + Seek> Walker<R> {
         if self.pos + n > self.size {
             return Err(self.bad(format!("value of {n} bytes runs past the end of the file")));
         }
-        self.r.seek(SeekFrom::Current(n as i64))?;
+        // BufReader keeps its buffer for seeks inside it (std's specialised seek_relative).
+        Seek::seek_relative(&mut self.r, n as i64)?;
         self.pos += n;
         Ok(())
     }

@@ -93,7 +93,8 @@ impl Index {
         Ok(row.map(|r| ExistingInstance { sha256: r.get(0), study_uid: r.get(1) }))
     }
 
-    pub async fn insert_instance(&self, rec: &NewInstance) -> Result<InsertOutcome> {
+    /// Inserts the instance and its audit record in one transaction.
+    pub async fn insert_instance(&self, rec: &NewInstance, audit: &super::AuditRecord<'_>) -> Result<InsertOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing = sqlx::query(
             "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
@@ -262,6 +263,7 @@ impl Index {
                 .execute(&mut *tx)
                 .await?;
         }
+        super::insert_audit(&mut tx, &now, audit).await?;
         tx.commit().await?;
         Ok(InsertOutcome::Inserted)
     }

@@ -104,7 +104,18 @@ impl Index {
         Ok(())
     }
 
+    /// Appends a batch of audit records in one transaction.
+    pub async fn audit_batch(&self, recs: &[OwnedAudit]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for r in recs {
+            insert_audit(&mut tx, &r.at, &r.as_record()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Appends one audit record. Failing to audit fails the operation that asked.
+    #[allow(dead_code)]
     pub async fn audit(&self, rec: &AuditRecord<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO audit_log (at, actor, hospital_id, protocol, remote_addr, action, study_uid, patient_id, detail, outcome) \
@@ -148,6 +159,59 @@ impl Index {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+}
+
+/// Inserts one audit row inside an open transaction (ingest writes its audit record in
+/// the same transaction as the instance, so one cannot exist without the other).
+pub(crate) async fn insert_audit(conn: &mut sqlx::SqliteConnection, at: &str, rec: &AuditRecord<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, hospital_id, protocol, remote_addr, action, study_uid, patient_id, detail, outcome) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(at)
+    .bind(rec.actor)
+    .bind(rec.hospital_id)
+    .bind(rec.protocol)
+    .bind(rec.remote_addr)
+    .bind(rec.action)
+    .bind(rec.study_uid)
+    .bind(rec.patient_id)
+    .bind(rec.detail)
+    .bind(rec.outcome)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An audit record queued for the batch writer, stamped when it happened.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedAudit {
+    pub at: String,
+    pub actor: String,
+    pub hospital_id: Option<i64>,
+    pub protocol: &'static str,
+    pub remote_addr: String,
+    pub action: String,
+    pub study_uid: String,
+    pub patient_id: String,
+    pub detail: String,
+    pub outcome: String,
+}
+
+impl OwnedAudit {
+    pub fn as_record(&self) -> AuditRecord<'_> {
+        AuditRecord {
+            actor: &self.actor,
+            hospital_id: self.hospital_id,
+            protocol: self.protocol,
+            remote_addr: &self.remote_addr,
+            action: &self.action,
+            study_uid: &self.study_uid,
+            patient_id: &self.patient_id,
+            detail: &self.detail,
+            outcome: &self.outcome,
+        }
     }
 }
 

@@ -65,9 +65,9 @@ impl StagedWriter {
         Ok(())
     }
 
+    /// Completes the file. It is fsynced by `Archive::ingest`, overlapped with parsing.
     pub async fn finish(mut self) -> Result<StagedFile, StageError> {
         self.file.flush().await?;
-        self.file.get_ref().sync_all().await?;
         Ok(StagedFile { path: self.path.clone(), sha256: hex::encode(self.hasher.clone().finalize()), size: self.size })
     }
 
@@ -147,9 +147,15 @@ impl Archive {
         let hospital_id = who
             .hospital_id
             .ok_or_else(|| IngestError::NotAllowed("this account belongs to no hospital, so it cannot store studies".into()))?;
-        let (_parsed, attrs) = tokio::task::spawn_blocking(parse_blocking(&staged.path))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        // fsync the staging file while parsing it (from the page cache).
+        let path = staged.path.clone();
+        let sync = async move {
+            tokio::fs::File::open(&path).await?.sync_all().await
+        };
+        let parse = tokio::task::spawn_blocking(parse_blocking(&staged.path));
+        let (synced, parsed) = tokio::join!(sync, parse);
+        synced.map_err(ServiceError::from)?;
+        let (_parsed, attrs) = parsed.map_err(|e| ServiceError::Internal(e.to_string()))??;
         let outcome = |stored| StoreOutcome {
             stored,
             sop_class_uid: attrs.instance.sop_class_uid.clone(),
@@ -184,9 +190,8 @@ impl Archive {
         let key = key_for_sha256(&staged.sha256);
         let source = format!("{}:{}@{}", who.protocol.as_str(), who.actor, who.remote);
 
-        if let Some(existing) = self.index().existing_instance(hospital_id, &attrs.instance.sop_uid).await.map_err(ServiceError::from)? {
-            return self.settle_existing(who, hospital_id, &staged, &key, &source, existing.sha256, outcome).await;
-        }
+        // No look-up first: the blob is content-addressed (a duplicate or a conflicting
+        // instance cannot overwrite anything) and the insert decides uniqueness.
         self.blobs().put_file(&key, &staged.path).await.map_err(ServiceError::from)?;
         let rec = NewInstance {
             hospital_id,
@@ -199,11 +204,19 @@ impl Archive {
             sha256: staged.sha256.clone(),
             source: source.clone(),
         };
-        match self.index().insert_instance(&rec).await.map_err(ServiceError::from)? {
-            InsertOutcome::Inserted => {
-                self.audit(who, "store", &attrs.study.study_uid, &attrs.patient.patient_id, &attrs.instance.sop_uid, "ok").await?;
-                Ok(outcome(Stored::New))
-            }
+        let audit = crate::index::AuditRecord {
+            actor: &who.actor,
+            hospital_id: who.hospital_id,
+            protocol: who.protocol.as_str(),
+            remote_addr: &who.remote,
+            action: "store",
+            study_uid: &attrs.study.study_uid,
+            patient_id: &attrs.patient.patient_id,
+            detail: &attrs.instance.sop_uid,
+            outcome: "ok",
+        };
+        match self.index().insert_instance(&rec, &audit).await.map_err(ServiceError::from)? {
+            InsertOutcome::Inserted => Ok(outcome(Stored::New)),
             InsertOutcome::AlreadyPresent(existing) => {
                 self.settle_existing(who, hospital_id, &staged, &key, &source, existing.sha256, outcome).await
             }

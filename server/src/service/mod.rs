@@ -11,7 +11,7 @@ pub mod retrieve;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::index::{AuditRecord, Index, IndexError, Scope};
+use crate::index::{Index, IndexError, OwnedAudit, Scope};
 use crate::store::{BlobError, BlobStore, FsBlobStore};
 use auth::Role;
 
@@ -111,6 +111,41 @@ struct Inner {
     index: Index,
     blobs: Arc<dyn BlobStore>,
     tmp_dir: PathBuf,
+    audit_tx: tokio::sync::mpsc::UnboundedSender<AuditMsg>,
+}
+
+enum AuditMsg {
+    Record(OwnedAudit),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Writes queued audit records in batches: reads (queries, retrievals, frames) never wait
+/// for a database write, and 16 viewers do not queue on SQLite's write lock. Stores are
+/// audited in their own ingest transaction instead.
+async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver<AuditMsg>) {
+    let mut batch = Vec::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next.take().or_else(|| rx.try_recv().ok()) {
+            match msg {
+                AuditMsg::Record(r) => batch.push(r),
+                AuditMsg::Flush(ack) => flushes.push(ack),
+            }
+            if batch.len() >= 1000 {
+                break;
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(e) = index.audit_batch(&batch).await {
+                tracing::error!(error = %e, lost = batch.len(), "cannot write audit records");
+            }
+            batch.clear();
+        }
+        for ack in flushes.drain(..) {
+            let _ = ack.send(());
+        }
+    }
 }
 
 impl Archive {
@@ -123,7 +158,9 @@ impl Archive {
             .await
             .with_context(|| format!("opening index in {}", data.display()))?;
         let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(data.join("blobs"))?);
-        Ok(Self { inner: Arc::new(Inner { index, blobs, tmp_dir }) })
+        let (audit_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(audit_writer(index.clone(), rx));
+        Ok(Self { inner: Arc::new(Inner { index, blobs, tmp_dir, audit_tx }) })
     }
 
     pub fn index(&self) -> &Index {
@@ -159,21 +196,32 @@ impl Archive {
         Ok(n)
     }
 
+    /// Queues an audit record (written within milliseconds by the batch writer).
     pub async fn audit(&self, who: &Principal, action: &str, study_uid: &str, patient_id: &str, detail: &str, outcome: &str) -> Result<()> {
-        self.index()
-            .audit(&AuditRecord {
-                actor: &who.actor,
-                hospital_id: who.hospital_id,
-                protocol: who.protocol.as_str(),
-                remote_addr: &who.remote,
-                action,
-                study_uid,
-                patient_id,
-                detail,
-                outcome,
-            })
-            .await?;
-        Ok(())
+        let rec = OwnedAudit {
+            at: crate::index::now_rfc3339(),
+            actor: who.actor.clone(),
+            hospital_id: who.hospital_id,
+            protocol: who.protocol.as_str(),
+            remote_addr: who.remote.clone(),
+            action: action.to_string(),
+            study_uid: study_uid.to_string(),
+            patient_id: patient_id.to_string(),
+            detail: detail.to_string(),
+            outcome: outcome.to_string(),
+        };
+        self.inner
+            .audit_tx
+            .send(AuditMsg::Record(rec))
+            .map_err(|_| ServiceError::Internal("audit writer stopped".into()))
+    }
+
+    /// Waits until every queued audit record is written (shutdown, end of a CLI command).
+    pub async fn flush_audit(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.inner.audit_tx.send(AuditMsg::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// Index versus blobs: every referenced blob exists with its size; counters agree.

@@ -253,3 +253,98 @@ impl Archive {
         Ok(out)
     }
 }
+
+/// Lossy syntaxes: decoding them to Explicit VR Little Endian would present lossy pixels
+/// as if they were original, so they are always served as stored (PS3.18 8.7.3.4).
+pub fn is_lossy(ts: &str) -> bool {
+    matches!(
+        ts,
+        "1.2.840.10008.1.2.4.50"
+            | "1.2.840.10008.1.2.4.51"
+            | "1.2.840.10008.1.2.4.81"
+            | "1.2.840.10008.1.2.4.91"
+            | "1.2.840.10008.1.2.4.203"
+            | "1.2.840.10008.1.2.4.100"
+            | "1.2.840.10008.1.2.4.101"
+            | "1.2.840.10008.1.2.4.102"
+            | "1.2.840.10008.1.2.4.103"
+            | "1.2.840.10008.1.2.4.104"
+            | "1.2.840.10008.1.2.4.105"
+            | "1.2.840.10008.1.2.4.106"
+    )
+}
+
+/// Whether an instance stored in `ts` must be converted to give Explicit VR LE.
+pub fn needs_transcode_to_explicit_le(ts: &str) -> bool {
+    ts != EXPLICIT_VR_LE && !is_lossy(ts)
+}
+
+impl Archive {
+    /// The instance as a Part 10 file in Explicit VR Little Endian: frames decoded by
+    /// `rangsi-pixels`, Photometric Interpretation and Planar Configuration updated.
+    pub async fn instance_as_explicit_le(&self, loc: &InstanceLoc) -> Result<Bytes> {
+        let file = self.blobs().read_all(&loc.blob_key).await?;
+        let layout: Option<PixelLayout> = loc.pixel_layout.as_deref().and_then(|s| serde_json::from_str(s).ok());
+        let ts = loc.transfer_syntax.clone();
+        tokio::task::spawn_blocking(move || transcode_explicit_le(&file, &ts, layout.as_ref()))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+}
+
+fn transcode_explicit_le(file: &[u8], ts: &str, layout: Option<&PixelLayout>) -> Result<Bytes> {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    let unsupported = |e: String| ServiceError::Unsupported(e);
+    if file.len() < 132 {
+        return Err(ServiceError::Internal("stored file too short".into()));
+    }
+    let fobj = dicom_object::OpenFileOptions::new()
+        .from_reader(std::io::Cursor::new(&file[128..]))
+        .map_err(|e| ServiceError::Internal(format!("re-reading stored instance: {e}")))?;
+    let class = fobj.meta().media_storage_sop_class_uid().trim_end_matches('\0').to_string();
+    let inst = fobj.meta().media_storage_sop_instance_uid().trim_end_matches('\0').to_string();
+    let mut obj = fobj.into_inner();
+    if let Some(layout) = layout {
+        let desc = rangsi_pixels::ImageDescription::from_object(&obj).map_err(|e| unsupported(e.to_string()))?;
+        let mut native = Vec::new();
+        let mut photometric = None;
+        for ranges in &layout.frames {
+            let mut bytes = Vec::new();
+            for &(o, l) in ranges {
+                let (o, l) = (o as usize, l as usize);
+                bytes.extend_from_slice(file.get(o..o + l).ok_or_else(|| ServiceError::Internal("frame outside the file".into()))?);
+            }
+            let frame = rangsi_pixels::decode_frame(ts, &desc, &bytes).map_err(|e| unsupported(e.to_string()))?;
+            photometric = Some(frame.photometric.clone());
+            native.extend_from_slice(&frame.to_native_le_bytes(&desc));
+        }
+        if native.len() % 2 == 1 {
+            native.push(0);
+        }
+        let vr = if desc.bits_allocated > 8 { VR::OW } else { VR::OB };
+        obj.put(DataElement::new(dicom_dictionary_std::tags::PIXEL_DATA, vr, PrimitiveValue::from(native)));
+        if let Some(p) = photometric {
+            obj.put(DataElement::new(dicom_dictionary_std::tags::PHOTOMETRIC_INTERPRETATION, VR::CS, PrimitiveValue::from(p.as_str())));
+        }
+        if desc.samples_per_pixel > 1 {
+            obj.put(DataElement::new(dicom_dictionary_std::tags::PLANAR_CONFIGURATION, VR::US, PrimitiveValue::from(0u16)));
+        }
+    }
+    let meta = dicom_object::FileMetaTableBuilder::new()
+        .transfer_syntax(EXPLICIT_VR_LE)
+        .media_storage_sop_class_uid(class)
+        .media_storage_sop_instance_uid(inst)
+        .implementation_class_uid(crate::dimse::IMPLEMENTATION_CLASS_UID)
+        .implementation_version_name("RANGSI_0_1")
+        .build()
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let explicit = dicom_transfer_syntax_registry::TransferSyntaxRegistry
+        .get(EXPLICIT_VR_LE)
+        .ok_or_else(|| ServiceError::Internal("no explicit VR LE".into()))?;
+    let mut out = vec![0u8; 128];
+    out.extend_from_slice(b"DICM");
+    meta.write(&mut out).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    obj.write_dataset_with_ts(&mut out, explicit).map_err(|e| ServiceError::Internal(format!("writing transcoded instance: {e}")))?;
+    Ok(Bytes::from(out))
+}

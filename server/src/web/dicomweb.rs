@@ -163,9 +163,42 @@ fn accepts_single_part_dicom(headers: &HeaderMap) -> bool {
     !accept.contains("multipart/related") && accept.split(',').any(|a| a.trim().starts_with("application/dicom") && !a.contains("json"))
 }
 
+/// What `Accept` asks of whole instances: as stored (`transfer-syntax=*` or the stored
+/// one), or Explicit VR Little Endian (no parameter: the default, PS3.18 8.7.3.5.2).
+fn instance_syntax(headers: &HeaderMap) -> AppResult<Option<String>> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut wanted: Option<String> = None;
+    for part in accept.split(',') {
+        if let Some(i) = part.find("transfer-syntax=") {
+            let ts: String = part[i + 16..].trim().trim_matches('"').chars().take_while(|c| *c == '*' || c.is_ascii_digit() || *c == '.').collect();
+            if ts == "*" {
+                return Ok(None);
+            }
+            wanted.get_or_insert(ts);
+        }
+    }
+    Ok(Some(wanted.unwrap_or_else(|| crate::service::retrieve::EXPLICIT_VR_LE.to_string())))
+}
+
 async fn retrieve(state: AppState, who: crate::service::Principal, study: String, series: Option<String>, instance: Option<String>, headers: HeaderMap) -> AppResult<Response> {
     let locs = state.archive.locate(&who, Some(&study), series.as_deref(), instance.as_deref()).await?;
-    if instance.is_some() && accepts_single_part_dicom(&headers) {
+    let wanted = instance_syntax(&headers)?;
+    // A named syntax other than the stored one and Explicit VR LE cannot be produced.
+    if let Some(w) = &wanted {
+        if w != crate::service::retrieve::EXPLICIT_VR_LE {
+            if let Some(l) = locs.iter().find(|l| &l.transfer_syntax != w) {
+                return Err(AppError::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    format!("instance {} is stored as {} and can be served as stored (transfer-syntax=*) or as 1.2.840.10008.1.2.1, not as {w}", l.sop_uid, l.transfer_syntax),
+                ));
+            }
+        }
+    }
+    let transcode = |l: &crate::index::query::InstanceLoc| {
+        wanted.as_deref() == Some(crate::service::retrieve::EXPLICIT_VR_LE)
+            && crate::service::retrieve::needs_transcode_to_explicit_le(&l.transfer_syntax)
+    };
+    if instance.is_some() && accepts_single_part_dicom(&headers) && !transcode(&locs[0]) {
         let loc = &locs[0];
         return single_part(&state, &loc.blob_key, loc.size_bytes as u64, &loc.sha256, "application/dicom", &headers).await;
     }
@@ -174,15 +207,31 @@ async fn retrieve(state: AppState, who: crate::service::Principal, study: String
     let boundary = new_boundary();
     let archive = state.archive.clone();
     let b2 = boundary.clone();
-    let parts = futures::stream::iter(locs).then(move |loc| {
+    let convert: Vec<bool> = locs.iter().map(transcode).collect();
+    let parts = futures::stream::iter(locs.into_iter().zip(convert)).then(move |(loc, convert)| {
         let archive = archive.clone();
         let b = b2.clone();
         async move {
+            let tail = Bytes::from_static(b"\r\n");
+            if convert {
+                // Pixel data this server cannot decode is served as stored (the part's
+                // transfer-syntax says which) rather than failing the whole response.
+                match archive.instance_as_explicit_le(&loc).await {
+                    Ok(bytes) => {
+                        let head = Bytes::from(format!(
+                            "--{b}\r\nContent-Type: application/dicom; transfer-syntax={}\r\nContent-Length: {}\r\n\r\n",
+                            crate::service::retrieve::EXPLICIT_VR_LE,
+                            bytes.len()
+                        ));
+                        return futures::stream::iter([Ok(head), Ok(bytes), Ok(tail)]).boxed();
+                    }
+                    Err(e) => tracing::info!(error = %e, sop = loc.sop_uid, "serving as stored: cannot transcode"),
+                }
+            }
             let head = Bytes::from(format!(
                 "--{b}\r\nContent-Type: application/dicom; transfer-syntax={}\r\nContent-Length: {}\r\n\r\n",
                 loc.transfer_syntax, loc.size_bytes
             ));
-            let tail = Bytes::from_static(b"\r\n");
             match archive.blobs().stream(&loc.blob_key, None).await {
                 Ok(s) => futures::stream::once(async { Ok(head) }).chain(s).chain(futures::stream::once(async { Ok(tail) })).boxed(),
                 Err(e) => futures::stream::once(async move { Err(std::io::Error::other(e.to_string())) }).boxed(),

@@ -91,6 +91,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let dimse = tokio::spawn(crate::dimse::serve(dicom, archive.clone(), cfg.clone(), shutdown.clone()));
+    let archive_for_flush = archive.clone();
     let state = AppState { archive, max_body_bytes: cfg.max_body_bytes, tls: false };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let sd = shutdown.clone();
@@ -102,6 +103,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let sd = shutdown.clone();
     axum::serve(http, app).with_graceful_shutdown(async move { sd.cancelled().await }).await?;
     let _ = dimse.await;
+    archive_for_flush.flush_audit().await;
     Ok(())
 }
 

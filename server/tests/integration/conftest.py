@@ -8,7 +8,6 @@ Run: `RANGSI_BIN=target/debug/rangsi RANGSI_SHARED=../shared python -m pytest -q
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from dicomweb import DicomWeb  # noqa: E402
-from dimse import Peer, StoreSCP  # noqa: E402
+from dimse import Peer, StoreSCP, dcmtk_tool  # noqa: E402
 from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON, Server, free_port  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -45,8 +44,8 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def third_party_tools() -> None:
-    missing = [t for t in THIRD_PARTY_TOOLS if shutil.which(t) is None]
-    assert not missing, f"third-party DICOM tools missing from PATH: {missing} (apt-get install dcmtk)"
+    for tool in THIRD_PARTY_TOOLS:
+        dcmtk_tool(tool)  # fails with a clear message when dcmtk's tool is missing
     import libjpeg  # noqa: F401  pylibjpeg-libjpeg: JPEG / JPEG-LS oracle
     import openjpeg  # noqa: F401  pylibjpeg-openjpeg: JPEG 2000 oracle
     import PIL  # noqa: F401  rendered-image oracle (dicomweb-client depends on Pillow)

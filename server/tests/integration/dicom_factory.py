@@ -293,6 +293,8 @@ def run_tool(args: list[str], **kw) -> subprocess.CompletedProcess:
 
 def dcmtk_compress(src: Path, dst: Path, kind: str) -> Path:
     """Compress with dcmtk: kind in {jpeg-lossless-sv1, jpeg-baseline, rle, jpeg-ls}."""
+    from dimse import dcmtk_tool
+
     tool = {
         "jpeg-lossless-sv1": ["dcmcjpeg", "+e1"],
         "jpeg-baseline": ["dcmcjpeg", "+eb"],
@@ -300,7 +302,7 @@ def dcmtk_compress(src: Path, dst: Path, kind: str) -> Path:
         "jpeg-ls": ["dcmcjpls", "+el"],
     }[kind]
     dst.parent.mkdir(parents=True, exist_ok=True)
-    run_tool([*tool, str(src), str(dst)])
+    run_tool([dcmtk_tool(tool[0]), *tool[1:], str(src), str(dst)])
     return dst
 
 

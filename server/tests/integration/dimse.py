@@ -4,6 +4,7 @@ getscu, echoscu, storescp) and pynetdicom as a second, independent implementatio
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -31,6 +32,21 @@ STORESCU_TS_OPTION = {
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
+@functools.cache
+def dcmtk_tool(name: str) -> str:
+    """Path of dcmtk's `name`. pynetdicom installs apps with the same names (storescu,
+    findscu, ...) into the venv's bin, so PATH order alone cannot be trusted: take the
+    first `name` on PATH (then /usr/bin) whose --version says dcmtk."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep) + ["/usr/bin", "/usr/local/bin"]
+    for d in dirs:
+        path = os.path.join(d, name)
+        if d and os.path.isfile(path) and os.access(path, os.X_OK):
+            out = subprocess.run([path, "--version"], capture_output=True, timeout=30)
+            if b"dcmtk" in (out.stdout + out.stderr).lower():
+                return path
+    raise AssertionError(f"dcmtk's {name} not found on PATH or in /usr/bin (apt-get install dcmtk)")
+
+
 @dataclass
 class ToolResult:
     returncode: int
@@ -42,7 +58,7 @@ class ToolResult:
 
 def run_dcmtk(args: list[str], timeout: float = 180, cwd: str | None = None) -> ToolResult:
     proc = subprocess.run(
-        [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [dcmtk_tool(str(args[0])), *map(str, args[1:])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         timeout=timeout, env=DCMTK_ENV, cwd=cwd,
     )
     return ToolResult(proc.returncode, proc.stdout.decode("utf-8", errors="replace"))
@@ -152,7 +168,7 @@ class StoreSCP:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            ["storescp", "-v", "+xa", "-aet", self.ae_title, "-od", str(self.out_dir), str(self.port)],
+            [dcmtk_tool("storescp"), "-v", "+xa", "-aet", self.ae_title, "-od", str(self.out_dir), str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, env=DCMTK_ENV,
         )
         deadline = time.time() + 15

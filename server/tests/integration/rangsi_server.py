@@ -34,8 +34,10 @@ def free_port() -> int:
 class Server:
     """One `rangsi` data directory and (at most) one running `rangsi serve` on it."""
 
-    def __init__(self, binary: Path, workdir: Path, extra_args: list[str] | None = None):
+    def __init__(self, binary: Path, workdir: Path, extra_args: list[str] | None = None,
+                 admin_password: str | None = ADMIN_PASSWORD):
         self.binary = Path(binary)
+        self.admin_password = admin_password  # None: let the first start generate one
         self.workdir = workdir
         self.data = workdir / "data"
         self.extra_args = extra_args or []
@@ -49,7 +51,10 @@ class Server:
 
     # -- CLI
     def cli(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = {**os.environ, "RANGSI_DATA": str(self.data), "RANGSI_ADMIN_PASSWORD": ADMIN_PASSWORD}
+        env = {**os.environ, "RANGSI_DATA": str(self.data)}
+        env.pop("RANGSI_ADMIN_PASSWORD", None)
+        if self.admin_password is not None:
+            env["RANGSI_ADMIN_PASSWORD"] = self.admin_password
         # `--data` after the (sub)command works whether clap declares it global or per command
         proc = subprocess.run(
             [str(self.binary), *args, "--data", str(self.data)], input=stdin.encode() if stdin is not None else None,
@@ -87,7 +92,10 @@ class Server:
 
     def start(self) -> None:
         self.starts += 1
-        env = {**os.environ, "RANGSI_ADMIN_PASSWORD": ADMIN_PASSWORD, "RUST_BACKTRACE": "1"}
+        env = {**os.environ, "RUST_BACKTRACE": "1"}
+        env.pop("RANGSI_ADMIN_PASSWORD", None)
+        if self.admin_password is not None:
+            env["RANGSI_ADMIN_PASSWORD"] = self.admin_password
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--data", str(self.data), "--http", "127.0.0.1:0",

@@ -15,7 +15,7 @@ import pytest
 
 import dicomweb as dw
 from dicom_factory import dataset_fingerprint, gen_ct, read
-from dimse import DCMTK_ENV, Peer, parse_storescu_log, pynetdicom_ae, storescu
+from dimse import DCMTK_ENV, Peer, dcmtk_tool, parse_storescu_log, pynetdicom_ae, storescu
 
 ACKED_BEFORE_KILL = 15
 
@@ -93,7 +93,7 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged(crash_server, shared_d
     for study, log in zip(studies[:2], logs):
         with open(log, "wb") as out:
             procs.append(subprocess.Popen(
-                ["storescu", "-v", "-aet", "MODA", "-aec", peer.called_ae, peer.host, str(peer.port),
+                [dcmtk_tool("storescu"), "-v", "-aet", "MODA", "-aec", peer.called_ae, peer.host, str(peer.port),
                  *map(str, study.files)], stdout=out, stderr=subprocess.STDOUT, env=DCMTK_ENV,
             ))
     sender = PynetdicomSender(peer, studies[2].files)

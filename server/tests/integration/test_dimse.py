@@ -272,8 +272,7 @@ def test_cfind_study_level(ct, ct_stored, peer, model):
     assert d.StudyDate == "20240101"
     assert d.StudyDescription == "CT CHEST ABDOMEN WITH CONTRAST"
     assert str(d.PatientName) == ct.patient_name
-    if d.get("NumberOfStudyRelatedInstances") not in (None, ""):
-        assert int(d.NumberOfStudyRelatedInstances) == 10
+    assert str(d.get("NumberOfStudyRelatedInstances", "")) == "10", "NumberOfStudyRelatedInstances (requested key)"
 
 
 @pytest.mark.parametrize("model", ["-P", "-S"])
@@ -385,6 +384,14 @@ def test_move_to_unknown_destination_fails_a801(ct, ct_stored, peer):
     q.StudyInstanceUID = ct.study_uid
     final, _ = pynetdicom_move(peer, "MODA", "NOSUCHDEST", q)
     assert final == 0xA801, f"C-MOVE to unknown AE: final status {final and hex(final)}, want 0xA801"
+
+
+def test_move_to_ae_without_address_fails(ct, ct_stored, peer):
+    q = Dataset()
+    q.QueryRetrieveLevel = "STUDY"
+    q.StudyInstanceUID = ct.study_uid
+    final, _ = pynetdicom_move(peer, "MODA", "MODA", q)  # registered, but no host/port
+    assert final == 0xA801, f"C-MOVE to an AE without host/port: final status {final and hex(final)}, want 0xA801"
 
 
 def test_getscu_series(ct, ct_stored, peer, tmp_path):

@@ -8,6 +8,8 @@ from studies that do not exist; admin sees both.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from pydicom.dataset import Dataset
@@ -16,7 +18,7 @@ from pydicom.uid import generate_uid
 import dicomweb as dw
 from dicom_factory import CT_IMAGE_STORAGE, gen_ct, new_image, noise_image, read, save
 from dimse import findscu, movescu, pynetdicom_get, pynetdicom_move, storescu
-from rangsi_server import PASSWORDS
+from rangsi_server import ADMIN_PASSWORD, PASSWORDS, Server
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +122,31 @@ def test_login_session_cookie(tenants, server):
     http.cookies.set("rangsi_session", r.cookies.get("rangsi_session"))
     after = http.get(server.http_url + "/dicomweb/studies", timeout=30)
     assert after.status_code == 401, f"the session cookie still works after logout ({after.status_code})"
+
+
+def test_admin_password_from_environment(server):
+    r = requests.get(server.http_url + "/api/me", auth=("admin", ADMIN_PASSWORD), timeout=60)
+    assert r.status_code == 200 and "admin" in r.text, f"admin with RANGSI_ADMIN_PASSWORD -> {r.status_code} {r.text[:200]}"
+
+
+def test_first_start_prints_generated_admin_password(rangsi_bin, tmp_path):
+    srv = Server(rangsi_bin, tmp_path, admin_password=None)
+    srv.data.mkdir()
+    srv.start()
+    try:
+        m = re.search(r"^rangsi: admin password: (\S+)$", srv.log_path.read_text(errors="replace"), re.M)
+        assert m, f"first start without RANGSI_ADMIN_PASSWORD printed no admin password:\n{srv.log_tail()}"
+        ok = requests.get(srv.http_url + "/api/me", auth=("admin", m.group(1)), timeout=60)
+        assert ok.status_code == 200, f"admin with the printed password -> {ok.status_code}"
+        bad = requests.get(srv.http_url + "/api/me", auth=("admin", m.group(1) + "x"), timeout=60)
+        assert bad.status_code == 401
+    finally:
+        srv.stop()
+    srv.start()
+    try:
+        assert "admin password" not in srv.log_path.read_text(errors="replace"), "the password was printed again on restart"
+    finally:
+        srv.stop()
 
 
 # ---------------------------------------------------------------------------
