@@ -10,6 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::service::ingest::{Expect, IngestError, StagedWriter, Stored};
 use crate::service::{Archive, Principal};
 
+/// SOP Class of a DICOMDIR (Media Storage Directory Storage).
+const MEDIA_DIRECTORY: &[u8] = b"1.2.840.10008.1.3.10";
+
 #[derive(Default, Debug)]
 struct Summary {
     imported: usize,
@@ -145,7 +148,10 @@ pub async fn run(archive: &Archive, hospital: &str, paths: &[PathBuf]) -> anyhow
             continue;
         }
         // The media directory itself is not an instance.
-        if chunks.windows(22).take(4096).any(|w| w == b"1.2.840.10008.1.3.10\0\0" || &w[..20] == b"1.2.840.10008.1.3.10" && (w[20] == 0 || w[20] == b' ')) {
+        let head = &chunks[..chunks.len().min(1024)];
+        if src_name.rsplit(['/', '!']).next().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+            || head.windows(MEDIA_DIRECTORY.len()).any(|w| w == MEDIA_DIRECTORY)
+        {
             sum.skipped += 1;
             continue;
         }

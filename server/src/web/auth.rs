@@ -43,7 +43,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let protocol = if parts.uri.path().starts_with("/dicomweb") { Protocol::DicomWeb } else { Protocol::Api };
+        // Nested routers see their path without the prefix; the original URI has it.
+        let path = parts.extensions.get::<axum::extract::OriginalUri>().map(|u| u.0.path().to_string()).unwrap_or_else(|| parts.uri.path().to_string());
+        let protocol = if path.starts_with("/dicomweb") { Protocol::DicomWeb } else { Protocol::Api };
         let remote = remote_of(parts);
         let auth = state.archive.auth();
         if let Some(h) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {

@@ -48,6 +48,9 @@ class PynetdicomSender(threading.Thread):
         _config.STORE_SEND_CHUNKED_DATASET = True
         try:
             ae = pynetdicom_ae("MODA")
+            # short timeouts: after the SIGKILL pynetdicom otherwise waits out the full
+            # DIMSE timeout for a response that cannot come
+            ae.dimse_timeout = ae.network_timeout = 5
             ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1")
             assoc = ae.associate(self.peer.host, self.peer.port, ae_title=self.peer.called_ae)
             if not assoc.is_established:
