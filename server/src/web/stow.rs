@@ -13,7 +13,7 @@ use super::auth::Authed;
 use super::dicomweb::{DICOM_JSON, base_url};
 use super::error::{AppError, AppResult};
 use crate::service::Principal;
-use crate::service::ingest::{Expect, IngestError, StageError, StagedWriter, Stored};
+use crate::service::ingest::{Expect, IngestError, StageError, StagedWriter, StoreOutcome, Stored};
 
 /// PS3.18 Table 10.5.3-2 / PS3.4 Annex B failure and warning reasons.
 const FAIL_PROCESSING: u16 = 0x0110;
@@ -117,11 +117,17 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
     let expect = Expect { study_uid: study.clone(), ..Expect::default() };
     let base = base_url(&headers);
     let mut parts = 0usize;
+    let mut pending: std::collections::VecDeque<tokio::task::JoinHandle<Result<StoreOutcome, IngestError>>> = Default::default();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return Err(body_error(e, parts, too_large.load(std::sync::atomic::Ordering::Relaxed))),
+            Err(e) => {
+                for h in pending.drain(..) {
+                    let _ = h.await;
+                }
+                return Err(body_error(e, parts, too_large.load(std::sync::atomic::Ordering::Relaxed)));
+            }
         };
         parts += 1;
         let part_ct = field.content_type().map(|m| m.essence_str().to_ascii_lowercase());
@@ -184,27 +190,17 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
                 continue;
             }
         };
-        match state.archive.ingest(&who, staged, &expect).await {
-            Ok(o) => {
-                let mut m = seq_item(&o.sop_class_uid, &o.sop_instance_uid);
-                m.insert(
-                    "00081190".into(),
-                    json!({"vr": "UR", "Value": [format!("{base}/studies/{}/series/{}/instances/{}", o.study_uid, o.series_uid, o.sop_instance_uid)]}),
-                );
-                if o.stored == Stored::Conflict {
-                    m.insert("00081196".into(), json!({"vr": "US", "Value": [WARN_COERCION]}));
-                    res.warnings += 1;
-                }
-                res.ok.push(J::Object(m));
-            }
-            Err(IngestError::Invalid(why)) => res.fail(FAIL_CANNOT_UNDERSTAND, "", "", &why),
-            Err(IngestError::Mismatch { sop_class_uid, sop_instance_uid, why }) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
-            Err(IngestError::NotAllowed(why)) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
-            Err(IngestError::Service(e)) => {
-                tracing::error!(error = %e, "STOW ingest failed");
-                res.fail(FAIL_PROCESSING, "", "", "processing failure");
+        // Receive the next part while earlier ones are parsed, fsynced and committed.
+        let (archive, who2, expect2) = (state.archive.clone(), who.clone(), expect.clone());
+        pending.push_back(tokio::spawn(async move { archive.ingest(&who2, staged, &expect2).await }));
+        if pending.len() >= INGEST_PIPELINE {
+            if let Some(h) = pending.pop_front() {
+                record(&mut res, h.await, &base);
             }
         }
+    }
+    while let Some(h) = pending.pop_front() {
+        record(&mut res, h.await, &base);
     }
     if parts == 0 {
         return Err(AppError::bad_request("the multipart body holds no parts"));
@@ -227,6 +223,37 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
         out.insert("00081199".into(), json!({"vr": "SQ", "Value": res.ok}));
     }
     Ok((status, [(header::CONTENT_TYPE, DICOM_JSON)], J::Object(out).to_string()).into_response())
+}
+
+/// Instances of one request ingested concurrently.
+const INGEST_PIPELINE: usize = 4;
+
+fn record(res: &mut Results, joined: Result<Result<StoreOutcome, IngestError>, tokio::task::JoinError>, base: &str) {
+    match joined {
+        Ok(Ok(o)) => {
+            let mut m = seq_item(&o.sop_class_uid, &o.sop_instance_uid);
+            m.insert(
+                "00081190".into(),
+                json!({"vr": "UR", "Value": [format!("{base}/studies/{}/series/{}/instances/{}", o.study_uid, o.series_uid, o.sop_instance_uid)]}),
+            );
+            if o.stored == Stored::Conflict {
+                m.insert("00081196".into(), json!({"vr": "US", "Value": [WARN_COERCION]}));
+                res.warnings += 1;
+            }
+            res.ok.push(J::Object(m));
+        }
+        Ok(Err(IngestError::Invalid(why))) => res.fail(FAIL_CANNOT_UNDERSTAND, "", "", &why),
+        Ok(Err(IngestError::Mismatch { sop_class_uid, sop_instance_uid, why })) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
+        Ok(Err(IngestError::NotAllowed(why))) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
+        Ok(Err(IngestError::Service(e))) => {
+            tracing::error!(error = %e, "STOW ingest failed");
+            res.fail(FAIL_PROCESSING, "", "", "processing failure");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "STOW ingest task failed");
+            res.fail(FAIL_PROCESSING, "", "", "processing failure");
+        }
+    }
 }
 
 fn body_error(e: multer::Error, parts: usize, too_large: bool) -> AppError {

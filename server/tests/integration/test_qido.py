@@ -225,6 +225,14 @@ def test_includefield_tag_and_keyword(studies, alice):
     assert dw.value(series, dw.INSTITUTION_NAME) == "Udon Thani Hospital", "includefield=InstitutionName"
 
 
+def test_includefield_several(studies, alice):
+    (r,) = alice.qido("/studies", "PatientID=QIDO-2&includefield=00101010,00081030&includefield=PatientAge")
+    assert dw.value(r, dw.PATIENT_AGE) == "045Y"
+    (series,) = alice.qido(f"/studies/{studies['S2'].uid}/series", "includefield=InstitutionName,00080070")
+    assert dw.value(series, dw.INSTITUTION_NAME) == "Udon Thani Hospital"
+    assert dw.value(series, "00080070") == "RANGSI-IT", "includefield=...,00080070 should add Manufacturer"
+
+
 def test_includefield_all(studies, alice):
     s1 = studies["S1"]
     ct_uid = list(s1.series)[0]

@@ -198,6 +198,7 @@ def wado_paths(series):
         (inst + "/metadata", dw.DICOM_JSON),
         (inst + "/frames/1", dw.ACCEPT_FRAMES_AS_STORED),
         (inst + "/rendered", "image/jpeg"),
+        (inst + "/frames/1/rendered", "image/jpeg"),
         (inst + "/thumbnail", "image/jpeg"),
         (f"/studies/{series.study_uid}/thumbnail", "image/jpeg"),
     ]
@@ -213,6 +214,18 @@ def test_wado_of_foreign_study_is_404(tenants, alice, bob):
             r = web.get(path, headers={"Accept": accept})
             assert r.status_code == 404, f"{web.name} GET another hospital's {path} -> {r.status_code}, want 404"
             assert b"DICM" not in r.content
+
+
+def test_bulkdata_of_foreign_instance_is_404(tenants, alice, bob):
+    _, b = tenants
+    (meta,) = bob.get(instance_path(b) + "/metadata", headers={"Accept": dw.DICOM_JSON}).json()
+    uri = meta[dw.PIXEL_DATA]["BulkDataURI"]
+    from urllib.parse import urljoin
+
+    url = urljoin(bob.url(instance_path(b) + "/metadata"), uri)
+    assert bob.get(url, headers={"Accept": dw.ACCEPT_FRAMES_AS_STORED}).status_code == 200
+    r = alice.get(url, headers={"Accept": dw.ACCEPT_FRAMES_AS_STORED})
+    assert r.status_code == 404, f"alice GET bob's BulkDataURI -> {r.status_code}, want 404"
 
 
 def test_admin_sees_every_hospital(tenants, admin):

@@ -356,6 +356,21 @@ def test_rendered_rgb_is_exact_and_keeps_aspect(corpus, alice):
     assert small.size == (32, 24), f"viewport=32,32 of 64x48 should keep the aspect ratio: got {small.size}"
 
 
+def test_rendered_jpeg2000_with_window(corpus, alice):
+    it = item(corpus, "j2k")
+    img = get_image(alice, it.url + "/rendered", "image/png", {"window": "40,400,linear"})
+    assert_close_to(img, expected_window(it, 40, 400), "J2K instance, window=40,400")
+
+
+def test_rendered_frame_of_multiframe(corpus, alice):
+    it = item(corpus, "multiframe")
+    img = get_image(alice, it.url + "/frames/3/rendered", "image/png", {"window": "2000,4000,linear"})
+    frame = it.ds.pixel_array[2].astype(np.float64)
+    lo, hi = 2000 - 0.5 - 3999 / 2, 2000 - 0.5 + 3999 / 2
+    want = np.where(frame <= lo, 0, np.where(frame > hi, 255, ((frame - 1999.5) / 3999 + 0.5) * 255))
+    assert_close_to(img, want, "frame 3 of the multi-frame image, window=2000,4000")
+
+
 @pytest.mark.parametrize("level", ["study", "series", "instance"])
 def test_thumbnail(corpus, alice, level):
     it = item(corpus, "ct")
