@@ -8,7 +8,6 @@ pub mod scan;
 use std::path::Path;
 
 use dicom_core::Tag;
-use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_dictionary_std::tags;
 use dicom_object::{InMemDicomObject, OpenFileOptions};
@@ -45,17 +44,6 @@ pub fn get_str(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag) -> String 
     match obj.element_opt(tag) {
         Ok(Some(e)) => match e.value() {
             Value::Primitive(p) => json::text_values(p, e.vr(), cs).into_iter().next().unwrap_or_default(),
-            _ => String::new(),
-        },
-        _ => String::new(),
-    }
-}
-
-/// All values, trimmed, joined with backslash.
-pub fn get_multi(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag) -> String {
-    match obj.element_opt(tag) {
-        Ok(Some(e)) => match e.value() {
-            Value::Primitive(p) => json::text_values(p, e.vr(), cs).join("\\"),
             _ => String::new(),
         },
         _ => String::new(),
@@ -203,16 +191,3 @@ pub fn index_attrs(p: &Parsed) -> Result<IndexAttrs, ParseError> {
     Ok(IndexAttrs { patient, study, series, instance })
 }
 
-/// Human name of a transfer syntax, for messages.
-pub fn ts_name(uid: &str) -> String {
-    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-    dicom_transfer_syntax_registry::TransferSyntaxRegistry
-        .get(uid)
-        .map(|ts| ts.name().to_string())
-        .unwrap_or_else(|| uid.to_string())
-}
-
-/// Value of the first element with `tag` inside a data set, for messages.
-pub fn has_pixel_data(obj: &InMemDicomObject) -> bool {
-    obj.iter().any(|e| e.tag() == tags::PIXEL_DATA)
-}

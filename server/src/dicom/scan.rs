@@ -57,7 +57,6 @@ pub struct FileLayout {
     pub dataset_offset: u64,
     pub transfer_syntax: String,
     pub pixel: Option<RawPixel>,
-    pub file_size: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -213,7 +212,7 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
     let mut w = Walker { r: reader, pos: 0, size };
     let ts = read_meta(&mut w)?;
     let dataset_offset = w.pos;
-    let mut layout = FileLayout { dataset_offset, transfer_syntax: ts.clone(), pixel: None, file_size: size };
+    let mut layout = FileLayout { dataset_offset, transfer_syntax: ts.clone(), pixel: None };
     let syn = match ts.as_str() {
         "1.2.840.10008.1.2" => Syntax { explicit: false, big_endian: false },
         "1.2.840.10008.1.2.2" => Syntax { explicit: true, big_endian: true },

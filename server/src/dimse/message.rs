@@ -19,7 +19,6 @@ pub const NO_DATA_SET: u16 = 0x0101;
 
 // Elements of the command group.
 pub const AFFECTED_SOP_CLASS_UID: u16 = 0x0002;
-pub const REQUESTED_SOP_CLASS_UID: u16 = 0x0003;
 pub const COMMAND_FIELD: u16 = 0x0100;
 pub const MESSAGE_ID: u16 = 0x0110;
 pub const MESSAGE_ID_BEING_RESPONDED_TO: u16 = 0x0120;
@@ -37,6 +36,7 @@ pub const MOVE_ORIGINATOR_AE: u16 = 0x1030;
 pub const MOVE_ORIGINATOR_MESSAGE_ID: u16 = 0x1031;
 
 /// Status codes used here (PS3.4 Annex B/C, PS3.7 C).
+#[allow(dead_code)] // the full set of codes this layer may answer with
 pub mod status {
     pub const SUCCESS: u16 = 0x0000;
     pub const PENDING: u16 = 0xFF00;

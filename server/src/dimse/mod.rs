@@ -124,7 +124,7 @@ async fn association(socket: TcpStream, peer: std::net::SocketAddr, archive: Arc
             return Ok(());
         }
     };
-    let calling = assoc.client_ae_title().trim().to_string();
+    let calling = dicom_ul::association::Association::peer_ae_title(&assoc).trim().to_string();
     let hospital_id = known.get(&calling).copied().or(open_hospital);
     let who = Principal {
         actor: format!("AE:{calling}"),

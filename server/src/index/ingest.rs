@@ -81,18 +81,6 @@ pub enum InsertOutcome {
 }
 
 impl Index {
-    pub async fn existing_instance(&self, hospital_id: i64, sop_uid: &str) -> Result<Option<ExistingInstance>> {
-        let row = sqlx::query(
-            "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
-             JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?",
-        )
-        .bind(hospital_id)
-        .bind(sop_uid)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| ExistingInstance { sha256: r.get(0), study_uid: r.get(1) }))
-    }
-
     /// Inserts the instance and its audit record in one transaction.
     pub async fn insert_instance(&self, rec: &NewInstance, audit: &super::AuditRecord<'_>) -> Result<InsertOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -25,8 +25,6 @@ pub enum IndexError {
     Db(#[from] sqlx::Error),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    NotFound(String),
 }
 
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;

@@ -129,6 +129,8 @@ pub struct Query {
 /// One matched entity with every attribute of its level and above.
 #[derive(Debug, Clone, Default)]
 pub struct Hit {
+    /// The owning hospital (for admin views; not a DICOM attribute).
+    #[allow(dead_code)]
     pub hospital_code: String,
     pub patient_name: String,
     pub patient_id: String,
@@ -168,6 +170,7 @@ pub struct Hit {
 /// Where an instance's bytes are, and what a retrieval needs to know about it.
 #[derive(Debug, Clone)]
 pub struct InstanceLoc {
+    #[allow(dead_code)]
     pub hospital_id: i64,
     pub study_uid: String,
     pub series_uid: String,
@@ -495,11 +498,4 @@ impl Index {
         Ok(sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch_all(&self.pool).await?)
     }
 
-    /// Hospital that owns this study UID, if `scope` may write into it (STOW to a study).
-    pub async fn study_hospitals(&self, study_uid: &str) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT hospital_id FROM studies WHERE study_uid = ?")
-            .bind(study_uid)
-            .fetch_all(&self.pool)
-            .await?)
-    }
 }

@@ -28,8 +28,6 @@ pub enum ServiceError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
     Unsupported(String),
     #[error("index: {0}")]
     Index(#[from] IndexError),

@@ -133,8 +133,4 @@ impl BlobStore for FsBlobStore {
         .await
         .map_err(|e| BlobError::Io { key: String::new(), source: std::io::Error::other(e) })?
     }
-
-    fn local_path(&self, key: &str) -> Option<PathBuf> {
-        self.path(key).ok()
-    }
 }

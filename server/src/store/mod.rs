@@ -51,8 +51,6 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn read_all(&self, key: &str) -> Result<Bytes, BlobError>;
     /// Every key in the store (fsck).
     async fn list_keys(&self) -> Result<Vec<String>, BlobError>;
-    /// A local path for the blob when the store is a filesystem (fast paths only).
-    fn local_path(&self, key: &str) -> Option<std::path::PathBuf>;
 }
 
 /// The key of a Part 10 file with this SHA-256 (hex).

@@ -28,7 +28,6 @@ impl From<ServiceError> for AppError {
             ServiceError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
             ServiceError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ServiceError::BadRequest(m) => Self::new(StatusCode::BAD_REQUEST, m),
-            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             ServiceError::Unsupported(m) => Self::new(StatusCode::NOT_ACCEPTABLE, m),
             other => {
                 tracing::error!(error = %other, "internal error");
