@@ -10,7 +10,11 @@ use crate::config::{self, FileConfig, ServeConfig};
 use crate::service::{Archive, auth::Role};
 
 #[derive(Parser, Debug)]
-#[command(name = "rangsi", version, about = "Rangsi regional PACS: DICOM archive and viewer server")]
+#[command(
+    name = "rangsi",
+    version,
+    about = "Rangsi regional PACS: DICOM archive and viewer server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,7 +29,9 @@ pub struct DataArg {
 
 impl DataArg {
     fn dir(&self) -> PathBuf {
-        self.data.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA))
+        self.data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA))
     }
 }
 
@@ -174,7 +180,9 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RANGSI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("RANGSI_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -185,7 +193,11 @@ fn init_tracing() {
 /// The first command on an empty data dir creates the regional `admin` user (password
 /// from `RANGSI_ADMIN_PASSWORD`, else generated and printed once).
 pub async fn bootstrap(archive: &Archive, to_stdout: bool) -> anyhow::Result<()> {
-    if let Some(password) = archive.auth().bootstrap_admin(std::env::var("RANGSI_ADMIN_PASSWORD").ok()).await? {
+    if let Some(password) = archive
+        .auth()
+        .bootstrap_admin(std::env::var("RANGSI_ADMIN_PASSWORD").ok())
+        .await?
+    {
         if to_stdout {
             println!("rangsi: admin password: {password}");
         } else {
@@ -220,7 +232,11 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             let cfg = resolve_serve(args)?;
             crate::web::serve(cfg).await
         }
-        Command::Import { data, hospital, paths } => {
+        Command::Import {
+            data,
+            hospital,
+            paths,
+        } => {
             let archive = open(&data).await?;
             crate::import::run(&archive, &hospital, &paths).await
         }
@@ -240,19 +256,33 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::User { command } => match command {
-            UserCommand::Add { data, name, hospital, role, password_stdin } => {
+            UserCommand::Add {
+                data,
+                name,
+                hospital,
+                role,
+                password_stdin,
+            } => {
                 let role: Role = role.parse()?;
                 let archive = open(&data).await?;
                 let (password, generated) = if password_stdin {
                     let mut s = String::new();
-                    std::io::stdin().read_to_string(&mut s).context("reading password from stdin")?;
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("reading password from stdin")?;
                     let p = s.trim_end_matches(['\r', '\n']).to_string();
-                    anyhow::ensure!(p.chars().count() >= 8, "password must be at least 8 characters");
+                    anyhow::ensure!(
+                        p.chars().count() >= 8,
+                        "password must be at least 8 characters"
+                    );
                     (p, false)
                 } else {
                     (crate::service::auth::generate_password(), true)
                 };
-                archive.admin().add_user(&name, hospital.as_deref(), role, &password).await?;
+                archive
+                    .admin()
+                    .add_user(&name, hospital.as_deref(), role, &password)
+                    .await?;
                 println!("user {name} added");
                 if generated {
                     println!("password: {password}");
@@ -262,16 +292,30 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             UserCommand::List { data } => {
                 let archive = open(&data).await?;
                 for u in archive.admin().list_users().await? {
-                    println!("{}\t{}\t{}", u.username, u.role, u.hospital_code.unwrap_or_default());
+                    println!(
+                        "{}\t{}\t{}",
+                        u.username,
+                        u.role,
+                        u.hospital_code.unwrap_or_default()
+                    );
                 }
                 Ok(())
             }
         },
         Command::Ae { command } => match command {
-            AeCommand::Add { data, ae_title, hospital, host, port } => {
+            AeCommand::Add {
+                data,
+                ae_title,
+                hospital,
+                host,
+                port,
+            } => {
                 let ae = config::validate_ae_title(&ae_title)?;
                 let archive = open(&data).await?;
-                archive.admin().add_ae(&ae, &hospital, host.as_deref(), port).await?;
+                archive
+                    .admin()
+                    .add_ae(&ae, &hospital, host.as_deref(), port)
+                    .await?;
                 println!("AE {ae} added");
                 Ok(())
             }
@@ -288,7 +332,11 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Token { command } => match command {
-            TokenCommand::Create { data, user, expires } => {
+            TokenCommand::Create {
+                data,
+                user,
+                expires,
+            } => {
                 let archive = open(&data).await?;
                 let token = archive.auth().create_api_token(&user, expires).await?;
                 println!("{token}");
@@ -313,15 +361,34 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
     };
-    let parse = |s: &str| s.parse::<std::net::SocketAddr>().expect("default address is valid");
+    let parse = |s: &str| {
+        s.parse::<std::net::SocketAddr>()
+            .expect("default address is valid")
+    };
     let ae_title = config::validate_ae_title(
-        &args.ae_title.or(file.ae_title).unwrap_or_else(|| config::DEFAULT_AE_TITLE.into()),
+        &args
+            .ae_title
+            .or(file.ae_title)
+            .unwrap_or_else(|| config::DEFAULT_AE_TITLE.into()),
     )?;
-    let max_body_mb = args.max_body_mb.or(file.max_body_mb).unwrap_or(config::DEFAULT_MAX_BODY_MB);
+    let max_body_mb = args
+        .max_body_mb
+        .or(file.max_body_mb)
+        .unwrap_or(config::DEFAULT_MAX_BODY_MB);
     Ok(ServeConfig {
-        data: args.data.data.or(file.data).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA)),
-        http: args.http.or(file.http).unwrap_or_else(|| parse(config::DEFAULT_HTTP)),
-        dicom: args.dicom.or(file.dicom).unwrap_or_else(|| parse(config::DEFAULT_DICOM)),
+        data: args
+            .data
+            .data
+            .or(file.data)
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA)),
+        http: args
+            .http
+            .or(file.http)
+            .unwrap_or_else(|| parse(config::DEFAULT_HTTP)),
+        dicom: args
+            .dicom
+            .or(file.dicom)
+            .unwrap_or_else(|| parse(config::DEFAULT_DICOM)),
         ae_title,
         dicom_open: args.dicom_open.or(file.dicom_open),
         max_associations: args

@@ -55,9 +55,13 @@ pub const DEFAULT_MAX_BODY_MB: u64 = 4096;
 /// Checks an AE title: 1–16 characters of the default repertoire, no backslash or control chars.
 pub fn validate_ae_title(ae: &str) -> anyhow::Result<String> {
     let t = ae.trim();
-    anyhow::ensure!(!t.is_empty() && t.len() <= 16, "AE title must be 1 to 16 characters: {ae:?}");
     anyhow::ensure!(
-        t.chars().all(|c| c.is_ascii_graphic() && c != '\\' || c == ' '),
+        !t.is_empty() && t.len() <= 16,
+        "AE title must be 1 to 16 characters: {ae:?}"
+    );
+    anyhow::ensure!(
+        t.chars()
+            .all(|c| c.is_ascii_graphic() && c != '\\' || c == ' '),
         "AE title may only contain printable ASCII without backslash: {ae:?}"
     );
     Ok(t.to_string())

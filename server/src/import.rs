@@ -25,24 +25,38 @@ struct Summary {
 /// One thing to import: a file on disk or an entry of a zip file.
 enum Source {
     File(PathBuf),
-    ZipEntry { zip: PathBuf, index: usize, name: String },
+    ZipEntry {
+        zip: PathBuf,
+        index: usize,
+        name: String,
+    },
 }
 
 fn is_zip(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"PK\x03\x04"
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"PK\x03\x04"
 }
 
 fn collect(path: &Path, out: &mut Vec<Source>) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
-        for entry in walkdir::WalkDir::new(path).follow_links(true).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
             let entry = entry?;
             if entry.file_type().is_file() {
                 collect_file(entry.path(), out)?;
             }
         }
-    } else if path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR")) {
+    } else if path
+        .file_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+    {
         // A DICOMDIR names files on the same medium: import the whole medium.
         collect(path.parent().unwrap_or(Path::new(".")), out)?;
     } else {
@@ -54,11 +68,16 @@ fn collect(path: &Path, out: &mut Vec<Source>) -> anyhow::Result<()> {
 fn collect_file(path: &Path, out: &mut Vec<Source>) -> anyhow::Result<()> {
     if is_zip(path) {
         let f = std::fs::File::open(path)?;
-        let mut z = zip::ZipArchive::new(f).with_context(|| format!("reading zip {}", path.display()))?;
+        let mut z =
+            zip::ZipArchive::new(f).with_context(|| format!("reading zip {}", path.display()))?;
         for i in 0..z.len() {
             let e = z.by_index(i)?;
             if e.is_file() {
-                out.push(Source::ZipEntry { zip: path.to_path_buf(), index: i, name: e.name().to_string() });
+                out.push(Source::ZipEntry {
+                    zip: path.to_path_buf(),
+                    index: i,
+                    name: e.name().to_string(),
+                });
             }
         }
     } else {
@@ -68,7 +87,10 @@ fn collect_file(path: &Path, out: &mut Vec<Source>) -> anyhow::Result<()> {
 }
 
 /// Reads a source fully into memory-bounded chunks; returns None if it is not Part 10.
-fn read_source(src: &Source, mut sink: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<bool> {
+fn read_source(
+    src: &Source,
+    mut sink: impl FnMut(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<bool> {
     let mut reader: Box<dyn Read> = match src {
         Source::File(p) => Box::new(std::fs::File::open(p)?),
         Source::ZipEntry { zip, index, .. } => {
@@ -116,7 +138,9 @@ pub async fn run(archive: &Archive, hospital: &str, paths: &[PathBuf]) -> anyhow
         .index()
         .hospital_by_code(hospital)
         .await?
-        .with_context(|| format!("no hospital with code {hospital}; add it with `rangsi hospital add`"))?;
+        .with_context(|| {
+            format!("no hospital with code {hospital}; add it with `rangsi hospital add`")
+        })?;
     let mut sources = Vec::new();
     for p in paths {
         collect(p, &mut sources)?;
@@ -124,7 +148,8 @@ pub async fn run(archive: &Archive, hospital: &str, paths: &[PathBuf]) -> anyhow
     let who = Principal::cli(Some(h.id));
     let bar = ProgressBar::new(sources.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut sum = Summary::default();
     for src in &sources {
@@ -149,8 +174,13 @@ pub async fn run(archive: &Archive, hospital: &str, paths: &[PathBuf]) -> anyhow
         }
         // The media directory itself is not an instance.
         let head = &chunks[..chunks.len().min(1024)];
-        if src_name.rsplit(['/', '!']).next().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
-            || head.windows(MEDIA_DIRECTORY.len()).any(|w| w == MEDIA_DIRECTORY)
+        if src_name
+            .rsplit(['/', '!'])
+            .next()
+            .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+            || head
+                .windows(MEDIA_DIRECTORY.len())
+                .any(|w| w == MEDIA_DIRECTORY)
         {
             sum.skipped += 1;
             continue;
@@ -164,7 +194,10 @@ pub async fn run(archive: &Archive, hospital: &str, paths: &[PathBuf]) -> anyhow
                 Stored::Duplicate => sum.duplicates += 1,
                 Stored::Conflict => {
                     sum.conflicts += 1;
-                    bar.println(format!("conflict (first kept): {src_name}: SOP Instance UID {}", o.sop_instance_uid));
+                    bar.println(format!(
+                        "conflict (first kept): {src_name}: SOP Instance UID {}",
+                        o.sop_instance_uid
+                    ));
                 }
             },
             Err(IngestError::Service(e)) => return Err(e.into()),

@@ -87,8 +87,8 @@ impl ImageDescription {
             || bits_allocated == 64;
         let bits_stored =
             optional_u16(obj, tags::BITS_STORED, "BitsStored")?.unwrap_or(bits_allocated);
-        let high_bit = optional_u16(obj, tags::HIGH_BIT, "HighBit")?
-            .unwrap_or(bits_stored.saturating_sub(1));
+        let high_bit =
+            optional_u16(obj, tags::HIGH_BIT, "HighBit")?.unwrap_or(bits_stored.saturating_sub(1));
         let pixel_representation =
             optional_u16(obj, tags::PIXEL_REPRESENTATION, "PixelRepresentation")?.unwrap_or(0);
         let planar_configuration =
@@ -113,21 +113,35 @@ impl ImageDescription {
         };
 
         let groups = functional_groups(obj);
-        let rescale_slope = find_f64(obj, &groups, tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, tags::RESCALE_SLOPE)
-            .filter(|s| s.is_finite() && *s != 0.0)
-            .unwrap_or(1.0);
-        let rescale_intercept = find_f64(obj, &groups, tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, tags::RESCALE_INTERCEPT)
-            .filter(|s| s.is_finite())
-            .unwrap_or(0.0);
+        let rescale_slope = find_f64(
+            obj,
+            &groups,
+            tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+            tags::RESCALE_SLOPE,
+        )
+        .filter(|s| s.is_finite() && *s != 0.0)
+        .unwrap_or(1.0);
+        let rescale_intercept = find_f64(
+            obj,
+            &groups,
+            tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+            tags::RESCALE_INTERCEPT,
+        )
+        .filter(|s| s.is_finite())
+        .unwrap_or(0.0);
         let (windows, window_explanations) = read_windows(obj)
             .or_else(|| {
-                groups.iter().find_map(|g| {
-                    first_item(g, tags::FRAME_VOILUT_SEQUENCE).and_then(read_windows)
-                })
+                groups
+                    .iter()
+                    .find_map(|g| first_item(g, tags::FRAME_VOILUT_SEQUENCE).and_then(read_windows))
             })
             .unwrap_or_default();
 
-        let palette = if photometric == "PALETTE COLOR" { read_palette(obj) } else { None };
+        let palette = if photometric == "PALETTE COLOR" {
+            read_palette(obj)
+        } else {
+            None
+        };
 
         let desc = ImageDescription {
             rows,
@@ -166,7 +180,10 @@ impl ImageDescription {
         }
         if self.float_pixels {
             if !matches!(self.bits_allocated, 32 | 64) {
-                return Err(invalid("BitsAllocated", &format!("{} for float pixels", self.bits_allocated)));
+                return Err(invalid(
+                    "BitsAllocated",
+                    &format!("{} for float pixels", self.bits_allocated),
+                ));
             }
             return Ok(());
         }
@@ -178,7 +195,10 @@ impl ImageDescription {
         if self.bits_stored == 0 || self.bits_stored > self.bits_allocated {
             return Err(invalid(
                 "BitsStored",
-                &format!("{} with {} bits allocated", self.bits_stored, self.bits_allocated),
+                &format!(
+                    "{} with {} bits allocated",
+                    self.bits_stored, self.bits_allocated
+                ),
             ));
         }
         if self.high_bit >= self.bits_allocated || self.high_bit + 1 < self.bits_stored {
@@ -188,7 +208,10 @@ impl ImageDescription {
             ));
         }
         if self.pixel_representation > 1 {
-            return Err(invalid("PixelRepresentation", &self.pixel_representation.to_string()));
+            return Err(invalid(
+                "PixelRepresentation",
+                &self.pixel_representation.to_string(),
+            ));
         }
         if self.bits_allocated == 1 && self.samples_per_pixel != 1 {
             return Err(PixelError::UnsupportedLayout {
@@ -233,7 +256,9 @@ fn invalid(keyword: &'static str, value: &str) -> PixelError {
 }
 
 fn text_of(e: &InMemElement) -> String {
-    e.to_str().map(|s| s.into_owned()).unwrap_or_else(|_| "<binary>".to_owned())
+    e.to_str()
+        .map(|s| s.into_owned())
+        .unwrap_or_else(|_| "<binary>".to_owned())
 }
 
 fn optional_u16(
@@ -244,7 +269,10 @@ fn optional_u16(
     match obj.get(tag) {
         None => Ok(None),
         Some(e) if e.value().primitive().is_some_and(|p| p.multiplicity() == 0) => Ok(None),
-        Some(e) => e.to_int::<u16>().map(Some).map_err(|_| invalid(keyword, &text_of(e))),
+        Some(e) => e
+            .to_int::<u16>()
+            .map(Some)
+            .map_err(|_| invalid(keyword, &text_of(e))),
     }
 }
 
@@ -262,10 +290,13 @@ fn first_item(obj: &InMemDicomObject, seq: dicom_core::Tag) -> Option<&InMemDico
 
 /// Shared Functional Groups item, then the first Per-frame item.
 fn functional_groups(obj: &InMemDicomObject) -> Vec<&InMemDicomObject> {
-    [tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE]
-        .into_iter()
-        .filter_map(|t| first_item(obj, t))
-        .collect()
+    [
+        tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+    ]
+    .into_iter()
+    .filter_map(|t| first_item(obj, t))
+    .collect()
 }
 
 fn f64_of(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<f64> {
@@ -304,7 +335,11 @@ fn read_windows(obj: &InMemDicomObject) -> Option<(Vec<VoiWindow>, Vec<String>)>
             }
         }
     }
-    if windows.is_empty() { None } else { Some((windows, kept_explanations)) }
+    if windows.is_empty() {
+        None
+    } else {
+        Some((windows, kept_explanations))
+    }
 }
 
 /// LUT data as 16-bit words, whatever way the parser kept the OW/US value.
@@ -330,8 +365,16 @@ fn read_palette(obj: &InMemDicomObject) -> Option<PaletteLut> {
         return None;
     };
     // Descriptor values may have been read as US although the first mapped value is signed.
-    let count = if *count == 0 { 65536 } else { (*count as u16) as usize };
-    let first_mapped = if *first > 32767 && *first <= 65535 { *first - 65536 } else { *first };
+    let count = if *count == 0 {
+        65536
+    } else {
+        (*count as u16) as usize
+    };
+    let first_mapped = if *first > 32767 && *first <= 65535 {
+        *first - 65536
+    } else {
+        *first
+    };
     let bits = u16::try_from(*bits).ok().filter(|b| matches!(b, 8 | 16))?;
     let channel = |offset: u16| -> Option<Vec<u16>> {
         let tag = dicom_core::Tag(0x0028, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA.1 + offset);
@@ -340,7 +383,12 @@ fn read_palette(obj: &InMemDicomObject) -> Option<PaletteLut> {
             words[..count].to_vec()
         } else if bits == 8 && words.len() * 2 >= count {
             // Old writers pack two 8-bit entries per word.
-            words.iter().flat_map(|w| w.to_le_bytes()).take(count).map(u16::from).collect()
+            words
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(count)
+                .map(u16::from)
+                .collect()
         } else {
             return None;
         };

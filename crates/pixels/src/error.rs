@@ -59,7 +59,9 @@ pub enum PixelError {
         message: String,
     },
     /// The codestream decoded, but disagrees with the data set's description.
-    #[error("{codec} stream does not match the description: {what} is {found}, expected {expected}")]
+    #[error(
+        "{codec} stream does not match the description: {what} is {found}, expected {expected}"
+    )]
     Mismatch {
         /// Which codec.
         codec: &'static str,

@@ -109,23 +109,37 @@ impl Frame {
         match &self.samples {
             FrameSamples::F32(v) => {
                 if width == 8 {
-                    v.iter().for_each(|x| out.extend_from_slice(&f64::from(*x).to_le_bytes()));
+                    v.iter()
+                        .for_each(|x| out.extend_from_slice(&f64::from(*x).to_le_bytes()));
                 } else {
-                    v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                    v.iter()
+                        .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
                 }
             }
             FrameSamples::F64(v) => {
                 if width == 4 {
-                    v.iter().for_each(|x| out.extend_from_slice(&(*x as f32).to_le_bytes()));
+                    v.iter()
+                        .for_each(|x| out.extend_from_slice(&(*x as f32).to_le_bytes()));
                 } else {
-                    v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                    v.iter()
+                        .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
                 }
             }
-            FrameSamples::U8(v) => push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift),
-            FrameSamples::U16(v) => push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift),
-            FrameSamples::I16(v) => push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift),
-            FrameSamples::U32(v) => push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift),
-            FrameSamples::I32(v) => push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift),
+            FrameSamples::U8(v) => {
+                push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift)
+            }
+            FrameSamples::U16(v) => {
+                push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift)
+            }
+            FrameSamples::I16(v) => {
+                push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift)
+            }
+            FrameSamples::U32(v) => {
+                push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift)
+            }
+            FrameSamples::I32(v) => {
+                push_ints(&mut out, v.iter().map(|&x| i64::from(x)), width, shift)
+            }
         }
         out
     }
@@ -209,7 +223,9 @@ impl SampleLayout {
             SampleKind::I32 => FrameSamples::I32(raw.map(|r| self.value(r) as i32).collect()),
             // Floats never come through here; keep the bit pattern meaningfully.
             SampleKind::F32 => FrameSamples::F32(raw.map(f32::from_bits).collect()),
-            SampleKind::F64 => FrameSamples::F64(raw.map(|r| f64::from(f32::from_bits(r))).collect()),
+            SampleKind::F64 => {
+                FrameSamples::F64(raw.map(|r| f64::from(f32::from_bits(r))).collect())
+            }
         }
     }
 }

@@ -38,7 +38,8 @@ struct Siz {
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(at..at + 4)
+        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// Find the codestream (inside a JP2 wrapper if there is one).
@@ -68,7 +69,9 @@ fn codestream(data: &[u8]) -> Result<&[u8], PixelError> {
         }
         i += len;
     }
-    Err(corrupt("neither a J2K codestream nor a JP2 file with a codestream box"))
+    Err(corrupt(
+        "neither a J2K codestream nor a JP2 file with a codestream box",
+    ))
 }
 
 fn read_siz(cs: &[u8]) -> Result<Siz, PixelError> {
@@ -83,7 +86,9 @@ fn read_siz(cs: &[u8]) -> Result<Siz, PixelError> {
     let mut comps = Vec::with_capacity(usize::from(components));
     for c in 0..usize::from(components) {
         let at = 36 + 3 * c;
-        let b = s.get(at..at + 3).ok_or_else(|| corrupt("truncated SIZ component list"))?;
+        let b = s
+            .get(at..at + 3)
+            .ok_or_else(|| corrupt("truncated SIZ component list"))?;
         comps.push((b[0] & 0x80 != 0, (b[0] & 0x7F) + 1, b[1], b[2]));
     }
     Ok(Siz {
@@ -109,7 +114,11 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
         return Err(mismatch("rows", desc.rows, siz.height));
     }
     if siz.components != desc.samples_per_pixel {
-        return Err(mismatch("samples per pixel", desc.samples_per_pixel, siz.components));
+        return Err(mismatch(
+            "samples per pixel",
+            desc.samples_per_pixel,
+            siz.components,
+        ));
     }
     for &(_, precision, dx, dy) in &siz.comps {
         if dx != 1 || dy != 1 {
@@ -118,7 +127,11 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
             });
         }
         if u16::from(precision) > desc.bits_allocated {
-            return Err(mismatch("component precision", desc.bits_allocated, precision));
+            return Err(mismatch(
+                "component precision",
+                desc.bits_allocated,
+                precision,
+            ));
         }
     }
 

@@ -116,7 +116,11 @@ pub(crate) fn check_header(info: &StreamInfo, desc: &ImageDescription) -> Result
         return Err(mismatch("rows", desc.rows, info.height));
     }
     if u16::from(info.components) != desc.samples_per_pixel {
-        return Err(mismatch("samples per pixel", desc.samples_per_pixel, info.components));
+        return Err(mismatch(
+            "samples per pixel",
+            desc.samples_per_pixel,
+            info.components,
+        ));
     }
     if desc.float_pixels || !matches!(desc.bits_allocated, 8 | 16) {
         return Err(PixelError::UnsupportedLayout {
@@ -124,7 +128,11 @@ pub(crate) fn check_header(info: &StreamInfo, desc: &ImageDescription) -> Result
         });
     }
     if usize::from(info.precision) > usize::from(desc.bits_allocated) {
-        return Err(mismatch("sample precision", desc.bits_allocated, info.precision));
+        return Err(mismatch(
+            "sample precision",
+            desc.bits_allocated,
+            info.precision,
+        ));
     }
     Ok(())
 }
@@ -139,7 +147,8 @@ fn is_ycbcr_coded(info: &StreamInfo, photometric: &str) -> bool {
 
 /// Photometric interpretation of what the decoder produced.
 pub(crate) fn decoded_photometric(info: &StreamInfo, desc: &ImageDescription) -> String {
-    if desc.samples_per_pixel == 3 && !info.is_lossless() && is_ycbcr_coded(info, &desc.photometric) {
+    if desc.samples_per_pixel == 3 && !info.is_lossless() && is_ycbcr_coded(info, &desc.photometric)
+    {
         "RGB".to_owned()
     } else if desc.photometric == "YBR_FULL_422" {
         // Lossless streams are never subsampled by DICOM writers: full YBR.
@@ -154,7 +163,9 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
     let info = read_stream_info(data)?;
     check_header(&info, desc)?;
     let photometric = decoded_photometric(&info, desc);
-    let ycc = desc.samples_per_pixel == 3 && !info.is_lossless() && is_ycbcr_coded(&info, &desc.photometric);
+    let ycc = desc.samples_per_pixel == 3
+        && !info.is_lossless()
+        && is_ycbcr_coded(&info, &desc.photometric);
 
     let raw: Vec<u32> = match info.sof {
         // Baseline, extended sequential and lossless, Huffman coded.
@@ -179,7 +190,9 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
                 0xC5..=0xC7 | 0xCD..=0xCF => "hierarchical coding",
                 _ => "an unknown frame type",
             };
-            return Err(corrupt(format!("{what} (SOF marker 0x{other:02X}) is not supported")));
+            return Err(corrupt(format!(
+                "{what} (SOF marker 0x{other:02X}) is not supported"
+            )));
         }
     };
     let expected = desc.samples_per_frame();
@@ -208,10 +221,14 @@ fn decode_with_jpeg_decoder(
     if desc.samples_per_pixel == 3 && !info.is_lossless() {
         // `ColorTransform::RGB` interleaves the planes unchanged; jpeg-decoder's
         // `None` leaves each line planar, which is the wrong-colours defect.
-        decoder.set_color_transform(if to_rgb { ColorTransform::YCbCr } else { ColorTransform::RGB });
+        decoder.set_color_transform(if to_rgb {
+            ColorTransform::YCbCr
+        } else {
+            ColorTransform::RGB
+        });
     }
-    let bytes = crate::guard(CODEC, move || decoder.decode())?
-        .map_err(|e| corrupt(e.to_string()))?;
+    let bytes =
+        crate::guard(CODEC, move || decoder.decode())?.map_err(|e| corrupt(e.to_string()))?;
     Ok(if info.precision > 8 {
         // jpeg-decoder returns native-endian 16-bit samples above 8 bits.
         bytes

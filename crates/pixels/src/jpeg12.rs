@@ -4,13 +4,13 @@
 //! quantisation tables and chroma subsampling (by replication). Output is one
 //! `u32` per sample, interleaved, 0..=4095.
 
-use crate::{ImageDescription, PixelError};
 use crate::jpeg::CODEC;
+use crate::{ImageDescription, PixelError};
 
 const ZIGZAG: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 fn corrupt(message: impl Into<String>) -> PixelError {
@@ -47,7 +47,12 @@ impl Huffman {
             }
             code <<= 1;
         }
-        Huffman { maxcode, valptr, mincode, values }
+        Huffman {
+            maxcode,
+            valptr,
+            mincode,
+            values,
+        }
     }
 
     fn decode(&self, bits: &mut BitReader) -> Result<u8, PixelError> {
@@ -78,7 +83,13 @@ struct BitReader<'a> {
 
 impl<'a> BitReader<'a> {
     fn new(data: &'a [u8], pos: usize) -> Self {
-        BitReader { data, pos, acc: 0, nbits: 0, hit_marker: false }
+        BitReader {
+            data,
+            pos,
+            acc: 0,
+            nbits: 0,
+            hit_marker: false,
+        }
     }
 
     fn bit(&mut self) -> u32 {
@@ -118,7 +129,11 @@ impl<'a> BitReader<'a> {
             return 0;
         }
         let v = self.bits(n) as i32;
-        if v < (1 << (n - 1)) { v - (1 << n) + 1 } else { v }
+        if v < (1 << (n - 1)) {
+            v - (1 << n) + 1
+        } else {
+            v
+        }
     }
 
     /// Consume an RSTn marker at the current position (after byte alignment).
@@ -182,7 +197,11 @@ fn cos_table() -> [[f32; 8]; 8] {
     let mut t = [[0f32; 8]; 8];
     for (x, row) in t.iter_mut().enumerate() {
         for (u, c) in row.iter_mut().enumerate() {
-            let cu = if u == 0 { std::f32::consts::FRAC_1_SQRT_2 } else { 1.0 };
+            let cu = if u == 0 {
+                std::f32::consts::FRAC_1_SQRT_2
+            } else {
+                1.0
+            };
             *c = cu * (((2 * x + 1) as f32) * (u as f32) * std::f32::consts::PI / 16.0).cos();
         }
     }
@@ -201,7 +220,11 @@ fn segment(data: &[u8], at: usize) -> Result<(&[u8], usize), PixelError> {
 }
 
 /// Decode a 12-bit DCT stream; `ycc` converts 3-component YCbCr to RGB.
-pub(crate) fn decode(data: &[u8], desc: &ImageDescription, ycc: bool) -> Result<Vec<u32>, PixelError> {
+pub(crate) fn decode(
+    data: &[u8],
+    desc: &ImageDescription,
+    ycc: bool,
+) -> Result<Vec<u32>, PixelError> {
     let mut qt: [Option<[u16; 64]>; 4] = [None; 4];
     let mut dc: [Option<Huffman>; 4] = [None, None, None, None];
     let mut ac: [Option<Huffman>; 4] = [None, None, None, None];
@@ -234,7 +257,11 @@ pub(crate) fn decode(data: &[u8], desc: &ImageDescription, ycc: bool) -> Result<
                     let raw = body.get(p..p + n).ok_or_else(|| corrupt("truncated DQT"))?;
                     let mut table = [0u16; 64];
                     for (k, q) in table.iter_mut().enumerate() {
-                        *q = if pq == 0 { u16::from(raw[k]) } else { u16::from_be_bytes([raw[2 * k], raw[2 * k + 1]]) };
+                        *q = if pq == 0 {
+                            u16::from(raw[k])
+                        } else {
+                            u16::from_be_bytes([raw[2 * k], raw[2 * k + 1]])
+                        };
                     }
                     *qt.get_mut(tq).ok_or_else(|| corrupt("DQT table id"))? = Some(table);
                     p += n;
@@ -251,9 +278,16 @@ pub(crate) fn decode(data: &[u8], desc: &ImageDescription, ycc: bool) -> Result<
                         .and_then(|c| c.try_into().ok())
                         .ok_or_else(|| corrupt("truncated DHT"))?;
                     let n: usize = counts.iter().map(|&c| usize::from(c)).sum();
-                    let values = body.get(p + 17..p + 17 + n).ok_or_else(|| corrupt("truncated DHT"))?.to_vec();
+                    let values = body
+                        .get(p + 17..p + 17 + n)
+                        .ok_or_else(|| corrupt("truncated DHT"))?
+                        .to_vec();
                     let table = Some(Huffman::new(&counts, values));
-                    let slot = if tc == 0 { dc.get_mut(th) } else { ac.get_mut(th) };
+                    let slot = if tc == 0 {
+                        dc.get_mut(th)
+                    } else {
+                        ac.get_mut(th)
+                    };
                     *slot.ok_or_else(|| corrupt("DHT table id"))? = table;
                     p += 17 + n;
                 }
@@ -261,7 +295,9 @@ pub(crate) fn decode(data: &[u8], desc: &ImageDescription, ycc: bool) -> Result<
             }
             0xDD => {
                 let (body, next) = segment(data, i)?;
-                restart_interval = body.get(..2).map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+                restart_interval = body
+                    .get(..2)
+                    .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
                 i = next;
             }
             0xC0 | 0xC1 => {
@@ -272,16 +308,30 @@ pub(crate) fn decode(data: &[u8], desc: &ImageDescription, ycc: bool) -> Result<
                 height = usize::from(u16::from_be_bytes([body[1], body[2]]));
                 width = usize::from(u16::from_be_bytes([body[3], body[4]]));
                 let n = usize::from(body[5]);
-                if height != usize::from(desc.rows) || width != usize::from(desc.columns) || n != usize::from(desc.samples_per_pixel) {
+                if height != usize::from(desc.rows)
+                    || width != usize::from(desc.columns)
+                    || n != usize::from(desc.samples_per_pixel)
+                {
                     return Err(corrupt("frame header does not match the description"));
                 }
                 for c in 0..n {
-                    let b = body.get(6 + 3 * c..9 + 3 * c).ok_or_else(|| corrupt("truncated SOF"))?;
+                    let b = body
+                        .get(6 + 3 * c..9 + 3 * c)
+                        .ok_or_else(|| corrupt("truncated SOF"))?;
                     let (h, v) = (usize::from(b[1] >> 4), usize::from(b[1] & 15));
                     if !(1..=4).contains(&h) || !(1..=4).contains(&v) || b[2] > 3 {
                         return Err(corrupt("invalid component in SOF"));
                     }
-                    comps.push(Component { id: b[0], h, v, tq: usize::from(b[2]), bw: 0, bh: 0, plane: Vec::new(), dc_pred: 0 });
+                    comps.push(Component {
+                        id: b[0],
+                        h,
+                        v,
+                        tq: usize::from(b[2]),
+                        bw: 0,
+                        bh: 0,
+                        plane: Vec::new(),
+                        dc_pred: 0,
+                    });
                 }
                 hmax = comps.iter().map(|c| c.h).max().unwrap_or(1);
                 vmax = comps.iter().map(|c| c.v).max().unwrap_or(1);
@@ -302,17 +352,39 @@ pub(crate) fn decode(data: &[u8], desc: &ImageDescription, ycc: bool) -> Result<
                 let ns = usize::from(*body.first().ok_or_else(|| corrupt("empty SOS"))?);
                 let mut scan = Vec::with_capacity(ns);
                 for s in 0..ns {
-                    let b = body.get(1 + 2 * s..3 + 2 * s).ok_or_else(|| corrupt("truncated SOS"))?;
-                    let ci = comps.iter().position(|c| c.id == b[0]).ok_or_else(|| corrupt("SOS names an unknown component"))?;
+                    let b = body
+                        .get(1 + 2 * s..3 + 2 * s)
+                        .ok_or_else(|| corrupt("truncated SOS"))?;
+                    let ci = comps
+                        .iter()
+                        .position(|c| c.id == b[0])
+                        .ok_or_else(|| corrupt("SOS names an unknown component"))?;
                     let (td, ta) = (usize::from(b[1] >> 4), usize::from(b[1] & 15));
-                    let dct = dc.get(td).cloned().flatten().ok_or_else(|| corrupt("missing DC Huffman table"))?;
-                    let act = ac.get(ta).cloned().flatten().ok_or_else(|| corrupt("missing AC Huffman table"))?;
+                    let dct = dc
+                        .get(td)
+                        .cloned()
+                        .flatten()
+                        .ok_or_else(|| corrupt("missing DC Huffman table"))?;
+                    let act = ac
+                        .get(ta)
+                        .cloned()
+                        .flatten()
+                        .ok_or_else(|| corrupt("missing AC Huffman table"))?;
                     scan.push((ci, dct, act));
                 }
                 if scan.is_empty() {
                     return Err(corrupt("scan with no components"));
                 }
-                i = decode_scan(data, next, &mut comps, &scan, &qt, restart_interval, (mcux, mcuy, width, height, hmax, vmax), &cos)?;
+                i = decode_scan(
+                    data,
+                    next,
+                    &mut comps,
+                    &scan,
+                    &qt,
+                    restart_interval,
+                    (mcux, mcuy, width, height, hmax, vmax),
+                    &cos,
+                )?;
             }
             0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
                 return Err(corrupt("only sequential Huffman 12-bit DCT is supported"));
@@ -390,7 +462,11 @@ fn decode_scan(
         for (ci, dct, act) in scan {
             let comp = &mut comps[*ci];
             let q = qt[comp.tq].ok_or_else(|| corrupt("missing quantisation table"))?;
-            let (bx_n, by_n) = if scan.len() == 1 { (1, 1) } else { (comp.h, comp.v) };
+            let (bx_n, by_n) = if scan.len() == 1 {
+                (1, 1)
+            } else {
+                (comp.h, comp.v)
+            };
             for by in 0..by_n {
                 for bx in 0..bx_n {
                     coef.fill(0.0);
@@ -419,7 +495,11 @@ fn decode_scan(
                         k += 1;
                     }
                     idct_12bit(&coef, cos, &mut block);
-                    let (gx, gy) = if scan.len() == 1 { (ux, uy) } else { (ux * comp.h + bx, uy * comp.v + by) };
+                    let (gx, gy) = if scan.len() == 1 {
+                        (ux, uy)
+                    } else {
+                        (ux * comp.h + bx, uy * comp.v + by)
+                    };
                     if gx < comp.bw && gy < comp.bh {
                         let stride = comp.bw * 8;
                         for y in 0..8 {
@@ -434,7 +514,11 @@ fn decode_scan(
     // Continue after the entropy-coded data: the next marker that is not RSTn.
     let mut p = bits.pos;
     while p + 1 < data.len() {
-        if data[p] == 0xFF && data[p + 1] != 0 && !(0xD0..=0xD7).contains(&data[p + 1]) && data[p + 1] != 0xFF {
+        if data[p] == 0xFF
+            && data[p + 1] != 0
+            && !(0xD0..=0xD7).contains(&data[p + 1])
+            && data[p + 1] != 0xFF
+        {
             return Ok(p);
         }
         p += 1;

@@ -24,7 +24,11 @@ mod jpeg12;
 mod native;
 mod render;
 mod rle;
-#[cfg(all(target_family = "wasm", target_os = "unknown", feature = "wasm-libc-shims"))]
+#[cfg(all(
+    target_family = "wasm",
+    target_os = "unknown",
+    feature = "wasm-libc-shims"
+))]
 mod wasm_shims;
 
 pub use description::{ImageDescription, PaletteLut, VoiWindow};
@@ -49,40 +53,160 @@ enum Codec {
 
 /// Known transfer syntaxes: UID, name, codec.
 const TRANSFER_SYNTAXES: &[(&str, &str, Codec)] = &[
-    ("1.2.840.10008.1.2", "Implicit VR Little Endian", Codec::NativeLe),
-    ("1.2.840.10008.1.2.1", "Explicit VR Little Endian", Codec::NativeLe),
-    ("1.2.840.10008.1.2.1.98", "Encapsulated Uncompressed Explicit VR Little Endian", Codec::NativeLe),
-    ("1.2.840.10008.1.2.1.99", "Deflated Explicit VR Little Endian", Codec::NativeLe),
-    ("1.2.840.10008.1.2.2", "Explicit VR Big Endian", Codec::NativeBe),
+    (
+        "1.2.840.10008.1.2",
+        "Implicit VR Little Endian",
+        Codec::NativeLe,
+    ),
+    (
+        "1.2.840.10008.1.2.1",
+        "Explicit VR Little Endian",
+        Codec::NativeLe,
+    ),
+    (
+        "1.2.840.10008.1.2.1.98",
+        "Encapsulated Uncompressed Explicit VR Little Endian",
+        Codec::NativeLe,
+    ),
+    (
+        "1.2.840.10008.1.2.1.99",
+        "Deflated Explicit VR Little Endian",
+        Codec::NativeLe,
+    ),
+    (
+        "1.2.840.10008.1.2.2",
+        "Explicit VR Big Endian",
+        Codec::NativeBe,
+    ),
     ("1.2.840.10008.1.2.5", "RLE Lossless", Codec::Rle),
-    ("1.2.840.10008.1.2.4.50", "JPEG Baseline (Process 1)", Codec::Jpeg),
-    ("1.2.840.10008.1.2.4.51", "JPEG Extended (Process 2 & 4)", Codec::Jpeg),
-    ("1.2.840.10008.1.2.4.57", "JPEG Lossless, Non-Hierarchical (Process 14)", Codec::Jpeg),
-    ("1.2.840.10008.1.2.4.70", "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", Codec::Jpeg),
-    ("1.2.840.10008.1.2.4.80", "JPEG-LS Lossless Image Compression", Codec::None),
-    ("1.2.840.10008.1.2.4.81", "JPEG-LS Lossy (Near-Lossless) Image Compression", Codec::None),
-    ("1.2.840.10008.1.2.4.90", "JPEG 2000 Image Compression (Lossless Only)", Codec::J2k),
-    ("1.2.840.10008.1.2.4.91", "JPEG 2000 Image Compression", Codec::J2k),
-    ("1.2.840.10008.1.2.4.92", "JPEG 2000 Part 2 Multi-component Image Compression (Lossless Only)", Codec::None),
-    ("1.2.840.10008.1.2.4.93", "JPEG 2000 Part 2 Multi-component Image Compression", Codec::None),
+    (
+        "1.2.840.10008.1.2.4.50",
+        "JPEG Baseline (Process 1)",
+        Codec::Jpeg,
+    ),
+    (
+        "1.2.840.10008.1.2.4.51",
+        "JPEG Extended (Process 2 & 4)",
+        Codec::Jpeg,
+    ),
+    (
+        "1.2.840.10008.1.2.4.57",
+        "JPEG Lossless, Non-Hierarchical (Process 14)",
+        Codec::Jpeg,
+    ),
+    (
+        "1.2.840.10008.1.2.4.70",
+        "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])",
+        Codec::Jpeg,
+    ),
+    (
+        "1.2.840.10008.1.2.4.80",
+        "JPEG-LS Lossless Image Compression",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.81",
+        "JPEG-LS Lossy (Near-Lossless) Image Compression",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.90",
+        "JPEG 2000 Image Compression (Lossless Only)",
+        Codec::J2k,
+    ),
+    (
+        "1.2.840.10008.1.2.4.91",
+        "JPEG 2000 Image Compression",
+        Codec::J2k,
+    ),
+    (
+        "1.2.840.10008.1.2.4.92",
+        "JPEG 2000 Part 2 Multi-component Image Compression (Lossless Only)",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.93",
+        "JPEG 2000 Part 2 Multi-component Image Compression",
+        Codec::None,
+    ),
     ("1.2.840.10008.1.2.4.94", "JPIP Referenced", Codec::None),
-    ("1.2.840.10008.1.2.4.95", "JPIP Referenced Deflate", Codec::None),
-    ("1.2.840.10008.1.2.4.100", "MPEG2 Main Profile / Main Level", Codec::None),
-    ("1.2.840.10008.1.2.4.101", "MPEG2 Main Profile / High Level", Codec::None),
-    ("1.2.840.10008.1.2.4.102", "MPEG-4 AVC/H.264 High Profile / Level 4.1", Codec::None),
-    ("1.2.840.10008.1.2.4.103", "MPEG-4 AVC/H.264 BD-compatible High Profile / Level 4.1", Codec::None),
-    ("1.2.840.10008.1.2.4.104", "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 2D Video", Codec::None),
-    ("1.2.840.10008.1.2.4.105", "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 3D Video", Codec::None),
-    ("1.2.840.10008.1.2.4.106", "MPEG-4 AVC/H.264 Stereo High Profile / Level 4.2", Codec::None),
-    ("1.2.840.10008.1.2.4.107", "HEVC/H.265 Main Profile / Level 5.1", Codec::None),
-    ("1.2.840.10008.1.2.4.108", "HEVC/H.265 Main 10 Profile / Level 5.1", Codec::None),
+    (
+        "1.2.840.10008.1.2.4.95",
+        "JPIP Referenced Deflate",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.100",
+        "MPEG2 Main Profile / Main Level",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.101",
+        "MPEG2 Main Profile / High Level",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.102",
+        "MPEG-4 AVC/H.264 High Profile / Level 4.1",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.103",
+        "MPEG-4 AVC/H.264 BD-compatible High Profile / Level 4.1",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.104",
+        "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 2D Video",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.105",
+        "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 3D Video",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.106",
+        "MPEG-4 AVC/H.264 Stereo High Profile / Level 4.2",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.107",
+        "HEVC/H.265 Main Profile / Level 5.1",
+        Codec::None,
+    ),
+    (
+        "1.2.840.10008.1.2.4.108",
+        "HEVC/H.265 Main 10 Profile / Level 5.1",
+        Codec::None,
+    ),
     ("1.2.840.10008.1.2.4.110", "JPEG XL Lossless", Codec::None),
-    ("1.2.840.10008.1.2.4.111", "JPEG XL JPEG Recompression", Codec::None),
+    (
+        "1.2.840.10008.1.2.4.111",
+        "JPEG XL JPEG Recompression",
+        Codec::None,
+    ),
     ("1.2.840.10008.1.2.4.112", "JPEG XL", Codec::None),
-    ("1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Image Compression (Lossless Only)", Codec::J2k),
-    ("1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)", Codec::J2k),
-    ("1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000 Image Compression", Codec::J2k),
-    ("1.2.840.10008.1.2.8.1", "Deflated Image Frame Compression", Codec::None),
+    (
+        "1.2.840.10008.1.2.4.201",
+        "High-Throughput JPEG 2000 Image Compression (Lossless Only)",
+        Codec::J2k,
+    ),
+    (
+        "1.2.840.10008.1.2.4.202",
+        "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)",
+        Codec::J2k,
+    ),
+    (
+        "1.2.840.10008.1.2.4.203",
+        "High-Throughput JPEG 2000 Image Compression",
+        Codec::J2k,
+    ),
+    (
+        "1.2.840.10008.1.2.8.1",
+        "Deflated Image Frame Compression",
+        Codec::None,
+    ),
 ];
 
 fn lookup(ts_uid: &str) -> Option<(&'static str, Codec)> {

@@ -33,7 +33,11 @@ pub(crate) fn decode(
                 .chunks_exact(4)
                 .map(|c| {
                     let b = [c[0], c[1], c[2], c[3]];
-                    if big_endian { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) }
+                    if big_endian {
+                        f32::from_be_bytes(b)
+                    } else {
+                        f32::from_le_bytes(b)
+                    }
                 })
                 .collect(),
         )
@@ -44,19 +48,25 @@ pub(crate) fn decode(
                 .map(|c| {
                     let mut b = [0u8; 8];
                     b.copy_from_slice(c);
-                    if big_endian { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) }
+                    if big_endian {
+                        f64::from_be_bytes(b)
+                    } else {
+                        f64::from_le_bytes(b)
+                    }
                 })
                 .collect(),
         )
     } else {
         let width = usize::from(desc.bits_allocated / 8);
-        let raw = bytes.chunks_exact(width).map(move |c| match (width, big_endian) {
-            (1, _) => u32::from(c[0]),
-            (2, false) => u32::from(u16::from_le_bytes([c[0], c[1]])),
-            (2, true) => u32::from(u16::from_be_bytes([c[0], c[1]])),
-            (_, false) => u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-            (_, true) => u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
-        });
+        let raw = bytes
+            .chunks_exact(width)
+            .map(move |c| match (width, big_endian) {
+                (1, _) => u32::from(c[0]),
+                (2, false) => u32::from(u16::from_le_bytes([c[0], c[1]])),
+                (2, true) => u32::from(u16::from_be_bytes([c[0], c[1]])),
+                (_, false) => u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                (_, true) => u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
+            });
         layout.samples_from_raw(raw)
     };
 
@@ -79,7 +89,11 @@ pub(crate) fn decode(
         columns: desc.columns,
         samples_per_pixel: desc.samples_per_pixel,
         photometric,
-        bits_stored: if desc.float_pixels { desc.bits_allocated } else { desc.bits_stored },
+        bits_stored: if desc.float_pixels {
+            desc.bits_allocated
+        } else {
+            desc.bits_stored
+        },
         samples,
     })
 }
@@ -92,7 +106,9 @@ pub(crate) fn reindex(
     source: impl Fn(usize) -> usize,
 ) -> FrameSamples {
     fn pick<T: Copy>(v: &[T], out_len: usize, source: impl Fn(usize) -> usize) -> Vec<T> {
-        (0..out_len).filter_map(|i| v.get(source(i)).copied()).collect()
+        (0..out_len)
+            .filter_map(|i| v.get(source(i)).copied())
+            .collect()
     }
     match samples {
         FrameSamples::U8(v) => FrameSamples::U8(pick(&v, out_len, source)),

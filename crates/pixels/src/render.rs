@@ -88,7 +88,9 @@ fn render_grey(frame: &Frame, desc: &ImageDescription, window: Option<VoiWindow>
             let (lo, hi) = values
                 .iter()
                 .filter(|v| v.is_finite())
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
             if hi > lo {
                 Box::new(move |x| (x - lo) / (hi - lo) * 255.0)
             } else {
@@ -114,7 +116,10 @@ fn colour_8bit(frame: &Frame) -> Result<Vec<u8>, PixelError> {
     let down = u32::from(frame.bits_stored.saturating_sub(8));
     Ok(match &frame.samples {
         FrameSamples::U8(v) => v.clone(),
-        FrameSamples::U16(v) => v.iter().map(|&x| (u32::from(x) >> down).min(255) as u8).collect(),
+        FrameSamples::U16(v) => v
+            .iter()
+            .map(|&x| (u32::from(x) >> down).min(255) as u8)
+            .collect(),
         FrameSamples::U32(v) => v.iter().map(|&x| (x >> down).min(255) as u8).collect(),
         _ => {
             return Err(PixelError::UnsupportedLayout {
@@ -138,7 +143,11 @@ fn render_colour(frame: &Frame) -> Result<Vec<u8>, PixelError> {
 
 /// ITU-R BT.601 full range (PS3.3 C.7.6.3.1.2).
 fn ybr_full_to_rgb(p: &mut [u8]) {
-    let (y, cb, cr) = (f64::from(p[0]), f64::from(p[1]) - 128.0, f64::from(p[2]) - 128.0);
+    let (y, cb, cr) = (
+        f64::from(p[0]),
+        f64::from(p[1]) - 128.0,
+        f64::from(p[2]) - 128.0,
+    );
     p[0] = to_u8(y + 1.402 * cr);
     p[1] = to_u8(y - 0.344_136 * cb - 0.714_136 * cr);
     p[2] = to_u8(y + 1.772 * cb);
@@ -146,7 +155,11 @@ fn ybr_full_to_rgb(p: &mut [u8]) {
 
 /// BT.601 studio range (Y 16..235, chroma 16..240).
 fn ybr_partial_to_rgb(p: &mut [u8]) {
-    let (y, cb, cr) = (f64::from(p[0]) - 16.0, f64::from(p[1]) - 128.0, f64::from(p[2]) - 128.0);
+    let (y, cb, cr) = (
+        f64::from(p[0]) - 16.0,
+        f64::from(p[1]) - 128.0,
+        f64::from(p[2]) - 128.0,
+    );
     p[0] = to_u8(1.164 * y + 1.596 * cr);
     p[1] = to_u8(1.164 * y - 0.392 * cb - 0.813 * cr);
     p[2] = to_u8(1.164 * y + 2.017 * cb);
@@ -156,7 +169,14 @@ fn render_palette(frame: &Frame, lut: &crate::PaletteLut) -> Vec<u8> {
     let n = lut.red.len().min(lut.green.len()).min(lut.blue.len());
     let shift = if lut.bits == 16 {
         // Some writers declare 16 bits but store 8-bit values.
-        let max = lut.red.iter().chain(&lut.green).chain(&lut.blue).copied().max().unwrap_or(0);
+        let max = lut
+            .red
+            .iter()
+            .chain(&lut.green)
+            .chain(&lut.blue)
+            .copied()
+            .max()
+            .unwrap_or(0);
         if max > 255 { 8 } else { 0 }
     } else {
         0

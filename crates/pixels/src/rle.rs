@@ -39,7 +39,9 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
             )));
         }
         planes.push(unpack_bits(segment, pixels).map_err(|decoded| {
-            corrupt(format!("segment {i} decodes to {decoded} bytes, expected {pixels}"))
+            corrupt(format!(
+                "segment {i} decodes to {decoded} bytes, expected {pixels}"
+            ))
         })?);
     }
 
@@ -69,10 +71,18 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
 /// Segment byte ranges from the RLE header, checked against the data length.
 fn read_header(data: &[u8], expected_segments: usize) -> Result<Vec<(usize, usize)>, PixelError> {
     if data.len() < 64 {
-        return Err(corrupt(format!("{} bytes, shorter than the 64-byte header", data.len())));
+        return Err(corrupt(format!(
+            "{} bytes, shorter than the 64-byte header",
+            data.len()
+        )));
     }
     let word = |i: usize| {
-        u32::from_le_bytes([data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3]]) as usize
+        u32::from_le_bytes([
+            data[4 * i],
+            data[4 * i + 1],
+            data[4 * i + 2],
+            data[4 * i + 3],
+        ]) as usize
     };
     let count = word(0);
     if count != expected_segments {
@@ -91,7 +101,10 @@ fn read_header(data: &[u8], expected_segments: usize) -> Result<Vec<(usize, usiz
     for (i, &start) in offsets.iter().enumerate() {
         let end = offsets.get(i + 1).copied().unwrap_or(data.len());
         if start < 64 || start > end || end > data.len() {
-            return Err(corrupt(format!("segment {i} offset {start}..{end} outside {} bytes", data.len())));
+            return Err(corrupt(format!(
+                "segment {i} offset {start}..{end} outside {} bytes",
+                data.len()
+            )));
         }
         ranges.push((start, end));
     }

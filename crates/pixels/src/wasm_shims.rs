@@ -54,8 +54,12 @@ fn layout(total: usize) -> Option<Layout> {
 /// C `malloc` contract.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut u8 {
-    let Some(total) = size.checked_add(HEADER) else { return std::ptr::null_mut() };
-    let Some(l) = layout(total) else { return std::ptr::null_mut() };
+    let Some(total) = size.checked_add(HEADER) else {
+        return std::ptr::null_mut();
+    };
+    let Some(l) = layout(total) else {
+        return std::ptr::null_mut();
+    };
     // SAFETY: non-zero size layout; the header stores the total for free/realloc.
     unsafe {
         let p = alloc(l);
@@ -74,7 +78,9 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut u8 {
     let Some(total) = n.checked_mul(size).and_then(|s| s.checked_add(HEADER)) else {
         return std::ptr::null_mut();
     };
-    let Some(l) = layout(total) else { return std::ptr::null_mut() };
+    let Some(l) = layout(total) else {
+        return std::ptr::null_mut();
+    };
     // SAFETY: as in `malloc`, zeroed.
     unsafe {
         let p = alloc_zeroed(l);
@@ -116,10 +122,14 @@ pub unsafe extern "C" fn realloc(ptr: *mut u8, size: usize) -> *mut u8 {
             free(ptr);
             return std::ptr::null_mut();
         }
-        let Some(total) = size.checked_add(HEADER) else { return std::ptr::null_mut() };
+        let Some(total) = size.checked_add(HEADER) else {
+            return std::ptr::null_mut();
+        };
         let base = ptr.sub(HEADER);
         let old = (base as *const usize).read();
-        let Some(l) = layout(old) else { return std::ptr::null_mut() };
+        let Some(l) = layout(old) else {
+            return std::ptr::null_mut();
+        };
         let p = grow(base, l, total);
         if p.is_null() {
             return p;

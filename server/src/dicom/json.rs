@@ -30,7 +30,10 @@ pub fn tag_key(tag: Tag) -> String {
 }
 
 fn is_text_vr(vr: VR) -> bool {
-    matches!(vr, VR::SH | VR::LO | VR::ST | VR::LT | VR::UT | VR::UC | VR::PN)
+    matches!(
+        vr,
+        VR::SH | VR::LO | VR::ST | VR::LT | VR::UT | VR::UC | VR::PN
+    )
 }
 
 fn single_valued_text(vr: VR) -> bool {
@@ -45,10 +48,18 @@ pub fn text_values(p: &PrimitiveValue, vr: VR, cs: &CharsetContext) -> Vec<Strin
         PrimitiveValue::Strs(v) => v.iter().cloned().collect(),
         other => other.to_multi_str().iter().cloned().collect(),
     };
-    let raw = if single_valued_text(vr) && raw.len() > 1 { vec![raw.join("\\")] } else { raw };
+    let raw = if single_valued_text(vr) && raw.len() > 1 {
+        vec![raw.join("\\")]
+    } else {
+        raw
+    };
     raw.into_iter()
         .map(|s| {
-            let s = if is_text_vr(vr) && cs.needs_fixing() { cs.repair(&s, vr == VR::PN) } else { s };
+            let s = if is_text_vr(vr) && cs.needs_fixing() {
+                cs.repair(&s, vr == VR::PN)
+            } else {
+                s
+            };
             let trimmed = s.trim_end_matches(['\0', ' ']);
             if matches!(vr, VR::ST | VR::LT | VR::UT) {
                 trimmed.to_string()
@@ -109,7 +120,13 @@ fn binary_bytes(p: &PrimitiveValue) -> Vec<u8> {
     }
 }
 
-fn primitive_json(p: &PrimitiveValue, vr: VR, tag: Tag, ctx: &JsonContext<'_>, top_level: bool) -> Option<(String, J)> {
+fn primitive_json(
+    p: &PrimitiveValue,
+    vr: VR,
+    tag: Tag,
+    ctx: &JsonContext<'_>,
+    top_level: bool,
+) -> Option<(String, J)> {
     if matches!(p, PrimitiveValue::Empty) {
         return None;
     }
@@ -117,13 +134,30 @@ fn primitive_json(p: &PrimitiveValue, vr: VR, tag: Tag, ctx: &JsonContext<'_>, t
         VR::OB | VR::OD | VR::OF | VR::OL | VR::OV | VR::OW | VR::UN => {
             let bytes = binary_bytes(p);
             if top_level && bytes.len() > INLINE_BINARY_MAX {
-                return Some(("BulkDataURI".into(), J::String(format!("{}/bulk/{}", ctx.instance_url, tag_key(tag)))));
+                return Some((
+                    "BulkDataURI".into(),
+                    J::String(format!("{}/bulk/{}", ctx.instance_url, tag_key(tag))),
+                ));
             }
-            return Some(("InlineBinary".into(), J::String(base64::engine::general_purpose::STANDARD.encode(bytes))));
+            return Some((
+                "InlineBinary".into(),
+                J::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            ));
         }
-        VR::PN => text_values(p, vr, ctx.charset).iter().map(|s| if s.is_empty() { J::Null } else { pn_json(s) }).collect(),
-        VR::IS => p.to_multi_str().iter().map(|s| number_from_str(s, true)).collect(),
-        VR::DS => p.to_multi_str().iter().map(|s| number_from_str(s, false)).collect(),
+        VR::PN => text_values(p, vr, ctx.charset)
+            .iter()
+            .map(|s| if s.is_empty() { J::Null } else { pn_json(s) })
+            .collect(),
+        VR::IS => p
+            .to_multi_str()
+            .iter()
+            .map(|s| number_from_str(s, true))
+            .collect(),
+        VR::DS => p
+            .to_multi_str()
+            .iter()
+            .map(|s| number_from_str(s, false))
+            .collect(),
         VR::US | VR::SS | VR::UL | VR::SL | VR::SV | VR::UV => match p {
             PrimitiveValue::U8(v) => v.iter().map(|x| json!(x)).collect(),
             PrimitiveValue::U16(v) => v.iter().map(|x| json!(x)).collect(),
@@ -132,12 +166,20 @@ fn primitive_json(p: &PrimitiveValue, vr: VR, tag: Tag, ctx: &JsonContext<'_>, t
             PrimitiveValue::I32(v) => v.iter().map(|x| json!(x)).collect(),
             PrimitiveValue::U64(v) => v.iter().map(|x| json!(x)).collect(),
             PrimitiveValue::I64(v) => v.iter().map(|x| json!(x)).collect(),
-            other => other.to_multi_str().iter().map(|s| number_from_str(s, true)).collect(),
+            other => other
+                .to_multi_str()
+                .iter()
+                .map(|s| number_from_str(s, true))
+                .collect(),
         },
         VR::FL | VR::FD => match p {
             PrimitiveValue::F32(v) => v.iter().map(|x| float_json(f64::from(*x))).collect(),
             PrimitiveValue::F64(v) => v.iter().map(|x| float_json(*x)).collect(),
-            other => other.to_multi_str().iter().map(|s| number_from_str(s, false)).collect(),
+            other => other
+                .to_multi_str()
+                .iter()
+                .map(|s| number_from_str(s, false))
+                .collect(),
         },
         VR::AT => match p {
             PrimitiveValue::Tags(v) => v.iter().map(|t| J::String(tag_key(*t))).collect(),
@@ -176,13 +218,20 @@ fn dataset_json(obj: &InMemDicomObject, ctx: &JsonContext<'_>, top_level: bool) 
                 }
             }
             Value::Sequence(seq) => {
-                let items: Vec<J> = seq.items().iter().map(|item| J::Object(dataset_json(item, ctx, false))).collect();
+                let items: Vec<J> = seq
+                    .items()
+                    .iter()
+                    .map(|item| J::Object(dataset_json(item, ctx, false)))
+                    .collect();
                 if !items.is_empty() {
                     entry.insert("Value".into(), J::Array(items));
                 }
             }
             Value::PixelSequence(_) => {
-                entry.insert("BulkDataURI".into(), J::String(format!("{}/bulk/{}", ctx.instance_url, tag_key(tag))));
+                entry.insert(
+                    "BulkDataURI".into(),
+                    J::String(format!("{}/bulk/{}", ctx.instance_url, tag_key(tag))),
+                );
             }
         }
         out.insert(tag_key(tag), J::Object(entry));
@@ -192,12 +241,23 @@ fn dataset_json(obj: &InMemDicomObject, ctx: &JsonContext<'_>, top_level: bool) 
 
 /// The DICOM JSON object of one instance. `pixel_vr` adds a PixelData bulk reference
 /// (the parse stops before pixel data to keep memory flat).
-pub fn instance_json(obj: &InMemDicomObject, ctx: &JsonContext<'_>, pixel_vr: Option<&str>, transfer_syntax: &str) -> Map<String, J> {
+pub fn instance_json(
+    obj: &InMemDicomObject,
+    ctx: &JsonContext<'_>,
+    pixel_vr: Option<&str>,
+    transfer_syntax: &str,
+) -> Map<String, J> {
     let mut m = dataset_json(obj, ctx, true);
     // Which transfer syntax the stored instance has (PS3.18 10.6.3 metadata attributes).
-    m.insert("00083002".into(), json!({"vr": "UI", "Value": [transfer_syntax]}));
+    m.insert(
+        "00083002".into(),
+        json!({"vr": "UI", "Value": [transfer_syntax]}),
+    );
     if let Some(vr) = pixel_vr {
-        m.insert("7FE00010".into(), json!({"vr": vr, "BulkDataURI": format!("{}/bulk/7FE00010", ctx.instance_url)}));
+        m.insert(
+            "7FE00010".into(),
+            json!({"vr": vr, "BulkDataURI": format!("{}/bulk/7FE00010", ctx.instance_url)}),
+        );
     }
     m
 }

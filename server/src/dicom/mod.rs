@@ -43,7 +43,10 @@ pub struct Parsed {
 pub fn get_str(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag) -> String {
     match obj.element_opt(tag) {
         Ok(Some(e)) => match e.value() {
-            Value::Primitive(p) => json::text_values(p, e.vr(), cs).into_iter().next().unwrap_or_default(),
+            Value::Primitive(p) => json::text_values(p, e.vr(), cs)
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
             _ => String::new(),
         },
         _ => String::new(),
@@ -55,14 +58,25 @@ pub fn get_int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
     if let Ok(v) = e.to_int::<i64>() {
         return Some(v);
     }
-    e.to_str().ok()?.trim().trim_end_matches('\0').parse::<f64>().ok().map(|f| f as i64)
+    e.to_str()
+        .ok()?
+        .trim()
+        .trim_end_matches('\0')
+        .parse::<f64>()
+        .ok()
+        .map(|f| f as i64)
 }
 
 pub fn valid_uid(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
-fn required_uid(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag, name: &'static str) -> Result<String, ParseError> {
+fn required_uid(
+    obj: &InMemDicomObject,
+    cs: &CharsetContext,
+    tag: Tag,
+    name: &'static str,
+) -> Result<String, ParseError> {
     let v = get_str(obj, cs, tag);
     if v.is_empty() {
         return Err(ParseError::Missing(name));
@@ -78,8 +92,14 @@ fn required_uid(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag, name: &'s
 pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
     let layout = scan::scan_file(path)?;
     let deflated = layout.transfer_syntax == "1.2.840.10008.1.2.1.99";
-    let opts = if deflated { OpenFileOptions::new() } else { OpenFileOptions::new().read_until(tags::PIXEL_DATA) };
-    let file = opts.open_file(path).map_err(|e| ParseError::Dicom(e.to_string()))?;
+    let opts = if deflated {
+        OpenFileOptions::new()
+    } else {
+        OpenFileOptions::new().read_until(tags::PIXEL_DATA)
+    };
+    let file = opts
+        .open_file(path)
+        .map_err(|e| ParseError::Dicom(e.to_string()))?;
     let mut obj = file.into_inner();
     let cs_values: Vec<String> = match obj.element_opt(tags::SPECIFIC_CHARACTER_SET) {
         Ok(Some(e)) => e.to_multi_str().map(|v| v.to_vec()).unwrap_or_default(),
@@ -90,13 +110,23 @@ pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
     let mut pixel_layout = None;
     if deflated {
         if let Ok(Some(e)) = obj.element_opt(tags::PIXEL_DATA) {
-            pixel_vr = Some(if e.vr() == dicom_core::VR::OW { "OW" } else { "OB" });
+            pixel_vr = Some(if e.vr() == dicom_core::VR::OW {
+                "OW"
+            } else {
+                "OB"
+            });
         }
         obj.remove_element(tags::PIXEL_DATA);
     } else if let Some(raw) = &layout.pixel {
         let bits = get_int(&obj, tags::BITS_ALLOCATED).unwrap_or(0);
-        pixel_vr = Some(if !raw.encapsulated && bits > 8 { "OW" } else { "OB" });
-        let frames = get_int(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).clamp(1, u32::MAX as i64) as u32;
+        pixel_vr = Some(if !raw.encapsulated && bits > 8 {
+            "OW"
+        } else {
+            "OB"
+        });
+        let frames = get_int(&obj, tags::NUMBER_OF_FRAMES)
+            .unwrap_or(1)
+            .clamp(1, u32::MAX as i64) as u32;
         let frame_bytes = {
             let rows = get_int(&obj, tags::ROWS).unwrap_or(0) as u64;
             let cols = get_int(&obj, tags::COLUMNS).unwrap_or(0) as u64;
@@ -106,12 +136,22 @@ pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
             (bits_total % 8 == 0 && bits_total > 0).then_some(bits_total / 8)
         };
         pixel_layout = scan::frames(raw, frames, frame_bytes);
-        if pixel_layout.is_none() && raw.encapsulated && raw.bot.is_empty() && raw.extended_offsets.is_none() {
+        if pixel_layout.is_none()
+            && raw.encapsulated
+            && raw.bot.is_empty()
+            && raw.extended_offsets.is_none()
+        {
             let starts = codestream_starts(path, &raw.fragments)?;
             pixel_layout = scan::frames_by_markers(raw, frames, &starts);
         }
     }
-    Ok(Parsed { obj, layout, pixel_layout, charset, pixel_vr })
+    Ok(Parsed {
+        obj,
+        layout,
+        pixel_layout,
+        charset,
+        pixel_vr,
+    })
 }
 
 fn codestream_starts(path: &Path, fragments: &[(u64, u64)]) -> Result<Vec<bool>, ParseError> {
@@ -121,7 +161,8 @@ fn codestream_starts(path: &Path, fragments: &[(u64, u64)]) -> Result<Vec<bool>,
     for &(off, len) in fragments {
         let mut b = [0u8; 2];
         if len >= 2 {
-            f.seek(SeekFrom::Start(off)).map_err(scan::ScanError::from)?;
+            f.seek(SeekFrom::Start(off))
+                .map_err(scan::ScanError::from)?;
             f.read_exact(&mut b).map_err(scan::ScanError::from)?;
         }
         out.push(b == [0xFF, 0xD8] || b == [0xFF, 0x4F]);
@@ -171,10 +212,22 @@ pub fn index_attrs(p: &Parsed) -> Result<IndexAttrs, ParseError> {
     let sop_class_uid = required_uid(o, cs, tags::SOP_CLASS_UID, "SOPClassUID")?;
     let instance_url = format!(
         "{}/studies/{}/series/{}/instances/{}",
-        json::BASE_PLACEHOLDER, study.study_uid, series.series_uid, sop_uid
+        json::BASE_PLACEHOLDER,
+        study.study_uid,
+        series.series_uid,
+        sop_uid
     );
-    let ctx = json::JsonContext { charset: cs, instance_url: &instance_url };
-    let metadata = serde_json::Value::Object(json::instance_json(o, &ctx, p.pixel_vr, &p.layout.transfer_syntax)).to_string();
+    let ctx = json::JsonContext {
+        charset: cs,
+        instance_url: &instance_url,
+    };
+    let metadata = serde_json::Value::Object(json::instance_json(
+        o,
+        &ctx,
+        p.pixel_vr,
+        &p.layout.transfer_syntax,
+    ))
+    .to_string();
     let instance = InstanceAttrs {
         sop_uid,
         sop_class_uid,
@@ -185,9 +238,16 @@ pub fn index_attrs(p: &Parsed) -> Result<IndexAttrs, ParseError> {
         bits_allocated: get_int(o, tags::BITS_ALLOCATED),
         number_of_frames: get_int(o, tags::NUMBER_OF_FRAMES),
         dataset_offset: p.layout.dataset_offset as i64,
-        pixel_layout: p.pixel_layout.as_ref().and_then(|l| serde_json::to_string(l).ok()),
+        pixel_layout: p
+            .pixel_layout
+            .as_ref()
+            .and_then(|l| serde_json::to_string(l).ok()),
         metadata,
     };
-    Ok(IndexAttrs { patient, study, series, instance })
+    Ok(IndexAttrs {
+        patient,
+        study,
+        series,
+        instance,
+    })
 }
-

@@ -73,7 +73,10 @@ struct Walker<R> {
 
 impl<R: Read + Seek> Walker<R> {
     fn bad(&self, what: impl Into<String>) -> ScanError {
-        ScanError::Malformed { offset: self.pos, what: what.into() }
+        ScanError::Malformed {
+            offset: self.pos,
+            what: what.into(),
+        }
     }
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), ScanError> {
         if self.pos + buf.len() as u64 > self.size {
@@ -95,12 +98,20 @@ impl<R: Read + Seek> Walker<R> {
     fn u16(&mut self, be: bool) -> Result<u16, ScanError> {
         let mut b = [0u8; 2];
         self.read_exact(&mut b)?;
-        Ok(if be { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+        Ok(if be {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
     }
     fn u32(&mut self, be: bool) -> Result<u32, ScanError> {
         let mut b = [0u8; 4];
         self.read_exact(&mut b)?;
-        Ok(if be { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Ok(if be {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     }
 
     /// Reads one element header: (tag, vr, length).
@@ -121,7 +132,19 @@ impl<R: Read + Seek> Walker<R> {
         self.read_exact(&mut vr)?;
         let long = matches!(
             &vr,
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"UC" | b"UR" | b"UT" | b"UN" | b"SV" | b"UV"
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"UC"
+                | b"UR"
+                | b"UT"
+                | b"UN"
+                | b"SV"
+                | b"UV"
         );
         let len = if long {
             self.skip(2)?;
@@ -143,7 +166,12 @@ impl<R: Read + Seek> Walker<R> {
                 SEQ_DELIM => return Ok(()),
                 ITEM if len == UNDEFINED => self.skip_item_elements(syn, depth + 1)?,
                 ITEM => self.skip(u64::from(len))?,
-                _ => return Err(self.bad(format!("unexpected ({:04X},{:04X}) inside a sequence", tag.0, tag.1))),
+                _ => {
+                    return Err(self.bad(format!(
+                        "unexpected ({:04X},{:04X}) inside a sequence",
+                        tag.0, tag.1
+                    )));
+                }
             }
         }
     }
@@ -167,9 +195,12 @@ impl<R: Read + Seek> Walker<R> {
 /// The file meta group: returns (transfer syntax, offset where the data set starts).
 fn read_meta<R: Read + Seek>(w: &mut Walker<R>) -> Result<String, ScanError> {
     let mut pre = [0u8; 132];
-    w.read_exact(&mut pre).map_err(|_| ScanError::NotPart10("shorter than the preamble".into()))?;
+    w.read_exact(&mut pre)
+        .map_err(|_| ScanError::NotPart10("shorter than the preamble".into()))?;
     if &pre[128..132] != b"DICM" {
-        return Err(ScanError::NotPart10("no DICM prefix after the 128-byte preamble".into()));
+        return Err(ScanError::NotPart10(
+            "no DICM prefix after the 128-byte preamble".into(),
+        ));
     }
     let mut ts = None;
     loop {
@@ -184,7 +215,10 @@ fn read_meta<R: Read + Seek>(w: &mut Walker<R>) -> Result<String, ScanError> {
         if u16::from_le_bytes(peek) != 0x0002 {
             break;
         }
-        let (tag, _vr, len) = w.header(Syntax { explicit: true, big_endian: false })?;
+        let (tag, _vr, len) = w.header(Syntax {
+            explicit: true,
+            big_endian: false,
+        })?;
         if len == UNDEFINED {
             return Err(w.bad("undefined length in the file meta group"));
         }
@@ -194,7 +228,11 @@ fn read_meta<R: Read + Seek>(w: &mut Walker<R>) -> Result<String, ScanError> {
             }
             let mut buf = vec![0u8; len as usize];
             w.read_exact(&mut buf)?;
-            ts = Some(String::from_utf8_lossy(&buf).trim_end_matches(['\0', ' ']).to_string());
+            ts = Some(
+                String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\0', ' '])
+                    .to_string(),
+            );
         } else {
             w.skip(u64::from(len))?;
         }
@@ -209,16 +247,33 @@ pub fn scan_file(path: &std::path::Path) -> Result<FileLayout, ScanError> {
 }
 
 pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanError> {
-    let mut w = Walker { r: reader, pos: 0, size };
+    let mut w = Walker {
+        r: reader,
+        pos: 0,
+        size,
+    };
     let ts = read_meta(&mut w)?;
     let dataset_offset = w.pos;
-    let mut layout = FileLayout { dataset_offset, transfer_syntax: ts.clone(), pixel: None };
+    let mut layout = FileLayout {
+        dataset_offset,
+        transfer_syntax: ts.clone(),
+        pixel: None,
+    };
     let syn = match ts.as_str() {
-        "1.2.840.10008.1.2" => Syntax { explicit: false, big_endian: false },
-        "1.2.840.10008.1.2.2" => Syntax { explicit: true, big_endian: true },
+        "1.2.840.10008.1.2" => Syntax {
+            explicit: false,
+            big_endian: false,
+        },
+        "1.2.840.10008.1.2.2" => Syntax {
+            explicit: true,
+            big_endian: true,
+        },
         // Deflated: the structure is inside a zlib stream; the full parser validates it.
         "1.2.840.10008.1.2.1.99" => return Ok(layout),
-        _ => Syntax { explicit: true, big_endian: false },
+        _ => Syntax {
+            explicit: true,
+            big_endian: false,
+        },
     };
     if w.pos == size {
         return Err(w.bad("empty data set"));
@@ -228,22 +283,32 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
         let (tag, vr, len) = w.header(syn)?;
         if tag == PIXEL_DATA {
             if len == UNDEFINED {
-                let mut raw = RawPixel { encapsulated: true, ..RawPixel::default() };
+                let mut raw = RawPixel {
+                    encapsulated: true,
+                    ..RawPixel::default()
+                };
                 let mut first = true;
                 loop {
                     let item_pos = w.pos;
                     let (t, _, l) = w.header(syn)?;
                     match t {
                         SEQ_DELIM => break,
-                        ITEM if l == UNDEFINED => return Err(w.bad("undefined-length pixel data fragment")),
+                        ITEM if l == UNDEFINED => {
+                            return Err(w.bad("undefined-length pixel data fragment"));
+                        }
                         ITEM => {
                             if first {
                                 if l % 4 != 0 {
-                                    return Err(w.bad("basic offset table length is not a multiple of 4"));
+                                    return Err(
+                                        w.bad("basic offset table length is not a multiple of 4")
+                                    );
                                 }
                                 let mut buf = vec![0u8; l as usize];
                                 w.read_exact(&mut buf)?;
-                                raw.bot = buf.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                                raw.bot = buf
+                                    .chunks_exact(4)
+                                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                                    .collect();
                                 first = false;
                             } else {
                                 if raw.fragments.is_empty() {
@@ -259,13 +324,21 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
                 raw.extended_offsets = eot.take();
                 layout.pixel = Some(raw);
             } else {
-                let raw = RawPixel { encapsulated: false, value: (w.pos, u64::from(len)), ..RawPixel::default() };
+                let raw = RawPixel {
+                    encapsulated: false,
+                    value: (w.pos, u64::from(len)),
+                    ..RawPixel::default()
+                };
                 w.skip(u64::from(len))?;
                 layout.pixel = Some(raw);
             }
             continue;
         }
-        if tag == EXTENDED_OFFSET_TABLE && len != UNDEFINED && len % 8 == 0 && len <= 64 * 1024 * 1024 {
+        if tag == EXTENDED_OFFSET_TABLE
+            && len != UNDEFINED
+            && len % 8 == 0
+            && len <= 64 * 1024 * 1024
+        {
             let mut buf = vec![0u8; len as usize];
             w.read_exact(&mut buf)?;
             eot = Some(
@@ -277,7 +350,10 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
         }
         if len == UNDEFINED {
             if syn.explicit && &vr != b"SQ" && &vr != b"UN" {
-                return Err(w.bad(format!("undefined length on a {} element", String::from_utf8_lossy(&vr))));
+                return Err(w.bad(format!(
+                    "undefined length on a {} element",
+                    String::from_utf8_lossy(&vr)
+                )));
             }
             w.skip_sequence(syn, 1)?;
         } else {
@@ -289,22 +365,34 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
 
 /// Assigns byte ranges to frames. `frame_bytes` is the native size of one frame
 /// (rows × columns × samples × bits allocated / 8) when known.
-pub fn frames(raw: &RawPixel, number_of_frames: u32, frame_bytes: Option<u64>) -> Option<PixelLayout> {
+pub fn frames(
+    raw: &RawPixel,
+    number_of_frames: u32,
+    frame_bytes: Option<u64>,
+) -> Option<PixelLayout> {
     let n = number_of_frames.max(1) as usize;
     if !raw.encapsulated {
         let fb = frame_bytes?;
         if fb == 0 || fb.checked_mul(n as u64)? > raw.value.1 {
             return None;
         }
-        let frames = (0..n as u64).map(|i| vec![(raw.value.0 + i * fb, fb)]).collect();
-        return Some(PixelLayout { encapsulated: false, frames });
+        let frames = (0..n as u64)
+            .map(|i| vec![(raw.value.0 + i * fb, fb)])
+            .collect();
+        return Some(PixelLayout {
+            encapsulated: false,
+            frames,
+        });
     }
     let frags = &raw.fragments;
     if frags.is_empty() {
         return None;
     }
     if n == 1 {
-        return Some(PixelLayout { encapsulated: true, frames: vec![frags.clone()] });
+        return Some(PixelLayout {
+            encapsulated: true,
+            frames: vec![frags.clone()],
+        });
     }
     // Frame start offsets relative to the first fragment's item tag.
     let starts: Option<Vec<u64>> = if let Some(eot) = &raw.extended_offsets {
@@ -324,20 +412,30 @@ pub fn frames(raw: &RawPixel, number_of_frames: u32, frame_bytes: Option<u64>) -
                 frames[idx].push((off, len));
             }
             if frames.iter().all(|f| !f.is_empty()) {
-                return Some(PixelLayout { encapsulated: true, frames });
+                return Some(PixelLayout {
+                    encapsulated: true,
+                    frames,
+                });
             }
         }
         return None;
     }
     if frags.len() == n {
-        return Some(PixelLayout { encapsulated: true, frames: frags.iter().map(|f| vec![*f]).collect() });
+        return Some(PixelLayout {
+            encapsulated: true,
+            frames: frags.iter().map(|f| vec![*f]).collect(),
+        });
     }
     None
 }
 
 /// Without an offset table and with more fragments than frames, a frame starts at each
 /// fragment that begins with a codestream start marker (JPEG SOI, JPEG 2000 SOC).
-pub fn frames_by_markers(raw: &RawPixel, number_of_frames: u32, starts_codestream: &[bool]) -> Option<PixelLayout> {
+pub fn frames_by_markers(
+    raw: &RawPixel,
+    number_of_frames: u32,
+    starts_codestream: &[bool],
+) -> Option<PixelLayout> {
     let n = number_of_frames.max(1) as usize;
     let mut frames: Vec<Vec<(u64, u64)>> = Vec::new();
     for (frag, &start) in raw.fragments.iter().zip(starts_codestream) {
@@ -348,7 +446,10 @@ pub fn frames_by_markers(raw: &RawPixel, number_of_frames: u32, starts_codestrea
             last.push(*frag);
         }
     }
-    (frames.len() == n).then_some(PixelLayout { encapsulated: true, frames })
+    (frames.len() == n).then_some(PixelLayout {
+        encapsulated: true,
+        frames,
+    })
 }
 
 #[cfg(test)]

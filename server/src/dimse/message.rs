@@ -73,10 +73,13 @@ impl Command {
         while i + 8 <= bytes.len() {
             let group = u16::from_le_bytes([bytes[i], bytes[i + 1]]);
             let elem = u16::from_le_bytes([bytes[i + 2], bytes[i + 3]]);
-            let len = u32::from_le_bytes([bytes[i + 4], bytes[i + 5], bytes[i + 6], bytes[i + 7]]) as usize;
+            let len = u32::from_le_bytes([bytes[i + 4], bytes[i + 5], bytes[i + 6], bytes[i + 7]])
+                as usize;
             i += 8;
             if group != 0x0000 {
-                return Err(CommandError(format!("element ({group:04X},{elem:04X}) outside the command group")));
+                return Err(CommandError(format!(
+                    "element ({group:04X},{elem:04X}) outside the command group"
+                )));
             }
             if len > bytes.len() - i {
                 return Err(CommandError("element length runs past the end".into()));
@@ -97,7 +100,12 @@ impl Command {
 
     pub fn str(&self, elem: u16) -> Option<String> {
         let v = self.elems.get(&elem)?;
-        Some(String::from_utf8_lossy(v).trim_end_matches(['\0', ' ']).trim_start().to_string())
+        Some(
+            String::from_utf8_lossy(v)
+                .trim_end_matches(['\0', ' '])
+                .trim_start()
+                .to_string(),
+        )
     }
 
     pub fn command_field(&self) -> Option<u16> {
@@ -109,7 +117,8 @@ impl Command {
     }
 
     pub fn has_data_set(&self) -> bool {
-        self.u16(COMMAND_DATA_SET_TYPE).is_some_and(|t| t != NO_DATA_SET)
+        self.u16(COMMAND_DATA_SET_TYPE)
+            .is_some_and(|t| t != NO_DATA_SET)
     }
 }
 
@@ -136,7 +145,11 @@ impl CommandBuilder {
         self
     }
     pub fn text(mut self, elem: u16, v: &str) -> Self {
-        let mut b: Vec<u8> = v.bytes().filter(|c| c.is_ascii() && *c != b'\\').take(64).collect();
+        let mut b: Vec<u8> = v
+            .bytes()
+            .filter(|c| c.is_ascii() && *c != b'\\')
+            .take(64)
+            .collect();
         if b.len() % 2 == 1 {
             b.push(b' ');
         }
@@ -163,7 +176,10 @@ impl CommandBuilder {
 pub fn response(rq: &Command, field: u16, status: u16, has_data: bool) -> CommandBuilder {
     let mut b = CommandBuilder::new(field)
         .us(MESSAGE_ID_BEING_RESPONDED_TO, rq.message_id())
-        .us(COMMAND_DATA_SET_TYPE, if has_data { 0x0000 } else { NO_DATA_SET })
+        .us(
+            COMMAND_DATA_SET_TYPE,
+            if has_data { 0x0000 } else { NO_DATA_SET },
+        )
         .us(STATUS, status);
     if let Some(c) = rq.str(AFFECTED_SOP_CLASS_UID) {
         b = b.uid(AFFECTED_SOP_CLASS_UID, &c);
@@ -185,10 +201,16 @@ mod tests {
         let c = Command::decode(&bytes).expect("decodes");
         assert_eq!(c.command_field(), Some(C_ECHO_RQ));
         assert_eq!(c.message_id(), 7);
-        assert_eq!(c.str(AFFECTED_SOP_CLASS_UID).as_deref(), Some("1.2.840.10008.1.1"));
+        assert_eq!(
+            c.str(AFFECTED_SOP_CLASS_UID).as_deref(),
+            Some("1.2.840.10008.1.1")
+        );
         assert!(!c.has_data_set());
         // group length is the first element and counts the rest
-        assert_eq!(u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, bytes.len() - 12);
+        assert_eq!(
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            bytes.len() - 12
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use dicom_ul::association::server::{AccessControl, Negotiation};
 use dicom_ul::association::{AsyncServerAssociation, ServerAssociationOptions};
-use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, Pdu, RequestorRoles, UserIdentity};
+use dicom_ul::pdu::{
+    AssociationRJServiceUserReason, PDataValue, PDataValueType, Pdu, RequestorRoles, UserIdentity,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -37,7 +39,13 @@ struct RegisteredAes {
 }
 
 impl AccessControl for RegisteredAes {
-    fn check_access(&self, this_ae: &str, calling: &str, called: &str, _id: Option<&UserIdentity>) -> Result<(), AssociationRJServiceUserReason> {
+    fn check_access(
+        &self,
+        this_ae: &str,
+        calling: &str,
+        called: &str,
+        _id: Option<&UserIdentity>,
+    ) -> Result<(), AssociationRJServiceUserReason> {
         if called.trim() != this_ae.trim() {
             return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
         }
@@ -53,12 +61,25 @@ impl AccessControl for RegisteredAes {
 struct Roles;
 
 impl Negotiation for Roles {
-    fn negotiate_roles(&self, _sop_class_uid: &str, scu_role: bool, scp_role: bool) -> Option<RequestorRoles> {
-        Some(RequestorRoles { scu: scu_role, scp: scp_role })
+    fn negotiate_roles(
+        &self,
+        _sop_class_uid: &str,
+        scu_role: bool,
+        scp_role: bool,
+    ) -> Option<RequestorRoles> {
+        Some(RequestorRoles {
+            scu: scu_role,
+            scp: scp_role,
+        })
     }
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, archive: Archive, cfg: ServeConfig, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    archive: Archive,
+    cfg: ServeConfig,
+    shutdown: CancellationToken,
+) {
     let limit = Arc::new(Semaphore::new(cfg.max_associations));
     let cfg = Arc::new(cfg);
     let mut tasks = tokio::task::JoinSet::new();
@@ -95,14 +116,28 @@ pub async fn serve(listener: tokio::net::TcpListener, archive: Archive, cfg: Ser
     while tasks.join_next().await.is_some() {}
 }
 
-async fn association(socket: TcpStream, peer: std::net::SocketAddr, archive: Archive, cfg: &ServeConfig) -> anyhow::Result<()> {
-    let known: HashMap<String, i64> = archive.admin().list_aes().await?.into_iter().map(|a| (a.ae_title, a.hospital_id)).collect();
+async fn association(
+    socket: TcpStream,
+    peer: std::net::SocketAddr,
+    archive: Archive,
+    cfg: &ServeConfig,
+) -> anyhow::Result<()> {
+    let known: HashMap<String, i64> = archive
+        .admin()
+        .list_aes()
+        .await?
+        .into_iter()
+        .map(|a| (a.ae_title, a.hospital_id))
+        .collect();
     let open_hospital = match &cfg.dicom_open {
         Some(code) => archive.index().hospital_by_code(code).await?.map(|h| h.id),
         None => None,
     };
     let options = ServerAssociationOptions::new()
-        .ae_access_control(RegisteredAes { known: known.clone(), open_hospital })
+        .ae_access_control(RegisteredAes {
+            known: known.clone(),
+            open_hospital,
+        })
         .with_negotiation(Roles)
         .ae_title(cfg.ae_title.clone())
         .promiscuous(true)
@@ -120,11 +155,15 @@ async fn association(socket: TcpStream, peer: std::net::SocketAddr, archive: Arc
                 protocol: Protocol::Dimse,
                 remote: peer.to_string(),
             };
-            archive.audit(&who, "associate", "", "", &e.to_string(), "denied").await?;
+            archive
+                .audit(&who, "associate", "", "", &e.to_string(), "denied")
+                .await?;
             return Ok(());
         }
     };
-    let calling = dicom_ul::association::Association::peer_ae_title(&assoc).trim().to_string();
+    let calling = dicom_ul::association::Association::peer_ae_title(&assoc)
+        .trim()
+        .to_string();
     let hospital_id = known.get(&calling).copied().or(open_hospital);
     let who = Principal {
         actor: format!("AE:{calling}"),
@@ -135,7 +174,12 @@ async fn association(socket: TcpStream, peer: std::net::SocketAddr, archive: Arc
         remote: peer.to_string(),
     };
     tracing::debug!(%peer, calling, "association established");
-    let mut session = Session { archive: &archive, who, cfg, ae_title: cfg.ae_title.clone() };
+    let mut session = Session {
+        archive: &archive,
+        who,
+        cfg,
+        ae_title: cfg.ae_title.clone(),
+    };
     session.run(&mut assoc).await
 }
 
@@ -159,13 +203,22 @@ type Assoc = AsyncServerAssociation<TcpStream>;
 
 fn pdv_chunk_len(assoc: &Assoc) -> usize {
     let max = assoc.requestor_max_pdu_length();
-    if max == 0 { 64 * 1024 } else { (max as usize).saturating_sub(6).clamp(1024, 1 << 20) }
+    if max == 0 {
+        64 * 1024
+    } else {
+        (max as usize).saturating_sub(6).clamp(1024, 1 << 20)
+    }
 }
 
 async fn send_command(assoc: &mut Assoc, pc_id: u8, cmd: &CommandBuilder) -> anyhow::Result<()> {
     assoc
         .send(&Pdu::PData {
-            data: vec![PDataValue { presentation_context_id: pc_id, value_type: PDataValueType::Command, is_last: true, data: cmd.encode() }],
+            data: vec![PDataValue {
+                presentation_context_id: pc_id,
+                value_type: PDataValueType::Command,
+                is_last: true,
+                data: cmd.encode(),
+            }],
         })
         .await?;
     Ok(())
@@ -175,7 +228,14 @@ async fn send_data(assoc: &mut Assoc, pc_id: u8, data: &[u8]) -> anyhow::Result<
     let chunk = pdv_chunk_len(assoc);
     if data.is_empty() {
         assoc
-            .send(&Pdu::PData { data: vec![PDataValue { presentation_context_id: pc_id, value_type: PDataValueType::Data, is_last: true, data: vec![] }] })
+            .send(&Pdu::PData {
+                data: vec![PDataValue {
+                    presentation_context_id: pc_id,
+                    value_type: PDataValueType::Data,
+                    is_last: true,
+                    data: vec![],
+                }],
+            })
             .await?;
         return Ok(());
     }
@@ -183,7 +243,12 @@ async fn send_data(assoc: &mut Assoc, pc_id: u8, data: &[u8]) -> anyhow::Result<
     for (i, part) in data.chunks(chunk).enumerate() {
         assoc
             .send(&Pdu::PData {
-                data: vec![PDataValue { presentation_context_id: pc_id, value_type: PDataValueType::Data, is_last: i + 1 == n, data: part.to_vec() }],
+                data: vec![PDataValue {
+                    presentation_context_id: pc_id,
+                    value_type: PDataValueType::Data,
+                    is_last: i + 1 == n,
+                    data: part.to_vec(),
+                }],
             })
             .await?;
     }
@@ -196,7 +261,12 @@ impl Session<'_> {
             .presentation_contexts()
             .iter()
             .find(|pc| pc.id == pc_id)
-            .map(|pc| (pc.abstract_syntax.trim_end_matches('\0').to_string(), pc.transfer_syntax.trim_end_matches('\0').to_string()))
+            .map(|pc| {
+                (
+                    pc.abstract_syntax.trim_end_matches('\0').to_string(),
+                    pc.transfer_syntax.trim_end_matches('\0').to_string(),
+                )
+            })
     }
 
     async fn run(&mut self, assoc: &mut Assoc) -> anyhow::Result<()> {
@@ -226,10 +296,18 @@ impl Session<'_> {
                                     let cmd = Command::decode(&cmd_buf)?;
                                     cmd_buf.clear();
                                     if cmd.has_data_set() {
-                                        sink = self.open_sink(assoc, pdv.presentation_context_id, &cmd).await;
+                                        sink = self
+                                            .open_sink(assoc, pdv.presentation_context_id, &cmd)
+                                            .await;
                                         current = Some((pdv.presentation_context_id, cmd));
                                     } else {
-                                        self.dispatch(assoc, pdv.presentation_context_id, &cmd, DataSink::None).await?;
+                                        self.dispatch(
+                                            assoc,
+                                            pdv.presentation_context_id,
+                                            &cmd,
+                                            DataSink::None,
+                                        )
+                                        .await?;
                                     }
                                 }
                             }
@@ -238,12 +316,18 @@ impl Session<'_> {
                                     DataSink::Memory(buf) => {
                                         buf.extend_from_slice(&pdv.data);
                                         if buf.len() > MAX_IDENTIFIER {
-                                            sink = DataSink::Discard(status::CANNOT_UNDERSTAND, "identifier too large".into());
+                                            sink = DataSink::Discard(
+                                                status::CANNOT_UNDERSTAND,
+                                                "identifier too large".into(),
+                                            );
                                         }
                                     }
                                     DataSink::Store(w) => {
                                         if let Err(e) = w.write(&pdv.data).await {
-                                            sink = DataSink::Discard(status::REFUSED_OUT_OF_RESOURCES, e.to_string());
+                                            sink = DataSink::Discard(
+                                                status::REFUSED_OUT_OF_RESOURCES,
+                                                e.to_string(),
+                                            );
                                         }
                                     }
                                     DataSink::Discard(..) | DataSink::None => {}
@@ -281,11 +365,15 @@ impl Session<'_> {
             return DataSink::Memory(Vec::new());
         }
         let Some((_abstract, ts)) = self.ts_of(assoc, pc_id) else {
-            return DataSink::Discard(status::CANNOT_UNDERSTAND, "unknown presentation context".into());
+            return DataSink::Discard(
+                status::CANNOT_UNDERSTAND,
+                "unknown presentation context".into(),
+            );
         };
         let class = cmd.str(AFFECTED_SOP_CLASS_UID).unwrap_or_default();
         let inst = cmd.str(AFFECTED_SOP_INSTANCE_UID).unwrap_or_default();
-        let mut w = match StagedWriter::create(self.archive, self.cfg.max_dimse_dataset_bytes).await {
+        let mut w = match StagedWriter::create(self.archive, self.cfg.max_dimse_dataset_bytes).await
+        {
             Ok(w) => w,
             Err(e) => return DataSink::Discard(status::REFUSED_OUT_OF_RESOURCES, e.to_string()),
         };
@@ -301,7 +389,13 @@ impl Session<'_> {
         DataSink::Store(w)
     }
 
-    async fn dispatch(&mut self, assoc: &mut Assoc, pc: u8, cmd: &Command, data: DataSink) -> anyhow::Result<()> {
+    async fn dispatch(
+        &mut self,
+        assoc: &mut Assoc,
+        pc: u8,
+        cmd: &Command,
+        data: DataSink,
+    ) -> anyhow::Result<()> {
         match cmd.command_field() {
             Some(C_ECHO_RQ) => {
                 let rsp = response(cmd, C_ECHO_RSP, status::SUCCESS, false);
@@ -314,15 +408,27 @@ impl Session<'_> {
             Some(C_CANCEL_RQ) => Ok(()),
             other => {
                 tracing::info!(field = ?other, "unsupported DIMSE command");
-                let rsp = response(cmd, other.unwrap_or(0) | 0x8000, status::UNRECOGNIZED_OPERATION, false);
+                let rsp = response(
+                    cmd,
+                    other.unwrap_or(0) | 0x8000,
+                    status::UNRECOGNIZED_OPERATION,
+                    false,
+                );
                 send_command(assoc, pc, &rsp).await
             }
         }
     }
 
-    async fn c_store(&mut self, assoc: &mut Assoc, pc: u8, cmd: &Command, data: DataSink) -> anyhow::Result<()> {
+    async fn c_store(
+        &mut self,
+        assoc: &mut Assoc,
+        pc: u8,
+        cmd: &Command,
+        data: DataSink,
+    ) -> anyhow::Result<()> {
         let inst = cmd.str(AFFECTED_SOP_INSTANCE_UID).unwrap_or_default();
-        let rsp = |st: u16| response(cmd, C_STORE_RSP, st, false).uid(AFFECTED_SOP_INSTANCE_UID, &inst);
+        let rsp =
+            |st: u16| response(cmd, C_STORE_RSP, st, false).uid(AFFECTED_SOP_INSTANCE_UID, &inst);
         let (st, comment) = match data {
             DataSink::Store(w) => match w.finish().await {
                 Ok(staged) => {
@@ -358,19 +464,34 @@ impl Session<'_> {
         send_command(assoc, pc, &r).await
     }
 
-    fn identifier(&self, assoc: &Assoc, pc: u8, data: DataSink) -> Result<InMemDicomObject, (u16, String)> {
+    fn identifier(
+        &self,
+        assoc: &Assoc,
+        pc: u8,
+        data: DataSink,
+    ) -> Result<InMemDicomObject, (u16, String)> {
         let bytes = match data {
             DataSink::Memory(b) => b,
             DataSink::Discard(st, why) => return Err((st, why)),
             _ => return Err((status::CANNOT_UNDERSTAND, "no identifier".into())),
         };
-        let (_, ts_uid) = self.ts_of(assoc, pc).ok_or((status::CANNOT_UNDERSTAND, "unknown presentation context".to_string()))?;
+        let (_, ts_uid) = self.ts_of(assoc, pc).ok_or((
+            status::CANNOT_UNDERSTAND,
+            "unknown presentation context".to_string(),
+        ))?;
         use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
         let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
             .get(&ts_uid)
-            .ok_or((status::CANNOT_UNDERSTAND, format!("unknown transfer syntax {ts_uid}")))?;
-        InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(bytes), ts)
-            .map_err(|e| (status::CANNOT_UNDERSTAND, format!("cannot parse identifier: {e}")))
+            .ok_or((
+                status::CANNOT_UNDERSTAND,
+                format!("unknown transfer syntax {ts_uid}"),
+            ))?;
+        InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(bytes), ts).map_err(|e| {
+            (
+                status::CANNOT_UNDERSTAND,
+                format!("cannot parse identifier: {e}"),
+            )
+        })
     }
 
     fn spec_from(&self, obj: &InMemDicomObject) -> Result<QuerySpec, (u16, String)> {
@@ -381,17 +502,28 @@ impl Session<'_> {
             .and_then(|e| e.to_multi_str().ok().map(|v| v.to_vec()))
             .unwrap_or_default();
         let cs = crate::dicom::charset::CharsetContext::new(&cs_values);
-        let level = match crate::dicom::get_str(obj, &cs, tags::QUERY_RETRIEVE_LEVEL).to_ascii_uppercase().as_str() {
+        let level = match crate::dicom::get_str(obj, &cs, tags::QUERY_RETRIEVE_LEVEL)
+            .to_ascii_uppercase()
+            .as_str()
+        {
             "PATIENT" => Level::Patient,
             "STUDY" => Level::Study,
             "SERIES" => Level::Series,
             "IMAGE" | "INSTANCE" => Level::Instance,
-            other => return Err((status::IDENTIFIER_MISMATCH, format!("unknown Query/Retrieve Level {other:?}"))),
+            other => {
+                return Err((
+                    status::IDENTIFIER_MISMATCH,
+                    format!("unknown Query/Retrieve Level {other:?}"),
+                ));
+            }
         };
         let mut keys = Vec::new();
         for e in obj {
             let tag = dicom_core::header::Header::tag(e);
-            if tag == tags::QUERY_RETRIEVE_LEVEL || tag == tags::SPECIFIC_CHARACTER_SET || tag.group() == 0x0002 {
+            if tag == tags::QUERY_RETRIEVE_LEVEL
+                || tag == tags::SPECIFIC_CHARACTER_SET
+                || tag.group() == 0x0002
+            {
                 continue;
             }
             if let dicom_core::value::Value::Primitive(p) = e.value() {
@@ -401,11 +533,25 @@ impl Session<'_> {
                 keys.push((tag, String::new()));
             }
         }
-        Ok(QuerySpec { level, keys, include: Include::Defaults, fuzzy: false, limit: None, offset: 0 })
+        Ok(QuerySpec {
+            level,
+            keys,
+            include: Include::Defaults,
+            fuzzy: false,
+            limit: None,
+            offset: 0,
+        })
     }
 
-    async fn c_find(&mut self, assoc: &mut Assoc, pc: u8, cmd: &Command, data: DataSink) -> anyhow::Result<()> {
-        let fail = |st: u16, why: &str| response(cmd, C_FIND_RSP, st, false).text(ERROR_COMMENT, why);
+    async fn c_find(
+        &mut self,
+        assoc: &mut Assoc,
+        pc: u8,
+        cmd: &Command,
+        data: DataSink,
+    ) -> anyhow::Result<()> {
+        let fail =
+            |st: u16, why: &str| response(cmd, C_FIND_RSP, st, false).text(ERROR_COMMENT, why);
         let obj = match self.identifier(assoc, pc, data) {
             Ok(o) => o,
             Err((st, why)) => return send_command(assoc, pc, &fail(st, &why)).await,
@@ -415,12 +561,14 @@ impl Session<'_> {
             Err((st, why)) => return send_command(assoc, pc, &fail(st, &why)).await,
         };
         let requested: Vec<dicom_core::Tag> = spec.keys.iter().map(|(t, _)| *t).collect();
-        let level_name = crate::dicom::get_str(&obj, &Default::default(), tags::QUERY_RETRIEVE_LEVEL);
+        let level_name =
+            crate::dicom::get_str(&obj, &Default::default(), tags::QUERY_RETRIEVE_LEVEL);
         let result = match self.archive.query(&self.who, &spec).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::info!(error = %e, "C-FIND failed");
-                return send_command(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e.to_string())).await;
+                return send_command(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e.to_string()))
+                    .await;
             }
         };
         let (_, ts_uid) = self.ts_of(assoc, pc).unwrap_or_default();
@@ -436,11 +584,23 @@ impl Session<'_> {
             send_command(assoc, pc, &response(cmd, C_FIND_RSP, status::PENDING, true)).await?;
             send_data(assoc, pc, &bytes).await?;
         }
-        send_command(assoc, pc, &response(cmd, C_FIND_RSP, status::SUCCESS, false)).await
+        send_command(
+            assoc,
+            pc,
+            &response(cmd, C_FIND_RSP, status::SUCCESS, false),
+        )
+        .await
     }
 
-    async fn c_move(&mut self, assoc: &mut Assoc, pc: u8, cmd: &Command, data: DataSink) -> anyhow::Result<()> {
-        let fail = |st: u16, why: &str| response(cmd, C_MOVE_RSP, st, false).text(ERROR_COMMENT, why);
+    async fn c_move(
+        &mut self,
+        assoc: &mut Assoc,
+        pc: u8,
+        cmd: &Command,
+        data: DataSink,
+    ) -> anyhow::Result<()> {
+        let fail =
+            |st: u16, why: &str| response(cmd, C_MOVE_RSP, st, false).text(ERROR_COMMENT, why);
         let dest = cmd.str(MOVE_DESTINATION).unwrap_or_default();
         let obj = match self.identifier(assoc, pc, data) {
             Ok(o) => o,
@@ -452,24 +612,54 @@ impl Session<'_> {
         };
         // The destination must be a registered AE of the caller's hospital with an address.
         let dest_ae = match self.archive.index().ae_by_title(&dest).await? {
-            Some(a) if Some(a.hospital_id) == self.who.hospital_id && a.host.is_some() && a.port.is_some() => a,
+            Some(a)
+                if Some(a.hospital_id) == self.who.hospital_id
+                    && a.host.is_some()
+                    && a.port.is_some() =>
+            {
+                a
+            }
             _ => {
-                self.archive.audit(&self.who, "move", "", "", &format!("unknown destination {dest}"), "denied").await?;
-                return send_command(assoc, pc, &fail(status::MOVE_DESTINATION_UNKNOWN, "move destination unknown")).await;
+                self.archive
+                    .audit(
+                        &self.who,
+                        "move",
+                        "",
+                        "",
+                        &format!("unknown destination {dest}"),
+                        "denied",
+                    )
+                    .await?;
+                return send_command(
+                    assoc,
+                    pc,
+                    &fail(status::MOVE_DESTINATION_UNKNOWN, "move destination unknown"),
+                )
+                .await;
             }
         };
         let locs = match self.archive.retrieve_set(&self.who, &spec).await {
             Ok(l) => l,
-            Err(e) => return send_command(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e.to_string())).await,
+            Err(e) => {
+                return send_command(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e.to_string()))
+                    .await;
+            }
         };
         let total = locs.len() as u16;
         let mut done = (0u16, 0u16, 0u16); // completed, failed, warning
         if !locs.is_empty() {
-            let addr = format!("{}:{}", dest_ae.host.clone().unwrap_or_default(), dest_ae.port.unwrap_or(0));
+            let addr = format!(
+                "{}:{}",
+                dest_ae.host.clone().unwrap_or_default(),
+                dest_ae.port.unwrap_or(0)
+            );
             match scu::StoreScu::connect(&self.ae_title, &dest, &addr, &locs).await {
                 Ok(mut scu) => {
                     for (i, loc) in locs.iter().enumerate() {
-                        match scu.store(self.archive, loc, &self.ae_title, cmd.message_id()).await {
+                        match scu
+                            .store(self.archive, loc, &self.ae_title, cmd.message_id())
+                            .await
+                        {
                             Ok(st) if st == status::SUCCESS => done.0 += 1,
                             Ok(st) if (st & 0xF000) == 0xB000 => done.2 += 1,
                             Ok(_) | Err(_) => done.1 += 1,
@@ -499,12 +689,22 @@ impl Session<'_> {
         } else {
             status::WARNING_SUBOPS
         };
-        let fin = response(cmd, C_MOVE_RSP, st, false).us(COMPLETED, done.0).us(FAILED, done.1).us(WARNING, done.2);
+        let fin = response(cmd, C_MOVE_RSP, st, false)
+            .us(COMPLETED, done.0)
+            .us(FAILED, done.1)
+            .us(WARNING, done.2);
         send_command(assoc, pc, &fin).await
     }
 
-    async fn c_get(&mut self, assoc: &mut Assoc, pc: u8, cmd: &Command, data: DataSink) -> anyhow::Result<()> {
-        let fail = |st: u16, why: &str| response(cmd, C_GET_RSP, st, false).text(ERROR_COMMENT, why);
+    async fn c_get(
+        &mut self,
+        assoc: &mut Assoc,
+        pc: u8,
+        cmd: &Command,
+        data: DataSink,
+    ) -> anyhow::Result<()> {
+        let fail =
+            |st: u16, why: &str| response(cmd, C_GET_RSP, st, false).text(ERROR_COMMENT, why);
         let obj = match self.identifier(assoc, pc, data) {
             Ok(o) => o,
             Err((st, why)) => return send_command(assoc, pc, &fail(st, &why)).await,
@@ -515,7 +715,10 @@ impl Session<'_> {
         };
         let locs = match self.archive.retrieve_set(&self.who, &spec).await {
             Ok(l) => l,
-            Err(e) => return send_command(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e.to_string())).await,
+            Err(e) => {
+                return send_command(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e.to_string()))
+                    .await;
+            }
         };
         let total = locs.len() as u16;
         let mut done = (0u16, 0u16, 0u16);
@@ -568,7 +771,10 @@ impl Session<'_> {
         } else {
             status::WARNING_SUBOPS
         };
-        let fin = response(cmd, C_GET_RSP, st, false).us(COMPLETED, done.0).us(FAILED, done.1).us(WARNING, done.2);
+        let fin = response(cmd, C_GET_RSP, st, false)
+            .us(COMPLETED, done.0)
+            .us(FAILED, done.1)
+            .us(WARNING, done.2);
         send_command(assoc, pc, &fin).await
     }
 }
@@ -622,23 +828,47 @@ pub const IMPLEMENTATION_CLASS_UID: &str = "1.2.826.0.1.3680043.10.1166.1";
 
 fn write_dataset(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, String> {
     use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(ts_uid).ok_or_else(|| format!("unknown transfer syntax {ts_uid}"))?;
+    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
+        .get(ts_uid)
+        .ok_or_else(|| format!("unknown transfer syntax {ts_uid}"))?;
     let mut out = Vec::new();
-    obj.write_dataset_with_ts(&mut out, ts).map_err(|e| e.to_string())?;
+    obj.write_dataset_with_ts(&mut out, ts)
+        .map_err(|e| e.to_string())?;
     Ok(out)
 }
 
 /// The C-FIND response identifier: the requested keys with values from the match.
-fn find_response_dataset(m: &serde_json::Map<String, serde_json::Value>, requested: &[dicom_core::Tag], level: &str, ae: &str) -> InMemDicomObject {
+fn find_response_dataset(
+    m: &serde_json::Map<String, serde_json::Value>,
+    requested: &[dicom_core::Tag],
+    level: &str,
+    ae: &str,
+) -> InMemDicomObject {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     let mut obj = InMemDicomObject::new_empty();
-    obj.put(DataElement::new(tags::SPECIFIC_CHARACTER_SET, VR::CS, PrimitiveValue::from("ISO_IR 192")));
-    obj.put(DataElement::new(tags::QUERY_RETRIEVE_LEVEL, VR::CS, PrimitiveValue::from(level)));
-    obj.put(DataElement::new(tags::RETRIEVE_AE_TITLE, VR::AE, PrimitiveValue::from(ae)));
+    obj.put(DataElement::new(
+        tags::SPECIFIC_CHARACTER_SET,
+        VR::CS,
+        PrimitiveValue::from("ISO_IR 192"),
+    ));
+    obj.put(DataElement::new(
+        tags::QUERY_RETRIEVE_LEVEL,
+        VR::CS,
+        PrimitiveValue::from(level),
+    ));
+    obj.put(DataElement::new(
+        tags::RETRIEVE_AE_TITLE,
+        VR::AE,
+        PrimitiveValue::from(ae),
+    ));
     for &tag in requested {
         let vr = crate::service::query::vr_of(tag);
         if vr == VR::SQ {
-            obj.put(DataElement::new(tag, VR::SQ, dicom_core::value::DataSetSequence::<InMemDicomObject>::empty()));
+            obj.put(DataElement::new(
+                tag,
+                VR::SQ,
+                dicom_core::value::DataSetSequence::<InMemDicomObject>::empty(),
+            ));
             continue;
         }
         let key = crate::dicom::json::tag_key(tag);
@@ -664,12 +894,24 @@ fn find_response_dataset(m: &serde_json::Map<String, serde_json::Value>, request
             })
             .unwrap_or_default();
         let value = match vr {
-            VR::US => values.first().and_then(|v| v.parse::<u16>().ok()).map(PrimitiveValue::from).unwrap_or(PrimitiveValue::Empty),
-            VR::UL => values.first().and_then(|v| v.parse::<u32>().ok()).map(PrimitiveValue::from).unwrap_or(PrimitiveValue::Empty),
+            VR::US => values
+                .first()
+                .and_then(|v| v.parse::<u16>().ok())
+                .map(PrimitiveValue::from)
+                .unwrap_or(PrimitiveValue::Empty),
+            VR::UL => values
+                .first()
+                .and_then(|v| v.parse::<u32>().ok())
+                .map(PrimitiveValue::from)
+                .unwrap_or(PrimitiveValue::Empty),
             _ if values.is_empty() => PrimitiveValue::Empty,
             _ => PrimitiveValue::Strs(values.into_iter().collect()),
         };
-        obj.put(DataElement::new(tag, if vr == VR::UN { VR::LO } else { vr }, value));
+        obj.put(DataElement::new(
+            tag,
+            if vr == VR::UN { VR::LO } else { vr },
+            value,
+        ));
     }
     obj
 }

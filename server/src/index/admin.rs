@@ -31,7 +31,8 @@ pub struct AeRow {
     pub port: Option<u16>,
 }
 
-const USER_COLS: &str = "u.id, u.username, u.password_hash, u.role, u.hospital_id, h.code, u.disabled";
+const USER_COLS: &str =
+    "u.id, u.username, u.password_hash, u.role, u.hospital_id, h.code, u.disabled";
 
 fn user_from(r: &sqlx::sqlite::SqliteRow) -> UserRow {
     UserRow {
@@ -51,7 +52,9 @@ fn ae_from(r: &sqlx::sqlite::SqliteRow) -> AeRow {
         hospital_id: r.get(1),
         hospital_code: r.get(2),
         host: r.get(3),
-        port: r.get::<Option<i64>, _>(4).and_then(|p| u16::try_from(p).ok()),
+        port: r
+            .get::<Option<i64>, _>(4)
+            .and_then(|p| u16::try_from(p).ok()),
     }
 }
 
@@ -69,7 +72,9 @@ impl Index {
             .await;
         match r {
             Ok(done) => Ok(done.last_insert_rowid()),
-            Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!("hospital {code} already exists"))),
+            Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!(
+                "hospital {code} already exists"
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -79,23 +84,49 @@ impl Index {
             .bind(code)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| Hospital { id: r.get(0), code: r.get(1), name: r.get(2) }))
+        Ok(row.map(|r| Hospital {
+            id: r.get(0),
+            code: r.get(1),
+            name: r.get(2),
+        }))
     }
 
     pub async fn hospital_code(&self, id: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT code FROM hospitals WHERE id = ?").bind(id).fetch_optional(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT code FROM hospitals WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn list_hospitals(&self) -> Result<Vec<Hospital>> {
-        let rows = sqlx::query("SELECT id, code, name FROM hospitals ORDER BY code").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| Hospital { id: r.get(0), code: r.get(1), name: r.get(2) }).collect())
+        let rows = sqlx::query("SELECT id, code, name FROM hospitals ORDER BY code")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Hospital {
+                id: r.get(0),
+                code: r.get(1),
+                name: r.get(2),
+            })
+            .collect())
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
-    pub async fn add_user(&self, username: &str, hospital_id: Option<i64>, role: &str, password_hash: &str) -> Result<i64> {
+    pub async fn add_user(
+        &self,
+        username: &str,
+        hospital_id: Option<i64>,
+        role: &str,
+        password_hash: &str,
+    ) -> Result<i64> {
         let r = sqlx::query(
             "INSERT INTO users (username, password_hash, role, hospital_id, created_at) VALUES (?, ?, ?, ?, ?)",
         )
@@ -108,24 +139,41 @@ impl Index {
         .await;
         match r {
             Ok(done) => Ok(done.last_insert_rowid()),
-            Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!("user {username} already exists"))),
+            Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!(
+                "user {username} already exists"
+            ))),
             Err(e) => Err(e.into()),
         }
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
-        let sql = format!("SELECT {USER_COLS} FROM users u LEFT JOIN hospitals h ON h.id = u.hospital_id WHERE u.username = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(username).fetch_optional(&self.pool).await?;
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u LEFT JOIN hospitals h ON h.id = u.hospital_id WHERE u.username = ?"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(user_from))
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
-        let sql = format!("SELECT {USER_COLS} FROM users u LEFT JOIN hospitals h ON h.id = u.hospital_id ORDER BY u.username");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u LEFT JOIN hospitals h ON h.id = u.hospital_id ORDER BY u.username"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(user_from).collect())
     }
 
-    pub async fn insert_credential(&self, kind: &str, secret_hash: &str, user_id: i64, expires_at: Option<&str>) -> Result<()> {
+    pub async fn insert_credential(
+        &self,
+        kind: &str,
+        secret_hash: &str,
+        user_id: i64,
+        expires_at: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO credentials (kind, secret_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
             .bind(kind)
             .bind(secret_hash)
@@ -138,7 +186,11 @@ impl Index {
     }
 
     /// The user owning an unexpired credential of this kind and hash.
-    pub async fn user_by_credential(&self, kind: &str, secret_hash: &str) -> Result<Option<UserRow>> {
+    pub async fn user_by_credential(
+        &self,
+        kind: &str,
+        secret_hash: &str,
+    ) -> Result<Option<UserRow>> {
         let sql = format!(
             "SELECT {USER_COLS} FROM credentials c JOIN users u ON u.id = c.user_id \
              LEFT JOIN hospitals h ON h.id = u.hospital_id \
@@ -162,17 +214,27 @@ impl Index {
         Ok(())
     }
 
-    pub async fn add_ae(&self, ae_title: &str, hospital_id: i64, host: Option<&str>, port: Option<u16>) -> Result<()> {
-        let r = sqlx::query("INSERT INTO ae_titles (ae_title, hospital_id, host, port) VALUES (?, ?, ?, ?)")
-            .bind(ae_title)
-            .bind(hospital_id)
-            .bind(host)
-            .bind(port.map(i64::from))
-            .execute(&self.pool)
-            .await;
+    pub async fn add_ae(
+        &self,
+        ae_title: &str,
+        hospital_id: i64,
+        host: Option<&str>,
+        port: Option<u16>,
+    ) -> Result<()> {
+        let r = sqlx::query(
+            "INSERT INTO ae_titles (ae_title, hospital_id, host, port) VALUES (?, ?, ?, ?)",
+        )
+        .bind(ae_title)
+        .bind(hospital_id)
+        .bind(host)
+        .bind(port.map(i64::from))
+        .execute(&self.pool)
+        .await;
         match r {
             Ok(_) => Ok(()),
-            Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!("AE title {ae_title} already exists"))),
+            Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!(
+                "AE title {ae_title} already exists"
+            ))),
             Err(e) => Err(e.into()),
         }
     }

@@ -82,7 +82,11 @@ pub enum InsertOutcome {
 
 impl Index {
     /// Inserts the instance and its audit record in one transaction.
-    pub async fn insert_instance(&self, rec: &NewInstance, audit: &super::AuditRecord<'_>) -> Result<InsertOutcome> {
+    pub async fn insert_instance(
+        &self,
+        rec: &NewInstance,
+        audit: &super::AuditRecord<'_>,
+    ) -> Result<InsertOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing = sqlx::query(
             "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
@@ -93,17 +97,21 @@ impl Index {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(r) = existing {
-            return Ok(InsertOutcome::AlreadyPresent(ExistingInstance { sha256: r.get(0), study_uid: r.get(1) }));
+            return Ok(InsertOutcome::AlreadyPresent(ExistingInstance {
+                sha256: r.get(0),
+                study_uid: r.get(1),
+            }));
         }
         let now = now_rfc3339();
         let p = &rec.patient;
-        let patient_ref: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM patients WHERE hospital_id = ? AND patient_id = ? AND issuer = ?")
-                .bind(rec.hospital_id)
-                .bind(&p.patient_id)
-                .bind(&p.issuer)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let patient_ref: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM patients WHERE hospital_id = ? AND patient_id = ? AND issuer = ?",
+        )
+        .bind(rec.hospital_id)
+        .bind(&p.patient_id)
+        .bind(&p.issuer)
+        .fetch_optional(&mut *tx)
+        .await?;
         let patient_ref = match patient_ref {
             Some(id) => {
                 // The newest non-empty demographics win (corrections from the modality).
@@ -143,11 +151,12 @@ impl Index {
         };
 
         let s = &rec.study;
-        let study_ref: Option<i64> = sqlx::query_scalar("SELECT id FROM studies WHERE hospital_id = ? AND study_uid = ?")
-            .bind(rec.hospital_id)
-            .bind(&s.study_uid)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let study_ref: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM studies WHERE hospital_id = ? AND study_uid = ?")
+                .bind(rec.hospital_id)
+                .bind(&s.study_uid)
+                .fetch_optional(&mut *tx)
+                .await?;
         let study_ref = match study_ref {
             Some(id) => id,
             None => sqlx::query(
@@ -171,11 +180,12 @@ impl Index {
         };
 
         let se = &rec.series;
-        let series_ref: Option<i64> = sqlx::query_scalar("SELECT id FROM series WHERE study_ref = ? AND series_uid = ?")
-            .bind(study_ref)
-            .bind(&se.series_uid)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let series_ref: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM series WHERE study_ref = ? AND series_uid = ?")
+                .bind(study_ref)
+                .bind(&se.series_uid)
+                .fetch_optional(&mut *tx)
+                .await?;
         let (series_ref, new_series) = match series_ref {
             Some(id) => (id, false),
             None => (
@@ -245,11 +255,13 @@ impl Index {
             .execute(&mut *tx)
             .await?;
         } else {
-            sqlx::query("UPDATE studies SET num_instances = num_instances + 1, updated_at = ? WHERE id = ?")
-                .bind(&now)
-                .bind(study_ref)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE studies SET num_instances = num_instances + 1, updated_at = ? WHERE id = ?",
+            )
+            .bind(&now)
+            .bind(study_ref)
+            .execute(&mut *tx)
+            .await?;
         }
         super::insert_audit(&mut tx, &now, audit).await?;
         tx.commit().await?;
@@ -257,12 +269,22 @@ impl Index {
     }
 
     /// Keeps a conflicting instance (same SOP Instance UID, other content) for review.
-    pub async fn insert_conflict(&self, hospital_id: i64, sop_uid: &str, blob_key: &str, sha256: &str, size: i64, source: &str) -> Result<()> {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM instance_conflicts WHERE hospital_id = ? AND sha256 = ?")
-            .bind(hospital_id)
-            .bind(sha256)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn insert_conflict(
+        &self,
+        hospital_id: i64,
+        sop_uid: &str,
+        blob_key: &str,
+        sha256: &str,
+        size: i64,
+        source: &str,
+    ) -> Result<()> {
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM instance_conflicts WHERE hospital_id = ? AND sha256 = ?",
+        )
+        .bind(hospital_id)
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await?;
         if exists.is_none() {
             sqlx::query(
                 "INSERT INTO instance_conflicts (hospital_id, sop_uid, blob_key, sha256, size_bytes, received_at, source) \

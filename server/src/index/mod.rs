@@ -71,7 +71,10 @@ impl Index {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
         let index = Self { pool };
         index.migrate().await?;
         Ok(index)
@@ -85,10 +88,11 @@ impl Index {
         .await?;
         for (version, sql) in MIGRATIONS {
             let mut tx = self.pool.begin().await?;
-            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if done.is_none() {
                 sqlx::raw_sql(*sql).execute(&mut *tx).await?;
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
@@ -141,7 +145,10 @@ impl Index {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .collect())
     }
 
     /// Counter consistency: studies/series whose counters disagree with their rows.
@@ -162,7 +169,11 @@ impl Index {
 
 /// Inserts one audit row inside an open transaction (ingest writes its audit record in
 /// the same transaction as the instance, so one cannot exist without the other).
-pub(crate) async fn insert_audit(conn: &mut sqlx::SqliteConnection, at: &str, rec: &AuditRecord<'_>) -> Result<()> {
+pub(crate) async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    at: &str,
+    rec: &AuditRecord<'_>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, hospital_id, protocol, remote_addr, action, study_uid, patient_id, detail, outcome) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -2,9 +2,9 @@
 //! Every query carries a [`Scope`]: the tenancy filter is part of the SQL, never applied
 //! afterwards, so no code path can forget it.
 
+use sqlx::Arguments;
 use sqlx::Row;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::Arguments;
 
 use super::{Index, Result, Scope};
 
@@ -76,7 +76,9 @@ impl Col {
     /// The lowest level whose tables hold this column.
     pub fn level(self) -> Level {
         match self {
-            Col::PatientName | Col::PatientId | Col::Issuer | Col::BirthDate | Col::Sex => Level::Patient,
+            Col::PatientName | Col::PatientId | Col::Issuer | Col::BirthDate | Col::Sex => {
+                Level::Patient
+            }
             Col::StudyUid
             | Col::StudyDate
             | Col::StudyTime
@@ -111,7 +113,10 @@ pub enum Matcher {
     Int(i64),
     /// Person name: DICOM wildcard pattern against any component group, or fuzzy
     /// (every whitespace/`^`-separated token is a case-insensitive prefix of a component).
-    PersonName { pattern: String, fuzzy: bool },
+    PersonName {
+        pattern: String,
+        fuzzy: bool,
+    },
     /// ModalitiesInStudy: any of these modalities in the study.
     AnyModality(Vec<String>),
 }
@@ -251,7 +256,8 @@ fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
             }
             if let Some(t) = to {
                 // "-20201231" includes the whole last day; times compare by prefix.
-                sql.text.push_str(&format!(" AND {c} != '' AND substr({c}, 1, ?) <= ?"));
+                sql.text
+                    .push_str(&format!(" AND {c} != '' AND substr({c}, 1, ?) <= ?"));
                 sql.bind_i64(t.len() as i64);
                 sql.bind_str(t);
             }
@@ -270,7 +276,10 @@ fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
         }
         Matcher::PersonName { pattern, fuzzy } => {
             if *fuzzy {
-                for token in pattern.split(['^', '=', ' ', ',']).filter(|t| !t.is_empty()) {
+                for token in pattern
+                    .split(['^', '=', ' ', ','])
+                    .filter(|t| !t.is_empty())
+                {
                     let t = token.to_lowercase();
                     let t = t.trim_end_matches('*');
                     sql.text.push_str(" AND p.name_search LIKE ? ESCAPE '\\'");
@@ -278,7 +287,11 @@ fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
                 }
             } else {
                 let p = like_pattern(pattern);
-                let target = if col == Col::PatientName { "p.patient_name" } else { c };
+                let target = if col == Col::PatientName {
+                    "p.patient_name"
+                } else {
+                    c
+                };
                 sql.text.push_str(&format!(
                     " AND ({target} LIKE ? ESCAPE '\\' OR {target} LIKE ? ESCAPE '\\' OR {target} LIKE ? ESCAPE '\\')"
                 ));
@@ -301,15 +314,26 @@ fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
 impl Index {
     pub async fn query(&self, scope: &Scope, q: &Query) -> Result<Vec<Hit>> {
         let (scope_sql, scope_args) = scope.sql();
-        let mut sql = Sql { text: String::new(), args: SqliteArguments::default() };
+        let mut sql = Sql {
+            text: String::new(),
+            args: SqliteArguments::default(),
+        };
         let meta_sql = |level: Level| -> &'static str {
             match level {
                 Level::Instance => "i.metadata",
-                Level::Series => "(SELECT mi.metadata FROM instances mi WHERE mi.series_ref = se.id ORDER BY mi.instance_number LIMIT 1)",
-                _ => "(SELECT mi.metadata FROM instances mi JOIN series ms ON ms.id = mi.series_ref WHERE ms.study_ref = st.id ORDER BY ms.series_number, mi.instance_number LIMIT 1)",
+                Level::Series => {
+                    "(SELECT mi.metadata FROM instances mi WHERE mi.series_ref = se.id ORDER BY mi.instance_number LIMIT 1)"
+                }
+                _ => {
+                    "(SELECT mi.metadata FROM instances mi JOIN series ms ON ms.id = mi.series_ref WHERE ms.study_ref = st.id ORDER BY ms.series_number, mi.instance_number LIMIT 1)"
+                }
             }
         };
-        let meta = if q.want_metadata && q.level != Level::Patient { meta_sql(q.level) } else { "NULL" };
+        let meta = if q.want_metadata && q.level != Level::Patient {
+            meta_sql(q.level)
+        } else {
+            "NULL"
+        };
         let (select, from, group, order) = match q.level {
             Level::Patient => (
                 "h.code, p.patient_name, p.patient_id, p.issuer, p.birth_date, p.sex, COUNT(DISTINCT st.id)".to_string(),
@@ -370,7 +394,9 @@ impl Index {
             sql.text.push_str(" LIMIT -1 OFFSET ?");
             sql.bind_i64(q.offset);
         }
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch_all(&self.pool).await?;
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args)
+            .fetch_all(&self.pool)
+            .await?;
         let level = q.level;
         Ok(rows
             .iter()
@@ -425,7 +451,13 @@ impl Index {
 
     /// Instances of a study (optionally one series, one instance) visible in `scope`,
     /// in series then instance order.
-    pub async fn locate(&self, scope: &Scope, study_uid: Option<&str>, series_uid: Option<&str>, sop_uid: Option<&str>) -> Result<Vec<InstanceLoc>> {
+    pub async fn locate(
+        &self,
+        scope: &Scope,
+        study_uid: Option<&str>,
+        series_uid: Option<&str>,
+        sop_uid: Option<&str>,
+    ) -> Result<Vec<InstanceLoc>> {
         let (scope_sql, scope_args) = scope.sql();
         let mut sql = Sql {
             text: format!(
@@ -451,8 +483,11 @@ impl Index {
             sql.text.push_str(" AND i.sop_uid = ?");
             sql.bind_str(s);
         }
-        sql.text.push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch_all(&self.pool).await?;
+        sql.text
+            .push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| InstanceLoc {
@@ -473,7 +508,13 @@ impl Index {
     }
 
     /// DICOM JSON of instances (series metadata), in order, visible in `scope`.
-    pub async fn metadata(&self, scope: &Scope, study_uid: &str, series_uid: Option<&str>, sop_uid: Option<&str>) -> Result<Vec<String>> {
+    pub async fn metadata(
+        &self,
+        scope: &Scope,
+        study_uid: &str,
+        series_uid: Option<&str>,
+        sop_uid: Option<&str>,
+    ) -> Result<Vec<String>> {
         let (scope_sql, scope_args) = scope.sql();
         let mut sql = Sql {
             text: format!(
@@ -494,8 +535,12 @@ impl Index {
             sql.text.push_str(" AND i.sop_uid = ?");
             sql.bind_str(s);
         }
-        sql.text.push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
-        Ok(sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch_all(&self.pool).await?)
+        sql.text
+            .push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
+        Ok(
+            sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql.text), sql.args)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
-
 }

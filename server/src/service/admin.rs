@@ -15,10 +15,14 @@ fn valid_code(code: &str) -> bool {
 impl Admin<'_> {
     pub async fn add_hospital(&self, code: &str, name: &str) -> Result<()> {
         if !valid_code(code) {
-            return Err(ServiceError::BadRequest(format!("hospital code must be letters and digits (the 5-digit MOPH code): {code:?}")));
+            return Err(ServiceError::BadRequest(format!(
+                "hospital code must be letters and digits (the 5-digit MOPH code): {code:?}"
+            )));
         }
         if name.trim().is_empty() {
-            return Err(ServiceError::BadRequest("hospital name must not be empty".into()));
+            return Err(ServiceError::BadRequest(
+                "hospital name must not be empty".into(),
+            ));
         }
         self.archive.index().add_hospital(code, name.trim()).await?;
         Ok(())
@@ -38,16 +42,39 @@ impl Admin<'_> {
             .id)
     }
 
-    pub async fn add_user(&self, username: &str, hospital: Option<&str>, role: Role, password: &str) -> Result<()> {
-        if username.is_empty() || username.len() > 64 || username.chars().any(|c| c.is_control() || c == ':') {
-            return Err(ServiceError::BadRequest(format!("invalid user name {username:?}")));
+    pub async fn add_user(
+        &self,
+        username: &str,
+        hospital: Option<&str>,
+        role: Role,
+        password: &str,
+    ) -> Result<()> {
+        if username.is_empty()
+            || username.len() > 64
+            || username.chars().any(|c| c.is_control() || c == ':')
+        {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid user name {username:?}"
+            )));
         }
         let hospital_id = match hospital {
             Some(code) => Some(self.hospital_id(code).await?),
             None if role == Role::Admin => None,
-            None => return Err(ServiceError::BadRequest("every user except a regional admin needs --hospital".into())),
+            None => {
+                return Err(ServiceError::BadRequest(
+                    "every user except a regional admin needs --hospital".into(),
+                ));
+            }
         };
-        self.archive.index().add_user(username, hospital_id, role.as_str(), &hash_password(password)?).await?;
+        self.archive
+            .index()
+            .add_user(
+                username,
+                hospital_id,
+                role.as_str(),
+                &hash_password(password)?,
+            )
+            .await?;
         Ok(())
     }
 
@@ -55,7 +82,13 @@ impl Admin<'_> {
         Ok(self.archive.index().list_users().await?)
     }
 
-    pub async fn add_ae(&self, ae: &str, hospital: &str, host: Option<&str>, port: Option<u16>) -> Result<()> {
+    pub async fn add_ae(
+        &self,
+        ae: &str,
+        hospital: &str,
+        host: Option<&str>,
+        port: Option<u16>,
+    ) -> Result<()> {
         let id = self.hospital_id(hospital).await?;
         self.archive.index().add_ae(ae, id, host, port).await?;
         Ok(())

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -46,7 +46,9 @@ impl FromStr for Role {
             "radiologist" => Role::Radiologist,
             "doctor" => Role::Doctor,
             "technologist" => Role::Technologist,
-            other => anyhow::bail!("unknown role {other:?}: use admin, radiologist, doctor or technologist"),
+            other => anyhow::bail!(
+                "unknown role {other:?}: use admin, radiologist, doctor or technologist"
+            ),
         })
     }
 }
@@ -69,7 +71,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -77,7 +83,10 @@ fn verify_password(hash: &str, password: &str) -> bool {
 pub fn new_secret(prefix: &str) -> String {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
 }
 
 pub fn generate_password() -> String {
@@ -123,11 +132,25 @@ impl Auth<'_> {
             Some(p) if !p.is_empty() => (p, false),
             _ => (generate_password(), true),
         };
-        self.archive.index().add_user("admin", None, Role::Admin.as_str(), &hash_password(&password)?).await?;
+        self.archive
+            .index()
+            .add_user(
+                "admin",
+                None,
+                Role::Admin.as_str(),
+                &hash_password(&password)?,
+            )
+            .await?;
         Ok(generated.then_some(password))
     }
 
-    pub async fn login(&self, username: &str, password: &str, protocol: Protocol, remote: &str) -> Result<Principal> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        protocol: Protocol,
+        remote: &str,
+    ) -> Result<Principal> {
         let user = self.archive.index().user_by_name(username).await?;
         let cache_key = secret_hash(&format!("{username}\0{password}"));
         let cached = {
@@ -140,7 +163,9 @@ impl Auth<'_> {
             Some(u) if !u.disabled && (cached || verify_password(&u.password_hash, password)) => {
                 if !cached {
                     let mut guard = BASIC_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-                    guard.get_or_insert_with(HashMap::new).insert(cache_key, Instant::now());
+                    guard
+                        .get_or_insert_with(HashMap::new)
+                        .insert(cache_key, Instant::now());
                 }
                 Ok(principal_from(&u, protocol, remote))
             }
@@ -160,13 +185,19 @@ impl Auth<'_> {
                     protocol,
                     remote: remote.to_string(),
                 };
-                self.archive.audit(&who, "login", "", "", "bad credentials", "denied").await?;
+                self.archive
+                    .audit(&who, "login", "", "", "bad credentials", "denied")
+                    .await?;
                 Err(ServiceError::Unauthenticated)
             }
         }
     }
 
-    pub async fn create_api_token(&self, username: &str, expires_days: Option<u32>) -> Result<String> {
+    pub async fn create_api_token(
+        &self,
+        username: &str,
+        expires_days: Option<u32>,
+    ) -> Result<String> {
         let user = self
             .archive
             .index()
@@ -175,26 +206,48 @@ impl Auth<'_> {
             .ok_or_else(|| ServiceError::NotFound(format!("no user {username}")))?;
         let token = new_secret("rgs_");
         let expires = expires_days.map(crate::index::rfc3339_in_days);
-        self.archive.index().insert_credential("token", &secret_hash(&token), user.id, expires.as_deref()).await?;
+        self.archive
+            .index()
+            .insert_credential("token", &secret_hash(&token), user.id, expires.as_deref())
+            .await?;
         Ok(token)
     }
 
     pub async fn create_session(&self, who: &Principal) -> Result<String> {
-        let uid = who.user_id.ok_or_else(|| ServiceError::Forbidden("only users have sessions".into()))?;
+        let uid = who
+            .user_id
+            .ok_or_else(|| ServiceError::Forbidden("only users have sessions".into()))?;
         let secret = new_secret("");
         let expires = crate::index::rfc3339_in_days(SESSION_DAYS);
-        self.archive.index().insert_credential("session", &secret_hash(&secret), uid, Some(&expires)).await?;
+        self.archive
+            .index()
+            .insert_credential("session", &secret_hash(&secret), uid, Some(&expires))
+            .await?;
         Ok(secret)
     }
 
     pub async fn end_session(&self, secret: &str) -> Result<()> {
-        self.archive.index().delete_credential("session", &secret_hash(secret)).await?;
+        self.archive
+            .index()
+            .delete_credential("session", &secret_hash(secret))
+            .await?;
         Ok(())
     }
 
     /// Resolves an API token or a session secret.
-    pub async fn by_secret(&self, kind: &str, secret: &str, protocol: Protocol, remote: &str) -> Result<Principal> {
-        match self.archive.index().user_by_credential(kind, &secret_hash(secret)).await? {
+    pub async fn by_secret(
+        &self,
+        kind: &str,
+        secret: &str,
+        protocol: Protocol,
+        remote: &str,
+    ) -> Result<Principal> {
+        match self
+            .archive
+            .index()
+            .user_by_credential(kind, &secret_hash(secret))
+            .await?
+        {
             Some(u) if !u.disabled => Ok(principal_from(&u, protocol, remote)),
             _ => Err(ServiceError::Unauthenticated),
         }

@@ -48,10 +48,23 @@ pub enum StageError {
 
 impl StagedWriter {
     pub async fn create(archive: &Archive, limit: u64) -> std::io::Result<Self> {
-        let name = format!("in-{}.part", crate::service::auth::new_secret("").replace(['-', '_'], "x"));
+        let name = format!(
+            "in-{}.part",
+            crate::service::auth::new_secret("").replace(['-', '_'], "x")
+        );
         let path = archive.tmp_dir().join(name);
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
-        Ok(Self { path, file: tokio::io::BufWriter::with_capacity(256 * 1024, file), hasher: Sha256::new(), size: 0, limit })
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
+        Ok(Self {
+            path,
+            file: tokio::io::BufWriter::with_capacity(256 * 1024, file),
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+        })
     }
 
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StageError> {
@@ -68,7 +81,11 @@ impl StagedWriter {
     /// Completes the file. It is fsynced by `Archive::ingest`, overlapped with parsing.
     pub async fn finish(mut self) -> Result<StagedFile, StageError> {
         self.file.flush().await?;
-        Ok(StagedFile { path: self.path.clone(), sha256: hex::encode(self.hasher.clone().finalize()), size: self.size })
+        Ok(StagedFile {
+            path: self.path.clone(),
+            sha256: hex::encode(self.hasher.clone().finalize()),
+            size: self.size,
+        })
     }
 
     pub async fn abort(self) {
@@ -111,7 +128,11 @@ pub enum IngestError {
     #[error("cannot understand the instance: {0}")]
     Invalid(String),
     #[error("{why}")]
-    Mismatch { sop_class_uid: String, sop_instance_uid: String, why: String },
+    Mismatch {
+        sop_class_uid: String,
+        sop_instance_uid: String,
+        why: String,
+    },
     #[error("{0}")]
     NotAllowed(String),
     #[error(transparent)]
@@ -124,7 +145,9 @@ impl From<ParseError> for IngestError {
     }
 }
 
-fn parse_blocking(path: &Path) -> impl FnOnce() -> Result<(dicom::Parsed, dicom::IndexAttrs), ParseError> + use<> {
+fn parse_blocking(
+    path: &Path,
+) -> impl FnOnce() -> Result<(dicom::Parsed, dicom::IndexAttrs), ParseError> + use<> {
     let path = path.to_path_buf();
     move || {
         let parsed = dicom::parse_stored(&path)?;
@@ -143,15 +166,20 @@ fn mismatch(attrs: &dicom::IndexAttrs, why: String) -> IngestError {
 
 impl Archive {
     /// Stores one staged Part 10 file for `who`'s hospital.
-    pub async fn ingest(&self, who: &Principal, staged: StagedFile, expect: &Expect) -> Result<StoreOutcome, IngestError> {
-        let hospital_id = who
-            .hospital_id
-            .ok_or_else(|| IngestError::NotAllowed("this account belongs to no hospital, so it cannot store studies".into()))?;
+    pub async fn ingest(
+        &self,
+        who: &Principal,
+        staged: StagedFile,
+        expect: &Expect,
+    ) -> Result<StoreOutcome, IngestError> {
+        let hospital_id = who.hospital_id.ok_or_else(|| {
+            IngestError::NotAllowed(
+                "this account belongs to no hospital, so it cannot store studies".into(),
+            )
+        })?;
         // fsync the staging file while parsing it (from the page cache).
         let path = staged.path.clone();
-        let sync = async move {
-            tokio::fs::File::open(&path).await?.sync_all().await
-        };
+        let sync = async move { tokio::fs::File::open(&path).await?.sync_all().await };
         let parse = tokio::task::spawn_blocking(parse_blocking(&staged.path));
         let (synced, parsed) = tokio::join!(sync, parse);
         synced.map_err(ServiceError::from)?;
@@ -165,26 +193,35 @@ impl Archive {
         };
         if let Some(s) = &expect.study_uid {
             if *s != attrs.study.study_uid {
-                return Err(mismatch(&attrs, format!(
-                    "instance belongs to study {} but was sent to study {s}",
-                    attrs.study.study_uid
-                )));
+                return Err(mismatch(
+                    &attrs,
+                    format!(
+                        "instance belongs to study {} but was sent to study {s}",
+                        attrs.study.study_uid
+                    ),
+                ));
             }
         }
         if let Some(s) = &expect.sop_instance_uid {
             if *s != attrs.instance.sop_uid {
-                return Err(mismatch(&attrs, format!(
-                    "SOP Instance UID {} in the data set differs from {s} in the request",
-                    attrs.instance.sop_uid
-                )));
+                return Err(mismatch(
+                    &attrs,
+                    format!(
+                        "SOP Instance UID {} in the data set differs from {s} in the request",
+                        attrs.instance.sop_uid
+                    ),
+                ));
             }
         }
         if let Some(s) = &expect.sop_class_uid {
             if *s != attrs.instance.sop_class_uid {
-                return Err(mismatch(&attrs, format!(
-                    "SOP Class UID {} in the data set differs from {s} in the request",
-                    attrs.instance.sop_class_uid
-                )));
+                return Err(mismatch(
+                    &attrs,
+                    format!(
+                        "SOP Class UID {} in the data set differs from {s} in the request",
+                        attrs.instance.sop_class_uid
+                    ),
+                ));
             }
         }
         let key = key_for_sha256(&staged.sha256);
@@ -192,7 +229,10 @@ impl Archive {
 
         // No look-up first: the blob is content-addressed (a duplicate or a conflicting
         // instance cannot overwrite anything) and the insert decides uniqueness.
-        self.blobs().put_file(&key, &staged.path).await.map_err(ServiceError::from)?;
+        self.blobs()
+            .put_file(&key, &staged.path)
+            .await
+            .map_err(ServiceError::from)?;
         let rec = NewInstance {
             hospital_id,
             patient: attrs.patient.clone(),
@@ -215,10 +255,24 @@ impl Archive {
             detail: &attrs.instance.sop_uid,
             outcome: "ok",
         };
-        match self.index().insert_instance(&rec, &audit).await.map_err(ServiceError::from)? {
+        match self
+            .index()
+            .insert_instance(&rec, &audit)
+            .await
+            .map_err(ServiceError::from)?
+        {
             InsertOutcome::Inserted => Ok(outcome(Stored::New)),
             InsertOutcome::AlreadyPresent(existing) => {
-                self.settle_existing(who, hospital_id, &staged, &key, &source, existing.sha256, outcome).await
+                self.settle_existing(
+                    who,
+                    hospital_id,
+                    &staged,
+                    &key,
+                    &source,
+                    existing.sha256,
+                    outcome,
+                )
+                .await
             }
         }
     }
@@ -239,17 +293,32 @@ impl Archive {
         } else {
             // Keep the new bytes aside (content-addressed, so they cannot overwrite).
             if std::path::Path::new(&staged.path).exists() {
-                self.blobs().put_file(key, &staged.path).await.map_err(ServiceError::from)?;
+                self.blobs()
+                    .put_file(key, &staged.path)
+                    .await
+                    .map_err(ServiceError::from)?;
             }
             let o = outcome(Stored::Conflict);
             self.index()
-                .insert_conflict(hospital_id, &o.sop_instance_uid, key, &staged.sha256, staged.size as i64, source)
+                .insert_conflict(
+                    hospital_id,
+                    &o.sop_instance_uid,
+                    key,
+                    &staged.sha256,
+                    staged.size as i64,
+                    source,
+                )
                 .await
                 .map_err(ServiceError::from)?;
             o
         };
-        let what = if o.stored == Stored::Duplicate { "duplicate" } else { "conflict-kept-first" };
-        self.audit(who, "store", &o.study_uid, "", &o.sop_instance_uid, what).await?;
+        let what = if o.stored == Stored::Duplicate {
+            "duplicate"
+        } else {
+            "conflict-kept-first"
+        };
+        self.audit(who, "store", &o.study_uid, "", &o.sop_instance_uid, what)
+            .await?;
         Ok(o)
     }
 }

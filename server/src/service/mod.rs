@@ -149,7 +149,8 @@ async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver
 impl Archive {
     pub async fn open(data: &Path) -> anyhow::Result<Self> {
         use anyhow::Context;
-        std::fs::create_dir_all(data).with_context(|| format!("creating data dir {}", data.display()))?;
+        std::fs::create_dir_all(data)
+            .with_context(|| format!("creating data dir {}", data.display()))?;
         let tmp_dir = data.join("tmp");
         std::fs::create_dir_all(&tmp_dir)?;
         let index = Index::open(&data.join("index.sqlite"))
@@ -158,7 +159,14 @@ impl Archive {
         let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(data.join("blobs"))?);
         let (audit_tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(audit_writer(index.clone(), rx));
-        Ok(Self { inner: Arc::new(Inner { index, blobs, tmp_dir, audit_tx }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                index,
+                blobs,
+                tmp_dir,
+                audit_tx,
+            }),
+        })
     }
 
     pub fn index(&self) -> &Index {
@@ -195,7 +203,15 @@ impl Archive {
     }
 
     /// Queues an audit record (written within milliseconds by the batch writer).
-    pub async fn audit(&self, who: &Principal, action: &str, study_uid: &str, patient_id: &str, detail: &str, outcome: &str) -> Result<()> {
+    pub async fn audit(
+        &self,
+        who: &Principal,
+        action: &str,
+        study_uid: &str,
+        patient_id: &str,
+        detail: &str,
+        outcome: &str,
+    ) -> Result<()> {
         let rec = OwnedAudit {
             at: crate::index::now_rfc3339(),
             actor: who.actor.clone(),
@@ -225,8 +241,12 @@ impl Archive {
     /// Index versus blobs: every referenced blob exists with its size; counters agree.
     pub async fn fsck(&self) -> Result<FsckReport> {
         let referenced = self.index().all_blob_keys().await?;
-        let mut report = FsckReport { referenced: referenced.len(), ..FsckReport::default() };
-        let present: std::collections::HashSet<String> = self.blobs().list_keys().await?.into_iter().collect();
+        let mut report = FsckReport {
+            referenced: referenced.len(),
+            ..FsckReport::default()
+        };
+        let present: std::collections::HashSet<String> =
+            self.blobs().list_keys().await?.into_iter().collect();
         report.blobs = present.len();
         let mut wanted = std::collections::HashSet::new();
         for (key, size) in referenced {
@@ -263,7 +283,11 @@ impl FsckReport {
 
 impl std::fmt::Display for FsckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "indexed blobs: {}, blobs on storage: {}", self.referenced, self.blobs)?;
+        writeln!(
+            f,
+            "indexed blobs: {}, blobs on storage: {}",
+            self.referenced, self.blobs
+        )?;
         for k in &self.missing {
             writeln!(f, "MISSING blob {k}")?;
         }
@@ -274,8 +298,20 @@ impl std::fmt::Display for FsckReport {
             writeln!(f, "COUNTER mismatch: {c}")?;
         }
         if !self.orphans.is_empty() {
-            writeln!(f, "unreferenced blobs (never acknowledged, safe to ignore): {}", self.orphans.len())?;
+            writeln!(
+                f,
+                "unreferenced blobs (never acknowledged, safe to ignore): {}",
+                self.orphans.len()
+            )?;
         }
-        writeln!(f, "{}", if self.is_consistent() { "consistent" } else { "INCONSISTENT" })
+        writeln!(
+            f,
+            "{}",
+            if self.is_consistent() {
+                "consistent"
+            } else {
+                "INCONSISTENT"
+            }
+        )
     }
 }

@@ -36,7 +36,10 @@ pub fn parse_tag(s: &str) -> Option<Tag> {
 }
 
 pub fn vr_of(tag: Tag) -> VR {
-    StandardDataDictionary.by_tag(tag).map(|e| e.vr().relaxed()).unwrap_or(VR::UN)
+    StandardDataDictionary
+        .by_tag(tag)
+        .map(|e| e.vr().relaxed())
+        .unwrap_or(VR::UN)
 }
 
 fn col_for(tag: Tag) -> Option<Col> {
@@ -70,7 +73,11 @@ fn col_for(tag: Tag) -> Option<Col> {
 
 fn normalize_range_side(s: &str, vr: VR) -> String {
     let t = s.trim();
-    if vr == VR::TM { t.replace(':', "") } else { t.replace(['.', '-'], "") }
+    if vr == VR::TM {
+        t.replace(':', "")
+    } else {
+        t.replace(['.', '-'], "")
+    }
 }
 
 /// One key/value to a matcher, per PS3.4 C.2.2.2 and PS3.18 8.3.4.
@@ -81,18 +88,30 @@ fn matcher(tag: Tag, col: Col, value: &str, fuzzy: bool) -> Result<Option<Matche
     }
     let vr = vr_of(tag);
     Ok(Some(match col {
-        Col::PatientName | Col::ReferringPhysician => Matcher::PersonName { pattern: v.to_string(), fuzzy },
+        Col::PatientName | Col::ReferringPhysician => Matcher::PersonName {
+            pattern: v.to_string(),
+            fuzzy,
+        },
         Col::StudyUid | Col::SeriesUid | Col::SopUid | Col::SopClassUid => {
-            let uids: Vec<String> = v.split(['\\', ',']).map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect();
+            let uids: Vec<String> = v
+                .split(['\\', ','])
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect();
             if uids.iter().any(|u| !crate::dicom::valid_uid(u)) {
-                return Err(ServiceError::BadRequest(format!("invalid UID list for {}: {v:?}", tag_key(tag))));
+                return Err(ServiceError::BadRequest(format!(
+                    "invalid UID list for {}: {v:?}",
+                    tag_key(tag)
+                )));
             }
             Matcher::UidList(uids)
         }
-        Col::ModalitiesInStudy => Matcher::AnyModality(v.split(['\\', ',']).map(|m| m.trim().to_string()).collect()),
-        Col::SeriesNumber | Col::InstanceNumber => Matcher::Int(
-            v.parse().map_err(|_| ServiceError::BadRequest(format!("{} must be an integer: {v:?}", tag_key(tag))))?,
-        ),
+        Col::ModalitiesInStudy => {
+            Matcher::AnyModality(v.split(['\\', ',']).map(|m| m.trim().to_string()).collect())
+        }
+        Col::SeriesNumber | Col::InstanceNumber => Matcher::Int(v.parse().map_err(|_| {
+            ServiceError::BadRequest(format!("{} must be an integer: {v:?}", tag_key(tag)))
+        })?),
         _ if matches!(vr, VR::DA | VR::TM | VR::DT) && v.contains('-') => {
             let (from, to) = v.split_once('-').unwrap_or((v, ""));
             check_date_time(tag, vr, from)?;
@@ -114,15 +133,25 @@ fn matcher(tag: Tag, col: Col, value: &str, fuzzy: bool) -> Result<Option<Matche
 fn check_date_time(tag: Tag, vr: VR, side: &str) -> Result<()> {
     let t = normalize_range_side(side, vr);
     let ok = match vr {
-        VR::DA => t.is_empty() || (t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) && {
-            let m: u32 = t[4..6].parse().unwrap_or(0);
-            let d: u32 = t[6..8].parse().unwrap_or(0);
-            (1..=12).contains(&m) && (1..=31).contains(&d)
-        }),
+        VR::DA => {
+            t.is_empty()
+                || (t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) && {
+                    let m: u32 = t[4..6].parse().unwrap_or(0);
+                    let d: u32 = t[6..8].parse().unwrap_or(0);
+                    (1..=12).contains(&m) && (1..=31).contains(&d)
+                })
+        }
         VR::TM => t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && t.len() <= 13,
         _ => t.bytes().all(|b| b.is_ascii_digit() || b"+-.".contains(&b)),
     };
-    if ok { Ok(()) } else { Err(ServiceError::BadRequest(format!("invalid date/time for {}: {side:?}", tag_key(tag)))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!(
+            "invalid date/time for {}: {side:?}",
+            tag_key(tag)
+        )))
+    }
 }
 
 fn allowed_at(level: Level, col: Col) -> bool {
@@ -149,12 +178,18 @@ fn put_str(m: &mut Map<String, J>, tag: Tag, vr: &str, v: &str) {
             let mut pn = Map::new();
             for (i, g) in v.split('=').enumerate().take(3) {
                 if !g.is_empty() {
-                    pn.insert(["Alphabetic", "Ideographic", "Phonetic"][i].into(), J::String(g.into()));
+                    pn.insert(
+                        ["Alphabetic", "Ideographic", "Phonetic"][i].into(),
+                        J::String(g.into()),
+                    );
                 }
             }
             e.insert("Value".into(), json!([pn]));
         } else if vr == "CS" && v.contains('\\') {
-            e.insert("Value".into(), J::Array(v.split('\\').map(|s| J::String(s.into())).collect()));
+            e.insert(
+                "Value".into(),
+                J::Array(v.split('\\').map(|s| J::String(s.into())).collect()),
+            );
         } else {
             e.insert("Value".into(), json!([v]));
         }
@@ -189,10 +224,25 @@ fn study_attrs(m: &mut Map<String, J>, h: &Hit) {
     put_str(m, tags::ACCESSION_NUMBER, "SH", &h.accession);
     put_str(m, tags::STUDY_ID, "SH", &h.study_id);
     put_str(m, tags::STUDY_DESCRIPTION, "LO", &h.study_description);
-    put_str(m, tags::REFERRING_PHYSICIAN_NAME, "PN", &h.referring_physician);
+    put_str(
+        m,
+        tags::REFERRING_PHYSICIAN_NAME,
+        "PN",
+        &h.referring_physician,
+    );
     put_str(m, tags::MODALITIES_IN_STUDY, "CS", &h.modalities);
-    put_int(m, tags::NUMBER_OF_STUDY_RELATED_SERIES, "IS", Some(h.num_study_series));
-    put_int(m, tags::NUMBER_OF_STUDY_RELATED_INSTANCES, "IS", Some(h.num_study_instances));
+    put_int(
+        m,
+        tags::NUMBER_OF_STUDY_RELATED_SERIES,
+        "IS",
+        Some(h.num_study_series),
+    );
+    put_int(
+        m,
+        tags::NUMBER_OF_STUDY_RELATED_INSTANCES,
+        "IS",
+        Some(h.num_study_instances),
+    );
     put_str(m, tags::INSTITUTION_CODE_SEQUENCE, "SQ", "");
 }
 
@@ -202,9 +252,24 @@ fn series_attrs(m: &mut Map<String, J>, h: &Hit) {
     put_int(m, tags::SERIES_NUMBER, "IS", h.series_number);
     put_str(m, tags::SERIES_DESCRIPTION, "LO", &h.series_description);
     put_str(m, tags::BODY_PART_EXAMINED, "CS", &h.body_part);
-    put_str(m, tags::PERFORMED_PROCEDURE_STEP_START_DATE, "DA", &h.pps_start_date);
-    put_str(m, tags::PERFORMED_PROCEDURE_STEP_START_TIME, "TM", &h.pps_start_time);
-    put_int(m, tags::NUMBER_OF_SERIES_RELATED_INSTANCES, "IS", Some(h.num_series_instances));
+    put_str(
+        m,
+        tags::PERFORMED_PROCEDURE_STEP_START_DATE,
+        "DA",
+        &h.pps_start_date,
+    );
+    put_str(
+        m,
+        tags::PERFORMED_PROCEDURE_STEP_START_TIME,
+        "TM",
+        &h.pps_start_time,
+    );
+    put_int(
+        m,
+        tags::NUMBER_OF_SERIES_RELATED_INSTANCES,
+        "IS",
+        Some(h.num_series_instances),
+    );
 }
 
 fn hit_json(level: Level, h: &Hit, include: &Include) -> Map<String, J> {
@@ -213,18 +278,36 @@ fn hit_json(level: Level, h: &Hit, include: &Include) -> Map<String, J> {
     match level {
         Level::Patient => {
             patient_attrs(&mut m, h);
-            put_int(&mut m, tags::NUMBER_OF_PATIENT_RELATED_STUDIES, "IS", Some(h.num_patient_studies));
+            put_int(
+                &mut m,
+                tags::NUMBER_OF_PATIENT_RELATED_STUDIES,
+                "IS",
+                Some(h.num_patient_studies),
+            );
         }
         Level::Study => {
             study_attrs(&mut m, h);
             put_str(&mut m, tags::INSTANCE_AVAILABILITY, "CS", "ONLINE");
-            put_str(&mut m, tags::RETRIEVE_URL, "UR", &format!("{BASE_PLACEHOLDER}/studies/{}", h.study_uid));
+            put_str(
+                &mut m,
+                tags::RETRIEVE_URL,
+                "UR",
+                &format!("{BASE_PLACEHOLDER}/studies/{}", h.study_uid),
+            );
         }
         Level::Series => {
             study_attrs(&mut m, h);
             series_attrs(&mut m, h);
             put_str(&mut m, tags::INSTANCE_AVAILABILITY, "CS", "ONLINE");
-            put_str(&mut m, tags::RETRIEVE_URL, "UR", &format!("{BASE_PLACEHOLDER}/studies/{}/series/{}", h.study_uid, h.series_uid));
+            put_str(
+                &mut m,
+                tags::RETRIEVE_URL,
+                "UR",
+                &format!(
+                    "{BASE_PLACEHOLDER}/studies/{}/series/{}",
+                    h.study_uid, h.series_uid
+                ),
+            );
         }
         Level::Instance => {
             study_attrs(&mut m, h);
@@ -236,13 +319,21 @@ fn hit_json(level: Level, h: &Hit, include: &Include) -> Map<String, J> {
             put_int(&mut m, tags::COLUMNS, "US", h.columns);
             put_int(&mut m, tags::BITS_ALLOCATED, "US", h.bits_allocated);
             put_int(&mut m, tags::NUMBER_OF_FRAMES, "IS", h.number_of_frames);
-            put_str(&mut m, tags::AVAILABLE_TRANSFER_SYNTAX_UID, "UI", &h.transfer_syntax);
+            put_str(
+                &mut m,
+                tags::AVAILABLE_TRANSFER_SYNTAX_UID,
+                "UI",
+                &h.transfer_syntax,
+            );
             put_str(&mut m, tags::INSTANCE_AVAILABILITY, "CS", "ONLINE");
             put_str(
                 &mut m,
                 tags::RETRIEVE_URL,
                 "UR",
-                &format!("{BASE_PLACEHOLDER}/studies/{}/series/{}/instances/{}", h.study_uid, h.series_uid, h.sop_uid),
+                &format!(
+                    "{BASE_PLACEHOLDER}/studies/{}/series/{}/instances/{}",
+                    h.study_uid, h.series_uid, h.sop_uid
+                ),
             );
         }
     }
@@ -283,7 +374,9 @@ fn level_allows_meta(level: Level, key: &str) -> bool {
     let group = &key[0..4];
     match level {
         Level::Instance => true,
-        Level::Series | Level::Study => matches!(group, "0008" | "0010" | "0018" | "0020" | "0032" | "0040"),
+        Level::Series | Level::Study => {
+            matches!(group, "0008" | "0010" | "0018" | "0020" | "0032" | "0040")
+        }
         Level::Patient => group == "0010",
     }
 }
@@ -315,21 +408,41 @@ impl Archive {
             }
         }
         let want_metadata = spec.include != Include::Defaults
-            || spec.keys.iter().any(|(t, v)| v.trim().is_empty() && col_for(*t).is_none());
-        let q = Query { level: spec.level, conds, limit: spec.limit, offset: spec.offset, want_metadata };
+            || spec
+                .keys
+                .iter()
+                .any(|(t, v)| v.trim().is_empty() && col_for(*t).is_none());
+        let q = Query {
+            level: spec.level,
+            conds,
+            limit: spec.limit,
+            offset: spec.offset,
+            want_metadata,
+        };
         let include = match (&spec.include, want_metadata) {
             (Include::Defaults, true) => Include::Tags(spec.keys.iter().map(|(t, _)| *t).collect()),
             (i, _) => i.clone(),
         };
         let hits = self.index().query(&who.scope(), &q).await?;
-        let matches: Vec<_> = hits.iter().map(|h| hit_json(spec.level, h, &include)).collect();
+        let matches: Vec<_> = hits
+            .iter()
+            .map(|h| hit_json(spec.level, h, &include))
+            .collect();
         let detail = format!(
             "level={:?} keys={} results={}",
             spec.level,
-            spec.keys.iter().filter(|(_, v)| !v.is_empty()).map(|(t, v)| format!("{}={v}", tag_key(*t))).collect::<Vec<_>>().join("&"),
+            spec.keys
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(t, v)| format!("{}={v}", tag_key(*t)))
+                .collect::<Vec<_>>()
+                .join("&"),
             matches.len()
         );
         self.audit(who, "query", "", "", &detail, "ok").await?;
-        Ok(QueryResult { matches, unsupported })
+        Ok(QueryResult {
+            matches,
+            unsupported,
+        })
     }
 }

@@ -29,7 +29,12 @@ pub enum BlobError {
     #[error("blob {0} not found")]
     NotFound(String),
     #[error("blob {key}: range {start}..{end} outside its {size} bytes")]
-    BadRange { key: String, start: u64, end: u64, size: u64 },
+    BadRange {
+        key: String,
+        start: u64,
+        end: u64,
+        size: u64,
+    },
     #[error("blob store I/O on {key}: {source}")]
     Io { key: String, source: std::io::Error },
 }

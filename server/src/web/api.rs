@@ -25,11 +25,25 @@ async fn me_json(state: &AppState, p: &Principal) -> serde_json::Value {
     serde_json::json!({ "username": p.actor, "role": p.role.as_str(), "hospital": hospital })
 }
 
-pub async fn login(State(state): State<AppState>, ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>, Json(req): Json<LoginRequest>) -> AppResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Json(req): Json<LoginRequest>,
+) -> AppResult<Response> {
     let auth = state.archive.auth();
-    let who = auth.login(&req.username, &req.password, Protocol::Api, &addr.to_string()).await?;
+    let who = auth
+        .login(
+            &req.username,
+            &req.password,
+            Protocol::Api,
+            &addr.to_string(),
+        )
+        .await?;
     let secret = auth.create_session(&who).await?;
-    state.archive.audit(&who, "login", "", "", "session", "ok").await?;
+    state
+        .archive
+        .audit(&who, "login", "", "", "session", "ok")
+        .await?;
     let secure = if state.tls { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
@@ -56,6 +70,9 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppRes
     Ok(res)
 }
 
-pub async fn me(State(state): State<AppState>, Authed(who): Authed) -> AppResult<Json<serde_json::Value>> {
+pub async fn me(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+) -> AppResult<Json<serde_json::Value>> {
     Ok(Json(me_json(&state, &who).await))
 }

@@ -44,21 +44,36 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         // Nested routers see their path without the prefix; the original URI has it.
-        let path = parts.extensions.get::<axum::extract::OriginalUri>().map(|u| u.0.path().to_string()).unwrap_or_else(|| parts.uri.path().to_string());
-        let protocol = if path.starts_with("/dicomweb") { Protocol::DicomWeb } else { Protocol::Api };
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|u| u.0.path().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let protocol = if path.starts_with("/dicomweb") {
+            Protocol::DicomWeb
+        } else {
+            Protocol::Api
+        };
         let remote = remote_of(parts);
         let auth = state.archive.auth();
-        if let Some(h) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(h) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
             let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
             let p = if scheme.eq_ignore_ascii_case("bearer") {
-                auth.by_secret("token", rest.trim(), protocol, &remote).await
+                auth.by_secret("token", rest.trim(), protocol, &remote)
+                    .await
             } else if scheme.eq_ignore_ascii_case("basic") {
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(rest.trim())
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
                     .ok_or(ServiceError::Unauthenticated)?;
-                let (user, pass) = decoded.split_once(':').ok_or(ServiceError::Unauthenticated)?;
+                let (user, pass) = decoded
+                    .split_once(':')
+                    .ok_or(ServiceError::Unauthenticated)?;
                 auth.login(user, pass, protocol, &remote).await
             } else {
                 Err(ServiceError::Unauthenticated)
@@ -66,7 +81,11 @@ where
             return p.map(Authed).map_err(AppError::from);
         }
         if let Some(secret) = session_cookie(parts) {
-            return auth.by_secret("session", &secret, protocol, &remote).await.map(Authed).map_err(AppError::from);
+            return auth
+                .by_secret("session", &secret, protocol, &remote)
+                .await
+                .map(Authed)
+                .map_err(AppError::from);
         }
         Err(AppError::from(ServiceError::Unauthenticated))
     }

@@ -20,8 +20,14 @@ pub const DICOM_JSON: &str = "application/dicom+json";
 
 /// `scheme://host/dicomweb`, as the client reached us.
 pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
     format!("{proto}://{host}/dicomweb")
 }
 
@@ -32,14 +38,24 @@ fn percent_decode(s: &str) -> Result<String, AppError> {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() => {
-                let h = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let h = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match h {
                     Some(v) => out.push(v),
-                    None => return Err(AppError::bad_request(format!("bad percent-encoding in query: {s}"))),
+                    None => {
+                        return Err(AppError::bad_request(format!(
+                            "bad percent-encoding in query: {s}"
+                        )));
+                    }
                 }
                 i += 3;
             }
-            b'%' => return Err(AppError::bad_request(format!("bad percent-encoding in query: {s}"))),
+            b'%' => {
+                return Err(AppError::bad_request(format!(
+                    "bad percent-encoding in query: {s}"
+                )));
+            }
             b'+' => {
                 out.push(b' ');
                 i += 1;
@@ -54,33 +70,55 @@ fn percent_decode(s: &str) -> Result<String, AppError> {
 }
 
 fn parse_query(raw: Option<&str>, level: Level) -> AppResult<QuerySpec> {
-    let mut spec = QuerySpec { level, keys: vec![], include: Include::Defaults, fuzzy: false, limit: None, offset: 0 };
+    let mut spec = QuerySpec {
+        level,
+        keys: vec![],
+        include: Include::Defaults,
+        fuzzy: false,
+        limit: None,
+        offset: 0,
+    };
     let mut include_tags = vec![];
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = percent_decode(k)?;
         let v = percent_decode(v)?;
         match k.as_str() {
-            "limit" => spec.limit = Some(v.parse().map_err(|_| AppError::bad_request(format!("limit must be a number: {v:?}")))?),
-            "offset" => spec.offset = v.parse().map_err(|_| AppError::bad_request(format!("offset must be a number: {v:?}")))?,
+            "limit" => {
+                spec.limit =
+                    Some(v.parse().map_err(|_| {
+                        AppError::bad_request(format!("limit must be a number: {v:?}"))
+                    })?)
+            }
+            "offset" => {
+                spec.offset = v
+                    .parse()
+                    .map_err(|_| AppError::bad_request(format!("offset must be a number: {v:?}")))?
+            }
             "fuzzymatching" => spec.fuzzy = v == "true",
             "includefield" => {
                 for f in v.split(',').map(str::trim).filter(|f| !f.is_empty()) {
                     if f == "all" {
                         spec.include = Include::All;
                     } else {
-                        include_tags.push(parse_tag(f).ok_or_else(|| AppError::bad_request(format!("unknown attribute in includefield: {f}")))?);
+                        include_tags.push(parse_tag(f).ok_or_else(|| {
+                            AppError::bad_request(format!("unknown attribute in includefield: {f}"))
+                        })?);
                     }
                 }
             }
             _ => {
-                let tag = parse_tag(&k).ok_or_else(|| AppError::bad_request(format!("unknown query parameter or attribute: {k}")))?;
+                let tag = parse_tag(&k).ok_or_else(|| {
+                    AppError::bad_request(format!("unknown query parameter or attribute: {k}"))
+                })?;
                 spec.keys.push((tag, v));
             }
         }
     }
     if spec.limit.is_some_and(|l| l < 0) || spec.offset < 0 {
-        return Err(AppError::bad_request("limit and offset must not be negative"));
+        return Err(AppError::bad_request(
+            "limit and offset must not be negative",
+        ));
     }
     if spec.include == Include::Defaults && !include_tags.is_empty() {
         spec.include = Include::Tags(include_tags);
@@ -90,47 +128,121 @@ fn parse_query(raw: Option<&str>, level: Level) -> AppResult<QuerySpec> {
 
 fn json_response(body: String, headers: &HeaderMap) -> Response {
     let body = body.replace(BASE_PLACEHOLDER, &base_url(headers));
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(body.as_bytes()))[..32]);
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(body.as_bytes()))[..32]
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    ([(header::CONTENT_TYPE, DICOM_JSON.to_string()), (header::ETAG, etag)], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, DICOM_JSON.to_string()),
+            (header::ETAG, etag),
+        ],
+        body,
+    )
+        .into_response()
 }
 
-async fn run_query(state: &AppState, who: &crate::service::Principal, spec: QuerySpec, headers: &HeaderMap) -> AppResult<Response> {
+async fn run_query(
+    state: &AppState,
+    who: &crate::service::Principal,
+    spec: QuerySpec,
+    headers: &HeaderMap,
+) -> AppResult<Response> {
     let result = state.archive.query(who, &spec).await?;
-    let body = serde_json::Value::Array(result.matches.into_iter().map(serde_json::Value::Object).collect()).to_string();
+    let body = serde_json::Value::Array(
+        result
+            .matches
+            .into_iter()
+            .map(serde_json::Value::Object)
+            .collect(),
+    )
+    .to_string();
     let mut res = json_response(body, headers);
     if !result.unsupported.is_empty() {
-        let list: Vec<String> = result.unsupported.iter().map(|t| crate::dicom::json::tag_key(*t)).collect();
-        if let Ok(v) = HeaderValue::from_str(&format!("299 rangsi \"The following attributes are not supported for matching: {}\"", list.join(","))) {
+        let list: Vec<String> = result
+            .unsupported
+            .iter()
+            .map(|t| crate::dicom::json::tag_key(*t))
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "299 rangsi \"The following attributes are not supported for matching: {}\"",
+            list.join(",")
+        )) {
             res.headers_mut().insert(header::WARNING, v);
         }
     }
     Ok(res)
 }
 
-pub async fn qido_studies(State(s): State<AppState>, Authed(who): Authed, RawQuery(q): RawQuery, headers: HeaderMap) -> AppResult<Response> {
+pub async fn qido_studies(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     run_query(&s, &who, parse_query(q.as_deref(), Level::Study)?, &headers).await
 }
 
-pub async fn qido_series(State(s): State<AppState>, Authed(who): Authed, RawQuery(q): RawQuery, headers: HeaderMap) -> AppResult<Response> {
-    run_query(&s, &who, parse_query(q.as_deref(), Level::Series)?, &headers).await
+pub async fn qido_series(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    run_query(
+        &s,
+        &who,
+        parse_query(q.as_deref(), Level::Series)?,
+        &headers,
+    )
+    .await
 }
 
-pub async fn qido_instances(State(s): State<AppState>, Authed(who): Authed, RawQuery(q): RawQuery, headers: HeaderMap) -> AppResult<Response> {
-    run_query(&s, &who, parse_query(q.as_deref(), Level::Instance)?, &headers).await
+pub async fn qido_instances(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    run_query(
+        &s,
+        &who,
+        parse_query(q.as_deref(), Level::Instance)?,
+        &headers,
+    )
+    .await
 }
 
-pub async fn qido_study_series(State(s): State<AppState>, Authed(who): Authed, Path(study): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> AppResult<Response> {
+pub async fn qido_study_series(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path(study): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let mut spec = parse_query(q.as_deref(), Level::Series)?;
-    spec.keys.push((dicom_dictionary_std::tags::STUDY_INSTANCE_UID, study));
+    spec.keys
+        .push((dicom_dictionary_std::tags::STUDY_INSTANCE_UID, study));
     run_query(&s, &who, spec, &headers).await
 }
 
-pub async fn qido_study_instances(State(s): State<AppState>, Authed(who): Authed, Path(study): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> AppResult<Response> {
+pub async fn qido_study_instances(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path(study): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let mut spec = parse_query(q.as_deref(), Level::Instance)?;
-    spec.keys.push((dicom_dictionary_std::tags::STUDY_INSTANCE_UID, study));
+    spec.keys
+        .push((dicom_dictionary_std::tags::STUDY_INSTANCE_UID, study));
     run_query(&s, &who, spec, &headers).await
 }
 
@@ -142,15 +254,20 @@ pub async fn qido_series_instances(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let mut spec = parse_query(q.as_deref(), Level::Instance)?;
-    spec.keys.push((dicom_dictionary_std::tags::STUDY_INSTANCE_UID, study));
-    spec.keys.push((dicom_dictionary_std::tags::SERIES_INSTANCE_UID, series));
+    spec.keys
+        .push((dicom_dictionary_std::tags::STUDY_INSTANCE_UID, study));
+    spec.keys
+        .push((dicom_dictionary_std::tags::SERIES_INSTANCE_UID, series));
     run_query(&s, &who, spec, &headers).await
 }
 
 // ---- WADO-RS ----
 
 fn new_boundary() -> String {
-    format!("rangsi-{}", &crate::service::auth::new_secret("").replace(['-', '_'], "0")[..24])
+    format!(
+        "rangsi-{}",
+        &crate::service::auth::new_secret("").replace(['-', '_'], "0")[..24]
+    )
 }
 
 fn multipart_response(boundary: &str, part_type: &str, body: Body) -> Response {
@@ -159,29 +276,55 @@ fn multipart_response(boundary: &str, part_type: &str, body: Body) -> Response {
 }
 
 fn accepts_single_part_dicom(headers: &HeaderMap) -> bool {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    !accept.contains("multipart/related") && accept.split(',').any(|a| a.trim().starts_with("application/dicom") && !a.contains("json"))
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    !accept.contains("multipart/related")
+        && accept
+            .split(',')
+            .any(|a| a.trim().starts_with("application/dicom") && !a.contains("json"))
 }
 
 /// What `Accept` asks of whole instances: as stored (`transfer-syntax=*` or the stored
 /// one), or Explicit VR Little Endian (no parameter: the default, PS3.18 8.7.3.5.2).
 fn instance_syntax(headers: &HeaderMap) -> AppResult<Option<String>> {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mut wanted: Option<String> = None;
     for part in accept.split(',') {
         if let Some(i) = part.find("transfer-syntax=") {
-            let ts: String = part[i + 16..].trim().trim_matches('"').chars().take_while(|c| *c == '*' || c.is_ascii_digit() || *c == '.').collect();
+            let ts: String = part[i + 16..]
+                .trim()
+                .trim_matches('"')
+                .chars()
+                .take_while(|c| *c == '*' || c.is_ascii_digit() || *c == '.')
+                .collect();
             if ts == "*" {
                 return Ok(None);
             }
             wanted.get_or_insert(ts);
         }
     }
-    Ok(Some(wanted.unwrap_or_else(|| crate::service::retrieve::EXPLICIT_VR_LE.to_string())))
+    Ok(Some(wanted.unwrap_or_else(|| {
+        crate::service::retrieve::EXPLICIT_VR_LE.to_string()
+    })))
 }
 
-async fn retrieve(state: AppState, who: crate::service::Principal, study: String, series: Option<String>, instance: Option<String>, headers: HeaderMap) -> AppResult<Response> {
-    let locs = state.archive.locate(&who, Some(&study), series.as_deref(), instance.as_deref()).await?;
+async fn retrieve(
+    state: AppState,
+    who: crate::service::Principal,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let locs = state
+        .archive
+        .locate(&who, Some(&study), series.as_deref(), instance.as_deref())
+        .await?;
     let wanted = instance_syntax(&headers)?;
     // A named syntax other than the stored one and Explicit VR LE cannot be produced.
     if let Some(w) = &wanted {
@@ -189,7 +332,10 @@ async fn retrieve(state: AppState, who: crate::service::Principal, study: String
             if let Some(l) = locs.iter().find(|l| &l.transfer_syntax != w) {
                 return Err(AppError::new(
                     StatusCode::NOT_ACCEPTABLE,
-                    format!("instance {} is stored as {} and can be served as stored (transfer-syntax=*) or as 1.2.840.10008.1.2.1, not as {w}", l.sop_uid, l.transfer_syntax),
+                    format!(
+                        "instance {} is stored as {} and can be served as stored (transfer-syntax=*) or as 1.2.840.10008.1.2.1, not as {w}",
+                        l.sop_uid, l.transfer_syntax
+                    ),
                 ));
             }
         }
@@ -200,10 +346,22 @@ async fn retrieve(state: AppState, who: crate::service::Principal, study: String
     };
     if instance.is_some() && accepts_single_part_dicom(&headers) && !transcode(&locs[0]) {
         let loc = &locs[0];
-        return single_part(&state, &loc.blob_key, loc.size_bytes as u64, &loc.sha256, "application/dicom", &headers).await;
+        return single_part(
+            &state,
+            &loc.blob_key,
+            loc.size_bytes as u64,
+            &loc.sha256,
+            "application/dicom",
+            &headers,
+        )
+        .await;
     }
     // Instances are immutable: the set of their hashes identifies the payload.
-    let locs_key: String = locs.iter().map(|l| l.sha256.as_str()).collect::<Vec<_>>().join(",");
+    let locs_key: String = locs
+        .iter()
+        .map(|l| l.sha256.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let boundary = new_boundary();
     let archive = state.archive.clone();
     let b2 = boundary.clone();
@@ -239,11 +397,20 @@ async fn retrieve(state: AppState, who: crate::service::Principal, study: String
         }
     });
     let end = Bytes::from(format!("--{boundary}--\r\n"));
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(locs_key.as_bytes()))[..32]);
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(locs_key.as_bytes()))[..32]
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let body = parts.flatten().chain(futures::stream::once(async { Ok::<_, std::io::Error>(end) }));
+    let body = parts.flatten().chain(futures::stream::once(async {
+        Ok::<_, std::io::Error>(end)
+    }));
     let mut res = multipart_response(&boundary, "application/dicom", Body::from_stream(body));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         res.headers_mut().insert(header::ETAG, v);
@@ -252,16 +419,35 @@ async fn retrieve(state: AppState, who: crate::service::Principal, study: String
 }
 
 /// A single-part payload from a blob with ETag and Range support.
-async fn single_part(state: &AppState, key: &str, size: u64, sha: &str, content_type: &str, headers: &HeaderMap) -> AppResult<Response> {
+async fn single_part(
+    state: &AppState,
+    key: &str,
+    size: u64,
+    sha: &str,
+    content_type: &str,
+    headers: &HeaderMap,
+) -> AppResult<Response> {
     let etag = format!("\"{sha}\"");
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         let (start, end) = parse_range(range, size).ok_or_else(|| {
-            AppError::new(StatusCode::RANGE_NOT_SATISFIABLE, format!("unsatisfiable range {range} for {size} bytes"))
+            AppError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("unsatisfiable range {range} for {size} bytes"),
+            )
         })?;
-        let stream = state.archive.blobs().stream(key, Some(start..end + 1)).await.map_err(crate::service::ServiceError::from)?;
+        let stream = state
+            .archive
+            .blobs()
+            .stream(key, Some(start..end + 1))
+            .await
+            .map_err(crate::service::ServiceError::from)?;
         return Ok((
             StatusCode::PARTIAL_CONTENT,
             [
@@ -275,7 +461,12 @@ async fn single_part(state: &AppState, key: &str, size: u64, sha: &str, content_
         )
             .into_response());
     }
-    let stream = state.archive.blobs().stream(key, None).await.map_err(crate::service::ServiceError::from)?;
+    let stream = state
+        .archive
+        .blobs()
+        .stream(key, None)
+        .await
+        .map_err(crate::service::ServiceError::from)?;
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_string()),
@@ -300,17 +491,31 @@ fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
         (size.saturating_sub(n), size - 1)
     } else {
         let s: u64 = a.parse().ok()?;
-        let e: u64 = if b.is_empty() { size - 1 } else { b.parse::<u64>().ok()?.min(size - 1) };
+        let e: u64 = if b.is_empty() {
+            size - 1
+        } else {
+            b.parse::<u64>().ok()?.min(size - 1)
+        };
         (s, e)
     };
     (start <= end && start < size).then_some((start, end))
 }
 
-pub async fn wado_study(State(s): State<AppState>, Authed(who): Authed, Path(study): Path<String>, headers: HeaderMap) -> AppResult<Response> {
+pub async fn wado_study(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path(study): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     retrieve(s, who, study, None, None, headers).await
 }
 
-pub async fn wado_series(State(s): State<AppState>, Authed(who): Authed, Path((study, series)): Path<(String, String)>, headers: HeaderMap) -> AppResult<Response> {
+pub async fn wado_series(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path((study, series)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     retrieve(s, who, study, Some(series), None, headers).await
 }
 
@@ -323,8 +528,18 @@ pub async fn wado_instance(
     retrieve(s, who, study, Some(series), Some(instance), headers).await
 }
 
-async fn metadata(s: AppState, who: crate::service::Principal, study: String, series: Option<String>, instance: Option<String>, headers: HeaderMap) -> AppResult<Response> {
-    let items = s.archive.metadata(&who, &study, series.as_deref(), instance.as_deref()).await?;
+async fn metadata(
+    s: AppState,
+    who: crate::service::Principal,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let items = s
+        .archive
+        .metadata(&who, &study, series.as_deref(), instance.as_deref())
+        .await?;
     let mut body = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
     body.push('[');
     for (n, item) in items.iter().enumerate() {
@@ -337,11 +552,21 @@ async fn metadata(s: AppState, who: crate::service::Principal, study: String, se
     Ok(json_response(body, &headers))
 }
 
-pub async fn metadata_study(State(s): State<AppState>, Authed(who): Authed, Path(study): Path<String>, headers: HeaderMap) -> AppResult<Response> {
+pub async fn metadata_study(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path(study): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     metadata(s, who, study, None, None, headers).await
 }
 
-pub async fn metadata_series(State(s): State<AppState>, Authed(who): Authed, Path((study, series)): Path<(String, String)>, headers: HeaderMap) -> AppResult<Response> {
+pub async fn metadata_series(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path((study, series)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     metadata(s, who, study, Some(series), None, headers).await
 }
 
@@ -356,29 +581,53 @@ pub async fn metadata_instance(
 
 fn media_type_for(ts: &str) -> &'static str {
     match ts {
-        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51" | "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => "image/jpeg",
+        "1.2.840.10008.1.2.4.50"
+        | "1.2.840.10008.1.2.4.51"
+        | "1.2.840.10008.1.2.4.57"
+        | "1.2.840.10008.1.2.4.70" => "image/jpeg",
         "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => "image/jls",
         "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => "image/jp2",
-        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => "image/jphc",
+        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
+            "image/jphc"
+        }
         "1.2.840.10008.1.2.5" => "image/dicom-rle",
         _ => "application/octet-stream",
     }
 }
 
 fn frame_syntax(headers: &HeaderMap) -> (FrameSyntax, bool) {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let octet = accept.is_empty() || accept.contains("application/octet-stream") || accept.contains("*/*");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let octet =
+        accept.is_empty() || accept.contains("application/octet-stream") || accept.contains("*/*");
     if accept.contains("transfer-syntax=*") || accept.contains("transfer-syntax=\"*\"") {
         return (FrameSyntax::AsStored, octet);
     }
-    if ["image/jpeg", "image/jls", "image/jp2", "image/jphc", "image/dicom-rle", "image/jpx"].iter().any(|t| accept.contains(t)) {
+    if [
+        "image/jpeg",
+        "image/jls",
+        "image/jp2",
+        "image/jphc",
+        "image/dicom-rle",
+        "image/jpx",
+    ]
+    .iter()
+    .any(|t| accept.contains(t))
+    {
         return (FrameSyntax::AsStored, false);
     }
     // A named compressed syntax is served as stored when it is the stored one; the
     // service falls back to decoding otherwise.
     if let Some(i) = accept.find("transfer-syntax=") {
         let rest = &accept[i + 16..];
-        let ts: String = rest.trim_matches('"').chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let ts: String = rest
+            .trim_matches('"')
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         if ts != "1.2.840.10008.1.2.1" && !ts.is_empty() {
             return (FrameSyntax::AsStored, octet);
         }
@@ -390,7 +639,9 @@ fn parse_frame_list(list: &str) -> AppResult<Vec<u32>> {
     let v: Result<Vec<u32>, _> = list.split(',').map(|f| f.trim().parse::<u32>()).collect();
     match v {
         Ok(v) if !v.is_empty() && v.iter().all(|&n| n >= 1) && v.len() <= 10_000 => Ok(v),
-        _ => Err(AppError::bad_request(format!("frame list must be comma-separated numbers from 1: {list:?}"))),
+        _ => Err(AppError::bad_request(format!(
+            "frame list must be comma-separated numbers from 1: {list:?}"
+        ))),
     }
 }
 
@@ -402,13 +653,20 @@ pub async fn frames(
 ) -> AppResult<Response> {
     let numbers = parse_frame_list(&list)?;
     let (want, octet) = frame_syntax(&headers);
-    let parts = s.archive.frames(&who, &study, &series, &instance, &numbers, want).await?;
+    let parts = s
+        .archive
+        .frames(&who, &study, &series, &instance, &numbers, want)
+        .await?;
     let boundary = new_boundary();
     let mut body = Vec::with_capacity(parts.iter().map(|p| p.bytes.len() + 160).sum());
     let mut part_type = "application/octet-stream";
     let base = base_url(&headers);
     for (p, n) in parts.iter().zip(&numbers) {
-        let mt = if octet { "application/octet-stream" } else { media_type_for(&p.transfer_syntax) };
+        let mt = if octet {
+            "application/octet-stream"
+        } else {
+            media_type_for(&p.transfer_syntax)
+        };
         part_type = mt;
         body.extend_from_slice(
             format!(
@@ -438,17 +696,28 @@ fn render_params(raw: Option<&str>) -> AppResult<RenderParams> {
                 let w = f.get(1).and_then(|x| x.trim().parse::<f64>().ok());
                 match (c, w) {
                     (Some(c), Some(w)) if w > 0.0 => p.window = Some((c, w)),
-                    _ => return Err(AppError::bad_request(format!("window must be center,width[,function]: {v:?}"))),
+                    _ => {
+                        return Err(AppError::bad_request(format!(
+                            "window must be center,width[,function]: {v:?}"
+                        )));
+                    }
                 }
             }
             "viewport" => {
                 let f: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
                 if f.len() < 2 || f[0] == 0 || f[1] == 0 || f[0] > 8192 || f[1] > 8192 {
-                    return Err(AppError::bad_request(format!("viewport must be width,height: {v:?}")));
+                    return Err(AppError::bad_request(format!(
+                        "viewport must be width,height: {v:?}"
+                    )));
                 }
                 p.viewport = Some((f[0], f[1]));
             }
-            "quality" => p.quality = Some(v.parse().map_err(|_| AppError::bad_request("quality must be 1..100"))?),
+            "quality" => {
+                p.quality = Some(
+                    v.parse()
+                        .map_err(|_| AppError::bad_request("quality must be 1..100"))?,
+                )
+            }
             _ => {}
         }
     }
@@ -456,13 +725,31 @@ fn render_params(raw: Option<&str>) -> AppResult<RenderParams> {
 }
 
 fn image_format(headers: &HeaderMap) -> ImageFormat {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if accept.contains("image/png") && !accept.contains("image/jpeg") { ImageFormat::Png } else { ImageFormat::Jpeg }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("image/png") && !accept.contains("image/jpeg") {
+        ImageFormat::Png
+    } else {
+        ImageFormat::Jpeg
+    }
 }
 
 fn image_response(bytes: Bytes, format: ImageFormat) -> Response {
-    let ct = if format == ImageFormat::Png { "image/png" } else { "image/jpeg" };
-    ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "private, max-age=3600")], bytes).into_response()
+    let ct = if format == ImageFormat::Png {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 pub async fn rendered_instance(
@@ -474,7 +761,12 @@ pub async fn rendered_instance(
 ) -> AppResult<Response> {
     let params = render_params(q.as_deref())?;
     let fmt = image_format(&headers);
-    Ok(image_response(s.archive.rendered(&who, &study, &series, &instance, 1, &params, fmt).await?, fmt))
+    Ok(image_response(
+        s.archive
+            .rendered(&who, &study, &series, &instance, 1, &params, fmt)
+            .await?,
+        fmt,
+    ))
 }
 
 pub async fn rendered_frame(
@@ -487,23 +779,59 @@ pub async fn rendered_frame(
     let n = parse_frame_list(&list)?;
     let params = render_params(q.as_deref())?;
     let fmt = image_format(&headers);
-    Ok(image_response(s.archive.rendered(&who, &study, &series, &instance, n[0], &params, fmt).await?, fmt))
+    Ok(image_response(
+        s.archive
+            .rendered(&who, &study, &series, &instance, n[0], &params, fmt)
+            .await?,
+        fmt,
+    ))
 }
 
-async fn thumbnail(s: AppState, who: crate::service::Principal, study: String, series: Option<String>, instance: Option<String>, q: Option<String>, headers: HeaderMap) -> AppResult<Response> {
-    let locs = s.archive.locate(&who, Some(&study), series.as_deref(), instance.as_deref()).await?;
+async fn thumbnail(
+    s: AppState,
+    who: crate::service::Principal,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let locs = s
+        .archive
+        .locate(&who, Some(&study), series.as_deref(), instance.as_deref())
+        .await?;
     // The middle image of the (first) series is the most representative.
     let first_series = locs[0].series_uid.clone();
-    let in_series: Vec<_> = locs.iter().filter(|l| l.series_uid == first_series).collect();
+    let in_series: Vec<_> = locs
+        .iter()
+        .filter(|l| l.series_uid == first_series)
+        .collect();
     let loc = in_series[in_series.len() / 2];
     let mut params = render_params(q.as_deref())?;
     params.viewport = params.viewport.or(Some((128, 128)));
     let fmt = image_format(&headers);
-    let img = s.archive.rendered(&who, &loc.study_uid, &loc.series_uid, &loc.sop_uid, 1, &params, fmt).await?;
+    let img = s
+        .archive
+        .rendered(
+            &who,
+            &loc.study_uid,
+            &loc.series_uid,
+            &loc.sop_uid,
+            1,
+            &params,
+            fmt,
+        )
+        .await?;
     Ok(image_response(img, fmt))
 }
 
-pub async fn thumbnail_study(State(s): State<AppState>, Authed(who): Authed, Path(study): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> AppResult<Response> {
+pub async fn thumbnail_study(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path(study): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     thumbnail(s, who, study, None, None, q, headers).await
 }
 
@@ -532,7 +860,10 @@ pub async fn bulk(
     Authed(who): Authed,
     Path((study, series, instance, tag)): Path<(String, String, String, String)>,
 ) -> AppResult<Response> {
-    let parts = s.archive.bulk(&who, &study, &series, &instance, &tag).await?;
+    let parts = s
+        .archive
+        .bulk(&who, &study, &series, &instance, &tag)
+        .await?;
     let boundary = new_boundary();
     let mut body = Vec::new();
     for p in &parts {
@@ -541,7 +872,11 @@ pub async fn bulk(
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Ok(multipart_response(&boundary, "application/octet-stream", Body::from(body)))
+    Ok(multipart_response(
+        &boundary,
+        "application/octet-stream",
+        Body::from(body),
+    ))
 }
 
 #[cfg(test)]
@@ -559,7 +894,10 @@ mod tests {
 
     #[test]
     fn percent() {
-        assert_eq!(percent_decode("%E0%B8%AA%E0%B8%A1*").ok().as_deref(), Some("สม*"));
+        assert_eq!(
+            percent_decode("%E0%B8%AA%E0%B8%A1*").ok().as_deref(),
+            Some("สม*")
+        );
         assert!(percent_decode("%E").is_err());
         assert!(percent_decode("%ZZ").is_err());
     }

@@ -14,7 +14,10 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -24,14 +27,19 @@ impl AppError {
 impl From<ServiceError> for AppError {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "authentication required"),
+            ServiceError::Unauthenticated => {
+                Self::new(StatusCode::UNAUTHORIZED, "authentication required")
+            }
             ServiceError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
             ServiceError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ServiceError::BadRequest(m) => Self::new(StatusCode::BAD_REQUEST, m),
             ServiceError::Unsupported(m) => Self::new(StatusCode::NOT_ACCEPTABLE, m),
             other => {
                 tracing::error!(error = %other, "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                )
             }
         }
     }
@@ -40,10 +48,17 @@ impl From<ServiceError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.message }).to_string();
-        let mut res = (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        let mut res = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"rangsi\", Bearer realm=\"rangsi\""));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"rangsi\", Bearer realm=\"rangsi\""),
+            );
         }
         res
     }

@@ -12,7 +12,10 @@ fn fit(r: &Rendered8, viewport: Option<(u32, u32)>) -> (u32, u32, Vec<u8>) {
         Some((w, h)) if w > 0 && h > 0 && (w < r.width || h < r.height) => (w, h),
         _ => return (r.width, r.height, r.pixels.clone()),
     };
-    let scale = f64::min(f64::from(vw) / f64::from(r.width), f64::from(vh) / f64::from(r.height));
+    let scale = f64::min(
+        f64::from(vw) / f64::from(r.width),
+        f64::from(vh) / f64::from(r.height),
+    );
     let ow = ((f64::from(r.width) * scale).round() as u32).max(1);
     let oh = ((f64::from(r.height) * scale).round() as u32).max(1);
     let ch = r.channels as usize;
@@ -37,7 +40,12 @@ fn fit(r: &Rendered8, viewport: Option<(u32, u32)>) -> (u32, u32, Vec<u8>) {
     (ow, oh, out)
 }
 
-pub fn encode(r: &Rendered8, viewport: Option<(u32, u32)>, quality: Option<u8>, format: ImageFormat) -> Result<Bytes> {
+pub fn encode(
+    r: &Rendered8,
+    viewport: Option<(u32, u32)>,
+    quality: Option<u8>,
+    format: ImageFormat,
+) -> Result<Bytes> {
     let (w, h, px) = fit(r, viewport);
     let err = |e: String| ServiceError::Internal(format!("encoding image: {e}"));
     match format {
@@ -45,19 +53,33 @@ pub fn encode(r: &Rendered8, viewport: Option<(u32, u32)>, quality: Option<u8>, 
             let mut out = Vec::new();
             {
                 let mut enc = png::Encoder::new(&mut out, w, h);
-                enc.set_color(if r.channels == 3 { png::ColorType::Rgb } else { png::ColorType::Grayscale });
+                enc.set_color(if r.channels == 3 {
+                    png::ColorType::Rgb
+                } else {
+                    png::ColorType::Grayscale
+                });
                 enc.set_depth(png::BitDepth::Eight);
                 let mut writer = enc.write_header().map_err(|e| err(e.to_string()))?;
-                writer.write_image_data(&px).map_err(|e| err(e.to_string()))?;
+                writer
+                    .write_image_data(&px)
+                    .map_err(|e| err(e.to_string()))?;
             }
             Ok(Bytes::from(out))
         }
         ImageFormat::Jpeg => {
             let mut out = Vec::new();
             let enc = jpeg_encoder::Encoder::new(&mut out, quality.unwrap_or(90).clamp(1, 100));
-            let ct = if r.channels == 3 { jpeg_encoder::ColorType::Rgb } else { jpeg_encoder::ColorType::Luma };
-            let (w16, h16) = (u16::try_from(w).map_err(|e| err(e.to_string()))?, u16::try_from(h).map_err(|e| err(e.to_string()))?);
-            enc.encode(&px, w16, h16, ct).map_err(|e| err(e.to_string()))?;
+            let ct = if r.channels == 3 {
+                jpeg_encoder::ColorType::Rgb
+            } else {
+                jpeg_encoder::ColorType::Luma
+            };
+            let (w16, h16) = (
+                u16::try_from(w).map_err(|e| err(e.to_string()))?,
+                u16::try_from(h).map_err(|e| err(e.to_string()))?,
+            );
+            enc.encode(&px, w16, h16, ct)
+                .map_err(|e| err(e.to_string()))?;
             Ok(Bytes::from(out))
         }
     }

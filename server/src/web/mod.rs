@@ -35,30 +35,66 @@ pub fn router(state: AppState) -> Router {
         .route("/studies", get(d::qido_studies).post(stow::store))
         .route("/series", get(d::qido_series))
         .route("/instances", get(d::qido_instances))
-        .route("/studies/{study}", get(d::wado_study).post(stow::store_study))
+        .route(
+            "/studies/{study}",
+            get(d::wado_study).post(stow::store_study),
+        )
         .route("/studies/{study}/metadata", get(d::metadata_study))
         .route("/studies/{study}/thumbnail", get(d::thumbnail_study))
         .route("/studies/{study}/series", get(d::qido_study_series))
         .route("/studies/{study}/instances", get(d::qido_study_instances))
         .route("/studies/{study}/series/{series}", get(d::wado_series))
-        .route("/studies/{study}/series/{series}/metadata", get(d::metadata_series))
-        .route("/studies/{study}/series/{series}/thumbnail", get(d::thumbnail_series))
-        .route("/studies/{study}/series/{series}/instances", get(d::qido_series_instances))
-        .route("/studies/{study}/series/{series}/instances/{instance}", get(d::wado_instance))
-        .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(d::metadata_instance))
-        .route("/studies/{study}/series/{series}/instances/{instance}/rendered", get(d::rendered_instance))
-        .route("/studies/{study}/series/{series}/instances/{instance}/thumbnail", get(d::thumbnail_instance))
-        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", get(d::frames))
-        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered", get(d::rendered_frame))
-        .route("/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}", get(d::bulk));
+        .route(
+            "/studies/{study}/series/{series}/metadata",
+            get(d::metadata_series),
+        )
+        .route(
+            "/studies/{study}/series/{series}/thumbnail",
+            get(d::thumbnail_series),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances",
+            get(d::qido_series_instances),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}",
+            get(d::wado_instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/metadata",
+            get(d::metadata_instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/rendered",
+            get(d::rendered_instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/thumbnail",
+            get(d::thumbnail_instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
+            get(d::frames),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
+            get(d::rendered_frame),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}",
+            get(d::bulk),
+        );
     let api = Router::new()
         .route("/login", post(api::login))
         .route("/logout", post(api::logout))
         .route("/me", get(api::me));
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
-    let compress = SizeAbove::new(1024)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::const_new("multipart/related; type=\"image/"));
+    let compress =
+        SizeAbove::new(1024)
+            .and(NotForContentType::IMAGES)
+            .and(NotForContentType::const_new(
+                "multipart/related; type=\"image/",
+            ));
     Router::new()
         .nest("/dicomweb", dicomweb)
         .nest("/api", api)
@@ -78,21 +114,40 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let archive = Archive::open(&cfg.data).await?;
     let cleaned = archive.clean_staging()?;
     if cleaned > 0 {
-        tracing::info!(cleaned, "removed unfinished staging files from an earlier run");
+        tracing::info!(
+            cleaned,
+            "removed unfinished staging files from an earlier run"
+        );
     }
     crate::cli::bootstrap(&archive, true).await?;
-    let http = tokio::net::TcpListener::bind(cfg.http).await.with_context(|| format!("binding HTTP on {}", cfg.http))?;
-    let dicom = tokio::net::TcpListener::bind(cfg.dicom).await.with_context(|| format!("binding DICOM on {}", cfg.dicom))?;
+    let http = tokio::net::TcpListener::bind(cfg.http)
+        .await
+        .with_context(|| format!("binding HTTP on {}", cfg.http))?;
+    let dicom = tokio::net::TcpListener::bind(cfg.dicom)
+        .await
+        .with_context(|| format!("binding DICOM on {}", cfg.dicom))?;
     let http_addr = http.local_addr()?;
     let dicom_addr = dicom.local_addr()?;
     println!("rangsi: http listening on http://{http_addr}");
-    println!("rangsi: dicom listening on {dicom_addr} as AE {}", cfg.ae_title);
+    println!(
+        "rangsi: dicom listening on {dicom_addr} as AE {}",
+        cfg.ae_title
+    );
     std::io::stdout().flush()?;
 
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let dimse = tokio::spawn(crate::dimse::serve(dicom, archive.clone(), cfg.clone(), shutdown.clone()));
+    let dimse = tokio::spawn(crate::dimse::serve(
+        dicom,
+        archive.clone(),
+        cfg.clone(),
+        shutdown.clone(),
+    ));
     let archive_for_flush = archive.clone();
-    let state = AppState { archive, max_body_bytes: cfg.max_body_bytes, tls: false };
+    let state = AppState {
+        archive,
+        max_body_bytes: cfg.max_body_bytes,
+        tls: false,
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let sd = shutdown.clone();
     tokio::spawn(async move {
@@ -101,7 +156,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         sd.cancel();
     });
     let sd = shutdown.clone();
-    axum::serve(http, app).with_graceful_shutdown(async move { sd.cancelled().await }).await?;
+    axum::serve(http, app)
+        .with_graceful_shutdown(async move { sd.cancelled().await })
+        .await?;
     let _ = dimse.await;
     archive_for_flush.flush_audit().await;
     Ok(())

@@ -28,7 +28,9 @@ fn boundary_of(content_type: &str) -> AppResult<String> {
     if !lower.starts_with("multipart/related") {
         return Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("STOW-RS needs Content-Type multipart/related; type=\"application/dicom\", got {content_type:?}"),
+            format!(
+                "STOW-RS needs Content-Type multipart/related; type=\"application/dicom\", got {content_type:?}"
+            ),
         ));
     }
     let ty = param(content_type, "type");
@@ -36,17 +38,22 @@ fn boundary_of(content_type: &str) -> AppResult<String> {
         if !t.eq_ignore_ascii_case("application/dicom") {
             return Err(AppError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("only application/dicom parts are accepted (got type={t}); DICOM JSON + bulk data is not supported"),
+                format!(
+                    "only application/dicom parts are accepted (got type={t}); DICOM JSON + bulk data is not supported"
+                ),
             ));
         }
     }
-    param(content_type, "boundary").ok_or_else(|| AppError::bad_request("multipart Content-Type has no boundary"))
+    param(content_type, "boundary")
+        .ok_or_else(|| AppError::bad_request("multipart Content-Type has no boundary"))
 }
 
 fn param(content_type: &str, name: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.trim().split_once('=')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_string())
     })
 }
 
@@ -69,55 +76,111 @@ struct Results {
 
 impl Results {
     fn fail(&mut self, reason: u16, class: &str, inst: &str, why: &str) {
-        tracing::info!(reason = format!("{reason:04X}"), why, "STOW instance refused");
+        tracing::info!(
+            reason = format!("{reason:04X}"),
+            why,
+            "STOW instance refused"
+        );
         let mut m = seq_item(class, inst);
         m.insert("00081197".into(), json!({"vr": "US", "Value": [reason]}));
         // Error Comment-like text helps people reading the response.
-        m.insert("00000902".into(), json!({"vr": "LO", "Value": [why.chars().take(64).collect::<String>()]}));
+        m.insert(
+            "00000902".into(),
+            json!({"vr": "LO", "Value": [why.chars().take(64).collect::<String>()]}),
+        );
         self.failed.push(J::Object(m));
     }
 }
 
-pub async fn store(State(s): State<AppState>, Authed(who): Authed, headers: HeaderMap, body: Body) -> AppResult<Response> {
+pub async fn store(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
     stow(s, who, None, headers, body).await
 }
 
-pub async fn store_study(State(s): State<AppState>, Authed(who): Authed, Path(study): Path<String>, headers: HeaderMap, body: Body) -> AppResult<Response> {
+pub async fn store_study(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Path(study): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
     stow(s, who, Some(study), headers, body).await
 }
 
-async fn stow(state: AppState, who: Principal, study: Option<String>, headers: HeaderMap, body: Body) -> AppResult<Response> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+async fn stow(
+    state: AppState,
+    who: Principal,
+    study: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let boundary = boundary_of(ct)?;
     let limit = state.max_body_bytes;
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         if len > limit {
-            return Err(AppError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body of {len} bytes exceeds the limit of {limit} bytes")));
+            return Err(AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body of {len} bytes exceeds the limit of {limit} bytes"),
+            ));
         }
     }
     if who.hospital_id.is_none() {
-        return Err(AppError::new(StatusCode::FORBIDDEN, "this account belongs to no hospital, so it cannot store studies"));
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "this account belongs to no hospital, so it cannot store studies",
+        ));
     }
     // Count the whole body against the limit as it streams.
     let mut seen = 0u64;
     let too_large = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = too_large.clone();
-    let stream = body.into_data_stream().map_err(std::io::Error::other).and_then(move |chunk| {
-        seen += chunk.len() as u64;
-        let over = seen > limit;
-        if over {
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        async move {
-            if over { Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "body too large")) } else { Ok(chunk) }
-        }
-    });
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .and_then(move |chunk| {
+            seen += chunk.len() as u64;
+            let over = seen > limit;
+            if over {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            async move {
+                if over {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::FileTooLarge,
+                        "body too large",
+                    ))
+                } else {
+                    Ok(chunk)
+                }
+            }
+        });
     let mut multipart = multer::Multipart::new(stream, boundary);
-    let mut res = Results { ok: vec![], failed: vec![], warnings: 0 };
-    let expect = Expect { study_uid: study.clone(), ..Expect::default() };
+    let mut res = Results {
+        ok: vec![],
+        failed: vec![],
+        warnings: 0,
+    };
+    let expect = Expect {
+        study_uid: study.clone(),
+        ..Expect::default()
+    };
     let base = base_url(&headers);
     let mut parts = 0usize;
-    let mut pending: std::collections::VecDeque<tokio::task::JoinHandle<Result<StoreOutcome, IngestError>>> = Default::default();
+    let mut pending: std::collections::VecDeque<
+        tokio::task::JoinHandle<Result<StoreOutcome, IngestError>>,
+    > = Default::default();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
@@ -126,18 +189,31 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
                 for h in pending.drain(..) {
                     let _ = h.await;
                 }
-                return Err(body_error(e, parts, too_large.load(std::sync::atomic::Ordering::Relaxed)));
+                return Err(body_error(
+                    e,
+                    parts,
+                    too_large.load(std::sync::atomic::Ordering::Relaxed),
+                ));
             }
         };
         parts += 1;
-        let part_ct = field.content_type().map(|m| m.essence_str().to_ascii_lowercase());
+        let part_ct = field
+            .content_type()
+            .map(|m| m.essence_str().to_ascii_lowercase());
         if let Some(pct) = &part_ct {
             if pct != "application/dicom" {
-                res.fail(FAIL_CANNOT_UNDERSTAND, "", "", &format!("part of type {pct} is not application/dicom"));
+                res.fail(
+                    FAIL_CANNOT_UNDERSTAND,
+                    "",
+                    "",
+                    &format!("part of type {pct} is not application/dicom"),
+                );
                 continue;
             }
         }
-        let mut writer = StagedWriter::create(&state.archive, limit).await.map_err(|e| AppError::from(crate::service::ServiceError::from(e)))?;
+        let mut writer = StagedWriter::create(&state.archive, limit)
+            .await
+            .map_err(|e| AppError::from(crate::service::ServiceError::from(e)))?;
         let mut field = field;
         let mut failed = None;
         // Some clients (pydicom's dcmwrite as used by dicomweb-client) send the file meta
@@ -165,7 +241,10 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
                 }
                 Ok(None) => {
                     if !head_done && !head.is_empty() {
-                        if let Err(e) = writer.write(&with_preamble(std::mem::take(&mut head))).await {
+                        if let Err(e) = writer
+                            .write(&with_preamble(std::mem::take(&mut head)))
+                            .await
+                        {
                             failed = Some(e);
                         }
                     }
@@ -173,13 +252,20 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
                 }
                 Err(e) => {
                     writer.abort().await;
-                    return Err(body_error(e, parts, too_large.load(std::sync::atomic::Ordering::Relaxed)));
+                    return Err(body_error(
+                        e,
+                        parts,
+                        too_large.load(std::sync::atomic::Ordering::Relaxed),
+                    ));
                 }
             }
         }
         if let Some(e) = failed {
             return Err(match e {
-                StageError::TooLarge(l) => AppError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("instance exceeds the limit of {l} bytes")),
+                StageError::TooLarge(l) => AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("instance exceeds the limit of {l} bytes"),
+                ),
                 StageError::Io(io) => AppError::from(crate::service::ServiceError::from(io)),
             });
         }
@@ -192,7 +278,9 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
         };
         // Receive the next part while earlier ones are parsed, fsynced and committed.
         let (archive, who2, expect2) = (state.archive.clone(), who.clone(), expect.clone());
-        pending.push_back(tokio::spawn(async move { archive.ingest(&who2, staged, &expect2).await }));
+        pending.push_back(tokio::spawn(async move {
+            archive.ingest(&who2, staged, &expect2).await
+        }));
         if pending.len() >= INGEST_PIPELINE {
             if let Some(h) = pending.pop_front() {
                 record(&mut res, h.await, &base);
@@ -207,7 +295,10 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
     }
     let mut out = Map::new();
     if let Some(st) = &study {
-        out.insert("00081190".into(), json!({"vr": "UR", "Value": [format!("{base}/studies/{st}")]}));
+        out.insert(
+            "00081190".into(),
+            json!({"vr": "UR", "Value": [format!("{base}/studies/{st}")]}),
+        );
     }
     let status = if res.ok.is_empty() {
         StatusCode::CONFLICT
@@ -222,13 +313,22 @@ async fn stow(state: AppState, who: Principal, study: Option<String>, headers: H
     if !res.ok.is_empty() {
         out.insert("00081199".into(), json!({"vr": "SQ", "Value": res.ok}));
     }
-    Ok((status, [(header::CONTENT_TYPE, DICOM_JSON)], J::Object(out).to_string()).into_response())
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, DICOM_JSON)],
+        J::Object(out).to_string(),
+    )
+        .into_response())
 }
 
 /// Instances of one request ingested concurrently.
 const INGEST_PIPELINE: usize = 4;
 
-fn record(res: &mut Results, joined: Result<Result<StoreOutcome, IngestError>, tokio::task::JoinError>, base: &str) {
+fn record(
+    res: &mut Results,
+    joined: Result<Result<StoreOutcome, IngestError>, tokio::task::JoinError>,
+    base: &str,
+) {
     match joined {
         Ok(Ok(o)) => {
             let mut m = seq_item(&o.sop_class_uid, &o.sop_instance_uid);
@@ -237,13 +337,20 @@ fn record(res: &mut Results, joined: Result<Result<StoreOutcome, IngestError>, t
                 json!({"vr": "UR", "Value": [format!("{base}/studies/{}/series/{}/instances/{}", o.study_uid, o.series_uid, o.sop_instance_uid)]}),
             );
             if o.stored == Stored::Conflict {
-                m.insert("00081196".into(), json!({"vr": "US", "Value": [WARN_COERCION]}));
+                m.insert(
+                    "00081196".into(),
+                    json!({"vr": "US", "Value": [WARN_COERCION]}),
+                );
                 res.warnings += 1;
             }
             res.ok.push(J::Object(m));
         }
         Ok(Err(IngestError::Invalid(why))) => res.fail(FAIL_CANNOT_UNDERSTAND, "", "", &why),
-        Ok(Err(IngestError::Mismatch { sop_class_uid, sop_instance_uid, why })) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
+        Ok(Err(IngestError::Mismatch {
+            sop_class_uid,
+            sop_instance_uid,
+            why,
+        })) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
         Ok(Err(IngestError::NotAllowed(why))) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
         Ok(Err(IngestError::Service(e))) => {
             tracing::error!(error = %e, "STOW ingest failed");
@@ -259,9 +366,14 @@ fn record(res: &mut Results, joined: Result<Result<StoreOutcome, IngestError>, t
 fn body_error(e: multer::Error, parts: usize, too_large: bool) -> AppError {
     let text = e.to_string();
     if too_large {
-        return AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body exceeds the configured limit");
+        return AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body exceeds the configured limit",
+        );
     }
-    AppError::bad_request(format!("malformed multipart body after {parts} part(s): {text}"))
+    AppError::bad_request(format!(
+        "malformed multipart body after {parts} part(s): {text}"
+    ))
 }
 
 fn with_preamble(head: Vec<u8>) -> Vec<u8> {

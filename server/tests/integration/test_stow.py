@@ -81,6 +81,18 @@ def test_dicomweb_client_store_instances(server, tmp_path):
     assert {f["00080018"]["Value"][0] for f in found} == refs
 
 
+def test_dicomweb_client_store_in_memory_datasets(server):
+    """dicomweb-client writes datasets built in memory (no preamble set) as file meta +
+    data set without the 128-byte preamble and DICM; a PACS has to take those too."""
+    client = DICOMwebClient(url=server.http_url + "/dicomweb", headers={"Authorization": f"Bearer {server.tokens['alice']}"})
+    ds = new_image(patient_id="STOW-DWC-MEM", pixels=noise_image(16, 16, seed=5))
+    response = client.store_instances(datasets=[ds])
+    refs = {str(i.ReferencedSOPInstanceUID) for i in response.get("ReferencedSOPSequence", [])}
+    assert refs == {str(ds.SOPInstanceUID)}, f"dicomweb-client STOW of an in-memory dataset: {response}"
+    stored = client.retrieve_instance(str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID))
+    assert stored.PixelData == ds.PixelData and stored.PatientID == "STOW-DWC-MEM"
+
+
 def test_some_failed_is_202_with_failed_sop_sequence(tmp_path, alice):
     good = image_file(tmp_path, "good202")
     r = alice.stow([good.read_bytes(), GARBAGE])

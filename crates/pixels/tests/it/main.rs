@@ -13,7 +13,9 @@ use rangsi_pixels::{
 };
 
 fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A fixture: transfer syntax, description, and the one frame's bytes.
@@ -26,7 +28,11 @@ struct Fixture {
 fn load(name: &str) -> Fixture {
     let path = fixture_path(name);
     let obj = dicom_object::open_file(&path).expect("fixture parses");
-    let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_owned();
+    let ts = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_owned();
     let desc = ImageDescription::from_object(&obj).expect("description");
     let pixel_data = obj.element(tags::PIXEL_DATA).expect("pixel data");
     let frame = match pixel_data.fragments() {
@@ -47,7 +53,10 @@ fn load(name: &str) -> Fixture {
 /// from the bytes and the description (mask to Bits Stored, sign-extend).
 fn original_values(name: &str) -> Vec<i64> {
     let f = load(name);
-    assert_eq!(f.ts, "1.2.840.10008.1.2.1", "{name} must be an Explicit VR LE original");
+    assert_eq!(
+        f.ts, "1.2.840.10008.1.2.1",
+        "{name} must be an Explicit VR LE original"
+    );
     let d = &f.desc;
     let width = usize::from(d.bits_allocated / 8);
     f.frame
@@ -73,7 +82,9 @@ fn values(s: &FrameSamples) -> Vec<i64> {
         FrameSamples::I16(v) => v.iter().map(|&x| i64::from(x)).collect(),
         FrameSamples::U32(v) => v.iter().map(|&x| i64::from(x)).collect(),
         FrameSamples::I32(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        FrameSamples::F32(_) | FrameSamples::F64(_) => panic!("float samples in an integer fixture"),
+        FrameSamples::F32(_) | FrameSamples::F64(_) => {
+            panic!("float samples in an integer fixture")
+        }
     }
 }
 
@@ -112,7 +123,11 @@ fn psnr(got: &[i64], expected: &[i64], peak: f64) -> f64 {
         .map(|(a, b)| ((a - b) as f64).powi(2))
         .sum::<f64>()
         / got.len() as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (peak * peak / mse).log10() }
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (peak * peak / mse).log10()
+    }
 }
 
 // ---- native ----
@@ -121,7 +136,9 @@ fn psnr(got: &[i64], expected: &[i64], peak: f64) -> f64 {
 fn native_le_signed_16() {
     assert_bit_exact("ct16s.dcm", "ct16s.dcm");
     let (_, frame) = decode("ct16s.dcm");
-    let FrameSamples::I16(v) = &frame.samples else { panic!("expected I16, got {:?}", frame.samples) };
+    let FrameSamples::I16(v) = &frame.samples else {
+        panic!("expected I16, got {:?}", frame.samples)
+    };
     assert_eq!(&v[..4], &[-32768, 32767, -1, 0]);
 }
 
@@ -137,7 +154,11 @@ fn native_signed_12_bit_is_sign_extended() {
     assert_bit_exact("ct12s.dcm", "ct12s.dcm");
     let (_, frame) = decode("ct12s.dcm");
     let v = values(&frame.samples);
-    assert!(v.iter().any(|&x| x < -900), "air must be negative, got min {:?}", v.iter().min());
+    assert!(
+        v.iter().any(|&x| x < -900),
+        "air must be negative, got min {:?}",
+        v.iter().min()
+    );
 }
 
 #[test]
@@ -157,7 +178,11 @@ fn to_native_le_bytes_round_trips_the_original() {
         ("mono8_jpll_sv1.dcm", "mono8.dcm"),
     ] {
         let (f, frame) = decode(name);
-        assert_eq!(frame.to_native_le_bytes(&f.desc), load(original).frame, "{name}");
+        assert_eq!(
+            frame.to_native_le_bytes(&f.desc),
+            load(original).frame,
+            "{name}"
+        );
     }
 }
 
@@ -176,7 +201,10 @@ fn rle_bit_exact() {
 fn rle_truncated_is_an_error() {
     let f = load("ct16s_rle.dcm");
     let result = decode_frame(&f.ts, &f.desc, &f.frame[..f.frame.len() / 2]);
-    assert!(matches!(result, Err(PixelError::Codec { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(PixelError::Codec { .. })),
+        "{result:?}"
+    );
 }
 
 // ---- JPEG lossless ----
@@ -213,12 +241,23 @@ fn assert_close_to_reference(name: &str, max_abs: i64) {
     let raw = std::fs::read(fixture_path(&name.replace(".dcm", ".ref.raw"))).expect("reference");
     let expected: Vec<i64> = match f.desc.bits_allocated {
         8 => raw.iter().map(|&b| i64::from(b)).collect(),
-        _ => raw.chunks_exact(2).map(|c| i64::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
+        _ => raw
+            .chunks_exact(2)
+            .map(|c| i64::from(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
     };
     let got = values(&frame.samples);
     assert_eq!(got.len(), expected.len());
-    let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).max().unwrap_or(0);
-    assert!(worst <= max_abs, "{name}: max |diff| {worst} vs reference decoder");
+    let worst = got
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        worst <= max_abs,
+        "{name}: max |diff| {worst} vs reference decoder"
+    );
 }
 
 #[test]
@@ -259,7 +298,11 @@ fn jpeg2000_lossless_bit_exact() {
 #[test]
 fn jpeg2000_lossy_close() {
     let (_, frame) = decode("ct16s_j2k_lossy.dcm");
-    let p = psnr(&values(&frame.samples), &original_values("ct16s.dcm"), 65535.0);
+    let p = psnr(
+        &values(&frame.samples),
+        &original_values("ct16s.dcm"),
+        65535.0,
+    );
     assert!(p > 50.0, "PSNR {p:.1} dB");
 }
 
@@ -289,7 +332,10 @@ fn htj2k_lossy_colour_close() {
 fn jpeg2000_truncated_is_an_error() {
     let f = load("ct16s_j2k.dcm");
     let err = decode_frame(&f.ts, &f.desc, &f.frame[..f.frame.len() / 2]);
-    assert!(err.is_err(), "truncated J2K must not decode to a blurred image");
+    assert!(
+        err.is_err(),
+        "truncated J2K must not decode to a blurred image"
+    );
 }
 
 // ---- unsupported ----
@@ -297,10 +343,7 @@ fn jpeg2000_truncated_is_an_error() {
 #[test]
 fn unsupported_syntaxes_are_named() {
     let f = load("ct16s.dcm");
-    for (uid, needle) in [
-        ("1.2.840.10008.1.2.4.100", "MPEG2"),
-        ("1.2.3.4", "unknown"),
-    ] {
+    for (uid, needle) in [("1.2.840.10008.1.2.4.100", "MPEG2"), ("1.2.3.4", "unknown")] {
         assert!(!can_decode(uid));
         match decode_frame(uid, &f.desc, &f.frame) {
             Err(PixelError::UnsupportedTransferSyntax { ts_uid, name }) => {
@@ -319,10 +362,24 @@ fn description_from_object() {
     let f = load("ct16s.dcm");
     let d = &f.desc;
     assert_eq!((d.rows, d.columns, d.samples_per_pixel), (64, 64, 1));
-    assert_eq!((d.bits_allocated, d.bits_stored, d.high_bit, d.pixel_representation), (16, 16, 15, 1));
+    assert_eq!(
+        (
+            d.bits_allocated,
+            d.bits_stored,
+            d.high_bit,
+            d.pixel_representation
+        ),
+        (16, 16, 15, 1)
+    );
     assert_eq!(d.photometric, "MONOCHROME2");
     assert_eq!(d.number_of_frames, 1);
-    assert_eq!(d.windows, vec![VoiWindow { center: 40.0, width: 400.0 }]);
+    assert_eq!(
+        d.windows,
+        vec![VoiWindow {
+            center: 40.0,
+            width: 400.0
+        }]
+    );
     assert!(!d.float_pixels);
     let u = load("ct12u.dcm").desc;
     assert_eq!(u.rescale_intercept, -1024.0);
@@ -333,7 +390,10 @@ fn description_from_object() {
 fn render_ct_window() {
     let (f, frame) = decode("ct12u.dcm");
     let r = render_8bit(&frame, &f.desc, None).expect("render");
-    assert_eq!((r.width, r.height, r.channels, r.pixels.len()), (64, 64, 1, 64 * 64));
+    assert_eq!(
+        (r.width, r.height, r.channels, r.pixels.len()),
+        (64, 64, 1, 64 * 64)
+    );
     // Stored 24 = -1000 HU (air): black in a 40/400 window.
     let values = original_values("ct12u.dcm");
     for (i, &v) in values.iter().enumerate() {
@@ -345,9 +405,21 @@ fn render_ct_window() {
         }
     }
     // An explicit window overrides the file's: [-1100, 1400] HU puts air low but not black.
-    let wide = render_8bit(&frame, &f.desc, Some(VoiWindow { center: 150.0, width: 2500.0 })).expect("render");
+    let wide = render_8bit(
+        &frame,
+        &f.desc,
+        Some(VoiWindow {
+            center: 150.0,
+            width: 2500.0,
+        }),
+    )
+    .expect("render");
     let air = values.iter().position(|&v| v < 100).expect("air pixel");
-    assert!(wide.pixels[air] > 0 && wide.pixels[air] < 30, "{}", wide.pixels[air]);
+    assert!(
+        wide.pixels[air] > 0 && wide.pixels[air] < 30,
+        "{}",
+        wide.pixels[air]
+    );
 }
 
 #[test]
@@ -355,6 +427,9 @@ fn render_colour_passes_through() {
     let (f, frame) = decode("rgb8_rle.dcm");
     let r = render_8bit(&frame, &f.desc, None).expect("render");
     assert_eq!(r.channels, 3);
-    let expected: Vec<u8> = original_values("rgb8.dcm").into_iter().map(|v| v as u8).collect();
+    let expected: Vec<u8> = original_values("rgb8.dcm")
+        .into_iter()
+        .map(|v| v as u8)
+        .collect();
     assert_eq!(r.pixels, expected);
 }

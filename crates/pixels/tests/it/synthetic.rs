@@ -43,9 +43,20 @@ fn monochrome1_is_inverted_and_window_applies_after_rescale() {
     d.rescale_slope = 2.0;
     d.rescale_intercept = -100.0;
     // Stored 0,50,100,1000 → modality -100, 0, 100, 1900.
-    let bytes: Vec<u8> = [0u16, 50, 100, 1000].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = [0u16, 50, 100, 1000]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let frame = decode_ok(LE, &d, &bytes);
-    let r = render_8bit(&frame, &d, Some(VoiWindow { center: 0.0, width: 201.0 })).expect("render");
+    let r = render_8bit(
+        &frame,
+        &d,
+        Some(VoiWindow {
+            center: 0.0,
+            width: 201.0,
+        }),
+    )
+    .expect("render");
     // Linear VOI: x <= c-0.5-(w-1)/2 = -100.5 → 0, x > 99.5 → 255, 0 → 128 (rounded); then inverted.
     assert_eq!(r.pixels, vec![255 - 1, 255 - 128, 0, 0]);
 }
@@ -89,7 +100,10 @@ fn native_ybr_full_422_is_upsampled() {
     // Y1 Y2 Cb Cr
     let frame = decode_ok(LE, &d, &[10, 20, 128, 128]);
     assert_eq!(frame.photometric, "YBR_FULL");
-    assert_eq!(frame.samples, FrameSamples::U8(vec![10, 128, 128, 20, 128, 128]));
+    assert_eq!(
+        frame.samples,
+        FrameSamples::U8(vec![10, 128, 128, 20, 128, 128])
+    );
     let r = render_8bit(&frame, &d, None).expect("render");
     assert_eq!(r.pixels, vec![10, 10, 10, 20, 20, 20]);
 }
@@ -98,7 +112,10 @@ fn native_ybr_full_422_is_upsampled() {
 fn one_bit_unpacks_lsb_first() {
     let d = desc(2, 4, 1, 1, "MONOCHROME2");
     let frame = decode_ok(LE, &d, &[0b1000_0101]);
-    assert_eq!(frame.samples, FrameSamples::U8(vec![1, 0, 1, 0, 0, 0, 0, 1]));
+    assert_eq!(
+        frame.samples,
+        FrameSamples::U8(vec![1, 0, 1, 0, 0, 0, 0, 1])
+    );
     assert_eq!(frame.to_native_le_bytes(&d), vec![0b1000_0101]);
 }
 
@@ -106,7 +123,10 @@ fn one_bit_unpacks_lsb_first() {
 fn float_pixels() {
     let mut d = desc(1, 2, 1, 32, "MONOCHROME2");
     d.float_pixels = true;
-    let bytes: Vec<u8> = [1.5f32, -2.25].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = [1.5f32, -2.25]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let frame = decode_ok(LE, &d, &bytes);
     assert_eq!(frame.samples, FrameSamples::F32(vec![1.5, -2.25]));
     assert_eq!(frame.to_native_le_bytes(&d), bytes);
@@ -120,7 +140,10 @@ fn high_bit_not_at_top_and_signed_12() {
     d.high_bit = 13;
     d.pixel_representation = 1;
     let stored = |v: i16| -> u16 { (((v as u16) & 0x0FFF) << 2) | 0xC003 };
-    let bytes: Vec<u8> = [stored(-5), stored(2047)].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = [stored(-5), stored(2047)]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let frame = decode_ok(LE, &d, &bytes);
     assert_eq!(frame.samples, FrameSamples::I16(vec![-5, 2047]));
 }
@@ -129,7 +152,16 @@ fn high_bit_not_at_top_and_signed_12() {
 fn short_native_frame_is_an_error() {
     let d = desc(4, 4, 1, 16, "MONOCHROME2");
     let err = decode_frame(LE, &d, &[0; 31]);
-    assert!(matches!(err, Err(PixelError::FrameTooShort { expected: 32, actual: 31 })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Err(PixelError::FrameTooShort {
+                expected: 32,
+                actual: 31
+            })
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -145,8 +177,17 @@ fn garbage_is_an_error_for_every_codec() {
         "1.2.840.10008.1.2.4.91",
         "1.2.840.10008.1.2.4.201",
     ] {
-        for bytes in [&[][..], &[0xFF, 0xD8, 0xFF][..], &[0u8; 100][..], &[0xFF; 100][..]] {
-            assert!(decode_frame(ts, &d, bytes).is_err(), "{ts} accepted {} garbage bytes", bytes.len());
+        for bytes in [
+            &[][..],
+            &[0xFF, 0xD8, 0xFF][..],
+            &[0u8; 100][..],
+            &[0xFF; 100][..],
+        ] {
+            assert!(
+                decode_frame(ts, &d, bytes).is_err(),
+                "{ts} accepted {} garbage bytes",
+                bytes.len()
+            );
         }
     }
 }
@@ -155,7 +196,9 @@ fn garbage_is_an_error_for_every_codec() {
 fn jpeg_ls_is_reported_as_unsupported_by_name() {
     let d = desc(8, 8, 1, 16, "MONOCHROME2");
     match decode_frame("1.2.840.10008.1.2.4.80", &d, &[0xFF, 0xD8]) {
-        Err(PixelError::UnsupportedTransferSyntax { name, .. }) => assert!(name.contains("JPEG-LS"), "{name}"),
+        Err(PixelError::UnsupportedTransferSyntax { name, .. }) => {
+            assert!(name.contains("JPEG-LS"), "{name}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -164,8 +207,14 @@ fn jpeg_ls_is_reported_as_unsupported_by_name() {
 fn invalid_descriptions_are_rejected() {
     let mut d = desc(8, 8, 1, 16, "MONOCHROME2");
     d.bits_stored = 17;
-    assert!(matches!(decode_frame(LE, &d, &[0; 128]), Err(PixelError::InvalidAttribute { .. })));
+    assert!(matches!(
+        decode_frame(LE, &d, &[0; 128]),
+        Err(PixelError::InvalidAttribute { .. })
+    ));
     let mut d = desc(8, 8, 1, 24, "MONOCHROME2");
     d.bits_stored = 24;
-    assert!(matches!(decode_frame(LE, &d, &[0; 192]), Err(PixelError::UnsupportedLayout { .. })));
+    assert!(matches!(
+        decode_frame(LE, &d, &[0; 192]),
+        Err(PixelError::UnsupportedLayout { .. })
+    ));
 }
