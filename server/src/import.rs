@@ -111,10 +111,13 @@ fn read_source(
         }
         got += n;
     }
-    if got < 132 || &head[128..132] != b"DICM" {
+    let part10 = got >= 132 && &head[128..132] == b"DICM";
+    // Also accepted: a file meta group without preamble (pydicom's dcmwrite of in-memory data sets).
+    let bare_meta = got >= 2 && head[0] == 0x02 && head[1] == 0x00;
+    if !part10 && !bare_meta {
         return Ok(false);
     }
-    sink(&head)?;
+    sink(&head[..got])?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = reader.read(&mut buf)?;
@@ -185,6 +188,17 @@ pub async fn run(archive: &Archive, hospital: &str, paths: &[PathBuf]) -> anyhow
             sum.skipped += 1;
             continue;
         }
+        // Files written without a complete file meta group get a standard container.
+        let chunks = match crate::dicom::part10::normalize_head(&chunks, true) {
+            crate::dicom::part10::Head::Rewrite {
+                mut prefix,
+                consumed,
+            } => {
+                prefix.extend_from_slice(&chunks[consumed..]);
+                prefix
+            }
+            _ => chunks,
+        };
         let mut w = StagedWriter::create(archive, u64::MAX).await?;
         w.write(&chunks).await?;
         let staged = w.finish().await?;

@@ -3,6 +3,7 @@
 
 pub mod charset;
 pub mod json;
+pub mod part10;
 pub mod scan;
 
 use std::path::Path;

@@ -228,11 +228,13 @@ async fn stow(
                         c
                     } else {
                         head.extend_from_slice(&c);
-                        if head.len() < 132 {
-                            continue;
+                        match crate::dicom::part10::normalize_head(&head, false) {
+                            crate::dicom::part10::Head::NeedMore => continue,
+                            h => {
+                                head_done = true;
+                                bytes::Bytes::from(apply_head(h, std::mem::take(&mut head)))
+                            }
                         }
-                        head_done = true;
-                        bytes::Bytes::from(with_preamble(std::mem::take(&mut head)))
                     };
                     if let Err(e) = writer.write(&c).await {
                         failed = Some(e);
@@ -241,8 +243,9 @@ async fn stow(
                 }
                 Ok(None) => {
                     if !head_done && !head.is_empty() {
+                        let h = crate::dicom::part10::normalize_head(&head, true);
                         if let Err(e) = writer
-                            .write(&with_preamble(std::mem::take(&mut head)))
+                            .write(&apply_head(h, std::mem::take(&mut head)))
                             .await
                         {
                             failed = Some(e);
@@ -376,17 +379,15 @@ fn body_error(e: multer::Error, parts: usize, too_large: bool) -> AppError {
     ))
 }
 
-fn with_preamble(head: Vec<u8>) -> Vec<u8> {
-    if head.len() >= 132 && &head[128..132] == b"DICM" {
-        return head;
+fn apply_head(h: crate::dicom::part10::Head, head: Vec<u8>) -> Vec<u8> {
+    match h {
+        crate::dicom::part10::Head::Rewrite {
+            mut prefix,
+            consumed,
+        } => {
+            prefix.extend_from_slice(&head[consumed..]);
+            prefix
+        }
+        _ => head,
     }
-    let mut out = Vec::with_capacity(head.len() + 132);
-    if head.starts_with(b"DICM") {
-        out.extend_from_slice(&[0u8; 128]);
-    } else if head.starts_with(&[0x02, 0x00]) {
-        out.extend_from_slice(&[0u8; 128]);
-        out.extend_from_slice(b"DICM");
-    }
-    out.extend_from_slice(&head);
-    out
 }

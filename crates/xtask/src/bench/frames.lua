@@ -1,14 +1,19 @@
 -- wrk script for `cargo xtask bench server`: WADO-RS frame retrieval.
 -- Rotates over every frame URL listed (one path per line) in the file named by
--- RANGSI_BENCH_PATHS, asks for the frames in their stored transfer syntax, sends
--- RANGSI_BENCH_AUTH as the Authorization header when set, and prints one RESULT
--- line of key=value pairs for xtask to parse.
+-- RANGSI_BENCH_PATHS, sends RANGSI_BENCH_ACCEPT as the Accept header (the stored
+-- transfer syntax, `transfer-syntax=*`, when unset) and RANGSI_BENCH_AUTH as the
+-- Authorization header when set, and prints one RESULT line of key=value pairs for
+-- xtask to parse.
 
 local auth = os.getenv("RANGSI_BENCH_AUTH")
 if auth and auth ~= "" then
   wrk.headers["Authorization"] = auth
 end
-wrk.headers["Accept"] = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+local accept = os.getenv("RANGSI_BENCH_ACCEPT")
+if not accept or accept == "" then
+  accept = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+end
+wrk.headers["Accept"] = accept
 
 local paths = {}
 for line in io.lines(os.getenv("RANGSI_BENCH_PATHS")) do
