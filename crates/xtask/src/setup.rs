@@ -23,8 +23,9 @@ pub const TEST_PACKAGES: &[&str] = &[
     "libopenjp2-tools",
     "openjph-tools",
 ];
-/// Extra Debian packages `bench server` needs: the peer archive and the HTTP load generator.
-pub const BENCH_PACKAGES: &[&str] = &["orthanc", "orthanc-dicomweb", "wrk"];
+/// Extra Debian packages `bench server` needs: the peer archive (with GDCM, its JPEG 2000
+/// decoder) and the HTTP load generator.
+pub const BENCH_PACKAGES: &[&str] = &["orthanc", "orthanc-dicomweb", "orthanc-gdcm", "wrk"];
 
 /// Paths of the workspace and of the caches outside it.
 pub struct Paths {

@@ -206,3 +206,30 @@ def test_dimse_access_is_audited(server, peer):
         rows = audit_rows(server, "actor = 'AE:MODA' AND protocol = 'dimse' AND action = 'query' AND outcome = 'ok'")
         time.sleep(0.1)
     assert rows, "C-FIND by MODA left no audit record"
+
+
+def test_dicom_open_maps_unknown_aes_to_one_hospital(rangsi_bin, tmp_path):
+    """Lab setting: with --dicom-open CODE an unregistered calling AE may store, and its
+    studies belong to hospital CODE; without it the same AE is rejected."""
+    srv = Server(rangsi_bin, tmp_path, extra_args=["--dicom-open", HOSPITAL_UDON])
+    srv.set_up_regional_archive()
+    srv.start()
+    srv.create_tokens()
+    try:
+        p = save(images("OPEN-LAB", 1, 50)[0], tmp_path / "lab.dcm")
+        r = subprocess.run(["storescu", "-aet", "LABSCANNER", "-aec", srv.ae_title, srv.dicom_host, str(srv.dicom_port), str(p)],
+                           capture_output=True, env={**os.environ, "TCP_NODELAY": "1"})
+        assert r.returncode == 0, r.stderr.decode()
+        (study,) = studies_of(srv, "OPEN-LAB")  # alice is of hospital 10670
+        bob = dw.DicomWeb(srv.http_url, token=srv.tokens["bob"], name="bob")
+        assert bob.qido("/studies", {"PatientID": "OPEN-LAB"}) == []
+    finally:
+        srv.stop()
+    srv.extra_args = []
+    srv.start()
+    try:
+        r = subprocess.run(["echoscu", "-aet", "LABSCANNER", "-aec", srv.ae_title, srv.dicom_host, str(srv.dicom_port)],
+                           capture_output=True, env={**os.environ, "TCP_NODELAY": "1"})
+        assert r.returncode != 0, "an unregistered AE was accepted without --dicom-open"
+    finally:
+        srv.stop()

@@ -52,14 +52,15 @@ impl Peer {
         Ok(())
     }
 
-    /// Peak resident set size (VmHWM) in KiB.
-    pub fn peak_rss_kib(&self) -> Result<u64> {
+    /// A memory figure of `/proc/PID/status` in KiB: `VmHWM` (peak resident set size)
+    /// or `VmRSS` (current).
+    pub fn memory_kib(&self, key: &str) -> Result<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmHWM in /proc/PID/status")
+            .with_context(|| format!("no {key} in /proc/PID/status"))
     }
 
     fn log_tail(&self) -> String {
@@ -185,9 +186,12 @@ pub fn orthanc_version() -> String {
 /// Starts Orthanc from a JSON config of its own in a scratch dir, on free ports.
 pub fn start_orthanc() -> Result<Peer> {
     let exe = orthanc_exe()?;
-    let plugin = dpkg_file("orthanc-dicomweb", |p| {
-        p.extension().is_some_and(|e| e == "so")
-    })?;
+    let is_plugin = |p: &Path| p.extension().is_some_and(|e| e == "so");
+    let plugins = [
+        dpkg_file("orthanc-dicomweb", is_plugin)?,
+        // GDCM decodes JPEG 2000 for Orthanc (its DCMTK cannot): needed to transcode frames.
+        dpkg_file("orthanc-gdcm", is_plugin)?,
+    ];
     let scratch = Scratch::new("bench-orthanc")?;
     let (http_port, dicom_port) = (free_port()?, free_port()?);
     let dir = scratch.path();
@@ -210,13 +214,13 @@ pub fn start_orthanc() -> Result<Peer> {
   "DicomModalities": {{ "bench": ["{CALLING_AE}", "127.0.0.1", 104] }},
   "DefaultEncoding": "Utf8",
   "SaveJobs": false,
-  "Plugins": [{plugin}],
+  "Plugins": [{plugins}],
   "DicomWeb": {{ "Enable": true, "Root": "/dicom-web/" }}
 }}
 "#,
         storage = json_str(&dir.join("storage")),
         index = json_str(&dir.join("index")),
-        plugin = json_str(&plugin),
+        plugins = plugins.iter().map(|p| json_str(p)).collect::<Vec<_>>().join(", "),
     );
     let config_path = dir.join("orthanc.json");
     fs::write(&config_path, config)?;
