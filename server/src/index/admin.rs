@@ -195,11 +195,12 @@ impl Index {
             "SELECT {USER_COLS} FROM credentials c JOIN users u ON u.id = c.user_id \
              LEFT JOIN hospitals h ON h.id = u.hospital_id \
              WHERE c.kind = ? AND c.secret_hash = ? \
-             AND (c.expires_at IS NULL OR c.expires_at > strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+             AND (c.expires_at IS NULL OR c.expires_at > ?)"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(kind)
             .bind(secret_hash)
+            .bind(super::rfc3339_in_days(0))
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(user_from))

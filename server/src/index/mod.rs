@@ -51,11 +51,15 @@ impl Scope {
         match self {
             Scope::All => ("1=1".into(), vec![]),
             Scope::Nothing => ("1=0".into(), vec![]),
+            // The timestamp is ours (digits and separators only), inlined so the
+            // condition stays portable SQL (no engine-specific date functions).
             Scope::Hospital(h) => (
-                "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
-                 WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
-                 AND (g.expires_at IS NULL OR g.expires_at > strftime('%Y-%m-%dT%H:%M:%SZ','now'))))"
-                    .into(),
+                format!(
+                    "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
+                     WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
+                     AND (g.expires_at IS NULL OR g.expires_at > '{}')))",
+                    rfc3339_in_days(0)
+                ),
                 vec![*h, *h],
             ),
         }

@@ -233,3 +233,30 @@ def test_dicom_open_maps_unknown_aes_to_one_hospital(rangsi_bin, tmp_path):
         assert r.returncode != 0, "an unregistered AE was accepted without --dicom-open"
     finally:
         srv.stop()
+
+
+def test_grant_extends_a_hospitals_view_until_revoked(server, alice, bob, tmp_path):
+    """Referrals and consults (later issues) give another hospital access by a row in
+    `grants`; the tenancy filter already honours it. Written here with sqlite3 directly."""
+    ds = images("GRANT-1", 1, 60)[0]
+    study = str(ds.StudyInstanceUID)
+    alice.stow_ok([save(ds, tmp_path / "g.dcm").read_bytes()])
+    assert bob.qido("/studies", {"PatientID": "GRANT-1"}) == []
+    con = sqlite3.connect(server.data / "index.sqlite", timeout=30)
+    try:
+        (study_ref,) = con.execute("SELECT id FROM studies WHERE study_uid = ?", (study,)).fetchone()
+        (sakon,) = con.execute("SELECT id FROM hospitals WHERE code = '10671'").fetchone()
+        con.execute("INSERT INTO grants (grantee_hospital, study_ref, reason, created_at) VALUES (?, ?, 'test', '2026-01-01T00:00:00Z')",
+                    (sakon, study_ref))
+        con.commit()
+        assert [dw.value(s, dw.STUDY_INSTANCE_UID) for s in bob.qido("/studies", {"PatientID": "GRANT-1"})] == [study]
+        assert bob.get(f"/studies/{study}/metadata").status_code == 200
+        con.execute("UPDATE grants SET revoked_at = '2026-01-02T00:00:00Z' WHERE study_ref = ?", (study_ref,))
+        con.commit()
+        assert bob.qido("/studies", {"PatientID": "GRANT-1"}) == []
+        assert bob.get(f"/studies/{study}/metadata").status_code == 404
+        con.execute("UPDATE grants SET revoked_at = NULL, expires_at = '2000-01-01T00:00:00Z' WHERE study_ref = ?", (study_ref,))
+        con.commit()
+        assert bob.qido("/studies", {"PatientID": "GRANT-1"}) == [], "an expired grant still gives access"
+    finally:
+        con.close()

@@ -169,18 +169,24 @@ fn parse_dicom_line(rest: &str) -> Option<(u16, String)> {
     Some((port, ae.trim().to_string()))
 }
 
-/// Orthanc's version line (`Orthanc 1.10.1`) and its DICOMweb plugin's Debian version.
+/// Orthanc's version (`Orthanc 1.10.1`) and its plugins' Debian versions.
 pub fn orthanc_version() -> String {
     // `Orthanc --version` starts with `/usr/sbin/Orthanc 1.10.1`.
     let exe = orthanc_exe().unwrap_or_else(|_| "Orthanc".into());
     let core = super::version_word(Command::new(exe).arg("--version"), 1).unwrap_or_default();
-    let plugin = process::capture(
-        Command::new("dpkg-query").args(["-W", "-f=${Version}", "orthanc-dicomweb"]),
-        None,
+    let version = |package: &str| {
+        process::capture(
+            Command::new("dpkg-query").args(["-W", "-f=${Version}", package]),
+            None,
+        )
+        .map(|v| v.split(['+', '-']).next().unwrap_or_default().to_string())
+        .unwrap_or_default()
+    };
+    format!(
+        "Orthanc {core} + DICOMweb {} + GDCM {}",
+        version("orthanc-dicomweb"),
+        version("orthanc-gdcm")
     )
-    .map(|v| v.split(['+', '-']).next().unwrap_or_default().to_string())
-    .unwrap_or_default();
-    format!("Orthanc {core} + DICOMweb {plugin}")
 }
 
 /// Starts Orthanc from a JSON config of its own in a scratch dir, on free ports.
@@ -220,7 +226,11 @@ pub fn start_orthanc() -> Result<Peer> {
 "#,
         storage = json_str(&dir.join("storage")),
         index = json_str(&dir.join("index")),
-        plugins = plugins.iter().map(|p| json_str(p)).collect::<Vec<_>>().join(", "),
+        plugins = plugins
+            .iter()
+            .map(|p| json_str(p))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     let config_path = dir.join("orthanc.json");
     fs::write(&config_path, config)?;

@@ -18,14 +18,24 @@ use super::{Scratch, Table};
 use crate::process;
 use crate::setup::{self, Paths};
 
-/// Requests per latency figure (p50 reported).
+/// Requests per latency figure (their median is reported)...
 const RUNS: u32 = 20;
+/// ...unless this many seconds have passed (at least 3 requests are made).
+const BUDGET_SECONDS: u32 = 10;
 const STOW_BATCH: usize = 20;
+/// `storescu` processes sending the 9,500 extra QIDO studies side by side.
+const PARALLEL_STORESCU: usize = 4;
 const WRK_CONNECTIONS: u32 = 16;
-const WRK_SECONDS: u64 = 10;
+/// wrk runs per frames figure, after one warm-up run; the median of each figure is reported.
+const WRK_RUNS: usize = 3;
+const WRK_SECONDS: u64 = 5;
 const WRK_WARMUP_SECONDS: u64 = 3;
-const FRAME_ACCEPT: &str =
+/// Frames as stored.
+const STORED_ACCEPT: &str =
     r#"multipart/related; type="application/octet-stream"; transfer-syntax=*"#;
+/// Frames decoded by the server to Explicit VR Little Endian.
+const DECODED_ACCEPT: &str =
+    r#"multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1"#;
 /// One 512×512 16-bit frame.
 const FRAME_BYTES: u64 = 512 * 512 * 2;
 const CLIENT_PY: &str = include_str!("client.py");
@@ -51,6 +61,14 @@ struct Bench {
     stow300: Series,
     /// 500 one-slice 64×64 studies, one folder each, for QIDO.
     qido500: PathBuf,
+    /// 9,500 more of them (other UIDs): QIDO over ~10,000 studies.
+    qido9500: PathBuf,
+    /// 1,000 64×64 slices in one series: `/metadata` of a big series.
+    meta1000: Series,
+    /// 50 × 512² CT in JPEG 2000 lossless: frames decoded by the server.
+    j2k50: Series,
+    /// 50 × 512² CT in RLE lossless: frames decoded by the server.
+    rle50: Series,
 }
 
 /// One measurement: the table rows it fills and the function that fills them for one server.
@@ -70,27 +88,67 @@ const MEASUREMENTS: &[Measurement] = &[
     },
     Measurement {
         rows: &[
-            "QIDO `/studies` (all), p50 of 20",
-            "QIDO `PatientName=DOE*`, p50 of 20",
-            "QIDO `StudyDate=20240101-20240331&ModalitiesInStudy=CT`, p50 of 20",
+            "QIDO, ~500 studies: `/studies` (all), p50",
+            "QIDO, ~500 studies: `PatientName=DOE*`, p50",
+            "QIDO, ~500 studies: `StudyDate=20240101-20240331&ModalitiesInStudy=CT`, p50",
         ],
-        run: qido,
+        run: qido500,
     },
     Measurement {
-        rows: &["series `/metadata`, 300 instances, p50 of 20"],
-        run: series_metadata,
+        rows: &["memory after 1,100 instances: peak RSS (VmHWM)"],
+        run: memory,
+    },
+    Measurement {
+        rows: &["C-STORE ingest, 9,500 one-slice 64² studies, 4 `storescu` in parallel"],
+        run: load_qido9500,
     },
     Measurement {
         rows: &[
-            "WADO-RS `/frames/1`, 16 clients: p50 latency",
-            "WADO-RS `/frames/1`, 16 clients: p99 latency",
-            "WADO-RS `/frames/1`, 16 clients: throughput",
+            "QIDO, ~10,000 studies: `/studies` (all, unbounded), p50 of 3",
+            "QIDO, ~10,000 studies: `/studies?limit=100` (all, first page), p50",
+            "QIDO, ~10,000 studies: `PatientName=DOE*` (unbounded), p50",
+            "QIDO, ~10,000 studies: `PatientName=DOE*&limit=100`, p50",
+            "QIDO, ~10,000 studies: `StudyDate=20240101-20240331&ModalitiesInStudy=CT`, p50",
         ],
-        run: frames,
+        run: qido10k,
     },
     Measurement {
-        rows: &["peak RSS (VmHWM) after all of the above"],
-        run: peak_rss,
+        rows: &["series `/metadata`, 300 instances, p50"],
+        run: metadata300,
+    },
+    Measurement {
+        rows: &["series `/metadata`, 1,000 instances (64²), p50"],
+        run: metadata1000,
+    },
+    Measurement {
+        rows: &[
+            "WADO-RS `/frames/1` as stored, 16 clients: p50 latency",
+            "WADO-RS `/frames/1` as stored, 16 clients: p99 latency",
+            "WADO-RS `/frames/1` as stored, 16 clients: throughput",
+        ],
+        run: frames_stored,
+    },
+    Measurement {
+        rows: &[
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE: one frame checked",
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: p50 latency",
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: p99 latency",
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: throughput",
+        ],
+        run: frames_j2k,
+    },
+    Measurement {
+        rows: &[
+            "WADO-RS `/frames/1` RLE → explicit VR LE: one frame checked",
+            "WADO-RS `/frames/1` RLE → explicit VR LE, 16 clients: p50 latency",
+            "WADO-RS `/frames/1` RLE → explicit VR LE, 16 clients: p99 latency",
+            "WADO-RS `/frames/1` RLE → explicit VR LE, 16 clients: throughput",
+        ],
+        run: frames_rle,
+    },
+    Measurement {
+        rows: &["memory after all of the above (~12,000 instances): peak RSS (VmHWM)"],
+        run: memory,
     },
 ];
 
@@ -118,7 +176,7 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     for (i, label) in labels.enumerate() {
         table.row(label, vec![rangsi[i].clone(), orthanc[i].clone()]);
     }
-    let report = format!("{}\n{}\n{}", header(), table.markdown(), NOTES);
+    let report = format!("{}\n{}\n{}", header(), table.markdown(), notes());
     println!("\n{report}");
     let out = paths.target_dir.join("bench-server.md");
     fs::create_dir_all(&paths.target_dir)?;
@@ -175,7 +233,7 @@ fn not_available(e: &anyhow::Error) -> String {
 }
 
 fn cstore_ingest(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
-    let secs = storescu(peer, &b.ct300.dir, false, Duration::from_secs(300))?;
+    let secs = storescu(peer, &[&b.ct300.dir], &[], Duration::from_secs(300))?;
     let stored = b.count_instances(peer, &b.ct300)?;
     Ok(vec![ingest_cell(b.ct300.sops.len(), stored, secs)])
 }
@@ -198,20 +256,90 @@ fn stow_ingest(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
     Ok(vec![ingest_cell(b.stow300.sops.len(), stored, secs)])
 }
 
-fn qido(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
-    storescu(peer, &b.qido500, true, Duration::from_secs(300))
+fn qido500(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    storescu(peer, &[&b.qido500], &["+r"], Duration::from_secs(300))
         .context("loading the 500 QIDO studies")?;
-    let queries = [
-        "",
-        "?PatientName=DOE*",
-        "?StudyDate=20240101-20240331&ModalitiesInStudy=CT",
-    ];
+    qido_queries(
+        b,
+        peer,
+        &[
+            ("", RUNS),
+            ("?PatientName=DOE*", RUNS),
+            ("?StudyDate=20240101-20240331&ModalitiesInStudy=CT", RUNS),
+        ],
+    )
+}
+
+/// Sends the 9,500 extra QIDO studies with [`PARALLEL_STORESCU`] `storescu` processes.
+fn load_qido9500(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&b.qido9500)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    dirs.retain(|d| d.is_dir());
+    dirs.sort();
+    ensure!(
+        !dirs.is_empty(),
+        "no study folders in {}",
+        b.qido9500.display()
+    );
+    let mut groups = vec![Vec::new(); PARALLEL_STORESCU];
+    for (i, dir) in dirs.iter().enumerate() {
+        groups[i % PARALLEL_STORESCU].push(dir.as_path());
+    }
+    let limit = Duration::from_secs(600);
+    let started = Instant::now();
+    let results: Vec<Result<f64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|group| s.spawn(|| storescu(peer, group, &[], limit)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| bail!("storescu thread panicked"))
+            })
+            .collect()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    for r in results {
+        r?;
+    }
+    Ok(vec![format!(
+        "{:.0} inst/s ({} sent, {secs:.1} s)",
+        dirs.len() as f64 / secs,
+        dirs.len()
+    )])
+}
+
+fn qido10k(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    qido_queries(
+        b,
+        peer,
+        &[
+            ("", 3),
+            ("?limit=100", RUNS),
+            ("?PatientName=DOE*", RUNS),
+            ("?PatientName=DOE*&limit=100", RUNS),
+            ("?StudyDate=20240101-20240331&ModalitiesInStudy=CT", RUNS),
+        ],
+    )
+}
+
+/// `/studies{query}` for each (query, requests): "p50 (count)" cells.
+fn qido_queries(b: &Bench, peer: &Peer, queries: &[(&str, u32)]) -> Result<Vec<String>> {
     let mut cells = Vec::new();
-    for q in queries {
+    for &(q, runs) in queries {
         let url = format!("{}/studies{q}", peer.dicomweb());
-        let out = b.get(peer, &url, RUNS, "application/dicom+json")?;
+        let out = b.get(peer, &url, runs, "application/dicom+json")?;
+        let done: u32 = field(&out, "runs")?;
+        let of = if done == RUNS || runs < RUNS {
+            String::new()
+        } else {
+            format!(", p50 of {done} in {BUDGET_SECONDS} s")
+        };
         cells.push(format!(
-            "{:.1} ms ({} studies)",
+            "{:.1} ms ({} studies{of})",
             field::<f64>(&out, "p50_ms")?,
             field::<u64>(&out, "count")?
         ));
@@ -219,8 +347,17 @@ fn qido(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
     Ok(cells)
 }
 
-fn series_metadata(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
-    let s = &b.ct300;
+fn metadata300(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    series_metadata(b, peer, &b.ct300)
+}
+
+fn metadata1000(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    storescu(peer, &[&b.meta1000.dir], &[], Duration::from_secs(300))
+        .context("loading the 1,000-instance series")?;
+    series_metadata(b, peer, &b.meta1000)
+}
+
+fn series_metadata(b: &Bench, peer: &Peer, s: &Series) -> Result<Vec<String>> {
     let url = format!(
         "{}/studies/{}/series/{}/metadata",
         peer.dicomweb(),
@@ -228,19 +365,87 @@ fn series_metadata(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
         s.series
     );
     let out = b.get(peer, &url, RUNS, "application/dicom+json")?;
+    let count: u64 = field(&out, "count")?;
+    ensure!(
+        count == s.sops.len() as u64,
+        "the server returned {count} of {} instances",
+        s.sops.len()
+    );
+    let done: u32 = field(&out, "runs")?;
+    let of = if done == RUNS {
+        String::new()
+    } else {
+        format!(", p50 of {done} in {BUDGET_SECONDS} s")
+    };
     Ok(vec![format!(
-        "{:.1} ms ({} instances, {:.1} MB; first {:.0} ms)",
+        "{:.1} ms ({count} instances, {:.1} MB; first {:.0} ms{of})",
         field::<f64>(&out, "p50_ms")?,
-        field::<u64>(&out, "count")?,
         field::<f64>(&out, "bytes")? / 1e6,
         field::<f64>(&out, "first_ms")?,
     )])
 }
 
-fn frames(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
-    let s = &b.ct300;
-    let urls: Vec<String> = s
-        .sops
+fn frames_stored(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    let urls = frame_urls(peer, &b.ct300);
+    // One request first: wrk would happily measure how fast a server says 404.
+    let first = b.get(peer, &format!("{}{}", peer.http, urls[0]), 1, STORED_ACCEPT)?;
+    let bytes: u64 = field(&first, "bytes")?;
+    let ctype = first.get("content_type").cloned().unwrap_or_default();
+    ensure!(
+        bytes >= FRAME_BYTES && ctype.starts_with("multipart/related"),
+        "first frame: {bytes} bytes of {ctype:?}, expected a {FRAME_BYTES}-byte frame in multipart/related"
+    );
+    b.wrk_median(peer, "stored", &urls, STORED_ACCEPT)
+}
+
+fn frames_j2k(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    frames_decoded(b, peer, &b.j2k50, "-xv")
+}
+
+fn frames_rle(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    frames_decoded(b, peer, &b.rle50, "-xr")
+}
+
+/// Loads a compressed series (`storescu` proposing its transfer syntax with `propose`),
+/// checks one frame the server decodes against pydicom's decoding of the same file,
+/// then measures decoded frames under load.
+fn frames_decoded(b: &Bench, peer: &mut Peer, s: &Series, propose: &str) -> Result<Vec<String>> {
+    storescu(peer, &[&s.dir], &[propose], Duration::from_secs(300))
+        .context("loading the compressed series")?;
+    let stored = b.count_instances(peer, s)?;
+    ensure!(
+        stored == s.sops.len() as u64,
+        "{stored} of {} instances stored",
+        s.sops.len()
+    );
+    let urls = frame_urls(peer, s);
+    let file = s.dir.join("CT00001.dcm");
+    let url = format!("{}{}", peer.http, urls[0]);
+    let check = b.client(
+        peer,
+        &["frame", &url, DECODED_ACCEPT, &file.to_string_lossy()],
+        Duration::from_secs(120),
+    )?;
+    let bytes: u64 = field(&check, "bytes")?;
+    let expected: u64 = field(&check, "expected")?;
+    ensure!(
+        bytes == expected,
+        "first frame decoded to {bytes} bytes, expected {expected} (part {:?})",
+        check.get("part_type").map_or("", String::as_str)
+    );
+    let verdict = if field::<u8>(&check, "match")? == 1 {
+        "pixel-exact against pydicom's decoding"
+    } else {
+        "right size but pixels DIFFER from pydicom's decoding"
+    };
+    let mut cells = vec![format!("{bytes} bytes, {verdict}")];
+    cells.extend(b.wrk_median(peer, propose, &urls, DECODED_ACCEPT)?);
+    Ok(cells)
+}
+
+/// Paths of frame 1 of every instance of `s` on `peer`.
+fn frame_urls(peer: &Peer, s: &Series) -> Vec<String> {
+    s.sops
         .iter()
         .map(|sop| {
             format!(
@@ -248,58 +453,21 @@ fn frames(b: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
                 peer.dicomweb_path, s.study, s.series
             )
         })
-        .collect();
-    let list = b
-        .work
-        .path()
-        .join(format!("frames-{}.txt", peer.dicom_port));
-    fs::write(&list, urls.join("\n") + "\n")?;
-
-    // One request first: wrk would happily measure how fast a server says 404.
-    let first = b.get(peer, &format!("{}{}", peer.http, urls[0]), 1, FRAME_ACCEPT)?;
-    let bytes: u64 = field(&first, "bytes")?;
-    let ctype = first.get("content_type").cloned().unwrap_or_default();
-    ensure!(
-        bytes >= FRAME_BYTES && ctype.starts_with("multipart/related"),
-        "first frame: {bytes} bytes of {ctype:?}, expected a {FRAME_BYTES}-byte frame in multipart/related"
-    );
-
-    b.wrk(peer, &list, WRK_WARMUP_SECONDS)?;
-    let r = b.wrk(peer, &list, WRK_SECONDS)?;
-    let requests: f64 = field(&r, "requests")?;
-    let non2xx: u64 = field(&r, "non2xx")?;
-    ensure!(requests > 0.0, "wrk completed no request");
-    ensure!(non2xx == 0, "{non2xx} of {requests} responses were not 2xx");
-    let secs = field::<f64>(&r, "duration_us")? / 1e6;
-    let socket_errors: u64 = ["connect", "read", "write", "timeout"]
-        .iter()
-        .map(|k| field::<u64>(&r, k).unwrap_or(0))
-        .sum();
-    let errors = if socket_errors > 0 {
-        format!(", {socket_errors} socket errors")
-    } else {
-        String::new()
-    };
-    Ok(vec![
-        format!("{:.1} ms", field::<f64>(&r, "p50_us")? / 1e3),
-        format!("{:.1} ms", field::<f64>(&r, "p99_us")? / 1e3),
-        format!(
-            "{:.0} frames/s ({:.0} MB/s{errors})",
-            requests / secs,
-            field::<f64>(&r, "bytes")? / secs / 1e6
-        ),
-    ])
+        .collect()
 }
 
-fn peak_rss(_: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+fn memory(_: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
+    let mib = |key| -> Result<f64> { Ok(peer.memory_kib(key)? as f64 / 1024.0) };
     Ok(vec![format!(
-        "{:.0} MiB",
-        peer.peak_rss_kib()? as f64 / 1024.0
+        "{:.0} MiB (now {:.0} MiB)",
+        mib("VmHWM")?,
+        mib("VmRSS")?
     )])
 }
 
-/// Sends `dir` (recursively when `recursive`) with dcmtk's storescu; returns the seconds taken.
-fn storescu(peer: &Peer, dir: &Path, recursive: bool, limit: Duration) -> Result<f64> {
+/// Sends the DICOM files in `inputs` (folders: `+sd`; add `+r` to `extra` to recurse)
+/// with dcmtk's storescu over one association; returns the seconds taken.
+fn storescu(peer: &Peer, inputs: &[&Path], extra: &[&str], limit: Duration) -> Result<f64> {
     let mut cmd = Command::new("storescu");
     cmd.env("TCP_NODELAY", "1").args([
         "-aet",
@@ -310,10 +478,7 @@ fn storescu(peer: &Peer, dir: &Path, recursive: bool, limit: Duration) -> Result
         &peer.dicom_port.to_string(),
         "+sd",
     ]);
-    if recursive {
-        cmd.arg("+r");
-    }
-    cmd.args(["+sp", "*.dcm"]).arg(dir);
+    cmd.args(extra).args(["+sp", "*.dcm"]).args(inputs);
     let started = Instant::now();
     let out = process::output_within(&mut cmd, None, limit)?;
     let secs = started.elapsed().as_secs_f64();
@@ -332,40 +497,102 @@ impl Bench {
         let lua = work.path().join("frames.lua");
         fs::write(&client, CLIENT_PY)?;
         fs::write(&lua, FRAMES_LUA)?;
-        let data = |name: &str, args: &[&str]| generate(paths, shared, name, args);
-        let ct300 = data("ct300", &["--slices", "300", "--seed", "1"])?;
-        let stow300 = data("stow300", &["--slices", "300", "--seed", "2"])?;
-        let qido500 = data(
-            "qido500",
-            &[
-                "--studies",
-                "500",
-                "--slices",
-                "1",
-                "--rows",
-                "64",
-                "--cols",
-                "64",
-                "--seed",
-                "3",
-            ],
-        )?;
+        let data = |name: &str, args: &str| {
+            let args: Vec<&str> = args.split_whitespace().collect();
+            generate(paths, shared, name, &args)
+        };
+        let small = "--slices 1 --rows 64 --cols 64";
         let mut bench = Bench {
             python: paths.python(),
             client,
             lua,
+            ct300: Series::empty(data("ct300", "--slices 300 --seed 1")?),
+            stow300: Series::empty(data("stow300", "--slices 300 --seed 2")?),
+            qido500: data("qido500", &format!("--studies 500 {small} --seed 3"))?,
+            qido9500: data("qido9500", &format!("--studies 9500 {small} --seed 4"))?,
+            meta1000: Series::empty(data(
+                "meta1000",
+                "--slices 1000 --rows 64 --cols 64 --seed 5",
+            )?),
+            j2k50: Series::empty(data("j2k50", "--slices 50 --ts j2k --seed 6")?),
+            rle50: Series::empty(data("rle50", "--slices 50 --ts rle --seed 7")?),
             work,
-            ct300: Series::empty(ct300),
-            stow300: Series::empty(stow300),
-            qido500,
         };
-        bench.ct300 = bench.read_series(&bench.ct300.dir)?;
-        bench.stow300 = bench.read_series(&bench.stow300.dir)?;
+        for series in [
+            &mut bench.ct300,
+            &mut bench.stow300,
+            &mut bench.meta1000,
+            &mut bench.j2k50,
+            &mut bench.rle50,
+        ] {
+            *series = read_series(&bench.python, &bench.client, &series.dir)?;
+        }
         Ok(bench)
     }
 
+    /// [`WRK_RUNS`] wrk runs of [`WRK_SECONDS`] after a warm-up, rotating over `urls`
+    /// with `accept`: cells for the median p50, the median p99 and the median throughput
+    /// (with the spread over the runs).
+    fn wrk_median(
+        &self,
+        peer: &Peer,
+        tag: &str,
+        urls: &[String],
+        accept: &str,
+    ) -> Result<Vec<String>> {
+        let list = self
+            .work
+            .path()
+            .join(format!("frames-{}-{tag}.txt", peer.dicom_port));
+        fs::write(&list, urls.join("\n") + "\n")?;
+        self.wrk(peer, &list, accept, WRK_WARMUP_SECONDS)?;
+        let (mut p50, mut p99, mut rate, mut mbps) = (vec![], vec![], vec![], vec![]);
+        let mut socket_errors = 0;
+        for _ in 0..WRK_RUNS {
+            let r = self.wrk(peer, &list, accept, WRK_SECONDS)?;
+            let requests: f64 = field(&r, "requests")?;
+            let non2xx: u64 = field(&r, "non2xx")?;
+            ensure!(requests > 0.0, "wrk completed no request");
+            ensure!(non2xx == 0, "{non2xx} of {requests} responses were not 2xx");
+            let secs = field::<f64>(&r, "duration_us")? / 1e6;
+            socket_errors += ["connect", "read", "write", "timeout"]
+                .iter()
+                .map(|k| field::<u64>(&r, k).unwrap_or(0))
+                .sum::<u64>();
+            p50.push(field::<f64>(&r, "p50_us")? / 1e3);
+            p99.push(field::<f64>(&r, "p99_us")? / 1e3);
+            rate.push(requests / secs);
+            mbps.push(field::<f64>(&r, "bytes")? / secs / 1e6);
+        }
+        let errors = if socket_errors > 0 {
+            format!("; {socket_errors} socket errors")
+        } else {
+            String::new()
+        };
+        let spread = |v: &[f64], digits: usize| {
+            let (lo, hi) = min_max(v);
+            format!("{lo:.digits$}–{hi:.digits$}")
+        };
+        Ok(vec![
+            format!("{:.1} ms ({})", median(&p50), spread(&p50, 1)),
+            format!("{:.1} ms ({})", median(&p99), spread(&p99, 1)),
+            format!(
+                "{:.0} frames/s ({}; {:.0} MB/s{errors})",
+                median(&rate),
+                spread(&rate, 0),
+                median(&mbps)
+            ),
+        ])
+    }
+
     /// wrk with [`WRK_CONNECTIONS`] connections for `seconds`; the RESULT fields of frames.lua.
-    fn wrk(&self, peer: &Peer, list: &Path, seconds: u64) -> Result<HashMap<String, String>> {
+    fn wrk(
+        &self,
+        peer: &Peer,
+        list: &Path,
+        accept: &str,
+        seconds: u64,
+    ) -> Result<HashMap<String, String>> {
         let mut cmd = Command::new("wrk");
         cmd.args([
             "-t2",
@@ -379,6 +606,7 @@ impl Bench {
         .arg(&self.lua)
         .arg(&peer.http)
         .env("RANGSI_BENCH_PATHS", list)
+        .env("RANGSI_BENCH_ACCEPT", accept)
         .env("RANGSI_BENCH_AUTH", peer.auth.as_deref().unwrap_or(""));
         let out = process::output_within(&mut cmd, None, Duration::from_secs(seconds + 60))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -387,35 +615,6 @@ impl Bench {
             .find_map(|l| l.strip_prefix("RESULT "))
             .context("wrk printed no RESULT line")?;
         Ok(parse_fields(line))
-    }
-
-    /// UIDs of the one series in `dir`, read by pydicom.
-    fn read_series(&self, dir: &Path) -> Result<Series> {
-        let out = process::capture(
-            Command::new(&self.python)
-                .arg(&self.client)
-                .arg("sops")
-                .arg(dir),
-            None,
-        )?;
-        let rows: Vec<Vec<&str>> = out
-            .lines()
-            .map(|l| l.split_whitespace().collect())
-            .collect();
-        let Some(first) = rows.first().filter(|r| r.len() == 3) else {
-            bail!("no DICOM files in {}", dir.display())
-        };
-        ensure!(
-            rows.iter().all(|r| r.len() == 3 && r[..2] == first[..2]),
-            "{} holds more than one series",
-            dir.display()
-        );
-        Ok(Series {
-            dir: dir.to_path_buf(),
-            study: first[0].to_string(),
-            series: first[1].to_string(),
-            sops: rows.iter().map(|r| r[2].to_string()).collect(),
-        })
     }
 
     /// Runs a client.py command against `peer`; its key=value output.
@@ -433,7 +632,8 @@ impl Bench {
         Ok(parse_fields(String::from_utf8_lossy(&out.stdout).trim()))
     }
 
-    /// `runs` sequential GETs of `url` over one keep-alive connection.
+    /// `runs` sequential GETs of `url` over one keep-alive connection (fewer once
+    /// [`BUDGET_SECONDS`] have passed, but at least 3).
     fn get(
         &self,
         peer: &Peer,
@@ -443,8 +643,14 @@ impl Bench {
     ) -> Result<HashMap<String, String>> {
         self.client(
             peer,
-            &["get", url, &runs.to_string(), accept],
-            Duration::from_secs(120),
+            &[
+                "get",
+                url,
+                &runs.to_string(),
+                &BUDGET_SECONDS.to_string(),
+                accept,
+            ],
+            Duration::from_secs(u64::from(BUDGET_SECONDS) + 3 * 120),
         )
     }
 
@@ -458,6 +664,29 @@ impl Bench {
         );
         field(&self.get(peer, &url, 1, "application/dicom+json")?, "count")
     }
+}
+
+/// UIDs of the one series in `dir`, read by pydicom.
+fn read_series(python: &Path, client: &Path, dir: &Path) -> Result<Series> {
+    let out = process::capture(Command::new(python).arg(client).arg("sops").arg(dir), None)?;
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let Some(first) = rows.first().filter(|r| r.len() == 3) else {
+        bail!("no DICOM files in {}", dir.display())
+    };
+    ensure!(
+        rows.iter().all(|r| r.len() == 3 && r[..2] == first[..2]),
+        "{} holds more than one series",
+        dir.display()
+    );
+    Ok(Series {
+        dir: dir.to_path_buf(),
+        study: first[0].to_string(),
+        series: first[1].to_string(),
+        sops: rows.iter().map(|r| r[2].to_string()).collect(),
+    })
 }
 
 impl Series {
@@ -502,6 +731,23 @@ fn generate(paths: &Paths, shared: &Path, name: &str, args: &[&str]) -> Result<P
         started.elapsed().as_secs_f64()
     );
     Ok(dir)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
 }
 
 fn ingest_cell(sent: usize, stored: u64, secs: f64) -> String {
@@ -549,12 +795,15 @@ fn header() -> String {
         "## rangsi vs Orthanc: `cargo xtask bench server`\n\n\
          - date: {}\n\
          - machine: {} (both servers on it, one after the other, each with fresh data)\n\
-         - data: `../shared/gen_ct_series.py`: 300 × 512² CT (C-STORE, metadata, frames), \
-           another 300 (STOW-RS), 500 one-slice 64² studies (QIDO), explicit VR little endian\n\
+         - data: `../shared/gen_ct_series.py`: 300 × 512² CT (C-STORE, `/metadata`, frames), \
+           another 300 (STOW-RS), 500 + 9,500 one-slice 64² studies (QIDO), one 1,000 × 64² series \
+           (`/metadata`), all explicit VR little endian; 50 × 512² CT in JPEG 2000 lossless and \
+           50 in RLE lossless (decoded frames)\n\
          - clients: dcmtk `storescu` {} with `TCP_NODELAY=1`; Python requests; \
-           `wrk` (2 threads, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s after a {WRK_WARMUP_SECONDS} s warm-up)\n\
+           `wrk` (2 threads, {WRK_CONNECTIONS} connections, {WRK_RUNS} runs of {WRK_SECONDS} s \
+           after a {WRK_WARMUP_SECONDS} s warm-up)\n\
          - rangsi: release build, `serve --http 127.0.0.1:0 --dicom 127.0.0.1:0`, `RANGSI_LOG=warn`, bearer token\n\
-         - Orthanc: Debian package, own JSON config, DICOMweb plugin, `TCP_NODELAY=1`, \
+         - Orthanc: Debian package, own JSON config, DICOMweb and GDCM plugins, `TCP_NODELAY=1`, \
            no authentication, storage compression off\n",
         super::today(),
         super::machine(),
@@ -562,14 +811,31 @@ fn header() -> String {
     )
 }
 
-const NOTES: &str = "\
-Ingest rates count the instances sent over the wall time of the whole transfer; \
-\"stored\" is what the server's QIDO-RS then lists for that series. \
-Latencies are time to the last byte of the body, 20 sequential requests on one keep-alive \
-connection (p50, and the first one for `/metadata`); the counts in brackets are what the server returned. \
-Frames are fetched with `Accept: multipart/related; type=\"application/octet-stream\"; transfer-syntax=*`, \
-rotating over all 300 instances.
-";
+fn notes() -> String {
+    format!(
+        "Rows run in the order shown, against one server process that keeps all data sent \
+         so far: the ~10,000-study QIDO rows and everything after them run with 10,002 \
+         studies in the archive. \
+         Ingest rates count the instances sent over the wall time of the whole transfer; \
+         \"stored\" is what the server's QIDO-RS then lists for that series (the 9,500 studies \
+         are counted by the unbounded `/studies` row). Ingest is measured once per run (a \
+         repeat would need fresh UIDs). \
+         Latencies are time to the last byte of the body, the median of {RUNS} sequential \
+         requests on one keep-alive connection (fewer when {BUDGET_SECONDS} s have passed, \
+         at least 3, as said in the cell; the first one is also given for `/metadata`); the \
+         counts in brackets are what the server returned. At ~10,000 studies `PatientName=DOE*` \
+         matches a quarter of them (the generator has four patient names), so it is measured \
+         unbounded and with `limit=100`, the page size of a study list. \
+         Frames rotate over every instance of the series: \"as stored\" asks \
+         `transfer-syntax=*`, the decoded rows ask `transfer-syntax=1.2.840.10008.1.2.1` \
+         (`Accept: multipart/related; type=\"application/octet-stream\"; transfer-syntax=…`) of \
+         the JPEG 2000 or RLE series; one decoded frame per server is compared with pydicom's \
+         decoding (pylibjpeg) of the same file. wrk figures are the median of {WRK_RUNS} runs \
+         of {WRK_SECONDS} s with the min–max over those runs in brackets. Memory is the server \
+         process's peak resident set size (VmHWM) and, in brackets, its resident size at that \
+         moment (VmRSS).\n"
+    )
+}
 
 #[cfg(test)]
 mod tests {
@@ -586,5 +852,13 @@ mod tests {
             Some("multipart/related;type=x")
         );
         assert!(field::<u64>(&f, "missing").is_err());
+    }
+
+    #[test]
+    fn median_and_spread() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+        assert_eq!(min_max(&[3.0, 1.0, 2.0]), (1.0, 3.0));
     }
 }
