@@ -102,6 +102,14 @@ pub struct ServeArgs {
     /// Largest HTTP request body (STOW-RS) in MiB.
     #[arg(long, env = "RANGSI_MAX_BODY_MB")]
     pub max_body_mb: Option<u64>,
+    /// Browser origin allowed to call DICOMweb cross-origin (repeatable or comma-separated),
+    /// e.g. an OHIF viewer served from another host.
+    #[arg(
+        long = "cors-origin",
+        env = "RANGSI_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -397,5 +405,10 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             .unwrap_or(config::DEFAULT_MAX_ASSOCIATIONS),
         max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
         max_dimse_dataset_bytes: max_body_mb.saturating_mul(1024 * 1024),
+        cors_origins: if args.cors_origins.is_empty() {
+            file.cors_origins.unwrap_or_default()
+        } else {
+            args.cors_origins
+        },
     })
 }

@@ -22,6 +22,8 @@ pub struct ServeConfig {
     pub max_body_bytes: u64,
     /// Largest single DIMSE data set accepted, in bytes.
     pub max_dimse_dataset_bytes: u64,
+    /// Browser origins allowed by CORS (none by default: same origin only).
+    pub cors_origins: Vec<String>,
 }
 
 /// The TOML file: every key optional.
@@ -35,6 +37,7 @@ pub struct FileConfig {
     pub dicom_open: Option<String>,
     pub max_associations: Option<usize>,
     pub max_body_mb: Option<u64>,
+    pub cors_origins: Option<Vec<String>>,
 }
 
 impl FileConfig {

@@ -902,3 +902,87 @@ mod tests {
         assert!(percent_decode("%ZZ").is_err());
     }
 }
+
+// ---- WADO-URI (PS3.18 chapter 9): what older viewers (Weasis, many web PACS) still use ----
+
+/// `GET /dicomweb/wado?requestType=WADO&studyUID=…&seriesUID=…&objectUID=…[&contentType=…]`
+/// `contentType` `application/dicom` gives the stored file; `image/jpeg` (the default) or
+/// `image/png` a rendered frame (`frameNumber`, `windowCenter`, `windowWidth`, `rows`,
+/// `columns`, `imageQuality`).
+pub async fn wado_uri(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let mut p = std::collections::HashMap::new();
+    for pair in q
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|x| !x.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        p.insert(k.to_string(), percent_decode(v)?);
+    }
+    if p.get("requestType").map(String::as_str) != Some("WADO") {
+        return Err(AppError::bad_request("requestType must be WADO"));
+    }
+    let need = |k: &str| {
+        p.get(k)
+            .cloned()
+            .ok_or_else(|| AppError::bad_request(format!("missing {k}")))
+    };
+    let (study, series, object) = (need("studyUID")?, need("seriesUID")?, need("objectUID")?);
+    let content_type = p
+        .get("contentType")
+        .map(String::as_str)
+        .unwrap_or("image/jpeg");
+    if content_type.starts_with("application/dicom") {
+        let locs = s
+            .archive
+            .locate(&who, Some(&study), Some(&series), Some(&object))
+            .await?;
+        let loc = &locs[0];
+        return single_part(
+            &s,
+            &loc.blob_key,
+            loc.size_bytes as u64,
+            &loc.sha256,
+            "application/dicom",
+            &headers,
+        )
+        .await;
+    }
+    let format = match content_type {
+        "image/png" => ImageFormat::Png,
+        "image/jpeg" | "image/*" | "*/*" => ImageFormat::Jpeg,
+        other => {
+            return Err(AppError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                format!("contentType {other} is not offered"),
+            ));
+        }
+    };
+    let num = |k: &str| p.get(k).and_then(|v| v.trim().parse::<f64>().ok());
+    let params = RenderParams {
+        window: match (num("windowCenter"), num("windowWidth")) {
+            (Some(c), Some(w)) if w > 0.0 => Some((c, w)),
+            _ => None,
+        },
+        viewport: match (num("columns"), num("rows")) {
+            (Some(c), Some(r)) if c >= 1.0 && r >= 1.0 => Some((c as u32, r as u32)),
+            (Some(c), None) if c >= 1.0 => Some((c as u32, c as u32)),
+            (None, Some(r)) if r >= 1.0 => Some((r as u32, r as u32)),
+            _ => None,
+        },
+        quality: num("imageQuality").map(|q| q.clamp(1.0, 100.0) as u8),
+    };
+    let frame = num("frameNumber").map(|f| f.max(1.0) as u32).unwrap_or(1);
+    Ok(image_response(
+        s.archive
+            .rendered(&who, &study, &series, &object, frame, &params, format)
+            .await?,
+        format,
+    ))
+}

@@ -27,6 +27,8 @@ pub struct AppState {
     pub archive: Archive,
     pub max_body_bytes: u64,
     pub tls: bool,
+    /// Origins allowed to call the API from a browser (e.g. an OHIF served elsewhere).
+    pub cors_origins: Vec<String>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/studies", get(d::qido_studies).post(stow::store))
         .route("/series", get(d::qido_series))
         .route("/instances", get(d::qido_instances))
+        .route("/wado", get(d::wado_uri))
         .route(
             "/studies/{study}",
             get(d::wado_study).post(stow::store_study),
@@ -95,6 +98,29 @@ pub fn router(state: AppState) -> Router {
             .and(NotForContentType::const_new(
                 "multipart/related; type=\"image/",
             ));
+    let cors = {
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let origins: Vec<axum::http::HeaderValue> = state
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::ACCEPT,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::RANGE,
+                axum::http::header::IF_NONE_MATCH,
+            ])
+            .expose_headers([
+                axum::http::header::ETAG,
+                axum::http::header::CONTENT_RANGE,
+                axum::http::header::WARNING,
+            ])
+    };
     Router::new()
         .nest("/dicomweb", dicomweb)
         .nest("/api", api)
@@ -102,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index_page))
         .layer(DefaultBodyLimit::disable())
         .layer(CompressionLayer::new().compress_when(compress))
+        .layer(cors)
         .with_state(state)
 }
 
@@ -147,6 +174,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         archive,
         max_body_bytes: cfg.max_body_bytes,
         tls: false,
+        cors_origins: cfg.cors_origins.clone(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let sd = shutdown.clone();
