@@ -368,14 +368,33 @@ fn hit_json(level: Level, h: &Hit, include: &Include) -> Map<String, J> {
     m
 }
 
-/// At study and series level, `includefield=all` must not leak one instance's
-/// instance-level attributes as if they described the study.
+/// At study and series level, `includefield=all` must not present one instance's
+/// attributes as if they described the whole study or series.
 fn level_allows_meta(level: Level, key: &str) -> bool {
+    /// Attributes that differ per instance (image, acquisition and content identity).
+    const INSTANCE_LEVEL: &[&str] = &[
+        "00080008", "00080012", "00080013", "00080016", "00080018", "00080022", "00080023",
+        "0008002A", "00080032", "00080033", "00083002", "00200012", "00200013", "00200032",
+        "00200037", "00201041", "00180050", "00181150", "00181151", "00181152", "00189345",
+        "00200100", "00200105",
+    ];
+    /// Attributes that differ per series.
+    const SERIES_LEVEL: &[&str] = &[
+        "0020000E", "00200011", "0008103E", "00080060", "00080021", "00080031", "00180015",
+        "00185100", "00200052", "00200060", "00081111", "00400244", "00400245", "00400253",
+        "00400254",
+    ];
     let group = &key[0..4];
     match level {
         Level::Instance => true,
-        Level::Series | Level::Study => {
+        Level::Series => {
             matches!(group, "0008" | "0010" | "0018" | "0020" | "0032" | "0040")
+                && !INSTANCE_LEVEL.contains(&key)
+        }
+        Level::Study => {
+            matches!(group, "0008" | "0010" | "0020" | "0032" | "0040")
+                && !INSTANCE_LEVEL.contains(&key)
+                && !SERIES_LEVEL.contains(&key)
         }
         Level::Patient => group == "0010",
     }

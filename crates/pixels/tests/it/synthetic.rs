@@ -6,6 +6,8 @@ use rangsi_pixels::{
     Frame, FrameSamples, ImageDescription, PaletteLut, PixelError, VoiWindow, decode_frame,
     render_8bit,
 };
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 const LE: &str = "1.2.840.10008.1.2.1";
 

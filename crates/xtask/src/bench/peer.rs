@@ -198,6 +198,9 @@ pub fn start_orthanc() -> Result<Peer> {
         // GDCM decodes JPEG 2000 for Orthanc (its DCMTK cannot): needed to transcode frames.
         dpkg_file("orthanc-gdcm", is_plugin)?,
     ];
+    // Only for JPEG 2000: given RLE too, the GDCM plugin 1.5 crashes Orthanc (segfault in
+    // libgdcmMSFF) where Orthanc's own DCMTK decodes RLE fine.
+    let j2k = r#""1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91""#;
     let scratch = Scratch::new("bench-orthanc")?;
     let (http_port, dicom_port) = (free_port()?, free_port()?);
     let dir = scratch.path();
@@ -221,7 +224,8 @@ pub fn start_orthanc() -> Result<Peer> {
   "DefaultEncoding": "Utf8",
   "SaveJobs": false,
   "Plugins": [{plugins}],
-  "DicomWeb": {{ "Enable": true, "Root": "/dicom-web/" }}
+  "DicomWeb": {{ "Enable": true, "Root": "/dicom-web/" }},
+  "Gdcm": {{ "Enable": true, "RestrictTransferSyntaxes": [{j2k}] }}
 }}
 "#,
         storage = json_str(&dir.join("storage")),

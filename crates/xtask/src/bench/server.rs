@@ -95,7 +95,7 @@ const MEASUREMENTS: &[Measurement] = &[
         run: qido500,
     },
     Measurement {
-        rows: &["memory after 1,100 instances: peak RSS (VmHWM)"],
+        rows: &["memory after the above (1,100 instances): peak RSS (VmHWM)"],
         run: memory,
     },
     Measurement {
@@ -129,13 +129,8 @@ const MEASUREMENTS: &[Measurement] = &[
         run: frames_stored,
     },
     Measurement {
-        rows: &[
-            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE: one frame checked",
-            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: p50 latency",
-            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: p99 latency",
-            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: throughput",
-        ],
-        run: frames_j2k,
+        rows: &["memory after the above (11,600 instances): peak RSS (VmHWM)"],
+        run: memory,
     },
     Measurement {
         rows: &[
@@ -147,7 +142,18 @@ const MEASUREMENTS: &[Measurement] = &[
         run: frames_rle,
     },
     Measurement {
-        rows: &["memory after all of the above (~12,000 instances): peak RSS (VmHWM)"],
+        rows: &[
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE: one frame checked",
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: p50 latency",
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: p99 latency",
+            "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: throughput",
+        ],
+        run: frames_j2k,
+    },
+    Measurement {
+        rows: &[
+            "memory after all of the above (11,700 instances, decoded frames): peak RSS (VmHWM)",
+        ],
         run: memory,
     },
 ];
@@ -418,6 +424,20 @@ fn frames_decoded(b: &Bench, peer: &mut Peer, s: &Series, propose: &str) -> Resu
         "{stored} of {} instances stored",
         s.sops.len()
     );
+    let checked = check_and_load_decoded(b, peer, s, propose);
+    if checked.is_err() {
+        // A crashed server explains itself better than the client's connection error.
+        peer.ensure_running()?;
+    }
+    checked
+}
+
+fn check_and_load_decoded(
+    b: &Bench,
+    peer: &mut Peer,
+    s: &Series,
+    tag: &str,
+) -> Result<Vec<String>> {
     let urls = frame_urls(peer, s);
     let file = s.dir.join("CT00001.dcm");
     let url = format!("{}{}", peer.http, urls[0]);
@@ -439,7 +459,7 @@ fn frames_decoded(b: &Bench, peer: &mut Peer, s: &Series, propose: &str) -> Resu
         "right size but pixels DIFFER from pydicom's decoding"
     };
     let mut cells = vec![format!("{bytes} bytes, {verdict}")];
-    cells.extend(b.wrk_median(peer, propose, &urls, DECODED_ACCEPT)?);
+    cells.extend(b.wrk_median(peer, tag, &urls, DECODED_ACCEPT)?);
     Ok(cells)
 }
 
@@ -535,7 +555,7 @@ impl Bench {
     /// (with the spread over the runs).
     fn wrk_median(
         &self,
-        peer: &Peer,
+        peer: &mut Peer,
         tag: &str,
         urls: &[String],
         accept: &str,
@@ -546,10 +566,12 @@ impl Bench {
             .join(format!("frames-{}-{tag}.txt", peer.dicom_port));
         fs::write(&list, urls.join("\n") + "\n")?;
         self.wrk(peer, &list, accept, WRK_WARMUP_SECONDS)?;
+        peer.ensure_running()?;
         let (mut p50, mut p99, mut rate, mut mbps) = (vec![], vec![], vec![], vec![]);
         let mut socket_errors = 0;
         for _ in 0..WRK_RUNS {
             let r = self.wrk(peer, &list, accept, WRK_SECONDS)?;
+            peer.ensure_running()?;
             let requests: f64 = field(&r, "requests")?;
             let non2xx: u64 = field(&r, "non2xx")?;
             ensure!(requests > 0.0, "wrk completed no request");
