@@ -645,7 +645,7 @@ impl Session<'_> {
                     .await;
             }
         };
-        let total = locs.len() as u16;
+        let total = locs.len();
         let mut done = (0u16, 0u16, 0u16); // completed, failed, warning
         if !locs.is_empty() {
             let addr = format!(
@@ -660,11 +660,12 @@ impl Session<'_> {
                             .store(self.archive, loc, &self.ae_title, cmd.message_id())
                             .await
                         {
-                            Ok(st) if st == status::SUCCESS => done.0 += 1,
-                            Ok(st) if (st & 0xF000) == 0xB000 => done.2 += 1,
-                            Ok(_) | Err(_) => done.1 += 1,
+                            Ok(st) if st == status::SUCCESS => done.0 = done.0.saturating_add(1),
+                            Ok(st) if (st & 0xF000) == 0xB000 => done.2 = done.2.saturating_add(1),
+                            Ok(_) | Err(_) => done.1 = done.1.saturating_add(1),
                         }
-                        let remaining = total - (i as u16 + 1);
+                        // Counters are US: a retrieve of more than 65535 instances reports 65535.
+            let remaining = (total - (i + 1)).min(usize::from(u16::MAX)) as u16;
                         if remaining > 0 {
                             let p = response(cmd, C_MOVE_RSP, status::PENDING, false)
                                 .us(REMAINING, remaining)
@@ -678,7 +679,7 @@ impl Session<'_> {
                 }
                 Err(e) => {
                     tracing::info!(error = %e, dest, "cannot reach move destination");
-                    done.1 = total;
+                    done.1 = total.min(usize::from(u16::MAX)) as u16;
                 }
             }
         }
@@ -720,7 +721,7 @@ impl Session<'_> {
                     .await;
             }
         };
-        let total = locs.len() as u16;
+        let total = locs.len();
         let mut done = (0u16, 0u16, 0u16);
         let mut msg_id: u16 = 1;
         for (i, loc) in locs.iter().enumerate() {
@@ -750,11 +751,12 @@ impl Session<'_> {
                 None => None,
             };
             match ok {
-                Some(st) if st == status::SUCCESS => done.0 += 1,
-                Some(st) if (st & 0xF000) == 0xB000 => done.2 += 1,
-                _ => done.1 += 1,
+                Some(st) if st == status::SUCCESS => done.0 = done.0.saturating_add(1),
+                Some(st) if (st & 0xF000) == 0xB000 => done.2 = done.2.saturating_add(1),
+                _ => done.1 = done.1.saturating_add(1),
             }
-            let remaining = total - (i as u16 + 1);
+            // Counters are US: a retrieve of more than 65535 instances reports 65535.
+            let remaining = (total - (i + 1)).min(usize::from(u16::MAX)) as u16;
             if remaining > 0 {
                 let p = response(cmd, C_GET_RSP, status::PENDING, false)
                     .us(REMAINING, remaining)
