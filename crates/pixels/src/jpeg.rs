@@ -162,6 +162,15 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
     let layout = SampleLayout::of(desc)?;
     let info = read_stream_info(data)?;
     check_header(&info, desc)?;
+    let least = min_stream_len(&info);
+    if data.len() < least {
+        return Err(corrupt(format!(
+            "{} bytes cannot code a {}x{} frame (at least {least}): truncated",
+            data.len(),
+            info.width,
+            info.height
+        )));
+    }
     let photometric = decoded_photometric(&info, desc);
     let ycc = desc.samples_per_pixel == 3
         && !info.is_lossless()
@@ -207,6 +216,21 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
         bits_stored: desc.bits_stored,
         samples: layout.samples_from_raw(raw.into_iter()),
     })
+}
+
+/// A lower bound on the bytes a whole frame of this size is coded in.
+/// Huffman codes are at least one bit long, so each lossless sample costs at
+/// least a bit, and each 8×8 block at least one (its DC difference; two in a
+/// sequential scan). The bound assumes the sparsest stream: only one
+/// component, subsampled 4×4 (a sample per 16 pixels, a block per 32×32).
+///
+/// Shorter streams are truncated, and the decoders would zero-fill them to
+/// whatever size the header claims: 240 bytes made a 16384×16384 frame
+/// (2 GB of memory, 12 s of CPU) before this check.
+fn min_stream_len(info: &StreamInfo) -> usize {
+    let pixels = usize::from(info.width) * usize::from(info.height);
+    let pixels_per_bit = if info.is_lossless() { 16 } else { 32 * 32 };
+    pixels / pixels_per_bit / 8
 }
 
 fn decode_with_jpeg_decoder(

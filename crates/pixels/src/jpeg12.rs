@@ -302,6 +302,10 @@ pub(crate) fn decode(
             }
             0xC0 | 0xC1 => {
                 let (body, next) = segment(data, i)?;
+                // A second SOF would add its components to the first's.
+                if !comps.is_empty() {
+                    return Err(corrupt("more than one frame header"));
+                }
                 if body.len() < 6 || body[0] != 12 {
                     return Err(corrupt("not a 12-bit frame header"));
                 }

@@ -8,12 +8,22 @@
 //! Decodable transfer syntaxes ([`can_decode`]): the native ones (Implicit
 //! and Explicit VR Little Endian, Explicit VR Big Endian, Deflated, and
 //! Encapsulated Uncompressed), RLE Lossless, JPEG Baseline, Extended,
-//! Lossless and Lossless SV1, JPEG 2000 (lossless and lossy) and HTJ2K.
+//! Lossless and Lossless SV1, JPEG-LS (lossless and near-lossless), JPEG 2000
+//! (lossless and lossy) and HTJ2K.
 //! Everything else is a [`PixelError::UnsupportedTransferSyntax`] naming the syntax.
 //!
 //! Features: `wasm-libc-shims` (default) provides `malloc`/`free`/… for
 //! `openjp2` on `wasm32-unknown-unknown`, which has no libc; turn it off only
 //! if the final wasm binary links its own. Everything builds for wasm32.
+//!
+//! Testing: the integration tests (`tests/it`, fixtures embedded) run both
+//! natively and as wasm32 in headless Chromium, against the same oracles:
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p rangsi-pixels --target
+//! wasm32-unknown-unknown` with `wasm-bindgen-test-runner` (wasm-bindgen-cli
+//! of the version in Cargo.lock) on `PATH`; Chrome's flags are in
+//! `webdriver.json`. `cargo xtask test` installs all that and runs both.
+//! `fuzz/` holds a cargo-fuzz target for [`decode_frame`] with arbitrary
+//! syntax, description and bytes: `cargo xtask fuzz [SECONDS]`.
 
 mod description;
 mod error;
@@ -21,6 +31,7 @@ mod frame;
 mod j2k;
 mod jpeg;
 mod jpeg12;
+mod jpegls;
 mod native;
 mod render;
 mod rle;
@@ -47,6 +58,7 @@ enum Codec {
     NativeBe,
     Rle,
     Jpeg,
+    JpegLs,
     J2k,
     None,
 }
@@ -102,12 +114,12 @@ const TRANSFER_SYNTAXES: &[(&str, &str, Codec)] = &[
     (
         "1.2.840.10008.1.2.4.80",
         "JPEG-LS Lossless Image Compression",
-        Codec::None,
+        Codec::JpegLs,
     ),
     (
         "1.2.840.10008.1.2.4.81",
         "JPEG-LS Lossy (Near-Lossless) Image Compression",
-        Codec::None,
+        Codec::JpegLs,
     ),
     (
         "1.2.840.10008.1.2.4.90",
@@ -264,6 +276,7 @@ pub fn decode_frame(
         Codec::NativeBe => native::decode(desc, frame_bytes, true),
         Codec::Rle => rle::decode(desc, frame_bytes),
         Codec::Jpeg => jpeg::decode(desc, frame_bytes),
+        Codec::JpegLs => jpegls::decode(desc, frame_bytes),
         Codec::J2k => j2k::decode(desc, frame_bytes),
         Codec::None => Err(unsupported(name)),
     }

@@ -209,3 +209,327 @@ for f in sorted(glob.glob("*_*.dcm")):
     d = np.abs(a - b).max() if a.shape == b.shape else "shape " + str(b.shape)
     print(f"{f}: max |diff| vs {src} = {d}")
 PYEOF
+
+# ---- JPEG-LS (.80 lossless, .81 near-lossless) ----
+# From the originals above, by two independent encoders: dcmtk's `dcmcjpls`
+# (its own CharLS 1.x fork) and CharLS 2.x through the pillow-jpls Python
+# package (custom MAXVAL, 2- and 5-bit samples, restart intervals, a SPIFF
+# header), whose codestreams pydicom wraps. Restart markers: no encoder here
+# writes them, so strips of a few lines are encoded as separate images and
+# their entropy-coded segments joined with RSTm (T.87 resets contexts, run
+# index and the line above at each restart, so the result is exactly what an
+# encoder with DRI would write). This section runs on its own too, leaving
+# the other fixtures as they are:
+#   cd tests/fixtures && PY=... bash -c "set -euo pipefail; $(sed -n '/^# ---- JPEG-LS/,$p' ../make_fixtures.sh)"
+# Needs: dcmcjpls, and JLS_PYTHON (default /tmp/jls-venv/bin/python) with
+# numpy, pydicom and pillow-jpls; PY's pylibjpeg-libjpeg checks the results.
+JPY=${JLS_PYTHON:-/tmp/jls-venv/bin/python}
+rm -f ./*_jls*.dcm mono5.dcm mono2.dcm
+# dcmtk writes 12-bit data as P=16 (MAXVAL 65535 in an LSE segment).
+for f in ct16s ct12s ct12u mono8; do dcmcjpls +el "$f.dcm" "${f}_jls.dcm"; done
+dcmcjpls +el +in rgb8.dcm rgb8_jls_ilv0.dcm
+dcmcjpls +el +il rgb8.dcm rgb8_jls_ilv1.dcm
+dcmcjpls +el +is rgb8.dcm rgb8_jls_ilv2.dcm
+# Custom thresholds and RESET (LSE type 1).
+dcmcjpls +el +t1 5 +t2 20 +t3 90 +rs 32 ct16s.dcm ct16s_jls_presets.dcm
+# Near-lossless (dcmtk refuses signed data here): the name gives NEAR.
+dcmcjpls +en +md 3 ct12u.dcm ct12u_jls_near3.dcm
+dcmcjpls +en +md 2 mono8.dcm mono8_jls_near2.dcm
+dcmcjpls +en +md 1 +in rgb8.dcm rgb8_jls_near1_ilv0.dcm
+dcmcjpls +en +md 2 +il rgb8.dcm rgb8_jls_near2_ilv1.dcm
+dcmcjpls +en +md 3 +is rgb8.dcm rgb8_jls_near3_ilv2.dcm
+"$JPY" - <<'PYEOF'
+import io
+import numpy as np
+import pillow_jpls  # noqa: F401 (registers the JPEG-LS plugin)
+import pydicom
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import ExplicitVRLittleEndian, UID, generate_uid
+
+def jls(pixels, **options):
+    """CharLS 2.x codestream of a 2-D uint8/uint16 or an RGB uint8 array, no SPIFF unless asked."""
+    options.setdefault("spiff", None)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG-LS", **options)
+    return out.getvalue()
+
+def wrap(src, stream, out, ts="1.2.840.10008.1.2.4.80"):
+    ds = pydicom.dcmread(src)
+    ds.file_meta.TransferSyntaxUID = UID(ts)
+    if len(stream) % 2:
+        stream += b"\0"
+    ds.PixelData = encapsulate([stream])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(out)
+
+def segments(stream):
+    """(marker, segment bytes) up to SOS, then the entropy-coded data."""
+    i, out = 2, []
+    while True:
+        assert stream[i] == 0xFF
+        m = stream[i + 1]
+        n = int.from_bytes(stream[i + 2:i + 4], "big")
+        out.append((m, stream[i:i + 2 + n]))
+        i += 2 + n
+        if m == 0xDA:
+            break
+    j = i
+    while not (stream[j] == 0xFF and stream[j + 1] >= 0x80):
+        j += 1
+    return out, stream[i:j]
+
+def with_restarts(image, lines, **options):
+    """Strips of `lines` lines, joined into one codestream with DRI and RSTm."""
+    parts = [jls(image[y:y + lines], **options) for y in range(0, image.shape[0], lines)]
+    head, _ = segments(parts[0])
+    stream = bytearray(b"\xff\xd8")
+    for m, seg in head:
+        if m == 0xF7:  # frame header: full height
+            seg = seg[:5] + image.shape[0].to_bytes(2, "big") + seg[7:]
+        if m == 0xDA:
+            stream += b"\xff\xdd\x00\x04" + lines.to_bytes(2, "big")
+        stream += seg
+    for k, part in enumerate(parts):
+        if k:
+            stream += bytes([0xFF, 0xD0 + (k - 1) % 8])
+        stream += segments(part)[1]
+    return bytes(stream + b"\xff\xd9")
+
+def original(name, pixels, bits_stored):
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid()
+    ds.PatientName = "Fixture^Pixels"; ds.PatientID = "PIX"; ds.Modality = "OT"
+    ds.Rows, ds.Columns = pixels.shape; ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 8; ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1; ds.PixelRepresentation = 0
+    ds.PixelData = pixels.astype(np.uint8).tobytes()
+    ds.save_as(name, enforce_file_format=True)
+
+def native(name):
+    ds = pydicom.dcmread(name)
+    return ds.pixel_array
+
+# Low precision (P = 5 and 2: the MAXVAL < 128 threshold rules), new 32x32 originals.
+mono8 = native("mono8.dcm")
+mono5 = (mono8[:32, :32] >> 3).astype(np.uint8)
+mono2 = (mono8[16:48, 16:48] >> 6).astype(np.uint8)
+original("mono5.dcm", mono5, 5)
+original("mono2.dcm", mono2, 2)
+wrap("mono5.dcm", jls(mono5, bits_per_sample=5), "mono5_jls_charls.dcm")
+wrap("mono2.dcm", jls(mono2, bits_per_sample=2), "mono2_jls_charls.dcm")
+# A SPIFF header (APP8) in front of the frame, as CharLS writes by default.
+wrap("mono8.dcm", jls(mono8, spiff={}), "mono8_jls_spiff.dcm")
+# Restart intervals: 16 of 4 lines (RST0..7 twice), and sample-interleaved colour.
+ct16s = native("ct16s.dcm").view(np.uint16)
+wrap("ct16s.dcm", with_restarts(ct16s, 4), "ct16s_jls_restart.dcm")
+rgb8 = native("rgb8.dcm")
+wrap("rgb8.dcm", with_restarts(rgb8, 8, interleave="sample"), "rgb8_jls_restart_ilv2.dcm")
+wrap("rgb8.dcm", with_restarts(rgb8, 8, interleave="line", near_lossless=2),
+     "rgb8_jls_near2_restart_ilv1.dcm", "1.2.840.10008.1.2.4.81")
+PYEOF
+# Custom MAXVAL: CharLS writes MAXVAL < 2^P - 1 but keeps coding with the
+# RANGE of 2^P (its streams decode only in CharLS), so these come from a
+# plain T.87 encoder written here from the standard (independent of the Rust
+# decoder); the check below has libjpeg decode them.
+"$PY" - <<'PYEOF'
+import math
+import numpy as np
+import pydicom
+from pydicom.encaps import encapsulate
+from pydicom.uid import UID
+
+J = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+
+class Bits:
+    """MSB-first writer with T.87 bit stuffing (7 bits after each 0xFF)."""
+    def __init__(self):
+        self.out, self.acc, self.n = bytearray(), 0, 0
+    def room(self):
+        return 7 if self.out and self.out[-1] == 0xFF else 8
+    def put(self, value, nbits):
+        for i in range(nbits - 1, -1, -1):
+            self.acc = (self.acc << 1) | ((value >> i) & 1)
+            self.n += 1
+            if self.n == self.room():
+                self.out.append(self.acc)
+                self.acc, self.n = 0, 0
+    def flush(self):
+        if self.n:
+            self.out.append(self.acc << (self.room() - self.n))
+            self.acc, self.n = 0, 0
+        if self.out and self.out[-1] == 0xFF:
+            self.out.append(0)
+        return bytes(self.out)
+
+def encode_jls(img, precision, maxval, near=0, t=None, reset=64):
+    """T.87 encoder (one component, regular and run mode), written from the standard."""
+    h, w = img.shape
+    rng = (maxval + 2 * near) // (2 * near + 1) + 1
+    qbpp = math.ceil(math.log2(rng))
+    bpp = max(2, math.ceil(math.log2(maxval + 1)))
+    limit = 2 * (bpp + max(8, bpp))
+    if t is None:  # C.2.4.1.1 defaults
+        clamp = lambda i, j: j if i > maxval or i < j else i
+        f = (min(maxval, 4095) + 128) // 256
+        t1 = clamp(f * 1 + 2 + 3 * near, near + 1)
+        t2 = clamp(f * 4 + 3 + 5 * near, t1)
+        t3 = clamp(f * 17 + 4 + 7 * near, t2)
+        assert maxval >= 128
+    else:
+        t1, t2, t3 = t
+    def q(d):
+        if d <= -t3: return -4
+        if d <= -t2: return -3
+        if d <= -t1: return -2
+        if d < -near: return -1
+        if d <= near: return 0
+        if d < t1: return 1
+        if d < t2: return 2
+        if d < t3: return 3
+        return 4
+    a0 = max(2, (rng + 32) // 64)
+    A, N = [a0] * 367, [1] * 367
+    B, C, Nn = [0] * 365, [0] * 365, [0, 0]
+    step = 2 * near + 1
+    bits = Bits()
+    def golomb(m, k, lim):
+        if (m >> k) < lim - qbpp - 1:
+            bits.put(0, m >> k); bits.put(1, 1); bits.put(m & ((1 << k) - 1), k)
+        else:
+            bits.put(0, lim - qbpp - 1); bits.put(1, 1); bits.put(m - 1, qbpp)
+    def quantized(e):
+        return (e + near) // step if e > 0 else -((near - e) // step)
+    def reduce(e):
+        if e < 0: e += rng
+        if e >= (rng + 1) // 2: e -= rng
+        return e
+    rec = np.zeros((h + 1, w), np.int64)  # row 0: the zero line above the image
+    run_index = 0
+    for y in range(h):
+        prev, cur, ix = rec[y], rec[y + 1], img[y].astype(np.int64)
+        rc0 = rec[y - 1][0] if y >= 1 else 0
+        x = 0
+        while x < w:
+            ra = cur[x - 1] if x else prev[0]
+            rb = prev[x]
+            rc = prev[x - 1] if x else rc0
+            rd = prev[x + 1] if x + 1 < w else prev[w - 1]
+            d1, d2, d3 = rd - rb, rb - rc, rc - ra
+            if max(abs(d1), abs(d2), abs(d3)) > near:
+                qq = 81 * q(d1) + 9 * q(d2) + q(d3)
+                sign = -1 if qq < 0 else 1
+                qq = abs(qq)
+                px = min(ra, rb) if rc >= max(ra, rb) else max(ra, rb) if rc <= min(ra, rb) else ra + rb - rc
+                px = min(max(px + sign * C[qq], 0), maxval)
+                e = quantized(sign * (int(ix[x]) - px))
+                cur[x] = min(max(px + sign * e * step, 0), maxval)
+                e = reduce(e)
+                k = 0
+                while (N[qq] << k) < A[qq]: k += 1
+                if near == 0 and k == 0 and 2 * B[qq] <= -N[qq]:
+                    m = 2 * e + 1 if e >= 0 else -2 * (e + 1)
+                else:
+                    m = 2 * e if e >= 0 else -2 * e - 1
+                golomb(m, k, limit)
+                B[qq] += e * step; A[qq] += abs(e)
+                if N[qq] == reset:
+                    A[qq] >>= 1; B[qq] >>= 1; N[qq] >>= 1
+                N[qq] += 1
+                if B[qq] <= -N[qq]:
+                    B[qq] += N[qq]
+                    if C[qq] > -128: C[qq] -= 1
+                    if B[qq] <= -N[qq]: B[qq] = -N[qq] + 1
+                elif B[qq] > 0:
+                    B[qq] -= N[qq]
+                    if C[qq] < 127: C[qq] += 1
+                    if B[qq] > 0: B[qq] = 0
+                x += 1
+                continue
+            # Run mode (A.7).
+            runval, cnt = ra, 0
+            while x < w and abs(int(ix[x]) - runval) <= near:
+                cur[x] = runval; cnt += 1; x += 1
+            while cnt >= (1 << J[run_index]):
+                bits.put(1, 1); cnt -= 1 << J[run_index]
+                if run_index < 31: run_index += 1
+            if x == w:
+                if cnt > 0: bits.put(1, 1)
+                continue
+            bits.put(0, 1); bits.put(cnt, J[run_index])
+            rb = prev[x]
+            ritype = 1 if abs(runval - rb) <= near else 0
+            px = runval if ritype else rb
+            sign = -1 if (ritype == 0 and runval > rb) else 1
+            e = quantized(sign * (int(ix[x]) - px))
+            cur[x] = min(max(px + sign * e * step, 0), maxval)
+            e = reduce(e)
+            qi = 365 + ritype
+            temp = A[qi] + (N[qi] >> 1) * ritype
+            k = 0
+            while (N[qi] << k) < temp: k += 1
+            nn = Nn[ritype]
+            mp = 1 if ((k == 0 and e > 0 and 2 * nn < N[qi]) or (e < 0 and 2 * nn >= N[qi]) or (e < 0 and k != 0)) else 0
+            em = 2 * abs(e) - ritype - mp
+            golomb(em, k, limit - J[run_index] - 1)
+            if e < 0: Nn[ritype] += 1
+            A[qi] += (em + 1 - ritype) >> 1
+            if N[qi] == reset:
+                A[qi] >>= 1; N[qi] >>= 1; Nn[ritype] >>= 1
+            N[qi] += 1
+            if run_index > 0: run_index -= 1
+            x += 1
+    be = lambda v: int(v).to_bytes(2, "big")
+    out = b"\xff\xd8"
+    out += b"\xff\xf7\x00\x0b" + bytes([precision]) + be(h) + be(w) + b"\x01\x01\x11\x00"
+    out += b"\xff\xf8\x00\x0d\x01" + be(maxval) + be(t1) + be(t2) + be(t3) + be(reset)
+    out += b"\xff\xda\x00\x08\x01\x01\x00" + bytes([near]) + b"\x00\x00"
+    return out + bits.flush() + b"\xff\xd9", rec[1:]
+
+def wrap(src, stream, out, ts):
+    ds = pydicom.dcmread(src)
+    ds.file_meta.TransferSyntaxUID = UID(ts)
+    if len(stream) % 2:
+        stream += b"\0"
+    ds.PixelData = encapsulate([stream])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(out)
+
+ct12u = pydicom.dcmread("ct12u.dcm").pixel_array
+top = int(ct12u.max())  # MAXVAL: not 2^n - 1, so reconstruction clamps rather than masks
+stream, _ = encode_jls(ct12u, 12, top, t=(9, 40, 150), reset=100)
+wrap("ct12u.dcm", stream, "ct12u_jls_maxval.dcm", "1.2.840.10008.1.2.4.80")
+stream, _ = encode_jls(ct12u, 12, top, near=2)
+wrap("ct12u.dcm", stream, "ct12u_jls_maxval_near2.dcm", "1.2.840.10008.1.2.4.81")
+PYEOF
+du -ch ./*_jls*.dcm mono5.dcm mono2.dcm | tail -1
+
+# Check with pydicom + pylibjpeg-libjpeg (a third decoder): lossless equal,
+# near-lossless within the NEAR of the name (after masking to Bits Stored and
+# sign extension: dcmtk codes 12-bit data as P=16, which pydicom leaves as is).
+"$PY" - <<'PYEOF'
+import glob
+import re
+import numpy as np
+import pydicom
+bad = 0
+for f in sorted(glob.glob("*_jls*.dcm")):
+    a = pydicom.dcmread(f.split("_")[0] + ".dcm").pixel_array.astype(np.int64)
+    ds = pydicom.dcmread(f)
+    b = ds.pixel_array.astype(np.int64) & ((1 << ds.BitsStored) - 1)
+    if ds.PixelRepresentation:
+        b = np.where(b >> (ds.BitsStored - 1), b - (1 << ds.BitsStored), b)
+    near = int(m.group(1)) if (m := re.search(r"near(\d)", f)) else 0
+    d = int(np.abs(a - b).max())
+    print(f"{f}: max |diff| = {d} (NEAR {near})")
+    bad += d > near
+assert bad == 0, f"{bad} JPEG-LS fixtures differ from their originals"
+PYEOF
