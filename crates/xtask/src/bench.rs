@@ -4,6 +4,7 @@
 //! Add a benchmark as a module under `bench/` and one arm in [`main`].
 
 mod peer;
+mod pixels;
 mod server;
 
 use std::fs;
@@ -19,6 +20,7 @@ const USAGE: &str = "usage: cargo xtask bench server";
 pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("server") => server::main(paths, &args[1..]),
+        Some("pixels") => pixels::main(paths, &args[1..]),
         Some(other) => bail!("unknown benchmark `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }

@@ -44,9 +44,12 @@ impl Peer {
         format!("{}{}", self.http, self.dicomweb_path)
     }
 
-    /// An error if the process has exited (with the tail of its log).
+    /// An error if the process has exited (with the tail of its log unless a signal killed it).
     pub fn ensure_running(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
+            if status.code().is_none() {
+                bail!("server crashed ({status})");
+            }
             bail!("server exited ({status}): {}", self.log_tail());
         }
         Ok(())

@@ -73,20 +73,25 @@ struct Bench {
 
 /// One measurement: the table rows it fills and the function that fills them for one server.
 struct Measurement {
+    /// Short name, for the memory table.
+    step: &'static str,
     rows: &'static [&'static str],
     run: fn(&Bench, &mut Peer) -> Result<Vec<String>>,
 }
 
 const MEASUREMENTS: &[Measurement] = &[
     Measurement {
+        step: "C-STORE 300 × 512²",
         rows: &["C-STORE ingest, 300 × 512² CT, `storescu`"],
         run: cstore_ingest,
     },
     Measurement {
+        step: "STOW-RS 300 × 512²",
         rows: &["STOW-RS ingest, 300 × 512² CT, batches of 20"],
         run: stow_ingest,
     },
     Measurement {
+        step: "500 QIDO studies loaded, queried",
         rows: &[
             "QIDO, ~500 studies: `/studies` (all), p50",
             "QIDO, ~500 studies: `PatientName=DOE*`, p50",
@@ -95,14 +100,26 @@ const MEASUREMENTS: &[Measurement] = &[
         run: qido500,
     },
     Measurement {
-        rows: &["memory after the above (1,100 instances): peak RSS (VmHWM)"],
-        run: memory,
+        step: "`/metadata` 300",
+        rows: &["series `/metadata`, 300 instances, p50"],
+        run: metadata300,
     },
     Measurement {
+        step: "frames as stored (1,100 instances held)",
+        rows: &[
+            "WADO-RS `/frames/1` as stored, 1,100 instances held, 16 clients: p50 latency",
+            "WADO-RS `/frames/1` as stored, 1,100 instances held, 16 clients: p99 latency",
+            "WADO-RS `/frames/1` as stored, 1,100 instances held, 16 clients: throughput",
+        ],
+        run: frames_stored,
+    },
+    Measurement {
+        step: "9,500 more studies loaded",
         rows: &["C-STORE ingest, 9,500 one-slice 64² studies, 4 `storescu` in parallel"],
         run: load_qido9500,
     },
     Measurement {
+        step: "QIDO over ~10,000 studies",
         rows: &[
             "QIDO, ~10,000 studies: `/studies` (all, unbounded), p50 of 3",
             "QIDO, ~10,000 studies: `/studies?limit=100` (all, first page), p50",
@@ -113,26 +130,21 @@ const MEASUREMENTS: &[Measurement] = &[
         run: qido10k,
     },
     Measurement {
-        rows: &["series `/metadata`, 300 instances, p50"],
-        run: metadata300,
-    },
-    Measurement {
+        step: "1,000-instance series loaded, `/metadata`",
         rows: &["series `/metadata`, 1,000 instances (64²), p50"],
         run: metadata1000,
     },
     Measurement {
+        step: "frames as stored (11,600 instances held)",
         rows: &[
-            "WADO-RS `/frames/1` as stored, 16 clients: p50 latency",
-            "WADO-RS `/frames/1` as stored, 16 clients: p99 latency",
-            "WADO-RS `/frames/1` as stored, 16 clients: throughput",
+            "WADO-RS `/frames/1` as stored, 11,600 instances held, 16 clients: p50 latency",
+            "WADO-RS `/frames/1` as stored, 11,600 instances held, 16 clients: p99 latency",
+            "WADO-RS `/frames/1` as stored, 11,600 instances held, 16 clients: throughput",
         ],
         run: frames_stored,
     },
     Measurement {
-        rows: &["memory after the above (11,600 instances): peak RSS (VmHWM)"],
-        run: memory,
-    },
-    Measurement {
+        step: "RLE series loaded, decoded frames",
         rows: &[
             "WADO-RS `/frames/1` RLE → explicit VR LE: one frame checked",
             "WADO-RS `/frames/1` RLE → explicit VR LE, 16 clients: p50 latency",
@@ -142,6 +154,7 @@ const MEASUREMENTS: &[Measurement] = &[
         run: frames_rle,
     },
     Measurement {
+        step: "JPEG 2000 series loaded, decoded frames",
         rows: &[
             "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE: one frame checked",
             "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: p50 latency",
@@ -149,12 +162,6 @@ const MEASUREMENTS: &[Measurement] = &[
             "WADO-RS `/frames/1` JPEG 2000 → explicit VR LE, 16 clients: throughput",
         ],
         run: frames_j2k,
-    },
-    Measurement {
-        rows: &[
-            "memory after all of the above (11,700 instances, decoded frames): peak RSS (VmHWM)",
-        ],
-        run: memory,
     },
 ];
 
@@ -168,21 +175,43 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     let bench = Bench::prepare(paths, &shared)?;
     println!("bench: building rangsi (release)");
     let rangsi_bin = paths.build_rangsi(true);
+    let load_before = load_average();
     let rangsi = measure_all(&bench, "rangsi", || match &rangsi_bin {
         Ok(bin) => peer::start_rangsi(bin),
         Err(e) => bail!("build failed: {e:#}"),
     });
     let orthanc = measure_all(&bench, "Orthanc", peer::start_orthanc);
 
-    let mut table = Table::new(vec![
+    let columns = vec![
         format!("rangsi {}", rangsi_version(paths)),
         peer::orthanc_version(),
-    ]);
+    ];
+    let mut table = Table::new(columns.clone());
     let labels = MEASUREMENTS.iter().flat_map(|m| m.rows.iter());
     for (i, label) in labels.enumerate() {
-        table.row(label, vec![rangsi[i].clone(), orthanc[i].clone()]);
+        table.row(
+            label,
+            vec![rangsi.cells[i].clone(), orthanc.cells[i].clone()],
+        );
     }
-    let report = format!("{}\n{}\n{}", header(), table.markdown(), notes());
+    table.row(
+        "peak RSS (VmHWM) after all of the above",
+        vec![rangsi.peak_rss(), orthanc.peak_rss()],
+    );
+    let mut memory = Table::new(columns);
+    for (i, m) in MEASUREMENTS.iter().enumerate() {
+        memory.row(
+            &format!("after: {}", m.step),
+            vec![rangsi.memory_cell(i), orthanc.memory_cell(i)],
+        );
+    }
+    let report = format!(
+        "{}\n{}\n{}\n### Memory after each step (VmHWM peak, VmRSS now)\n\n{}",
+        header(&load_before, &load_average()),
+        table.markdown(),
+        notes(),
+        memory.markdown()
+    );
     println!("\n{report}");
     let out = paths.target_dir.join("bench-server.md");
     fs::create_dir_all(&paths.target_dir)?;
@@ -191,17 +220,61 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Starts one server, runs every measurement against it, stops it; one cell per row.
-fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) -> Vec<String> {
+/// What one server gave: a cell per row, and its memory (VmHWM, VmRSS in MiB) after each
+/// measurement (`None` once it is gone).
+struct ServerRun {
+    cells: Vec<String>,
+    memory: Vec<Option<(f64, f64)>>,
+    /// Why it could not be measured at the end, if it could not.
+    gone: Option<String>,
+}
+
+impl ServerRun {
+    fn peak_rss(&self) -> String {
+        let last = self
+            .memory
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, m)| m.map(|m| (i, m)));
+        match (last, &self.gone) {
+            (Some((_, (hwm, _))), None) => format!("{hwm:.0} MiB"),
+            (Some((i, (hwm, _))), Some(why)) => format!(
+                "{hwm:.0} MiB after “{}”, the last reading ({why})",
+                MEASUREMENTS[i].step
+            ),
+            (None, why) => format!("n/a ({})", why.as_deref().unwrap_or("no reading")),
+        }
+    }
+
+    fn memory_cell(&self, i: usize) -> String {
+        match self.memory.get(i).copied().flatten() {
+            Some((hwm, rss)) => format!("{hwm:.0} MiB ({rss:.0} MiB)"),
+            None => "n/a".into(),
+        }
+    }
+}
+
+/// Starts one server, runs every measurement against it, stops it.
+fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) -> ServerRun {
     let row_count: usize = MEASUREMENTS.iter().map(|m| m.rows.len()).sum();
     println!("bench: starting {name}");
     let mut peer = match start() {
         Ok(peer) => peer,
         Err(e) => {
-            return vec![not_available(&e.context(format!("{name} did not start"))); row_count];
+            let e = e.context(format!("{name} did not start"));
+            return ServerRun {
+                cells: vec![not_available(&e); row_count],
+                memory: vec![None; MEASUREMENTS.len()],
+                gone: Some(format!("{e:#}")),
+            };
         }
     };
-    let mut cells = Vec::with_capacity(row_count);
+    let mut run = ServerRun {
+        cells: Vec::with_capacity(row_count),
+        memory: Vec::new(),
+        gone: None,
+    };
     for m in MEASUREMENTS {
         let started = Instant::now();
         let result = peer
@@ -217,17 +290,27 @@ fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) 
             Ok(v)
         });
         let row_cells = result.unwrap_or_else(|e| vec![not_available(&e); m.rows.len()]);
+        let memory = peer.ensure_running().and_then(|()| {
+            let mib = |key| -> Result<f64> { Ok(peer.memory_kib(key)? as f64 / 1024.0) };
+            Ok((mib("VmHWM")?, mib("VmRSS")?))
+        });
+        run.gone = memory.as_ref().err().map(|e| format!("{e:#}"));
         println!(
-            "bench: {name}: {}: {} ({:.1} s)",
-            m.rows[0],
+            "bench: {name}: {}: {} ({:.1} s; {})",
+            m.step,
             row_cells.join("; "),
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            match &memory {
+                Ok((hwm, rss)) => format!("VmHWM {hwm:.0} MiB, VmRSS {rss:.0} MiB"),
+                Err(e) => format!("memory: {e:#}"),
+            }
         );
-        cells.extend(row_cells);
+        run.memory.push(memory.ok());
+        run.cells.extend(row_cells);
     }
     println!("bench: stopping {name}");
     drop(peer);
-    cells
+    run
 }
 
 fn not_available(e: &anyhow::Error) -> String {
@@ -427,11 +510,13 @@ fn frames_decoded(b: &Bench, peer: &mut Peer, s: &Series, propose: &str) -> Resu
     let checked = check_and_load_decoded(b, peer, s, propose);
     if checked.is_err() {
         // A crashed server explains itself better than the client's connection error.
+        std::thread::sleep(Duration::from_millis(500));
         peer.ensure_running()?;
     }
     checked
 }
 
+/// The decoded first frame of `s` compared with pydicom's decoding, then wrk on decoded frames.
 fn check_and_load_decoded(
     b: &Bench,
     peer: &mut Peer,
@@ -459,7 +544,15 @@ fn check_and_load_decoded(
         "right size but pixels DIFFER from pydicom's decoding"
     };
     let mut cells = vec![format!("{bytes} bytes, {verdict}")];
-    cells.extend(b.wrk_median(peer, tag, &urls, DECODED_ACCEPT)?);
+    match b.wrk_median(peer, tag, &urls, DECODED_ACCEPT) {
+        Ok(figures) => cells.extend(figures),
+        Err(e) => {
+            // Keep the check: say why there are no figures (a crash shows only now).
+            std::thread::sleep(Duration::from_millis(500));
+            let e = peer.ensure_running().err().unwrap_or(e);
+            cells.extend(vec![not_available(&e.context("under load")); 3]);
+        }
+    }
     Ok(cells)
 }
 
@@ -474,15 +567,6 @@ fn frame_urls(peer: &Peer, s: &Series) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn memory(_: &Bench, peer: &mut Peer) -> Result<Vec<String>> {
-    let mib = |key| -> Result<f64> { Ok(peer.memory_kib(key)? as f64 / 1024.0) };
-    Ok(vec![format!(
-        "{:.0} MiB (now {:.0} MiB)",
-        mib("VmHWM")?,
-        mib("VmRSS")?
-    )])
 }
 
 /// Sends the DICOM files in `inputs` (folders: `+sd`; add `+r` to `extra` to recurse)
@@ -809,14 +893,24 @@ fn rangsi_version(paths: &Paths) -> String {
     )
 }
 
-fn header() -> String {
+/// `/proc/loadavg`'s 1, 5 and 15 minute figures: other work on the machine.
+fn load_average() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn header(load_before: &str, load_after: &str) -> String {
     // `storescu --version` starts with `$dcmtk: storescu v3.6.7 2022-04-22 $`.
     let storescu =
         super::version_word(Command::new("storescu").arg("--version"), 2).unwrap_or_default();
     format!(
         "## rangsi vs Orthanc: `cargo xtask bench server`\n\n\
          - date: {}\n\
-         - machine: {} (both servers on it, one after the other, each with fresh data)\n\
+         - machine: {} (both servers on it, one after the other, each with fresh data); \
+           load average (1/5/15 min) {load_before} before the measurements, {load_after} after\n\
          - data: `../shared/gen_ct_series.py`: 300 × 512² CT (C-STORE, `/metadata`, frames), \
            another 300 (STOW-RS), 500 + 9,500 one-slice 64² studies (QIDO), one 1,000 × 64² series \
            (`/metadata`), all explicit VR little endian; 50 × 512² CT in JPEG 2000 lossless and \
@@ -825,7 +919,7 @@ fn header() -> String {
            `wrk` (2 threads, {WRK_CONNECTIONS} connections, {WRK_RUNS} runs of {WRK_SECONDS} s \
            after a {WRK_WARMUP_SECONDS} s warm-up)\n\
          - rangsi: release build, `serve --http 127.0.0.1:0 --dicom 127.0.0.1:0`, `RANGSI_LOG=warn`, bearer token\n\
-         - Orthanc: Debian package, own JSON config, DICOMweb and GDCM plugins, `TCP_NODELAY=1`, \
+         - Orthanc: Debian package, own JSON config, DICOMweb and GDCM (JPEG 2000 only) plugins, `TCP_NODELAY=1`, \
            no authentication, storage compression off\n",
         super::today(),
         super::machine(),
@@ -836,8 +930,8 @@ fn header() -> String {
 fn notes() -> String {
     format!(
         "Rows run in the order shown, against one server process that keeps all data sent \
-         so far: the ~10,000-study QIDO rows and everything after them run with 10,002 \
-         studies in the archive. \
+         so far: the ~10,000-study QIDO rows and everything after them run with 10,002 or \
+         more studies in the archive (frames as stored are measured before and after). \
          Ingest rates count the instances sent over the wall time of the whole transfer; \
          \"stored\" is what the server's QIDO-RS then lists for that series (the 9,500 studies \
          are counted by the unbounded `/studies` row). Ingest is measured once per run (a \
@@ -853,9 +947,9 @@ fn notes() -> String {
          (`Accept: multipart/related; type=\"application/octet-stream\"; transfer-syntax=…`) of \
          the JPEG 2000 or RLE series; one decoded frame per server is compared with pydicom's \
          decoding (pylibjpeg) of the same file. wrk figures are the median of {WRK_RUNS} runs \
-         of {WRK_SECONDS} s with the min–max over those runs in brackets. Memory is the server \
-         process's peak resident set size (VmHWM) and, in brackets, its resident size at that \
-         moment (VmRSS).\n"
+         of {WRK_SECONDS} s with the min–max over those runs in brackets. Memory is read from \
+         `/proc/PID/status` after each step: VmHWM, the peak resident set size of the server \
+         process so far, and VmRSS, its resident size at that moment.\n"
     )
 }
 
