@@ -1,1 +1,10 @@
-//! Wire types shared by the server and the viewer.
+//! Wire types shared by the server, the viewer and the viewer's decode worker.
+//!
+//! - [`api`]: the JSON API (`/api/login`, `/api/me`, errors).
+//! - [`decode`]: messages between the viewer and its Web Worker that fetches and
+//!   decodes frames (the UI thread never decodes).
+//!
+//! Serde only; builds for every target, wasm32 included.
+
+pub mod api;
+pub mod decode;

@@ -1,17 +1,21 @@
 //! `cargo xtask`: Rangsi's developer automation, one binary with subcommands
 //! (reached through the alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask run`: build the release server, seed a demo data dir, serve it.
-//! - `cargo xtask test [PYTEST ARGS]`: cargo tests, then the Python integration tests.
+//! - `cargo xtask run`: build the viewer and the release server, seed a demo data dir, serve it.
+//! - `cargo xtask test [PYTEST ARGS]`: cargo tests (also wasm32 in headless Chromium),
+//!   then the Python integration tests.
+//! - `cargo xtask fuzz [SECONDS]`: each cargo-fuzz target for SECONDS (default 60).
 //! - `cargo xtask bench server`: rangsi and Orthanc side by side on the same data.
 //!
 //! Each subcommand first runs the idempotent set-up it needs (`setup.rs`).
 
 mod bench;
+mod fuzz;
 mod process;
 mod run;
 mod setup;
 mod test;
+mod viewer;
 
 use std::process::ExitCode;
 
@@ -21,14 +25,20 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [args]
 
 commands:
-  run [SERVE ARGS]      build rangsi (release), seed ./rangsi-data with a demo hospital,
-                        user and CT study if absent, then `rangsi serve` (extra args go to serve)
-  test [PYTEST ARGS]    cargo build + cargo test --workspace + pytest server/tests/integration
+  run [SERVE ARGS]      build the viewer (trunk) and rangsi (release), seed ./rangsi-data with a
+                        demo hospital, user and CT study if absent, then `rangsi serve` (extra
+                        args go to serve); the viewer is at http://127.0.0.1:8080/
+  test [PYTEST ARGS]    trunk build of the viewer + cargo build + cargo test --workspace +
+                        rangsi-pixels' tests as wasm32 in headless Chromium + the viewer's e2e
+                        tests (e2e/, Chromium: WebGPU, WebGL2, 375 px) + pytest server/tests/integration
                         (extra args go to pytest, e.g. `cargo xtask test -k tenancy`)
+  fuzz [SECONDS]        run each cargo-fuzz target (crates/pixels/fuzz) for SECONDS, default 60;
+                        crashing inputs land in crates/pixels/fuzz/artifacts/
   bench server          rangsi vs Orthanc on this machine; markdown table to stdout and
                         $CARGO_TARGET_DIR/bench-server.md
 
-Set-up (Debian packages, Python venv in ~/.cache/rangsi/tools/venv) runs as needed.
+Set-up (Debian packages, Python venv in ~/.cache/rangsi/tools/venv, pinned wasm-bindgen-cli
+and cargo-fuzz in ~/.cache/rangsi/tools/bin) runs as needed.
 CARGO_TARGET_DIR defaults to ~/.cache/rangsi/target for the cargo commands xtask runs.";
 
 fn main() -> ExitCode {
@@ -40,6 +50,7 @@ fn main() -> ExitCode {
     let result = Paths::discover().and_then(|paths| match command.as_str() {
         "run" => run::main(&paths, rest),
         "test" => test::main(&paths, rest),
+        "fuzz" => fuzz::main(&paths, rest),
         "bench" => bench::main(&paths, rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

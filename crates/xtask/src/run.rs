@@ -1,6 +1,7 @@
-//! `cargo xtask run`: the README's first command. Builds the release server, seeds
-//! `./rangsi-data` once with a demo hospital, a doctor, a registered modality AE and
-//! a Thai-named CT study, prints how to connect, then becomes `rangsi serve`.
+//! `cargo xtask run`: the README's first command. Builds the viewer (trunk) and the
+//! release server that embeds it, seeds `./rangsi-data` once with a demo hospital, a
+//! doctor, a registered modality AE and a Thai-named CT study, prints how to connect,
+//! then becomes `rangsi serve`.
 //! With an existing data dir it only builds and serves.
 
 use std::env;
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::process;
 use crate::setup::{self, Paths};
+use crate::{process, viewer};
 
 const HOSPITAL_CODE: &str = "10670";
 const HOSPITAL_NAME: &str = "โรงพยาบาลอุดรธานี (Udon Thani Hospital)";
@@ -24,6 +25,8 @@ const DEMO_SLICES: &str = "40";
 
 pub fn main(paths: &Paths, serve_args: &[String]) -> Result<()> {
     setup::venv(paths)?;
+    // The release binary embeds viewer/dist: build the viewer first.
+    viewer::build(paths)?;
     let bin = paths.build_rangsi(true)?;
     let data = paths.root.join("rangsi-data");
     if !data.exists() {
@@ -109,7 +112,7 @@ fn print_how_to_connect(bin: &Path, data: &Path) {
         "
 ──────────────────────────────── Rangsi demo ────────────────────────────────
  data dir   {data}
- web / API  http://127.0.0.1:8080   log in as {USER} / {PASSWORD} (doctor, hospital {HOSPITAL_CODE})
+ viewer     http://127.0.0.1:8080   log in as {USER} / {PASSWORD} (doctor, hospital {HOSPITAL_CODE})
  admin      user `admin`: its password was printed once, when the data dir was created
  DIMSE      AE RANGSI at 127.0.0.1:11112; AE {MODALITY_AE} is registered (others are rejected):
               storescu -aec RANGSI -aet {MODALITY_AE} 127.0.0.1 11112 FILE.dcm

@@ -1,5 +1,6 @@
 //! Where things live, and the idempotent set-up every subcommand shares: Debian
-//! packages and the pinned Python venv of third-party DICOM clients.
+//! packages, the pinned Python venv of third-party DICOM clients, and pinned
+//! cargo-installed tools (wasm-bindgen-cli for browser tests, cargo-fuzz).
 //!
 //! Set-up prints only what it installs; when everything is present it is silent.
 //! Everything lands outside the clone (`$HOME/.cache/rangsi`), so a fresh CI clone
@@ -22,7 +23,19 @@ pub const TEST_PACKAGES: &[&str] = &[
     "libgdcm-tools",
     "libopenjp2-tools",
     "openjph-tools",
+    // Mesa's software Vulkan (lavapipe): rangsi-render's golden-image tests on machines without a GPU.
+    "mesa-vulkan-drivers",
+    "libvulkan1",
 ];
+/// Debian packages the browser tests of the wasm32 build need: Chromium and its
+/// WebDriver, and Thai fonts (screenshots of Thai text).
+pub const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver", "fonts-thai-tlwg"];
+/// WebDriver of the Debian `chromium-driver` package, unless `CHROMEDRIVER` says otherwise.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The Rust target of the browser build.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// cargo-fuzz, for `cargo xtask fuzz`.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// Extra Debian packages `bench server` needs: the peer archive (with GDCM, its JPEG 2000
 /// decoder) and the HTTP load generator.
 pub const BENCH_PACKAGES: &[&str] = &["orthanc", "orthanc-dicomweb", "orthanc-gdcm", "wrk"];
@@ -62,6 +75,18 @@ impl Paths {
         cmd.current_dir(&self.root)
             .env("CARGO_TARGET_DIR", &self.target_dir);
         cmd
+    }
+
+    /// Where `cargo install --root` puts pinned tools (wasm-bindgen-cli, cargo-fuzz).
+    pub fn tools(&self) -> PathBuf {
+        self.cache.join("tools")
+    }
+
+    /// `PATH` with the pinned tools' `bin` first.
+    pub fn path_with_tools(&self) -> OsString {
+        let mut dirs = vec![self.tools().join("bin")];
+        dirs.extend(env::var_os("PATH").map_or_else(Vec::new, |p| env::split_paths(&p).collect()));
+        env::join_paths(dirs).unwrap_or_default()
     }
 
     /// The Python venv with the pinned clients.
@@ -144,6 +169,94 @@ pub fn apt(packages: &[&str]) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Everything `cargo test --target wasm32-unknown-unknown` needs: the Rust
+/// target, Chromium with its WebDriver, and `wasm-bindgen-test-runner` of the
+/// wasm-bindgen version in Cargo.lock (the two must be equal).
+pub fn browser_tests(paths: &Paths) -> Result<()> {
+    rust_target(WASM_TARGET)?;
+    apt(BROWSER_PACKAGES)?;
+    let version = locked_version(&paths.root, "wasm-bindgen")?;
+    // Not --locked: its lockfile names a crate version the registry no longer has.
+    cargo_tool(paths, "wasm-bindgen-cli", "wasm-bindgen", &version, false)
+}
+
+/// cargo-fuzz, pinned, in the tools folder.
+pub fn cargo_fuzz(paths: &Paths) -> Result<()> {
+    cargo_tool(paths, "cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, true)
+}
+
+/// Makes sure rustup has the standard library of `target`.
+pub fn rust_target(target: &str) -> Result<()> {
+    let installed = process::capture(
+        Command::new("rustup").args(["target", "list", "--installed"]),
+        None,
+    )?;
+    if installed.lines().any(|l| l.trim() == target) {
+        return Ok(());
+    }
+    println!("setup: rustup target add {target}");
+    process::output_within(
+        Command::new("rustup").args(["target", "add", target]),
+        None,
+        Duration::from_secs(600),
+    )?;
+    Ok(())
+}
+
+/// Installs crates.io `package` at exactly `version` into the tools folder,
+/// unless `binary --version` there already names that version.
+pub fn cargo_tool(
+    paths: &Paths,
+    package: &str,
+    binary: &str,
+    version: &str,
+    locked: bool,
+) -> Result<()> {
+    let bin = paths.tools().join("bin").join(binary);
+    let installed = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    // `wasm-bindgen 0.2.130`, `cargo-fuzz 0.13.2`.
+    if installed.is_some_and(|v| v.split_whitespace().nth(1) == Some(version)) {
+        return Ok(());
+    }
+    let started = Instant::now();
+    println!("setup: installing {package} {version} (a build of several minutes)");
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    // A bare version is an exact one for `cargo install`.
+    cmd.args(["install", package, "--version", version, "--root"])
+        .arg(paths.tools())
+        // Its own temporary target folder: release builds of tools stay out of ours.
+        .env_remove("CARGO_TARGET_DIR");
+    if locked {
+        cmd.arg("--locked");
+    }
+    process::output_within(&mut cmd, None, Duration::from_secs(1800))?;
+    println!(
+        "setup: {package} {version} installed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The version Cargo.lock resolved for crates.io package `name` (exactly one).
+pub fn locked_version(root: &Path, name: &str) -> Result<String> {
+    let lock = fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let head = format!("name = \"{name}\"\nversion = \"");
+    let versions: Vec<&str> = lock
+        .split("[[package]]")
+        .filter_map(|p| p.trim_start().strip_prefix(&head)?.split('"').next())
+        .collect();
+    match versions.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => bail!("Cargo.lock has no {name}"),
+        many => bail!("Cargo.lock has several {name}: {}", many.join(", ")),
+    }
 }
 
 /// Makes sure the venv exists and holds exactly what requirements.txt pins.
@@ -250,6 +363,24 @@ fn is_workspace_root(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locked_version_reads_one_package() {
+        let dir = env::temp_dir().join(format!("xtask-lock-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir");
+        fs::write(
+            dir.join("Cargo.lock"),
+            "version = 4\n\n[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n\n\
+             [[package]]\nname = \"wasm-bindgen-test\"\nversion = \"0.3.80\"\n",
+        )
+        .expect("write");
+        assert_eq!(
+            locked_version(&dir, "wasm-bindgen").expect("found"),
+            "0.2.130"
+        );
+        assert!(locked_version(&dir, "wasm-bindgen-cli").is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn fnv1a64_matches_reference_vectors() {

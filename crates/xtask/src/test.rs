@@ -1,5 +1,9 @@
-//! `cargo xtask test`: everything CI runs, in order: set-up, `cargo build -p rangsi`
-//! (dev profile, to keep CI fast), `cargo test --workspace`, then pytest over
+//! `cargo xtask test`: everything CI runs, in order: set-up, the viewer's release build
+//! (trunk), `cargo build -p rangsi` (dev profile, to keep CI fast; it embeds the viewer),
+//! `cargo test --workspace` (the viewer's logic and the renderer's golden images
+//! natively too), the pixel crate's
+//! tests again as wasm32 in headless Chromium (after their own set-up), the viewer's
+//! e2e tests (Playwright + Chromium, WebGPU and WebGL2), then pytest over
 //! `server/tests/integration` against the freshly built binary with third-party
 //! clients (pynetdicom, dicomweb-client, dcmtk). Ends with a summary; fails if any step did.
 
@@ -12,8 +16,8 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::process;
 use crate::setup::{self, Paths};
+use crate::{process, viewer};
 
 const INTEGRATION_DIR: &str = "server/tests/integration";
 
@@ -53,12 +57,35 @@ pub fn main(paths: &Paths, pytest_args: &[String]) -> Result<()> {
     let ready = step("setup", &mut || {
         from_result(setup::apt(setup::TEST_PACKAGES).and_then(|()| setup::venv(paths)))
     });
+    // Before the server build, which embeds viewer/dist.
+    let viewer_built = step("viewer build (trunk)", &mut || {
+        from_result(viewer::build(paths))
+    });
     let built = ready
         && step("cargo build -p rangsi", &mut || {
             from_result(paths.build_rangsi(false).map(drop))
         });
     step("cargo test --workspace", &mut || {
         from_result(process::run(paths.cargo().args(["test", "--workspace"])))
+    });
+    let browser = step("wasm32 setup", &mut || {
+        from_result(setup::browser_tests(paths))
+    });
+    step("wasm32 tests (chromium)", &mut || {
+        if browser {
+            from_result(process::run(&mut wasm_tests(paths)))
+        } else {
+            Outcome::Skipped("wasm32 setup failed".into())
+        }
+    });
+    step("viewer e2e (chromium)", &mut || {
+        if !built {
+            Outcome::Skipped("no server binary to test".into())
+        } else if !viewer_built {
+            Outcome::Skipped("the viewer did not build".into())
+        } else {
+            from_result(viewer::e2e(paths, &paths.target_dir.join("debug/rangsi")))
+        }
     });
     if built {
         step("pytest", &mut || pytest(paths, pytest_args));
@@ -95,6 +122,26 @@ fn from_result<T>(r: Result<T>) -> Outcome {
         Ok(_) => Outcome::Passed,
         Err(e) => Outcome::Failed(format!("{e:#}")),
     }
+}
+
+/// `rangsi-pixels`' integration tests built for wasm32 and run by
+/// `wasm-bindgen-test-runner` (the runner in `.cargo/config.toml`) in headless
+/// Chromium, with the flags of `crates/pixels/webdriver.json`.
+fn wasm_tests(paths: &Paths) -> Command {
+    let mut cmd = paths.cargo();
+    cmd.args([
+        "test",
+        "-p",
+        "rangsi-pixels",
+        "--target",
+        setup::WASM_TARGET,
+    ])
+    .env("PATH", paths.path_with_tools());
+    if env::var_os("CHROMEDRIVER").is_none() {
+        cmd.env("CHROMEDRIVER", setup::CHROMEDRIVER);
+    }
+    println!("{}", process::describe(&cmd));
+    cmd
 }
 
 fn pytest(paths: &Paths, args: &[String]) -> Outcome {

@@ -1,6 +1,6 @@
-//! HTTP: DICOMweb under `/dicomweb`, the JSON API under `/api`, health, and (later) the
-//! viewer's embedded assets at `/`. Also starts the DIMSE listener: `serve` is the one
-//! entry point that runs both protocols over one [`Archive`].
+//! HTTP: DICOMweb under `/dicomweb`, the JSON API under `/api`, health, and the
+//! viewer's embedded assets at `/` (`viewer.rs`). Also starts the DIMSE listener:
+//! `serve` is the one entry point that runs both protocols over one [`Archive`].
 
 pub mod api;
 pub mod auth;
@@ -8,6 +8,7 @@ pub mod dicomweb;
 pub mod error;
 pub mod image;
 pub mod stow;
+pub mod viewer;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -125,15 +126,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/dicomweb", dicomweb)
         .nest("/api", api)
         .route("/healthz", get(|| async { "ok" }))
-        .route("/", get(index_page))
+        .merge(viewer::routes())
+        .layer(axum::middleware::from_fn(viewer::no_basic_prompt))
         .layer(DefaultBodyLimit::disable())
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(cors)
         .with_state(state)
-}
-
-async fn index_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../../assets/index-placeholder.html"))
 }
 
 /// Runs the archive until SIGINT/SIGTERM.

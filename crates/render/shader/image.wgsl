@@ -1,0 +1,82 @@
+// Draws one grayscale frame: stored value -> modality value (rescale) -> VOI LINEAR
+// window (PS3.3 C.11.2.1.2.1) -> optional inversion (MONOCHROME1) -> gray.
+// The frame texture holds the stored values as uploaded once; every window/level,
+// zoom or pan change only rewrites the `View` uniform.
+//
+// `stored_at` (and the `frame` binding) come from one of texel_*.wgsl, prepended
+// per texture sample type (i16, u16, f32).
+
+struct View {
+    // image pixel position = image_from_screen * framebuffer position + offset
+    image_from_screen: vec4<f32>,   // column-major 2x2: (m00, m10, m01, m11)
+    offset: vec2<f32>,
+    image_size: vec2<f32>,          // columns, rows
+    rescale: vec2<f32>,             // slope, intercept
+    window: vec2<f32>,              // center, width (modality units)
+    invert: f32,                    // 1: MONOCHROME1 or user inversion
+    srgb_target: f32,               // 1: the target encodes sRGB, write linear values
+    _pad: vec2<f32>,
+};
+
+@group(0) @binding(0) var<uniform> view: View;
+
+struct VertexOut {
+    @builtin(position) position: vec4<f32>,
+};
+
+// One triangle that covers the whole target.
+@vertex
+fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
+    let x = f32(i32(index & 1u) * 4 - 1);
+    let y = f32(i32(index >> 1u) * 4 - 1);
+    var out: VertexOut;
+    out.position = vec4<f32>(x, y, 0.0, 1.0);
+    return out;
+}
+
+fn modality_at(p: vec2<i32>) -> f32 {
+    let size = vec2<i32>(view.image_size);
+    let q = clamp(p, vec2<i32>(0, 0), size - vec2<i32>(1, 1));
+    return stored_at(q) * view.rescale.x + view.rescale.y;
+}
+
+fn voi_linear(x: f32) -> f32 {
+    let c = view.window.x;
+    let w = max(view.window.y, 1.0);
+    return clamp((x - (c - 0.5)) / max(w - 1.0, 1e-3) + 0.5, 0.0, 1.0);
+}
+
+fn linear_from_srgb(c: f32) -> f32 {
+    if c <= 0.04045 {
+        return c / 12.92;
+    }
+    return pow((c + 0.055) / 1.055, 2.4);
+}
+
+@fragment
+fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
+    let m = view.image_from_screen;
+    let s = in.position.xy;
+    let image = vec2<f32>(m.x * s.x + m.z * s.y, m.y * s.x + m.w * s.y) + view.offset;
+    if image.x < 0.0 || image.y < 0.0 || image.x >= view.image_size.x || image.y >= view.image_size.y {
+        return vec4<f32>(0.0, 0.0, 0.0, 1.0);
+    }
+    // Bilinear interpolation of modality values between pixel centres.
+    let t = image - vec2<f32>(0.5, 0.5);
+    let base = floor(t);
+    let f = t - base;
+    let p = vec2<i32>(base);
+    let v00 = modality_at(p);
+    let v10 = modality_at(p + vec2<i32>(1, 0));
+    let v01 = modality_at(p + vec2<i32>(0, 1));
+    let v11 = modality_at(p + vec2<i32>(1, 1));
+    let v = mix(mix(v00, v10, f.x), mix(v01, v11, f.x), f.y);
+    var gray = voi_linear(v);
+    if view.invert > 0.5 {
+        gray = 1.0 - gray;
+    }
+    if view.srgb_target > 0.5 {
+        gray = linear_from_srgb(gray);
+    }
+    return vec4<f32>(gray, gray, gray, 1.0);
+}

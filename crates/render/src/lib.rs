@@ -1,0 +1,51 @@
+//! `rangsi-render`: draws DICOM frames with wgpu, natively and in the browser
+//! (WebGPU where the browser offers an adapter, WebGL2 otherwise, chosen at run time).
+//!
+//! A frame's stored values are uploaded ONCE into a 16-bit integer texture
+//! (`R16Sint` / `R16Uint`; `R32Float` for 32-bit and float data) and every display
+//! change — window/level, zoom, pan, inversion — only rewrites a small uniform
+//! ([`ViewUniform`]); the fragment shader (`shader/image.wgsl`) applies rescale,
+//! the VOI LINEAR window and MONOCHROME1 inversion per pixel.
+//!
+//! - [`Gpu`]: instance, adapter, device and queue, for a canvas/window or headless.
+//! - [`Renderer`]: long-lived pipelines; [`GpuImage`]: one uploaded frame;
+//!   [`Screen`]: a configured surface.
+//! - [`ViewState`] and [`ViewUniform`]: the per-draw parameters (pure math, tested natively).
+//!
+//! This crate knows nothing about Leptos or the DOM: the viewer hands it a
+//! `wgpu::SurfaceTarget` (a canvas) and frame samples.
+//!
+//! Features: none. Builds for wasm32 (wgpu `webgpu` + `webgl`) and natively
+//! (Vulkan, used by the golden-image tests on a software adapter such as lavapipe).
+
+mod gpu;
+mod image;
+mod renderer;
+mod view;
+
+pub use gpu::{Backend, Gpu, Screen};
+pub use image::{FrameTexels, GpuImage, SampleFormat};
+pub use renderer::Renderer;
+pub use view::{ViewState, ViewUniform, VoiWindow};
+pub use wgpu;
+
+/// Errors of GPU set-up, upload and drawing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    #[error("no graphics adapter: {0}")]
+    NoAdapter(String),
+    #[error("cannot open the graphics device: {0}")]
+    Device(String),
+    #[error("cannot draw into the canvas: {0}")]
+    Surface(String),
+    #[error("frame of {columns}×{rows} has {samples} samples, expected {expected}")]
+    FrameSize {
+        columns: u32,
+        rows: u32,
+        samples: usize,
+        expected: usize,
+    },
+    #[error("frame of {columns}×{rows} exceeds this device's texture limit of {limit}")]
+    FrameTooLarge { columns: u32, rows: u32, limit: u32 },
+}

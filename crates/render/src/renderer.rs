@@ -1,0 +1,317 @@
+//! [`Renderer`]: the long-lived pipelines (one per [`SampleFormat`]) and the view
+//! uniform; uploads frames once and draws them with per-draw [`ViewState`]s.
+
+use wgpu::util::DeviceExt;
+
+use crate::{FrameTexels, Gpu, GpuImage, RenderError, SampleFormat, ViewState, ViewUniform};
+
+const IMAGE_WGSL: &str = include_str!("../shader/image.wgsl");
+
+fn texel_wgsl(format: SampleFormat) -> &'static str {
+    match format {
+        SampleFormat::I16 => include_str!("../shader/texel_i16.wgsl"),
+        SampleFormat::U16 => include_str!("../shader/texel_u16.wgsl"),
+        SampleFormat::F32 => include_str!("../shader/texel_f32.wgsl"),
+    }
+}
+
+struct Variant {
+    pipeline: wgpu::RenderPipeline,
+    texture_layout: wgpu::BindGroupLayout,
+}
+
+/// Draws grayscale frames into targets of one format.
+pub struct Renderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    target_format: wgpu::TextureFormat,
+    max_texture_side: u32,
+    variants: Vec<Variant>,
+    view_buffer: wgpu::Buffer,
+    view_bind_group: wgpu::BindGroup,
+}
+
+impl Renderer {
+    pub fn new(gpu: &Gpu, target_format: wgpu::TextureFormat) -> Renderer {
+        let device = &gpu.device;
+        let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("view"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: wgpu::BufferSize::new(
+                        std::mem::size_of::<ViewUniform>() as u64
+                    ),
+                },
+                count: None,
+            }],
+        });
+        let view_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("view"),
+            contents: bytemuck::bytes_of(&ViewUniform::default()),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        let view_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("view"),
+            layout: &view_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: view_buffer.as_entire_binding(),
+            }],
+        });
+        let variants = SampleFormat::ALL
+            .iter()
+            .map(|&format| Self::variant(device, &view_layout, format, target_format))
+            .collect();
+        Renderer {
+            device: gpu.device.clone(),
+            queue: gpu.queue.clone(),
+            target_format,
+            max_texture_side: gpu.max_texture_side,
+            variants,
+            view_buffer,
+            view_bind_group,
+        }
+    }
+
+    fn variant(
+        device: &wgpu::Device,
+        view_layout: &wgpu::BindGroupLayout,
+        format: SampleFormat,
+        target_format: wgpu::TextureFormat,
+    ) -> Variant {
+        let texture_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("frame"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Texture {
+                    sample_type: format.sample_type(),
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+                count: None,
+            }],
+        });
+        let source = format!("{}\n{}", texel_wgsl(format), IMAGE_WGSL);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("image.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("image"),
+            bind_group_layouts: &[Some(view_layout), Some(&texture_layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("image"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: target_format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        Variant {
+            pipeline,
+            texture_layout,
+        }
+    }
+
+    /// Uploads one grayscale frame (`columns`×`rows` samples, row by row).
+    pub fn upload(
+        &self,
+        columns: u32,
+        rows: u32,
+        texels: FrameTexels<'_>,
+    ) -> Result<GpuImage, RenderError> {
+        let expected = columns as usize * rows as usize;
+        if texels.len() != expected || expected == 0 {
+            return Err(RenderError::FrameSize {
+                columns,
+                rows,
+                samples: texels.len(),
+                expected,
+            });
+        }
+        if columns > self.max_texture_side || rows > self.max_texture_side {
+            return Err(RenderError::FrameTooLarge {
+                columns,
+                rows,
+                limit: self.max_texture_side,
+            });
+        }
+        let format = texels.format();
+        let size = wgpu::Extent3d {
+            width: columns,
+            height: rows,
+            depth_or_array_layers: 1,
+        };
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("frame"),
+            size,
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: format.texture_format(),
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        let bytes_per_texel = if format == SampleFormat::F32 { 4 } else { 2 };
+        // write_texture has no 256-byte row alignment requirement (unlike buffer copies).
+        self.queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture: &texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            texels.bytes(),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(columns * bytes_per_texel),
+                rows_per_image: Some(rows),
+            },
+            size,
+        );
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("frame"),
+            layout: &self.variants[format.index()].texture_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::TextureView(&view),
+            }],
+        });
+        Ok(GpuImage {
+            format,
+            bind_group,
+            _texture: texture,
+            columns,
+            rows,
+        })
+    }
+
+    /// Draws `image` (or black, when `None`) into `target` with the given view.
+    pub fn draw(&self, target: &wgpu::TextureView, image: Option<&GpuImage>, view: &ViewState) {
+        let uniform = view.uniform(self.target_format.is_srgb());
+        self.queue
+            .write_buffer(&self.view_buffer, 0, bytemuck::bytes_of(&uniform));
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("draw"),
+            });
+        {
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("image"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: target,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            if let Some(image) = image {
+                pass.set_pipeline(&self.variants[image.format.index()].pipeline);
+                pass.set_bind_group(0, &self.view_bind_group, &[]);
+                pass.set_bind_group(1, &image.bind_group, &[]);
+                pass.draw(0..3, 0..1);
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+    }
+
+    /// Draws into an offscreen `width`×`height` target of this renderer's format and
+    /// reads it back as tightly packed RGBA/BGRA bytes (golden-image tests).
+    pub fn draw_offscreen(
+        &self,
+        width: u32,
+        height: u32,
+        image: Option<&GpuImage>,
+        view: &ViewState,
+    ) -> Result<Vec<u8>, RenderError> {
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("offscreen"),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: self.target_format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        self.draw(&target, image, view);
+        let padded_row = (width * 4).div_ceil(256) * 256;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: u64::from(padded_row) * u64::from(height),
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
+        encoder.copy_texture_to_buffer(
+            texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(padded_row),
+                    rows_per_image: Some(height),
+                },
+            },
+            texture.size(),
+        );
+        self.queue.submit([encoder.finish()]);
+        let slice = buffer.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| RenderError::Device(e.to_string()))?;
+        let mapped = slice
+            .get_mapped_range()
+            .map_err(|e| RenderError::Device(e.to_string()))?;
+        let mut out = Vec::with_capacity((width * height * 4) as usize);
+        for row in mapped.chunks(padded_row as usize) {
+            out.extend_from_slice(&row[..(width * 4) as usize]);
+        }
+        drop(mapped);
+        buffer.unmap();
+        Ok(out)
+    }
+}

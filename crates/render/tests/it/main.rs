@@ -1,0 +1,201 @@
+//! Golden-image tests: frames drawn natively by wgpu on whatever adapter the machine
+//! has (lavapipe, Mesa's software Vulkan, on CI) and read back, pixel by pixel,
+//! against gray levels computed here from the DICOM VOI LINEAR formula
+//! (PS3.3 C.11.2.1.2.1), independently of the shader and of `VoiWindow`.
+//! On a mismatch the drawn image is written as `<name>-actual.png` under
+//! `CARGO_TARGET_TMPDIR` for a look.
+
+use rangsi_render::{FrameTexels, Gpu, Renderer, ViewState, VoiWindow, wgpu};
+
+const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+fn gpu() -> Gpu {
+    pollster::block_on(Gpu::headless()).unwrap_or_else(|e| {
+        panic!(
+            "{e}: these tests need a Vulkan adapter; on a machine without a GPU install Mesa's \
+             software one (apt-get install mesa-vulkan-drivers libvulkan1; `cargo xtask test` does)"
+        )
+    })
+}
+
+/// The standard's formula, written out: 0 below, 255 above, linear between.
+fn expected_gray(modality: f64, center: f64, width: f64) -> u8 {
+    let lo = center - 0.5 - (width - 1.0) / 2.0;
+    let hi = center - 0.5 + (width - 1.0) / 2.0;
+    let y = if modality <= lo {
+        0.0
+    } else if modality > hi {
+        1.0
+    } else {
+        (modality - (center - 0.5)) / (width - 1.0) + 0.5
+    };
+    (y * 255.0).round() as u8
+}
+
+fn view(columns: u32, rows: u32, viewport: [u32; 2], center: f64, width: f64) -> ViewState {
+    ViewState {
+        viewport_px: [viewport[0] as f32, viewport[1] as f32],
+        image_px: [columns as f32, rows as f32],
+        pixel_aspect: 1.0,
+        zoom: 1.0,
+        pan_px: [0.0, 0.0],
+        window: VoiWindow { center, width },
+        rescale_slope: 1.0,
+        rescale_intercept: -1024.0,
+        invert: false,
+    }
+}
+
+fn save_actual(name: &str, rgba: &[u8], width: u32, height: u32) -> String {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-actual.png"));
+    if let Ok(file) = std::fs::File::create(&path) {
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        if let Ok(mut w) = enc.write_header() {
+            let _ = w.write_image_data(rgba);
+        }
+    }
+    path.display().to_string()
+}
+
+/// Compares gray output with `expected(x, y)`, ±1 level (float rounding on the GPU).
+fn assert_gray(
+    name: &str,
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    expected: impl Fn(u32, u32) -> u8,
+) {
+    let mut bad = Vec::new();
+    for y in 0..height {
+        for x in 0..width {
+            let i = ((y * width + x) * 4) as usize;
+            let px = &rgba[i..i + 4];
+            let want = expected(x, y);
+            let ok = px[0] == px[1] && px[1] == px[2] && px[3] == 255 && px[0].abs_diff(want) <= 1;
+            if !ok && bad.len() < 8 {
+                bad.push(format!("({x},{y}) got {px:?} want {want}"));
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let path = save_actual(name, rgba, width, height);
+        panic!("{name}: pixels differ (image: {path}):\n{}", bad.join("\n"));
+    }
+}
+
+/// A 64×48 CT-like frame, stored = HU + 1024, not symmetric in any axis:
+/// HU rises left to right from -1000 by 30 per column, plus 7 per row.
+fn ct_frame() -> (u32, u32, Vec<i16>) {
+    let (w, h) = (64u32, 48u32);
+    let stored = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (-1000 + 30 * x as i32 + 7 * y as i32 + 1024) as i16))
+        .collect();
+    (w, h, stored)
+}
+
+fn hu(x: u32, y: u32) -> f64 {
+    f64::from(-1000 + 30 * x as i32 + 7 * y as i32)
+}
+
+#[test]
+fn ct_frame_is_windowed_per_the_standard_at_one_to_one() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, stored) = ct_frame();
+    let image = r.upload(w, h, FrameTexels::I16(&stored)).expect("upload");
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &view(w, h, [w, h], 40.0, 400.0))
+        .expect("draw and read back");
+    assert_gray("ct-40-400", &out, w, h, |x, y| {
+        expected_gray(hu(x, y), 40.0, 400.0)
+    });
+}
+
+#[test]
+fn window_changes_reuse_the_uploaded_texture() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, stored) = ct_frame();
+    let image = r.upload(w, h, FrameTexels::I16(&stored)).expect("upload");
+    // Brain, lung, bone: the same GpuImage, only the uniform changes.
+    for (c, ww) in [(40.0, 80.0), (-600.0, 1500.0), (400.0, 1800.0)] {
+        let out = r
+            .draw_offscreen(w, h, Some(&image), &view(w, h, [w, h], c, ww))
+            .expect("draw and read back");
+        assert_gray(&format!("ct-{c}-{ww}"), &out, w, h, |x, y| {
+            expected_gray(hu(x, y), c, ww)
+        });
+    }
+}
+
+#[test]
+fn unsigned_monochrome1_is_inverted() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h) = (40u32, 30u32);
+    // 12-bit CR-like values; MONOCHROME1: high values dark.
+    let stored: Vec<u16> = (0..w * h).map(|i| ((i * 97) % 4096) as u16).collect();
+    let image = r.upload(w, h, FrameTexels::U16(&stored)).expect("upload");
+    let mut v = view(w, h, [w, h], 2048.0, 4096.0);
+    v.rescale_intercept = 0.0;
+    v.invert = true;
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &v)
+        .expect("draw and read back");
+    assert_gray("mono1", &out, w, h, |x, y| {
+        255 - expected_gray(f64::from(stored[(y * w + x) as usize]), 2048.0, 4096.0)
+    });
+}
+
+#[test]
+fn float_frames_use_the_f32_texture() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h) = (16u32, 16u32);
+    let stored: Vec<f32> = (0..w * h).map(|i| i as f32 * 0.5 - 20.0).collect();
+    let image = r.upload(w, h, FrameTexels::F32(&stored)).expect("upload");
+    let mut v = view(w, h, [w, h], 20.0, 100.0);
+    v.rescale_slope = 2.0;
+    v.rescale_intercept = 3.0;
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &v)
+        .expect("draw and read back");
+    assert_gray("f32", &out, w, h, |x, y| {
+        expected_gray(
+            f64::from(stored[(y * w + x) as usize]) * 2.0 + 3.0,
+            20.0,
+            100.0,
+        )
+    });
+}
+
+#[test]
+fn fitted_image_is_centred_on_black_with_top_left_kept() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, stored) = ct_frame();
+    let image = r.upload(w, h, FrameTexels::I16(&stored)).expect("upload");
+    // Twice as wide a viewport at the same height: 32 black columns each side.
+    let (vw, vh) = (2 * w, h);
+    let out = r
+        .draw_offscreen(vw, vh, Some(&image), &view(w, h, [vw, vh], 40.0, 4000.0))
+        .expect("draw and read back");
+    let left = (vw - w) / 2;
+    assert_gray("fit", &out, vw, vh, |x, y| {
+        if x < left || x >= left + w {
+            0
+        } else {
+            expected_gray(hu(x - left, y), 40.0, 4000.0)
+        }
+    });
+}
+
+#[test]
+fn wrong_sample_count_is_an_error_not_a_panic() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    assert!(r.upload(4, 4, FrameTexels::I16(&[0; 15])).is_err());
+    assert!(r.upload(0, 0, FrameTexels::I16(&[])).is_err());
+}

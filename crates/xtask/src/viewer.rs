@@ -1,0 +1,237 @@
+//! The viewer's build and browser tests, for `cargo xtask run` and `cargo xtask test`.
+//!
+//! - [`tools`]: pinned trunk (cargo install), wasm-bindgen-cli (the Cargo.lock version)
+//!   and wasm-opt from npm `binaryen` (Debian's binaryen 108 miscompiles; never use it),
+//!   all under `~/.cache/rangsi/tools`.
+//! - [`build`]: `trunk build --release=true` (index.html, Trunk.toml) into `viewer/dist`,
+//!   then a brotli twin of every file (the server embeds both, `server/build.rs`) and a
+//!   size report of the first load.
+//! - [`e2e`]: `npm ci` in `e2e/` (pinned playwright-core, no browser download) and the
+//!   node test runner against the freshly built server, in Debian's Chromium.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::process;
+use crate::setup::{self, Paths};
+
+pub const TRUNK_VERSION: &str = "0.21.14";
+/// npm `binaryen`: its `wasm-opt --version` says `version 132`; Trunk.toml pins the same.
+pub const BINARYEN_VERSION: &str = "132";
+/// Debian packages for node and npm, installed only when `node` or `npm` is missing
+/// (a NodeSource node ships its own npm, which Debian's `npm` package conflicts with).
+pub const NODE_PACKAGES: &[&str] = &["nodejs", "npm"];
+
+/// Where the built viewer lands (Trunk.toml `dist`).
+pub fn dist(paths: &Paths) -> PathBuf {
+    paths.root.join("viewer/dist")
+}
+
+fn binaryen_dir(paths: &Paths) -> PathBuf {
+    paths.tools().join("binaryen")
+}
+
+/// `PATH` for trunk: npm binaryen's `wasm-opt` first, then the pinned cargo tools.
+fn trunk_path(paths: &Paths) -> OsString {
+    let mut dirs = vec![
+        binaryen_dir(paths).join("node_modules/.bin"),
+        paths.tools().join("bin"),
+    ];
+    dirs.extend(env::var_os("PATH").map_or_else(Vec::new, |p| env::split_paths(&p).collect()));
+    env::join_paths(dirs).unwrap_or_default()
+}
+
+/// Installs what building the viewer needs, each only when missing or of another version.
+pub fn tools(paths: &Paths) -> Result<()> {
+    setup::rust_target(setup::WASM_TARGET)?;
+    node()?;
+    let bindgen = setup::locked_version(&paths.root, "wasm-bindgen")?;
+    // Not --locked: wasm-bindgen-cli's lockfile names a crate version the registry lacks.
+    setup::cargo_tool(paths, "wasm-bindgen-cli", "wasm-bindgen", &bindgen, false)?;
+    setup::cargo_tool(paths, "trunk", "trunk", TRUNK_VERSION, true)?;
+    binaryen(paths)
+}
+
+fn node() -> Result<()> {
+    let works = |cmd: &str| {
+        Command::new(cmd)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works("node") && works("npm") {
+        return Ok(());
+    }
+    setup::apt(NODE_PACKAGES)
+}
+
+fn binaryen(paths: &Paths) -> Result<()> {
+    let dir = binaryen_dir(paths);
+    let wasm_opt = dir.join("node_modules/.bin/wasm-opt");
+    let current = Command::new(&wasm_opt)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    // "wasm-opt version 132 (version_132)"
+    if current.is_some_and(|v| v.split_whitespace().nth(2) == Some(BINARYEN_VERSION)) {
+        return Ok(());
+    }
+    println!(
+        "setup: npm install binaryen@{BINARYEN_VERSION} (wasm-opt) into {}",
+        dir.display()
+    );
+    fs::create_dir_all(&dir)?;
+    process::output_within(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--no-save"])
+            .arg(format!("binaryen@{BINARYEN_VERSION}"))
+            .current_dir(&dir),
+        None,
+        Duration::from_secs(600),
+    )?;
+    Ok(())
+}
+
+/// `trunk build --release=true`, then brotli twins and the first-load size report.
+pub fn build(paths: &Paths) -> Result<()> {
+    tools(paths)?;
+    let started = Instant::now();
+    let mut trunk = Command::new(paths.tools().join("bin/trunk"));
+    trunk
+        .args(["build", "--release=true"])
+        .current_dir(&paths.root)
+        .env("PATH", trunk_path(paths))
+        .env("CARGO_TARGET_DIR", &paths.target_dir)
+        .env_remove("RUSTFLAGS");
+    println!("{}", process::describe(&trunk));
+    process::run(&mut trunk)?;
+    let report = compress(&dist(paths))?;
+    println!(
+        "viewer: built in {:.0} s into {}\n{report}",
+        started.elapsed().as_secs_f64(),
+        setup::rel(&paths.root, &dist(paths))
+    );
+    fs::write(paths.target_dir.join("viewer-size.md"), &report)?;
+    Ok(())
+}
+
+/// Writes `NAME.br` (brotli, quality 11) beside every file of `dist` whose twin is
+/// missing or older, and returns a table of raw and compressed sizes.
+fn compress(dist: &Path) -> Result<String> {
+    let mut rows = Vec::new();
+    let mut files: Vec<PathBuf> = fs::read_dir(dist)
+        .with_context(|| format!("reading {}", dist.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "br"))
+        .collect();
+    files.sort();
+    // Remove twins of files trunk no longer writes (old hashes).
+    for e in fs::read_dir(dist)?.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "br") && !p.with_extension("").exists() {
+            let _ = fs::remove_file(&p);
+        }
+    }
+    let (mut first_raw, mut first_br, mut worker_br) = (0u64, 0u64, 0u64);
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let raw = fs::read(&path)?;
+        let twin = path.with_file_name(format!("{name}.br"));
+        let fresh = matches!(
+            (fs::metadata(&twin).and_then(|m| m.modified()), fs::metadata(&path).and_then(|m| m.modified())),
+            (Ok(t), Ok(f)) if t >= f
+        );
+        if !fresh {
+            let mut out = Vec::new();
+            {
+                let params = brotli::enc::BrotliEncoderParams {
+                    quality: 11,
+                    lgwin: 22,
+                    ..Default::default()
+                };
+                let mut w = brotli::CompressorWriter::with_params(&mut out, 64 * 1024, &params);
+                w.write_all(&raw)?;
+            }
+            fs::write(&twin, out)?;
+        }
+        let br = fs::metadata(&twin)?.len();
+        if name.starts_with("decode-worker") {
+            worker_br += br;
+        } else if !name.ends_with(".svg") {
+            first_raw += raw.len() as u64;
+            first_br += br;
+        }
+        rows.push(format!("| {name} | {} | {br} |", raw.len()));
+    }
+    Ok(format!(
+        "| file | bytes | brotli |\n|---|---:|---:|\n{}\n\nfirst load (html + js + wasm + css): {:.0} KB, {:.0} KB brotli; \
+         decode worker (loaded with the first study): {:.0} KB brotli",
+        rows.join("\n"),
+        first_raw as f64 / 1024.0,
+        first_br as f64 / 1024.0,
+        worker_br as f64 / 1024.0
+    ))
+}
+
+/// `npm ci` when `e2e/node_modules` is missing or older than the lockfile.
+fn npm_ci(e2e: &Path) -> Result<()> {
+    let stamp = e2e.join("node_modules/.package-lock.json");
+    let lock = e2e.join("package-lock.json");
+    let fresh = matches!(
+        (fs::metadata(&stamp).and_then(|m| m.modified()), fs::metadata(&lock).and_then(|m| m.modified())),
+        (Ok(s), Ok(l)) if s >= l
+    );
+    if fresh {
+        return Ok(());
+    }
+    println!("setup: npm ci in e2e/ (playwright-core, pinned; no browser download)");
+    process::output_within(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .current_dir(e2e),
+        None,
+        Duration::from_secs(600),
+    )?;
+    Ok(())
+}
+
+/// The browser tests (`e2e/tests`) against `rangsi` (`bin`), in Debian's Chromium.
+pub fn e2e(paths: &Paths, bin: &Path) -> Result<()> {
+    setup::apt(setup::BROWSER_PACKAGES)?;
+    node()?;
+    if !dist(paths).join("index.html").is_file() {
+        bail!("no built viewer in viewer/dist");
+    }
+    let e2e = paths.root.join("e2e");
+    npm_ci(&e2e)?;
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "--test-concurrency=1", "tests/"])
+        .current_dir(&e2e)
+        .env("RANGSI_BIN", bin)
+        .env("RANGSI_PYTHON", paths.python())
+        .env("E2E_RESULTS", e2e.join("test-results"));
+    match paths.shared() {
+        Some(shared) => cmd.env("RANGSI_SHARED", shared),
+        None => bail!("../shared/gen_ct_series.py not found: the e2e tests need it for their CT"),
+    };
+    println!("{}", process::describe(&cmd));
+    process::run(&mut cmd)?;
+    println!(
+        "e2e: screenshots in {}",
+        setup::rel(&paths.root, &e2e.join("test-results"))
+    );
+    Ok(())
+}

@@ -1,0 +1,90 @@
+// A real `rangsi serve` for the browser tests: a fresh data dir seeded through the
+// CLI (hospital, user) with CT studies from ../shared/gen_ct_series.py (one with a
+// Thai patient name, one Latin), imported with `rangsi import`, served on
+// ephemeral ports (127.0.0.1:0). Environment (set by `cargo xtask test`):
+//   RANGSI_BIN     the rangsi binary (required)
+//   RANGSI_PYTHON  a Python with pydicom + numpy (default: python3)
+//   RANGSI_SHARED  the folder with gen_ct_series.py (default: ../../shared from e2e/)
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const E2E_DIR = path.resolve(here, '..');
+export const PYTHON = process.env.RANGSI_PYTHON || 'python3';
+const SHARED = process.env.RANGSI_SHARED || path.resolve(E2E_DIR, '../../shared');
+
+export const HOSPITAL = '10670';
+export const USER = 'somchai';
+export const PASSWORD = 'e2e-Password-1';
+export const SLICES = 24;
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+function generate(out, extra) {
+  run(PYTHON, [path.join(SHARED, 'gen_ct_series.py'), '--out', out, '--slices', String(SLICES), ...extra]);
+  return JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')).studies[0];
+}
+
+/** Seeds a data dir and starts the server; returns { url, thai, latin, stop() }. */
+export async function startServer() {
+  const bin = process.env.RANGSI_BIN;
+  if (!bin || !fs.existsSync(bin)) {
+    throw new Error(`RANGSI_BIN must name a built rangsi binary (got ${bin}); run through \`cargo xtask test\``);
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rangsi-e2e-'));
+  const data = path.join(work, 'data');
+  const env = { ...process.env, RANGSI_DATA: data, RANGSI_LOG: 'warn', RANGSI_ADMIN_PASSWORD: 'e2e-admin-Password-1' };
+  run(bin, ['hospital', 'add', HOSPITAL, 'โรงพยาบาลทดสอบ'], { env });
+  run(bin, ['user', 'add', USER, '--hospital', HOSPITAL, '--role', 'radiologist', '--password-stdin'],
+    { env, input: `${PASSWORD}\n` });
+  const thai = generate(path.join(work, 'thai'), ['--thai', '--seed', '3']);
+  const latin = generate(path.join(work, 'latin'), ['--seed', '5']);
+  run(bin, ['import', '--hospital', HOSPITAL, path.join(work, 'thai'), path.join(work, 'latin')], { env });
+
+  const child = spawn(bin, ['serve', '--http', '127.0.0.1:0', '--dicom', '127.0.0.1:0'], {
+    env, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`rangsi serve did not start:\n${out}\n${stderr}`)), 30000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/rangsi: http listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`rangsi serve exited ${code}:\n${stderr}`)); });
+  });
+  return {
+    url,
+    work,
+    thai,
+    latin,
+    logs: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => { if (child.exitCode !== null) r(); else child.on('exit', r); });
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Display gray levels the independent oracle (pydicom + the VOI LINEAR formula of
+ * PS3.3 C.11.2.1.2.1, in oracle.py) expects for `file` under window (center, width)
+ * at a grid of image points: [{col, row, gray, lo, hi}], lo/hi over the 3×3 neighbourhood.
+ */
+export function oracle(file, center, width, grid = 9) {
+  const out = run(PYTHON, [path.join(E2E_DIR, 'oracle.py'), file, String(center), String(width), String(grid)]);
+  return JSON.parse(out);
+}

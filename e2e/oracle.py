@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Independent oracle for the e2e pixel checks: reads a DICOM file with pydicom,
+applies Rescale Slope/Intercept and the VOI LINEAR window (PS3.3 C.11.2.1.2.1),
+and prints, for a grid of image points, the expected 8-bit gray and the range of
+the 3x3 neighbourhood (the browser resamples, so a point may land a pixel off).
+
+usage: oracle.py FILE CENTER WIDTH GRID
+"""
+import json
+import sys
+
+import numpy as np
+import pydicom
+
+
+def main():
+    path, c, w, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+    ds = pydicom.dcmread(path)
+    hu = ds.pixel_array.astype(np.float64) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+    lo_edge = c - 0.5 - (w - 1) / 2
+    hi_edge = c - 0.5 + (w - 1) / 2
+    y = np.where(hu <= lo_edge, 0.0, np.where(hu > hi_edge, 1.0, (hu - (c - 0.5)) / (w - 1) + 0.5))
+    gray = np.round(y * 255)
+    rows, cols = gray.shape
+    points = []
+    for i in range(1, n + 1):
+        for j in range(1, n + 1):
+            col = int(cols * j / (n + 1))
+            row = int(rows * i / (n + 1))
+            nb = gray[row - 1:row + 2, col - 1:col + 2]
+            points.append({"col": col, "row": row, "gray": int(gray[row, col]),
+                           "lo": int(nb.min()), "hi": int(nb.max())})
+    json.dump({"rows": rows, "cols": cols, "points": points}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

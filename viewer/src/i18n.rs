@@ -1,0 +1,135 @@
+//! The UI in Thai and English: every visible string is a [`Text`], translated by [`tr`].
+
+/// UI language (a user preference, remembered in the browser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Th,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Th => "th",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "th" => Some(Lang::Th),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language to start in when nothing is remembered: Thai unless the browser prefers another.
+    pub fn from_browser(languages: &[String]) -> Lang {
+        match languages.first() {
+            Some(l) if !l.to_ascii_lowercase().starts_with("th") => Lang::En,
+            _ => Lang::Th,
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($key:ident => $th:literal, $en:literal;)*) => {
+        /// A UI string.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Text { $($key,)* }
+
+        impl Text {
+            pub const ALL: &'static [Text] = &[$(Text::$key,)*];
+        }
+
+        /// `text` in `lang`.
+        pub fn tr(lang: Lang, text: Text) -> &'static str {
+            match (lang, text) {
+                $((Lang::Th, Text::$key) => $th, (Lang::En, Text::$key) => $en,)*
+            }
+        }
+    };
+}
+
+texts! {
+    AppName => "รังสี", "Rangsi";
+    Username => "ชื่อผู้ใช้", "Username";
+    Password => "รหัสผ่าน", "Password";
+    LogIn => "เข้าสู่ระบบ", "Log in";
+    LogOut => "ออกจากระบบ", "Log out";
+    LoginFailed => "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", "Wrong username or password";
+    Studies => "รายการตรวจ", "Studies";
+    PatientName => "ชื่อผู้ป่วย", "Patient name";
+    PatientId => "HN / รหัสผู้ป่วย", "HN / Patient ID";
+    DateFrom => "ตั้งแต่วันที่", "From";
+    DateTo => "ถึงวันที่", "To";
+    Modality => "ชนิดการตรวจ", "Modality";
+    AnyModality => "ทั้งหมด", "Any";
+    Search => "ค้นหา", "Search";
+    Searching => "กำลังค้นหา…", "Searching…";
+    NoStudies => "ไม่พบการตรวจ", "No studies found";
+    StudyDate => "วันที่ตรวจ", "Study date";
+    Description => "รายละเอียด", "Description";
+    Accession => "เลขที่ตรวจ", "Accession";
+    Images => "ภาพ", "images";
+    Series => "ซีรีส์", "Series";
+    Previous => "ก่อนหน้า", "Previous";
+    Next => "ถัดไป", "Next";
+    BackToStudies => "กลับไปรายการตรวจ", "Back to studies";
+    Loading => "กำลังโหลด…", "Loading…";
+    About => "เกี่ยวกับ", "About";
+    Close => "ปิด", "Close";
+    Graphics => "กราฟิก", "Graphics";
+    Adapter => "อุปกรณ์", "Adapter";
+    Language => "ภาษา", "Language";
+    DateEra => "ปีศักราช", "Dates";
+    BuddhistEra => "พ.ศ.", "Buddhist Era";
+    CommonEra => "ค.ศ.", "Common Era";
+    Shortcuts => "คีย์ลัด", "Shortcuts";
+    ShortcutScroll => "ล้อเมาส์ / ลูกศร: เลื่อนภาพ", "Wheel / arrow keys: scroll";
+    ShortcutWindow => "ลากเมาส์: ปรับ W/L", "Drag: window / level";
+    ShortcutPresets => "1–8: ค่า W/L สำเร็จรูป, 9: ค่าจากไฟล์", "1–8: W/L presets, 9: the file's window";
+    NotShown => "ซีรีส์นี้แสดงไม่ได้", "This series cannot be shown";
+    Error => "เกิดข้อผิดพลาด", "Something went wrong";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_has_both_languages() {
+        for &t in Text::ALL {
+            let (th, en) = (tr(Lang::Th, t), tr(Lang::En, t));
+            assert!(!th.is_empty() && !en.is_empty(), "{t:?}");
+            assert!(
+                en.is_ascii() || en.contains('…') || en.contains('–'),
+                "{t:?}: {en}"
+            );
+        }
+        // The Thai UI is Thai: most strings carry Thai letters (U+0E00..U+0E7F).
+        let thai = Text::ALL
+            .iter()
+            .filter(|&&t| {
+                tr(Lang::Th, t)
+                    .chars()
+                    .any(|c| ('\u{0E00}'..='\u{0E7F}').contains(&c))
+            })
+            .count();
+        assert!(
+            thai * 10 >= Text::ALL.len() * 9,
+            "{thai} of {}",
+            Text::ALL.len()
+        );
+    }
+
+    #[test]
+    fn language_codes_round_trip_and_default_to_thai() {
+        for l in [Lang::Th, Lang::En] {
+            assert_eq!(Lang::from_code(l.code()), Some(l));
+        }
+        assert_eq!(Lang::from_browser(&[]), Lang::Th);
+        assert_eq!(Lang::from_browser(&["th-TH".into()]), Lang::Th);
+        assert_eq!(Lang::from_browser(&["en-US".into()]), Lang::En);
+    }
+}

@@ -1,0 +1,24 @@
+//! Rangsi's zero-footprint viewer (Leptos CSR, wgpu).
+//!
+//! The logic that needs no browser is target-independent and unit-tested natively:
+//! - [`dicom`]: DICOM JSON (QIDO, `/metadata`) to studies, series and instances;
+//!   person names for display.
+//! - [`dates`]: DICOM dates shown in Buddhist or Common Era, Thai or English.
+//! - [`i18n`]: the UI text in Thai and English.
+//! - [`qido`]: the study search form to a QIDO-RS query string.
+//! - [`route`]: URLs (`/`, `/viewer?StudyInstanceUIDs=…`, `/iid?…`) to pages.
+//! - [`stack`]: slice order, stack scrolling, load order, window/level by drag and presets.
+//!
+//! [`web`] (wasm32 only) is everything that touches the DOM: components, API calls,
+//! the decode-worker pool and the canvas renderer glue. Frames are decoded by the
+//! separate `decode-worker` (crate `rangsi-viewer-worker`), never on the UI thread.
+
+pub mod dates;
+pub mod dicom;
+pub mod i18n;
+pub mod qido;
+pub mod route;
+pub mod stack;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,144 @@
+//! Which page a URL shows. Deep links other systems use open straight into a study:
+//! `/viewer?StudyInstanceUIDs=UID[,UID]` (the OHIF convention) and IHE Invoke Image
+//! Display `/iid?requestType=STUDY&studyUID=…` or `requestType=PATIENT&patientID=…`.
+
+use crate::qido::{percent_decode, percent_encode};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The study list, optionally pre-filtered by patient ID.
+    Studies { patient_id: Option<String> },
+    /// One or more studies open in the viewer (the first is shown).
+    Viewer { study_uids: Vec<String> },
+}
+
+impl Route {
+    /// From `location.pathname` and `location.search` (with or without the `?`).
+    pub fn parse(path: &str, search: &str) -> Route {
+        let params = query_params(search);
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+        };
+        let uids = |v: Option<String>| -> Vec<String> {
+            v.map(|v| {
+                v.split([',', '\\'])
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        match path.trim_end_matches('/') {
+            "/viewer" => {
+                let study_uids = uids(get("StudyInstanceUIDs"));
+                if study_uids.is_empty() {
+                    Route::Studies { patient_id: None }
+                } else {
+                    Route::Viewer { study_uids }
+                }
+            }
+            "/iid" => match get("requestType")
+                .as_deref()
+                .map(str::to_ascii_uppercase)
+                .as_deref()
+            {
+                Some("STUDY") => {
+                    let study_uids = uids(get("studyUID"));
+                    if study_uids.is_empty() {
+                        Route::Studies { patient_id: None }
+                    } else {
+                        Route::Viewer { study_uids }
+                    }
+                }
+                Some("PATIENT") => Route::Studies {
+                    patient_id: get("patientID").filter(|p| !p.is_empty()),
+                },
+                _ => Route::Studies { patient_id: None },
+            },
+            _ => Route::Studies { patient_id: None },
+        }
+    }
+
+    /// The canonical URL (path and query) of this route.
+    pub fn url(&self) -> String {
+        match self {
+            Route::Studies { patient_id: None } => "/".to_owned(),
+            Route::Studies {
+                patient_id: Some(id),
+            } => format!("/iid?requestType=PATIENT&patientID={}", percent_encode(id)),
+            Route::Viewer { study_uids } => {
+                format!("/viewer?StudyInstanceUIDs={}", study_uids.join(","))
+            }
+        }
+    }
+}
+
+fn query_params(search: &str) -> Vec<(String, String)> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ohif_style_deep_link_with_several_studies() {
+        let r = Route::parse("/viewer", "?StudyInstanceUIDs=1.2.3,1.2.4");
+        assert_eq!(
+            r,
+            Route::Viewer {
+                study_uids: vec!["1.2.3".into(), "1.2.4".into()]
+            }
+        );
+        assert_eq!(Route::parse("/viewer", &r.url()[7..]), r);
+        assert_eq!(
+            Route::parse("/viewer/", "studyinstanceuids=1.2.3%2C1.2.5"),
+            Route::Viewer {
+                study_uids: vec!["1.2.3".into(), "1.2.5".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn ihe_iid_study_and_patient_requests() {
+        assert_eq!(
+            Route::parse("/iid", "requestType=STUDY&studyUID=1.2.3"),
+            Route::Viewer {
+                study_uids: vec!["1.2.3".into()]
+            }
+        );
+        assert_eq!(
+            Route::parse("/iid", "?requestType=PATIENT&patientID=HN%200001"),
+            Route::Studies {
+                patient_id: Some("HN 0001".into())
+            }
+        );
+        assert_eq!(
+            Route::parse("/iid", ""),
+            Route::Studies { patient_id: None }
+        );
+    }
+
+    #[test]
+    fn anything_else_is_the_study_list() {
+        for (p, q) in [("/", ""), ("/viewer", ""), ("/nope", "x=1"), ("", "")] {
+            assert_eq!(
+                Route::parse(p, q),
+                Route::Studies { patient_id: None },
+                "{p}?{q}"
+            );
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Calls to the server: the JSON API (`/api/login`, `/api/me`, `/api/logout`) and
+//! DICOMweb QIDO-RS / `/metadata`. Authentication is the session cookie (same origin).
+
+use rangsi_wire::api::{ApiError, LoginRequest, Me};
+use serde_json::Value;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, Response};
+
+use crate::dicom::{Instance, Series, Study};
+use crate::qido::{StudySearch, percent_encode};
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// 401: not (or no longer) logged in.
+    Unauthenticated,
+    /// Anything else, as a message for the user.
+    Failed(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Unauthenticated => f.write_str("not logged in"),
+            CallError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+fn js_error(e: wasm_bindgen::JsValue) -> CallError {
+    CallError::Failed(
+        js_sys::Reflect::get(&e, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_else(|| format!("{e:?}")),
+    )
+}
+
+async fn call(
+    method: &str,
+    url: &str,
+    accept: &str,
+    body: Option<String>,
+) -> Result<Response, CallError> {
+    let init = RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = &body {
+        init.set_body(&body.into());
+    }
+    let request = Request::new_with_str_and_init(url, &init).map_err(js_error)?;
+    let headers = request.headers();
+    headers.set("Accept", accept).map_err(js_error)?;
+    // Lets the server tell the viewer's calls from a DICOMweb client's (no Basic prompt).
+    headers
+        .set("X-Requested-With", "rangsi-viewer")
+        .map_err(js_error)?;
+    if body.is_some() {
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(js_error)?;
+    }
+    let window = web_sys::window().ok_or_else(|| CallError::Failed("no window".into()))?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
+    if response.status() == 401 {
+        return Err(CallError::Unauthenticated);
+    }
+    if !response.ok() {
+        let text = match response.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+            Err(_) => None,
+        }
+        .unwrap_or_default();
+        let message = serde_json::from_str::<ApiError>(&text)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| format!("{url}: HTTP {}", response.status()));
+        return Err(CallError::Failed(message));
+    }
+    Ok(response)
+}
+
+async fn json(
+    method: &str,
+    url: &str,
+    accept: &str,
+    body: Option<String>,
+) -> Result<Value, CallError> {
+    let response = call(method, url, accept, body).await?;
+    if response.status() == 204 {
+        return Ok(Value::Array(vec![]));
+    }
+    let text = JsFuture::from(response.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?
+        .as_string()
+        .unwrap_or_default();
+    if text.trim().is_empty() {
+        return Ok(Value::Array(vec![]));
+    }
+    serde_json::from_str(&text).map_err(|e| CallError::Failed(format!("{url}: {e}")))
+}
+
+async fn dicom_json(url: &str) -> Result<Value, CallError> {
+    json("GET", url, "application/dicom+json", None).await
+}
+
+pub async fn login(username: &str, password: &str) -> Result<Me, CallError> {
+    let body = serde_json::to_string(&LoginRequest {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    })
+    .map_err(|e| CallError::Failed(e.to_string()))?;
+    let v = json("POST", "/api/login", "application/json", Some(body)).await?;
+    serde_json::from_value(v).map_err(|e| CallError::Failed(e.to_string()))
+}
+
+/// Who is logged in; `None` without a valid session.
+pub async fn me() -> Result<Option<Me>, CallError> {
+    match json("GET", "/api/me", "application/json", None).await {
+        Ok(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| CallError::Failed(e.to_string())),
+        Err(CallError::Unauthenticated) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn logout() {
+    let _ = call("POST", "/api/logout", "application/json", None).await;
+}
+
+/// One page of the study list; `true` when more follow.
+pub async fn studies(search: &StudySearch) -> Result<(Vec<Study>, bool), CallError> {
+    let v = dicom_json(&format!("/dicomweb/studies?{}", search.query_string())).await?;
+    let mut list = Study::list_from_json(&v);
+    let more = list.len() > crate::qido::PAGE_SIZE as usize;
+    list.truncate(crate::qido::PAGE_SIZE as usize);
+    Ok((list, more))
+}
+
+pub async fn study(study_uid: &str) -> Result<Option<Study>, CallError> {
+    let v = dicom_json(&format!(
+        "/dicomweb/studies?StudyInstanceUID={}&includefield=StudyDescription&includefield=InstitutionName&includefield=ModalitiesInStudy",
+        percent_encode(study_uid)
+    ))
+    .await?;
+    Ok(Study::list_from_json(&v).into_iter().next())
+}
+
+pub async fn series(study_uid: &str) -> Result<Vec<Series>, CallError> {
+    let v = dicom_json(&format!(
+        "/dicomweb/studies/{}/series?includefield=SeriesDescription&includefield=NumberOfSeriesRelatedInstances",
+        percent_encode(study_uid)
+    ))
+    .await?;
+    Ok(Series::list_from_json(&v))
+}
+
+pub async fn metadata(study_uid: &str, series_uid: &str) -> Result<Vec<Instance>, CallError> {
+    let v = dicom_json(&format!(
+        "/dicomweb/studies/{}/series/{}/metadata",
+        percent_encode(study_uid),
+        percent_encode(series_uid)
+    ))
+    .await?;
+    Ok(Instance::list_from_json(&v))
+}
+
+pub fn series_thumbnail_url(study_uid: &str, series_uid: &str) -> String {
+    format!(
+        "/dicomweb/studies/{}/series/{}/thumbnail?viewport=96,96",
+        percent_encode(study_uid),
+        percent_encode(series_uid)
+    )
+}
+
+pub fn study_thumbnail_url(study_uid: &str) -> String {
+    format!(
+        "/dicomweb/studies/{}/thumbnail?viewport=64,64",
+        percent_encode(study_uid)
+    )
+}
+
+pub fn frame_url(study_uid: &str, series_uid: &str, sop_uid: &str, frame: u32) -> String {
+    format!(
+        "/dicomweb/studies/{}/series/{}/instances/{}/frames/{frame}",
+        percent_encode(study_uid),
+        percent_encode(series_uid),
+        percent_encode(sop_uid)
+    )
+}

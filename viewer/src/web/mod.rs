@@ -1,0 +1,28 @@
+//! Everything that runs in the browser (wasm32 only): the Leptos components, the JSON
+//! and DICOMweb calls, the decode-worker pool and the glue to `rangsi-render`.
+//!
+//! - [`app`]: the root component: session, route, language and era preferences.
+//! - [`login`], [`study_list`], [`viewer`]: the pages; [`viewport`]: the canvas.
+//! - [`api`]: fetch calls (data fetching stays out of the views).
+//! - [`workers`]: the pool of decode Web Workers.
+//! - [`prefs`]: preferences remembered in `localStorage`.
+
+mod api;
+mod app;
+mod login;
+mod prefs;
+mod study_list;
+mod viewer;
+mod viewport;
+mod workers;
+
+/// Where trunk puts the built assets (`public_url` in Trunk.toml); the server serves them there.
+pub const STATIC_PREFIX: &str = "/static/";
+
+/// Mounts the app on `<body>`.
+pub fn mount() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("rangsi viewer: {info}").into());
+    }));
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,0 +1,201 @@
+//! The pool of decode Web Workers (`decode-worker`, crate `rangsi-viewer-worker`):
+//! each fetches WADO-RS frames and decodes them off the UI thread. Jobs are queued in
+//! the order the viewer wants them (the slice on screen first) and re-prioritised as
+//! the user scrolls; loading another series drops what is still queued.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use js_sys::Reflect;
+use rangsi_wire::decode::{DecodeFailure, DecodeRequest, DecodedFrame, PixelModule};
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, Worker};
+
+/// Requests a worker holds at once: one decoding while the next one downloads.
+const IN_FLIGHT_PER_WORKER: usize = 2;
+
+/// A decoded frame as the worker sent it: header and the samples' buffer.
+pub struct DecodedSamples {
+    pub header: DecodedFrame,
+    pub samples: js_sys::ArrayBuffer,
+}
+
+/// Receives each finished slice: its index in the stack and the frame or an error.
+pub type Sink = Rc<dyn Fn(usize, Result<DecodedSamples, String>)>;
+
+struct Slot {
+    worker: Worker,
+    ready: bool,
+    in_flight: usize,
+}
+
+struct Inner {
+    slots: Vec<Slot>,
+    /// (slice index, request) not yet sent.
+    queue: VecDeque<(usize, DecodeRequest)>,
+    generation: u16,
+    sink: Option<Sink>,
+}
+
+/// A handle to the page's worker pool.
+#[derive(Clone)]
+pub struct DecodePool(Rc<RefCell<Inner>>);
+
+thread_local! {
+    static POOL: RefCell<Option<DecodePool>> = const { RefCell::new(None) };
+}
+
+fn request_id(generation: u16, index: usize) -> u32 {
+    (u32::from(generation) << 16) | (index as u32 & 0xFFFF)
+}
+
+impl DecodePool {
+    /// The page's pool, started on first use.
+    pub fn get() -> Result<DecodePool, String> {
+        POOL.with(|p| {
+            if let Some(pool) = p.borrow().as_ref() {
+                return Ok(pool.clone());
+            }
+            let pool = DecodePool::start()?;
+            *p.borrow_mut() = Some(pool.clone());
+            Ok(pool)
+        })
+    }
+
+    fn start() -> Result<DecodePool, String> {
+        let cores = web_sys::window()
+            .map(|w| w.navigator().hardware_concurrency())
+            .unwrap_or(2.0) as usize;
+        let count = cores.saturating_sub(1).clamp(1, 4);
+        let pool = DecodePool(Rc::new(RefCell::new(Inner {
+            slots: Vec::with_capacity(count),
+            queue: VecDeque::new(),
+            generation: 0,
+            sink: None,
+        })));
+        let url = format!("{}decode-worker_loader.js", super::STATIC_PREFIX);
+        for n in 0..count {
+            let worker =
+                Worker::new(&url).map_err(|e| format!("cannot start a decode worker: {e:?}"))?;
+            let handle = pool.clone();
+            let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
+                handle.on_message(n, e.data());
+            });
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+            pool.0.borrow_mut().slots.push(Slot {
+                worker,
+                ready: false,
+                in_flight: 0,
+            });
+        }
+        Ok(pool)
+    }
+
+    /// Starts loading a series: `slices[i]` is (frame URL, pixel module) of slice `i`,
+    /// fetched in `order`. Anything still queued from an earlier series is dropped and
+    /// late answers for it are ignored.
+    pub fn load(&self, slices: &[(String, PixelModule)], order: &[usize], sink: Sink) {
+        {
+            let mut inner = self.0.borrow_mut();
+            inner.generation = inner.generation.wrapping_add(1);
+            let generation = inner.generation;
+            inner.queue = order
+                .iter()
+                .filter_map(|&i| {
+                    let (url, pixel) = slices.get(i)?;
+                    Some((
+                        i,
+                        DecodeRequest {
+                            id: request_id(generation, i),
+                            url: url.clone(),
+                            pixel: pixel.clone(),
+                        },
+                    ))
+                })
+                .collect();
+            inner.sink = Some(sink);
+        }
+        self.pump();
+    }
+
+    /// Moves the queued slices nearest to `current` to the front.
+    pub fn prioritize(&self, current: usize) {
+        let mut inner = self.0.borrow_mut();
+        inner
+            .queue
+            .make_contiguous()
+            .sort_by_key(|(i, _)| i.abs_diff(current));
+    }
+
+    /// Drops everything queued (the viewer closed).
+    pub fn cancel(&self) {
+        let mut inner = self.0.borrow_mut();
+        inner.generation = inner.generation.wrapping_add(1);
+        inner.queue.clear();
+        inner.sink = None;
+    }
+
+    fn pump(&self) {
+        let mut inner = self.0.borrow_mut();
+        let Inner { slots, queue, .. } = &mut *inner;
+        for slot in slots.iter_mut().filter(|s| s.ready) {
+            while slot.in_flight < IN_FLIGHT_PER_WORKER {
+                let Some((_, request)) = queue.pop_front() else {
+                    return;
+                };
+                let Ok(text) = serde_json::to_string(&request) else {
+                    continue;
+                };
+                if slot.worker.post_message(&text.into()).is_ok() {
+                    slot.in_flight += 1;
+                }
+            }
+        }
+    }
+
+    fn on_message(&self, worker: usize, data: JsValue) {
+        let get = |k: &str| {
+            Reflect::get(&data, &k.into())
+                .ok()
+                .filter(|v| !v.is_undefined())
+        };
+        if get("ready").is_some() {
+            if let Some(slot) = self.0.borrow_mut().slots.get_mut(worker) {
+                slot.ready = true;
+            }
+            self.pump();
+            return;
+        }
+        let result: Option<(u32, Result<DecodedSamples, String>)> =
+            if let Some(header) = get("frame").and_then(|h| h.as_string()) {
+                serde_json::from_str::<DecodedFrame>(&header)
+                    .ok()
+                    .and_then(|header| {
+                        let samples = get("samples")?.dyn_into::<js_sys::ArrayBuffer>().ok()?;
+                        Some((header.id, Ok(DecodedSamples { header, samples })))
+                    })
+            } else if let Some(failure) = get("failure").and_then(|f| f.as_string()) {
+                serde_json::from_str::<DecodeFailure>(&failure)
+                    .ok()
+                    .map(|f| (f.id, Err(f.error)))
+            } else {
+                None
+            };
+        let sink = {
+            let mut inner = self.0.borrow_mut();
+            if let Some(slot) = inner.slots.get_mut(worker) {
+                slot.in_flight = slot.in_flight.saturating_sub(1);
+            }
+            match &result {
+                Some((id, _)) if id >> 16 == u32::from(inner.generation) => inner.sink.clone(),
+                _ => None,
+            }
+        };
+        if let (Some(sink), Some((id, result))) = (sink, result) {
+            sink((id & 0xFFFF) as usize, result);
+        }
+        self.pump();
+    }
+}
