@@ -99,10 +99,18 @@ impl Paths {
         self.venv().join("bin/python")
     }
 
-    /// `../shared`, beside the clone: the CT series generator lives there.
+    /// The folder with the CT series generator: `$RANGSI_SHARED` if set, else
+    /// `../shared` beside the clone, else `/work/shared` (where a clone made
+    /// elsewhere, say under /tmp, still finds it on this machine kind).
     pub fn shared(&self) -> Option<PathBuf> {
-        let shared = self.root.parent()?.join("shared");
-        shared.join("gen_ct_series.py").is_file().then_some(shared)
+        let candidates = std::env::var_os("RANGSI_SHARED")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(self.root.parent().map(|p| p.join("shared")))
+            .chain(std::iter::once(PathBuf::from("/work/shared")));
+        candidates
+            .into_iter()
+            .find(|dir| dir.join("gen_ct_series.py").is_file())
     }
 
     pub fn requirements(&self) -> PathBuf {
