@@ -6,6 +6,7 @@
 //!   then the Python integration tests.
 //! - `cargo xtask fuzz [SECONDS]`: each cargo-fuzz target for SECONDS (default 60).
 //! - `cargo xtask bench server`: rangsi and Orthanc side by side on the same data.
+//! - `cargo xtask bench pixels`: decode rates, native and wasm beside Cornerstone's codecs.
 //!
 //! Each subcommand first runs the idempotent set-up it needs (`setup.rs`).
 
@@ -36,6 +37,8 @@ commands:
                         crashing inputs land in crates/pixels/fuzz/artifacts/
   bench server          rangsi vs Orthanc on this machine; markdown table to stdout and
                         $CARGO_TARGET_DIR/bench-server.md
+  bench pixels          rangsi-pixels decode rates natively and as wasm in headless Chromium
+                        beside Cornerstone's WASM codecs; $CARGO_TARGET_DIR/bench-pixels.md
 
 Set-up (Debian packages, Python venv in ~/.cache/rangsi/tools/venv, pinned wasm-bindgen-cli
 and cargo-fuzz in ~/.cache/rangsi/tools/bin) runs as needed.
