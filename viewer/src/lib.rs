@@ -8,6 +8,8 @@
 //! - [`qido`]: the study search form to a QIDO-RS query string.
 //! - [`route`]: URLs (`/`, `/viewer?StudyInstanceUIDs=…`, `/iid?…`) to pages.
 //! - [`stack`]: slice order, stack scrolling, load order, window/level by drag and presets.
+//! - [`tools`]: the drag tool of the reading page (window/level, pan, zoom, scroll, probe,
+//!   measurements), shared by the viewport and the measurement overlay.
 //!
 //! [`web`] (wasm32 only) is everything that touches the DOM: components, API calls,
 //! the decode-worker pool and the canvas renderer glue. Frames are decoded by the
@@ -19,6 +21,7 @@ pub mod i18n;
 pub mod qido;
 pub mod route;
 pub mod stack;
+pub mod tools;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
