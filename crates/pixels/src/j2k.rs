@@ -3,6 +3,23 @@
 //! strict mode so a truncated stream is an error rather than a blurred image.
 //! The SIZ header is checked against the description before any decoding so
 //! a lying header cannot make the decoder allocate more than the description allows.
+//!
+//! Signed samples in reversible streams: some encoders (OpenJPH 0.9's raw/YUV
+//! reader, for one: it reads 16-bit samples as `u16` whatever `-signed` says)
+//! code the two's-complement *bit pattern* of signed samples in a component
+//! whose SIZ says "signed, P bits" without a DC level shift, so -990 is coded
+//! as 64546. A conforming decoder (OpenJPEG, openjp2) clips that to
+//! 2^(P-1) - 1; OpenJPH's own decoder hides it by truncating to 16 bits on
+//! output. A reversible (5/3) stream in a lossless-only transfer syntax (.90,
+//! .201, .202) cannot legitimately hold a sample outside its declared range
+//! (a rate-truncated 5/3 stream in .91 can overshoot it a little), and its precision enters decoding only through that
+//! final clip (the bit-plane count comes from QCD), so for reversible streams
+//! we widen each signed component's SIZ precision by one bit in a copy of the
+//! header, and the usual masking to Bits Stored with sign extension (as for
+//! an unsigned codestream with Pixel Representation 1) recovers the samples
+//! exactly. In-range samples of conforming streams are unchanged. Lossy
+//! syntaxes and irreversible (9/7) streams are left alone (for 9/7 the
+//! precision also sets the quantiser step).
 
 use jpeg2k::{DecodeParameters, Image};
 
@@ -74,6 +91,30 @@ fn codestream(data: &[u8]) -> Result<&[u8], PixelError> {
     ))
 }
 
+/// Offset of component `c`'s Ssiz byte from the start of the codestream.
+fn ssiz_offset(c: usize) -> usize {
+    6 + 36 + 3 * c
+}
+
+/// True when the main header's COD selects the reversible 5/3 wavelet.
+fn is_reversible(cs: &[u8]) -> bool {
+    // Marker segments after SIZ, up to the first tile-part (SOT, FF90).
+    let mut i = 4 + usize::from(u16::from_be_bytes([cs[4], cs[5]]));
+    while i + 4 <= cs.len() && cs[i] == 0xFF {
+        let marker = cs[i + 1];
+        let len = usize::from(u16::from_be_bytes([cs[i + 2], cs[i + 3]]));
+        if marker == 0x90 || len < 2 {
+            break;
+        }
+        if marker == 0x52 {
+            // COD: Lcod, Scod, SGcod (4), SPcod: levels, cb w, cb h, style, transform.
+            return cs.get(i + 4 + 1 + 4 + 4).is_some_and(|&t| t == 1);
+        }
+        i += 2 + len;
+    }
+    false
+}
+
 fn read_siz(cs: &[u8]) -> Result<Siz, PixelError> {
     // SOC (FF4F), SIZ (FF51) must be the first two markers.
     if !cs.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) || cs.len() < 6 + 38 {
@@ -99,7 +140,12 @@ fn read_siz(cs: &[u8]) -> Result<Siz, PixelError> {
     })
 }
 
-pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, PixelError> {
+/// `lossless`: the transfer syntax is a lossless-only one (see the module docs).
+pub(crate) fn decode(
+    desc: &ImageDescription,
+    data: &[u8],
+    lossless: bool,
+) -> Result<Frame, PixelError> {
     let layout = SampleLayout::of(desc)?;
     if desc.float_pixels || !matches!(desc.bits_allocated, 8 | 16 | 32) {
         return Err(PixelError::UnsupportedLayout {
@@ -134,6 +180,30 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
             ));
         }
     }
+
+    // See the module docs: widen signed components of reversible streams by a bit.
+    let cs = codestream(data)?;
+    let widen = lossless
+        && is_reversible(cs)
+        && siz
+            .comps
+            .iter()
+            .any(|&(signed, precision, _, _)| signed && precision < 31);
+    let patched;
+    let data = if widen {
+        let start = cs.as_ptr() as usize - data.as_ptr() as usize;
+        let mut copy = data.to_vec();
+        for (c, &(signed, precision, _, _)) in siz.comps.iter().enumerate() {
+            if signed && precision < 31 {
+                // Ssiz holds precision - 1 in its low 7 bits.
+                copy[start + ssiz_offset(c)] = 0x80 | precision;
+            }
+        }
+        patched = copy;
+        &patched[..]
+    } else {
+        data
+    };
 
     let params = DecodeParameters::new().strict(true);
     let image = crate::guard(CODEC, || Image::from_bytes_with(data, params))?

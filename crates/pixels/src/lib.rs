@@ -277,7 +277,14 @@ pub fn decode_frame(
         Codec::Rle => rle::decode(desc, frame_bytes),
         Codec::Jpeg => jpeg::decode(desc, frame_bytes),
         Codec::JpegLs => jpegls::decode(desc, frame_bytes),
-        Codec::J2k => j2k::decode(desc, frame_bytes),
+        Codec::J2k => {
+            // Only the lossless-only syntaxes promise a sample-exact stream.
+            let lossless = matches!(
+                ts_uid.trim_end_matches(['\0', ' ']).trim(),
+                "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202"
+            );
+            j2k::decode(desc, frame_bytes, lossless)
+        }
         Codec::None => Err(unsupported(name)),
     }
 }
