@@ -40,6 +40,103 @@ pub struct Parsed {
     pub pixel_vr: Option<&'static str>,
 }
 
+/// Gives elements that arrived as UN a VR from the standard dictionary.
+///
+/// A gateway that converted Implicit to Explicit VR without a dictionary writes known
+/// attributes (Study Instance UID, Patient's Name, ...) as UN; PS3.5 §6.2.2 says such a
+/// value is encoded as in Implicit VR Little Endian. Text is decoded as dicom-rs decodes
+/// text, with the first Specific Character Set value (`first_charset`; `None` resolves
+/// only ASCII values, before the character set is known), so the charset repair applied
+/// to every other element applies to these too. Top-level elements only; sequences,
+/// bulk data and private tags stay as they are.
+fn resolve_unknown_vrs(obj: &mut InMemDicomObject, first_charset: Option<&str>) {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, VR};
+    use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+    let dict = dicom_dictionary_std::StandardDataDictionary;
+    let mut fixed = Vec::new();
+    for e in obj.iter() {
+        if e.vr() != VR::UN || e.header().tag.group() % 2 == 1 {
+            continue;
+        }
+        let Value::Primitive(PrimitiveValue::U8(bytes)) = e.value() else {
+            continue;
+        };
+        let Some(vr) = dict.by_tag(e.header().tag).map(|d| d.vr().relaxed()) else {
+            continue;
+        };
+        let value = match vr {
+            VR::AE
+            | VR::AS
+            | VR::CS
+            | VR::DA
+            | VR::DS
+            | VR::DT
+            | VR::IS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::TM
+            | VR::UC
+            | VR::UI
+            | VR::UR
+            | VR::UT => {
+                let text = match first_charset {
+                    _ if bytes.is_ascii() => String::from_utf8_lossy(bytes).into_owned(),
+                    None => continue,
+                    Some(code) => {
+                        let codec = SpecificCharacterSet::from_code(code).unwrap_or_default();
+                        match codec.decode(bytes) {
+                            Ok(t) => t,
+                            Err(_) => continue,
+                        }
+                    }
+                };
+                let text = text.trim_end_matches(['\0', ' ']);
+                if text.is_empty() {
+                    PrimitiveValue::Empty
+                } else {
+                    PrimitiveValue::Strs(text.split('\\').map(str::to_owned).collect())
+                }
+            }
+            VR::US => {
+                PrimitiveValue::U16(le_chunks(bytes, u16::from_le_bytes).into_iter().collect())
+            }
+            VR::SS => {
+                PrimitiveValue::I16(le_chunks(bytes, i16::from_le_bytes).into_iter().collect())
+            }
+            VR::UL => {
+                PrimitiveValue::U32(le_chunks(bytes, u32::from_le_bytes).into_iter().collect())
+            }
+            VR::SL => {
+                PrimitiveValue::I32(le_chunks(bytes, i32::from_le_bytes).into_iter().collect())
+            }
+            VR::FL => {
+                PrimitiveValue::F32(le_chunks(bytes, f32::from_le_bytes).into_iter().collect())
+            }
+            VR::FD => {
+                PrimitiveValue::F64(le_chunks(bytes, f64::from_le_bytes).into_iter().collect())
+            }
+            _ => continue,
+        };
+        fixed.push(DataElement::new(e.header().tag, vr, value));
+    }
+    for e in fixed {
+        obj.put(e);
+    }
+}
+
+/// Little-endian values of `N` bytes each (a trailing partial value is dropped).
+fn le_chunks<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+    bytes
+        .chunks_exact(N)
+        .map(|c| f(c.try_into().expect("chunks_exact gives N bytes")))
+        .collect()
+}
+
 /// First value of an element as trimmed text (charset-repaired for text VRs).
 pub fn get_str(obj: &InMemDicomObject, cs: &CharsetContext, tag: Tag) -> String {
     match obj.element_opt(tag) {
@@ -102,10 +199,14 @@ pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
         .open_file(path)
         .map_err(|e| ParseError::Dicom(e.to_string()))?;
     let mut obj = file.into_inner();
+    resolve_unknown_vrs(&mut obj, None);
     let cs_values: Vec<String> = match obj.element_opt(tags::SPECIFIC_CHARACTER_SET) {
         Ok(Some(e)) => e.to_multi_str().map(|v| v.to_vec()).unwrap_or_default(),
         _ => vec![],
     };
+    if let Some(first) = cs_values.first() {
+        resolve_unknown_vrs(&mut obj, Some(first));
+    }
     let charset = CharsetContext::new(&cs_values);
     let mut pixel_vr = None;
     let mut pixel_layout = None;
@@ -131,7 +232,17 @@ pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
         let frame_bytes = {
             let rows = get_int(&obj, tags::ROWS).unwrap_or(0) as u64;
             let cols = get_int(&obj, tags::COLUMNS).unwrap_or(0) as u64;
-            let spp = get_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u64;
+            let mut spp = get_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u64;
+            // Native YBR_FULL_422 / YBR_PARTIAL_422 (PS3.3 C.7.6.3.1.2): two luminance
+            // and one pair of chrominance values per two pixels, so two samples a pixel.
+            let photometric = get_str(
+                &obj,
+                &CharsetContext::default(),
+                tags::PHOTOMETRIC_INTERPRETATION,
+            );
+            if spp == 3 && photometric.ends_with("_422") {
+                spp = 2;
+            }
             let bits = bits as u64;
             let bits_total = rows * cols * spp * bits;
             (bits_total % 8 == 0 && bits_total > 0).then_some(bits_total / 8)
