@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod ingest;
+pub mod measurements;
 pub mod query;
 
 use std::path::Path;
@@ -16,7 +17,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 /// Ordered migrations; each runs once, in a transaction, and is recorded.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_initial.sql")),
+    (2, include_str!("../../migrations/0002_measurements.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dicomweb;
 pub mod error;
 pub mod image;
+pub mod measurements;
 pub mod stow;
 pub mod viewer;
 
@@ -91,7 +92,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/login", post(api::login))
         .route("/logout", post(api::logout))
-        .route("/me", get(api::me));
+        .route("/me", get(api::me))
+        .merge(measurements::routes());
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress =
         SizeAbove::new(1024)

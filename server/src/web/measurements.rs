@@ -1,0 +1,82 @@
+//! `GET /api/measurements?study=UID`, `PUT /api/measurements/{id}` and
+//! `DELETE /api/measurements/{id}`: the viewer's measurements, saved per user. JSON in
+//! the shapes of `rangsi_wire::api`; validation, tenancy and audit are in
+//! `service::measurements`. Bodies are small: more than [`MAX_BODY_BYTES`] is a 413.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use rangsi_wire::api::{Measurement, MeasurementList};
+
+use super::AppState;
+use super::auth::Authed;
+use super::error::{AppError, AppResult};
+use crate::service::measurements::validate;
+
+/// A measurement is a few points; this is generous.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The routes, nested under `/api`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/measurements", get(list))
+        .route("/measurements/{id}", axum::routing::put(put).delete(delete))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+fn body_error(e: JsonRejection) -> AppError {
+    let status = match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    AppError::new(status, format!("bad measurement: {}", e.body_text()))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> AppResult<Json<MeasurementList>> {
+    let Query(params) =
+        params.map_err(|e| AppError::bad_request(format!("bad query string: {e}")))?;
+    let mut study = None;
+    for (k, v) in params {
+        match k.as_str() {
+            "study" if study.is_none() => study = Some(v),
+            "study" => return Err(AppError::bad_request("parameter \"study\" given twice")),
+            other => {
+                return Err(AppError::bad_request(format!(
+                    "unknown parameter {other:?}"
+                )));
+            }
+        }
+    }
+    let study = study.ok_or_else(|| AppError::bad_request("parameter \"study\" is required"))?;
+    Ok(Json(state.archive.measurements(&who, study.trim()).await?))
+}
+
+async fn put(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<Measurement>, JsonRejection>,
+) -> AppResult<Json<Measurement>> {
+    let Path(id) = id.map_err(|e| AppError::bad_request(format!("bad path: {e}")))?;
+    let Json(body) = body.map_err(body_error)?;
+    let m = validate(&id, body)?;
+    Ok(Json(state.archive.put_measurement(&who, m).await?))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    id: Result<Path<String>, PathRejection>,
+) -> AppResult<StatusCode> {
+    let Path(id) = id.map_err(|e| AppError::bad_request(format!("bad path: {e}")))?;
+    state.archive.delete_measurement(&who, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
