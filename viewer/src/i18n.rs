@@ -91,6 +91,30 @@ texts! {
     ShortcutPresets => "1–8: ค่า W/L สำเร็จรูป, 9: ค่าจากไฟล์", "1–8: W/L presets, 9: the file's window";
     NotShown => "ซีรีส์นี้แสดงไม่ได้", "This series cannot be shown";
     Error => "เกิดข้อผิดพลาด", "Something went wrong";
+    // measurements
+    ToolProbe => "ค่าพิกเซล", "Probe";
+    ToolLength => "วัดความยาว", "Length";
+    ToolAngle => "วัดมุม", "Angle";
+    ToolCobb => "มุม Cobb", "Cobb angle";
+    ToolEllipse => "วงรี ROI", "Ellipse ROI";
+    ToolRectangle => "สี่เหลี่ยม ROI", "Rectangle ROI";
+    DeleteMeasurement => "ลบการวัด", "Delete measurement";
+    Mean => "เฉลี่ย", "Mean";
+    StdDev => "SD", "SD";
+    Min => "ต่ำสุด", "Min";
+    Max => "สูงสุด", "Max";
+    Area => "พื้นที่", "Area";
+    PixelCount => "พิกเซล", "pixels";
+    StoredValue => "ค่าที่เก็บ", "Stored";
+    ModalityValue => "ค่าโมดาลิตี", "Value";
+    PatientPosition => "ตำแหน่ง", "Position";
+    CalibrationPixelSpacing => "PixelSpacing", "PixelSpacing";
+    CalibrationDetector => "ImagerPixelSpacing (ที่ตัวรับภาพ)", "ImagerPixelSpacing (at detector)";
+    CalibrationMagnification => "แก้กำลังขยายแล้ว", "magnification corrected";
+    CalibrationNone => "พิกเซล (ไม่ได้สอบเทียบ)", "pixels (uncalibrated)";
+    MeasurementsNotSaved => "บันทึกการวัดไม่สำเร็จ", "Measurements not saved";
+    ShortcutMeasure => "Delete: ลบการวัดที่เลือก, Esc: ยกเลิก", "Delete: delete the selected measurement, Esc: cancel";
+    // end measurements
 }
 
 #[cfg(test)]

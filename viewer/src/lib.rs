@@ -5,6 +5,7 @@
 //!   person names for display.
 //! - [`dates`]: DICOM dates shown in Buddhist or Common Era, Thai or English.
 //! - [`i18n`]: the UI text in Thai and English.
+//! - [`measure`]: lengths, angles, ROI statistics, the pixel probe and calibration.
 //! - [`qido`]: the study search form to a QIDO-RS query string.
 //! - [`route`]: URLs (`/`, `/viewer?StudyInstanceUIDs=…`, `/iid?…`) to pages.
 //! - [`stack`]: slice order, stack scrolling, load order, window/level by drag and presets.
@@ -18,6 +19,7 @@
 pub mod dates;
 pub mod dicom;
 pub mod i18n;
+pub mod measure;
 pub mod qido;
 pub mod route;
 pub mod stack;
