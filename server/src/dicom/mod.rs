@@ -40,6 +40,49 @@ pub struct Parsed {
     pub pixel_vr: Option<&'static str>,
 }
 
+/// A file read from `start` with the byte ranges `skip` (sorted, `[start, end)`) left out.
+struct SkipRanges {
+    file: std::io::BufReader<std::fs::File>,
+    pos: u64,
+    skip: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl SkipRanges {
+    fn new(file: std::fs::File, start: u64, skip: Vec<(u64, u64)>) -> std::io::Result<Self> {
+        use std::io::Seek;
+        let mut file = std::io::BufReader::with_capacity(64 * 1024, file);
+        file.seek(std::io::SeekFrom::Start(start))?;
+        Ok(SkipRanges {
+            file,
+            pos: start,
+            skip: skip.into(),
+        })
+    }
+}
+
+impl std::io::Read for SkipRanges {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Seek;
+        while let Some(&(from, to)) = self.skip.front() {
+            if self.pos < from {
+                let room = usize::try_from(from - self.pos).unwrap_or(usize::MAX);
+                let want = buf.len().min(room);
+                let n = self.file.read(&mut buf[..want])?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            self.skip.pop_front();
+            if self.pos < to {
+                self.file.seek_relative((to - self.pos) as i64)?;
+                self.pos = to;
+            }
+        }
+        let n = self.file.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 /// Gives elements that arrived as UN a VR from the standard dictionary.
 ///
 /// A gateway that converted Implicit to Explicit VR without a dictionary writes known
@@ -195,9 +238,18 @@ pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
     } else {
         OpenFileOptions::new().read_until(tags::PIXEL_DATA)
     };
-    let file = opts
-        .open_file(path)
-        .map_err(|e| ParseError::Dicom(e.to_string()))?;
+    let file = if layout.unknown_sequences.is_empty() {
+        opts.open_file(path)
+    } else {
+        // dicom-rs cannot read UN sequences of undefined length: parse the file with
+        // them left out (the stored file keeps them, byte for byte).
+        let f = std::fs::File::open(path).map_err(scan::ScanError::from)?;
+        let mut skipping = SkipRanges::new(f, 128, layout.unknown_sequences.clone())
+            .map_err(scan::ScanError::from)?;
+        opts.read_preamble(dicom_object::file::ReadPreamble::Never)
+            .from_reader(&mut skipping)
+    }
+    .map_err(|e| ParseError::Dicom(e.to_string()))?;
     let mut obj = file.into_inner();
     resolve_unknown_vrs(&mut obj, None);
     let cs_values: Vec<String> = match obj.element_opt(tags::SPECIFIC_CHARACTER_SET) {

@@ -57,6 +57,10 @@ pub struct FileLayout {
     pub dataset_offset: u64,
     pub transfer_syntax: String,
     pub pixel: Option<RawPixel>,
+    /// Byte ranges `[start, end)` of top-level UN elements of undefined length in an
+    /// explicit VR data set (sequences in Implicit VR inside, PS3.5 6.2.2), which
+    /// dicom-rs 0.10 cannot read: `parse_stored` parses around them.
+    pub unknown_sequences: Vec<(u64, u64)>,
 }
 
 #[derive(Clone, Copy)]
@@ -179,12 +183,21 @@ impl<R: Read + Seek> Walker<R> {
     /// Skips the elements of an undefined-length item up to its delimiter.
     fn skip_item_elements(&mut self, syn: Syntax, depth: u32) -> Result<(), ScanError> {
         loop {
-            let (tag, _, len) = self.header(syn)?;
+            let (tag, vr, len) = self.header(syn)?;
             if tag == ITEM_DELIM {
                 return Ok(());
             }
             if len == UNDEFINED {
-                self.skip_sequence(syn, depth + 1)?;
+                // UN of undefined length: Implicit VR Little Endian inside (CP-246).
+                let inner = if &vr == b"UN" {
+                    Syntax {
+                        explicit: false,
+                        big_endian: false,
+                    }
+                } else {
+                    syn
+                };
+                self.skip_sequence(inner, depth + 1)?;
             } else {
                 self.skip(u64::from(len))?;
             }
@@ -258,6 +271,7 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
         dataset_offset,
         transfer_syntax: ts.clone(),
         pixel: None,
+        unknown_sequences: Vec::new(),
     };
     let syn = match ts.as_str() {
         "1.2.840.10008.1.2" => Syntax {
@@ -280,6 +294,7 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
     }
     let mut eot: Option<Vec<u64>> = None;
     while w.pos < size {
+        let element_start = w.pos;
         let (tag, vr, len) = w.header(syn)?;
         if tag == PIXEL_DATA {
             if len == UNDEFINED {
@@ -355,7 +370,20 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
                     String::from_utf8_lossy(&vr)
                 )));
             }
-            w.skip_sequence(syn, 1)?;
+            // UN with undefined length is a sequence whose items are encoded in
+            // Implicit VR Little Endian, whatever the file's syntax (PS3.5 6.2.2, CP-246).
+            let inner = if &vr == b"UN" {
+                Syntax {
+                    explicit: false,
+                    big_endian: false,
+                }
+            } else {
+                syn
+            };
+            w.skip_sequence(inner, 1)?;
+            if &vr == b"UN" && syn.explicit {
+                layout.unknown_sequences.push((element_start, w.pos));
+            }
         } else {
             w.skip(u64::from(len))?;
         }

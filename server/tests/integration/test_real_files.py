@@ -46,7 +46,7 @@ REFUSED = {
     "nested_priv_SQ.dcm": "StudyInstanceUID",
     "no_meta_group_length.dcm": "StudyInstanceUID",
     "priv_SQ.dcm": "StudyInstanceUID",
-    "UN_sequence.dcm": "",
+    "UN_sequence.dcm": "StudyInstanceUID",  # its UIDs are inside a private UN sequence
     "meta_missing_tsyntax.dcm": "Transfer Syntax",
     # Bare data sets with no file meta group: application/dicom is a Part 10 file,
     # and without the meta group nothing says how the data set is encoded.
@@ -159,3 +159,44 @@ def test_real_file(archive, name, request):
         assert diff == 0, f"{name}: max difference {diff} from pydicom (lossless)"
     r = client.get(base + "/rendered", headers={"Accept": "image/png"})
     assert r.status_code == 200, f"{name}: rendered -> {r.status_code} {r.text[:300]}"
+
+
+def test_private_sequence_as_un_of_undefined_length(archive):
+    """A private sequence that crossed an implicit-VR hop arrives as UN with undefined
+    length, its items in Implicit VR Little Endian (PS3.5 6.2.2, CP-246): common in
+    the wild, and dicom-rs alone refuses such files. Stored byte for byte, indexed,
+    its pixels served."""
+    import struct
+
+    srv, owner = archive
+    client = owner["CT_small.dcm"]
+    raw = (TEST_FILES / "CT_small.dcm").read_bytes()
+    ds = read("CT_small.dcm")
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    at = raw.index(b"\xe0\x7f\x10\x00OW")  # Pixel Data, explicit VR little endian
+    creator = b"RANGSI TEST "
+    uid = b"1.2.3.4.5.6.7.8\x00"
+    inner = struct.pack("<HHI", 0x0008, 0x1155, len(uid)) + uid  # implicit VR element
+    un = (struct.pack("<HH", 0x4453, 0x0010) + b"LO" + struct.pack("<H", len(creator)) + creator
+          + struct.pack("<HH", 0x4453, 0x100C) + b"UN\x00\x00" + struct.pack("<I", 0xFFFFFFFF)
+          + struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + inner
+          + struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
+          + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0))
+    sop = "1.2.826.0.1.3680043.8.498.777001"
+    old_sop = ds.SOPInstanceUID.encode()
+    changed = raw[:at] + un + raw[at:]
+    # A new SOP Instance UID of the same length, so no lengths change.
+    changed = changed.replace(old_sop, sop.encode().ljust(len(old_sop), b"1")[: len(old_sop)])
+    sop = sop.encode().ljust(len(old_sop), b"1")[: len(old_sop)].decode()
+    import io
+    oracle = pydicom.dcmread(io.BytesIO(changed))
+    assert oracle[0x4453, 0x100C].VR in ("SQ", "UN")
+    client.stow_ok([changed])
+    got = client.instance_bytes(ds.StudyInstanceUID, ds.SeriesInstanceUID, sop)
+    assert got == changed, "the private UN sequence must be stored byte for byte"
+    base = f"/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{sop}"
+    r = client.get(base + "/frames/1", headers={"Accept": DECODED})
+    assert r.status_code == 200, r.text
+    payload = parse_multipart(r.headers["Content-Type"], r.content)[0].body
+    got_px, want_px = frame_values(oracle, payload)
+    assert np.array_equal(got_px, want_px)
