@@ -26,7 +26,7 @@ mod view;
 pub use gpu::{Backend, Gpu, Screen};
 pub use image::{FrameTexels, GpuImage, SampleFormat};
 pub use renderer::Renderer;
-pub use view::{ViewState, ViewUniform, VoiWindow};
+pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
 pub use wgpu;
 
 /// Errors of GPU set-up, upload and drawing.

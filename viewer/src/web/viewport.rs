@@ -628,6 +628,7 @@ fn draw(core: &Rc<RefCell<Core>>, s: State) {
         pixel_aspect: aspect,
         zoom: 1.0,
         pan_px: [0.0, 0.0],
+        orientation: Default::default(),
         window: VoiWindow {
             center: window.center,
             width: window.width,

@@ -5,7 +5,7 @@
 //! On a mismatch the drawn image is written as `<name>-actual.png` under
 //! `CARGO_TARGET_TMPDIR` for a look.
 
-use rangsi_render::{FrameTexels, Gpu, Renderer, ViewState, VoiWindow, wgpu};
+use rangsi_render::{FrameTexels, Gpu, Orientation, Renderer, ViewState, VoiWindow, wgpu};
 
 const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
@@ -39,6 +39,7 @@ fn view(columns: u32, rows: u32, viewport: [u32; 2], center: f64, width: f64) ->
         pixel_aspect: 1.0,
         zoom: 1.0,
         pan_px: [0.0, 0.0],
+        orientation: Orientation::default(),
         window: VoiWindow { center, width },
         rescale_slope: 1.0,
         rescale_intercept: -1024.0,
@@ -190,6 +191,91 @@ fn fitted_image_is_centred_on_black_with_top_left_kept() {
             expected_gray(hu(x - left, y), 40.0, 4000.0)
         }
     });
+}
+
+#[test]
+fn rotated_and_flipped_frames_land_where_screen_from_image_says() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, stored) = ct_frame();
+    let image = r.upload(w, h, FrameTexels::I16(&stored)).expect("upload");
+    // Rotated right at 1:1 in an h×w target: screen (x, y) shows image column y,
+    // row h-1-x (the image's top-left pixel is now at the top right).
+    let mut v = view(w, h, [h, w], 40.0, 4000.0);
+    v.orientation = Orientation::default().rotated(1);
+    let out = r
+        .draw_offscreen(h, w, Some(&image), &v)
+        .expect("draw and read back");
+    assert_gray("rotate-right", &out, h, w, |x, y| {
+        expected_gray(hu(y, h - 1 - x), 40.0, 4000.0)
+    });
+    // Rotated left: column w-1-y, row x.
+    v.orientation = Orientation::default().rotated(-1);
+    let out = r
+        .draw_offscreen(h, w, Some(&image), &v)
+        .expect("draw and read back");
+    assert_gray("rotate-left", &out, h, w, |x, y| {
+        expected_gray(hu(w - 1 - y, x), 40.0, 4000.0)
+    });
+    // Flipped horizontally and vertically, in a w×h target.
+    let mut v = view(w, h, [w, h], 40.0, 4000.0);
+    v.orientation = Orientation::default().flipped_horizontally();
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &v)
+        .expect("draw and read back");
+    assert_gray("flip-h", &out, w, h, |x, y| {
+        expected_gray(hu(w - 1 - x, y), 40.0, 4000.0)
+    });
+    v.orientation = Orientation::default().flipped_vertically();
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &v)
+        .expect("draw and read back");
+    assert_gray("flip-v", &out, w, h, |x, y| {
+        expected_gray(hu(x, h - 1 - y), 40.0, 4000.0)
+    });
+}
+
+#[test]
+fn zoom_two_with_pan_shows_each_image_pixel_as_a_2x2_block() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, stored) = ct_frame();
+    let image = r.upload(w, h, FrameTexels::I16(&stored)).expect("upload");
+    // 1:1 fits exactly, so zoom 2 is two device pixels per image pixel. Pan so that
+    // image (10, 6) lands at the target's top-left: pan = -(centre offset).
+    let mut v = view(w, h, [w, h], 40.0, 4000.0);
+    v.zoom = 2.0;
+    let at = v.screen_from_image([10.0, 6.0]);
+    v.pan_px = [-at[0], -at[1]];
+    let (tw, th) = (32u32, 24u32);
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &v)
+        .expect("draw and read back");
+    let crop: Vec<u8> = (0..th)
+        .flat_map(|y| {
+            let row = (y * w * 4) as usize;
+            out[row..row + (tw * 4) as usize].to_vec()
+        })
+        .collect();
+    // Sample the centres of each 2×2 block only (bilinear blends at block edges).
+    let mut bad = Vec::new();
+    for by in 0..th / 2 {
+        for bx in 0..tw / 2 {
+            let i = (((2 * by) * tw + 2 * bx) * 4) as usize;
+            let want = expected_gray(hu(10 + bx, 6 + by), 40.0, 4000.0);
+            // The top-left texel of each block lies 0.25 px from the pixel centre.
+            let near = [
+                expected_gray(hu((10 + bx).saturating_sub(1), 6 + by), 40.0, 4000.0),
+                expected_gray(hu(10 + bx, (6 + by).saturating_sub(1)), 40.0, 4000.0),
+            ];
+            let lo = near.iter().copied().chain([want]).min().unwrap_or(want);
+            let hi = near.iter().copied().chain([want]).max().unwrap_or(want);
+            if crop[i] + 1 < lo || crop[i] > hi + 1 {
+                bad.push(format!("block ({bx},{by}) got {} want {lo}..{hi}", crop[i]));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
 #[test]
