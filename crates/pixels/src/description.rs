@@ -2,7 +2,6 @@
 //! (Image Pixel module, Modality LUT, VOI LUT, palette), read once from a data
 //! set so that frames can later be decoded from their bytes alone.
 
-use dicom_core::value::{PrimitiveValue, Value};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_object::mem::InMemElement;
@@ -14,7 +13,8 @@ use crate::PixelError;
 pub struct VoiWindow {
     /// Window Center (0028,1050).
     pub center: f64,
-    /// Window Width (0028,1051); at least 1 for windows read from a data set.
+    /// Window Width (0028,1051); above 0 for windows read from a data set
+    /// (LINEAR treats widths below 1 as a threshold).
     pub width: f64,
 }
 
@@ -67,7 +67,8 @@ pub struct ImageDescription {
     pub window_explanations: Vec<String>,
     /// Float Pixel Data (7FE0,0008) or Double Float Pixel Data (7FE0,0009).
     pub float_pixels: bool,
-    /// The Palette Color LUT, for PALETTE COLOR images that carry one.
+    /// The Palette Color LUT, for PALETTE COLOR images that carry one
+    /// (Segmented Palette Color LUT Data expanded to plain tables).
     pub palette: Option<PaletteLut>,
 }
 
@@ -328,7 +329,7 @@ fn read_windows(obj: &InMemDicomObject) -> Option<(Vec<VoiWindow>, Vec<String>)>
     let mut windows = Vec::new();
     let mut kept_explanations = Vec::new();
     for (i, (&center, &width)) in centers.iter().zip(widths.iter()).enumerate() {
-        if center.is_finite() && width.is_finite() && width >= 1.0 {
+        if center.is_finite() && width.is_finite() && width > 0.0 {
             windows.push(VoiWindow { center, width });
             if let Some(x) = explanations.get(i) {
                 kept_explanations.push(x.clone());
@@ -342,57 +343,44 @@ fn read_windows(obj: &InMemDicomObject) -> Option<(Vec<VoiWindow>, Vec<String>)>
     }
 }
 
-/// LUT data as 16-bit words, whatever way the parser kept the OW/US value.
-fn lut_words(e: &InMemElement) -> Option<Vec<u16>> {
-    match e.value() {
-        Value::Primitive(PrimitiveValue::U16(v)) => Some(v.to_vec()),
-        Value::Primitive(PrimitiveValue::I16(v)) => Some(v.iter().map(|&x| x as u16).collect()),
-        Value::Primitive(PrimitiveValue::U8(v)) => Some(
-            v.chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
+/// The palette: normal LUT data, else Segmented Palette Color LUT Data
+/// (expanded), for each channel.
 fn read_palette(obj: &InMemDicomObject) -> Option<PaletteLut> {
     let descriptor: Vec<i32> = obj
         .get(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR)?
         .to_multi_int()
         .ok()?;
-    let [count, first, bits] = descriptor.as_slice() else {
+    // The first mapped value is US or SS; palettes read above 32767 as negative.
+    let (count, first_mapped, bits) = crate::lut::descriptor(&descriptor, true)?;
+    if !matches!(bits, 8 | 16) {
         return None;
-    };
-    // Descriptor values may have been read as US although the first mapped value is signed.
-    let count = if *count == 0 {
-        65536
-    } else {
-        (*count as u16) as usize
-    };
-    let first_mapped = if *first > 32767 && *first <= 65535 {
-        *first - 65536
-    } else {
-        *first
-    };
-    let bits = u16::try_from(*bits).ok().filter(|b| matches!(b, 8 | 16))?;
+    }
     let channel = |offset: u16| -> Option<Vec<u16>> {
         let tag = dicom_core::Tag(0x0028, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA.1 + offset);
-        let words = lut_words(obj.get(tag)?)?;
-        let entries = if words.len() >= count {
-            words[..count].to_vec()
-        } else if bits == 8 && words.len() * 2 >= count {
-            // Old writers pack two 8-bit entries per word.
-            words
+        if let Some(e) = obj.get(tag) {
+            return crate::lut::entries(&crate::lut::lut_words(e)?, count, bits);
+        }
+        let tag = dicom_core::Tag(
+            0x0028,
+            tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA.1 + offset,
+        );
+        let words = crate::lut::lut_words(obj.get(tag)?)?;
+        let mut expanded = if bits == 8 {
+            // 8-bit tables: each byte of the OW value is one entry.
+            let bytes: Vec<u16> = words
                 .iter()
                 .flat_map(|w| w.to_le_bytes())
-                .take(count)
                 .map(u16::from)
-                .collect()
+                .collect();
+            crate::lut::expand_segmented(&bytes, 1)?
         } else {
-            return None;
+            crate::lut::expand_segmented(&words, 2)?
         };
-        Some(entries)
+        if expanded.len() < count {
+            return None;
+        }
+        expanded.truncate(count);
+        Some(expanded)
     };
     Some(PaletteLut {
         first_mapped,

@@ -32,6 +32,7 @@ mod j2k;
 mod jpeg;
 mod jpeg12;
 mod jpegls;
+mod lut;
 mod native;
 mod render;
 mod rle;
@@ -45,7 +46,8 @@ mod wasm_shims;
 pub use description::{ImageDescription, PaletteLut, VoiWindow};
 pub use error::PixelError;
 pub use frame::{Frame, FrameSamples};
-pub use render::{Rendered8, render_8bit};
+pub use lut::{GreyscalePipeline, Lut, PresentationLutShape, Voi, VoiFunction};
+pub use render::{Rendered8, render_8bit, render_8bit_with};
 
 /// Largest frame accepted (samples per frame), bounding what a corrupt
 /// description or stream can make the decoders allocate.

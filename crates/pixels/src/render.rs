@@ -1,8 +1,12 @@
-//! 8-bit display rendering: Modality LUT (rescale), linear VOI window
-//! (PS3.3 C.11.2.1.2.1), MONOCHROME1 inversion, and for colour YBR to RGB
-//! and Palette Color lookup.
+//! 8-bit display rendering: Modality LUT (rescale or Modality LUT Sequence),
+//! VOI (a window with LINEAR, LINEAR_EXACT or SIGMOID, or a VOI LUT Sequence
+//! item; PS3.3 C.11), inversion (Presentation LUT Shape, else MONOCHROME1),
+//! and for colour YBR to RGB and Palette Color lookup.
 
-use crate::{Frame, FrameSamples, ImageDescription, PixelError, VoiWindow};
+use crate::{
+    Frame, FrameSamples, GreyscalePipeline, ImageDescription, PixelError, Voi, VoiFunction,
+    VoiWindow,
+};
 
 /// A frame ready for display: 8 bits per channel, rows top to bottom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +21,33 @@ pub struct Rendered8 {
     pub pixels: Vec<u8>,
 }
 
-/// Render a frame to 8-bit for display: modality LUT (rescale), VOI window
-/// (the given one, else the first of `desc.windows`, else min/max of the
-/// frame), MONOCHROME1 inverted; colour passes through (YBR converted to RGB,
-/// palette applied).
+/// Render a frame to 8-bit for display: rescale, linear VOI window (the
+/// given one, else the first of `desc.windows`, else min/max of the frame),
+/// MONOCHROME1 inverted; colour passes through (YBR converted to RGB,
+/// palette applied). [`render_8bit_with`] with the default pipeline.
 pub fn render_8bit(
     frame: &Frame,
     desc: &ImageDescription,
     window: Option<VoiWindow>,
+) -> Result<Rendered8, PixelError> {
+    render_8bit_with(
+        frame,
+        desc,
+        &GreyscalePipeline::default(),
+        window.map(Voi::Window),
+    )
+}
+
+/// Render a frame to 8-bit for display with the whole greyscale pipeline:
+/// Modality LUT Sequence (else rescale), then the VOI transform `voi` (else
+/// the first window of `desc`, else the first VOI LUT, else min/max of the
+/// frame), then inversion per Presentation LUT Shape (else MONOCHROME1).
+/// A `Voi::Lut` index past the sequence is an error.
+pub fn render_8bit_with(
+    frame: &Frame,
+    desc: &ImageDescription,
+    pipeline: &GreyscalePipeline,
+    voi: Option<Voi>,
 ) -> Result<Rendered8, PixelError> {
     let pixels = usize::from(frame.rows) * usize::from(frame.columns);
     let spp = usize::from(frame.samples_per_pixel);
@@ -47,7 +70,7 @@ pub fn render_8bit(
         })?;
         (3, render_palette(frame, palette))
     } else {
-        (1, render_grey(frame, desc, window))
+        (1, render_grey(frame, desc, pipeline, voi)?)
     };
     Ok(Rendered8 {
         width: u32::from(frame.columns),
@@ -57,32 +80,79 @@ pub fn render_8bit(
     })
 }
 
-fn render_grey(frame: &Frame, desc: &ImageDescription, window: Option<VoiWindow>) -> Vec<u8> {
+fn render_grey(
+    frame: &Frame,
+    desc: &ImageDescription,
+    pipeline: &GreyscalePipeline,
+    voi: Option<Voi>,
+) -> Result<Vec<u8>, PixelError> {
     let (slope, intercept) = (desc.rescale_slope, desc.rescale_intercept);
-    let values: Vec<f64> = frame
-        .samples
-        .to_f64_vec()
-        .into_iter()
-        .map(|v| v * slope + intercept)
-        .collect();
-    let window = window
-        .filter(|w| w.width.is_finite() && w.center.is_finite() && w.width > 0.0)
-        .or_else(|| desc.windows.first().copied());
-    let invert = frame.photometric == "MONOCHROME1";
-    let map: Box<dyn Fn(f64) -> f64> = match window {
-        Some(VoiWindow { center, width }) => {
+    let values: Vec<f64> = match &pipeline.modality_lut {
+        Some(lut) => frame
+            .samples
+            .to_f64_vec()
+            .into_iter()
+            .map(|v| f64::from(lut.lookup(v)))
+            .collect(),
+        None => frame
+            .samples
+            .to_f64_vec()
+            .into_iter()
+            .map(|v| v * slope + intercept)
+            .collect(),
+    };
+    let voi = match voi {
+        Some(Voi::Window(w)) if !(w.width.is_finite() && w.center.is_finite() && w.width > 0.0) => {
+            None
+        }
+        other => other,
+    }
+    .or_else(|| desc.windows.first().copied().map(Voi::Window))
+    .or_else(|| (!pipeline.voi_luts.is_empty()).then_some(Voi::Lut(0)));
+    let invert = pipeline.inverts(&frame.photometric);
+    let map: Box<dyn Fn(f64) -> f64> = match voi {
+        Some(Voi::Window(VoiWindow { center, width })) => match pipeline.voi_function {
             // DICOM linear VOI function; width 1 degenerates to a threshold.
-            let c = center - 0.5;
-            let w = (width - 1.0).max(0.0);
-            Box::new(move |x| {
-                if x <= c - w / 2.0 {
+            VoiFunction::Linear => {
+                let c = center - 0.5;
+                let w = (width - 1.0).max(0.0);
+                Box::new(move |x| {
+                    if x <= c - w / 2.0 {
+                        0.0
+                    } else if x > c + w / 2.0 || w == 0.0 {
+                        255.0
+                    } else {
+                        ((x - c) / w + 0.5) * 255.0
+                    }
+                })
+            }
+            VoiFunction::LinearExact => Box::new(move |x| {
+                if x <= center - width / 2.0 {
                     0.0
-                } else if x > c + w / 2.0 || w == 0.0 {
+                } else if x > center + width / 2.0 {
                     255.0
                 } else {
-                    ((x - c) / w + 0.5) * 255.0
+                    ((x - center) / width + 0.5) * 255.0
                 }
-            })
+            }),
+            VoiFunction::Sigmoid => {
+                Box::new(move |x| 255.0 / (1.0 + (-4.0 * (x - center) / width).exp()))
+            }
+        },
+        Some(Voi::Lut(i)) => {
+            let lut = pipeline
+                .voi_luts
+                .get(i)
+                .ok_or_else(|| PixelError::InvalidAttribute {
+                    keyword: "VOILUTSequence",
+                    value: format!(
+                        "item {} asked for, {} present",
+                        i + 1,
+                        pipeline.voi_luts.len()
+                    ),
+                })?;
+            let scale = 255.0 / lut.max_output();
+            Box::new(move |x| f64::from(lut.lookup(x)) * scale)
         }
         None => {
             let (lo, hi) = values
@@ -98,13 +168,13 @@ fn render_grey(frame: &Frame, desc: &ImageDescription, window: Option<VoiWindow>
             }
         }
     };
-    values
+    Ok(values
         .into_iter()
         .map(|v| {
             let y = to_u8(if v.is_nan() { 0.0 } else { map(v) });
             if invert { 255 - y } else { y }
         })
-        .collect()
+        .collect())
 }
 
 fn to_u8(v: f64) -> u8 {

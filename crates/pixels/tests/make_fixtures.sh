@@ -533,3 +533,146 @@ for f in sorted(glob.glob("*_jls*.dcm")):
     bad += d > near
 assert bad == 0, f"{bad} JPEG-LS fixtures differ from their originals"
 PYEOF
+
+# ---- Palettes and LUTs ----
+# A segmented palette (discrete, linear, indirect segments) and greyscale
+# pipelines (several windows with explanations, LINEAR_EXACT, SIGMOID on
+# MONOCHROME1, VOI LUT Sequence with Presentation LUT Shape INVERSE, Modality
+# LUT Sequence), each with a `.ref.raw` of pydicom.pixels' output. Runs on its
+# own too: cd tests/fixtures && PY=... bash -c "$(sed -n '/^# ---- Palettes/,$p' ../make_fixtures.sh)"
+"${PY:-/tmp/probe-venv/bin/python}" - <<'PYEOF'
+# Palette and LUT fixtures: originals made here with pydicom, expected
+# output computed by pydicom.pixels (apply_color_lut, apply_modality_lut,
+# apply_voi_lut / apply_windowing), written as raw little-endian references.
+import numpy as np
+import pydicom
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+def base(rows, cols, bits_alloc, bits_stored, signed, photometric):
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid()
+    ds.PatientName = "Fixture^Luts"; ds.PatientID = "PIX"; ds.Modality = "OT"
+    ds.Rows = rows; ds.Columns = cols; ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = bits_alloc; ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1; ds.PixelRepresentation = 1 if signed else 0
+    return ds
+
+def save(ds, name, arr):
+    ds.PixelData = arr.tobytes()
+    ds.save_as(name, enforce_file_format=True)
+
+# ---- Segmented palette (PS3.3 C.7.9.2): discrete, linear and indirect segments.
+def words(*v):
+    return list(v)
+red = words(0, 3, 0, 1000, 2000,          # discrete: 3 entries
+            1, 100, 60000,                # linear: 100 entries up to 60000
+            0, 2, 30000, 100,             # discrete: 2 entries
+            2, 2, 0, 0,                   # indirect: the 2 segments at offset 0 again
+            1, 48, 65535)                 # linear: 48 entries -> 256 in all
+green = words(0, 1, 500, 1, 127, 40000, 1, 128, 123)
+blue = words(0, 2, 0, 7, 1, 10, 7, 1, 244, 50001)
+ds = base(16, 16, 8, 8, False, "PALETTE COLOR")
+for colour, data in (("Red", red), ("Green", green), ("Blue", blue)):
+    tag = pydicom.datadict.tag_for_keyword(f"{colour}PaletteColorLookupTableDescriptor")
+    ds[tag] = DataElement(tag, "US", [256, 0, 16])
+    tag = pydicom.datadict.tag_for_keyword(f"Segmented{colour}PaletteColorLookupTableData")
+    ds[tag] = DataElement(tag, "OW", np.asarray(data, "<u2").tobytes())
+pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)[::-1].copy()  # every index, reversed
+save(ds, "palette_seg.dcm", pixels)
+ds = pydicom.dcmread("palette_seg.dcm")
+apply_color_lut(ds.pixel_array, ds).astype("<u2").tofile("palette_seg.ref.raw")
+
+# ---- Greyscale pipeline references: 8-bit display values, one frame per
+# window / VOI LUT item, from pydicom's output y in [y_min, y_max] as
+# round(255 (y - y_min) / (y_max - y_min)), inverted (255 - v) for
+# MONOCHROME1 and Presentation LUT Shape INVERSE.
+def windows_ref(ds, name, y_range):
+    arr = ds.pixel_array
+    out = []
+    n = len(ds.VOILUTSequence) if "VOILUTSequence" in ds else (
+        ds["WindowCenter"].VM if "WindowCenter" in ds else 1)
+    for i in range(n):
+        y = apply_voi_lut(apply_modality_lut(arr, ds), ds, index=i).astype(np.float64)
+        lo, hi = y_range(ds, i)
+        v = np.clip(np.round((y - lo) / (hi - lo) * 255), 0, 255).astype(np.uint8)
+        invert = ds.get("PresentationLUTShape", "") == "INVERSE" or (
+            "PresentationLUTShape" not in ds and ds.PhotometricInterpretation == "MONOCHROME1")
+        out.append(255 - v if invert else v)
+    np.concatenate(out).tofile(name)
+
+def stored_range(ds, i):
+    # pydicom's windowing output range (apply_windowing): stored range, rescaled.
+    if "ModalityLUTSequence" in ds:
+        return 0, 2 ** ds.ModalityLUTSequence[0].LUTDescriptor[2] - 1
+    b = ds.BitsStored
+    lo, hi = (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if ds.PixelRepresentation else (0, 2 ** b - 1)
+    s, c = float(ds.get("RescaleSlope", 1)), float(ds.get("RescaleIntercept", 0))
+    return lo * s + c, hi * s + c
+
+def lut_range(ds, i):
+    return 0, 2 ** ds.VOILUTSequence[i].LUTDescriptor[2] - 1
+
+yy, xx = np.mgrid[0:32, 0:32]
+ramp12 = (xx * 128 + yy * 4).astype(np.uint16)             # 0..4092, every row a ramp
+
+# Several windows with explanations, LINEAR_EXACT (a window narrower than 1 too).
+ds = base(32, 32, 16, 12, False, "MONOCHROME2")
+ds.RescaleSlope = 1; ds.RescaleIntercept = -1024
+ds.WindowCenter = [40, 400, 1000.25]; ds.WindowWidth = [400, 1800, 0.5]
+ds.WindowCenterWidthExplanation = ["SOFT TISSUE", "BONE", "EDGE"]
+ds.VOILUTFunction = "LINEAR_EXACT"
+save(ds, "voi_linear_exact.dcm", ramp12)
+windows_ref(pydicom.dcmread("voi_linear_exact.dcm"), "voi_linear_exact.ref.raw", stored_range)
+
+# SIGMOID on signed data, MONOCHROME1 (inverted for display).
+ct = (ramp12.astype(np.int32) - 2048).astype(np.int16)
+ds = base(32, 32, 16, 16, True, "MONOCHROME1")
+ds.RescaleSlope = 2; ds.RescaleIntercept = 10
+ds.WindowCenter = [0, -500]; ds.WindowWidth = [1000, 300]
+ds.WindowCenterWidthExplanation = ["WIDE", "NARROW"]
+ds.VOILUTFunction = "SIGMOID"
+save(ds, "voi_sigmoid_mono1.dcm", ct)
+windows_ref(pydicom.dcmread("voi_sigmoid_mono1.dcm"), "voi_sigmoid_mono1.ref.raw", stored_range)
+
+# VOI LUT Sequence (two LUTs, 12- and 16-bit entries, with explanations), and
+# Presentation LUT Shape INVERSE on MONOCHROME2.
+ds = base(32, 32, 16, 12, False, "MONOCHROME2")
+items = []
+for first, n, bits, f, expl in ((1000, 2048, 12, lambda t: np.sqrt(t), "SQRT"),
+                                (300, 300, 16, lambda t: t ** 3, "CUBE")):
+    it = Dataset()
+    it.LUTDescriptor = [n, first, bits]
+    it["LUTDescriptor"].VR = "US"
+    lut = np.round(f(np.linspace(0, 1, n)) * (2 ** bits - 1)).astype(np.uint16)
+    it["LUTData"] = DataElement(0x00283006, "US", lut.tolist())
+    it.LUTExplanation = expl
+    items.append(it)
+ds.VOILUTSequence = items
+ds.PresentationLUTShape = "INVERSE"
+save(ds, "voi_lut_seq.dcm", ramp12)
+windows_ref(pydicom.dcmread("voi_lut_seq.dcm"), "voi_lut_seq.ref.raw", lut_range)
+
+# Modality LUT Sequence (16-bit output), then a LINEAR window on its output.
+ds = base(32, 32, 16, 10, False, "MONOCHROME2")
+it = Dataset()
+it.LUTDescriptor = [512, 256, 16]
+it["LUTDescriptor"].VR = "US"
+it["LUTData"] = DataElement(0x00283006, "US",
+    np.round(65535 * np.linspace(0, 1, 512) ** 2).astype(np.uint16).tolist())
+it.ModalityLUTType = "OD"
+it.LUTExplanation = "OPTICAL DENSITY"
+ds.ModalityLUTSequence = [it]
+ds.WindowCenter = 20000; ds.WindowWidth = 30000
+save(ds, "modality_lut_seq.dcm", (ramp12 >> 2).astype(np.uint16))
+windows_ref(pydicom.dcmread("modality_lut_seq.dcm"), "modality_lut_seq.ref.raw", stored_range)
+PYEOF

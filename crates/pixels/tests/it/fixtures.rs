@@ -44,6 +44,8 @@ embed!(
     "ct16s_jpll_p7.dcm",
     "ct16s_jpll_sv1.dcm",
     "ct16s_rle.dcm",
+    "modality_lut_seq.dcm",
+    "modality_lut_seq.ref.raw",
     "mono2.dcm",
     "mono2_jls_charls.dcm",
     "mono5.dcm",
@@ -56,6 +58,8 @@ embed!(
     "mono8_jpeg_baseline.ref.raw",
     "mono8_jpll_sv1.dcm",
     "mono8_rle.dcm",
+    "palette_seg.dcm",
+    "palette_seg.ref.raw",
     "rgb8.dcm",
     "rgb8_htj2k_lossy.dcm",
     "rgb8_j2k.dcm",
@@ -73,6 +77,12 @@ embed!(
     "rgb8_rle.dcm",
     "u32.dcm",
     "u32_rle.dcm",
+    "voi_linear_exact.dcm",
+    "voi_linear_exact.ref.raw",
+    "voi_lut_seq.dcm",
+    "voi_lut_seq.ref.raw",
+    "voi_sigmoid_mono1.dcm",
+    "voi_sigmoid_mono1.ref.raw",
 );
 
 /// The bytes of fixture `name`.

@@ -13,6 +13,7 @@
 mod fixtures;
 mod fuzzed;
 mod jpegls;
+mod luts;
 mod synthetic;
 
 use dicom_dictionary_std::tags;
