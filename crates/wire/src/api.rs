@@ -1,4 +1,5 @@
-//! The viewer's JSON API (docs/CONTRACT.md): `POST /api/login`, `GET /api/me`, errors.
+//! The viewer's JSON API (docs/CONTRACT.md): `POST /api/login`, `GET /api/me`, errors,
+//! and the study list (`GET /api/studies`: filters, sorting, paging with a total).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,152 @@ pub struct Me {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: String,
+}
+
+// ---- study list (`GET /api/studies`, `GET /api/studies/hospitals`) ----
+
+/// A column the study list can be sorted by: `sort=KEY` ascending, `sort=-KEY` descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StudySortKey {
+    /// Study date, then time.
+    Date,
+    /// Patient name as stored (family name first).
+    Name,
+    /// Patient ID / HN.
+    Id,
+    Accession,
+    /// Modalities in the study.
+    Modality,
+    Description,
+    /// Hospital name.
+    Hospital,
+    /// Number of images.
+    Images,
+}
+
+impl StudySortKey {
+    pub const ALL: &'static [StudySortKey] = &[
+        StudySortKey::Date,
+        StudySortKey::Name,
+        StudySortKey::Id,
+        StudySortKey::Accession,
+        StudySortKey::Modality,
+        StudySortKey::Description,
+        StudySortKey::Hospital,
+        StudySortKey::Images,
+    ];
+
+    /// The name used in the `sort` parameter.
+    pub fn param(self) -> &'static str {
+        match self {
+            StudySortKey::Date => "date",
+            StudySortKey::Name => "name",
+            StudySortKey::Id => "id",
+            StudySortKey::Accession => "accession",
+            StudySortKey::Modality => "modality",
+            StudySortKey::Description => "description",
+            StudySortKey::Hospital => "hospital",
+            StudySortKey::Images => "images",
+        }
+    }
+
+    pub fn from_param(s: &str) -> Option<StudySortKey> {
+        StudySortKey::ALL.iter().copied().find(|k| k.param() == s)
+    }
+}
+
+/// A sort order of the study list (`sort=-date` is the default: newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StudySort {
+    pub key: StudySortKey,
+    pub descending: bool,
+}
+
+impl Default for StudySort {
+    fn default() -> Self {
+        StudySort {
+            key: StudySortKey::Date,
+            descending: true,
+        }
+    }
+}
+
+impl StudySort {
+    /// `date`, `-date`, ...; `None` for an unknown key.
+    pub fn from_param(s: &str) -> Option<StudySort> {
+        let s = s.trim();
+        let (descending, key) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        StudySortKey::from_param(key).map(|key| StudySort { key, descending })
+    }
+
+    pub fn param(self) -> String {
+        format!("{}{}", if self.descending { "-" } else { "" }, self.key.param())
+    }
+}
+
+/// A hospital as the study list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HospitalRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// Marks on a study that later features set (a report, a referral, a consult request).
+/// All false until then; the list shows nothing for a false badge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudyBadges {
+    #[serde(default)]
+    pub reported: bool,
+    #[serde(default)]
+    pub referred: bool,
+    #[serde(default)]
+    pub consult_requested: bool,
+}
+
+/// One row of the study list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudyListRow {
+    pub study_uid: String,
+    /// DICOM PN as stored (UTF-8): `Family^Given=Ideographic=Phonetic`.
+    pub patient_name: String,
+    pub patient_id: String,
+    #[serde(default)]
+    pub birth_date: String,
+    #[serde(default)]
+    pub sex: String,
+    /// DA `YYYYMMDD`, TM `HHMMSS[.F]`; empty when unknown.
+    pub study_date: String,
+    #[serde(default)]
+    pub study_time: String,
+    #[serde(default)]
+    pub accession: String,
+    #[serde(default)]
+    pub description: String,
+    pub modalities: Vec<String>,
+    pub series: u32,
+    pub images: u32,
+    pub hospital: HospitalRef,
+    #[serde(default)]
+    pub badges: StudyBadges,
+}
+
+/// One page of `GET /api/studies`: the rows and how many studies match in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudyPage {
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+    pub rows: Vec<StudyListRow>,
+}
+
+/// `GET /api/studies/hospitals`: the hospitals whose studies the caller can see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HospitalList {
+    pub hospitals: Vec<HospitalRef>,
 }
 
 // ---- measurements (`GET /api/measurements?study=UID`, `PUT|DELETE /api/measurements/{id}`) ----
@@ -126,5 +273,19 @@ mod tests {
             serde_json::from_str(r#"{"username":"admin","role":"admin","hospital":null}"#)
                 .expect("admin");
         assert_eq!(admin.hospital, None);
+    }
+
+    #[test]
+    fn study_sort_params_round_trip() {
+        for &key in StudySortKey::ALL {
+            for descending in [false, true] {
+                let s = StudySort { key, descending };
+                assert_eq!(StudySort::from_param(&s.param()), Some(s));
+            }
+        }
+        assert_eq!(StudySort::default().param(), "-date");
+        assert_eq!(StudySort::from_param("+name").map(|s| s.descending), Some(false));
+        assert_eq!(StudySort::from_param("-nope"), None);
+        assert_eq!(StudySort::from_param(""), None);
     }
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod ingest;
 pub mod measurements;
 pub mod query;
+pub mod studies;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use sqlx::{Row, SqlitePool};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (2, include_str!("../../migrations/0002_measurements.sql")),
+    (3, include_str!("../../migrations/0003_study_list.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

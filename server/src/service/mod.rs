@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod measurements;
 pub mod query;
 pub mod retrieve;
+pub mod studies;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

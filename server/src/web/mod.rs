@@ -9,6 +9,7 @@ pub mod error;
 pub mod image;
 pub mod measurements;
 pub mod stow;
+pub mod studies;
 pub mod viewer;
 
 use std::io::Write;
@@ -93,7 +94,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(api::login))
         .route("/logout", post(api::logout))
         .route("/me", get(api::me))
-        .merge(measurements::routes());
+        .merge(measurements::routes())
+        .merge(studies::routes());
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress =
         SizeAbove::new(1024)

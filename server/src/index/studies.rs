@@ -1,0 +1,276 @@
+//! The study list's SQL (`GET /api/studies`): filters, sorting by any listed column,
+//! one page and the total count. Like every query here it carries a [`Scope`], so the
+//! tenancy condition is part of the SQL. Indexes for the sorts: migration 0003.
+
+use rangsi_wire::api::{HospitalRef, StudyBadges, StudyListRow, StudySort, StudySortKey};
+use sqlx::Arguments;
+use sqlx::Row;
+use sqlx::sqlite::SqliteArguments;
+
+use super::query::like_pattern;
+use super::{Index, Result, Scope};
+
+/// What the list is filtered by; empty fields do not filter. Values are validated by
+/// the service layer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StudyFilter {
+    /// Lower-cased name tokens; each must be the start of a name component (fuzzy).
+    pub name_tokens: Vec<String>,
+    /// Patient ID / HN prefix.
+    pub patient_id_prefix: Option<String>,
+    /// Patient ID / HN, exactly (IHE IID `requestType=PATIENT`).
+    pub patient_id: Option<String>,
+    /// Accession number prefix.
+    pub accession_prefix: Option<String>,
+    /// One modality code, e.g. `CT`: studies having a series of it.
+    pub modality: Option<String>,
+    /// DA `YYYYMMDD`, both ends included.
+    pub date_from: Option<String>,
+    pub date_to: Option<String>,
+    /// Hospital code.
+    pub hospital: Option<String>,
+    /// Study Instance UIDs (deep links).
+    pub study_uids: Vec<String>,
+}
+
+struct Sql {
+    text: String,
+    args: SqliteArguments,
+}
+
+impl Sql {
+    fn new(text: String) -> Self {
+        Sql {
+            text,
+            args: SqliteArguments::default(),
+        }
+    }
+    fn bind_str(&mut self, v: &str) {
+        // Arguments::add only fails for types that cannot encode; strings always can.
+        let _ = self.args.add(v.to_string());
+    }
+    fn bind_i64(&mut self, v: i64) {
+        let _ = self.args.add(v);
+    }
+}
+
+/// A GLOB pattern matching strings that start with `prefix` (GLOB is case-sensitive,
+/// so SQLite can use an index for it, unlike LIKE).
+fn glob_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 2);
+    for c in prefix.chars() {
+        match c {
+            '*' => out.push_str("[*]"),
+            '?' => out.push_str("[?]"),
+            '[' => out.push_str("[[]"),
+            c => out.push(c),
+        }
+    }
+    out.push('*');
+    out
+}
+
+/// `col GLOB prefix*`, also trying the upper-cased prefix (HNs are usually upper case,
+/// users type them either way).
+fn push_prefix(sql: &mut Sql, col: &str, prefix: &str) {
+    let upper = prefix.to_uppercase();
+    if upper == prefix {
+        sql.text.push_str(&format!(" AND {col} GLOB ?"));
+        sql.bind_str(&glob_prefix(prefix));
+    } else {
+        sql.text
+            .push_str(&format!(" AND ({col} GLOB ? OR {col} GLOB ?)"));
+        sql.bind_str(&glob_prefix(prefix));
+        sql.bind_str(&glob_prefix(&upper));
+    }
+}
+
+/// The WHERE clause (after the scope) for `f`.
+fn push_filter(sql: &mut Sql, f: &StudyFilter) {
+    for token in &f.name_tokens {
+        sql.text.push_str(" AND p.name_search LIKE ? ESCAPE '\\'");
+        sql.bind_str(&format!("% {}%", like_pattern(token)));
+    }
+    if let Some(id) = &f.patient_id_prefix {
+        push_prefix(sql, "p.patient_id", id);
+    }
+    if let Some(id) = &f.patient_id {
+        sql.text.push_str(" AND p.patient_id = ?");
+        sql.bind_str(id);
+    }
+    if let Some(acc) = &f.accession_prefix {
+        push_prefix(sql, "st.accession", acc);
+    }
+    if let Some(m) = &f.modality {
+        // `modalities` is '\'-joined: look for \CT\ in \CT\SR\.
+        sql.text
+            .push_str(" AND instr('\\' || st.modalities || '\\', ?) > 0");
+        sql.bind_str(&format!("\\{m}\\"));
+    }
+    if let Some(from) = &f.date_from {
+        sql.text
+            .push_str(" AND st.study_date != '' AND st.study_date >= ?");
+        sql.bind_str(from);
+    }
+    if let Some(to) = &f.date_to {
+        sql.text
+            .push_str(" AND st.study_date != '' AND st.study_date <= ?");
+        sql.bind_str(to);
+    }
+    if let Some(code) = &f.hospital {
+        sql.text
+            .push_str(" AND st.hospital_id = (SELECT hf.id FROM hospitals hf WHERE hf.code = ?)");
+        sql.bind_str(code);
+    }
+    if !f.study_uids.is_empty() {
+        sql.text.push_str(" AND st.study_uid IN (");
+        for (n, u) in f.study_uids.iter().enumerate() {
+            sql.text.push_str(if n == 0 { "?" } else { ", ?" });
+            sql.bind_str(u);
+        }
+        sql.text.push(')');
+    }
+}
+
+/// ORDER BY for `sort`; ties broken by date (newest first) and the row id, so pages
+/// never overlap or skip a study.
+fn order_by(sort: StudySort) -> String {
+    let d = if sort.descending { "DESC" } else { "ASC" };
+    let then = "st.study_date DESC, st.study_time DESC, st.id DESC";
+    match sort.key {
+        StudySortKey::Date => {
+            format!(" ORDER BY st.study_date {d}, st.study_time {d}, st.id {d}")
+        }
+        StudySortKey::Name => format!(" ORDER BY p.patient_name {d}, {then}"),
+        StudySortKey::Id => format!(" ORDER BY p.patient_id {d}, {then}"),
+        StudySortKey::Accession => format!(" ORDER BY st.accession {d}, {then}"),
+        StudySortKey::Modality => format!(" ORDER BY st.modalities {d}, {then}"),
+        StudySortKey::Description => format!(" ORDER BY st.description {d}, {then}"),
+        StudySortKey::Hospital => format!(" ORDER BY h.name {d}, {then}"),
+        StudySortKey::Images => format!(" ORDER BY st.num_instances {d}, {then}"),
+    }
+}
+
+impl Index {
+    /// One page of the study list in `sort` order and the number of studies matching
+    /// `filter` in all.
+    pub async fn study_list(
+        &self,
+        scope: &Scope,
+        filter: &StudyFilter,
+        sort: StudySort,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<StudyListRow>, i64)> {
+        let (scope_sql, scope_args) = scope.sql();
+        let from = "studies st JOIN patients p ON p.id = st.patient_ref \
+                    JOIN hospitals h ON h.id = st.hospital_id";
+        let mut page = Sql::new(format!(
+            "SELECT st.study_uid, p.patient_name, p.patient_id, p.birth_date, p.sex, st.study_date, \
+             st.study_time, st.accession, st.description, st.modalities, st.num_series, \
+             st.num_instances, h.code, h.name FROM {from} WHERE {scope_sql}"
+        ));
+        // The count needs the patients only when a patient attribute filters.
+        let needs_patient = !filter.name_tokens.is_empty()
+            || filter.patient_id_prefix.is_some()
+            || filter.patient_id.is_some();
+        let count_from = if needs_patient {
+            "studies st JOIN patients p ON p.id = st.patient_ref"
+        } else {
+            "studies st"
+        };
+        let mut count = Sql::new(format!(
+            "SELECT COUNT(*) FROM {count_from} WHERE {scope_sql}"
+        ));
+        for sql in [&mut page, &mut count] {
+            for a in &scope_args {
+                sql.bind_i64(*a);
+            }
+            push_filter(sql, filter);
+        }
+        page.text.push_str(&order_by(sort));
+        page.text.push_str(" LIMIT ? OFFSET ?");
+        page.bind_i64(limit);
+        page.bind_i64(offset);
+
+        let rows_fut = sqlx::query_with(sqlx::AssertSqlSafe(page.text), page.args)
+            .fetch_all(&self.pool);
+        let total_fut =
+            sqlx::query_scalar_with::<_, i64, _>(sqlx::AssertSqlSafe(count.text), count.args)
+                .fetch_one(&self.pool);
+        let (rows, total) = tokio::try_join!(rows_fut, total_fut)?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let modalities: String = r.get(9);
+                StudyListRow {
+                    study_uid: r.get(0),
+                    patient_name: r.get(1),
+                    patient_id: r.get(2),
+                    birth_date: r.get(3),
+                    sex: r.get(4),
+                    study_date: r.get(5),
+                    study_time: r.get(6),
+                    accession: r.get(7),
+                    description: r.get(8),
+                    modalities: modalities
+                        .split('\\')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    series: u32::try_from(r.get::<i64, _>(10)).unwrap_or(0),
+                    images: u32::try_from(r.get::<i64, _>(11)).unwrap_or(0),
+                    hospital: HospitalRef {
+                        code: r.get(12),
+                        name: r.get(13),
+                    },
+                    badges: StudyBadges::default(),
+                }
+            })
+            .collect();
+        Ok((rows, total))
+    }
+
+    /// The hospitals whose studies `scope` can see, by name.
+    pub async fn study_list_hospitals(&self, scope: &Scope) -> Result<Vec<HospitalRef>> {
+        let (scope_sql, scope_args) = scope.sql();
+        let mut sql = Sql::new(format!(
+            "SELECT h.code, h.name FROM hospitals h WHERE h.id IN \
+             (SELECT DISTINCT st.hospital_id FROM studies st WHERE {scope_sql}) ORDER BY h.name, h.code"
+        ));
+        for a in scope_args {
+            sql.bind_i64(a);
+        }
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| HospitalRef {
+                code: r.get(0),
+                name: r.get(1),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_prefix_escapes_wildcards() {
+        assert_eq!(glob_prefix("HN00"), "HN00*");
+        assert_eq!(glob_prefix("a*b?c[d"), "a[*]b[?]c[[]d*");
+    }
+
+    #[test]
+    fn every_sort_ends_with_a_unique_tie_break() {
+        for &key in StudySortKey::ALL {
+            for descending in [false, true] {
+                let o = order_by(StudySort { key, descending });
+                assert!(o.ends_with("st.id DESC") || o.ends_with("st.id ASC"), "{o}");
+            }
+        }
+    }
+}
