@@ -115,6 +115,49 @@ texts! {
     MeasurementsNotSaved => "บันทึกการวัดไม่สำเร็จ", "Measurements not saved";
     ShortcutMeasure => "Delete: ลบการวัดที่เลือก, Esc: ยกเลิก", "Delete: delete the selected measurement, Esc: cancel";
     // end measurements
+    // reading tools
+    KeyScroll => "เลื่อนภาพทีละภาพ", "Next / previous image";
+    KeyPage => "เลื่อนทีละ 10 ภาพ (หรือ 10%)", "Move 10 images (or 10%)";
+    KeyHomeEnd => "ภาพแรก / ภาพสุดท้าย", "First / last image";
+    KeyPresets => "ค่า W/L สำเร็จรูปของ CT", "CT window presets";
+    KeyFileWindows => "ค่า W/L จากไฟล์ (กดซ้ำเพื่อเปลี่ยน)", "The file's windows (press again for the next)";
+    KeyCine => "เล่น / หยุดภาพเคลื่อนไหว", "Cine play / pause";
+    KeyFps => "ลด / เพิ่มความเร็ว (ภาพต่อวินาที)", "Cine slower / faster (frames per second)";
+    KeyZoom => "ขยาย / ย่อ", "Zoom in / out";
+    KeyFit => "พอดีกรอบ", "Fit to viewport";
+    KeyOneToOne => "ขนาดจริง 1:1 (หนึ่งพิกเซลภาพต่อหนึ่งพิกเซลจอ)", "1:1 (one image pixel per screen pixel)";
+    KeyRotate => "หมุนขวา / หมุนซ้าย 90 องศา", "Rotate 90 degrees right / left";
+    KeyFlip => "กลับซ้ายขวา / กลับบนล่าง", "Flip horizontal / vertical";
+    KeyInvert => "กลับสีขาวดำ", "Invert";
+    KeyReset => "คืนค่าเริ่มต้นของภาพ", "Reset the view";
+    KeyTools => "เครื่องมือลากเมาส์: W/L, เลื่อนภาพ, ขยาย, เลื่อนชั้นภาพ", "Drag tool: window/level, pan, zoom, scroll";
+    KeyLayouts => "รูปแบบช่องภาพ 1x1, 1x2, 2x1, 2x2, 3x3", "Layouts 1x1, 1x2, 2x1, 2x2, 3x3";
+    KeySync => "เลื่อนภาพพร้อมกันตามตำแหน่ง (เปิด/ปิด)", "Synchronised scrolling by position (on/off)";
+    KeyReferenceLines => "เส้นอ้างอิงระหว่างช่องภาพ (เปิด/ปิด)", "Reference lines (on/off)";
+    KeyHelp => "แสดง / ซ่อนคีย์ลัด", "Show / hide the shortcuts";
+    KeyTouch => "จอสัมผัส: ลากนิ้วเดียวเลื่อนภาพ, ถ่างสองนิ้วขยาย, ลากสองนิ้วปรับ W/L", "Touch: one finger scrolls, pinch zooms, two-finger drag sets W/L";
+    Layout => "รูปแบบช่องภาพ", "Layout";
+    ToolWindowLevel => "ปรับ W/L", "Window / level";
+    ToolPan => "เลื่อนภาพ", "Pan";
+    ToolZoom => "ขยาย", "Zoom";
+    ToolScroll => "เลื่อนชั้นภาพ", "Scroll";
+    WindowPresets => "ค่า W/L", "Windows";
+    FileWindows => "ค่าจากไฟล์", "From the file";
+    Cine => "ภาพเคลื่อนไหว", "Cine";
+    Fit => "พอดีกรอบ", "Fit";
+    OneToOne => "ขนาดจริง", "1:1";
+    RotateLeft => "หมุนซ้าย", "Rotate left";
+    RotateRight => "หมุนขวา", "Rotate right";
+    FlipHorizontal => "กลับซ้ายขวา", "Flip horizontal";
+    FlipVertical => "กลับบนล่าง", "Flip vertical";
+    Invert => "กลับสี", "Invert";
+    Reset => "คืนค่า", "Reset";
+    SyncScroll => "เลื่อนพร้อมกัน", "Sync scroll";
+    ReferenceLines => "เส้นอ้างอิง", "Reference lines";
+    DropHere => "แตะช่องภาพเพื่อวางซีรีส์", "Tap a viewport to put the series there";
+    SeriesPanel => "ซีรีส์ทั้งหมด", "All series";
+    Downsampled => "ภาพใหญ่เกินขีดจำกัดของการ์ดจอ แสดงแบบย่อ", "Larger than the graphics limit: shown reduced";
+    // end reading tools
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@
 //! - [`qido`]: the study search form to a QIDO-RS query string.
 //! - [`route`]: URLs (`/`, `/viewer?StudyInstanceUIDs=…`, `/iid?…`) to pages.
 //! - [`stack`]: slice order, stack scrolling, load order, window/level by drag and presets.
+//! - [`layout`]: viewport grids (1×1 … 3×3) and which series each viewport shows.
+//! - [`orientation`]: L/R/A/P/H/F markers, reference lines, nearest slice by position.
+//! - [`shortcuts`]: every key of the reading page, its action and its help text.
 //! - [`tools`]: the drag tool of the reading page (window/level, pan, zoom, scroll, probe,
 //!   measurements), shared by the viewport and the measurement overlay.
 //!
@@ -19,9 +22,12 @@
 pub mod dates;
 pub mod dicom;
 pub mod i18n;
+pub mod layout;
 pub mod measure;
+pub mod orientation;
 pub mod qido;
 pub mod route;
+pub mod shortcuts;
 pub mod stack;
 pub mod tools;
 

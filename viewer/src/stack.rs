@@ -2,7 +2,7 @@
 //! frames are fetched (the slice on screen and its neighbours first), and window/level
 //! (mouse drag, CT presets on keys 1–8, the file's own window on 9).
 
-use crate::dicom::Instance;
+use crate::dicom::{FileWindow, Instance};
 
 /// Slice order: by Instance Number when every slice has a distinct one, else by
 /// position along the slice normal (highest first: head before feet for axial
@@ -135,6 +135,46 @@ pub fn preset_for_key(key: &str) -> Option<&'static Preset> {
     CT_PRESETS.iter().find(|p| p.key == c)
 }
 
+/// Slices one Page Up / Page Down moves: 10, or a tenth of the stack when that is more.
+pub fn page_step(len: usize) -> i64 {
+    (len / 10).max(10) as i64
+}
+
+/// The next slice of cine playback: forward, wrapping to the first after the last.
+pub fn cine_next(current: usize, len: usize) -> usize {
+    if len == 0 { 0 } else { (current + 1) % len }
+}
+
+/// Cine speeds the viewer offers, frames per second.
+pub const CINE_FPS: [u32; 8] = [2, 5, 10, 15, 20, 25, 30, 60];
+/// Cine speed when the file names none.
+pub const DEFAULT_CINE_FPS: u32 = 15;
+
+/// The cine speed one step faster (`step` > 0) or slower than `fps`, on [`CINE_FPS`].
+pub fn cine_fps_step(fps: u32, step: i32) -> u32 {
+    let at = CINE_FPS.iter().position(|&f| f >= fps).unwrap_or(CINE_FPS.len() - 1);
+    let next = (at as i32 + step).clamp(0, CINE_FPS.len() as i32 - 1) as usize;
+    CINE_FPS[next]
+}
+
+/// Key 9: the file's window after `current` (the first when `current` is none of
+/// them), with its index, to cycle through all the windows a file offers.
+pub fn next_file_window(current: WindowLevel, windows: &[FileWindow]) -> Option<(usize, WindowLevel)> {
+    let at = windows
+        .iter()
+        .position(|w| w.center == current.center && w.width == current.width);
+    let next = at.map_or(0, |i| (i + 1) % windows.len().max(1));
+    windows.get(next).map(|w| {
+        (
+            next,
+            WindowLevel {
+                center: w.center,
+                width: w.width,
+            },
+        )
+    })
+}
+
 /// The window to open a series with: the file's first window, else the full range of
 /// the first frame's values (after rescale), else a soft-tissue window.
 pub fn initial_window(instance: &Instance, stored_min_max: Option<(f64, f64)>) -> WindowLevel {
@@ -163,7 +203,6 @@ pub fn initial_window(instance: &Instance, stored_min_max: Option<(f64, f64)>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dicom::FileWindow;
     use rangsi_wire::decode::PixelModule;
 
     fn inst(number: Option<i64>, z: f64) -> Instance {
@@ -271,5 +310,38 @@ mod tests {
                 width: 400.0
             }
         );
+    }
+
+    #[test]
+    fn page_keys_move_ten_or_a_tenth() {
+        assert_eq!(page_step(24), 10);
+        assert_eq!(page_step(300), 30);
+        assert_eq!(scrolled(20, page_step(24), 24), 23);
+    }
+
+    #[test]
+    fn cine_wraps_and_its_speed_steps_along_the_list() {
+        assert_eq!(cine_next(22, 24), 23);
+        assert_eq!(cine_next(23, 24), 0);
+        assert_eq!(cine_next(0, 0), 0);
+        assert_eq!(cine_fps_step(15, 1), 20);
+        assert_eq!(cine_fps_step(15, -1), 10);
+        assert_eq!(cine_fps_step(2, -1), 2);
+        assert_eq!(cine_fps_step(60, 1), 60);
+        assert_eq!(cine_fps_step(12, 1), 20); // 12 is between 10 and 15: from 15 up
+    }
+
+    #[test]
+    fn key_nine_cycles_through_the_files_windows() {
+        let windows = vec![
+            FileWindow { center: 40.0, width: 400.0, explanation: "SOFT".into() },
+            FileWindow { center: -600.0, width: 1500.0, explanation: "LUNG".into() },
+        ];
+        let lung = WindowLevel { center: -600.0, width: 1500.0 };
+        let soft = WindowLevel { center: 40.0, width: 400.0 };
+        assert_eq!(next_file_window(WindowLevel { center: 1.0, width: 2.0 }, &windows), Some((0, soft)));
+        assert_eq!(next_file_window(soft, &windows), Some((1, lung)));
+        assert_eq!(next_file_window(lung, &windows), Some((0, soft)));
+        assert_eq!(next_file_window(soft, &[]), None);
     }
 }
