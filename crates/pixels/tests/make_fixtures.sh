@@ -676,3 +676,59 @@ ds.WindowCenter = 20000; ds.WindowWidth = 30000
 save(ds, "modality_lut_seq.dcm", (ramp12 >> 2).astype(np.uint16))
 windows_ref(pydicom.dcmread("modality_lut_seq.dcm"), "modality_lut_seq.ref.raw", stored_range)
 PYEOF
+
+# ---- Multi-frame fragments, EOT, YBR_RCT ----
+# Needs opj_compress (OpenJPEG) and PY as above; runs on its own like the sections above.
+"${PY:-/tmp/probe-venv/bin/python}" - <<'PYEOF'
+# YBR_RCT (OpenJPEG's lossless JPEG 2000 with the reversible colour transform)
+# and a multi-frame RLE instance with several fragments per frame and an
+# Extended Offset Table (PS3.5 A.4), from originals made here.
+import subprocess
+import numpy as np
+import pydicom
+from pydicom.encaps import encapsulate, fragment_frame
+from pydicom.uid import UID, RLELossless
+
+ds = pydicom.dcmread("rgb8.dcm")
+rgb = ds.pixel_array
+with open("rgb8.ppm", "wb") as f:
+    f.write(b"P6\n64 64\n255\n" + rgb.tobytes())
+subprocess.run(["opj_compress", "-i", "rgb8.ppm", "-o", "rgb8_rct.j2k", "-mct", "1"],
+               check=True, capture_output=True)
+ds.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.4.90")
+ds.PhotometricInterpretation = "YBR_RCT"
+ds.PixelData = encapsulate([open("rgb8_rct.j2k", "rb").read()])
+ds["PixelData"].VR = "OB"
+ds.save_as("rgb8_j2k_rct.dcm")
+
+# Three 32x32 signed 16-bit frames (native original), then RLE with each
+# frame cut into 3 fragments, an empty Basic Offset Table and an EOT.
+src = pydicom.dcmread("ct16s.dcm")
+frames = np.stack([src.pixel_array[:32, :32], src.pixel_array[32:, 32:], src.pixel_array[16:48, 8:40]])
+ds = pydicom.dcmread("ct16s.dcm")
+ds.Rows, ds.Columns, ds.NumberOfFrames = 32, 32, 3
+ds.PixelData = frames.astype("<i2").tobytes()
+ds.save_as("mf16s.dcm", enforce_file_format=True)
+ds = pydicom.dcmread("mf16s.dcm")
+ds.compress(RLELossless, encoding_plugin="pydicom")
+rle_frames = list(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=3))
+# Several fragments per frame, located by the Basic Offset Table.
+ds.PixelData = encapsulate(rle_frames, fragments_per_frame=3, has_bot=True)
+ds.save_as("mf16s_rle_frag3.dcm")
+# One fragment per frame (as PS3.5 A.4 requires with an EOT), empty BOT, EOT.
+ds.PixelData, ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = (
+    pydicom.encaps.encapsulate_extended(rle_frames))
+ds.save_as("mf16s_rle_eot.dcm")
+# Independent check: pydicom decodes both (EOT, BOT) to the original frames.
+for name in ("mf16s_rle_frag3.dcm", "mf16s_rle_eot.dcm"):
+    assert (pydicom.dcmread(name).pixel_array == frames).all(), name
+assert len(list(pydicom.encaps.generate_fragments(pydicom.dcmread("mf16s_rle_frag3.dcm").PixelData))) == 10
+a = pydicom.dcmread("rgb8.dcm").pixel_array
+import os
+try:
+    b = pydicom.dcmread("rgb8_j2k_rct.dcm").pixel_array
+    print("rct max diff", np.abs(a.astype(int) - b.astype(int)).max())
+except Exception as e:
+    print("pydicom cannot decode rct:", e)
+os.remove("rgb8.ppm"); os.remove("rgb8_rct.j2k")
+PYEOF

@@ -11,6 +11,7 @@
 //! module needs that import too.
 
 mod fixtures;
+mod frames;
 mod fuzzed;
 mod jpegls;
 mod luts;
