@@ -151,6 +151,27 @@ fn high_bit_not_at_top_and_signed_12() {
 }
 
 #[test]
+fn unsigned_bits_below_the_top_are_masked_in_either_byte_order() {
+    // 10 bits stored at bits 3..=12, garbage above and below.
+    let mut d = desc(1, 3, 1, 16, "MONOCHROME2");
+    d.bits_stored = 10;
+    d.high_bit = 12;
+    let stored = |v: u16| -> u16 { (v << 3) | 0xE005 };
+    let words = [stored(0), stored(1023), stored(517)];
+    let le: Vec<u8> = words.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let be: Vec<u8> = words.iter().flat_map(|v| v.to_be_bytes()).collect();
+    let expected = FrameSamples::U16(vec![0, 1023, 517]);
+    assert_eq!(decode_ok(LE, &d, &le).samples, expected);
+    assert_eq!(decode_ok("1.2.840.10008.1.2.2", &d, &be).samples, expected);
+    // 8 bits allocated, 6 stored at bits 1..=6.
+    let mut d = desc(1, 3, 1, 8, "MONOCHROME2");
+    d.bits_stored = 6;
+    d.high_bit = 6;
+    let frame = decode_ok(LE, &d, &[0x81, 0x7F, (37 << 1) | 0x81]);
+    assert_eq!(frame.samples, FrameSamples::U8(vec![0, 63, 37]));
+}
+
+#[test]
 fn short_native_frame_is_an_error() {
     let d = desc(4, 4, 1, 16, "MONOCHROME2");
     let err = decode_frame(LE, &d, &[0; 31]);
