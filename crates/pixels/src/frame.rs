@@ -202,6 +202,17 @@ impl SampleLayout {
         })
     }
 
+    /// True when the stored bits fill the allocated width from bit 0 (no
+    /// shift, no mask), for 8- and 16-bit samples.
+    pub fn plain(&self) -> bool {
+        self.shift == 0
+            && match self.kind {
+                SampleKind::U8 => self.bits_stored == 8,
+                SampleKind::U16 | SampleKind::I16 => self.bits_stored == 16,
+                _ => false,
+            }
+    }
+
     /// Stored bits (already in host order, before masking) to a sample value.
     #[inline]
     pub fn value(&self, raw: u32) -> i64 {

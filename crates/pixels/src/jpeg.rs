@@ -7,8 +7,8 @@
 
 use jpeg_decoder::{ColorTransform, Decoder};
 
-use crate::frame::SampleLayout;
-use crate::{Frame, ImageDescription, PixelError};
+use crate::frame::{SampleKind, SampleLayout};
+use crate::{Frame, FrameSamples, ImageDescription, PixelError};
 
 pub(crate) const CODEC: &str = "JPEG";
 
@@ -176,11 +176,11 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
         && !info.is_lossless()
         && is_ycbcr_coded(&info, &desc.photometric);
 
-    let raw: Vec<u32> = match info.sof {
+    let raw: Decoded = match info.sof {
         // Baseline, extended sequential and lossless, Huffman coded.
         0xC0 | 0xC1 | 0xC3 => {
             if info.precision == 12 && !info.is_lossless() {
-                crate::jpeg12::decode(data, desc, ycc)?
+                Decoded::Wide(crate::jpeg12::decode(data, desc, ycc)?)
             } else if info.precision > 8 && !info.is_lossless() {
                 return Err(corrupt(format!("{}-bit DCT", info.precision)));
             } else {
@@ -208,14 +208,49 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
     if raw.len() != expected {
         return Err(mismatch("decoded samples", expected, raw.len()));
     }
+    let samples = match raw {
+        // The common cases (8-bit baseline, 16-bit lossless) without a
+        // per-sample pass through 32-bit values.
+        Decoded::Bytes(b) if layout.kind == SampleKind::U8 && layout.plain() => FrameSamples::U8(b),
+        Decoded::Words(w) if layout.kind == SampleKind::U16 && layout.plain() => {
+            FrameSamples::U16(w)
+        }
+        Decoded::Words(w) if layout.kind == SampleKind::I16 && layout.shift == 0 => {
+            let up = 16 - layout.bits_stored;
+            FrameSamples::I16(w.into_iter().map(|v| ((v << up) as i16) >> up).collect())
+        }
+        Decoded::Bytes(b) => layout.samples_from_raw(b.into_iter().map(u32::from)),
+        Decoded::Words(w) => layout.samples_from_raw(w.into_iter().map(u32::from)),
+        Decoded::Wide(w) => layout.samples_from_raw(w.into_iter()),
+    };
     Ok(Frame {
         rows: desc.rows,
         columns: desc.columns,
         samples_per_pixel: desc.samples_per_pixel,
         photometric,
         bits_stored: desc.bits_stored,
-        samples: layout.samples_from_raw(raw.into_iter()),
+        samples,
     })
+}
+
+/// A decoder's output, in the width it came in.
+enum Decoded {
+    /// 8-bit samples.
+    Bytes(Vec<u8>),
+    /// 9- to 16-bit samples.
+    Words(Vec<u16>),
+    /// Samples already widened (the 12-bit DCT decoder).
+    Wide(Vec<u32>),
+}
+
+impl Decoded {
+    fn len(&self) -> usize {
+        match self {
+            Decoded::Bytes(v) => v.len(),
+            Decoded::Words(v) => v.len(),
+            Decoded::Wide(v) => v.len(),
+        }
+    }
 }
 
 /// A lower bound on the bytes a whole frame of this size is coded in.
@@ -238,7 +273,7 @@ fn decode_with_jpeg_decoder(
     info: &StreamInfo,
     desc: &ImageDescription,
     to_rgb: bool,
-) -> Result<Vec<u32>, PixelError> {
+) -> Result<Decoded, PixelError> {
     let mut decoder = Decoder::new(data);
     // The description bounds the output; anything larger is a corrupt stream.
     decoder.set_max_decoding_buffer_size(desc.samples_per_frame().saturating_mul(2).max(1024));
@@ -255,11 +290,13 @@ fn decode_with_jpeg_decoder(
         crate::guard(CODEC, move || decoder.decode())?.map_err(|e| corrupt(e.to_string()))?;
     Ok(if info.precision > 8 {
         // jpeg-decoder returns native-endian 16-bit samples above 8 bits.
-        bytes
-            .chunks_exact(2)
-            .map(|c| u32::from(u16::from_ne_bytes([c[0], c[1]])))
-            .collect()
+        Decoded::Words(
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+                .collect(),
+        )
     } else {
-        bytes.into_iter().map(u32::from).collect()
+        Decoded::Bytes(bytes)
     })
 }

@@ -3,8 +3,8 @@
 //! significant byte first, sample planes in order. Written here rather than
 //! via dicom-pixeldata so 32-bit data works and short segments are errors.
 
-use crate::frame::SampleLayout;
-use crate::{Frame, ImageDescription, PixelError};
+use crate::frame::{SampleKind, SampleLayout};
+use crate::{Frame, FrameSamples, ImageDescription, PixelError};
 
 const CODEC: &str = "RLE Lossless";
 /// PackBits expands at most 64×: a two-byte replicate run gives 128 bytes.
@@ -45,13 +45,33 @@ pub(crate) fn decode(desc: &ImageDescription, data: &[u8]) -> Result<Frame, Pixe
         })?);
     }
 
-    let raw = (0..pixels * spp).map(|i| {
-        let (p, s) = (i / spp, i % spp);
-        planes[s * bytes_per_sample..(s + 1) * bytes_per_sample]
-            .iter()
-            .fold(0u32, |acc, plane| (acc << 8) | u32::from(plane[p]))
-    });
-    let samples = layout.samples_from_raw(raw);
+    let samples = match (spp, bytes_per_sample, layout.kind) {
+        // Grey 8- and 16-bit with every bit stored: join the byte planes
+        // directly (the most significant plane comes first).
+        (1, 1, SampleKind::U8) if layout.plain() => {
+            FrameSamples::U8(planes.pop().unwrap_or_default())
+        }
+        (1, 2, SampleKind::U16 | SampleKind::I16) if layout.plain() => {
+            let words = planes[0]
+                .iter()
+                .zip(&planes[1])
+                .map(|(&hi, &lo)| u16::from_be_bytes([hi, lo]));
+            if layout.kind == SampleKind::U16 {
+                FrameSamples::U16(words.collect())
+            } else {
+                FrameSamples::I16(words.map(|w| w as i16).collect())
+            }
+        }
+        _ => {
+            let raw = (0..pixels * spp).map(|i| {
+                let (p, s) = (i / spp, i % spp);
+                planes[s * bytes_per_sample..(s + 1) * bytes_per_sample]
+                    .iter()
+                    .fold(0u32, |acc, plane| (acc << 8) | u32::from(plane[p]))
+            });
+            layout.samples_from_raw(raw)
+        }
+    };
     let photometric = if desc.photometric == "YBR_FULL_422" {
         // RLE cannot carry subsampled data; writers that keep the label store full YBR.
         "YBR_FULL".to_owned()
