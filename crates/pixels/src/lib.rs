@@ -12,6 +12,12 @@
 //! (lossless and lossy) and HTJ2K.
 //! Everything else is a [`PixelError::UnsupportedTransferSyntax`] naming the syntax.
 //!
+//! Display: [`render_8bit`] (rescale, linear window, MONOCHROME1, colour and
+//! palettes incl. segmented ones) and [`render_8bit_with`], which adds the rest
+//! of the greyscale pipeline read by [`GreyscalePipeline::from_object`]:
+//! Modality LUT Sequence, VOI LUT Function (LINEAR_EXACT, SIGMOID), VOI LUT
+//! Sequence and Presentation LUT Shape.
+//!
 //! Features: `wasm-libc-shims` (default) provides `malloc`/`free`/… for
 //! `openjp2` on `wasm32-unknown-unknown`, which has no libc; turn it off only
 //! if the final wasm binary links its own. Everything builds for wasm32.
