@@ -563,7 +563,8 @@ impl Session<'_> {
         let requested: Vec<dicom_core::Tag> = spec.keys.iter().map(|(t, _)| *t).collect();
         let level_name =
             crate::dicom::get_str(&obj, &Default::default(), tags::QUERY_RETRIEVE_LEVEL);
-        let result = match self.archive.query(&self.who, &spec).await {
+        // Matches are sent as the index reads them: memory stays flat however many match.
+        let mut matches = match self.archive.query_stream(&self.who, &spec).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::info!(error = %e, "C-FIND failed");
@@ -572,8 +573,20 @@ impl Session<'_> {
             }
         };
         let (_, ts_uid) = self.ts_of(assoc, pc).unwrap_or_default();
-        for m in &result.matches {
-            let ds = find_response_dataset(m, &requested, &level_name, &self.ae_title);
+        while let Some(m) = matches.next().await {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::info!(error = %e, "C-FIND failed while sending matches");
+                    return send_command(
+                        assoc,
+                        pc,
+                        &fail(status::UNABLE_TO_PROCESS, &e.to_string()),
+                    )
+                    .await;
+                }
+            };
+            let ds = find_response_dataset(&m, &requested, &level_name, &self.ae_title);
             let bytes = match write_dataset(&ds, &ts_uid) {
                 Ok(b) => b,
                 Err(e) => {
@@ -665,7 +678,7 @@ impl Session<'_> {
                             Ok(_) | Err(_) => done.1 = done.1.saturating_add(1),
                         }
                         // Counters are US: a retrieve of more than 65535 instances reports 65535.
-            let remaining = (total - (i + 1)).min(usize::from(u16::MAX)) as u16;
+                        let remaining = (total - (i + 1)).min(usize::from(u16::MAX)) as u16;
                         if remaining > 0 {
                             let p = response(cmd, C_MOVE_RSP, status::PENDING, false)
                                 .us(REMAINING, remaining)

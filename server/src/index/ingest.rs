@@ -1,10 +1,13 @@
-//! Recording a stored instance: patient, study, series and instance rows, and counters,
-//! in one transaction. Uniqueness of an instance is decided here, by the database
+//! Recording a stored instance: patient, study, series and instance rows, counters and
+//! the store's audit record, in one transaction shared by whatever instances arrived
+//! together (group commit, see [`Writer`]). Uniqueness of an instance is decided here, by the database
 //! (UNIQUE (hospital_id, sop_uid)), never by the blob store.
 
-use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, Row};
+use tokio::sync::{mpsc, oneshot};
 
-use super::{Index, Result, now_rfc3339};
+use super::{Index, IndexError, OwnedAudit, Result, now_rfc3339};
 
 #[derive(Debug, Clone, Default)]
 pub struct PatientAttrs {
@@ -80,192 +83,224 @@ pub enum InsertOutcome {
     AlreadyPresent(ExistingInstance),
 }
 
+/// Instances waiting for the group-commit writer, at most this many per transaction.
+const MAX_BATCH: usize = 256;
+
+/// One instance for the writer, and where to send its outcome once committed.
+struct Job {
+    rec: NewInstance,
+    audit: OwnedAudit,
+    done: oneshot::Sender<Result<InsertOutcome>>,
+}
+
+/// The group-commit writer: one task that owns one connection and records every stored
+/// instance. Whatever has queued up while one transaction commits goes into the next
+/// one, so concurrent associations and STOW parts share one `COMMIT` (one WAL fsync)
+/// instead of each polling for SQLite's write lock. Each caller hears back only after
+/// the transaction holding its instance has committed: the durability invariant is
+/// unchanged, only the fsync is shared.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Opens the writer's own connection and starts its task.
+    pub(crate) async fn start(opts: &SqliteConnectOptions) -> Result<Self> {
+        // The writer's pages stay cached between batches: the only writer of instance
+        // rows never has its cache invalidated by another connection's commit.
+        let conn = opts
+            .clone()
+            .pragma("cache_size", "-16384")
+            .connect()
+            .await?;
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_batches(conn, rx));
+        Ok(Self { jobs })
+    }
+}
+
+async fn write_batches(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        match commit_batch(&mut conn, &jobs).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                    let _ = job.done.send(Ok(outcome));
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                let job = jobs.pop().expect("one job");
+                let _ = job.done.send(Err(e));
+            }
+            Err(e) => {
+                // One bad instance must not fail the others: each on its own.
+                tracing::debug!(error = %e, n = jobs.len(), "batch failed; retrying one by one");
+                for job in jobs.drain(..) {
+                    let r = commit_batch(&mut conn, std::slice::from_ref(&job))
+                        .await
+                        .map(|mut v| v.remove(0));
+                    let _ = job.done.send(r);
+                }
+            }
+        }
+    }
+}
+
+/// Records `jobs` in one transaction; all or nothing.
+async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<Vec<InsertOutcome>> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let now = now_rfc3339();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(insert_one(&mut tx, &job.rec, &job.audit.as_record(), &now).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// The rows of one instance, inside the batch's transaction.
+async fn insert_one(
+    tx: &mut SqliteConnection,
+    rec: &NewInstance,
+    audit: &super::AuditRecord<'_>,
+    now: &str,
+) -> Result<InsertOutcome> {
+    let existing = sqlx::query(
+        "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
+         JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?",
+    )
+    .bind(rec.hospital_id)
+    .bind(&rec.instance.sop_uid)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(r) = existing {
+        return Ok(InsertOutcome::AlreadyPresent(ExistingInstance {
+            sha256: r.get(0),
+            study_uid: r.get(1),
+        }));
+    }
+    let p = &rec.patient;
+    // The newest non-empty demographics win (corrections from the modality).
+    let patient_ref: i64 = sqlx::query_scalar(
+        "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (hospital_id, patient_id, issuer) DO UPDATE SET \
+         patient_name = CASE WHEN excluded.patient_name != '' THEN excluded.patient_name ELSE patients.patient_name END, \
+         name_search = CASE WHEN excluded.name_search != '' THEN excluded.name_search ELSE patients.name_search END, \
+         birth_date = CASE WHEN excluded.birth_date != '' THEN excluded.birth_date ELSE patients.birth_date END, \
+         sex = CASE WHEN excluded.sex != '' THEN excluded.sex ELSE patients.sex END \
+         RETURNING id",
+    )
+    .bind(rec.hospital_id)
+    .bind(&p.patient_id)
+    .bind(&p.issuer)
+    .bind(&p.name)
+    .bind(&p.name_search)
+    .bind(&p.birth_date)
+    .bind(&p.sex)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    // A new study starts with this instance; a known one counts it.
+    let s = &rec.study;
+    let study_ref: i64 = sqlx::query_scalar(
+        "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
+         description, referring_physician, num_instances, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) \
+         ON CONFLICT (hospital_id, study_uid) DO UPDATE SET \
+         num_instances = studies.num_instances + 1, updated_at = excluded.updated_at \
+         RETURNING id",
+    )
+    .bind(rec.hospital_id)
+    .bind(patient_ref)
+    .bind(&s.study_uid)
+    .bind(&s.date)
+    .bind(&s.time)
+    .bind(&s.accession)
+    .bind(&s.study_id)
+    .bind(&s.description)
+    .bind(&s.referring_physician)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    let se = &rec.series;
+    let (series_ref, series_count): (i64, i64) = sqlx::query_as(
+        "INSERT INTO series (study_ref, series_uid, modality, series_number, description, body_part, \
+         pps_start_date, pps_start_time, num_instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) \
+         ON CONFLICT (study_ref, series_uid) DO UPDATE SET num_instances = series.num_instances + 1 \
+         RETURNING id, num_instances",
+    )
+    .bind(study_ref)
+    .bind(&se.series_uid)
+    .bind(&se.modality)
+    .bind(se.number)
+    .bind(&se.description)
+    .bind(&se.body_part)
+    .bind(&se.pps_start_date)
+    .bind(&se.pps_start_time)
+    .fetch_one(&mut *tx)
+    .await?;
+    if series_count == 1 {
+        // A new series: the study gains a series and maybe a modality.
+        let mods: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT modality FROM series WHERE study_ref = ? AND modality != '' ORDER BY modality",
+        )
+        .bind(study_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE studies SET num_series = num_series + 1, modalities = ? WHERE id = ?")
+            .bind(mods.join("\\"))
+            .bind(study_ref)
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    let i = &rec.instance;
+    sqlx::query(
+        "INSERT INTO instances (series_ref, hospital_id, sop_uid, sop_class_uid, instance_number, transfer_syntax, \
+         rows, columns, bits_allocated, number_of_frames, blob_key, size_bytes, sha256, dataset_offset, \
+         pixel_layout, metadata, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(series_ref)
+    .bind(rec.hospital_id)
+    .bind(&i.sop_uid)
+    .bind(&i.sop_class_uid)
+    .bind(i.number)
+    .bind(&i.transfer_syntax)
+    .bind(i.rows)
+    .bind(i.columns)
+    .bind(i.bits_allocated)
+    .bind(i.number_of_frames)
+    .bind(&rec.blob_key)
+    .bind(rec.size_bytes)
+    .bind(&rec.sha256)
+    .bind(i.dataset_offset)
+    .bind(&i.pixel_layout)
+    .bind(&i.metadata)
+    .bind(now)
+    .bind(&rec.source)
+    .execute(&mut *tx)
+    .await?;
+    super::insert_audit(tx, now, audit).await?;
+    Ok(InsertOutcome::Inserted)
+}
+
 impl Index {
-    /// Inserts the instance and its audit record in one transaction.
+    /// Records the instance and its audit record, and returns once they are committed
+    /// (by the group-commit [`Writer`], possibly in one transaction with others).
     pub async fn insert_instance(
         &self,
-        rec: &NewInstance,
-        audit: &super::AuditRecord<'_>,
+        rec: NewInstance,
+        audit: OwnedAudit,
     ) -> Result<InsertOutcome> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let existing = sqlx::query(
-            "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
-             JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?",
-        )
-        .bind(rec.hospital_id)
-        .bind(&rec.instance.sop_uid)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(r) = existing {
-            return Ok(InsertOutcome::AlreadyPresent(ExistingInstance {
-                sha256: r.get(0),
-                study_uid: r.get(1),
-            }));
-        }
-        let now = now_rfc3339();
-        let p = &rec.patient;
-        let patient_ref: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM patients WHERE hospital_id = ? AND patient_id = ? AND issuer = ?",
-        )
-        .bind(rec.hospital_id)
-        .bind(&p.patient_id)
-        .bind(&p.issuer)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let patient_ref = match patient_ref {
-            Some(id) => {
-                // The newest non-empty demographics win (corrections from the modality).
-                sqlx::query(
-                    "UPDATE patients SET patient_name = CASE WHEN ? != '' THEN ? ELSE patient_name END, \
-                     name_search = CASE WHEN ? != '' THEN ? ELSE name_search END, \
-                     birth_date = CASE WHEN ? != '' THEN ? ELSE birth_date END, \
-                     sex = CASE WHEN ? != '' THEN ? ELSE sex END WHERE id = ?",
-                )
-                .bind(&p.name)
-                .bind(&p.name)
-                .bind(&p.name_search)
-                .bind(&p.name_search)
-                .bind(&p.birth_date)
-                .bind(&p.birth_date)
-                .bind(&p.sex)
-                .bind(&p.sex)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                id
-            }
-            None => sqlx::query(
-                "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(rec.hospital_id)
-            .bind(&p.patient_id)
-            .bind(&p.issuer)
-            .bind(&p.name)
-            .bind(&p.name_search)
-            .bind(&p.birth_date)
-            .bind(&p.sex)
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid(),
-        };
-
-        let s = &rec.study;
-        let study_ref: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM studies WHERE hospital_id = ? AND study_uid = ?")
-                .bind(rec.hospital_id)
-                .bind(&s.study_uid)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let study_ref = match study_ref {
-            Some(id) => id,
-            None => sqlx::query(
-                "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
-                 description, referring_physician, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(rec.hospital_id)
-            .bind(patient_ref)
-            .bind(&s.study_uid)
-            .bind(&s.date)
-            .bind(&s.time)
-            .bind(&s.accession)
-            .bind(&s.study_id)
-            .bind(&s.description)
-            .bind(&s.referring_physician)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid(),
-        };
-
-        let se = &rec.series;
-        let series_ref: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM series WHERE study_ref = ? AND series_uid = ?")
-                .bind(study_ref)
-                .bind(&se.series_uid)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (series_ref, new_series) = match series_ref {
-            Some(id) => (id, false),
-            None => (
-                sqlx::query(
-                    "INSERT INTO series (study_ref, series_uid, modality, series_number, description, body_part, \
-                     pps_start_date, pps_start_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(study_ref)
-                .bind(&se.series_uid)
-                .bind(&se.modality)
-                .bind(se.number)
-                .bind(&se.description)
-                .bind(&se.body_part)
-                .bind(&se.pps_start_date)
-                .bind(&se.pps_start_time)
-                .execute(&mut *tx)
-                .await?
-                .last_insert_rowid(),
-                true,
-            ),
-        };
-
-        let i = &rec.instance;
-        sqlx::query(
-            "INSERT INTO instances (series_ref, hospital_id, sop_uid, sop_class_uid, instance_number, transfer_syntax, \
-             rows, columns, bits_allocated, number_of_frames, blob_key, size_bytes, sha256, dataset_offset, \
-             pixel_layout, metadata, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(series_ref)
-        .bind(rec.hospital_id)
-        .bind(&i.sop_uid)
-        .bind(&i.sop_class_uid)
-        .bind(i.number)
-        .bind(&i.transfer_syntax)
-        .bind(i.rows)
-        .bind(i.columns)
-        .bind(i.bits_allocated)
-        .bind(i.number_of_frames)
-        .bind(&rec.blob_key)
-        .bind(rec.size_bytes)
-        .bind(&rec.sha256)
-        .bind(i.dataset_offset)
-        .bind(&i.pixel_layout)
-        .bind(&i.metadata)
-        .bind(&now)
-        .bind(&rec.source)
-        .execute(&mut *tx)
-        .await?;
-
-        sqlx::query("UPDATE series SET num_instances = num_instances + 1 WHERE id = ?")
-            .bind(series_ref)
-            .execute(&mut *tx)
-            .await?;
-        if new_series {
-            let mods: Vec<String> =
-                sqlx::query_scalar("SELECT DISTINCT modality FROM series WHERE study_ref = ? AND modality != '' ORDER BY modality")
-                    .bind(study_ref)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            sqlx::query(
-                "UPDATE studies SET num_series = num_series + 1, num_instances = num_instances + 1, modalities = ?, \
-                 updated_at = ? WHERE id = ?",
-            )
-            .bind(mods.join("\\"))
-            .bind(&now)
-            .bind(study_ref)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE studies SET num_instances = num_instances + 1, updated_at = ? WHERE id = ?",
-            )
-            .bind(&now)
-            .bind(study_ref)
-            .execute(&mut *tx)
-            .await?;
-        }
-        super::insert_audit(&mut tx, &now, audit).await?;
-        tx.commit().await?;
-        Ok(InsertOutcome::Inserted)
+        let (done, outcome) = oneshot::channel();
+        let job = Job { rec, audit, done };
+        let stopped = || IndexError::Writer("the index writer has stopped".into());
+        self.writer.jobs.send(job).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     /// Keeps a conflicting instance (same SOP Instance UID, other content) for review.

@@ -31,6 +31,8 @@ pub enum IndexError {
     Db(#[from] sqlx::Error),
     #[error("{0}")]
     Conflict(String),
+    #[error("database: {0}")]
+    Writer(String),
 }
 
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;
@@ -38,6 +40,8 @@ pub type Result<T, E = IndexError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Index {
     pub(crate) pool: SqlitePool,
+    /// Group commit of stored instances (`ingest.rs`).
+    writer: ingest::Writer,
 }
 
 /// Which studies a caller may see. Built by the service layer from the principal.
@@ -83,9 +87,10 @@ impl Index {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
-        let index = Self { pool };
+        let writer = ingest::Writer::start(&opts).await?;
+        let index = Self { pool, writer };
         index.migrate().await?;
         Ok(index)
     }

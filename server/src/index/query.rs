@@ -2,11 +2,17 @@
 //! Every query carries a [`Scope`]: the tenancy filter is part of the SQL, never applied
 //! afterwards, so no code path can forget it.
 
+use futures::StreamExt;
 use sqlx::Arguments;
 use sqlx::Row;
-use sqlx::sqlite::SqliteArguments;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use tokio::sync::mpsc;
 
-use super::{Index, Result, Scope};
+use super::{Index, IndexError, Result, Scope};
+
+/// Hits read ahead of a slow consumer: what a streamed answer holds in memory at most
+/// (plus SQLite's own row channel).
+const HITS_AHEAD: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -312,29 +318,64 @@ fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
 }
 
 impl Index {
+    /// Every hit of `q`, collected (small answers; see [`Index::query_stream`]).
     pub async fn query(&self, scope: &Scope, q: &Query) -> Result<Vec<Hit>> {
-        let (scope_sql, scope_args) = scope.sql();
-        let mut sql = Sql {
-            text: String::new(),
-            args: SqliteArguments::default(),
-        };
-        let meta_sql = |level: Level| -> &'static str {
-            match level {
-                Level::Instance => "i.metadata",
-                Level::Series => {
-                    "(SELECT mi.metadata FROM instances mi WHERE mi.series_ref = se.id ORDER BY mi.instance_number LIMIT 1)"
-                }
-                _ => {
-                    "(SELECT mi.metadata FROM instances mi JOIN series ms ON ms.id = mi.series_ref WHERE ms.study_ref = st.id ORDER BY ms.series_number, mi.instance_number LIMIT 1)"
+        let mut hits = Vec::new();
+        let mut rx = self.query_stream(scope, q);
+        while let Some(h) = rx.recv().await {
+            hits.push(h?);
+        }
+        Ok(hits)
+    }
+
+    /// The hits of `q` as they are read: memory stays bounded whatever the number of
+    /// matches (an unbounded `/studies` over a whole region). Rows are read by a task
+    /// that stops as soon as the receiver is dropped; an error ends the stream.
+    pub fn query_stream(&self, scope: &Scope, q: &Query) -> mpsc::Receiver<Result<Hit>> {
+        let sql = query_sql(scope, q);
+        let level = q.level;
+        let pool = self.pool.clone();
+        let (tx, rx) = mpsc::channel(HITS_AHEAD);
+        tokio::spawn(async move {
+            let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch(&pool);
+            while let Some(row) = rows.next().await {
+                let hit = row
+                    .map(|r| hit_from_row(level, &r))
+                    .map_err(IndexError::from);
+                let failed = hit.is_err();
+                if tx.send(hit).await.is_err() || failed {
+                    break;
                 }
             }
-        };
-        let meta = if q.want_metadata && q.level != Level::Patient {
-            meta_sql(q.level)
-        } else {
-            "NULL"
-        };
-        let (select, from, group, order) = match q.level {
+        });
+        rx
+    }
+}
+
+/// The SQL of one query, tenancy filter included.
+fn query_sql(scope: &Scope, q: &Query) -> Sql {
+    let (scope_sql, scope_args) = scope.sql();
+    let mut sql = Sql {
+        text: String::new(),
+        args: SqliteArguments::default(),
+    };
+    let meta_sql = |level: Level| -> &'static str {
+        match level {
+            Level::Instance => "i.metadata",
+            Level::Series => {
+                "(SELECT mi.metadata FROM instances mi WHERE mi.series_ref = se.id ORDER BY mi.instance_number LIMIT 1)"
+            }
+            _ => {
+                "(SELECT mi.metadata FROM instances mi JOIN series ms ON ms.id = mi.series_ref WHERE ms.study_ref = st.id ORDER BY ms.series_number, mi.instance_number LIMIT 1)"
+            }
+        }
+    };
+    let meta = if q.want_metadata && q.level != Level::Patient {
+        meta_sql(q.level)
+    } else {
+        "NULL"
+    };
+    let (select, from, group, order) = match q.level {
             Level::Patient => (
                 "h.code, p.patient_name, p.patient_id, p.issuer, p.birth_date, p.sex, COUNT(DISTINCT st.id)".to_string(),
                 "patients p JOIN studies st ON st.patient_ref = p.id JOIN hospitals h ON h.id = p.hospital_id",
@@ -377,78 +418,74 @@ impl Index {
                 " ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id",
             ),
         };
-        sql.text = format!("SELECT {select} FROM {from} WHERE {scope_sql}");
-        for a in scope_args {
-            sql.bind_i64(a);
-        }
-        for (col, m) in &q.conds {
-            push_cond(&mut sql, *col, m);
-        }
-        sql.text.push_str(group);
-        sql.text.push_str(order);
-        if let Some(limit) = q.limit {
-            sql.text.push_str(" LIMIT ? OFFSET ?");
-            sql.bind_i64(limit);
-            sql.bind_i64(q.offset);
-        } else if q.offset > 0 {
-            sql.text.push_str(" LIMIT -1 OFFSET ?");
-            sql.bind_i64(q.offset);
-        }
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args)
-            .fetch_all(&self.pool)
-            .await?;
-        let level = q.level;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let mut h = Hit {
-                    hospital_code: r.get(0),
-                    patient_name: r.get(1),
-                    patient_id: r.get(2),
-                    issuer: r.get(3),
-                    birth_date: r.get(4),
-                    sex: r.get(5),
-                    num_patient_studies: r.get(6),
-                    ..Hit::default()
-                };
-                if level != Level::Patient {
-                    h.study_uid = r.get(7);
-                    h.study_date = r.get(8);
-                    h.study_time = r.get(9);
-                    h.accession = r.get(10);
-                    h.study_id = r.get(11);
-                    h.study_description = r.get(12);
-                    h.referring_physician = r.get(13);
-                    h.modalities = r.get(14);
-                    h.num_study_series = r.get(15);
-                    h.num_study_instances = r.get(16);
-                    h.metadata = r.get(17);
-                }
-                if matches!(level, Level::Series | Level::Instance) {
-                    h.series_uid = r.get(18);
-                    h.modality = r.get(19);
-                    h.series_number = r.get(20);
-                    h.series_description = r.get(21);
-                    h.body_part = r.get(22);
-                    h.pps_start_date = r.get(23);
-                    h.pps_start_time = r.get(24);
-                    h.num_series_instances = r.get(25);
-                }
-                if level == Level::Instance {
-                    h.sop_uid = r.get(26);
-                    h.sop_class_uid = r.get(27);
-                    h.instance_number = r.get(28);
-                    h.rows = r.get(29);
-                    h.columns = r.get(30);
-                    h.bits_allocated = r.get(31);
-                    h.number_of_frames = r.get(32);
-                    h.transfer_syntax = r.get(33);
-                }
-                h
-            })
-            .collect())
+    sql.text = format!("SELECT {select} FROM {from} WHERE {scope_sql}");
+    for a in scope_args {
+        sql.bind_i64(a);
     }
+    for (col, m) in &q.conds {
+        push_cond(&mut sql, *col, m);
+    }
+    sql.text.push_str(group);
+    sql.text.push_str(order);
+    if let Some(limit) = q.limit {
+        sql.text.push_str(" LIMIT ? OFFSET ?");
+        sql.bind_i64(limit);
+        sql.bind_i64(q.offset);
+    } else if q.offset > 0 {
+        sql.text.push_str(" LIMIT -1 OFFSET ?");
+        sql.bind_i64(q.offset);
+    }
+    sql
+}
 
+fn hit_from_row(level: Level, r: &SqliteRow) -> Hit {
+    let mut h = Hit {
+        hospital_code: r.get(0),
+        patient_name: r.get(1),
+        patient_id: r.get(2),
+        issuer: r.get(3),
+        birth_date: r.get(4),
+        sex: r.get(5),
+        num_patient_studies: r.get(6),
+        ..Hit::default()
+    };
+    if level != Level::Patient {
+        h.study_uid = r.get(7);
+        h.study_date = r.get(8);
+        h.study_time = r.get(9);
+        h.accession = r.get(10);
+        h.study_id = r.get(11);
+        h.study_description = r.get(12);
+        h.referring_physician = r.get(13);
+        h.modalities = r.get(14);
+        h.num_study_series = r.get(15);
+        h.num_study_instances = r.get(16);
+        h.metadata = r.get(17);
+    }
+    if matches!(level, Level::Series | Level::Instance) {
+        h.series_uid = r.get(18);
+        h.modality = r.get(19);
+        h.series_number = r.get(20);
+        h.series_description = r.get(21);
+        h.body_part = r.get(22);
+        h.pps_start_date = r.get(23);
+        h.pps_start_time = r.get(24);
+        h.num_series_instances = r.get(25);
+    }
+    if level == Level::Instance {
+        h.sop_uid = r.get(26);
+        h.sop_class_uid = r.get(27);
+        h.instance_number = r.get(28);
+        h.rows = r.get(29);
+        h.columns = r.get(30);
+        h.bits_allocated = r.get(31);
+        h.number_of_frames = r.get(32);
+        h.transfer_syntax = r.get(33);
+    }
+    h
+}
+
+impl Index {
     /// Instances of a study (optionally one series, one instance) visible in `scope`,
     /// in series then instance order.
     pub async fn locate(

@@ -8,27 +8,35 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use super::{Archive, Principal, Result, ServiceError};
 use crate::dicom::{self, ParseError};
 use crate::index::ingest::{InsertOutcome, NewInstance};
 use crate::store::key_for_sha256;
 
+/// Bytes held in memory before a staging file is written: a typical instance (a CT slice
+/// of 0.5 MiB, an 8 KiB thumbnail-sized one) costs one blocking write instead of one per
+/// chunk received, and memory stays bounded per association or STOW part.
+const SPILL_BYTES: usize = 1 << 20;
+
 /// A file being received into `<data>/tmp`, hashed as it is written.
 pub struct StagedWriter {
     path: PathBuf,
-    file: tokio::io::BufWriter<tokio::fs::File>,
+    /// Created when the first [`SPILL_BYTES`] are written out.
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
     hasher: Sha256,
     size: u64,
     limit: u64,
 }
 
-/// A complete, fsynced staging file. Removed on drop unless moved into the store.
+/// A complete staging file, written but not yet fsynced (`Archive::ingest` does that, in
+/// the same blocking call that parses it). Removed on drop unless moved into the store.
 pub struct StagedFile {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
+    file: Option<std::fs::File>,
 }
 
 impl Drop for StagedFile {
@@ -46,21 +54,38 @@ pub enum StageError {
     Io(#[from] std::io::Error),
 }
 
+/// Writes `buf` to the staging file at `path`, creating it first if needed.
+fn write_out(
+    path: &Path,
+    file: Option<std::fs::File>,
+    buf: &[u8],
+) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    let mut file = match file {
+        Some(f) => f,
+        None => std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?,
+    };
+    file.write_all(buf)?;
+    Ok(file)
+}
+
+fn joined<T>(r: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {
+    r.map_err(std::io::Error::other)?
+}
+
 impl StagedWriter {
     pub async fn create(archive: &Archive, limit: u64) -> std::io::Result<Self> {
         let name = format!(
             "in-{}.part",
             crate::service::auth::new_secret("").replace(['-', '_'], "x")
         );
-        let path = archive.tmp_dir().join(name);
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
         Ok(Self {
-            path,
-            file: tokio::io::BufWriter::with_capacity(256 * 1024, file),
+            path: archive.tmp_dir().join(name),
+            file: None,
+            buf: Vec::new(),
             hasher: Sha256::new(),
             size: 0,
             limit,
@@ -70,26 +95,45 @@ impl StagedWriter {
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StageError> {
         self.size += bytes.len() as u64;
         if self.size > self.limit {
-            let _ = tokio::fs::remove_file(&self.path).await;
+            self.remove().await;
             return Err(StageError::TooLarge(self.limit));
         }
         self.hasher.update(bytes);
-        self.file.write_all(bytes).await?;
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= SPILL_BYTES {
+            let (path, file, buf) = (self.path.clone(), self.file.take(), std::mem::take(&mut self.buf));
+            let (file, mut buf) = joined(
+                tokio::task::spawn_blocking(move || write_out(&path, file, &buf).map(|f| (f, buf)))
+                    .await,
+            )?;
+            buf.clear();
+            self.file = Some(file);
+            self.buf = buf;
+        }
         Ok(())
     }
 
-    /// Completes the file. It is fsynced by `Archive::ingest`, overlapped with parsing.
+    /// Completes the file (one blocking write for what is still in memory).
     pub async fn finish(mut self) -> Result<StagedFile, StageError> {
-        self.file.flush().await?;
+        let (path, file, buf) = (self.path.clone(), self.file.take(), std::mem::take(&mut self.buf));
+        let file = joined(tokio::task::spawn_blocking(move || write_out(&path, file, &buf)).await)?;
         Ok(StagedFile {
             path: self.path.clone(),
             sha256: hex::encode(self.hasher.clone().finalize()),
             size: self.size,
+            file: Some(file),
         })
     }
 
-    pub async fn abort(self) {
-        let _ = tokio::fs::remove_file(&self.path).await;
+    pub async fn abort(mut self) {
+        self.remove().await;
+    }
+
+    async fn remove(&mut self) {
+        if self.file.take().is_some() {
+            let _ = tokio::fs::remove_file(&self.path).await;
+        }
+        self.buf = Vec::new();
     }
 }
 
@@ -145,14 +189,25 @@ impl From<ParseError> for IngestError {
     }
 }
 
-fn parse_blocking(
+/// Why the blocking half of ingest failed.
+enum Blocking {
+    Sync(std::io::Error),
+    Parse(ParseError),
+}
+
+/// fsyncs the staging file, then parses it (from the page cache): one trip to the
+/// blocking pool per instance.
+fn sync_and_parse(
     path: &Path,
-) -> impl FnOnce() -> Result<(dicom::Parsed, dicom::IndexAttrs), ParseError> + use<> {
+    file: Option<std::fs::File>,
+) -> impl FnOnce() -> Result<dicom::IndexAttrs, Blocking> + use<> {
     let path = path.to_path_buf();
     move || {
-        let parsed = dicom::parse_stored(&path)?;
-        let attrs = dicom::index_attrs(&parsed)?;
-        Ok((parsed, attrs))
+        if let Some(f) = file {
+            f.sync_all().map_err(Blocking::Sync)?;
+        }
+        let parsed = dicom::parse_stored(&path).map_err(Blocking::Parse)?;
+        dicom::index_attrs(&parsed).map_err(Blocking::Parse)
     }
 }
 
@@ -177,13 +232,14 @@ impl Archive {
                 "this account belongs to no hospital, so it cannot store studies".into(),
             )
         })?;
-        // fsync the staging file while parsing it (from the page cache).
-        let path = staged.path.clone();
-        let sync = async move { tokio::fs::File::open(&path).await?.sync_all().await };
-        let parse = tokio::task::spawn_blocking(parse_blocking(&staged.path));
-        let (synced, parsed) = tokio::join!(sync, parse);
-        synced.map_err(ServiceError::from)?;
-        let (_parsed, attrs) = parsed.map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let mut staged = staged;
+        let work = sync_and_parse(&staged.path, staged.file.take());
+        let attrs = match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(attrs)) => attrs,
+            Ok(Err(Blocking::Parse(e))) => return Err(e.into()),
+            Ok(Err(Blocking::Sync(e))) => return Err(ServiceError::from(e).into()),
+            Err(e) => return Err(ServiceError::Internal(e.to_string()).into()),
+        };
         let outcome = |stored| StoreOutcome {
             stored,
             sop_class_uid: attrs.instance.sop_class_uid.clone(),
@@ -244,20 +300,21 @@ impl Archive {
             sha256: staged.sha256.clone(),
             source: source.clone(),
         };
-        let audit = crate::index::AuditRecord {
-            actor: &who.actor,
+        let audit = crate::index::OwnedAudit {
+            at: crate::index::now_rfc3339(),
+            actor: who.actor.clone(),
             hospital_id: who.hospital_id,
             protocol: who.protocol.as_str(),
-            remote_addr: &who.remote,
-            action: "store",
-            study_uid: &attrs.study.study_uid,
-            patient_id: &attrs.patient.patient_id,
-            detail: &attrs.instance.sop_uid,
-            outcome: "ok",
+            remote_addr: who.remote.clone(),
+            action: "store".into(),
+            study_uid: attrs.study.study_uid.clone(),
+            patient_id: attrs.patient.patient_id.clone(),
+            detail: attrs.instance.sop_uid.clone(),
+            outcome: "ok".into(),
         };
         match self
             .index()
-            .insert_instance(&rec, &audit)
+            .insert_instance(rec, audit)
             .await
             .map_err(ServiceError::from)?
         {

@@ -4,7 +4,9 @@
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{StandardDataDictionary, tags};
+use futures::FutureExt;
 use serde_json::{Map, Value as J, json};
+use tokio::sync::mpsc;
 
 use super::{Archive, Principal, Result, ServiceError};
 use crate::dicom::json::{BASE_PLACEHOLDER, tag_key};
@@ -164,10 +166,59 @@ fn allowed_at(level: Level, col: Col) -> bool {
     }
 }
 
-pub struct QueryResult {
-    pub matches: Vec<Map<String, J>>,
+/// A query's answer as it is read from the index: QIDO-RS bodies and C-FIND responses
+/// are sent from it match by match, so memory stays flat whatever the number of
+/// matches. The query is audited, with the number of results sent, when the stream ends
+/// (or is dropped early: a client that went away).
+pub struct QueryStream {
     /// Keys given for matching that the index cannot match on (reported, not applied).
     pub unsupported: Vec<Tag>,
+    hits: mpsc::Receiver<crate::index::Result<Hit>>,
+    level: Level,
+    include: Include,
+    sent: usize,
+    /// Who asked and what, until the audit record is written.
+    audit: Option<(Archive, Principal, String)>,
+}
+
+impl QueryStream {
+    /// The next match as DICOM JSON (with `{{BASE}}` placeholders), `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Map<String, J>>> {
+        match self.hits.recv().await {
+            Some(Ok(h)) => {
+                self.sent += 1;
+                Some(Ok(hit_json(self.level, &h, &self.include)))
+            }
+            Some(Err(e)) => {
+                self.audit_once("failed");
+                Some(Err(e.into()))
+            }
+            None => {
+                self.audit_once("ok");
+                None
+            }
+        }
+    }
+
+    fn audit_once(&mut self, outcome: &str) {
+        if let Some((archive, who, what)) = self.audit.take() {
+            let detail = format!("{what} results={}", self.sent);
+            // `Archive::audit` only queues the record for the batch writer: it completes
+            // on its first poll, so this works from `drop` too.
+            let queued = archive
+                .audit(&who, "query", "", "", &detail, outcome)
+                .now_or_never();
+            if !matches!(queued, Some(Ok(()))) {
+                tracing::error!(%detail, "cannot queue the audit record of a query");
+            }
+        }
+    }
+}
+
+impl Drop for QueryStream {
+    fn drop(&mut self) {
+        self.audit_once("aborted");
+    }
 }
 
 fn put_str(m: &mut Map<String, J>, tag: Tag, vr: &str, v: &str) {
@@ -401,7 +452,9 @@ fn level_allows_meta(level: Level, key: &str) -> bool {
 }
 
 impl Archive {
-    pub async fn query(&self, who: &Principal, spec: &QuerySpec) -> Result<QueryResult> {
+    /// Runs a query for `who` (tenancy applied in the index's SQL); matches are read as
+    /// the caller takes them.
+    pub async fn query_stream(&self, who: &Principal, spec: &QuerySpec) -> Result<QueryStream> {
         let mut conds = Vec::new();
         let mut unsupported = Vec::new();
         for (tag, value) in &spec.keys {
@@ -442,13 +495,8 @@ impl Archive {
             (Include::Defaults, true) => Include::Tags(spec.keys.iter().map(|(t, _)| *t).collect()),
             (i, _) => i.clone(),
         };
-        let hits = self.index().query(&who.scope(), &q).await?;
-        let matches: Vec<_> = hits
-            .iter()
-            .map(|h| hit_json(spec.level, h, &include))
-            .collect();
-        let detail = format!(
-            "level={:?} keys={} results={}",
+        let what = format!(
+            "level={:?} keys={}",
             spec.level,
             spec.keys
                 .iter()
@@ -456,12 +504,14 @@ impl Archive {
                 .map(|(t, v)| format!("{}={v}", tag_key(*t)))
                 .collect::<Vec<_>>()
                 .join("&"),
-            matches.len()
         );
-        self.audit(who, "query", "", "", &detail, "ok").await?;
-        Ok(QueryResult {
-            matches,
+        Ok(QueryStream {
             unsupported,
+            hits: self.index().query_stream(&who.scope(), &q),
+            level: spec.level,
+            include,
+            sent: 0,
+            audit: Some((self.clone(), who.clone(), what)),
         })
     }
 }

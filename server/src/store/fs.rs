@@ -1,11 +1,15 @@
 //! Local filesystem blob store under `<data>/blobs`.
 //!
 //! Writes are atomic: staging files live in `<data>/tmp` on the same filesystem, are
-//! fsynced by the writer, renamed into place here, and the directory is fsynced.
+//! fsynced by the writer, renamed into place here, and the directory is fsynced. A
+//! fan-out directory is made durable (its parent fsynced) the first time this process
+//! uses it, and remembered, so each put costs one rename and one directory fsync.
 
+use std::collections::HashSet;
 use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,12 +21,17 @@ use super::{BlobError, BlobStore, ByteStream};
 
 pub struct FsBlobStore {
     root: PathBuf,
+    /// Fan-out directories known to exist durably (their entry in the parent fsynced).
+    durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl FsBlobStore {
     pub fn new(root: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&root)?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            durable_dirs: Arc::default(),
+        })
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, BlobError> {
@@ -55,27 +64,55 @@ fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Makes every directory from below `root` down to `dir` exist durably: created if
+/// missing, and its parent fsynced once per process (also when another thread created it
+/// a moment ago, whose fsync might not be done yet).
+fn ensure_durable_dir(
+    root: &Path,
+    dir: &Path,
+    known: &Mutex<HashSet<PathBuf>>,
+) -> std::io::Result<()> {
+    let is_known = |d: &Path| known.lock().map(|k| k.contains(d)).unwrap_or(false);
+    if is_known(dir) {
+        return Ok(());
+    }
+    let Ok(rel) = dir.strip_prefix(root) else {
+        return Err(std::io::Error::other("blob directory outside the store"));
+    };
+    let mut current = root.to_path_buf();
+    for part in rel.components() {
+        let parent = current.clone();
+        current.push(part);
+        if is_known(&current) {
+            continue;
+        }
+        match std::fs::create_dir(&current) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        fsync_dir(&parent)?;
+        if let Ok(mut k) = known.lock() {
+            k.insert(current.clone());
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl BlobStore for FsBlobStore {
     async fn put_file(&self, key: &str, staged: &Path) -> Result<(), BlobError> {
         let dest = self.path(key)?;
         let staged = staged.to_path_buf();
         let key_owned = key.to_string();
+        let (root, known) = (self.root.clone(), self.durable_dirs.clone());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             if dest.exists() {
                 std::fs::remove_file(&staged)?;
                 return Ok(());
             }
             let dir = dest.parent().expect("blob keys have a directory");
-            if !dir.exists() {
-                std::fs::create_dir_all(dir)?;
-                if let Some(parent) = dir.parent() {
-                    fsync_dir(parent)?;
-                    if let Some(grand) = parent.parent() {
-                        fsync_dir(grand)?;
-                    }
-                }
-            }
+            ensure_durable_dir(&root, dir, &known)?;
             std::fs::rename(&staged, &dest)?;
             fsync_dir(dir)
         })

@@ -149,25 +149,77 @@ fn json_response(body: String, headers: &HeaderMap) -> Response {
         .into_response()
 }
 
+/// A QIDO answer up to this size is sent whole, with an ETag (and 304 on a matching
+/// If-None-Match); a larger one is streamed match by match (no ETag), so memory stays
+/// flat whatever the number of matches.
+const QIDO_WHOLE_BYTES: usize = 1 << 20;
+
+/// Appends one match as JSON, its `{{BASE}}` placeholders replaced.
+fn push_match(out: &mut String, m: serde_json::Map<String, serde_json::Value>, base: &str) {
+    let json = serde_json::Value::Object(m).to_string();
+    if json.contains(BASE_PLACEHOLDER) {
+        out.push_str(&json.replace(BASE_PLACEHOLDER, base));
+    } else {
+        out.push_str(&json);
+    }
+}
+
 async fn run_query(
     state: &AppState,
     who: &crate::service::Principal,
     spec: QuerySpec,
     headers: &HeaderMap,
 ) -> AppResult<Response> {
-    let result = state.archive.query(who, &spec).await?;
-    let body = serde_json::Value::Array(
-        result
-            .matches
-            .into_iter()
-            .map(serde_json::Value::Object)
-            .collect(),
-    )
-    .to_string();
-    let mut res = json_response(body, headers);
-    if !result.unsupported.is_empty() {
-        let list: Vec<String> = result
-            .unsupported
+    let mut matches = state.archive.query_stream(who, &spec).await?;
+    let unsupported = std::mem::take(&mut matches.unsupported);
+    let base = base_url(headers);
+    let mut body = String::from("[");
+    let mut first = true;
+    let whole = loop {
+        match matches.next().await {
+            None => break true,
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(m)) => {
+                if !std::mem::take(&mut first) {
+                    body.push(',');
+                }
+                push_match(&mut body, m, &base);
+                if body.len() >= QIDO_WHOLE_BYTES {
+                    break false;
+                }
+            }
+        }
+    };
+    let mut res = if whole {
+        body.push(']');
+        json_response(body, headers)
+    } else {
+        // The rest follows as the index reads it; an error mid-way cuts the body short
+        // (the client sees invalid JSON, never a silently partial answer).
+        let rest = futures::stream::unfold(Some((matches, base)), |state| async move {
+            let (mut matches, base) = state?;
+            match matches.next().await {
+                Some(Ok(m)) => {
+                    let mut chunk = String::from(",");
+                    push_match(&mut chunk, m, &base);
+                    Some((Ok(Bytes::from(chunk)), Some((matches, base))))
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "QIDO answer failed while streaming");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
+                None => Some((Ok(Bytes::from_static(b"]")), None)),
+            }
+        });
+        let head = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+        (
+            [(header::CONTENT_TYPE, DICOM_JSON)],
+            Body::from_stream(head.chain(rest)),
+        )
+            .into_response()
+    };
+    if !unsupported.is_empty() {
+        let list: Vec<String> = unsupported
             .iter()
             .map(|t| crate::dicom::json::tag_key(*t))
             .collect();
