@@ -354,4 +354,24 @@ mod tests {
         // An indirect segment pointing at itself.
         assert_eq!(expand_segmented(&[0, 1, 5, 2, 1, 6, 0], 2), None);
     }
+
+    #[test]
+    fn random_tables_end_without_panic_or_runaway_output() {
+        let mut seed = 0x2545_f491_u32;
+        for n in 0..2000usize {
+            let data: Vec<u16> = (0..n % 64)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    // Mostly small values, so opcodes 0..2 and short lengths are common.
+                    let v = (seed >> 16) as u16;
+                    if v % 3 == 0 { v } else { v % 4 }
+                })
+                .collect();
+            for width in [1, 2] {
+                if let Some(out) = expand_segmented(&data, width) {
+                    assert!(out.len() <= MAX_SEGMENTED_ENTRIES);
+                }
+            }
+        }
+    }
 }
