@@ -7,7 +7,8 @@
 //!    512² signed 16-bit CT slices from `../shared/gen_ct_series.py`, encoded by dcmtk,
 //!    GDCM and OpenJPH, checked against pydicom's decoding, one file per frame.
 //! 2. Native: `pixels-bench-native` (crate `rangsi-pixels-bench-wasm`, release build).
-//! 3. Browser: the same crate for wasm32 (release, `wasm-bindgen --target web`,
+//! 3. Browser: the same crate for wasm32 (cargo profile `wasm-worker`, the viewer's
+//!    decode worker's: opt-level 3, LTO, one codegen unit; `wasm-bindgen --target web`,
 //!    `wasm-opt -O3` from npm binaryen), once as is and once with `+simd128`, then
 //!    `bench-pixels/run.mjs` serves
 //!    `bench-pixels/bench.js`, the module, the codec packages and the frames on
@@ -40,6 +41,9 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const PACKAGE: &str = "rangsi-pixels-bench-wasm";
 const WASM_NAME: &str = "rangsi_pixels_bench_wasm";
 const BUILD_LIMIT: Duration = Duration::from_secs(1800);
+/// The cargo profile of the viewer's decode worker (workspace Cargo.toml, used by
+/// index.html), so the module measured is built like the one that ships.
+const WASM_PROFILE: &str = "wasm-worker";
 
 /// One output line of the native binary or of `run.mjs`: its `key=value` fields.
 type Fields = HashMap<String, String>;
@@ -101,7 +105,8 @@ struct Module {
     wasm_opt: String,
 }
 
-/// Builds `rangsi-pixels-bench-wasm` for wasm32 (release), runs wasm-bindgen
+/// Builds `rangsi-pixels-bench-wasm` for wasm32 with the profile the viewer's decode
+/// worker ships with ([`WASM_PROFILE`]), runs wasm-bindgen
 /// (`--target web`) and `wasm-opt -O3`. With `simd128`, with `-C target-feature=+simd128`
 /// in a target folder of its own (other RUSTFLAGS would make cargo rebuild the other one).
 fn build_module(paths: &Paths, web: &Path, wasm_bindgen: &Path, simd128: bool) -> Result<Module> {
@@ -118,7 +123,8 @@ fn build_module(paths: &Paths, web: &Path, wasm_bindgen: &Path, simd128: bool) -
     };
     build.args([
         "build",
-        "--release",
+        "--profile",
+        WASM_PROFILE,
         "--target",
         "wasm32-unknown-unknown",
         "-p",
@@ -126,7 +132,9 @@ fn build_module(paths: &Paths, web: &Path, wasm_bindgen: &Path, simd128: bool) -
         "--lib",
     ]);
     process::output_within(&mut build, None, BUILD_LIMIT)?;
-    let wasm = target_dir.join(format!("wasm32-unknown-unknown/release/{WASM_NAME}.wasm"));
+    let wasm = target_dir.join(format!(
+        "wasm32-unknown-unknown/{WASM_PROFILE}/{WASM_NAME}.wasm"
+    ));
     let pkg = paths.target_dir.join(format!("bench-pixels/pkg-{variant}"));
     if pkg.exists() {
         fs::remove_dir_all(&pkg)?;
@@ -733,7 +741,8 @@ fn header(
          - date: {}\n\
          - machine: {} ({load}; other work on the machine shows as spread between runs)\n\
          - rangsi: {}, rustc {rustc}; native: `pixels-bench-native`, release build, one thread; \
-           browser: crate `{PACKAGE}` for wasm32-unknown-unknown (release), wasm-bindgen \
+           browser: crate `{PACKAGE}` for wasm32-unknown-unknown (profile `{WASM_PROFILE}`: \
+           opt-level 3, LTO, 1 codegen unit, as the decode worker ships), wasm-bindgen \
            {WASM_BINDGEN_VERSION} `--target web`, {}\n\
          - browser: headless {chromium} (Debian) driven by playwright-core; Node.js {node}; \
            npm packages pinned in `crates/xtask/bench-pixels/package-lock.json`: {}\n\
