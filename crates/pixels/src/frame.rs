@@ -224,6 +224,37 @@ impl SampleLayout {
         }
     }
 
+    /// Typed samples from decoder output already in `i32` (JPEG 2000): the same
+    /// result as [`SampleLayout::samples_from_raw`] of the two's-complement bits,
+    /// with branch-free loops for 8- and 16-bit samples stored from bit 0.
+    pub fn samples_from_i32(&self, data: &[i32]) -> FrameSamples {
+        if self.shift == 0 && self.bits_stored <= 16 {
+            let up = 32 - self.bits_stored;
+            let mask = (1u32 << self.bits_stored) - 1;
+            match self.kind {
+                SampleKind::U8 => {
+                    return FrameSamples::U8(
+                        data.iter().map(|&v| (v as u32 & mask) as u8).collect(),
+                    );
+                }
+                SampleKind::U16 => {
+                    return FrameSamples::U16(
+                        data.iter().map(|&v| (v as u32 & mask) as u16).collect(),
+                    );
+                }
+                SampleKind::I16 => {
+                    return FrameSamples::I16(
+                        data.iter()
+                            .map(|&v| (((v as u32) << up) as i32 >> up) as i16)
+                            .collect(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        self.samples_from_raw(data.iter().map(|&v| v as u32))
+    }
+
     /// Build typed samples from stored bit patterns (one `u32` per sample).
     pub fn samples_from_raw(&self, raw: impl Iterator<Item = u32>) -> FrameSamples {
         match self.kind {

@@ -221,8 +221,12 @@ pub(crate) fn decode(
     }
     // Values are already sign-aware i32; their two's complement bits go through the
     // common masking so Bits Stored and Pixel Representation rule the result.
-    let raw = (0..pixels * spp).map(|i| components[i % spp].data()[i / spp] as u32);
-    let samples = layout.samples_from_raw(raw);
+    let samples = if spp == 1 {
+        layout.samples_from_i32(components[0].data())
+    } else {
+        let raw = (0..pixels * spp).map(|i| components[i % spp].data()[i / spp] as u32);
+        layout.samples_from_raw(raw)
+    };
     let photometric = match desc.photometric.as_str() {
         // The decoder undoes the reversible/irreversible component transform.
         "YBR_RCT" | "YBR_ICT" => "RGB".to_owned(),
