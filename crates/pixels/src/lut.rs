@@ -364,7 +364,7 @@ mod tests {
                     seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
                     // Mostly small values, so opcodes 0..2 and short lengths are common.
                     let v = (seed >> 16) as u16;
-                    if v % 3 == 0 { v } else { v % 4 }
+                    if v.is_multiple_of(3) { v } else { v % 4 }
                 })
                 .collect();
             for width in [1, 2] {
