@@ -212,9 +212,10 @@ async fn run_query(
             }
         });
         let head = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+        // Fused: the compression layer may poll once more after the end.
         (
             [(header::CONTENT_TYPE, DICOM_JSON)],
-            Body::from_stream(head.chain(rest)),
+            Body::from_stream(head.chain(rest).fuse()),
         )
             .into_response()
     };
