@@ -332,24 +332,32 @@ impl Index {
     /// matches (an unbounded `/studies` over a whole region). Rows are read by a task
     /// that stops as soon as the receiver is dropped; an error ends the stream.
     pub fn query_stream(&self, scope: &Scope, q: &Query) -> mpsc::Receiver<Result<Hit>> {
-        let sql = query_sql(scope, q);
         let level = q.level;
-        let pool = self.pool.clone();
-        let (tx, rx) = mpsc::channel(HITS_AHEAD);
-        tokio::spawn(async move {
-            let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch(&pool);
-            while let Some(row) = rows.next().await {
-                let hit = row
-                    .map(|r| hit_from_row(level, &r))
-                    .map_err(IndexError::from);
-                let failed = hit.is_err();
-                if tx.send(hit).await.is_err() || failed {
-                    break;
-                }
-            }
-        });
-        rx
+        stream_rows(self.pool.clone(), query_sql(scope, q), move |r| {
+            hit_from_row(level, r)
+        })
     }
+}
+
+/// Runs `sql` in a task that sends each row, mapped, as it is read; the task stops when
+/// the receiver is dropped, and after the first error.
+fn stream_rows<T: Send + 'static>(
+    pool: sqlx::SqlitePool,
+    sql: Sql,
+    map: impl Fn(&SqliteRow) -> T + Send + 'static,
+) -> mpsc::Receiver<Result<T>> {
+    let (tx, rx) = mpsc::channel(HITS_AHEAD);
+    tokio::spawn(async move {
+        let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch(&pool);
+        while let Some(row) = rows.next().await {
+            let item = row.map(|r| map(&r)).map_err(IndexError::from);
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// The SQL of one query, tenancy filter included.
@@ -545,13 +553,15 @@ impl Index {
     }
 
     /// DICOM JSON of instances (series metadata), in order, visible in `scope`.
-    pub async fn metadata(
+    /// The stored DICOM JSON of each instance of a study, series or instance, in series
+    /// then instance order, as it is read (memory stays flat for a 1,000-slice series).
+    pub fn metadata_stream(
         &self,
         scope: &Scope,
         study_uid: &str,
         series_uid: Option<&str>,
         sop_uid: Option<&str>,
-    ) -> Result<Vec<String>> {
+    ) -> mpsc::Receiver<Result<String>> {
         let (scope_sql, scope_args) = scope.sql();
         let mut sql = Sql {
             text: format!(
@@ -574,10 +584,6 @@ impl Index {
         }
         sql.text
             .push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
-        Ok(
-            sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql.text), sql.args)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        stream_rows(self.pool.clone(), sql, |r| r.get::<String, _>(0))
     }
 }

@@ -48,6 +48,24 @@ fn is_native_ts(ts: &str) -> bool {
     )
 }
 
+/// DICOM JSON of instances (with `{{BASE}}` placeholders), one by one.
+pub struct MetadataItems {
+    first: Option<String>,
+    rest: tokio::sync::mpsc::Receiver<crate::index::Result<String>>,
+}
+
+impl MetadataItems {
+    pub async fn next(&mut self) -> Option<Result<String>> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        self.rest
+            .recv()
+            .await
+            .map(|r| r.map_err(ServiceError::from))
+    }
+}
+
 impl Archive {
     /// Instances at a level; an empty answer is "not found" (existence is not leaked).
     pub async fn locate(
@@ -96,34 +114,37 @@ impl Archive {
         Ok(locs)
     }
 
+    /// The stored DICOM JSON of each instance of a study, series or instance, read as
+    /// the caller takes it (memory stays flat however large the series). The first item
+    /// is read before answering, so an unknown or invisible one is still "not found".
     pub async fn metadata(
         &self,
         who: &Principal,
         study: &str,
         series: Option<&str>,
         instance: Option<&str>,
-    ) -> Result<Vec<String>> {
-        let m = self
+    ) -> Result<MetadataItems> {
+        let mut rest = self
             .index()
-            .metadata(&who.scope(), study, series, instance)
-            .await?;
-        if m.is_empty() {
+            .metadata_stream(&who.scope(), study, series, instance);
+        let Some(first) = rest.recv().await else {
             self.audit(who, "metadata", study, "", "not found", "not-found")
                 .await?;
             return Err(ServiceError::NotFound(
                 "no such study, series or instance".into(),
             ));
-        }
-        self.audit(
-            who,
-            "metadata",
-            study,
-            "",
-            &format!("{} instance(s)", m.len()),
-            "ok",
-        )
-        .await?;
-        Ok(m)
+        };
+        let first = first?;
+        let what = match (series, instance) {
+            (_, Some(i)) => format!("instance {i}"),
+            (Some(s), None) => format!("series {s}"),
+            (None, None) => "study".to_string(),
+        };
+        self.audit(who, "metadata", study, "", &what, "ok").await?;
+        Ok(MetadataItems {
+            first: Some(first),
+            rest,
+        })
     }
 
     async fn one_instance(

@@ -149,19 +149,71 @@ fn json_response(body: String, headers: &HeaderMap) -> Response {
         .into_response()
 }
 
-/// A QIDO answer up to this size is sent whole, with an ETag (and 304 on a matching
-/// If-None-Match); a larger one is streamed match by match (no ETag), so memory stays
-/// flat whatever the number of matches.
-const QIDO_WHOLE_BYTES: usize = 1 << 20;
+/// A JSON answer (QIDO, `/metadata`) up to this size is sent whole, with an ETag (and
+/// 304 on a matching If-None-Match); a larger one is streamed item by item (no ETag), so
+/// memory stays flat whatever the number of matches or instances.
+const JSON_WHOLE_BYTES: usize = 1 << 20;
 
-/// Appends one match as JSON, its `{{BASE}}` placeholders replaced.
-fn push_match(out: &mut String, m: serde_json::Map<String, serde_json::Value>, base: &str) {
-    let json = serde_json::Value::Object(m).to_string();
+/// Appends one item, its `{{BASE}}` placeholders replaced.
+fn push_item(out: &mut String, json: &str, base: &str) {
     if json.contains(BASE_PLACEHOLDER) {
         out.push_str(&json.replace(BASE_PLACEHOLDER, base));
     } else {
-        out.push_str(&json);
+        out.push_str(json);
     }
+}
+
+/// A JSON array of `items` (each already JSON, with `{{BASE}}` placeholders).
+async fn json_array_response<S>(mut items: S, headers: &HeaderMap) -> AppResult<Response>
+where
+    S: futures::Stream<Item = crate::service::Result<String>> + Send + Unpin + 'static,
+{
+    let base = base_url(headers);
+    let mut body = String::from("[");
+    let mut first = true;
+    let whole = loop {
+        match items.next().await {
+            None => break true,
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(item)) => {
+                if !std::mem::take(&mut first) {
+                    body.push(',');
+                }
+                push_item(&mut body, &item, &base);
+                if body.len() >= JSON_WHOLE_BYTES {
+                    break false;
+                }
+            }
+        }
+    };
+    if whole {
+        body.push(']');
+        return Ok(json_response(body, headers));
+    }
+    // The rest follows as the index reads it; an error mid-way cuts the body short (the
+    // client sees invalid JSON, never a silently partial answer).
+    let rest = futures::stream::unfold(Some((items, base)), |state| async move {
+        let (mut items, base) = state?;
+        match items.next().await {
+            Some(Ok(item)) => {
+                let mut chunk = String::from(",");
+                push_item(&mut chunk, &item, &base);
+                Some((Ok(Bytes::from(chunk)), Some((items, base))))
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "JSON answer failed while streaming");
+                Some((Err(std::io::Error::other(e.to_string())), None))
+            }
+            None => Some((Ok(Bytes::from_static(b"]")), None)),
+        }
+    });
+    let head = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+    // Fused: the compression layer may poll once more after the end.
+    Ok((
+        [(header::CONTENT_TYPE, DICOM_JSON)],
+        Body::from_stream(head.chain(rest).fuse()),
+    )
+        .into_response())
 }
 
 async fn run_query(
@@ -172,53 +224,11 @@ async fn run_query(
 ) -> AppResult<Response> {
     let mut matches = state.archive.query_stream(who, &spec).await?;
     let unsupported = std::mem::take(&mut matches.unsupported);
-    let base = base_url(headers);
-    let mut body = String::from("[");
-    let mut first = true;
-    let whole = loop {
-        match matches.next().await {
-            None => break true,
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(m)) => {
-                if !std::mem::take(&mut first) {
-                    body.push(',');
-                }
-                push_match(&mut body, m, &base);
-                if body.len() >= QIDO_WHOLE_BYTES {
-                    break false;
-                }
-            }
-        }
-    };
-    let mut res = if whole {
-        body.push(']');
-        json_response(body, headers)
-    } else {
-        // The rest follows as the index reads it; an error mid-way cuts the body short
-        // (the client sees invalid JSON, never a silently partial answer).
-        let rest = futures::stream::unfold(Some((matches, base)), |state| async move {
-            let (mut matches, base) = state?;
-            match matches.next().await {
-                Some(Ok(m)) => {
-                    let mut chunk = String::from(",");
-                    push_match(&mut chunk, m, &base);
-                    Some((Ok(Bytes::from(chunk)), Some((matches, base))))
-                }
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "QIDO answer failed while streaming");
-                    Some((Err(std::io::Error::other(e.to_string())), None))
-                }
-                None => Some((Ok(Bytes::from_static(b"]")), None)),
-            }
-        });
-        let head = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
-        // Fused: the compression layer may poll once more after the end.
-        (
-            [(header::CONTENT_TYPE, DICOM_JSON)],
-            Body::from_stream(head.chain(rest).fuse()),
-        )
-            .into_response()
-    };
+    let items = futures::stream::unfold(matches, |mut matches| async move {
+        let m = matches.next().await?;
+        Some((m.map(|m| serde_json::Value::Object(m).to_string()), matches))
+    });
+    let mut res = json_array_response(Box::pin(items), headers).await?;
     if !unsupported.is_empty() {
         let list: Vec<String> = unsupported
             .iter()
@@ -593,16 +603,10 @@ async fn metadata(
         .archive
         .metadata(&who, &study, series.as_deref(), instance.as_deref())
         .await?;
-    let mut body = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
-    body.push('[');
-    for (n, item) in items.iter().enumerate() {
-        if n > 0 {
-            body.push(',');
-        }
-        body.push_str(item);
-    }
-    body.push(']');
-    Ok(json_response(body, &headers))
+    let items = futures::stream::unfold(items, |mut items| async move {
+        Some((items.next().await?, items))
+    });
+    json_array_response(Box::pin(items), &headers).await
 }
 
 pub async fn metadata_study(

@@ -1,9 +1,9 @@
 """Ingest and query at a scale where the shortcuts show: four dcmtk `storescu` processes
 storing 1,500 one-instance studies side by side (their instances share group commits),
-one 40-instance study sent over four associations at once (its counters are updated by
+one 800-instance series sent over four associations at once (its counters are updated by
 concurrent upserts), then answers too large to be held whole: an unbounded QIDO
-`/studies` of more than 1 MiB is streamed and must still list exactly what was sent,
-and an unbounded C-FIND must return every match. `rangsi fsck` must be clean afterwards.
+`/studies` and the series' `/metadata`, each over 1 MiB, are streamed and must still
+hold exactly what was sent, and an unbounded C-FIND must return every match. `rangsi fsck` must be clean afterwards.
 
 The oracle is what the test generated (UIDs, counts), read back through dcmtk, pynetdicom
 and requests. The module runs its own server so that its 1,500 studies do not slow down
@@ -20,12 +20,12 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 import dicomweb as dw
-from dicom_factory import CT_IMAGE_STORAGE, new_image, noise_image, save
+from dicom_factory import CT_IMAGE_STORAGE, new_image, noise_image, read, save
 from dimse import DCMTK_ENV, Peer, dcmtk_tool, parse_storescu_log, pynetdicom_find
 
 STUDIES = 1500
 SENDERS = 4
-BIG_STUDY_INSTANCES = 40
+BIG_STUDY_INSTANCES = 800
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,8 @@ def sent(scale_server, tmp_path_factory):
     ]
     ok, other = send_in_parallel(scale_server, [big[i::SENDERS] for i in range(SENDERS)])
     assert not other and len(ok) == BIG_STUDY_INSTANCES
-    return {"studies": studies, "big_study": big_study, "big_series": big_series}
+    big_sops = [str(read(f).SOPInstanceUID) for f in big]
+    return {"studies": studies, "big_study": big_study, "big_series": big_series, "big_sops": big_sops}
 
 
 def test_concurrent_associations_count_every_instance(scale_server, sent):
@@ -121,6 +122,20 @@ def test_unbounded_qido_answer_is_streamed_and_complete(scale_server, sent):
     again = alice.get("/studies?PatientID=SCALE-0*&limit=10",
                       headers={"Accept": dw.DICOM_JSON, "If-None-Match": r.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_metadata_of_a_large_series_is_streamed_in_order(scale_server, sent):
+    alice = dw.DicomWeb(scale_server.http_url, token=scale_server.tokens["alice"], name="alice")
+    r = alice.get(f"/studies/{sent['big_study']}/series/{sent['big_series']}/metadata",
+                  headers={"Accept": dw.DICOM_JSON})
+    assert r.status_code == 200, r.text[:300]
+    assert len(r.content) > 1 << 20, f"answer of {len(r.content)} bytes: too small to exercise streaming"
+    assert "ETag" not in r.headers
+    items = json.loads(r.content)
+    assert [i["00080018"]["Value"][0] for i in items] == sent["big_sops"], "instances, in instance number order"
+    assert all(i["00200013"]["Value"] == [n] for n, i in enumerate(items, start=1))
+    bulk = [i["7FE00010"]["BulkDataURI"] for i in items if "BulkDataURI" in i.get("7FE00010", {})]
+    assert all(u.startswith(alice.base) for u in bulk), "{{BASE}} replaced in streamed items too"
 
 
 def test_unbounded_c_find_returns_every_match(scale_server, sent):
