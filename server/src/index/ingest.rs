@@ -202,15 +202,16 @@ async fn insert_one(
     .fetch_one(&mut *tx)
     .await?;
 
-    // A new study starts with this instance; a known one counts it.
+    // A new study starts with this instance, its series and its modality; a known one
+    // counts it.
     let s = &rec.study;
-    let study_ref: i64 = sqlx::query_scalar(
+    let (study_ref, study_count): (i64, i64) = sqlx::query_as(
         "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
-         description, referring_physician, num_instances, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) \
+         description, referring_physician, modalities, num_series, num_instances, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?) \
          ON CONFLICT (hospital_id, study_uid) DO UPDATE SET \
          num_instances = studies.num_instances + 1, updated_at = excluded.updated_at \
-         RETURNING id",
+         RETURNING id, num_instances",
     )
     .bind(rec.hospital_id)
     .bind(patient_ref)
@@ -221,6 +222,7 @@ async fn insert_one(
     .bind(&s.study_id)
     .bind(&s.description)
     .bind(&s.referring_physician)
+    .bind(&rec.series.modality)
     .bind(now)
     .bind(now)
     .fetch_one(&mut *tx)
@@ -243,8 +245,8 @@ async fn insert_one(
     .bind(&se.pps_start_time)
     .fetch_one(&mut *tx)
     .await?;
-    if series_count == 1 {
-        // A new series: the study gains a series and maybe a modality.
+    if series_count == 1 && study_count > 1 {
+        // A new series of a known study: the study gains a series and maybe a modality.
         let mods: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT modality FROM series WHERE study_ref = ? AND modality != '' ORDER BY modality",
         )

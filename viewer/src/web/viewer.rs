@@ -1,23 +1,143 @@
-//! The reading page: the study's series (thumbnails, image counts) beside one
-//! viewport showing the first CT series (or the one the user picks).
+//! The reading page: the study's series (thumbnails, image counts; a strip on
+//! phones), the toolbar (layouts, drag tools, zoom/rotate/flip/invert/reset, cine,
+//! window presets, sync scroll, reference lines, help) and a grid of independent
+//! viewports (1×1 … 3×3), one of them active.
+//!
+//! Keys are read once here ([`crate::shortcuts`]): page-wide ones (layouts, sync,
+//! reference lines, help) act here, the rest go to the active viewport as a
+//! [`Command`]. A series goes into a viewport by a click (the active one), by HTML
+//! drag and drop onto any viewport, or on touch by tapping the series then the viewport.
 
 use leptos::prelude::*;
+use rangsi_render::ViewState;
+use wasm_bindgen::JsCast;
 
 use super::api;
 use super::app::{TopBar, ui};
 use super::viewport::Viewport;
-use crate::dicom::{Series, Study};
-use crate::i18n::Text;
+use crate::dicom::{Instance, Series, Study};
+use crate::i18n::{Lang, Text};
+use crate::layout::{self, Layout, MAX_VIEWPORTS};
 use crate::route::Route;
+use crate::shortcuts::{self, Action};
+use crate::stack;
+use crate::tools::ToolMode;
+
+/// The drag-and-drop payload type of a series thumbnail (its index in the list).
+pub const SERIES_DRAG_TYPE: &str = "application/x-rangsi-series";
+
+/// What one viewport shows and publishes (all signals, so `Copy`).
+#[derive(Clone, Copy)]
+pub struct Slot {
+    /// Index into the study's series list.
+    pub series: RwSignal<Option<usize>>,
+    /// The slice on screen (sync scroll and reference lines read it).
+    pub current: RwSignal<Option<Instance>>,
+    /// The image → screen mapping of the last draw (physical pixels).
+    pub view: RwSignal<Option<ViewState>>,
+    pub cine: RwSignal<bool>,
+    pub fps: RwSignal<u32>,
+}
+
+/// An action for one viewport, numbered so that the same action twice is two commands.
+#[derive(Clone, Copy, PartialEq)]
+pub struct Command {
+    pub seq: u32,
+    pub target: usize,
+    pub action: Action,
+}
+
+/// The reading page's shared state.
+#[derive(Clone, Copy)]
+pub struct Reading {
+    pub series: RwSignal<Vec<Series>>,
+    pub layout: RwSignal<Layout>,
+    pub active: RwSignal<usize>,
+    pub slots: [Slot; MAX_VIEWPORTS],
+    pub tool: RwSignal<ToolMode>,
+    pub sync: RwSignal<bool>,
+    pub reference_lines: RwSignal<bool>,
+    pub help: RwSignal<bool>,
+    /// A series tapped on a touch screen, waiting for a viewport to be tapped.
+    pub pending: RwSignal<Option<usize>>,
+    pub command: RwSignal<Option<Command>>,
+}
+
+impl Reading {
+    fn new() -> Reading {
+        Reading {
+            series: RwSignal::new(Vec::new()),
+            layout: RwSignal::new(Layout::One),
+            active: RwSignal::new(0),
+            slots: std::array::from_fn(|_| Slot {
+                series: RwSignal::new(None),
+                current: RwSignal::new(None),
+                view: RwSignal::new(None),
+                cine: RwSignal::new(false),
+                fps: RwSignal::new(stack::DEFAULT_CINE_FPS),
+            }),
+            tool: RwSignal::new(ToolMode::WindowLevel),
+            sync: RwSignal::new(false),
+            reference_lines: RwSignal::new(true),
+            help: RwSignal::new(false),
+            pending: RwSignal::new(None),
+            command: RwSignal::new(None),
+        }
+    }
+
+    /// Sends `action` to the active viewport.
+    pub fn send(&self, action: Action) {
+        let target = self.active.get_untracked();
+        let seq = self
+            .command
+            .with_untracked(|c| c.map_or(0, |c| c.seq.wrapping_add(1)));
+        self.command.set(Some(Command {
+            seq,
+            target,
+            action,
+        }));
+    }
+
+    /// Puts series `index` into viewport `slot` and makes it the active one.
+    pub fn assign(&self, slot: usize, index: usize) {
+        if let Some(s) = self.slots.get(slot) {
+            s.series.set(Some(index));
+        }
+        self.active.set(slot);
+        self.pending.set(None);
+    }
+
+    fn set_layout(&self, layout: Layout) {
+        let count = layout.count();
+        // Newly shown empty viewports get the study's other series, as when it opened.
+        let first = self.slots[0].series.get_untracked();
+        let n = self.series.with_untracked(Vec::len);
+        let fill = layout::initial_assignment(first, n, count);
+        for (k, slot) in self.slots.iter().enumerate().take(count) {
+            if k > 0 && slot.series.get_untracked().is_none() {
+                slot.series.set(fill.get(k).copied().flatten());
+            }
+        }
+        self.active
+            .update(|a| *a = layout.clamp_active(*a));
+        self.layout.set(layout);
+    }
+}
+
+fn is_form_field(ev: &web_sys::KeyboardEvent) -> bool {
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
+}
 
 #[component]
 pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
     let ui = ui();
     let study_uid = study_uids.first().cloned().unwrap_or_default();
     let study = RwSignal::new(None::<Study>);
-    let series = RwSignal::new(Vec::<Series>::new());
-    let active = RwSignal::new(None::<usize>);
     let error = RwSignal::new(None::<String>);
+    let reading = Reading::new();
+    let drawer_open = RwSignal::new(false);
     {
         let study_uid = study_uid.clone();
         leptos::task::spawn_local(async move {
@@ -29,21 +149,45 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
             .await;
             match result {
                 Ok((s, list)) => {
-                    active.set(Series::pick_first(&list));
+                    let first = Series::pick_first(&list);
+                    let fill = layout::initial_assignment(first, list.len(), MAX_VIEWPORTS);
                     study.set(s);
-                    series.set(list);
+                    reading.series.set(list);
+                    // Only the shown viewports load; the rest keep their series for later.
+                    reading.slots[0].series.set(fill[0]);
                 }
                 Err(api::CallError::Unauthenticated) => ui.me.set(None),
                 Err(e) => error.set(Some(e.to_string())),
             }
         });
     }
-    let active_series = Signal::derive(move || {
-        active
-            .get()
-            .and_then(|i| series.with(|l| l.get(i).cloned()))
+
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || is_form_field(&ev) {
+            return;
+        }
+        if ev.key() == "Escape" && reading.help.get_untracked() {
+            reading.help.set(false);
+            ev.prevent_default();
+            return;
+        }
+        let Some(action) = shortcuts::action_for_key(&ev.key(), &ev.code(), ev.shift_key()) else {
+            return;
+        };
+        ev.prevent_default();
+        match action {
+            Action::Layout(l) => reading.set_layout(l),
+            Action::Sync => reading.sync.update(|s| *s = !*s),
+            Action::ReferenceLines => reading.reference_lines.update(|s| *s = !*s),
+            Action::Help => reading.help.update(|h| *h = !*h),
+            Action::Tool(t) => reading.tool.set(t),
+            other => reading.send(other),
+        }
     });
+    on_cleanup(move || keys.remove());
+
     let thumb_study = study_uid.clone();
+    let last_pointer_touch = RwSignal::new(false);
 
     view! {
         <TopBar>
@@ -55,19 +199,46 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
                 {move || study.get().map(|s| s.patient_name.display()).unwrap_or_default()}
             </span>
         </TopBar>
-        <main class="reading">
-            <aside class="series-panel" data-testid="series-panel">
+        <Toolbar reading=reading drawer_open=drawer_open/>
+        <main class="reading" data-testid="reading"
+            data-layout=move || reading.layout.get().code()
+            data-active=move || reading.active.get().to_string()
+            data-tool=move || reading.tool.get().code()
+            data-sync=move || reading.sync.get().to_string()>
+            <aside class="series-panel" data-testid="series-panel" class:open=move || drawer_open.get()>
                 <p class="error">{move || error.get().unwrap_or_default()}</p>
-                <For each=move || series.get().into_iter().enumerate() key=|(_, s)| s.series_uid.clone() let:item>
+                <For each=move || reading.series.get().into_iter().enumerate() key=|(_, s)| s.series_uid.clone() let:item>
                     {
                         let (i, s) = item;
                         let src = api::series_thumbnail_url(&thumb_study, &s.series_uid);
+                        let shown_in_active = move || {
+                            reading.slots[reading.active.get()].series.get() == Some(i)
+                        };
                         view! {
                             <button class="series-item" data-testid="series-item"
                                 data-series-uid=s.series_uid.clone()
-                                class:active=move || active.get() == Some(i)
-                                on:click=move |_| active.set(Some(i))>
-                                <img src=src alt="" width="96" height="96" loading="lazy"/>
+                                draggable="true"
+                                class:active=shown_in_active
+                                class:pending=move || reading.pending.get() == Some(i)
+                                on:pointerdown=move |ev: web_sys::PointerEvent| {
+                                    last_pointer_touch.set(ev.pointer_type() == "touch");
+                                }
+                                on:dragstart=move |ev: web_sys::DragEvent| {
+                                    if let Some(dt) = ev.data_transfer() {
+                                        let _ = dt.set_data(SERIES_DRAG_TYPE, &i.to_string());
+                                        let _ = dt.set_data("text/plain", &i.to_string());
+                                        dt.set_effect_allowed("copy");
+                                    }
+                                }
+                                on:click=move |_| {
+                                    reading.assign(reading.active.get_untracked(), i);
+                                    // On touch, the next tapped viewport takes it too.
+                                    if last_pointer_touch.get_untracked() && reading.layout.get_untracked().count() > 1 {
+                                        reading.pending.set(Some(i));
+                                    }
+                                    drawer_open.set(false);
+                                }>
+                                <img src=src alt="" width="96" height="96" loading="lazy" draggable="false"/>
                                 <span class="series-text">
                                     <span class="series-title">
                                         {format!("{} {}", s.modality, s.number.map(|n| n.to_string()).unwrap_or_default())}
@@ -84,7 +255,178 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
                     }
                 </For>
             </aside>
-            <Viewport study_uid=study_uid.clone() study=study series=active_series/>
+            <div class="viewport-grid" data-testid="viewport-grid"
+                style:grid-template-rows=move || format!("repeat({}, minmax(0, 1fr))", reading.layout.get().grid().0)
+                style:grid-template-columns=move || format!("repeat({}, minmax(0, 1fr))", reading.layout.get().grid().1)>
+                <For each=move || 0..reading.layout.get().count() key=|k| *k let:cell>
+                    <Viewport cell=cell study_uid=study_uid.clone() study=study reading=reading/>
+                </For>
+            </div>
+            <Show when=move || reading.pending.get().is_some()>
+                <div class="drop-note" data-testid="drop-note">{move || ui.t(Text::DropHere)}</div>
+            </Show>
         </main>
+        <Show when=move || reading.help.get()>
+            <HelpOverlay reading=reading/>
+        </Show>
+    }
+}
+
+/// The reading toolbar.
+#[component]
+fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
+    let ui = ui();
+    let active_slot = move || reading.slots[reading.active.get()];
+    let tool_button = move |mode: ToolMode, text: Text, icon: &'static str| {
+        view! {
+            <button data-testid=format!("tool-{}", mode.code())
+                class:active=move || reading.tool.get() == mode
+                aria-pressed=move || (reading.tool.get() == mode).to_string()
+                title=move || ui.t(text)
+                on:click=move |_| reading.tool.set(mode)>
+                <span class="icon" aria-hidden="true">{icon}</span>
+            </button>
+        }
+    };
+    let act = move |action: Action, text: Text, icon: &'static str, id: &'static str| {
+        view! {
+            <button data-testid=id title=move || ui.t(text) on:click=move |_| reading.send(action)>
+                <span class="icon" aria-hidden="true">{icon}</span>
+            </button>
+        }
+    };
+    let on_window_menu = move |ev: leptos::ev::Event| {
+        let Some(select) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+        else {
+            return;
+        };
+        let value = select.value();
+        if let Some(k) = value.strip_prefix('p').and_then(|k| k.parse::<usize>().ok()) {
+            reading.send(Action::Preset(k));
+        } else if let Some(k) = value.strip_prefix('f').and_then(|k| k.parse::<usize>().ok())
+            && let Some(w) = active_slot()
+                .current
+                .with_untracked(|c| c.as_ref().and_then(|i| i.windows.get(k).cloned()))
+        {
+            reading.send(Action::Window {
+                center: w.center,
+                width: w.width,
+            });
+        }
+        select.set_value("");
+    };
+    view! {
+        <nav class="reading-toolbar" role="toolbar" data-testid="reading-toolbar">
+            <button class="series-drawer" data-testid="series-drawer"
+                title=move || ui.t(Text::SeriesPanel)
+                on:click=move |_| drawer_open.update(|o| *o = !*o)>
+                <span class="icon" aria-hidden="true">"☰"</span>
+            </button>
+            <span class="group" title=move || ui.t(Text::Layout)>
+                {Layout::ALL.into_iter().map(|l| view! {
+                    <button data-testid=format!("layout-{}", l.code())
+                        class:active=move || reading.layout.get() == l
+                        title=move || format!("{} {}", ui.t(Text::Layout), l.code().replace('x', "×"))
+                        on:click=move |_| reading.set_layout(l)>
+                        {l.code().replace('x', "×")}
+                    </button>
+                }).collect_view()}
+            </span>
+            <span class="group">
+                {tool_button(ToolMode::WindowLevel, Text::ToolWindowLevel, "◐")}
+                {tool_button(ToolMode::Pan, Text::ToolPan, "✥")}
+                {tool_button(ToolMode::Zoom, Text::ToolZoom, "⊕")}
+                {tool_button(ToolMode::Scroll, Text::ToolScroll, "⇕")}
+            </span>
+            // measurement tools (the measurement helper mounts MeasureTools here)
+            <span class="group">
+                {act(Action::Zoom(1), Text::KeyZoom, "+", "zoom-in")}
+                {act(Action::Zoom(-1), Text::KeyZoom, "−", "zoom-out")}
+                {act(Action::Fit, Text::Fit, "⤢", "fit")}
+                {act(Action::OneToOne, Text::OneToOne, "1:1", "one-to-one")}
+                {act(Action::Rotate(-1), Text::RotateLeft, "⟲", "rotate-left")}
+                {act(Action::Rotate(1), Text::RotateRight, "⟳", "rotate-right")}
+                {act(Action::FlipHorizontal, Text::FlipHorizontal, "⇋", "flip-h")}
+                {act(Action::FlipVertical, Text::FlipVertical, "⥯", "flip-v")}
+                {act(Action::Invert, Text::Invert, "◑", "invert")}
+                {act(Action::Reset, Text::Reset, "↺", "reset")}
+            </span>
+            <span class="group cine">
+                <button data-testid="cine-toggle" title=move || ui.t(Text::Cine)
+                    class:active=move || active_slot().cine.get()
+                    on:click=move |_| reading.send(Action::Cine)>
+                    {move || if active_slot().cine.get() { "⏸" } else { "▶" }}
+                </button>
+                <button data-testid="fps-down" title=move || ui.t(Text::KeyFps) on:click=move |_| reading.send(Action::Fps(-1))>"−"</button>
+                <span class="fps" data-testid="cine-fps">{move || format!("{} fps", active_slot().fps.get())}</span>
+                <button data-testid="fps-up" title=move || ui.t(Text::KeyFps) on:click=move |_| reading.send(Action::Fps(1))>"+"</button>
+            </span>
+            <select data-testid="window-menu" title=move || ui.t(Text::WindowPresets) on:change=on_window_menu>
+                <option value="">{move || ui.t(Text::WindowPresets)}</option>
+                <optgroup label="CT">
+                    {stack::CT_PRESETS.iter().enumerate().map(|(k, p)| view! {
+                        <option value=format!("p{k}")>
+                            {move || format!("{} {} (W {:.0} L {:.0})", p.key,
+                                if ui.lang.get() == Lang::Th { p.name_th } else { p.name_en },
+                                p.window.width, p.window.center)}
+                        </option>
+                    }).collect_view()}
+                </optgroup>
+                <optgroup label=move || ui.t(Text::FileWindows)>
+                    {move || active_slot().current.with(|c| c.as_ref().map(|i| i.windows.clone()).unwrap_or_default())
+                        .into_iter().enumerate().map(|(k, w)| {
+                            let label = if w.explanation.is_empty() {
+                                format!("9 W {:.0} L {:.0}", w.width, w.center)
+                            } else {
+                                format!("9 {} (W {:.0} L {:.0})", w.explanation, w.width, w.center)
+                            };
+                            view! { <option value=format!("f{k}")>{label}</option> }
+                        }).collect_view()}
+                </optgroup>
+            </select>
+            <span class="group">
+                <button data-testid="sync-toggle" title=move || ui.t(Text::KeySync)
+                    class:active=move || reading.sync.get()
+                    aria-pressed=move || reading.sync.get().to_string()
+                    on:click=move |_| reading.sync.update(|s| *s = !*s)>
+                    {move || ui.t(Text::SyncScroll)}
+                </button>
+                <button data-testid="reflines-toggle" title=move || ui.t(Text::KeyReferenceLines)
+                    class:active=move || reading.reference_lines.get()
+                    aria-pressed=move || reading.reference_lines.get().to_string()
+                    on:click=move |_| reading.reference_lines.update(|s| *s = !*s)>
+                    {move || ui.t(Text::ReferenceLines)}
+                </button>
+                <button data-testid="help-open" title=move || ui.t(Text::KeyHelp)
+                    on:click=move |_| reading.help.update(|h| *h = !*h)>"?"</button>
+            </span>
+        </nav>
+    }
+}
+
+/// The "?" overlay: every key, in the current language.
+#[component]
+fn HelpOverlay(reading: Reading) -> impl IntoView {
+    let ui = ui();
+    view! {
+        <div class="help-overlay" data-testid="help-overlay" role="dialog"
+            on:click=move |_| reading.help.set(false)>
+            <div class="help-card" on:click=|ev| ev.stop_propagation()>
+                <h2>{move || ui.t(Text::Shortcuts)}</h2>
+                <table>
+                    <tbody>
+                        {shortcuts::HELP.iter().map(|(keys, text)| view! {
+                            <tr><th><kbd>{*keys}</kbd></th><td>{move || ui.t(*text)}</td></tr>
+                        }).collect_view()}
+                        <tr><th><kbd>"☝ ✌"</kbd></th><td>{move || ui.t(Text::KeyTouch)}</td></tr>
+                    </tbody>
+                </table>
+                <button data-testid="help-close" on:click=move |_| reading.help.set(false)>
+                    {move || ui.t(Text::Close)}
+                </button>
+            </div>
+        </div>
     }
 }

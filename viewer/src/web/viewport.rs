@@ -1,60 +1,126 @@
-//! One viewport: a canvas drawn by `rangsi-render`, the overlay text in its corners,
-//! and the interactions (wheel / arrow keys scroll, drag sets window/level, keys
-//! 1–8 CT presets, 9 the file's window).
+//! One viewport of the reading grid: a canvas drawn by `rangsi-render`, the overlay
+//! text in its corners, orientation markers, reference lines, and the interactions:
+//! wheel and drag tools (window/level, pan, zoom, scroll), touch gestures (one finger
+//! scrolls, pinch zooms, two fingers window/level), commands from the keyboard and
+//! toolbar ([`Action`]), cine, synchronised scrolling, and drop targets for series.
 //!
 //! Frames come from the decode-worker pool as typed samples and are uploaded to the
-//! GPU once; window/level changes only redraw. The GPU objects are not `Send`, so
-//! they live in an `Rc<RefCell<Core>>` used by event handlers and effects, while
-//! everything the view reads is a signal.
+//! GPU once; window/level, zoom, pan, rotation and flips only redraw. The GPU objects
+//! are not `Send`, so they live in an `Rc<RefCell<Core>>` used by event handlers and
+//! effects, while everything the view reads is a signal. Multi-frame instances are
+//! one stack entry per frame.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 
 use leptos::html;
 use leptos::prelude::*;
-use rangsi_render::{FrameTexels, Gpu, GpuImage, Renderer, Screen, ViewState, VoiWindow};
+use rangsi_render::{
+    FrameTexels, Gpu, GpuImage, Orientation, Renderer, Screen, ViewState, VoiWindow,
+};
 use rangsi_wire::decode::TexelKind;
 use wasm_bindgen::prelude::*;
 
 use super::api;
 use super::app::ui;
+use super::viewer::{Reading, SERIES_DRAG_TYPE};
 use super::workers::{DecodePool, DecodedSamples};
 use crate::dates::format_da;
-use crate::dicom::{Instance, Series, Study};
-use crate::i18n::{Lang, Text};
+use crate::dicom::{FileWindow, Instance, Series, Study};
+use crate::i18n::Text;
+use crate::orientation;
+use crate::shortcuts::Action;
 use crate::stack::{self, WindowLevel};
+use crate::tools::ToolMode;
 
 #[derive(Default)]
 struct Core {
     gpu: Option<Gpu>,
     screen: Option<Screen>,
     renderer: Option<Renderer>,
-    /// The series on screen, and one image per slice, filled as frames arrive.
+    /// The series on screen, and one image per stack entry, filled as frames arrive.
     series_uid: Option<String>,
     images: Vec<Option<GpuImage>>,
     draw_scheduled: bool,
     resize_observer: Option<(web_sys::ResizeObserver, ResizeCallback)>,
+    /// Pointers down on the canvas (id → last client position), for drags and gestures.
+    pointers: HashMap<i32, (f64, f64)>,
+    /// Scroll-drag distance not yet turned into slices.
+    scroll_carry: f64,
+    /// The two-finger gesture under way.
+    gesture: Option<Gesture>,
+    cine: Option<IntervalHandle>,
+    /// The canvas' box, for client → canvas coordinates.
+    container: Option<web_sys::HtmlElement>,
 }
 
+/// A two-finger gesture: it becomes a pinch (zoom) or a drag (window/level) once
+/// the fingers' distance or midpoint has changed enough, and stays that.
+#[derive(Debug, Clone, Copy)]
+struct Gesture {
+    start_distance: f64,
+    start_mid: (f64, f64),
+    last_distance: f64,
+    last_mid: (f64, f64),
+    mode: Option<GestureMode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GestureMode {
+    Pinch,
+    WindowLevel,
+}
+
+/// Relative change of the fingers' distance that makes a pinch.
+const PINCH_THRESHOLD: f64 = 0.15;
+/// CSS pixels the midpoint must move to make a two-finger window/level drag.
+const TWO_FINGER_DRAG_PX: f64 = 12.0;
+
 type ResizeCallback = Closure<dyn Fn(js_sys::Array)>;
+
+/// Zoom, pan, rotation/flip and the user's inversion of one viewport.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Display {
+    zoom: f32,
+    pan_px: [f32; 2],
+    orientation: Orientation,
+    invert: bool,
+}
+
+impl Default for Display {
+    fn default() -> Self {
+        Display {
+            zoom: 1.0,
+            pan_px: [0.0, 0.0],
+            orientation: Orientation::default(),
+            invert: false,
+        }
+    }
+}
 
 /// Signals of one viewport (all `Copy`).
 #[derive(Clone, Copy)]
 struct State {
+    slot: usize,
+    /// The stack: one entry per frame (single-frame instances: one per instance).
     instances: RwSignal<Vec<Instance>>,
+    frames: RwSignal<Vec<u32>>,
     index: RwSignal<usize>,
     window: RwSignal<WindowLevel>,
-    file_window: RwSignal<Option<WindowLevel>>,
+    initial_window: RwSignal<WindowLevel>,
+    display: RwSignal<Display>,
     loaded: RwSignal<usize>,
     failed: RwSignal<usize>,
     error: RwSignal<Option<String>>,
     gpu_ready: RwSignal<bool>,
     /// Index of the slice whose image was drawn last (the e2e tests wait on it).
     drawn: RwSignal<Option<usize>>,
-    /// Draws with an image so far (tests wait for a redraw after a W/L change).
+    /// Draws with an image so far (tests wait for a redraw after a change).
     draws: RwSignal<u32>,
     size: RwSignal<(u32, u32)>,
-    dragging: RwSignal<Option<(f64, f64)>>,
+    reading: Reading,
 }
 
 fn webgl_only() -> bool {
@@ -63,22 +129,36 @@ fn webgl_only() -> bool {
         .is_some_and(|s| s.contains("gpu=webgl2"))
 }
 
+fn dpr() -> f64 {
+    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio())
+}
+
 #[component]
 pub fn Viewport(
+    /// Which viewport of the grid (0 = top left, row by row).
+    cell: usize,
     study_uid: String,
     study: RwSignal<Option<Study>>,
-    series: Signal<Option<Series>>,
+    reading: Reading,
 ) -> impl IntoView {
     let ui = ui();
+    let slot = cell;
     let core: Rc<RefCell<Core>> = Rc::new(RefCell::new(Core::default()));
+    let published = reading.slots[slot];
     let s = State {
+        slot,
         instances: RwSignal::new(Vec::new()),
+        frames: RwSignal::new(Vec::new()),
         index: RwSignal::new(0),
         window: RwSignal::new(WindowLevel {
             center: 40.0,
             width: 400.0,
         }),
-        file_window: RwSignal::new(None),
+        initial_window: RwSignal::new(WindowLevel {
+            center: 40.0,
+            width: 400.0,
+        }),
+        display: RwSignal::new(Display::default()),
         loaded: RwSignal::new(0),
         failed: RwSignal::new(0),
         error: RwSignal::new(None),
@@ -86,10 +166,15 @@ pub fn Viewport(
         drawn: RwSignal::new(None),
         draws: RwSignal::new(0),
         size: RwSignal::new((1, 1)),
-        dragging: RwSignal::new(None),
+        reading,
     };
+    let series: Signal<Option<Series>> = Signal::derive(move || {
+        let i = published.series.get()?;
+        reading.series.with(|l| l.get(i).cloned())
+    });
     let canvas_ref = NodeRef::<html::Canvas>::new();
     let box_ref = NodeRef::<html::Div>::new();
+    let is_active = move || reading.active.get() == slot;
 
     // Open the GPU once the canvas is in the document.
     {
@@ -121,6 +206,7 @@ pub fn Viewport(
                             c.gpu = Some(gpu);
                             c.screen = Some(screen);
                             c.renderer = Some(renderer);
+                            c.container = Some(container.clone().into());
                         }
                         observe_size(&core, s, &container, &canvas);
                         s.gpu_ready.set(true);
@@ -154,6 +240,7 @@ pub fn Viewport(
         Effect::new(move |_| {
             s.index.track();
             s.window.track();
+            s.display.track();
             s.loaded.track();
             s.size.track();
             s.gpu_ready.track();
@@ -161,87 +248,265 @@ pub fn Viewport(
         });
     }
 
-    // Fetch the slices nearest to the one on screen first.
+    // Publish the slice on screen; fetch its neighbours first.
     Effect::new(move |_| {
         let i = s.index.get();
+        let current = s.instances.with(|v| v.get(i).cloned());
+        if published.current.with_untracked(|c| c != &current) {
+            published.current.set(current);
+        }
         if let Ok(pool) = DecodePool::get() {
-            pool.prioritize(i);
+            pool.prioritize(slot, i);
         }
     });
 
-    let keys = window_event_listener(leptos::ev::keydown, move |ev| on_key(s, &ev));
-    {
-        // Cleanup callbacks must be Send; this one only ever runs on the UI thread.
-        let core = send_wrapper::SendWrapper::new(core.clone());
-        on_cleanup(move || {
-            keys.remove();
-            if let Ok(pool) = DecodePool::get() {
-                pool.cancel();
+    // Synchronised scrolling: follow the active viewport's position (same frame of reference).
+    Effect::new(move |_| {
+        if !reading.sync.get() {
+            return;
+        }
+        let active = reading.active.get();
+        if active == slot {
+            return;
+        }
+        let Some(reference) = reading.slots[active].current.get() else {
+            return;
+        };
+        let next = s.instances.with_untracked(|stack| {
+            let same_frame = stack.first().is_some_and(|first| {
+                first.frame_of_reference.is_some()
+                    && first.frame_of_reference == reference.frame_of_reference
+            });
+            if same_frame {
+                orientation::nearest_slice(stack, &reference)
+            } else {
+                None
             }
-            if let Ok(mut c) = core.try_borrow_mut()
-                && let Some((observer, _)) = c.resize_observer.take()
-            {
-                observer.disconnect();
+        });
+        if let Some(n) = next
+            && n != s.index.get_untracked()
+        {
+            s.index.set(n);
+        }
+    });
+
+    // Commands from the keyboard and the toolbar (not the one already there when
+    // this viewport appeared).
+    {
+        let core = core.clone();
+        let seen = reading.command.get_untracked().map(|c| c.seq);
+        Effect::new(move |_| {
+            let Some(cmd) = reading.command.get() else {
+                return;
+            };
+            if cmd.target == slot && Some(cmd.seq) != seen {
+                apply(&core, s, cmd.action);
             }
         });
     }
 
-    let on_wheel = move |ev: web_sys::WheelEvent| {
-        ev.prevent_default();
-        let delta = if ev.delta_y() > 0.0 {
-            1
-        } else if ev.delta_y() < 0.0 {
-            -1
-        } else {
-            0
-        };
-        scroll(s, delta);
+    // Cine: advance at the chosen speed while playing.
+    {
+        let core = core.clone();
+        Effect::new(move |_| {
+            let playing = published.cine.get();
+            let fps = published.fps.get().max(1);
+            let mut c = core.borrow_mut();
+            if let Some(h) = c.cine.take() {
+                h.clear();
+            }
+            if playing {
+                let period = Duration::from_micros(1_000_000 / u64::from(fps));
+                c.cine = set_interval_with_handle(
+                    move || {
+                        let n = s.instances.with_untracked(Vec::len);
+                        s.index.set(stack::cine_next(s.index.get_untracked(), n));
+                    },
+                    period,
+                )
+                .ok();
+            }
+        });
+    }
+
+    {
+        // Cleanup callbacks must be Send; this one only ever runs on the UI thread.
+        let core = send_wrapper::SendWrapper::new(core.clone());
+        on_cleanup(move || {
+            if let Ok(pool) = DecodePool::get() {
+                pool.cancel(slot);
+            }
+            if let Ok(mut c) = core.try_borrow_mut() {
+                if let Some((observer, _)) = c.resize_observer.take() {
+                    observer.disconnect();
+                }
+                if let Some(h) = c.cine.take() {
+                    h.clear();
+                }
+            }
+            published.cine.set(false);
+            published.view.set(None);
+            published.current.set(None);
+        });
+    }
+
+    let on_wheel = {
+        let core = core.clone();
+        move |ev: web_sys::WheelEvent| {
+            ev.prevent_default();
+            reading.active.set(slot);
+            if ev.ctrl_key() {
+                // Trackpad pinch arrives as ctrl + wheel: zoom about the pointer.
+                let factor = (-ev.delta_y() * 0.01).exp() as f32;
+                zoom_about_client(&core, s, f64::from(ev.client_x()), f64::from(ev.client_y()), factor);
+                return;
+            }
+            let delta = if ev.delta_y() > 0.0 {
+                1
+            } else if ev.delta_y() < 0.0 {
+                -1
+            } else {
+                0
+            };
+            scroll(s, delta);
+        }
     };
-    let on_down = move |ev: web_sys::PointerEvent| {
-        if ev.button() == 0 {
+    let on_down = {
+        let core = core.clone();
+        move |ev: web_sys::PointerEvent| {
+            reading.active.set(slot);
+            if let Some(pending) = reading.pending.get_untracked() {
+                reading.assign(slot, pending);
+            }
+            let touch = ev.pointer_type() == "touch";
+            let tool = reading.tool.get_untracked();
+            // Measurement tools belong to the measurement layer (mouse); touch always navigates.
+            if !touch && !tool.is_navigation() && ev.button() == 0 {
+                return;
+            }
             if let Some(el) = box_ref.get_untracked() {
                 let _ = el.set_pointer_capture(ev.pointer_id());
                 let _ = el.focus();
             }
-            s.dragging
-                .set(Some((f64::from(ev.client_x()), f64::from(ev.client_y()))));
+            let mut c = core.borrow_mut();
+            c.pointers.insert(
+                ev.pointer_id(),
+                (f64::from(ev.client_x()), f64::from(ev.client_y())),
+            );
+            c.scroll_carry = 0.0;
+            c.gesture = None;
+            ev.prevent_default();
         }
     };
-    let on_move = move |ev: web_sys::PointerEvent| {
-        if let Some((x, y)) = s.dragging.get_untracked() {
-            let (nx, ny) = (f64::from(ev.client_x()), f64::from(ev.client_y()));
-            if nx != x || ny != y {
-                s.window.update(|w| *w = w.dragged(nx - x, ny - y));
-                s.dragging.set(Some((nx, ny)));
-            }
+    let on_move = {
+        let core = core.clone();
+        move |ev: web_sys::PointerEvent| on_pointer_move(&core, s, &ev)
+    };
+    let on_up = {
+        let core = core.clone();
+        move |ev: web_sys::PointerEvent| {
+            let mut c = core.borrow_mut();
+            c.pointers.remove(&ev.pointer_id());
+            c.scroll_carry = 0.0;
+            c.gesture = None;
         }
     };
-    let on_up = move |_: web_sys::PointerEvent| s.dragging.set(None);
+    let on_drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        let index = ev.data_transfer().and_then(|dt| {
+            dt.get_data(SERIES_DRAG_TYPE)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| dt.get_data("text/plain").ok())
+        });
+        if let Some(i) = index.and_then(|v| v.parse::<usize>().ok()) {
+            reading.assign(slot, i);
+        }
+    };
+    let drag_over = RwSignal::new(false);
 
     let current = move || s.instances.with(|v| v.get(s.index.get()).cloned());
     let total = move || s.instances.with(Vec::len);
+    let css_view = move || published.view.get();
+    let markers = move || {
+        let inst = current()?;
+        let iop = inst.orientation?;
+        let o = s.display.get().orientation;
+        Some(orientation::markers(
+            iop,
+            o.image_from_screen_dir([1.0, 0.0]),
+            o.image_from_screen_dir([0.0, 1.0]),
+        ))
+    };
+    let reference_line = move || {
+        if !reading.reference_lines.get() {
+            return None;
+        }
+        let active = reading.active.get();
+        if active == slot || active >= reading.layout.get().count() {
+            return None;
+        }
+        let other = reading.slots[active].current.get()?;
+        let mine = current()?;
+        if mine.frame_of_reference.is_none() || mine.frame_of_reference != other.frame_of_reference {
+            return None;
+        }
+        let [a, b] = orientation::reference_line(&mine, &other)?;
+        let view = css_view()?;
+        let k = dpr() as f32;
+        let pa = view.screen_from_image([a[0] as f32, a[1] as f32]);
+        let pb = view.screen_from_image([b[0] as f32, b[1] as f32]);
+        Some([pa[0] / k, pa[1] / k, pb[0] / k, pb[1] / k])
+    };
 
     view! {
         <section class="viewport" data-testid="viewport"
+            class:active=is_active
+            class:drag-over=move || drag_over.get()
+            data-slot=slot.to_string()
+            data-active=move || is_active().to_string()
+            data-series-uid=move || series.get().map(|s| s.series_uid).unwrap_or_default()
             data-loaded=move || s.loaded.get().to_string()
             data-total=move || total().to_string()
             data-index=move || s.index.get().to_string()
             data-drawn=move || s.drawn.get().map(|i| i.to_string()).unwrap_or_default()
             data-draws=move || s.draws.get().to_string()
-            data-backend=move || ui.graphics.get().map(|g| g.0).unwrap_or_default()>
+            data-zoom=move || s.display.get().zoom.to_string()
+            data-rotation=move || s.display.get().orientation.quarter_turns.to_string()
+            data-flip=move || s.display.get().orientation.flip.to_string()
+            data-invert=move || s.display.get().invert.to_string()
+            data-cine=move || published.cine.get().to_string()
+            data-backend=move || ui.graphics.get().map(|g| g.0).unwrap_or_default()
+            on:dragover=move |ev: web_sys::DragEvent| { ev.prevent_default(); drag_over.set(true); }
+            on:dragleave=move |_| drag_over.set(false)
+            on:drop=move |ev: web_sys::DragEvent| { drag_over.set(false); on_drop(ev); }
+            on:click=move |_| {
+                reading.active.set(slot);
+                if let Some(p) = reading.pending.get_untracked() {
+                    reading.assign(slot, p);
+                }
+            }>
             <div class="canvas-box" node_ref=box_ref tabindex="0"
                 on:wheel=on_wheel
                 on:pointerdown=on_down
                 on:pointermove=on_move
-                on:pointerup=on_up
-                on:pointercancel=on_up>
+                on:pointerup=on_up.clone()
+                on:pointercancel=on_up
+                on:contextmenu=|ev| ev.prevent_default()>
                 <canvas node_ref=canvas_ref data-testid="viewport-canvas"></canvas>
+                // measurement layer (the measurement helper mounts MeasureLayer here,
+                // with `series`, `current`, `published.view` and `reading.tool`)
+                {move || reference_line().map(|[x1, y1, x2, y2]| view! {
+                    <svg class="reference-lines" data-testid="reference-line">
+                        <line x1=x1 y1=y1 x2=x2 y2=y2/>
+                    </svg>
+                })}
                 <div class="overlay tl">
                     <div data-testid="overlay-patient" lang="th">
                         {move || study.get().map(|st| st.patient_name.display()).unwrap_or_default()}
                     </div>
-                    <div>{move || study.get().map(|st| st.patient_id).unwrap_or_default()}</div>
-                    <div>
+                    <div data-testid="overlay-id">{move || study.get().map(|st| st.patient_id).unwrap_or_default()}</div>
+                    <div data-testid="overlay-birth">
                         {move || study.get().map(|st| {
                             let birth = format_da(&st.birth_date, ui.lang.get(), ui.era.get());
                             format!("{} {}", st.sex, birth).trim().to_owned()
@@ -253,7 +518,7 @@ pub fn Viewport(
                     <div data-testid="overlay-study-date">
                         {move || study.get().map(|st| format_da(&st.study_date, ui.lang.get(), ui.era.get())).unwrap_or_default()}
                     </div>
-                    <div>{move || study.get().map(|st| st.description).unwrap_or_default()}</div>
+                    <div data-testid="overlay-description">{move || study.get().map(|st| st.description).unwrap_or_default()}</div>
                 </div>
                 <div class="overlay bl">
                     <div data-testid="overlay-series">
@@ -264,7 +529,7 @@ pub fn Viewport(
                     <div data-testid="overlay-image">
                         {move || if total() == 0 { String::new() } else { format!("Im {}/{}", s.index.get() + 1, total()) }}
                     </div>
-                    <div>
+                    <div data-testid="overlay-slice">
                         {move || current().map(|i| {
                             let loc = i.slice_location.map(|l| format!("Loc {l:.1} mm")).unwrap_or_default();
                             let th = i.slice_thickness.map(|t| format!("Th {t} mm")).unwrap_or_default();
@@ -274,8 +539,19 @@ pub fn Viewport(
                 </div>
                 <div class="overlay br">
                     <div data-testid="overlay-wl">{move || s.window.get().label()}</div>
-                    <div class="dim">{move || ui.graphics.get().map(|g| g.0).unwrap_or_default()}</div>
+                    <div data-testid="overlay-zoom">
+                        {move || css_view().map(|v| format!("Zoom {:.0}%", v.scale() * 100.0)).unwrap_or_default()}
+                    </div>
+                    <div class="dim">
+                        {move || if published.cine.get() { format!("▶ {} fps", published.fps.get()) } else { String::new() }}
+                    </div>
                 </div>
+                {move || markers().map(|m| view! {
+                    <div class="marker left" data-testid="marker-left">{m.left}</div>
+                    <div class="marker right" data-testid="marker-right">{m.right}</div>
+                    <div class="marker top" data-testid="marker-top">{m.top}</div>
+                    <div class="marker bottom" data-testid="marker-bottom">{m.bottom}</div>
+                })}
                 <Show when=move || { total() > 0 && s.loaded.get() + s.failed.get() < total() }>
                     <div class="progress" data-testid="viewport-progress">
                         <div class="bar" style:width=move || {
@@ -292,25 +568,12 @@ pub fn Viewport(
                     <div class="viewport-note">{move || ui.t(Text::Loading)}</div>
                 </Show>
             </div>
-            <div class="presets" data-testid="presets">
-                {stack::CT_PRESETS.iter().map(|p| {
-                    let w = p.window;
-                    view! {
-                        <button title=format!("{}: W {:.0} L {:.0}", p.key, w.width, w.center)
-                            on:click=move |_| s.window.set(w)>
-                            {move || if ui.lang.get() == Lang::Th { p.name_th } else { p.name_en }}
-                        </button>
-                    }
-                }).collect_view()}
-            </div>
         </section>
     }
 }
 
 fn physical_size(el: &web_sys::HtmlElement) -> (u32, u32) {
-    let dpr = web_sys::window()
-        .map(|w| w.device_pixel_ratio())
-        .unwrap_or(1.0);
+    let dpr = dpr();
     let rect = el.get_bounding_client_rect();
     (
         ((rect.width() * dpr).round() as u32).max(1),
@@ -365,26 +628,34 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
             return;
         }
     };
+    if core.borrow().series_uid.as_deref() != Some(series.series_uid.as_str()) {
+        return; // another series was chosen while this one's metadata was on its way
+    }
     let mut instances: Vec<Instance> = list.into_iter().filter(Instance::is_displayable).collect();
     let order = stack::slice_order(&instances);
+    // One stack entry per frame: multi-frame instances (US cine, XA/RF) scroll and
+    // play frame by frame.
     let mut sorted = Vec::with_capacity(instances.len());
+    let mut frames = Vec::with_capacity(instances.len());
     for i in order {
-        sorted.push(std::mem::replace(&mut instances[i], placeholder()));
+        let inst = std::mem::replace(&mut instances[i], placeholder());
+        let n = inst.pixel.number_of_frames.max(1);
+        for f in 1..=n {
+            sorted.push(inst.clone());
+            frames.push(f);
+        }
     }
     if sorted.is_empty() {
         s.error
             .set(Some("no grayscale images in this series".into()));
         return;
     }
-    let file_window = sorted[0].windows.first().map(|w| WindowLevel {
-        center: w.center,
-        width: w.width,
-    });
     let slices: Vec<(String, rangsi_wire::decode::PixelModule)> = sorted
         .iter()
-        .map(|i| {
+        .zip(&frames)
+        .map(|(i, &f)| {
             (
-                api::frame_url(study_uid, &series.series_uid, &i.sop_uid, 1),
+                api::frame_url(study_uid, &series.series_uid, &i.sop_uid, f),
                 i.pixel.clone(),
             )
         })
@@ -394,18 +665,29 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
         c.images = (0..sorted.len()).map(|_| None).collect();
     }
     let n = sorted.len();
-    s.file_window.set(file_window);
-    s.window.set(stack::initial_window(&sorted[0], None));
+    let first_window = stack::initial_window(&sorted[0], None);
+    // A multi-frame instance plays at its own rate.
+    if let Some(ms) = sorted[0].frame_time_ms.filter(|_| sorted[0].pixel.number_of_frames > 1) {
+        let fps = (1000.0 / ms).round().clamp(1.0, 120.0) as u32;
+        s.reading.slots[s.slot].fps.set(fps);
+    }
+    s.window.set(first_window);
+    s.initial_window.set(first_window);
+    s.display.set(Display {
+        invert: false,
+        ..Display::default()
+    });
     s.loaded.set(0);
     s.failed.set(0);
     s.drawn.set(None);
     s.index.set(0);
+    s.frames.set(frames);
     s.instances.set(sorted);
 
     let core2 = core.clone();
     let sink: super::workers::Sink = Rc::new(move |i, result| on_frame(&core2, s, i, result));
     match DecodePool::get() {
-        Ok(pool) => pool.load(&slices, &stack::load_order(0, n), sink),
+        Ok(pool) => pool.load(s.slot, &slices, &stack::load_order(0, n), sink),
         Err(e) => s.error.set(Some(e)),
     }
 }
@@ -436,6 +718,8 @@ fn placeholder() -> Instance {
             float_pixels: false,
             transfer_syntax: None,
         },
+        frame_of_reference: None,
+        frame_time_ms: None,
     }
 }
 
@@ -482,12 +766,13 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
                 *slot = Some(image);
             }
             // No window in the file: open with the first frame's value range.
-            if s.file_window.get_untracked().is_none()
-                && s.loaded.get_untracked() == 0
+            if s.loaded.get_untracked() == 0
                 && let Some(inst) = s.instances.with_untracked(|v| v.get(i).cloned())
+                && inst.windows.is_empty()
             {
-                s.window
-                    .set(stack::initial_window(&inst, Some((h.min, h.max))));
+                let w = stack::initial_window(&inst, Some((h.min, h.max)));
+                s.window.set(w);
+                s.initial_window.set(w);
             }
             s.loaded.update(|n| *n += 1);
         }
@@ -506,62 +791,253 @@ fn scroll(s: State, delta: i64) {
     }
 }
 
-fn on_key(s: State, ev: &web_sys::KeyboardEvent) {
-    if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
-        return;
-    }
-    // Typing in a form field is not a shortcut.
-    if let Some(target) = ev
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        && matches!(target.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
-    {
-        return;
-    }
-    let n = s.instances.with_untracked(Vec::len) as i64;
-    let key = ev.key();
-    let handled = match key.as_str() {
-        "ArrowDown" | "ArrowRight" => {
-            scroll(s, 1);
-            true
-        }
-        "ArrowUp" | "ArrowLeft" => {
-            scroll(s, -1);
-            true
-        }
-        "PageDown" => {
-            scroll(s, 10);
-            true
-        }
-        "PageUp" => {
-            scroll(s, -10);
-            true
-        }
-        "Home" => {
-            scroll(s, -n);
-            true
-        }
-        "End" => {
-            scroll(s, n);
-            true
-        }
-        k if k.starts_with(stack::FILE_WINDOW_KEY) && k.len() == 1 => {
-            if let Some(w) = s.file_window.get_untracked() {
-                s.window.set(w);
-            }
-            true
-        }
-        k => match stack::preset_for_key(k) {
-            Some(p) => {
-                s.window.set(p.window);
-                true
-            }
-            None => false,
+/// The view state as drawn now (physical pixels), for gestures and commands.
+fn view_now(s: State) -> Option<ViewState> {
+    let i = s.index.get_untracked();
+    let instance = s.instances.with_untracked(|v| v.get(i).cloned())?;
+    let (w, h) = s.size.get_untracked();
+    Some(view_state(&instance, [w, h], s.display.get_untracked(), s.window.get_untracked()))
+}
+
+fn view_state(instance: &Instance, size: [u32; 2], d: Display, window: WindowLevel) -> ViewState {
+    let aspect = instance
+        .pixel_spacing
+        .filter(|p| p[0] > 0.0 && p[1] > 0.0)
+        .map_or(1.0, |p| (p[0] / p[1]) as f32);
+    ViewState {
+        viewport_px: [size[0] as f32, size[1] as f32],
+        image_px: [
+            f32::from(instance.pixel.columns),
+            f32::from(instance.pixel.rows),
+        ],
+        pixel_aspect: aspect,
+        zoom: d.zoom,
+        pan_px: d.pan_px,
+        orientation: d.orientation,
+        window: VoiWindow {
+            center: window.center,
+            width: window.width,
         },
-    };
-    if handled {
-        ev.prevent_default();
+        rescale_slope: instance.pixel.rescale_slope,
+        rescale_intercept: instance.pixel.rescale_intercept,
+        // MONOCHROME1 is shown inverted; the user's inversion flips that again.
+        invert: (instance.pixel.photometric == "MONOCHROME1") != d.invert,
     }
+}
+
+/// Client (CSS) position → physical pixels inside the canvas.
+fn canvas_point(core: &Rc<RefCell<Core>>, x: f64, y: f64) -> Option<[f32; 2]> {
+    let rect = core.borrow().container.as_ref()?.get_bounding_client_rect();
+    let k = dpr();
+    Some([((x - rect.left()) * k) as f32, ((y - rect.top()) * k) as f32])
+}
+
+fn zoom_about_client(core: &Rc<RefCell<Core>>, s: State, x: f64, y: f64, factor: f32) {
+    let Some(p) = canvas_point(core, x, y) else {
+        return;
+    };
+    zoom_about(s, p, factor);
+}
+
+fn zoom_about(s: State, p: [f32; 2], factor: f32) {
+    let Some(v) = view_now(s) else { return };
+    let z = v.zoomed_about(p, factor);
+    s.display.update(|d| {
+        d.zoom = z.zoom;
+        d.pan_px = z.pan_px;
+    });
+}
+
+fn on_pointer_move(core: &Rc<RefCell<Core>>, s: State, ev: &web_sys::PointerEvent) {
+    let id = ev.pointer_id();
+    let (nx, ny) = (f64::from(ev.client_x()), f64::from(ev.client_y()));
+    let (before, others, count) = {
+        let c = core.borrow();
+        let Some(&before) = c.pointers.get(&id) else {
+            return;
+        };
+        let others: Vec<(f64, f64)> = c
+            .pointers
+            .iter()
+            .filter(|(k, _)| **k != id)
+            .map(|(_, p)| *p)
+            .collect();
+        (before, others, c.pointers.len())
+    };
+    if before == (nx, ny) {
+        return;
+    }
+    core.borrow_mut().pointers.insert(id, (nx, ny));
+    let (dx, dy) = (nx - before.0, ny - before.1);
+    let k = dpr();
+    let touch = ev.pointer_type() == "touch";
+    if count >= 2 {
+        let Some(&other) = others.first() else {
+            return;
+        };
+        two_finger_move(core, s, (nx, ny), other);
+        return;
+    }
+    let tool = if touch {
+        ToolMode::Scroll
+    } else {
+        match ev.buttons() {
+            4 => ToolMode::Pan,  // middle button
+            2 => ToolMode::Zoom, // right button
+            _ => s.reading.tool.get_untracked(),
+        }
+    };
+    match tool {
+        ToolMode::WindowLevel => s.window.update(|w| *w = w.dragged(dx, dy)),
+        ToolMode::Pan => s.display.update(|d| {
+            d.pan_px[0] += (dx * k) as f32;
+            d.pan_px[1] += (dy * k) as f32;
+        }),
+        ToolMode::Zoom => {
+            let c = core.borrow();
+            let start = c.pointers.get(&id).copied();
+            drop(c);
+            if let Some(p) = start.and_then(|(x, y)| canvas_point(core, x, y)) {
+                zoom_about(s, p, (-dy * 0.01).exp() as f32);
+            }
+        }
+        ToolMode::Scroll => {
+            // One slice per 12 CSS pixels (drag up: back, as a wheel would).
+            let steps = {
+                let mut c = core.borrow_mut();
+                c.scroll_carry += dy;
+                let steps = (c.scroll_carry / 12.0).trunc();
+                c.scroll_carry -= steps * 12.0;
+                steps as i64
+            };
+            if steps != 0 {
+                scroll(s, steps);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Two fingers down: pinch zooms about their midpoint, moving both sets W/L.
+fn two_finger_move(core: &Rc<RefCell<Core>>, s: State, a: (f64, f64), b: (f64, f64)) {
+    let distance = ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt().max(1.0);
+    let mid = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+    let g = {
+        let mut c = core.borrow_mut();
+        let g = c.gesture.get_or_insert(Gesture {
+            start_distance: distance,
+            start_mid: mid,
+            last_distance: distance,
+            last_mid: mid,
+            mode: None,
+        });
+        if g.mode.is_none() {
+            let moved = ((mid.0 - g.start_mid.0).powi(2) + (mid.1 - g.start_mid.1).powi(2)).sqrt();
+            if (distance / g.start_distance - 1.0).abs() > PINCH_THRESHOLD {
+                g.mode = Some(GestureMode::Pinch);
+            } else if moved > TWO_FINGER_DRAG_PX {
+                g.mode = Some(GestureMode::WindowLevel);
+            }
+        }
+        let before = *g;
+        g.last_distance = distance;
+        g.last_mid = mid;
+        before
+    };
+    match g.mode {
+        Some(GestureMode::Pinch) => {
+            zoom_about_client(core, s, mid.0, mid.1, (distance / g.last_distance) as f32);
+        }
+        Some(GestureMode::WindowLevel) => {
+            let (dx, dy) = (mid.0 - g.last_mid.0, mid.1 - g.last_mid.1);
+            s.window.update(|w| *w = w.dragged(dx, dy));
+        }
+        None => {}
+    }
+}
+
+/// Applies a keyboard or toolbar command to this viewport.
+fn apply(core: &Rc<RefCell<Core>>, s: State, action: Action) {
+    let _ = core;
+    let n = s.instances.with_untracked(Vec::len);
+    let published = s.reading.slots[s.slot];
+    match action {
+        Action::Scroll(d) => scroll(s, d),
+        Action::Page(d) => scroll(s, d * stack::page_step(n)),
+        Action::First => scroll(s, -(n as i64)),
+        Action::Last => scroll(s, n as i64),
+        Action::Preset(k) => {
+            if let Some(p) = stack::CT_PRESETS.get(k) {
+                s.window.set(p.window);
+            }
+        }
+        Action::FileWindow => {
+            let windows: Vec<FileWindow> = s
+                .instances
+                .with_untracked(|v| v.get(s.index.get_untracked()).map(|i| i.windows.clone()))
+                .unwrap_or_default();
+            match stack::next_file_window(s.window.get_untracked(), &windows) {
+                Some((_, w)) => s.window.set(w),
+                None => s.window.set(s.initial_window.get_untracked()),
+            }
+        }
+        Action::Window { center, width } => s.window.set(WindowLevel { center, width }),
+        Action::Cine => published.cine.update(|c| *c = !*c),
+        Action::Fps(step) => published
+            .fps
+            .update(|f| *f = stack::cine_fps_step(*f, step)),
+        Action::Zoom(step) => {
+            let (w, h) = s.size.get_untracked();
+            let factor = if step > 0 { 1.25 } else { 0.8 };
+            zoom_about(s, [w as f32 / 2.0, h as f32 / 2.0], factor);
+        }
+        Action::Fit => s.display.update(|d| {
+            d.zoom = 1.0;
+            d.pan_px = [0.0, 0.0];
+        }),
+        Action::OneToOne => {
+            if let Some(v) = view_now(s) {
+                let zoom = v.zoom_for_scale(1.0);
+                s.display.update(|d| {
+                    // Keep the image point at the centre where it is.
+                    let ratio = zoom / d.zoom.max(1e-6);
+                    d.zoom = zoom;
+                    d.pan_px = [d.pan_px[0] * ratio, d.pan_px[1] * ratio];
+                });
+            }
+        }
+        Action::Rotate(k) => s.display.update(|d| {
+            d.orientation = d.orientation.rotated(k);
+            d.pan_px = rotate_pan(d.pan_px, k);
+        }),
+        Action::FlipHorizontal => s.display.update(|d| {
+            d.orientation = d.orientation.flipped_horizontally();
+            d.pan_px[0] = -d.pan_px[0];
+        }),
+        Action::FlipVertical => s.display.update(|d| {
+            d.orientation = d.orientation.flipped_vertically();
+            d.pan_px[1] = -d.pan_px[1];
+        }),
+        Action::Invert => s.display.update(|d| d.invert = !d.invert),
+        Action::Reset => {
+            s.display.set(Display::default());
+            s.window.set(s.initial_window.get_untracked());
+        }
+        Action::Tool(_)
+        | Action::Layout(_)
+        | Action::Sync
+        | Action::ReferenceLines
+        | Action::Help => {}
+    }
+}
+
+/// The pan offset turned with the image about the viewport centre.
+fn rotate_pan(p: [f32; 2], quarter_turns: i32) -> [f32; 2] {
+    let mut q = p;
+    for _ in 0..quarter_turns.rem_euclid(4) {
+        q = [-q[1], q[0]];
+    }
+    q
 }
 
 fn schedule_draw(core: &Rc<RefCell<Core>>, s: State) {
@@ -613,34 +1089,20 @@ fn draw(core: &Rc<RefCell<Core>>, s: State) {
     let target = frame
         .texture
         .create_view(&rangsi_render::wgpu::TextureViewDescriptor::default());
-    let [vw, vh] = screen.size();
-    let window = s.window.get_untracked();
-    let aspect = instance
-        .pixel_spacing
-        .filter(|p| p[0] > 0.0 && p[1] > 0.0)
-        .map_or(1.0, |p| (p[0] / p[1]) as f32);
-    let view = ViewState {
-        viewport_px: [vw as f32, vh as f32],
-        image_px: [
-            f32::from(instance.pixel.columns),
-            f32::from(instance.pixel.rows),
-        ],
-        pixel_aspect: aspect,
-        zoom: 1.0,
-        pan_px: [0.0, 0.0],
-        orientation: Default::default(),
-        window: VoiWindow {
-            center: window.center,
-            width: window.width,
-        },
-        rescale_slope: instance.pixel.rescale_slope,
-        rescale_intercept: instance.pixel.rescale_intercept,
-        invert: instance.pixel.photometric == "MONOCHROME1",
-    };
+    let view = view_state(
+        &instance,
+        screen.size(),
+        s.display.get_untracked(),
+        s.window.get_untracked(),
+    );
     renderer.draw(&target, image, &view);
     gpu.queue.present(frame);
     let drawn = image.map(|_| i);
     drop(c);
+    let published = s.reading.slots[s.slot].view;
+    if published.with_untracked(|v| v.as_ref() != Some(&view)) {
+        published.set(Some(view));
+    }
     if s.drawn.get_untracked() != drawn {
         s.drawn.set(drawn);
     }
