@@ -91,6 +91,27 @@ texts! {
     ShortcutPresets => "1–8: ค่า W/L สำเร็จรูป, 9: ค่าจากไฟล์", "1–8: W/L presets, 9: the file's window";
     NotShown => "ซีรีส์นี้แสดงไม่ได้", "This series cannot be shown";
     Error => "เกิดข้อผิดพลาด", "Something went wrong";
+    // study list
+    Hospital => "โรงพยาบาล", "Hospital";
+    AnyHospital => "ทุกโรงพยาบาล", "All hospitals";
+    DateTime => "วันเวลาที่ตรวจ", "Date / time";
+    QuickToday => "วันนี้", "Today";
+    QuickYesterday => "เมื่อวาน", "Yesterday";
+    QuickWeek => "7 วัน", "7 days";
+    QuickMonth => "30 วัน", "30 days";
+    ClearSearch => "ล้างการค้นหา", "Clear";
+    PerPage => "ต่อหน้า", "Per page";
+    RangeOf => "จาก", "of";
+    BadgeReported => "อ่านผลแล้ว", "Reported";
+    BadgeReferred => "ส่งต่อ", "Referred";
+    BadgeConsult => "ขอคำปรึกษา", "Consult requested";
+    ListKeys => "ลูกศรขึ้น/ลง: เลือก, Enter: เปิด, /: ค้นหา", "Up/Down: select, Enter: open, /: search";
+    StudyNotFound => "ไม่พบการตรวจ หรือคุณไม่มีสิทธิ์เปิดการตรวจนี้", "Study not found, or you may not open it";
+    OpenFound => "เปิดการตรวจที่พบ", "Open the studies found";
+    PatientStudies => "การตรวจของผู้ป่วย", "Studies of patient";
+    NoPatientStudies => "ไม่พบการตรวจของผู้ป่วยรายนี้ที่คุณเปิดได้", "No studies of this patient that you may open";
+    AllStudies => "การตรวจทั้งหมด", "All studies";
+    // end study list
     // measurements
     ToolProbe => "ค่าพิกเซล", "Probe";
     ToolLength => "วัดความยาว", "Length";

@@ -1,13 +1,18 @@
 //! Which page a URL shows. Deep links other systems use open straight into a study:
 //! `/viewer?StudyInstanceUIDs=UID[,UID]` (the OHIF convention) and IHE Invoke Image
-//! Display `/iid?requestType=STUDY&studyUID=…` or `requestType=PATIENT&patientID=…`.
+//! Display `/iid?requestType=STUDY&studyUID=…` or `requestType=PATIENT&patientID=…`
+//! (the list of that patient's studies; with `mostRecentResults=1` the newest study
+//! opens at once). The URL stays while the login page shows, so after login the deep
+//! link opens.
 
 use crate::qido::{percent_decode, percent_encode};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// The study list, optionally pre-filtered by patient ID.
+    /// The study list, optionally only the studies of one patient (exact patient ID).
     Studies { patient_id: Option<String> },
+    /// The newest study of one patient, opened in the viewer (IID `mostRecentResults=1`).
+    PatientLatest { patient_id: String },
     /// One or more studies open in the viewer (the first is shown).
     Viewer { study_uids: Vec<String> },
 }
@@ -54,9 +59,16 @@ impl Route {
                         Route::Viewer { study_uids }
                     }
                 }
-                Some("PATIENT") => Route::Studies {
-                    patient_id: get("patientID").filter(|p| !p.is_empty()),
-                },
+                Some("PATIENT") => {
+                    // IID sends a CX (`HN^^^&issuer&ISO`); the ID is its first component.
+                    let patient_id = get("patientID")
+                        .map(|p| p.split("^^^").next().unwrap_or("").trim().to_owned())
+                        .filter(|p| !p.is_empty());
+                    match (patient_id, get("mostRecentResults").as_deref().map(str::trim)) {
+                        (Some(patient_id), Some("1")) => Route::PatientLatest { patient_id },
+                        (patient_id, _) => Route::Studies { patient_id },
+                    }
+                }
                 _ => Route::Studies { patient_id: None },
             },
             _ => Route::Studies { patient_id: None },
@@ -70,6 +82,10 @@ impl Route {
             Route::Studies {
                 patient_id: Some(id),
             } => format!("/iid?requestType=PATIENT&patientID={}", percent_encode(id)),
+            Route::PatientLatest { patient_id } => format!(
+                "/iid?requestType=PATIENT&patientID={}&mostRecentResults=1",
+                percent_encode(patient_id)
+            ),
             Route::Viewer { study_uids } => {
                 format!("/viewer?StudyInstanceUIDs={}", study_uids.join(","))
             }
@@ -125,6 +141,27 @@ mod tests {
                 patient_id: Some("HN 0001".into())
             }
         );
+        assert_eq!(
+            Route::parse(
+                "/iid",
+                "requestType=PATIENT&patientID=HN7%5E%5E%5E%261.2.3%26ISO&mostRecentResults=1"
+            ),
+            Route::PatientLatest {
+                patient_id: "HN7".into()
+            }
+        );
+        for r in [
+            Route::PatientLatest {
+                patient_id: "HN 7".into(),
+            },
+            Route::Studies {
+                patient_id: Some("ส 1".into()),
+            },
+        ] {
+            let url = r.url();
+            let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+            assert_eq!(Route::parse(path, query), r);
+        }
         assert_eq!(
             Route::parse("/iid", ""),
             Route::Studies { patient_id: None }

@@ -1,7 +1,9 @@
 //! Calls to the server: the JSON API (`/api/login`, `/api/me`, `/api/logout`) and
 //! DICOMweb QIDO-RS / `/metadata`. Authentication is the session cookie (same origin).
 
-use rangsi_wire::api::{ApiError, LoginRequest, Me};
+use rangsi_wire::api::{
+    ApiError, HospitalList, HospitalRef, LoginRequest, Me, StudyListRow, StudyPage,
+};
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -132,14 +134,50 @@ pub async fn logout() {
     let _ = call("POST", "/api/logout", "application/json", None).await;
 }
 
-/// One page of the study list; `true` when more follow.
-pub async fn studies(search: &StudySearch) -> Result<(Vec<Study>, bool), CallError> {
-    let v = dicom_json(&format!("/dicomweb/studies?{}", search.query_string())).await?;
-    let mut list = Study::list_from_json(&v);
-    let more = list.len() > crate::qido::PAGE_SIZE as usize;
-    list.truncate(crate::qido::PAGE_SIZE as usize);
-    Ok((list, more))
+// ---- study list (`GET /api/studies`) ----
+
+async fn page_json(url: &str) -> Result<StudyPage, CallError> {
+    let v = json("GET", url, "application/json", None).await?;
+    serde_json::from_value(v).map_err(|e| CallError::Failed(format!("{url}: {e}")))
 }
+
+/// One page of the study list and the number of matching studies.
+pub async fn study_page(search: &StudySearch) -> Result<StudyPage, CallError> {
+    page_json(&format!("/api/studies?{}", search.api_query())).await
+}
+
+/// The hospitals whose studies the user can see (the list's hospital filter).
+pub async fn study_hospitals() -> Result<Vec<HospitalRef>, CallError> {
+    let url = "/api/studies/hospitals";
+    let v = json("GET", url, "application/json", None).await?;
+    serde_json::from_value::<HospitalList>(v)
+        .map(|l| l.hospitals)
+        .map_err(|e| CallError::Failed(format!("{url}: {e}")))
+}
+
+/// Which of `study_uids` the user can open (unknown and other hospitals' studies are absent).
+pub async fn studies_by_uid(study_uids: &[String]) -> Result<Vec<StudyListRow>, CallError> {
+    let list: Vec<String> = study_uids.iter().map(|u| percent_encode(u)).collect();
+    let page = page_json(&format!(
+        "/api/studies?uid={}&limit={}",
+        list.join(","),
+        study_uids.len().max(1)
+    ))
+    .await?;
+    Ok(page.rows)
+}
+
+/// The newest study of a patient (exact patient ID), if the user can see one.
+pub async fn latest_study(patient_id: &str) -> Result<Option<StudyListRow>, CallError> {
+    let page = page_json(&format!(
+        "/api/studies?patient={}&sort=-date&limit=1",
+        percent_encode(patient_id)
+    ))
+    .await?;
+    Ok(page.rows.into_iter().next())
+}
+
+// ---- end study list ----
 
 pub async fn study(study_uid: &str) -> Result<Option<Study>, CallError> {
     let v = dicom_json(&format!(

@@ -89,7 +89,10 @@ pub fn App() -> impl IntoView {
                 view! { <super::study_list::StudyList patient_id=patient_id/> }.into_any()
             }
             (true, Route::Viewer { study_uids }) => {
-                view! { <super::viewer::ViewerPage study_uids=study_uids/> }.into_any()
+                view! { <super::study_list::OpenStudies study_uids=study_uids/> }.into_any()
+            }
+            (true, Route::PatientLatest { patient_id }) => {
+                view! { <super::study_list::PatientLatest patient_id=patient_id/> }.into_any()
             }
         }
     };
