@@ -50,6 +50,12 @@ pub mod tags {
     pub const WINDOW_EXPLANATION: &str = "00281055";
     pub const FLOAT_PIXEL_DATA: &str = "7FE00008";
     pub const DOUBLE_FLOAT_PIXEL_DATA: &str = "7FE00009";
+    // reading tools: frame of reference and cine timing
+    pub const FRAME_OF_REFERENCE_UID: &str = "00200052";
+    pub const FRAME_TIME: &str = "00181063";
+    pub const RECOMMENDED_DISPLAY_FRAME_RATE: &str = "00082144";
+    pub const CINE_RATE: &str = "00180040";
+    // end reading tools
 }
 
 /// One DICOM JSON data set (an object keyed by tag).
@@ -312,6 +318,11 @@ pub struct Instance {
     pub pixel_spacing: Option<[f64; 2]>,
     pub windows: Vec<FileWindow>,
     pub pixel: PixelModule,
+    /// Frame of Reference UID: reference lines and synchronised scrolling need a shared one.
+    pub frame_of_reference: Option<String>,
+    /// Cine speed of a multi-frame instance: Frame Time, else Recommended Display
+    /// Frame Rate, else Cine Rate, as milliseconds per frame.
+    pub frame_time_ms: Option<f64>,
 }
 
 impl Instance {
@@ -378,6 +389,16 @@ impl Instance {
                 float_pixels: a.has(tags::FLOAT_PIXEL_DATA) || a.has(tags::DOUBLE_FLOAT_PIXEL_DATA),
                 transfer_syntax: a.string(tags::TRANSFER_SYNTAX_UID),
             },
+            frame_of_reference: a.string(tags::FRAME_OF_REFERENCE_UID),
+            frame_time_ms: a
+                .number(tags::FRAME_TIME)
+                .filter(|t| *t > 0.0)
+                .or_else(|| {
+                    a.number(tags::RECOMMENDED_DISPLAY_FRAME_RATE)
+                        .or_else(|| a.number(tags::CINE_RATE))
+                        .filter(|r| *r > 0.0)
+                        .map(|r| 1000.0 / r)
+                }),
         })
     }
 

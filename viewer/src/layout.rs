@@ -62,16 +62,19 @@ impl Layout {
     }
 }
 
-/// Series for each of `count` viewports when a study opens: the hanging series in the
-/// first, then the next series in list order, wrapping (the same series again when
-/// the study has fewer series than viewports).
+/// Series for each of `count` viewports when a study opens or the grid grows: the
+/// hanging series in the first, then the study's other series in list order; the
+/// viewports beyond the study's series stay empty (a series is dropped into them).
 pub fn initial_assignment(first: Option<usize>, series_count: usize, count: usize) -> Vec<Option<usize>> {
+    let mut out = vec![None; count];
     let Some(first) = first.filter(|&f| f < series_count) else {
-        return vec![None; count];
+        return out;
     };
-    (0..count)
-        .map(|k| Some((first + k) % series_count))
-        .collect()
+    let order = std::iter::once(first).chain((0..series_count).filter(|&i| i != first));
+    for (slot, series) in out.iter_mut().zip(order) {
+        *slot = Some(series);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -100,9 +103,9 @@ mod tests {
     }
 
     #[test]
-    fn series_fill_the_viewports_in_order_and_wrap() {
-        assert_eq!(initial_assignment(Some(1), 3, 4), vec![Some(1), Some(2), Some(0), Some(1)]);
-        assert_eq!(initial_assignment(Some(0), 1, 2), vec![Some(0), Some(0)]);
+    fn series_fill_the_viewports_hanging_series_first_then_leave_the_rest_empty() {
+        assert_eq!(initial_assignment(Some(1), 3, 4), vec![Some(1), Some(0), Some(2), None]);
+        assert_eq!(initial_assignment(Some(0), 1, 2), vec![Some(0), None]);
         assert_eq!(initial_assignment(None, 3, 2), vec![None, None]);
         assert_eq!(initial_assignment(Some(5), 3, 1), vec![None]);
     }

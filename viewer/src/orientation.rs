@@ -177,6 +177,8 @@ mod tests {
                 float_pixels: false,
                 transfer_syntax: None,
             },
+            frame_of_reference: Some("1.2.3".into()),
+            frame_time_ms: None,
         }
     }
 

@@ -19,6 +19,8 @@ pub enum Action {
     Preset(usize),
     /// Key 9: the next of the file's own windows.
     FileWindow,
+    /// A window picked in the menu.
+    Window { center: f64, width: f64 },
     Cine,
     /// Cine speed up (+1) or down (-1).
     Fps(i32),

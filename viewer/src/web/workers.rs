@@ -2,6 +2,8 @@
 //! each fetches WADO-RS frames and decodes them off the UI thread. Jobs are queued in
 //! the order the viewer wants them (the slice on screen first) and re-prioritised as
 //! the user scrolls; loading another series drops what is still queued.
+//! Each viewport is a client with its own queue, generation and sink; the workers
+//! take turns between the clients' queues, so nine viewports load side by side.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -30,12 +32,22 @@ struct Slot {
     in_flight: usize,
 }
 
-struct Inner {
-    slots: Vec<Slot>,
+#[derive(Default)]
+struct Client {
     /// (slice index, request) not yet sent.
     queue: VecDeque<(usize, DecodeRequest)>,
-    generation: u16,
+    generation: u8,
     sink: Option<Sink>,
+}
+
+/// Most clients (viewports) at once: the client number is 7 bits of a request id.
+pub const MAX_CLIENTS: usize = 128;
+
+struct Inner {
+    slots: Vec<Slot>,
+    clients: Vec<Client>,
+    /// The client whose queue the next free worker serves first (round robin).
+    turn: usize,
 }
 
 /// A handle to the page's worker pool.
@@ -46,8 +58,10 @@ thread_local! {
     static POOL: RefCell<Option<DecodePool>> = const { RefCell::new(None) };
 }
 
-fn request_id(generation: u16, index: usize) -> u32 {
-    (u32::from(generation) << 16) | (index as u32 & 0xFFFF)
+/// client (7 bits) | generation (8 bits) | slice index (16 bits): an id that fits an
+/// f64 exactly in JSON and keeps late answers of an earlier series apart.
+fn request_id(client: usize, generation: u8, index: usize) -> u32 {
+    ((client as u32 & 0x7F) << 24) | (u32::from(generation) << 16) | (index as u32 & 0xFFFF)
 }
 
 impl DecodePool {
@@ -70,9 +84,8 @@ impl DecodePool {
         let count = cores.saturating_sub(1).clamp(1, 4);
         let pool = DecodePool(Rc::new(RefCell::new(Inner {
             slots: Vec::with_capacity(count),
-            queue: VecDeque::new(),
-            generation: 0,
-            sink: None,
+            clients: Vec::new(),
+            turn: 0,
         })));
         let url = format!("{}decode-worker_loader.js", super::STATIC_PREFIX);
         for n in 0..count {
@@ -93,56 +106,81 @@ impl DecodePool {
         Ok(pool)
     }
 
-    /// Starts loading a series: `slices[i]` is (frame URL, pixel module) of slice `i`,
-    /// fetched in `order`. Anything still queued from an earlier series is dropped and
-    /// late answers for it are ignored.
-    pub fn load(&self, slices: &[(String, PixelModule)], order: &[usize], sink: Sink) {
+    /// Starts loading a series for `client` (a viewport, < [`MAX_CLIENTS`]):
+    /// `slices[i]` is (frame URL, pixel module) of slice `i`, fetched in `order`.
+    /// Anything this client still had queued is dropped and late answers for it are
+    /// ignored.
+    pub fn load(&self, client: usize, slices: &[(String, PixelModule)], order: &[usize], sink: Sink) {
+        let client = client % MAX_CLIENTS;
         {
             let mut inner = self.0.borrow_mut();
-            inner.generation = inner.generation.wrapping_add(1);
-            let generation = inner.generation;
-            inner.queue = order
+            if inner.clients.len() <= client {
+                inner.clients.resize_with(client + 1, Client::default);
+            }
+            let c = &mut inner.clients[client];
+            c.generation = c.generation.wrapping_add(1);
+            let generation = c.generation;
+            c.queue = order
                 .iter()
                 .filter_map(|&i| {
                     let (url, pixel) = slices.get(i)?;
                     Some((
                         i,
                         DecodeRequest {
-                            id: request_id(generation, i),
+                            id: request_id(client, generation, i),
                             url: url.clone(),
                             pixel: pixel.clone(),
                         },
                     ))
                 })
                 .collect();
-            inner.sink = Some(sink);
+            c.sink = Some(sink);
         }
         self.pump();
     }
 
-    /// Moves the queued slices nearest to `current` to the front.
-    pub fn prioritize(&self, current: usize) {
+    /// Moves `client`'s queued slices nearest to `current` to the front.
+    pub fn prioritize(&self, client: usize, current: usize) {
         let mut inner = self.0.borrow_mut();
-        inner
-            .queue
-            .make_contiguous()
-            .sort_by_key(|(i, _)| i.abs_diff(current));
+        if let Some(c) = inner.clients.get_mut(client % MAX_CLIENTS) {
+            c.queue
+                .make_contiguous()
+                .sort_by_key(|(i, _)| i.abs_diff(current));
+        }
     }
 
-    /// Drops everything queued (the viewer closed).
-    pub fn cancel(&self) {
+    /// Drops everything `client` has queued (its viewport closed).
+    pub fn cancel(&self, client: usize) {
         let mut inner = self.0.borrow_mut();
-        inner.generation = inner.generation.wrapping_add(1);
-        inner.queue.clear();
-        inner.sink = None;
+        if let Some(c) = inner.clients.get_mut(client % MAX_CLIENTS) {
+            c.generation = c.generation.wrapping_add(1);
+            c.queue.clear();
+            c.sink = None;
+        }
     }
 
     fn pump(&self) {
         let mut inner = self.0.borrow_mut();
-        let Inner { slots, queue, .. } = &mut *inner;
+        let Inner {
+            slots,
+            clients,
+            turn,
+        } = &mut *inner;
+        if clients.is_empty() {
+            return;
+        }
         for slot in slots.iter_mut().filter(|s| s.ready) {
             while slot.in_flight < IN_FLIGHT_PER_WORKER {
-                let Some((_, request)) = queue.pop_front() else {
+                // The next client, in turn, that has something queued.
+                let n = clients.len();
+                let Some(k) = (0..n)
+                    .map(|d| (*turn + d) % n)
+                    .find(|&k| !clients[k].queue.is_empty())
+                else {
+                    return;
+                };
+                *turn = (k + 1) % n;
+                let Some((_, request)) = clients[k].queue.pop_front() else {
                     return;
                 };
                 let Ok(text) = serde_json::to_string(&request) else {
@@ -189,8 +227,16 @@ impl DecodePool {
                 slot.in_flight = slot.in_flight.saturating_sub(1);
             }
             match &result {
-                Some((id, _)) if id >> 16 == u32::from(inner.generation) => inner.sink.clone(),
-                _ => None,
+                Some((id, _)) => {
+                    let client = (id >> 24) as usize & 0x7F;
+                    let generation = (id >> 16) as u8;
+                    inner
+                        .clients
+                        .get(client)
+                        .filter(|c| c.generation == generation)
+                        .and_then(|c| c.sink.clone())
+                }
+                None => None,
             }
         };
         if let (Some(sink), Some((id, result))) = (sink, result) {
