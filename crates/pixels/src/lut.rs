@@ -250,9 +250,10 @@ const MAX_SEGMENTED_ENTRIES: usize = 65536;
 /// 0), linear (1) and indirect (2) segments. `data` are the table's entries
 /// (16-bit words, or bytes of 8-bit tables). Linear segments round to the
 /// nearest integer, ties to even (as pydicom's `np.around` does). The
-/// indirect segment's offset is the *byte* offset of the first segment to
-/// copy (the standard's wording; pydicom reads it as an entry index, the same
-/// for offset 0). `None` for a malformed table.
+/// indirect segment's 32-bit offset (least significant word first) locates
+/// the first segment to copy counted in table entries from the start, as
+/// pydicom reads it; it must point back to an earlier segment. `None` for a
+/// malformed table.
 pub(crate) fn expand_segmented(data: &[u16], bytes_per_entry: usize) -> Option<Vec<u16>> {
     let mut out = Vec::new();
     // Segments visited in all, bounding the work nested indirect segments can ask for.
@@ -301,7 +302,7 @@ fn expand_from(
                 if out.is_empty() || depth >= 4 {
                     return None;
                 }
-                let offset_bytes = if bytes_per_entry == 1 {
+                let offset = if bytes_per_entry == 1 {
                     // Four 8-bit entries, least significant pair first (as words).
                     let b = data.get(at..at + 4)?;
                     at += 4;
@@ -313,7 +314,7 @@ fn expand_from(
                     at += 2;
                     u32::from(w[0]) | u32::from(w[1]) << 16
                 };
-                let start = offset_bytes as usize / bytes_per_entry;
+                let start = offset as usize;
                 if start >= at {
                     return None;
                 }
@@ -344,6 +345,12 @@ mod tests {
         let data = [0, 2, 0, 10, 1, 4, 50, 2, 1, 0, 0];
         let out = expand_segmented(&data, 2).expect("expands");
         assert_eq!(out, [0, 10, 20, 30, 40, 50, 0, 10]);
+        // An indirect copy of the linear segment at entry 4, ramping from the
+        // value before it; 27.5 rounds to even (pydicom's `_expand_segmented_lut`
+        // gives the same: [0, 10, 30, 50, 5, 28, 50]).
+        let data = [0, 2, 0, 10, 1, 2, 50, 0, 1, 5, 2, 1, 4, 0];
+        let out = expand_segmented(&data, 2).expect("expands");
+        assert_eq!(out, [0, 10, 30, 50, 5, 28, 50]);
     }
 
     #[test]
@@ -352,7 +359,7 @@ mod tests {
         assert_eq!(expand_segmented(&[0, 5, 1, 2], 2), None, "short discrete");
         assert_eq!(expand_segmented(&[7, 1, 1], 2), None, "unknown opcode");
         // An indirect segment pointing at itself.
-        assert_eq!(expand_segmented(&[0, 1, 5, 2, 1, 6, 0], 2), None);
+        assert_eq!(expand_segmented(&[0, 1, 5, 2, 1, 3, 0], 2), None);
     }
 
     #[test]
