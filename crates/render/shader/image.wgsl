@@ -15,7 +15,8 @@ struct View {
     window: vec2<f32>,              // center, width (modality units)
     invert: f32,                    // 1: MONOCHROME1 or user inversion
     srgb_target: f32,               // 1: the target encodes sRGB, write linear values
-    _pad: vec2<f32>,
+    texel_scale: f32,               // image pixels per texel (>1: a reduced large frame)
+    _pad: f32,
 };
 
 @group(0) @binding(0) var<uniform> view: View;
@@ -34,8 +35,12 @@ fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
     return out;
 }
 
+fn texture_size() -> vec2<f32> {
+    return ceil(view.image_size / max(view.texel_scale, 1.0));
+}
+
 fn modality_at(p: vec2<i32>) -> f32 {
-    let size = vec2<i32>(view.image_size);
+    let size = vec2<i32>(texture_size());
     let q = clamp(p, vec2<i32>(0, 0), size - vec2<i32>(1, 1));
     return stored_at(q) * view.rescale.x + view.rescale.y;
 }
@@ -61,8 +66,8 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     if image.x < 0.0 || image.y < 0.0 || image.x >= view.image_size.x || image.y >= view.image_size.y {
         return vec4<f32>(0.0, 0.0, 0.0, 1.0);
     }
-    // Bilinear interpolation of modality values between pixel centres.
-    let t = image - vec2<f32>(0.5, 0.5);
+    // Bilinear interpolation of modality values between texel centres.
+    let t = image / max(view.texel_scale, 1.0) - vec2<f32>(0.5, 0.5);
     let base = floor(t);
     let f = t - base;
     let p = vec2<i32>(base);

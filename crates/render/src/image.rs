@@ -77,6 +77,9 @@ pub struct GpuImage {
     pub(crate) _texture: wgpu::Texture,
     pub columns: u32,
     pub rows: u32,
+    /// 1, or the factor (image pixels per texel side) a frame larger than the
+    /// device's texture limit was reduced by: it is then shown whole, with less detail.
+    pub reduction: u32,
 }
 
 impl GpuImage {
@@ -91,6 +94,36 @@ impl GpuImage {
         } else {
             2
         };
-        u64::from(self.columns) * u64::from(self.rows) * per
+        u64::from(self.columns.div_ceil(self.reduction.max(1)))
+            * u64::from(self.rows.div_ceil(self.reduction.max(1)))
+            * per
     }
+}
+
+/// Reduces a `columns`×`rows` frame by `k` in each direction: each texel is the mean
+/// of the (up to) k×k pixels it covers. The result is ⌈columns/k⌉×⌈rows/k⌉.
+pub(crate) fn reduce<T: Copy + Into<f64>>(
+    samples: &[T],
+    columns: u32,
+    rows: u32,
+    k: u32,
+    from_f64: impl Fn(f64) -> T,
+) -> Vec<T> {
+    let (c, r, k) = (columns as usize, rows as usize, k.max(1) as usize);
+    let (tc, tr) = (c.div_ceil(k), r.div_ceil(k));
+    let mut out = Vec::with_capacity(tc * tr);
+    for ty in 0..tr {
+        for tx in 0..tc {
+            let (mut sum, mut n) = (0.0f64, 0u32);
+            for y in ty * k..((ty + 1) * k).min(r) {
+                let row = &samples[y * c..y * c + c];
+                for &v in &row[tx * k..((tx + 1) * k).min(c)] {
+                    sum += v.into();
+                    n += 1;
+                }
+            }
+            out.push(from_f64(sum / f64::from(n.max(1))));
+        }
+    }
+    out
 }

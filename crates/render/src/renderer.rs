@@ -153,13 +153,50 @@ impl Renderer {
                 expected,
             });
         }
-        if columns > self.max_texture_side || rows > self.max_texture_side {
-            return Err(RenderError::FrameTooLarge {
+        // Larger than the device allows (WebGL2: often 4096): reduce by the smallest
+        // integer factor that fits, rather than fail; the viewer says so.
+        let k = columns
+            .max(rows)
+            .div_ceil(self.max_texture_side.max(1))
+            .max(1);
+        if k > 1 {
+            let (tc, tr) = (columns.div_ceil(k), rows.div_ceil(k));
+            let image = match texels {
+                FrameTexels::I16(v) => {
+                    let r = crate::image::reduce(v, columns, rows, k, |x| x.round() as i16);
+                    self.upload_texture(tc, tr, FrameTexels::I16(&r))
+                }
+                FrameTexels::U16(v) => {
+                    let r = crate::image::reduce(v, columns, rows, k, |x| x.round() as u16);
+                    self.upload_texture(tc, tr, FrameTexels::U16(&r))
+                }
+                FrameTexels::F32(v) => {
+                    let r = crate::image::reduce(v, columns, rows, k, |x| x as f32);
+                    self.upload_texture(tc, tr, FrameTexels::F32(&r))
+                }
+            };
+            return Ok(GpuImage {
                 columns,
                 rows,
-                limit: self.max_texture_side,
+                reduction: k,
+                ..image
             });
         }
+        Ok(self.upload_texture(columns, rows, texels))
+    }
+
+    /// Limits the texture side below the device's own limit (tests of the reduction,
+    /// or to spare memory on small devices).
+    pub fn limit_texture_side(&mut self, side: u32) {
+        self.max_texture_side = self.max_texture_side.min(side.max(1));
+    }
+
+    /// Largest texture side frames are uploaded at.
+    pub fn max_texture_side(&self) -> u32 {
+        self.max_texture_side
+    }
+
+    fn upload_texture(&self, columns: u32, rows: u32, texels: FrameTexels<'_>) -> GpuImage {
         let format = texels.format();
         let size = wgpu::Extent3d {
             width: columns,
@@ -202,18 +239,22 @@ impl Renderer {
                 resource: wgpu::BindingResource::TextureView(&view),
             }],
         });
-        Ok(GpuImage {
+        GpuImage {
             format,
             bind_group,
             _texture: texture,
             columns,
             rows,
-        })
+            reduction: 1,
+        }
     }
 
     /// Draws `image` (or black, when `None`) into `target` with the given view.
     pub fn draw(&self, target: &wgpu::TextureView, image: Option<&GpuImage>, view: &ViewState) {
-        let uniform = view.uniform(self.target_format.is_srgb());
+        let mut uniform = view.uniform(self.target_format.is_srgb());
+        if let Some(image) = image {
+            uniform.texel_scale = image.reduction.max(1) as f32;
+        }
         self.queue
             .write_buffer(&self.view_buffer, 0, bytemuck::bytes_of(&uniform));
         let mut encoder = self

@@ -232,7 +232,8 @@ impl ViewState {
             window: [self.window.center as f32, self.window.width as f32],
             invert: if self.invert { 1.0 } else { 0.0 },
             srgb_target: if srgb_target { 1.0 } else { 0.0 },
-            _pad: [0.0; 2],
+            texel_scale: 1.0,
+            _pad: 0.0,
         }
     }
 }
@@ -249,7 +250,10 @@ pub struct ViewUniform {
     pub window: [f32; 2],
     pub invert: f32,
     pub srgb_target: f32,
-    pub _pad: [f32; 2],
+    /// Image pixels per texel: 1, or the factor a frame larger than the device's
+    /// texture limit was reduced by on upload ([`crate::GpuImage::reduction`]).
+    pub texel_scale: f32,
+    pub _pad: f32,
 }
 
 #[cfg(test)]

@@ -279,6 +279,37 @@ fn zoom_two_with_pan_shows_each_image_pixel_as_a_2x2_block() {
 }
 
 #[test]
+fn frames_over_the_texture_limit_are_reduced_not_refused() {
+    let gpu = gpu();
+    let mut r = Renderer::new(&gpu, FORMAT);
+    // As a 4096-limit WebGL2 device would see a 16384-wide frame: limit 16 for 64 columns.
+    r.limit_texture_side(16);
+    let (w, h, stored) = ct_frame();
+    let image = r.upload(w, h, FrameTexels::I16(&stored)).expect("reduced, not refused");
+    assert_eq!((image.columns, image.rows, image.reduction), (64, 48, 4));
+    assert_eq!(image.bytes(), 16 * 12 * 2);
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &view(w, h, [w, h], 40.0, 4000.0))
+        .expect("draw and read back");
+    // The ramp is linear, and so are 4×4 means and bilinear interpolation between
+    // them: away from the clamped border every pixel keeps its own value.
+    let mut bad = Vec::new();
+    for y in 2..h - 2 {
+        for x in 2..w - 2 {
+            let i = ((y * w + x) * 4) as usize;
+            let want = expected_gray(hu(x, y), 40.0, 4000.0);
+            if out[i].abs_diff(want) > 1 && bad.len() < 8 {
+                bad.push(format!("({x},{y}) got {} want {want}", out[i]));
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let path = save_actual("reduced", &out, w, h);
+        panic!("reduced frame differs (image: {path}):\n{}", bad.join("\n"));
+    }
+}
+
+#[test]
 fn wrong_sample_count_is_an_error_not_a_panic() {
     let gpu = gpu();
     let r = Renderer::new(&gpu, FORMAT);
