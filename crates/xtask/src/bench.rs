@@ -6,6 +6,7 @@
 mod peer;
 mod pixels;
 mod server;
+mod viewer;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,12 +16,13 @@ use anyhow::{Result, bail};
 
 use crate::setup::Paths;
 
-const USAGE: &str = "usage: cargo xtask bench server";
+const USAGE: &str = "usage: cargo xtask bench server|pixels|viewer";
 
 pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("server") => server::main(paths, &args[1..]),
         Some("pixels") => pixels::main(paths, &args[1..]),
+        Some("viewer") => viewer::main(paths, &args[1..]),
         Some(other) => bail!("unknown benchmark `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }

@@ -7,6 +7,7 @@
 //! - `cargo xtask fuzz [SECONDS]`: each cargo-fuzz target for SECONDS (default 60).
 //! - `cargo xtask bench server`: rangsi and Orthanc side by side on the same data.
 //! - `cargo xtask bench pixels`: decode rates, native and wasm beside Cornerstone's codecs.
+//! - `cargo xtask bench viewer`: the viewer beside OHIF in headless Chromium on a 300-slice CT.
 //!
 //! Each subcommand first runs the idempotent set-up it needs (`setup.rs`).
 
@@ -39,6 +40,10 @@ commands:
                         $CARGO_TARGET_DIR/bench-server.md
   bench pixels          rangsi-pixels decode rates natively and as wasm in headless Chromium
                         beside Cornerstone's WASM codecs; $CARGO_TARGET_DIR/bench-pixels.md
+  bench viewer          the viewer beside OHIF 3.13 in headless Chromium on a 300-slice CT from the
+                        same rangsi serve: first-load bytes, first image on emulated 30 and 10 Mbit/s
+                        links, whole series loaded, scroll fps, memory; $CARGO_TARGET_DIR/bench-viewer.md
+                        ([--runs N] [--links 30/10,10/50] [--rangsi BIN] [--gpu webgpu|webgl2])
 
 Set-up (Debian packages, Python venv in ~/.cache/rangsi/tools/venv, pinned wasm-bindgen-cli
 and cargo-fuzz in ~/.cache/rangsi/tools/bin) runs as needed.

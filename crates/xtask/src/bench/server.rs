@@ -808,7 +808,7 @@ impl Series {
 
 /// Runs gen_ct_series.py into `~/.cache/rangsi/bench-data/NAME` unless the folder
 /// already holds the output of the same arguments and the same generator.
-fn generate(paths: &Paths, shared: &Path, name: &str, args: &[&str]) -> Result<PathBuf> {
+pub(super) fn generate(paths: &Paths, shared: &Path, name: &str, args: &[&str]) -> Result<PathBuf> {
     let dir = paths.cache.join("bench-data").join(name);
     let script = shared.join("gen_ct_series.py");
     let stamp = dir.join(".stamp");
