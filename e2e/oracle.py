@@ -5,6 +5,8 @@ and prints, for a grid of image points, the expected 8-bit gray and the range of
 the 3x3 neighbourhood (the browser resamples, so a point may land a pixel off).
 
 usage: oracle.py FILE CENTER WIDTH GRID
+       oracle.py --pixel FILE COLUMN ROW   (the stored and modality value of one pixel,
+                                            Pixel Spacing and the image size)
 """
 import json
 import sys
@@ -13,7 +15,26 @@ import numpy as np
 import pydicom
 
 
+def pixel(path, col, row):
+    """What the viewer's probe and length tool must agree with, read by pydicom."""
+    ds = pydicom.dcmread(path)
+    stored = ds.pixel_array[row, col].item()
+    modality = float(stored) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+    spacing = [float(v) for v in ds.PixelSpacing] if "PixelSpacing" in ds else None
+    ipp = [float(v) for v in ds.ImagePositionPatient] if "ImagePositionPatient" in ds else None
+    iop = [float(v) for v in ds.ImageOrientationPatient] if "ImageOrientationPatient" in ds else None
+    patient = None
+    if spacing and ipp and iop:
+        # PS3.3 C.7.6.2.1.1: P = S + X * column spacing * column + Y * row spacing * row.
+        patient = [ipp[k] + iop[k] * spacing[1] * col + iop[3 + k] * spacing[0] * row for k in range(3)]
+    json.dump({"stored": stored, "modality": modality, "pixel_spacing": spacing, "patient": patient,
+               "rows": int(ds.Rows), "cols": int(ds.Columns)}, sys.stdout)
+
+
 def main():
+    if sys.argv[1] == "--pixel":
+        pixel(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
     path, c, w, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
     ds = pydicom.dcmread(path)
     hu = ds.pixel_array.astype(np.float64) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))

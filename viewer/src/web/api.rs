@@ -84,7 +84,7 @@ async fn call(
     Ok(response)
 }
 
-async fn json(
+pub(super) async fn json(
     method: &str,
     url: &str,
     accept: &str,

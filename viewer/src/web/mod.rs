@@ -10,6 +10,7 @@
 mod api;
 mod app;
 mod login;
+mod measure;
 mod prefs;
 mod study_list;
 mod viewer;

@@ -22,6 +22,8 @@ use crate::route::Route;
 use crate::shortcuts::{self, Action};
 use crate::stack;
 use crate::tools::ToolMode;
+// measurements: the tool buttons (web/measure.rs)
+use super::measure::MeasureTools;
 
 /// The drag-and-drop payload type of a series thumbnail (its index in the list).
 pub const SERIES_DRAG_TYPE: &str = "application/x-rangsi-series";
@@ -340,7 +342,8 @@ fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
                 {tool_button(ToolMode::Zoom, Text::ToolZoom, "⊕")}
                 {tool_button(ToolMode::Scroll, Text::ToolScroll, "⇕")}
             </span>
-            // measurement tools (the measurement helper mounts MeasureTools here)
+            // measurements: probe, length, angle, Cobb, ellipse, rectangle
+            <MeasureTools tool=reading.tool/>
             <span class="group">
                 {act(Action::Zoom(1), Text::KeyZoom, "+", "zoom-in")}
                 {act(Action::Zoom(-1), Text::KeyZoom, "−", "zoom-out")}
