@@ -153,6 +153,8 @@ fn json_response(body: String, headers: &HeaderMap) -> Response {
 /// 304 on a matching If-None-Match); a larger one is streamed item by item (no ETag), so
 /// memory stays flat whatever the number of matches or instances.
 const JSON_WHOLE_BYTES: usize = 1 << 20;
+/// Size of the chunks a streamed JSON answer is sent in.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Appends one item, its `{{BASE}}` placeholders replaced.
 fn push_item(out: &mut String, json: &str, base: &str) {
@@ -190,21 +192,30 @@ where
         body.push(']');
         return Ok(json_response(body, headers));
     }
-    // The rest follows as the index reads it; an error mid-way cuts the body short (the
-    // client sees invalid JSON, never a silently partial answer).
+    // The rest follows as the index reads it, in chunks of about STREAM_CHUNK_BYTES (one
+    // frame per item would cost the compression layer a flush each); an error mid-way
+    // cuts the body short (the client sees invalid JSON, never a silently partial answer).
     let rest = futures::stream::unfold(Some((items, base)), |state| async move {
         let (mut items, base) = state?;
-        match items.next().await {
-            Some(Ok(item)) => {
-                let mut chunk = String::from(",");
-                push_item(&mut chunk, &item, &base);
-                Some((Ok(Bytes::from(chunk)), Some((items, base))))
+        let mut chunk = String::with_capacity(STREAM_CHUNK_BYTES + 4096);
+        loop {
+            match items.next().await {
+                Some(Ok(item)) => {
+                    chunk.push(',');
+                    push_item(&mut chunk, &item, &base);
+                    if chunk.len() >= STREAM_CHUNK_BYTES {
+                        return Some((Ok(Bytes::from(chunk)), Some((items, base))));
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "JSON answer failed while streaming");
+                    return Some((Err(std::io::Error::other(e.to_string())), None));
+                }
+                None => {
+                    chunk.push(']');
+                    return Some((Ok(Bytes::from(chunk)), None));
+                }
             }
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "JSON answer failed while streaming");
-                Some((Err(std::io::Error::other(e.to_string())), None))
-            }
-            None => Some((Ok(Bytes::from_static(b"]")), None)),
         }
     });
     let head = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });

@@ -122,6 +122,8 @@ struct State {
     /// Draws with an image so far (tests wait for a redraw after a change).
     draws: RwSignal<u32>,
     size: RwSignal<(u32, u32)>,
+    /// Largest factor a frame of this series was reduced by to fit the GPU (1: none).
+    reduced: RwSignal<u32>,
     reading: Reading,
 }
 
@@ -168,6 +170,7 @@ pub fn Viewport(
         drawn: RwSignal::new(None),
         draws: RwSignal::new(0),
         size: RwSignal::new((1, 1)),
+        reduced: RwSignal::new(1),
         reading,
     };
     let series: Signal<Option<Series>> = Signal::derive(move || {
@@ -464,6 +467,7 @@ pub fn Viewport(
     view! {
         <section class="viewport" data-testid="viewport"
             class:active=is_active
+            class:empty=move || series.get().is_none()
             class:drag-over=move || drag_over.get()
             data-slot=slot.to_string()
             data-active=move || is_active().to_string()
@@ -543,6 +547,11 @@ pub fn Viewport(
                 </div>
                 <div class="overlay br">
                     <div data-testid="overlay-wl">{move || s.window.get().label()}</div>
+                    <Show when=move || { s.reduced.get() > 1 }>
+                        <div class="dim" data-testid="overlay-reduced">
+                            {move || format!("{} (1/{})", ui.t(Text::Downsampled), s.reduced.get())}
+                        </div>
+                    </Show>
                     <div data-testid="overlay-zoom">
                         {move || css_view().map(|v| format!("Zoom {:.0}%", v.scale() * 100.0)).unwrap_or_default()}
                     </div>
@@ -683,6 +692,7 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
     });
     s.loaded.set(0);
     s.failed.set(0);
+    s.reduced.set(1);
     s.drawn.set(None);
     s.index.set(0);
     s.frames.set(frames);
@@ -771,6 +781,9 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
     }
     match uploaded {
         Ok(image) => {
+            if image.reduction > s.reduced.get_untracked() {
+                s.reduced.set(image.reduction);
+            }
             if let Some(slot) = core.borrow_mut().images.get_mut(i) {
                 *slot = Some(image);
             }
