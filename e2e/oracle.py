@@ -7,6 +7,11 @@ the 3x3 neighbourhood (the browser resamples, so a point may land a pixel off).
 usage: oracle.py FILE CENTER WIDTH GRID
        oracle.py --pixel FILE COLUMN ROW   (the stored and modality value of one pixel,
                                             Pixel Spacing and the image size)
+       oracle.py --roi FILE ellipse|rectangle X0 Y0 X1 Y1
+                                           (mean, population SD, min, max of the modality
+                                            values whose pixel centres lie inside, and the
+                                            shape's area in mm^2; corners in image pixels,
+                                            (0,0) = top left corner of the first pixel)
 """
 import json
 import sys
@@ -31,7 +36,29 @@ def pixel(path, col, row):
                "rows": int(ds.Rows), "cols": int(ds.Columns)}, sys.stdout)
 
 
+def roi(path, kind, x0, y0, x1, y1):
+    ds = pydicom.dcmread(path)
+    hu = ds.pixel_array.astype(np.float64) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+    rows, cols = hu.shape
+    xa, xb, ya, yb = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+    cx, cy = np.meshgrid(np.arange(cols) + 0.5, np.arange(rows) + 0.5)
+    if kind == "ellipse":
+        rx, ry = (xb - xa) / 2, (yb - ya) / 2
+        inside = ((cx - (xa + rx)) / rx) ** 2 + ((cy - (ya + ry)) / ry) ** 2 <= 1.0
+    else:
+        inside = (cx >= xa) & (cx <= xb) & (cy >= ya) & (cy <= yb)
+    v = hu[inside]
+    row_mm, col_mm = (float(x) for x in ds.PixelSpacing)
+    w, h = (xb - xa) * col_mm, (yb - ya) * row_mm
+    area = np.pi * w * h / 4 if kind == "ellipse" else w * h
+    json.dump({"mean": float(v.mean()), "sd": float(v.std()), "min": float(v.min()), "max": float(v.max()),
+               "pixels": int(v.size), "area": float(area)}, sys.stdout)
+
+
 def main():
+    if sys.argv[1] == "--roi":
+        roi(sys.argv[2], sys.argv[3], *(float(x) for x in sys.argv[4:8]))
+        return
     if sys.argv[1] == "--pixel":
         pixel(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return

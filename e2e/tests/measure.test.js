@@ -1,7 +1,8 @@
 // Pixel probe and measurements end to end: open the CT, probe a pixel and compare the
 // stored value and HU with pydicom (oracle.py --pixel), draw a length and compare its
 // mm with the distance computed from the file's Pixel Spacing, reload and find it
-// restored from the server, then delete it. Runs in every browser set-up of
+// restored from the server, then delete it; draw an ellipse ROI and compare its
+// statistics with pydicom's over the corners the server saved (oracle.py --roi). Runs in every browser set-up of
 // lib/browser.js (WebGPU, WebGL2, and the 375 px phone with touch input); screenshots
 // go to e2e/test-results/<config>-measure-<step>.png.
 import { after, before, describe, test } from 'node:test';
@@ -25,13 +26,27 @@ after(async () => {
   await server?.stop();
 });
 
+function runOracle(args) {
+  const r = spawnSync(PYTHON, [path.join(E2E_DIR, 'oracle.py'), ...args.map(String)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`oracle.py ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function sliceFile(n) {
+  return path.join(server.work, 'thai', server.thai.files[n - 1]);
+}
+
 /** pydicom's reading of one pixel of image number `n` (1-based) of the Thai CT. */
 function pixelOracle(n, col, row) {
-  const file = path.join(server.work, 'thai', server.thai.files[n - 1]);
-  const r = spawnSync(PYTHON, [path.join(E2E_DIR, 'oracle.py'), '--pixel', file, String(col), String(row)],
-    { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`oracle.py --pixel failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout);
+  return runOracle(['--pixel', sliceFile(n), col, row]);
+}
+
+/** The user's measurements as the server has them (the page's own session). */
+async function serverMeasurements(page) {
+  return page.evaluate(async (uid) => {
+    const r = await fetch(`/api/measurements?study=${uid}`, { headers: { Accept: 'application/json' } });
+    return (await r.json()).measurements;
+  }, server.thai.study_uid);
 }
 
 async function shot(page, config, step) {
@@ -163,11 +178,8 @@ for (const config of CONFIGS) {
 
       // Saved for this user on the server (read back with the page's own session).
       await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]').dataset.pending === '0');
-      const stored = await page.evaluate(async (uid) => {
-        const r = await fetch(`/api/measurements?study=${uid}`, { headers: { Accept: 'application/json' } });
-        return r.json();
-      }, server.thai.study_uid);
-      const saved = stored.measurements.find((s) => s.id === id);
+      const stored = await serverMeasurements(page);
+      const saved = stored.find((s) => s.id === id);
       assert.ok(saved, `measurement ${id} on the server: ${JSON.stringify(stored)}`);
       assert.equal(saved.kind, 'length');
 
@@ -198,6 +210,37 @@ for (const config of CONFIGS) {
       await waitDrawn(page, 0);
       assert.equal(await page.locator(`[data-testid=measurement][data-id="${id}"]`).count(), 0, 'deleted on the server');
       await shot(page, config, '04-deleted');
+    });
+
+    test('an ellipse ROI has the mean, SD, min, max and area pydicom computes', async () => {
+      const { page } = b;
+      await page.getByTestId('tool-ellipse').click();
+      const rect = await page.getByTestId('viewport-canvas').boundingBox();
+      const before = await layerState(page);
+      await drag(page, config, screenOf(rect, 512, 512, 170, 230), screenOf(rect, 512, 512, 300, 330));
+      await page.waitForFunction((n) => Number(document.querySelector('[data-testid=measure-layer]').dataset.count) === n + 1,
+        before.count, { timeout: 30000 });
+      await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]').dataset.pending === '0');
+      const m = page.getByTestId('measurement').last();
+      const { id, kind, value } = await m.evaluate((el) => el.dataset);
+      assert.equal(kind, 'ellipse');
+      // The oracle gets the exact corners the server saved.
+      const saved = (await serverMeasurements(page)).find((s) => s.id === id);
+      assert.ok(saved, `ellipse ${id} saved`);
+      const [[x0, y0], [x1, y1]] = saved.points;
+      const want = runOracle(['--roi', sliceFile(1), 'ellipse', x0, y0, x1, y1]);
+      assert.ok(Math.abs(Number(value) - want.mean) < 1e-6, `mean ${value}, pydicom ${want.mean}`);
+      const label = await m.getByTestId('measurement-label').textContent();
+      for (const part of [`${want.mean.toFixed(1)} HU`, want.sd.toFixed(1), `${want.min}`, `${want.max}`,
+        `${want.area.toFixed(1)} mm²`, `(${want.pixels} `]) {
+        assert.ok(label.includes(part), `label ${JSON.stringify(label)} shows ${part}`);
+      }
+      await shot(page, config, '05-ellipse');
+      // Selected when drawn: the Delete key removes it.
+      await page.keyboard.press('Delete');
+      await page.waitForFunction((mid) => !document.querySelector(`[data-testid=measurement][data-id="${mid}"]`), id);
+      await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]').dataset.pending === '0');
+      assert.equal((await serverMeasurements(page)).filter((s) => s.id === id).length, 0, 'deleted on the server');
     });
   });
 }

@@ -255,8 +255,10 @@ fn image_point(ev: &web_sys::PointerEvent, view: &ViewState) -> Option<Point> {
     if rect.width() <= 0.0 || rect.height() <= 0.0 {
         return None;
     }
-    let sx = (f64::from(ev.client_x()) - rect.left()) * f64::from(view.viewport_px[0]) / rect.width();
-    let sy = (f64::from(ev.client_y()) - rect.top()) * f64::from(view.viewport_px[1]) / rect.height();
+    let sx =
+        (f64::from(ev.client_x()) - rect.left()) * f64::from(view.viewport_px[0]) / rect.width();
+    let sy =
+        (f64::from(ev.client_y()) - rect.top()) * f64::from(view.viewport_px[1]) / rect.height();
     let p = view.image_from_screen([sx as f32, sy as f32]);
     Some([f64::from(p[0]), f64::from(p[1])])
 }
@@ -364,8 +366,7 @@ pub fn MeasureLayer(
             }
             let study_uid = study_uid.clone();
             leptos::task::spawn_local(async move {
-                if let Ok(a) = spacing_attributes(&study_uid, &se.series_uid, &inst.sop_uid).await
-                {
+                if let Ok(a) = spacing_attributes(&study_uid, &se.series_uid, &inst.sop_uid).await {
                     calibration.update(|c| {
                         c.insert(inst.sop_uid.clone(), a);
                     });
@@ -578,7 +579,6 @@ pub fn MeasureLayer(
         }
     };
 
-
     let start_drag = move |ev: &web_sys::PointerEvent, id: &str, handle: Option<usize>| {
         if ev.button() != 0 || draft.with_untracked(Option::is_some) {
             return;
@@ -676,10 +676,11 @@ pub fn MeasureLayer(
             }
         };
         // Label beside the right-most point.
-        let anchor = sp
-            .iter()
-            .copied()
-            .fold([f64::NEG_INFINITY, 0.0], |m, p| if p[0] > m[0] { p } else { m });
+        let anchor =
+            sp.iter().copied().fold(
+                [f64::NEG_INFINITY, 0.0],
+                |m, p| if p[0] > m[0] { p } else { m },
+            );
         let (lx, ly) = (anchor[0] + 8.0 * dpr, anchor[1]);
         let number = number_of(&value);
         let kind_name = kind.name();
@@ -738,7 +739,14 @@ pub fn MeasureLayer(
             intercept: inst.pixel.rescale_intercept,
         };
         let reading = with_samples(&inst.sop_uid, frame.get(), |f| {
-            probe(p, f.columns, f.rows, |i| f.stored(i), rescale, plane.as_ref())
+            probe(
+                p,
+                f.columns,
+                f.rows,
+                |i| f.stored(i),
+                rescale,
+                plane.as_ref(),
+            )
         })
         .flatten()?;
         let lang = ui.lang.get();
