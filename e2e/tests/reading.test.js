@@ -11,15 +11,81 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { CONFIGS, analyse, launch, screenFromImage } from '../lib/browser.js';
-import { E2E_DIR, PASSWORD, SLICES, USER, oracle, startServer } from '../lib/server.js';
+import { execFileSync } from 'node:child_process';
+
+import { E2E_DIR, PASSWORD, PYTHON, SLICES, USER, oracle, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
 const ONLY = process.env.E2E_CONFIGS ? process.env.E2E_CONFIGS.split(',') : null;
 
+// A DX wider than any texture limit (WebGL2/WebGPU: 8192 or 16384), MONOCHROME1,
+// 12-bit, a smooth ramp: written by pydicom, sent by STOW-RS.
+const BIG_DX = `
+import sys
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+cols, rows = 17000, 200
+x = np.arange(cols)[None, :] * (3000.0 / cols)
+y = np.arange(rows)[:, None] * (1000.0 / rows)
+px = np.round(x + y).astype(np.uint16)
+meta = FileMetaDataset()
+meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+meta.MediaStorageSOPInstanceUID = generate_uid()
+meta.TransferSyntaxUID = ExplicitVRLittleEndian
+ds = Dataset()
+ds.file_meta = meta
+ds.SpecificCharacterSet = "ISO_IR 192"
+ds.SOPClassUID = meta.MediaStorageSOPClassUID
+ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+ds.StudyInstanceUID = generate_uid()
+ds.SeriesInstanceUID = generate_uid()
+ds.PatientName = "ภาพใหญ่^ทดสอบ"
+ds.PatientID = "HN-DX-1"
+ds.StudyDate = "20240102"
+ds.Modality = "DX"
+ds.SeriesNumber = 1
+ds.InstanceNumber = 1
+ds.SamplesPerPixel = 1
+ds.PhotometricInterpretation = "MONOCHROME1"
+ds.Rows, ds.Columns = rows, cols
+ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+ds.WindowCenter, ds.WindowWidth = "2048", "4096"
+ds.ImagerPixelSpacing = ["0.1", "0.1"]
+ds.PixelData = px.tobytes()
+ds.save_as(sys.argv[1], enforce_file_format=True)
+print(ds.StudyInstanceUID)
+`;
+
+/** Writes the big DX and stores it by STOW-RS; returns { file, studyUid }. */
+async function storeBigDx() {
+  const file = path.join(server.work, 'big-dx.dcm');
+  const studyUid = execFileSync(PYTHON, ['-c', BIG_DX, file], { encoding: 'utf8' }).trim();
+  const boundary = 'rangsi-e2e-boundary';
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+    fs.readFileSync(file),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const res = await fetch(`${server.url}/dicomweb/studies`, {
+    method: 'POST',
+    headers: {
+      'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
+      accept: 'application/dicom+json',
+    },
+    body,
+  });
+  assert.ok(res.ok, `STOW-RS answered ${res.status}: ${await res.text()}`);
+  return { file, studyUid };
+}
+
 let server;
+let bigDx;
 before(async () => {
   fs.mkdirSync(RESULTS, { recursive: true });
   server = await startServer();
+  bigDx = await storeBigDx();
 });
 after(async () => {
   await server?.stop();
@@ -300,6 +366,28 @@ for (const config of CONFIGS) {
       await shot(page, config, '11-help-english');
       await page.getByTestId('help-close').click();
       await page.getByTestId('lang-toggle').first().click(); // back to Thai
+    });
+
+    test('a DX wider than the texture limit is shown reduced with a notice, MONOCHROME1 inverted', async () => {
+      const { page } = b;
+      await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${bigDx.studyUid}`);
+      await waitDrawn(page, 0);
+      const note = await vp(page).getByTestId('overlay-reduced').textContent();
+      assert.match(note, /1\/\d/, note);
+      assert.equal(await text(page, 'overlay-wl'), 'W 4096 L 2048');
+      const png = await shot(page, config, '15-big-dx-reduced');
+      // pydicom's gray, inverted (MONOCHROME1: high values dark).
+      const rect = await vp(page).getByTestId('viewport-canvas').boundingBox();
+      const o = JSON.parse(execFileSync(PYTHON, [path.join(E2E_DIR, 'oracle.py'), bigDx.file, '2048', '4096', '9'], { encoding: 'utf8' }));
+      const pts = o.points.map((p) => screenFromImage(rect, o.cols, o.rows, p.col, p.row).map(Math.floor));
+      const { at } = await analyse(page, png, rect, pts);
+      const bad = [];
+      o.points.forEach((p, i) => {
+        if (Math.abs(at[i][0] - (255 - p.gray)) > 10) bad.push(`(${p.col},${p.row}) got ${at[i]} want ${255 - p.gray}`);
+      });
+      assert.ok(bad.length <= 2, bad.join('\n'));
+      await page.goBack();
+      await waitDrawn(page, 0);
     });
 
     if (config.hasTouch) {

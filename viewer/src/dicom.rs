@@ -513,4 +513,25 @@ mod tests {
         assert_eq!(i.windows[1].explanation, "LUNG");
         assert!(i.is_displayable());
     }
+
+    // reading tools
+    #[test]
+    fn frame_of_reference_and_cine_timing() {
+        let v = json!({
+            "00080018": {"vr": "UI", "Value": ["9.9"]},
+            "00200052": {"vr": "UI", "Value": ["1.2.3.4"]},
+            "00082144": {"vr": "IS", "Value": [25]},
+        });
+        let i = Instance::from_json(&v).expect("an instance");
+        assert_eq!(i.frame_of_reference.as_deref(), Some("1.2.3.4"));
+        assert_eq!(i.frame_time_ms, Some(40.0));
+        // Frame Time wins over the recommended rate.
+        let v = json!({
+            "00080018": {"vr": "UI", "Value": ["9.9"]},
+            "00181063": {"vr": "DS", "Value": [33.3]},
+            "00082144": {"vr": "IS", "Value": [25]},
+        });
+        assert_eq!(Instance::from_json(&v).and_then(|i| i.frame_time_ms), Some(33.3));
+    }
+    // end reading tools
 }

@@ -27,8 +27,6 @@ use super::api;
 use super::app::ui;
 use super::viewer::{Reading, SERIES_DRAG_TYPE};
 use super::workers::{DecodePool, DecodedSamples};
-// measurements: the overlay (web/measure.rs) and the samples it reads
-use super::measure::{MeasureLayer, keep_samples};
 use crate::dates::format_da;
 use crate::dicom::{FileWindow, Instance, Series, Study};
 use crate::i18n::Text;
@@ -194,7 +192,7 @@ pub fn Viewport(
             }
             let core = core.clone();
             leptos::task::spawn_local(async move {
-                let (w, h) = physical_size(&container);
+                let (w, h) = physical_size(&container, SAFE_CANVAS_SIDE);
                 canvas.set_width(w);
                 canvas.set_height(h);
                 s.size.set((w, h));
@@ -500,10 +498,8 @@ pub fn Viewport(
                 on:pointercancel=on_up
                 on:contextmenu=|ev| ev.prevent_default()>
                 <canvas node_ref=canvas_ref data-testid="viewport-canvas"></canvas>
-                // measurements: the SVG overlay (probe, lengths, angles, ROIs)
-                <MeasureLayer study_uid=study_uid.clone() series=series
-                    instance=Signal::derive(current) view=published.view.into() tool=reading.tool.into()
-                    frame=Signal::derive(move || s.frames.with(|f| f.get(s.index.get()).copied().unwrap_or(1)))/>
+                // measurement layer (the measurement helper mounts MeasureLayer here,
+                // with `series`, `current`, `published.view` and `reading.tool`)
                 {move || reference_line().map(|[x1, y1, x2, y2]| view! {
                     <svg class="reference-lines" data-testid="reference-line">
                         <line x1=x1 y1=y1 x2=x2 y2=y2/>
@@ -585,12 +581,17 @@ pub fn Viewport(
     }
 }
 
-fn physical_size(el: &web_sys::HtmlElement) -> (u32, u32) {
+/// Canvas side before the device's own limit is known (every WebGL2 device allows 4096).
+const SAFE_CANVAS_SIDE: u32 = 4096;
+
+/// The element's size in physical pixels, at most `limit` on either side (a surface
+/// larger than the device's texture limit cannot be configured).
+fn physical_size(el: &web_sys::HtmlElement, limit: u32) -> (u32, u32) {
     let dpr = dpr();
     let rect = el.get_bounding_client_rect();
     (
-        ((rect.width() * dpr).round() as u32).max(1),
-        ((rect.height() * dpr).round() as u32).max(1),
+        ((rect.width() * dpr).round() as u32).clamp(1, limit),
+        ((rect.height() * dpr).round() as u32).clamp(1, limit),
     )
 }
 
@@ -604,7 +605,12 @@ fn observe_size(
     let container2 = container.clone();
     let canvas = canvas.clone();
     let on_resize = Closure::<dyn Fn(js_sys::Array)>::new(move |_entries: js_sys::Array| {
-        let (w, h) = physical_size(&container2);
+        let limit = c2
+            .try_borrow()
+            .ok()
+            .and_then(|c| c.gpu.as_ref().map(|g| g.max_texture_side))
+            .unwrap_or(SAFE_CANVAS_SIDE);
+        let (w, h) = physical_size(&container2, limit);
         if s.size.get_untracked() == (w, h) {
             return;
         }
@@ -774,11 +780,6 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
             }
         }
     };
-    // measurements: the probe and ROI statistics read these samples.
-    if let Some(sop) = s.instances.with_untracked(|v| v.get(i).map(|x| x.sop_uid.clone())) {
-        let frame = s.frames.with_untracked(|f| f.get(i).copied().unwrap_or(1));
-        keep_samples(&sop, frame, &decoded);
-    }
     match uploaded {
         Ok(image) => {
             if image.reduction > s.reduced.get_untracked() {
