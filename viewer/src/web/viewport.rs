@@ -27,6 +27,8 @@ use super::api;
 use super::app::ui;
 use super::viewer::{Reading, SERIES_DRAG_TYPE};
 use super::workers::{DecodePool, DecodedSamples};
+// measurements: the overlay (web/measure.rs) and the samples it reads
+use super::measure::{MeasureLayer, keep_samples};
 use crate::dates::format_da;
 use crate::dicom::{FileWindow, Instance, Series, Study};
 use crate::i18n::Text;
@@ -498,8 +500,10 @@ pub fn Viewport(
                 on:pointercancel=on_up
                 on:contextmenu=|ev| ev.prevent_default()>
                 <canvas node_ref=canvas_ref data-testid="viewport-canvas"></canvas>
-                // measurement layer (the measurement helper mounts MeasureLayer here,
-                // with `series`, `current`, `published.view` and `reading.tool`)
+                // measurements: the SVG overlay (probe, lengths, angles, ROIs)
+                <MeasureLayer study_uid=study_uid.clone() series=series
+                    instance=Signal::derive(current) view=published.view.into() tool=reading.tool.into()
+                    frame=Signal::derive(move || s.frames.with(|f| f.get(s.index.get()).copied().unwrap_or(1)))/>
                 {move || reference_line().map(|[x1, y1, x2, y2]| view! {
                     <svg class="reference-lines" data-testid="reference-line">
                         <line x1=x1 y1=y1 x2=x2 y2=y2/>
@@ -780,6 +784,11 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
             }
         }
     };
+    // measurements: the probe and ROI statistics read these samples.
+    if let Some(sop) = s.instances.with_untracked(|v| v.get(i).map(|x| x.sop_uid.clone())) {
+        let frame = s.frames.with_untracked(|f| f.get(i).copied().unwrap_or(1));
+        keep_samples(&sop, frame, &decoded);
+    }
     match uploaded {
         Ok(image) => {
             if image.reduction > s.reduced.get_untracked() {
