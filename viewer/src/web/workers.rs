@@ -14,8 +14,11 @@ use rangsi_wire::decode::{DecodeFailure, DecodeRequest, DecodedFrame, PixelModul
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-/// Requests a worker holds at once: one decoding while the next one downloads.
-const IN_FLIGHT_PER_WORKER: usize = 2;
+/// Requests a worker holds at once: enough that the link does not idle while requests
+/// wait for their first byte (latency + server time) or the worker decodes (with 2,
+/// both requests of a pair finished together and the link stood still while the
+/// worker decoded them: `cargo xtask bench viewer`, BENCHMARKS.md).
+const IN_FLIGHT_PER_WORKER: usize = 4;
 
 /// A decoded frame as the worker sent it: header and the samples' buffer.
 pub struct DecodedSamples {
@@ -38,6 +41,17 @@ struct Client {
     queue: VecDeque<(usize, DecodeRequest)>,
     generation: u8,
     sink: Option<Sink>,
+    /// Requests sent for the current series, and whether one has been answered: the
+    /// first slice downloads alone, with the whole link, since the first image waits
+    /// for it.
+    sent: usize,
+    answered: bool,
+}
+
+impl Client {
+    fn can_send(&self) -> bool {
+        !self.queue.is_empty() && (self.answered || self.sent == 0)
+    }
 }
 
 /// Most clients (viewports) at once: the client number is 7 bits of a request id.
@@ -135,6 +149,8 @@ impl DecodePool {
                 })
                 .collect();
             c.sink = Some(sink);
+            c.sent = 0;
+            c.answered = false;
         }
         self.pump();
     }
@@ -175,7 +191,7 @@ impl DecodePool {
                 let n = clients.len();
                 let Some(k) = (0..n)
                     .map(|d| (*turn + d) % n)
-                    .find(|&k| !clients[k].queue.is_empty())
+                    .find(|&k| clients[k].can_send())
                 else {
                     return;
                 };
@@ -188,6 +204,7 @@ impl DecodePool {
                 };
                 if slot.worker.post_message(&text.into()).is_ok() {
                     slot.in_flight += 1;
+                    clients[k].sent += 1;
                 }
             }
         }
@@ -232,9 +249,12 @@ impl DecodePool {
                     let generation = (id >> 16) as u8;
                     inner
                         .clients
-                        .get(client)
+                        .get_mut(client)
                         .filter(|c| c.generation == generation)
-                        .and_then(|c| c.sink.clone())
+                        .and_then(|c| {
+                            c.answered = true;
+                            c.sink.clone()
+                        })
                 }
                 None => None,
             }
