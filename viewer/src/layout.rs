@@ -65,7 +65,11 @@ impl Layout {
 /// Series for each of `count` viewports when a study opens or the grid grows: the
 /// hanging series in the first, then the study's other series in list order; the
 /// viewports beyond the study's series stay empty (a series is dropped into them).
-pub fn initial_assignment(first: Option<usize>, series_count: usize, count: usize) -> Vec<Option<usize>> {
+pub fn initial_assignment(
+    first: Option<usize>,
+    series_count: usize,
+    count: usize,
+) -> Vec<Option<usize>> {
     let mut out = vec![None; count];
     let Some(first) = first.filter(|&f| f < series_count) else {
         return out;
@@ -104,7 +108,10 @@ mod tests {
 
     #[test]
     fn series_fill_the_viewports_hanging_series_first_then_leave_the_rest_empty() {
-        assert_eq!(initial_assignment(Some(1), 3, 4), vec![Some(1), Some(0), Some(2), None]);
+        assert_eq!(
+            initial_assignment(Some(1), 3, 4),
+            vec![Some(1), Some(0), Some(2), None]
+        );
         assert_eq!(initial_assignment(Some(0), 1, 2), vec![Some(0), None]);
         assert_eq!(initial_assignment(None, 3, 2), vec![None, None]);
         assert_eq!(initial_assignment(Some(5), 3, 1), vec![None]);

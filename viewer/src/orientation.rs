@@ -190,11 +190,35 @@ mod tests {
     fn standard_planes_read_as_radiologists_expect() {
         // Axial: the patient's right on the viewer's left, anterior at the top.
         let m = markers(AXIAL, RIGHT, DOWN);
-        assert_eq!((m.left.as_str(), m.right.as_str(), m.top.as_str(), m.bottom.as_str()), ("R", "L", "A", "P"));
+        assert_eq!(
+            (
+                m.left.as_str(),
+                m.right.as_str(),
+                m.top.as_str(),
+                m.bottom.as_str()
+            ),
+            ("R", "L", "A", "P")
+        );
         let m = markers(CORONAL, RIGHT, DOWN);
-        assert_eq!((m.left.as_str(), m.right.as_str(), m.top.as_str(), m.bottom.as_str()), ("R", "L", "H", "F"));
+        assert_eq!(
+            (
+                m.left.as_str(),
+                m.right.as_str(),
+                m.top.as_str(),
+                m.bottom.as_str()
+            ),
+            ("R", "L", "H", "F")
+        );
         let m = markers(SAGITTAL, RIGHT, DOWN);
-        assert_eq!((m.left.as_str(), m.right.as_str(), m.top.as_str(), m.bottom.as_str()), ("A", "P", "H", "F"));
+        assert_eq!(
+            (
+                m.left.as_str(),
+                m.right.as_str(),
+                m.top.as_str(),
+                m.bottom.as_str()
+            ),
+            ("A", "P", "H", "F")
+        );
     }
 
     #[test]
@@ -202,7 +226,15 @@ mod tests {
         // Axial rotated 90° clockwise: screen right now shows what was the image top
         // (anterior), screen down what was the image right (patient left).
         let m = markers(AXIAL, [0.0, -1.0], [1.0, 0.0]);
-        assert_eq!((m.left.as_str(), m.right.as_str(), m.top.as_str(), m.bottom.as_str()), ("P", "A", "R", "L"));
+        assert_eq!(
+            (
+                m.left.as_str(),
+                m.right.as_str(),
+                m.top.as_str(),
+                m.bottom.as_str()
+            ),
+            ("P", "A", "R", "L")
+        );
         // Axial mirrored left-right: L on the left.
         let m = markers(AXIAL, [-1.0, 0.0], DOWN);
         assert_eq!((m.left.as_str(), m.right.as_str()), ("L", "R"));
@@ -243,8 +275,17 @@ mod tests {
         let stack: Vec<Instance> = (0..10)
             .map(|k| slice(AXIAL, [0.0, 0.0, -2.5 * f64::from(k)]))
             .collect();
-        assert_eq!(nearest_slice(&stack, &slice(AXIAL, [0.0, 0.0, -11.0])), Some(4));
-        assert_eq!(nearest_slice(&stack, &slice(AXIAL, [5.0, 5.0, 100.0])), Some(0));
-        assert_eq!(nearest_slice(&stack, &slice(SAGITTAL, [0.0, 0.0, -11.0])), None);
+        assert_eq!(
+            nearest_slice(&stack, &slice(AXIAL, [0.0, 0.0, -11.0])),
+            Some(4)
+        );
+        assert_eq!(
+            nearest_slice(&stack, &slice(AXIAL, [5.0, 5.0, 100.0])),
+            Some(0)
+        );
+        assert_eq!(
+            nearest_slice(&stack, &slice(SAGITTAL, [0.0, 0.0, -11.0])),
+            None
+        );
     }
 }

@@ -20,7 +20,10 @@ pub enum Action {
     /// Key 9: the next of the file's own windows.
     FileWindow,
     /// A window picked in the menu.
-    Window { center: f64, width: f64 },
+    Window {
+        center: f64,
+        width: f64,
+    },
     Cine,
     /// Cine speed up (+1) or down (-1).
     Fps(i32),
@@ -116,13 +119,31 @@ mod tests {
 
     #[test]
     fn the_documented_keys_do_what_the_help_says() {
-        assert_eq!(action_for_key("ArrowDown", "ArrowDown", false), Some(Action::Scroll(1)));
-        assert_eq!(action_for_key("PageUp", "PageUp", false), Some(Action::Page(-1)));
-        assert_eq!(action_for_key("4", "Digit4", false), Some(Action::Preset(3)));
-        assert_eq!(action_for_key("9", "Digit9", false), Some(Action::FileWindow));
+        assert_eq!(
+            action_for_key("ArrowDown", "ArrowDown", false),
+            Some(Action::Scroll(1))
+        );
+        assert_eq!(
+            action_for_key("PageUp", "PageUp", false),
+            Some(Action::Page(-1))
+        );
+        assert_eq!(
+            action_for_key("4", "Digit4", false),
+            Some(Action::Preset(3))
+        );
+        assert_eq!(
+            action_for_key("9", "Digit9", false),
+            Some(Action::FileWindow)
+        );
         // Shift+4 prints "$" on a US keyboard and "ภ" on a Thai one: the code decides.
-        assert_eq!(action_for_key("$", "Digit4", true), Some(Action::Layout(Layout::TwoByTwo)));
-        assert_eq!(action_for_key("ภ", "Digit5", true), Some(Action::Layout(Layout::ThreeByThree)));
+        assert_eq!(
+            action_for_key("$", "Digit4", true),
+            Some(Action::Layout(Layout::TwoByTwo))
+        );
+        assert_eq!(
+            action_for_key("ภ", "Digit5", true),
+            Some(Action::Layout(Layout::ThreeByThree))
+        );
         assert_eq!(action_for_key("R", "KeyR", true), Some(Action::Rotate(-1)));
         assert_eq!(action_for_key("r", "KeyR", false), Some(Action::Rotate(1)));
         assert_eq!(action_for_key(" ", "Space", false), Some(Action::Cine));
@@ -133,7 +154,26 @@ mod tests {
             assert!(!keys.is_empty());
             assert!(!tr(Lang::Th, *text).is_empty() && !tr(Lang::En, *text).is_empty());
         }
-        let first_keys = ["ArrowDown", "PageUp", "Home", "1", "9", " ", "]", "+", "f", "0", "r", "h", "i", "x", "w", "y", "g", "?"];
+        let first_keys = [
+            "ArrowDown",
+            "PageUp",
+            "Home",
+            "1",
+            "9",
+            " ",
+            "]",
+            "+",
+            "f",
+            "0",
+            "r",
+            "h",
+            "i",
+            "x",
+            "w",
+            "y",
+            "g",
+            "?",
+        ];
         for k in first_keys {
             assert!(action_for_key(k, "", false).is_some(), "{k}");
         }

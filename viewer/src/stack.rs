@@ -152,14 +152,20 @@ pub const DEFAULT_CINE_FPS: u32 = 15;
 
 /// The cine speed one step faster (`step` > 0) or slower than `fps`, on [`CINE_FPS`].
 pub fn cine_fps_step(fps: u32, step: i32) -> u32 {
-    let at = CINE_FPS.iter().position(|&f| f >= fps).unwrap_or(CINE_FPS.len() - 1);
+    let at = CINE_FPS
+        .iter()
+        .position(|&f| f >= fps)
+        .unwrap_or(CINE_FPS.len() - 1);
     let next = (at as i32 + step).clamp(0, CINE_FPS.len() as i32 - 1) as usize;
     CINE_FPS[next]
 }
 
 /// Key 9: the file's window after `current` (the first when `current` is none of
 /// them), with its index, to cycle through all the windows a file offers.
-pub fn next_file_window(current: WindowLevel, windows: &[FileWindow]) -> Option<(usize, WindowLevel)> {
+pub fn next_file_window(
+    current: WindowLevel,
+    windows: &[FileWindow],
+) -> Option<(usize, WindowLevel)> {
     let at = windows
         .iter()
         .position(|w| w.center == current.center && w.width == current.width);
@@ -336,12 +342,35 @@ mod tests {
     #[test]
     fn key_nine_cycles_through_the_files_windows() {
         let windows = vec![
-            FileWindow { center: 40.0, width: 400.0, explanation: "SOFT".into() },
-            FileWindow { center: -600.0, width: 1500.0, explanation: "LUNG".into() },
+            FileWindow {
+                center: 40.0,
+                width: 400.0,
+                explanation: "SOFT".into(),
+            },
+            FileWindow {
+                center: -600.0,
+                width: 1500.0,
+                explanation: "LUNG".into(),
+            },
         ];
-        let lung = WindowLevel { center: -600.0, width: 1500.0 };
-        let soft = WindowLevel { center: 40.0, width: 400.0 };
-        assert_eq!(next_file_window(WindowLevel { center: 1.0, width: 2.0 }, &windows), Some((0, soft)));
+        let lung = WindowLevel {
+            center: -600.0,
+            width: 1500.0,
+        };
+        let soft = WindowLevel {
+            center: 40.0,
+            width: 400.0,
+        };
+        assert_eq!(
+            next_file_window(
+                WindowLevel {
+                    center: 1.0,
+                    width: 2.0
+                },
+                &windows
+            ),
+            Some((0, soft))
+        );
         assert_eq!(next_file_window(soft, &windows), Some((1, lung)));
         assert_eq!(next_file_window(lung, &windows), Some((0, soft)));
         assert_eq!(next_file_window(soft, &[]), None);

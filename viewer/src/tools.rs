@@ -78,7 +78,10 @@ mod tests {
             assert_eq!(ToolMode::from_code(t.code()), Some(t));
         }
         assert_eq!(ToolMode::from_code("nope"), None);
-        assert_eq!(ToolMode::ALL.iter().filter(|t| t.is_navigation()).count(), 4);
+        assert_eq!(
+            ToolMode::ALL.iter().filter(|t| t.is_navigation()).count(),
+            4
+        );
         assert_eq!(ToolMode::default(), ToolMode::WindowLevel);
     }
 }

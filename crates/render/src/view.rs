@@ -358,10 +358,18 @@ mod tests {
         // Flip horizontal: top-left goes to the top right; vertical: to the bottom left.
         v.orientation = Orientation::default().flipped_horizontally();
         assert!(close(v.screen_from_image([0.0, 0.0]), [700.0, 0.0], 1e-3));
-        assert!(close(v.screen_from_image([512.0, 512.0]), [100.0, 600.0], 1e-3));
+        assert!(close(
+            v.screen_from_image([512.0, 512.0]),
+            [100.0, 600.0],
+            1e-3
+        ));
         v.orientation = Orientation::default().flipped_vertically();
         assert!(close(v.screen_from_image([0.0, 0.0]), [100.0, 600.0], 1e-3));
-        assert!(close(v.screen_from_image([512.0, 0.0]), [700.0, 600.0], 1e-3));
+        assert!(close(
+            v.screen_from_image([512.0, 0.0]),
+            [700.0, 600.0],
+            1e-3
+        ));
     }
 
     #[test]
@@ -379,7 +387,9 @@ mod tests {
             for d in [[1.0, 0.0], [0.0, 1.0], [0.6, -0.8]] {
                 let before = x.screen_from_image_dir(d);
                 let after = h.screen_from_image_dir(d);
-                assert!((after[0] + before[0]).abs() < 1e-12 && (after[1] - before[1]).abs() < 1e-12);
+                assert!(
+                    (after[0] + before[0]).abs() < 1e-12 && (after[1] - before[1]).abs() < 1e-12
+                );
                 let back = x.image_from_screen_dir(x.screen_from_image_dir(d));
                 assert!((back[0] - d[0]).abs() < 1e-12 && (back[1] - d[1]).abs() < 1e-12);
             }

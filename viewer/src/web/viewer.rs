@@ -120,8 +120,7 @@ impl Reading {
                 slot.series.set(fill.get(k).copied().flatten());
             }
         }
-        self.active
-            .update(|a| *a = layout.clamp_active(*a));
+        self.active.update(|a| *a = layout.clamp_active(*a));
         self.layout.set(layout);
     }
 }
@@ -305,9 +304,14 @@ fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
             return;
         };
         let value = select.value();
-        if let Some(k) = value.strip_prefix('p').and_then(|k| k.parse::<usize>().ok()) {
+        if let Some(k) = value
+            .strip_prefix('p')
+            .and_then(|k| k.parse::<usize>().ok())
+        {
             reading.send(Action::Preset(k));
-        } else if let Some(k) = value.strip_prefix('f').and_then(|k| k.parse::<usize>().ok())
+        } else if let Some(k) = value
+            .strip_prefix('f')
+            .and_then(|k| k.parse::<usize>().ok())
             && let Some(w) = active_slot()
                 .current
                 .with_untracked(|c| c.as_ref().and_then(|i| i.windows.get(k).cloned()))

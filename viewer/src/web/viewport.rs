@@ -363,7 +363,13 @@ pub fn Viewport(
             if ev.ctrl_key() {
                 // Trackpad pinch arrives as ctrl + wheel: zoom about the pointer.
                 let factor = (-ev.delta_y() * 0.01).exp() as f32;
-                zoom_about_client(&core, s, f64::from(ev.client_x()), f64::from(ev.client_y()), factor);
+                zoom_about_client(
+                    &core,
+                    s,
+                    f64::from(ev.client_x()),
+                    f64::from(ev.client_y()),
+                    factor,
+                );
                 return;
             }
             let delta = if ev.delta_y() > 0.0 {
@@ -453,7 +459,8 @@ pub fn Viewport(
         }
         let other = reading.slots[active].current.get()?;
         let mine = current()?;
-        if mine.frame_of_reference.is_none() || mine.frame_of_reference != other.frame_of_reference {
+        if mine.frame_of_reference.is_none() || mine.frame_of_reference != other.frame_of_reference
+        {
             return None;
         }
         let [a, b] = orientation::reference_line(&mine, &other)?;
@@ -690,7 +697,10 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
     let n = sorted.len();
     let first_window = stack::initial_window(&sorted[0], None);
     // A multi-frame instance plays at its own rate.
-    if let Some(ms) = sorted[0].frame_time_ms.filter(|_| sorted[0].pixel.number_of_frames > 1) {
+    if let Some(ms) = sorted[0]
+        .frame_time_ms
+        .filter(|_| sorted[0].pixel.number_of_frames > 1)
+    {
         let fps = (1000.0 / ms).round().clamp(1.0, 120.0) as u32;
         s.reading.slots[s.slot].fps.set(fps);
     }
@@ -785,7 +795,10 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
         }
     };
     // measurements: the probe and ROI statistics read these samples.
-    if let Some(sop) = s.instances.with_untracked(|v| v.get(i).map(|x| x.sop_uid.clone())) {
+    if let Some(sop) = s
+        .instances
+        .with_untracked(|v| v.get(i).map(|x| x.sop_uid.clone()))
+    {
         let frame = s.frames.with_untracked(|f| f.get(i).copied().unwrap_or(1));
         keep_samples(&sop, frame, &decoded);
     }
@@ -828,7 +841,12 @@ fn view_now(s: State) -> Option<ViewState> {
     let i = s.index.get_untracked();
     let instance = s.instances.with_untracked(|v| v.get(i).cloned())?;
     let (w, h) = s.size.get_untracked();
-    Some(view_state(&instance, [w, h], s.display.get_untracked(), s.window.get_untracked()))
+    Some(view_state(
+        &instance,
+        [w, h],
+        s.display.get_untracked(),
+        s.window.get_untracked(),
+    ))
 }
 
 fn view_state(instance: &Instance, size: [u32; 2], d: Display, window: WindowLevel) -> ViewState {
@@ -861,7 +879,10 @@ fn view_state(instance: &Instance, size: [u32; 2], d: Display, window: WindowLev
 fn canvas_point(core: &Rc<RefCell<Core>>, x: f64, y: f64) -> Option<[f32; 2]> {
     let rect = core.borrow().container.as_ref()?.get_bounding_client_rect();
     let k = dpr();
-    Some([((x - rect.left()) * k) as f32, ((y - rect.top()) * k) as f32])
+    Some([
+        ((x - rect.left()) * k) as f32,
+        ((y - rect.top()) * k) as f32,
+    ])
 }
 
 fn zoom_about_client(core: &Rc<RefCell<Core>>, s: State, x: f64, y: f64, factor: f32) {

@@ -285,7 +285,9 @@ fn frames_over_the_texture_limit_are_reduced_not_refused() {
     // As a 4096-limit WebGL2 device would see a 16384-wide frame: limit 16 for 64 columns.
     r.limit_texture_side(16);
     let (w, h, stored) = ct_frame();
-    let image = r.upload(w, h, FrameTexels::I16(&stored)).expect("reduced, not refused");
+    let image = r
+        .upload(w, h, FrameTexels::I16(&stored))
+        .expect("reduced, not refused");
     assert_eq!((image.columns, image.rows, image.reduction), (64, 48, 4));
     assert_eq!(image.bytes(), 16 * 12 * 2);
     let out = r
