@@ -57,16 +57,49 @@ ds.save_as(sys.argv[1], enforce_file_format=True)
 print(ds.StudyInstanceUID)
 `;
 
-/** Writes the big DX and stores it by STOW-RS; returns { file, studyUid }. */
-async function storeBigDx() {
-  const file = path.join(server.work, 'big-dx.dcm');
-  const studyUid = execFileSync(PYTHON, ['-c', BIG_DX, file], { encoding: 'utf8' }).trim();
+// A sagittal series in the Thai CT study, same frame of reference: 3 slices of 512
+// columns along +y (the axial field of view) and 128 rows of 0.5 mm along -z, from
+// 10 mm above the first axial slice; written by pydicom from the first axial file.
+const SAGITTAL = `
+import json, sys
+import numpy as np
+import pydicom
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+ax = pydicom.dcmread(sys.argv[1])
+out = sys.argv[2]
+ps = float(ax.PixelSpacing[1])
+x0, y0, z0 = (float(v) for v in ax.ImagePositionPatient)
+series = generate_uid()
+for k in range(3):
+    ds = pydicom.dcmread(sys.argv[1])
+    ds.SeriesInstanceUID = series
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SeriesNumber = 3
+    ds.SeriesDescription = "Sagittal"
+    ds.InstanceNumber = k + 1
+    ds.ImageOrientationPatient = ["0", "1", "0", "0", "0", "-1"]
+    ds.ImagePositionPatient = [f"{x0 + 256 * ps + 20 * (k - 1):.3f}", f"{y0:.3f}", f"{z0 + 10:.3f}"]
+    ds.PixelSpacing = ["0.5", f"{ps:.6f}"]
+    ds.Rows, ds.Columns = 128, 512
+    ramp = (np.arange(512)[None, :] + 4 * np.arange(128)[:, None]).astype(np.int16)
+    ds.PixelData = ramp.astype(ax.pixel_array.dtype).tobytes()
+    if "SliceLocation" in ds:
+        del ds.SliceLocation
+    ds.save_as(f"{out}-{k}.dcm")
+print(json.dumps({"series_uid": series, "col_spacing": ps}))
+`;
+
+/** POSTs Part 10 files to STOW-RS as the e2e user. */
+async function stow(files) {
   const boundary = 'rangsi-e2e-boundary';
-  const body = Buffer.concat([
+  const parts = files.flatMap((f) => [
     Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-    fs.readFileSync(file),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
+    fs.readFileSync(f),
+    Buffer.from('\r\n'),
   ]);
+  const body = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
   const res = await fetch(`${server.url}/dicomweb/studies`, {
     method: 'POST',
     headers: {
@@ -77,7 +110,24 @@ async function storeBigDx() {
     body,
   });
   assert.ok(res.ok, `STOW-RS answered ${res.status}: ${await res.text()}`);
+}
+
+/** Writes the big DX and stores it by STOW-RS; returns { file, studyUid }. */
+async function storeBigDx() {
+  const file = path.join(server.work, 'big-dx.dcm');
+  const studyUid = execFileSync(PYTHON, ['-c', BIG_DX, file], { encoding: 'utf8' }).trim();
+  await stow([file]);
   return { file, studyUid };
+}
+
+let sagittal = null;
+/** Adds the sagittal series to the Thai study once; returns { series_uid, col_spacing }. */
+async function storeSagittal() {
+  if (sagittal) return sagittal;
+  const base = path.join(server.work, 'sagittal');
+  sagittal = JSON.parse(execFileSync(PYTHON, ['-c', SAGITTAL, sliceFile(1), base], { encoding: 'utf8' }));
+  await stow([0, 1, 2].map((k) => `${base}-${k}.dcm`));
+  return sagittal;
 }
 
 let server;
@@ -431,5 +481,56 @@ for (const config of CONFIGS) {
         await page.locator('[data-testid=series-panel].open').waitFor({ state: 'detached' });
       });
     }
+
+    test('reference lines: the active axial slice is drawn on a sagittal image and follows scrolling', async () => {
+      const { page } = b;
+      const sag = await storeSagittal();
+      await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${server.thai.study_uid}`);
+      await page.locator('[data-testid=series-item], [data-testid=login-username]').first().waitFor();
+      if (await page.getByTestId('login-username').count()) {
+        await page.getByTestId('login-username').fill(USER);
+        await page.getByTestId('login-password').fill(PASSWORD);
+        await page.getByTestId('login-submit').click();
+      }
+      await page.locator(`[data-testid=series-item][data-series-uid="${sag.series_uid}"]`).waitFor();
+      await page.getByTestId('layout-1x2').click();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=viewport]').length === 2);
+      await vp(page, 0).click();
+      await page.locator(`[data-testid=series-item][data-series-uid="${server.thai.series_uid}"]`).click();
+      await vp(page, 1).click();
+      await page.locator(`[data-testid=series-item][data-series-uid="${sag.series_uid}"]`).click();
+      await page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid=viewport][data-slot="1"]');
+        return el.dataset.seriesUid && el.dataset.drawn === '0';
+      }, null, { timeout: 60000 });
+      assert.equal((await state(page, 0)).seriesUid, server.thai.series_uid);
+      await vp(page, 0).click(); // the axial viewport is active
+      await page.keyboard.press('Home');
+      const line = vp(page, 1).getByTestId('reference-line').locator('line');
+      await line.waitFor({ state: 'attached' });
+      const ends = async () => line.evaluate((l) => ['x1', 'y1', 'x2', 'y2'].map((a) => Number(l.getAttribute(a))));
+      const [x1, y1, x2, y2] = await ends();
+      assert.ok(Math.abs(y1 - y2) < 0.5 && Math.abs(x2 - x1) > 50, `a horizontal line: ${[x1, y1, x2, y2]}`);
+      // The first axial slice is 10 mm below the sagittal's first row centre: row 20 of
+      // 128, whose centre lies 20.5 rows below the image's top edge.
+      const rect = await vp(page, 1).getByTestId('viewport-canvas').boundingBox();
+      const aspect = 0.5 / sag.col_spacing;
+      const scale = Math.min(rect.width / 512, rect.height / (128 * aspect));
+      const top = (rect.height - 128 * aspect * scale) / 2;
+      const want = rect.y - rect.y + top + 20.5 * aspect * scale;
+      assert.ok(Math.abs(y1 - want) < 1, `line at ${y1}, want ${want}`);
+      await shot(page, config, '16-reference-line');
+      // Ten axial slices (10 mm) further down: 20 rows of 0.5 mm lower on the sagittal.
+      await page.keyboard.press('PageDown');
+      await page.waitForFunction(([y]) => {
+        const l = document.querySelector('[data-testid=viewport][data-slot="1"] [data-testid=reference-line] line');
+        return l && Math.abs(Number(l.getAttribute('y1')) - y) > 1;
+      }, [y1]);
+      const [, y1b] = await ends();
+      assert.ok(Math.abs(y1b - y1 - 20 * aspect * scale) < 1, `moved ${y1b - y1}, want ${20 * aspect * scale}`);
+      // Off: no line.
+      await page.keyboard.press('g');
+      await vp(page, 1).getByTestId('reference-line').waitFor({ state: 'detached' });
+    });
   });
 }
