@@ -349,7 +349,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(StudySearch::from_saved(&s.to_saved()), s);
-        assert_eq!(StudySearch::from_saved("size=7&sort=zz&page=x"), StudySearch::default());
+        assert_eq!(
+            StudySearch::from_saved("size=7&sort=zz&page=x"),
+            StudySearch::default()
+        );
     }
 
     #[test]

@@ -64,7 +64,10 @@ impl Route {
                     let patient_id = get("patientID")
                         .map(|p| p.split("^^^").next().unwrap_or("").trim().to_owned())
                         .filter(|p| !p.is_empty());
-                    match (patient_id, get("mostRecentResults").as_deref().map(str::trim)) {
+                    match (
+                        patient_id,
+                        get("mostRecentResults").as_deref().map(str::trim),
+                    ) {
                         (Some(patient_id), Some("1")) => Route::PatientLatest { patient_id },
                         (patient_id, _) => Route::Studies { patient_id },
                     }

@@ -107,7 +107,11 @@ impl StudySort {
     }
 
     pub fn param(self) -> String {
-        format!("{}{}", if self.descending { "-" } else { "" }, self.key.param())
+        format!(
+            "{}{}",
+            if self.descending { "-" } else { "" },
+            self.key.param()
+        )
     }
 }
 
@@ -284,7 +288,10 @@ mod tests {
             }
         }
         assert_eq!(StudySort::default().param(), "-date");
-        assert_eq!(StudySort::from_param("+name").map(|s| s.descending), Some(false));
+        assert_eq!(
+            StudySort::from_param("+name").map(|s| s.descending),
+            Some(false)
+        );
         assert_eq!(StudySort::from_param("-nope"), None);
         assert_eq!(StudySort::from_param(""), None);
     }

@@ -6,6 +6,7 @@
 mod peer;
 mod pixels;
 mod server;
+mod studylist;
 mod viewer;
 
 use std::fs;
@@ -16,13 +17,14 @@ use anyhow::{Result, bail};
 
 use crate::setup::Paths;
 
-const USAGE: &str = "usage: cargo xtask bench server|pixels|viewer";
+const USAGE: &str = "usage: cargo xtask bench server|pixels|viewer|studylist";
 
 pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("server") => server::main(paths, &args[1..]),
         Some("pixels") => pixels::main(paths, &args[1..]),
         Some("viewer") => viewer::main(paths, &args[1..]),
+        Some("studylist") => studylist::main(paths, &args[1..]),
         Some(other) => bail!("unknown benchmark `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }

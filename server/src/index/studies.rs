@@ -54,34 +54,31 @@ impl Sql {
     }
 }
 
-/// A GLOB pattern matching strings that start with `prefix` (GLOB is case-sensitive,
-/// so SQLite can use an index for it, unlike LIKE).
-fn glob_prefix(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 2);
-    for c in prefix.chars() {
-        match c {
-            '*' => out.push_str("[*]"),
-            '?' => out.push_str("[?]"),
-            '[' => out.push_str("[[]"),
-            c => out.push(c),
-        }
-    }
-    out.push('*');
-    out
+/// The half-open range `[prefix, end)` of strings that start with `prefix` in binary
+/// (UTF-8 byte) order. A range of bound values uses the column's index whatever the
+/// values are; LIKE and GLOB with a bound pattern did not (measured: 200 ms vs 2 ms).
+fn prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_owned(), format!("{prefix}\u{10FFFF}"))
 }
 
-/// `col GLOB prefix*`, also trying the upper-cased prefix (HNs are usually upper case,
-/// users type them either way).
+/// `col` starts with `prefix`, also trying the upper-cased prefix (HNs are usually
+/// upper case, users type them either way).
 fn push_prefix(sql: &mut Sql, col: &str, prefix: &str) {
     let upper = prefix.to_uppercase();
+    let (lo, hi) = prefix_range(prefix);
     if upper == prefix {
-        sql.text.push_str(&format!(" AND {col} GLOB ?"));
-        sql.bind_str(&glob_prefix(prefix));
+        sql.text.push_str(&format!(" AND {col} >= ? AND {col} < ?"));
+        sql.bind_str(&lo);
+        sql.bind_str(&hi);
     } else {
-        sql.text
-            .push_str(&format!(" AND ({col} GLOB ? OR {col} GLOB ?)"));
-        sql.bind_str(&glob_prefix(prefix));
-        sql.bind_str(&glob_prefix(&upper));
+        let (ulo, uhi) = prefix_range(&upper);
+        sql.text.push_str(&format!(
+            " AND (({col} >= ? AND {col} < ?) OR ({col} >= ? AND {col} < ?))"
+        ));
+        sql.bind_str(&lo);
+        sql.bind_str(&hi);
+        sql.bind_str(&ulo);
+        sql.bind_str(&uhi);
     }
 }
 
@@ -163,14 +160,57 @@ impl Index {
         limit: i64,
     ) -> Result<(Vec<StudyListRow>, i64)> {
         let (scope_sql, scope_args) = scope.sql();
-        let from = "studies st JOIN patients p ON p.id = st.patient_ref \
-                    JOIN hospitals h ON h.id = st.hospital_id";
+        // The scope compared with 1 is the same condition, but SQLite no longer answers
+        // its OR (own hospital or granted) with a multi-index union of every visible
+        // study, which then has to be sorted: it walks the index of the sort column (or
+        // of a selective filter) and stops after one page. The join order follows the
+        // sort (CROSS JOIN fixes the outer table), so a name sort reads patients by name.
+        let scoped = format!("({scope_sql}) = 1");
+        // Without a selective filter, walk the sort column's index (migration 0003) and
+        // stop after one page; SQLite, with no statistics, would rather sort everything.
+        // (INDEXED BY is SQLite's; a PostgreSQL port drops these hints.)
+        let selective = filter.patient_id_prefix.is_some()
+            || filter.patient_id.is_some()
+            || filter.accession_prefix.is_some()
+            || filter.date_from.is_some()
+            || filter.date_to.is_some()
+            || !filter.study_uids.is_empty();
+        let hint = |index: &'static str| if selective { "" } else { index };
+        let from = match sort.key {
+            StudySortKey::Name => format!(
+                "patients p {} CROSS JOIN studies st ON st.patient_ref = p.id \
+                 JOIN hospitals h ON h.id = st.hospital_id",
+                hint("INDEXED BY patients_name")
+            ),
+            StudySortKey::Id => format!(
+                "patients p {} CROSS JOIN studies st ON st.patient_ref = p.id \
+                 JOIN hospitals h ON h.id = st.hospital_id",
+                hint("INDEXED BY patients_id")
+            ),
+            StudySortKey::Hospital => "hospitals h CROSS JOIN studies st ON st.hospital_id = h.id \
+                 JOIN patients p ON p.id = st.patient_ref"
+                .to_owned(),
+            key => {
+                let index = match key {
+                    StudySortKey::Images => hint("INDEXED BY studies_instances"),
+                    StudySortKey::Description => hint("INDEXED BY studies_description"),
+                    StudySortKey::Modality => hint("INDEXED BY studies_modalities"),
+                    StudySortKey::Accession => hint("INDEXED BY studies_accession"),
+                    _ => "",
+                };
+                format!(
+                    "studies st {index} JOIN patients p ON p.id = st.patient_ref \
+                     JOIN hospitals h ON h.id = st.hospital_id"
+                )
+            }
+        };
         let mut page = Sql::new(format!(
             "SELECT st.study_uid, p.patient_name, p.patient_id, p.birth_date, p.sex, st.study_date, \
              st.study_time, st.accession, st.description, st.modalities, st.num_series, \
-             st.num_instances, h.code, h.name FROM {from} WHERE {scope_sql}"
+             st.num_instances, h.code, h.name FROM {from} WHERE {scoped}"
         ));
-        // The count needs the patients only when a patient attribute filters.
+        // The count needs the patients only when a patient attribute filters. Without
+        // any filter the plain scope is fastest (an index count of the visible studies).
         let needs_patient = !filter.name_tokens.is_empty()
             || filter.patient_id_prefix.is_some()
             || filter.patient_id.is_some();
@@ -179,8 +219,13 @@ impl Index {
         } else {
             "studies st"
         };
+        let count_scope = if *filter == StudyFilter::default() {
+            scope_sql.clone()
+        } else {
+            scoped.clone()
+        };
         let mut count = Sql::new(format!(
-            "SELECT COUNT(*) FROM {count_from} WHERE {scope_sql}"
+            "SELECT COUNT(*) FROM {count_from} WHERE {count_scope}"
         ));
         for sql in [&mut page, &mut count] {
             for a in &scope_args {
@@ -193,8 +238,8 @@ impl Index {
         page.bind_i64(limit);
         page.bind_i64(offset);
 
-        let rows_fut = sqlx::query_with(sqlx::AssertSqlSafe(page.text), page.args)
-            .fetch_all(&self.pool);
+        let rows_fut =
+            sqlx::query_with(sqlx::AssertSqlSafe(page.text), page.args).fetch_all(&self.pool);
         let total_fut =
             sqlx::query_scalar_with::<_, i64, _>(sqlx::AssertSqlSafe(count.text), count.args)
                 .fetch_one(&self.pool);
@@ -259,9 +304,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn glob_prefix_escapes_wildcards() {
-        assert_eq!(glob_prefix("HN00"), "HN00*");
-        assert_eq!(glob_prefix("a*b?c[d"), "a[*]b[?]c[[]d*");
+    fn prefix_ranges_hold_exactly_the_strings_with_the_prefix() {
+        let (lo, hi) = prefix_range("HN00");
+        for inside in ["HN00", "HN001", "HN00ก", "HN00\u{FFFF}"] {
+            assert!(lo.as_str() <= inside && inside < hi.as_str(), "{inside}");
+        }
+        for outside in ["HN0", "HN01", "HN0/", "hn00", ""] {
+            assert!(
+                !(lo.as_str() <= outside && outside < hi.as_str()),
+                "{outside}"
+            );
+        }
     }
 
     #[test]

@@ -46,7 +46,9 @@ fn request(params: Vec<(String, String)>) -> AppResult<StudyListRequest> {
             }
         };
         if slot.is_some() {
-            return Err(AppError::bad_request(format!("parameter {k:?} given twice")));
+            return Err(AppError::bad_request(format!(
+                "parameter {k:?} given twice"
+            )));
         }
         *slot = Some(v);
     }

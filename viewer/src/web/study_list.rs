@@ -225,15 +225,18 @@ pub fn StudyList(patient_id: Option<String>) -> impl IntoView {
                 if n > 0 {
                     let down = ev.key() == "ArrowDown";
                     selected.update(|i| {
-                        *i = if down { (*i + 1).min(n - 1) } else { i.saturating_sub(1) }
+                        *i = if down {
+                            (*i + 1).min(n - 1)
+                        } else {
+                            i.saturating_sub(1)
+                        }
                     });
                     scroll_selected_into_view();
                 }
             }
             "Enter" if !typing => {
                 let uid = rows.with_untracked(|r| {
-                    r.get(selected.get_untracked())
-                        .map(|s| s.study_uid.clone())
+                    r.get(selected.get_untracked()).map(|s| s.study_uid.clone())
                 });
                 if let Some(uid) = uid {
                     ev.prevent_default();
@@ -528,9 +531,7 @@ pub fn OpenStudies(study_uids: Vec<String>) -> impl IntoView {
         study_uids.iter().all(|u| seen.contains(u))
     });
     // (found in the order asked, missing)
-    let checked = RwSignal::new(
-        all_seen.then(|| (study_uids.clone(), Vec::<String>::new())),
-    );
+    let checked = RwSignal::new(all_seen.then(|| (study_uids.clone(), Vec::<String>::new())));
     let error = RwSignal::new(None::<String>);
     if !all_seen {
         let asked = study_uids.clone();
