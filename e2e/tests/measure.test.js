@@ -75,6 +75,22 @@ function screenOf(rect, cols, rows, x, y) {
   return [ox + x * scale, oy + y * scale];
 }
 
+/** Deletes the user's measurements on the study (earlier configurations share the
+ *  server) and reloads, so new drawings do not land on old handles. */
+async function clearMeasurements(page) {
+  await page.evaluate(async (uid) => {
+    const r = await fetch(`/api/measurements?study=${uid}`, { headers: { Accept: 'application/json' } });
+    for (const m of (await r.json()).measurements) {
+      await fetch(`/api/measurements/${m.id}`, { method: 'DELETE' });
+    }
+  }, server.thai.study_uid);
+  await page.reload();
+  await page.getByTestId('measure-layer').waitFor({ timeout: 60000 });
+  await waitDrawn(page, 0);
+  await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]')?.dataset.loaded === 'true');
+  assert.equal((await layerState(page)).count, 0);
+}
+
 /** A press–move–release from `a` to `b`: the mouse, or one finger (CDP touch events) on the phone. */
 async function drag(page, config, a, b, steps = 6) {
   if (config.hasTouch) {
@@ -241,6 +257,38 @@ for (const config of CONFIGS) {
       await page.waitForFunction((mid) => !document.querySelector(`[data-testid=measurement][data-id="${mid}"]`), id);
       await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]').dataset.pending === '0');
       assert.equal((await serverMeasurements(page)).filter((s) => s.id === id).length, 0, 'deleted on the server');
+    });
+
+    test('an angle (drag one arm, click the other) and a Cobb angle (drag two lines)', async () => {
+      const { page } = b;
+      await clearMeasurements(page);
+      const rect = await page.getByTestId('viewport-canvas').boundingBox();
+      const at = (x, y) => screenOf(rect, 512, 512, x, y);
+      const tap = async ([x, y]) => (config.hasTouch ? drag(page, config, [x, y], [x, y], 1) : page.mouse.click(x, y));
+      const newest = async (kind) => {
+        await page.waitForFunction((k) => !!document.querySelector(`[data-testid=measurement][data-kind=${k}]`), kind,
+          { timeout: 30000 });
+        return Number(await page.locator(`[data-testid=measurement][data-kind=${kind}]`).last()
+          .evaluate((el) => el.dataset.value));
+      };
+      // Vertex (250, 250); arms to (350, 250) and (250, 150): a right angle (square pixels).
+      await page.getByTestId('tool-angle').click();
+      await drag(page, config, at(350, 250), at(250, 250));
+      await tap(at(250, 150));
+      const angle = await newest('angle');
+      assert.ok(Math.abs(angle - 90) < 1.5, `angle ${angle}°, want 90`);
+      // Lines at 0° and at atan(60/100) = 30.96°: Cobb 30.96°.
+      await page.getByTestId('tool-cobb').click();
+      await drag(page, config, at(150, 200), at(350, 200));
+      await drag(page, config, at(150, 260), at(350, 380));
+      const cobb = await newest('cobb');
+      const want = (Math.atan2(120, 200) * 180) / Math.PI;
+      assert.ok(Math.abs(cobb - want) < 1.5, `Cobb ${cobb}°, want ${want.toFixed(2)}`);
+      await shot(page, config, '06-angles');
+      await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]').dataset.pending === '0');
+      const kinds = (await serverMeasurements(page)).map((m) => m.kind);
+      assert.ok(kinds.includes('angle') && kinds.includes('cobb'), `saved: ${kinds}`);
+      await clearMeasurements(page);
     });
   });
 }

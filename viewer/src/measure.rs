@@ -528,6 +528,8 @@ pub fn new_id(millis: f64, random: f64) -> String {
 pub struct Draft {
     pub kind: MeasurementKind,
     pub points: Vec<Point>,
+    /// The pointer is down (dragging the point being placed).
+    down: bool,
 }
 
 impl Draft {
@@ -536,18 +538,23 @@ impl Draft {
         Draft {
             kind,
             points: vec![p, p],
+            down: true,
         }
     }
 
-    /// The pointer moved (pressed or not): the point being placed follows it.
+    /// The pointer moved: the point being dragged follows it, and so does the end of
+    /// an angle's second arm (placed by a click); between the two lines of a Cobb
+    /// angle nothing moves.
     pub fn moved(&mut self, p: Point) {
-        if let Some(last) = self.points.last_mut() {
+        let follows = self.down || (self.kind == MeasurementKind::Angle && self.points.len() == 3);
+        if follows && let Some(last) = self.points.last_mut() {
             *last = p;
         }
     }
 
     /// Pressed again while drawing (second arm of an angle, second line of a Cobb).
     pub fn pressed(&mut self, p: Point) {
+        self.down = true;
         match (self.kind, self.points.len()) {
             (MeasurementKind::Cobb, 2) => self.points.extend([p, p]),
             _ => self.moved(p),
@@ -557,6 +564,7 @@ impl Draft {
     /// Released at `p`; true when the measurement is complete.
     pub fn released(&mut self, p: Point) -> bool {
         self.moved(p);
+        self.down = false;
         if self.kind == MeasurementKind::Angle && self.points.len() == 2 {
             // The first arm is drawn; the third point follows the pointer until a click.
             self.points.push(p);
@@ -923,6 +931,9 @@ mod tests {
 
         let mut c = Draft::start(MeasurementKind::Cobb, [0.0, 0.0]);
         assert!(!c.released([10.0, 0.0]));
+        // Moving to the second line's start leaves the first line alone.
+        c.moved([0.0, 5.0]);
+        assert_eq!(c.points, vec![[0.0, 0.0], [10.0, 0.0]]);
         c.pressed([0.0, 5.0]);
         c.moved([8.0, 9.0]);
         assert!(c.released([10.0, 10.0]));
