@@ -101,7 +101,11 @@ impl StagedWriter {
         self.hasher.update(bytes);
         self.buf.extend_from_slice(bytes);
         if self.buf.len() >= SPILL_BYTES {
-            let (path, file, buf) = (self.path.clone(), self.file.take(), std::mem::take(&mut self.buf));
+            let (path, file, buf) = (
+                self.path.clone(),
+                self.file.take(),
+                std::mem::take(&mut self.buf),
+            );
             let (file, mut buf) = joined(
                 tokio::task::spawn_blocking(move || write_out(&path, file, &buf).map(|f| (f, buf)))
                     .await,
@@ -115,7 +119,11 @@ impl StagedWriter {
 
     /// Completes the file (one blocking write for what is still in memory).
     pub async fn finish(mut self) -> Result<StagedFile, StageError> {
-        let (path, file, buf) = (self.path.clone(), self.file.take(), std::mem::take(&mut self.buf));
+        let (path, file, buf) = (
+            self.path.clone(),
+            self.file.take(),
+            std::mem::take(&mut self.buf),
+        );
         let file = joined(tokio::task::spawn_blocking(move || write_out(&path, file, &buf)).await)?;
         Ok(StagedFile {
             path: self.path.clone(),
@@ -195,19 +203,58 @@ enum Blocking {
     Parse(ParseError),
 }
 
-/// fsyncs the staging file, then parses it (from the page cache): one trip to the
-/// blocking pool per instance.
-fn sync_and_parse(
-    path: &Path,
-    file: Option<std::fs::File>,
-) -> impl FnOnce() -> Result<dicom::IndexAttrs, Blocking> + use<> {
+/// Above this size the staging file's fsync (which waits for the disk) and its parsing
+/// (CPU) run side by side; below it they share one trip to the blocking pool, which
+/// costs less than a second trip when the fsync is quick.
+const OVERLAP_BYTES: u64 = 64 * 1024;
+
+fn sync(file: Option<std::fs::File>) -> impl FnOnce() -> Result<(), Blocking> + use<> {
+    move || match file {
+        Some(f) => f.sync_all().map_err(Blocking::Sync),
+        None => Ok(()),
+    }
+}
+
+fn parse(path: &Path) -> impl FnOnce() -> Result<dicom::IndexAttrs, Blocking> + use<> {
     let path = path.to_path_buf();
     move || {
-        if let Some(f) = file {
-            f.sync_all().map_err(Blocking::Sync)?;
-        }
         let parsed = dicom::parse_stored(&path).map_err(Blocking::Parse)?;
         dicom::index_attrs(&parsed).map_err(Blocking::Parse)
+    }
+}
+
+fn settled<T>(r: Result<Result<T, Blocking>, tokio::task::JoinError>) -> Result<T, IngestError> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(Blocking::Parse(e))) => Err(IngestError::from(e)),
+        Ok(Err(Blocking::Sync(e))) => Err(ServiceError::from(e).into()),
+        Err(e) => Err(ServiceError::Internal(e.to_string()).into()),
+    }
+}
+
+/// fsyncs the staging file and parses it (from the page cache).
+async fn sync_and_parse(
+    path: &Path,
+    file: Option<std::fs::File>,
+    size: u64,
+) -> Result<dicom::IndexAttrs, IngestError> {
+    if size > OVERLAP_BYTES {
+        let (synced, parsed) = tokio::join!(
+            tokio::task::spawn_blocking(sync(file)),
+            tokio::task::spawn_blocking(parse(path))
+        );
+        let attrs = settled(parsed);
+        settled(synced)?;
+        attrs
+    } else {
+        let (sync, parse) = (sync(file), parse(path));
+        settled(
+            tokio::task::spawn_blocking(move || {
+                sync()?;
+                parse()
+            })
+            .await,
+        )
     }
 }
 
@@ -233,13 +280,8 @@ impl Archive {
             )
         })?;
         let mut staged = staged;
-        let work = sync_and_parse(&staged.path, staged.file.take());
-        let attrs = match tokio::task::spawn_blocking(work).await {
-            Ok(Ok(attrs)) => attrs,
-            Ok(Err(Blocking::Parse(e))) => return Err(e.into()),
-            Ok(Err(Blocking::Sync(e))) => return Err(ServiceError::from(e).into()),
-            Err(e) => return Err(ServiceError::Internal(e.to_string()).into()),
-        };
+        let file = staged.file.take();
+        let attrs = sync_and_parse(&staged.path, file, staged.size).await?;
         let outcome = |stored| StoreOutcome {
             stored,
             sop_class_uid: attrs.instance.sop_class_uid.clone(),
