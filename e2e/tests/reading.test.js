@@ -91,6 +91,42 @@ for k in range(3):
 print(json.dumps({"series_uid": series, "col_spacing": ps}))
 `;
 
+// An ultrasound cine: one multi-frame instance, 12 frames of 80×64, 8-bit, Frame
+// Time 50 ms (20 frames per second); frame k is a ramp plus 20·k so frames differ.
+const US_CINE = `
+import sys
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+frames, rows, cols = 12, 64, 80
+px = np.stack([(np.arange(cols)[None, :] + np.arange(rows)[:, None] + 20 * k) % 256 for k in range(frames)]).astype(np.uint8)
+meta = FileMetaDataset()
+meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"
+meta.MediaStorageSOPInstanceUID = generate_uid()
+meta.TransferSyntaxUID = ExplicitVRLittleEndian
+ds = Dataset()
+ds.file_meta = meta
+ds.SOPClassUID = meta.MediaStorageSOPClassUID
+ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+ds.StudyInstanceUID = generate_uid()
+ds.SeriesInstanceUID = generate_uid()
+ds.PatientName = "CINE^TEST"
+ds.PatientID = "HN-US-1"
+ds.StudyDate = "20240103"
+ds.Modality = "US"
+ds.SeriesNumber = 1
+ds.InstanceNumber = 1
+ds.SamplesPerPixel = 1
+ds.PhotometricInterpretation = "MONOCHROME2"
+ds.Rows, ds.Columns = rows, cols
+ds.NumberOfFrames = frames
+ds.FrameTime = "50"
+ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+ds.PixelData = px.tobytes()
+ds.save_as(sys.argv[1], enforce_file_format=True)
+print(ds.StudyInstanceUID)
+`;
+
 /** POSTs Part 10 files to STOW-RS as the e2e user. */
 async function stow(files) {
   const boundary = 'rangsi-e2e-boundary';
@@ -351,17 +387,22 @@ for (const config of CONFIGS) {
       const { page } = b;
       await page.getByTestId('layout-1x2').click();
       await page.waitForFunction(() => document.querySelectorAll('[data-testid=viewport]').length === 2);
-      // The study has one series: the second viewport starts empty.
-      assert.equal((await state(page, 1)).seriesUid, '');
+      // The second viewport starts with the study's next series, or empty when there is
+      // none (the first configuration; a later test adds a sagittal series).
+      assert.notEqual((await state(page, 1)).seriesUid, server.thai.series_uid);
+      const axial = page.locator(`[data-testid=series-item][data-series-uid="${server.thai.series_uid}"]`);
       if (config.hasTouch) {
         // Touch: tap the series, then the viewport.
-        await page.getByTestId('series-item').first().tap();
+        await axial.tap();
         await page.getByTestId('drop-note').waitFor();
         await vp(page, 1).tap();
       } else {
-        await page.getByTestId('series-item').first().dragTo(vp(page, 1).getByTestId('viewport-canvas'));
+        await axial.dragTo(vp(page, 1).getByTestId('viewport-canvas'));
       }
-      await waitDrawn(page, 0, -1, 1);
+      await page.waitForFunction(([uid, n]) => {
+        const d = document.querySelector('[data-testid=viewport][data-slot="1"]').dataset;
+        return d.seriesUid === uid && d.total === String(n) && d.drawn === '0';
+      }, [server.thai.series_uid, SLICES], { timeout: 60000 });
       assert.equal((await state(page, 1)).seriesUid, server.thai.series_uid);
       assert.equal((await state(page, 1)).active, 'true', 'the viewport that took the series is active');
       assert.equal((await state(page, 0)).active, 'false');
@@ -481,6 +522,36 @@ for (const config of CONFIGS) {
         await page.locator('[data-testid=series-panel].open').waitFor({ state: 'detached' });
       });
     }
+
+    test('a multi-frame cine scrolls frame by frame and plays at its Frame Time', async () => {
+      const { page } = b;
+      const file = path.join(server.work, 'us-cine.dcm');
+      const studyUid = execFileSync(PYTHON, ['-c', US_CINE, file], { encoding: 'utf8' }).trim();
+      await stow([file]);
+      await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${studyUid}`);
+      await page.locator('[data-testid=series-item], [data-testid=login-username]').first().waitFor();
+      if (await page.getByTestId('login-username').count()) {
+        await page.getByTestId('login-username').fill(USER);
+        await page.getByTestId('login-password').fill(PASSWORD);
+        await page.getByTestId('login-submit').click();
+      }
+      await waitDrawn(page, 0);
+      assert.equal(await text(page, 'overlay-image'), 'Im 1/12');
+      assert.equal(await page.getByTestId('cine-fps').textContent(), '20 fps', 'Frame Time 50 ms');
+      await page.waitForFunction(() => document.querySelector('[data-testid=viewport]').dataset.loaded === '12', null, { timeout: 60000 });
+      await page.keyboard.press('ArrowDown');
+      await vp(page).getByTestId('overlay-image').filter({ hasText: 'Im 2/12' }).waitFor();
+      await page.keyboard.press('c');
+      const seen = await page.evaluate(() => new Promise((resolve) => {
+        const el = document.querySelector('[data-testid=viewport]');
+        const out = new Set();
+        const t = setInterval(() => out.add(el.dataset.drawn), 10);
+        setTimeout(() => { clearInterval(t); resolve([...out]); }, 1200);
+      }));
+      assert.ok(seen.length >= 6, `cine drew ${seen.length} frames: ${seen}`);
+      await page.keyboard.press('c');
+      await shot(page, config, '17-us-cine');
+    });
 
     test('reference lines: the active axial slice is drawn on a sagittal image and follows scrolling', async () => {
       const { page } = b;
