@@ -515,8 +515,14 @@ for (const config of CONFIGS) {
         assert.notEqual(wlAfter, wlBefore, 'two-finger drag changed W/L');
         await shot(page, config, '13-two-finger-wl');
         // The series drawer opens over the image on a phone.
-        await page.getByTestId('series-drawer').tap();
-        await page.locator('[data-testid=series-panel].open').waitFor();
+        // The CDP touch gestures above can still be settling (a tap right after them is
+        // sometimes swallowed by the emulated touch stream): tap until the drawer is open.
+        const panelOpen = page.locator('[data-testid=series-panel].open');
+        for (let attempt = 0; attempt < 5 && !(await panelOpen.count()); attempt += 1) {
+          await page.getByTestId('series-drawer').tap();
+          await panelOpen.waitFor({ timeout: 3000 }).catch(() => {});
+        }
+        await panelOpen.waitFor();
         await shot(page, config, '14-series-drawer');
         await page.getByTestId('series-item').first().tap();
         await page.locator('[data-testid=series-panel].open').waitFor({ state: 'detached' });
