@@ -233,9 +233,10 @@ impl ImageDescription {
     }
 
     /// Bytes of one frame stored natively (bit-packed for 1-bit data; the
-    /// smaller size of native YBR_FULL_422).
+    /// smaller size of native YBR_FULL_422 and the retired YBR_PARTIAL_422:
+    /// two luminance and one pair of chrominance values per two pixels).
     pub fn native_frame_len(&self) -> usize {
-        let samples = if self.photometric == "YBR_FULL_422" && self.samples_per_pixel == 3 {
+        let samples = if self.photometric.ends_with("_422") && self.samples_per_pixel == 3 {
             self.pixels_per_frame() * 2
         } else {
             self.samples_per_frame()

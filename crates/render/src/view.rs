@@ -264,17 +264,8 @@ mod tests {
         ViewState {
             viewport_px: [800.0, 600.0],
             image_px: [512.0, 512.0],
-            pixel_aspect: 1.0,
-            zoom: 1.0,
-            pan_px: [0.0, 0.0],
-            orientation: Orientation::default(),
-            window: VoiWindow {
-                center: 40.0,
-                width: 400.0,
-            },
-            rescale_slope: 1.0,
             rescale_intercept: -1024.0,
-            invert: false,
+            ..ViewState::default()
         }
     }
 

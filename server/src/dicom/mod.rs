@@ -62,7 +62,6 @@ impl SkipRanges {
 
 impl std::io::Read for SkipRanges {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::io::Seek;
         while let Some(&(from, to)) = self.skip.front() {
             if self.pos < from {
                 let room = usize::try_from(from - self.pos).unwrap_or(usize::MAX);
@@ -176,7 +175,11 @@ fn resolve_unknown_vrs(obj: &mut InMemDicomObject, first_charset: Option<&str>) 
 fn le_chunks<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
     bytes
         .chunks_exact(N)
-        .map(|c| f(c.try_into().expect("chunks_exact gives N bytes")))
+        .map(|c| {
+            let mut a = [0u8; N];
+            a.copy_from_slice(c);
+            f(a)
+        })
         .collect()
 }
 
@@ -281,24 +284,17 @@ pub fn parse_stored(path: &Path) -> Result<Parsed, ParseError> {
         let frames = get_int(&obj, tags::NUMBER_OF_FRAMES)
             .unwrap_or(1)
             .clamp(1, u32::MAX as i64) as u32;
-        let frame_bytes = {
-            let rows = get_int(&obj, tags::ROWS).unwrap_or(0) as u64;
-            let cols = get_int(&obj, tags::COLUMNS).unwrap_or(0) as u64;
-            let mut spp = get_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u64;
-            // Native YBR_FULL_422 / YBR_PARTIAL_422 (PS3.3 C.7.6.3.1.2): two luminance
-            // and one pair of chrominance values per two pixels, so two samples a pixel.
-            let photometric = get_str(
-                &obj,
-                &CharsetContext::default(),
-                tags::PHOTOMETRIC_INTERPRETATION,
-            );
-            if spp == 3 && photometric.ends_with("_422") {
-                spp = 2;
-            }
-            let bits = bits as u64;
-            let bits_total = rows * cols * spp * bits;
-            (bits_total % 8 == 0 && bits_total > 0).then_some(bits_total / 8)
-        };
+        // The native frame size as the pixel crate reads it (bit-packed 1-bit data,
+        // two samples a pixel for YBR_*_422); frames of 1-bit data that do not end on
+        // a byte boundary cannot be byte ranges.
+        let frame_bytes = rangsi_pixels::ImageDescription::from_object(&obj)
+            .ok()
+            .and_then(|d| {
+                let len = d.native_frame_len() as u64;
+                let whole_bytes =
+                    frames == 1 || d.bits_allocated != 1 || d.pixels_per_frame() % 8 == 0;
+                (len > 0 && whole_bytes).then_some(len)
+            });
         pixel_layout = scan::frames(raw, frames, frame_bytes);
         if pixel_layout.is_none()
             && raw.encapsulated

@@ -130,8 +130,9 @@ async fn write_batches(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) 
                 }
             }
             Err(e) if jobs.len() == 1 => {
-                let job = jobs.pop().expect("one job");
-                let _ = job.done.send(Err(e));
+                if let Some(job) = jobs.pop() {
+                    let _ = job.done.send(Err(e));
+                }
             }
             Err(e) => {
                 // One bad instance must not fail the others: each on its own.

@@ -123,6 +123,24 @@ impl Archive {
         Ok(MeasurementList { measurements })
     }
 
+    /// Audits a refused save and gives the 404 to return (an audit failure wins).
+    async fn save_not_found(&self, who: &Principal, m: &Measurement, what: &str) -> ServiceError {
+        match self
+            .audit(
+                who,
+                "measurement-save",
+                &m.study_uid,
+                "",
+                &m.id,
+                "not-found",
+            )
+            .await
+        {
+            Ok(()) => ServiceError::NotFound(what.into()),
+            Err(e) => e,
+        }
+    }
+
     /// Creates or replaces the caller's measurement `id` (validated by [`validate`]);
     /// 404 when its instance is not visible. Returns it as stored.
     pub async fn put_measurement(&self, who: &Principal, m: Measurement) -> Result<Measurement> {
@@ -133,18 +151,9 @@ impl Archive {
             .study_of_instance(&scope, &m.study_uid, &m.series_uid, &m.sop_uid)
             .await?
         else {
-            self.audit(
-                who,
-                "measurement-save",
-                &m.study_uid,
-                "",
-                &m.id,
-                "not-found",
-            )
-            .await?;
-            return Err(ServiceError::NotFound(
-                "no such study, series or instance".into(),
-            ));
+            return Err(self
+                .save_not_found(who, &m, "no such study, series or instance")
+                .await);
         };
         let existing = self.index().measurement(&scope, user, &m.id).await?;
         if existing.is_none()
@@ -164,16 +173,7 @@ impl Archive {
             .await?
         else {
             // The id names a measurement of this user on a study no longer visible.
-            self.audit(
-                who,
-                "measurement-save",
-                &m.study_uid,
-                "",
-                &m.id,
-                "not-found",
-            )
-            .await?;
-            return Err(ServiceError::NotFound("no such measurement".into()));
+            return Err(self.save_not_found(who, &m, "no such measurement").await);
         };
         self.audit(
             who,
