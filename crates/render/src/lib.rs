@@ -11,6 +11,9 @@
 //! - [`Renderer`]: long-lived pipelines; [`GpuImage`]: one uploaded frame;
 //!   [`Screen`]: a configured surface.
 //! - [`ViewState`] and [`ViewUniform`]: the per-draw parameters (pure math, tested natively).
+//! - [`MprRenderer`], [`GpuVolume`], [`MprView`]: planes and slabs through a volume in
+//!   16-bit 3D textures (`shader/mpr.wgsl`), laid out by [`VolumeLayout`] within the
+//!   device's limits and a memory budget; geometry from `rangsi-volume`.
 //!
 //! This crate knows nothing about Leptos or the DOM: the viewer hands it a
 //! `wgpu::SurfaceTarget` (a canvas) and frame samples.
@@ -20,13 +23,19 @@
 
 mod gpu;
 mod image;
+mod readback;
 mod renderer;
 mod view;
+mod volume;
 
 pub use gpu::{Backend, Gpu, Screen};
 pub use image::{FrameTexels, GpuImage, SampleFormat};
 pub use renderer::Renderer;
 pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
+pub use volume::{
+    GpuVolume, MAX_BRICKS, MprRenderer, MprUniform, MprView, SliceTexels, VolumeFormat,
+    VolumeLayout,
+};
 pub use wgpu;
 
 /// Errors of GPU set-up, upload and drawing.
@@ -46,6 +55,8 @@ pub enum RenderError {
         samples: usize,
         expected: usize,
     },
+    #[error("a volume of {dims:?} voxels cannot be laid out in textures")]
+    VolumeSize { dims: [u32; 3] },
     #[error("frame of {columns}×{rows} exceeds this device's texture limit of {limit}")]
     FrameTooLarge { columns: u32, rows: u32, limit: u32 },
 }

@@ -7,11 +7,13 @@
 //! - [`mpr`]: view planes, crosshair lines, CPU reference sampling with slabs.
 //! - [`json`]: [`SliceInfo`]s from DICOM JSON metadata (classic and Enhanced
 //!   multi-frame with functional groups).
+//! - [`synthetic`]: acquisitions of a phantom with known geometry (test fixtures).
 
 pub mod assemble;
 pub mod geometry;
 pub mod json;
 pub mod mpr;
+pub mod synthetic;
 
 pub use assemble::{
     Assembly, NotVolumetric, Notice, SliceInfo, SliceSource, Source, Volume, assemble,

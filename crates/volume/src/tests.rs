@@ -8,87 +8,8 @@ use crate::assemble::{
 };
 use crate::geometry::{Vec3, add, cross, dot, norm, scale, sub, unit};
 use crate::mpr::{Orientation, Plane, Raster, Slab, SlabMode, render};
+use crate::synthetic::{Acquisition, voxels};
 use crate::testrng::Rng;
-
-/// A scanner's acquisition: `n` slices of `size`² pixels, `ps` mm pixels, slices
-/// `gap` mm apart along the normal, an optional in-plane shift per slice (tilt).
-struct Acquisition {
-    row: Vec3,
-    col: Vec3,
-    first: Vec3,
-    n: usize,
-    size: u32,
-    ps: f64,
-    gap: f64,
-    shift_per_slice: Vec3,
-}
-
-impl Acquisition {
-    fn normal(&self) -> Vec3 {
-        cross(self.row, self.col)
-    }
-
-    fn position(&self, k: usize) -> Vec3 {
-        add(
-            self.first,
-            add(
-                scale(self.normal(), self.gap * k as f64),
-                scale(self.shift_per_slice, k as f64),
-            ),
-        )
-    }
-
-    fn slices(&self) -> Vec<SliceInfo> {
-        (0..self.n)
-            .map(|k| SliceInfo {
-                source: Source {
-                    instance: k,
-                    frame: 0,
-                },
-                position: Some(self.position(k)),
-                orientation: Some([
-                    self.row[0],
-                    self.row[1],
-                    self.row[2],
-                    self.col[0],
-                    self.col[1],
-                    self.col[2],
-                ]),
-                pixel_spacing: Some([self.ps, self.ps]),
-                rows: self.size,
-                columns: self.size,
-                samples_per_pixel: 1,
-                frame_of_reference: Some("1.2.3".into()),
-                phase_keys: Vec::new(),
-                instance_number: Some(k as i64 + 1),
-            })
-            .collect()
-    }
-
-    /// The acquisition's pixels of a phantom: slice `k`'s pixel (i, j) sits at
-    /// position(k) + i·ps·row + j·ps·col.
-    fn pixels(&self, phantom: &dyn Fn(Vec3) -> f32) -> Vec<Vec<f32>> {
-        (0..self.n)
-            .map(|k| {
-                let p0 = self.position(k);
-                let mut v = Vec::with_capacity((self.size * self.size) as usize);
-                for j in 0..self.size {
-                    for i in 0..self.size {
-                        let p = add(
-                            p0,
-                            add(
-                                scale(self.row, self.ps * f64::from(i)),
-                                scale(self.col, self.ps * f64::from(j)),
-                            ),
-                        );
-                        v.push(phantom(p));
-                    }
-                }
-                v
-            })
-            .collect()
-    }
-}
 
 fn axial(n: usize) -> Acquisition {
     Acquisition {
@@ -114,27 +35,6 @@ fn shuffled(mut v: Vec<SliceInfo>, seed: u64) -> Vec<SliceInfo> {
 
 fn close(a: Vec3, b: Vec3, tol: f64) -> bool {
     (0..3).all(|k| (a[k] - b[k]).abs() <= tol)
-}
-
-/// The voxels of an assembled volume (i fastest), from the acquisition's pixels.
-fn voxels(vol: &crate::Volume, pixels: &[Vec<f32>]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(vol.voxel_count() as usize);
-    for s in &vol.slices {
-        match *s {
-            SliceSource::Exact(src) => out.extend_from_slice(&pixels[src.instance]),
-            SliceSource::Blend {
-                below,
-                above,
-                weight,
-            } => out.extend(
-                pixels[below.instance]
-                    .iter()
-                    .zip(&pixels[above.instance])
-                    .map(|(a, b)| a * (1.0 - weight) + b * weight),
-            ),
-        }
-    }
-    out
 }
 
 #[test]

@@ -1,0 +1,309 @@
+//! Golden images of the MPR renderer: a phantom with known objects at known patient
+//! coordinates, acquired synthetically (`rangsi_volume::synthetic`), uploaded slice by
+//! slice and drawn by wgpu natively (lavapipe on CI), compared pixel by pixel with
+//! `rangsi_volume::mpr::render` — the CPU reference, in f64 — windowed by the DICOM
+//! VOI LINEAR formula. Each drawn image is kept as `<name>-actual.png` under
+//! `CARGO_TARGET_TMPDIR`; on a mismatch `-expected.png` and `-diff.png` join it.
+
+use rangsi_render::{Gpu, MprRenderer, MprView, SliceTexels, VoiWindow, VolumeFormat, wgpu};
+use rangsi_volume::mpr::{Orientation, Plane, Raster, Slab, SlabMode, render};
+use rangsi_volume::synthetic::{Acquisition, voxels};
+use rangsi_volume::{Vec3, assemble};
+
+const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+const SIZE: u32 = 96;
+const MM_PER_PIXEL: f64 = 1.5;
+const WINDOW: VoiWindow = VoiWindow {
+    center: -500.0,
+    width: 1000.0,
+};
+const INTERCEPT: f64 = -1000.0;
+
+fn gpu() -> Gpu {
+    pollster::block_on(Gpu::headless()).unwrap_or_else(|e| {
+        panic!("{e}: these tests need a Vulkan adapter (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)")
+    })
+}
+
+/// Air outside, a 20 mm cube of water (stored 1000 → 0 HU) at the patient's
+/// left-posterior-head, a 10 mm sphere (stored 500 → −500 HU) right-anterior-foot.
+fn phantom(p: Vec3) -> f32 {
+    let cube = [40.0, 30.0, 20.0];
+    let d = [p[0] + 30.0, p[1] + 40.0, p[2] + 25.0];
+    if (0..3).all(|a| (p[a] - cube[a]).abs() <= 10.0) {
+        1000.0
+    } else if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt() <= 10.0 {
+        500.0
+    } else {
+        0.0
+    }
+}
+
+fn gray(hu: f64) -> u8 {
+    let (c, w) = (WINDOW.center, WINDOW.width);
+    let y = ((hu - (c - 0.5)) / (w - 1.0) + 0.5).clamp(0.0, 1.0);
+    (y * 255.0).round() as u8
+}
+
+fn save(name: &str, suffix: &str, rgba: &[u8]) {
+    let path =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{suffix}.png"));
+    if let Ok(file) = std::fs::File::create(&path) {
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), SIZE, SIZE);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        if let Ok(mut w) = enc.write_header() {
+            let _ = w.write_image_data(rgba);
+        }
+    }
+}
+
+struct Case<'a> {
+    name: &'a str,
+    plane: Plane,
+    slab: Slab,
+}
+
+/// Draws every case of one acquisition and checks it against the CPU reference:
+/// ±2 gray levels (f32 on the GPU against f64) wherever the reference has a sample;
+/// pixels within one sample of the volume's edge may differ in coverage (at most
+/// 1 % of them).
+fn check(acq: &Acquisition, format: VolumeFormat, max_3d_side: Option<u32>, cases: &[Case<'_>]) {
+    let gpu = gpu();
+    let mut mpr = MprRenderer::new(&gpu, FORMAT);
+    if let Some(side) = max_3d_side {
+        mpr.limit_3d_side(side);
+    }
+    let assembly = assemble(&acq.slices()).expect("volumetric");
+    let volume = &assembly.volumes[0];
+    let pixels = acq.pixels(&phantom);
+    let reference_voxels = voxels(volume, &pixels);
+    let mut gpu_volume = mpr
+        .create_volume(volume.dims, format, 1 << 30)
+        .expect("layout");
+    if let Some(side) = max_3d_side {
+        assert!(
+            gpu_volume.layout.bricks > 1,
+            "the test must span bricks: {:?} within {side}",
+            gpu_volume.layout
+        );
+    }
+    assert!(!gpu_volume.layout.is_reduced());
+    // Slices arrive out of order, as from the network.
+    let n = volume.dims[2];
+    for k in (0..n)
+        .filter(|k| k % 2 == 1)
+        .rev()
+        .chain((0..n).filter(|k| k % 2 == 0))
+    {
+        let slice = match volume.slices[k as usize] {
+            rangsi_volume::SliceSource::Exact(src) => &pixels[src.instance],
+            rangsi_volume::SliceSource::Blend { .. } => panic!("regular acquisition expected"),
+        };
+        let texels = match format {
+            VolumeFormat::U16 => {
+                let v: Vec<u16> = slice.iter().map(|&x| x as u16).collect();
+                mpr.upload_slice(&mut gpu_volume, k, SliceTexels::U16(&v))
+            }
+            VolumeFormat::I16 => {
+                let v: Vec<i16> = slice.iter().map(|&x| x as i16).collect();
+                mpr.upload_slice(&mut gpu_volume, k, SliceTexels::I16(&v))
+            }
+        };
+        texels.expect("upload");
+    }
+    assert_eq!(gpu_volume.loaded_slices(), n as usize);
+    let step = volume.spacing.iter().copied().fold(f64::INFINITY, f64::min);
+    for case in cases {
+        let view = MprView {
+            plane: case.plane,
+            viewport_px: [SIZE, SIZE],
+            mm_per_pixel: MM_PER_PIXEL,
+            slab: case.slab,
+            slab_step_mm: step,
+            window: WINDOW,
+            rescale_slope: 1.0,
+            rescale_intercept: INTERCEPT,
+            invert: false,
+        };
+        let actual = mpr
+            .draw_offscreen(&gpu_volume, &volume.voxel_from_patient, &view)
+            .expect("draw");
+        let raster = Raster {
+            width: SIZE as usize,
+            height: SIZE as usize,
+            mm_per_pixel: MM_PER_PIXEL,
+        };
+        let reference = render(volume, &reference_voxels, &case.plane, raster, case.slab);
+        let mut expected = Vec::with_capacity(actual.len());
+        let (mut coverage, mut bad, mut worst) = (0usize, Vec::new(), 0u8);
+        let mut diff = Vec::with_capacity(actual.len());
+        let mut objects = 0;
+        for y in 0..SIZE as usize {
+            for x in 0..SIZE as usize {
+                let i = (y * SIZE as usize + x) * 4;
+                let got = actual[i];
+                let want = reference.at(x, y).map(|v| gray(f64::from(v) + INTERCEPT));
+                let w = want.unwrap_or(0);
+                expected.extend_from_slice(&[w, w, w, 255]);
+                let d = got.abs_diff(w);
+                diff.extend_from_slice(&[d.saturating_mul(40), 0, 0, 255]);
+                if w > 0 {
+                    objects += 1;
+                }
+                match want {
+                    Some(w) if got.abs_diff(w) > 2 => {
+                        worst = worst.max(got.abs_diff(w));
+                        if bad.len() < 8 {
+                            bad.push(format!("({x},{y}) got {got} want {w}"));
+                        }
+                    }
+                    None if got != 0 => coverage += 1,
+                    _ => {}
+                }
+                assert_eq!(actual[i + 3], 255);
+            }
+        }
+        let name = format!("mpr-{}", case.name);
+        save(&name, "actual", &actual);
+        let too_many = coverage > (SIZE * SIZE) as usize / 100;
+        if !bad.is_empty() || too_many || objects == 0 {
+            save(&name, "expected", &expected);
+            save(&name, "diff", &diff);
+            panic!(
+                "{name}: {} pixels off by up to {worst} ({}), {coverage} outside coverage, {objects} object pixels; images in {}",
+                bad.len(),
+                bad.join(", "),
+                env!("CARGO_TARGET_TMPDIR")
+            );
+        }
+    }
+}
+
+fn axial_acquisition() -> Acquisition {
+    Acquisition {
+        row: [1.0, 0.0, 0.0],
+        col: [0.0, 1.0, 0.0],
+        first: [-80.0, -80.0, -60.0],
+        n: 40,
+        size: 64,
+        ps: 2.5,
+        gap: 3.0,
+        shift_per_slice: [0.0; 3],
+    }
+}
+
+#[test]
+fn standard_oblique_and_slab_planes_match_the_cpu_reference() {
+    let cube = [40.0, 30.0, 20.0];
+    let sphere = [-30.0, -40.0, -25.0];
+    let oblique = Plane::standard(Orientation::Axial, cube).rotated([1.0, 1.0, 0.0], 30.0);
+    check(
+        &axial_acquisition(),
+        VolumeFormat::U16,
+        None,
+        &[
+            Case {
+                name: "axial",
+                plane: Plane::standard(Orientation::Axial, cube),
+                slab: Slab::THIN,
+            },
+            Case {
+                name: "coronal",
+                plane: Plane::standard(Orientation::Coronal, sphere),
+                slab: Slab::THIN,
+            },
+            Case {
+                name: "sagittal",
+                plane: Plane::standard(Orientation::Sagittal, cube),
+                slab: Slab::THIN,
+            },
+            Case {
+                name: "oblique",
+                plane: oblique,
+                slab: Slab::THIN,
+            },
+            Case {
+                name: "mip",
+                plane: Plane::standard(Orientation::Axial, [0.0, 0.0, 0.0]),
+                slab: Slab {
+                    thickness_mm: 60.0,
+                    mode: SlabMode::Mip,
+                },
+            },
+            Case {
+                name: "minip",
+                plane: Plane::standard(Orientation::Coronal, [0.0, 30.0, 0.0]),
+                slab: Slab {
+                    thickness_mm: 12.0,
+                    mode: SlabMode::MinIp,
+                },
+            },
+            Case {
+                name: "average",
+                plane: Plane::standard(Orientation::Sagittal, [40.0, 0.0, 0.0]),
+                slab: Slab {
+                    thickness_mm: 30.0,
+                    mode: SlabMode::Average,
+                },
+            },
+        ],
+    );
+}
+
+#[test]
+fn tilted_acquisition_is_exact() {
+    let acq = Acquisition {
+        shift_per_slice: [0.0, 3.0 * 15f64.to_radians().tan(), 0.0],
+        ..axial_acquisition()
+    };
+    check(
+        &acq,
+        VolumeFormat::I16,
+        None,
+        &[
+            Case {
+                name: "tilted-sagittal",
+                plane: Plane::standard(Orientation::Sagittal, [40.0, 30.0, 20.0]),
+                slab: Slab::THIN,
+            },
+            Case {
+                name: "tilted-coronal",
+                plane: Plane::standard(Orientation::Coronal, [-30.0, -40.0, -25.0]),
+                slab: Slab::THIN,
+            },
+        ],
+    );
+}
+
+#[test]
+fn a_volume_deeper_than_the_texture_limit_spans_bricks() {
+    let acq = Acquisition {
+        size: 32,
+        ps: 5.0,
+        n: 70,
+        gap: 2.0,
+        first: [-80.0, -80.0, -60.0],
+        ..axial_acquisition()
+    };
+    check(
+        &acq,
+        VolumeFormat::I16,
+        Some(32),
+        &[
+            Case {
+                name: "bricks-sagittal",
+                plane: Plane::standard(Orientation::Sagittal, [40.0, 30.0, 20.0]),
+                slab: Slab::THIN,
+            },
+            Case {
+                name: "bricks-coronal-mip",
+                plane: Plane::standard(Orientation::Coronal, [0.0, 0.0, 0.0]),
+                slab: Slab {
+                    thickness_mm: 150.0,
+                    mode: SlabMode::Mip,
+                },
+            },
+        ],
+    );
+}
