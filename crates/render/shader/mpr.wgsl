@@ -24,9 +24,8 @@ struct Mpr {
     dims: vec3<f32>,       // texture voxels along i, j, k (all bricks)
     brick_depth: f32,
     srgb_target: f32,
-    _pad0: f32,
-    _pad1: f32,
-    _pad2: f32,
+    _pad: f32,
+    origin: vec2<f32>,     // top-left framebuffer pixel of the pane drawn into
 };
 
 @group(0) @binding(0) var<uniform> mpr: Mpr;
@@ -101,7 +100,7 @@ fn linear_from_srgb(c: f32) -> f32 {
 
 @fragment
 fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
-    let uv = (in.position.xy - mpr.viewport * 0.5) * mpr.mm_per_px;
+    let uv = (in.position.xy - mpr.origin - mpr.viewport * 0.5) * mpr.mm_per_px;
     let p = mpr.center + mpr.right * uv.x + mpr.down * uv.y;
     let normal = cross(mpr.right, mpr.down);
     let half = i32(mpr.slab_half);

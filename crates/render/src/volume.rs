@@ -213,7 +213,9 @@ pub struct MprUniform {
     pub dims: [f32; 3],
     pub brick_depth: f32,
     pub srgb_target: f32,
-    pub _pad: [f32; 3],
+    pub _pad: f32,
+    /// Top-left framebuffer pixel of the pane drawn into.
+    pub origin: [f32; 2],
 }
 
 impl MprView {
@@ -251,7 +253,8 @@ impl MprView {
             dims: layout.dims.map(|x| x as f32),
             brick_depth: layout.brick_depth as f32,
             srgb_target: if srgb_target { 1.0 } else { 0.0 },
-            _pad: [0.0; 3],
+            _pad: 0.0,
+            origin: [0.0; 2],
         }
     }
 }
@@ -507,7 +510,7 @@ impl MprRenderer {
     }
 
     /// Draws `view` of `volume` (source voxels from patient space by
-    /// `voxel_from_patient`) into `target`.
+    /// `voxel_from_patient`) into the whole of `target`.
     pub fn draw(
         &self,
         target: &wgpu::TextureView,
@@ -515,17 +518,38 @@ impl MprRenderer {
         voxel_from_patient: &Affine,
         view: &MprView,
     ) {
-        let uniform = view.uniform(
+        self.draw_pane(target, volume, voxel_from_patient, view, [0, 0], true);
+    }
+
+    /// Draws `view` into the pane of `target` whose top-left pixel is `origin` (its
+    /// size is `view.viewport_px`); `clear` clears the whole target first, else what
+    /// is outside the pane is kept (several panes of one canvas, one submit each).
+    pub fn draw_pane(
+        &self,
+        target: &wgpu::TextureView,
+        volume: &GpuVolume,
+        voxel_from_patient: &Affine,
+        view: &MprView,
+        origin: [u32; 2],
+        clear: bool,
+    ) {
+        let mut uniform = view.uniform(
             &volume.layout,
             voxel_from_patient,
             self.target_format.is_srgb(),
         );
+        uniform.origin = origin.map(|x| x as f32);
         self.queue
             .write_buffer(&self.uniform_buffer, 0, bytemuck::bytes_of(&uniform));
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mpr") });
         {
+            let load = if clear {
+                wgpu::LoadOp::Clear(wgpu::Color::BLACK)
+            } else {
+                wgpu::LoadOp::Load
+            };
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
                 label: Some("mpr"),
                 color_attachments: &[Some(wgpu::RenderPassColorAttachment {
@@ -533,7 +557,7 @@ impl MprRenderer {
                     depth_slice: None,
                     resolve_target: None,
                     ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        load,
                         store: wgpu::StoreOp::Store,
                     },
                 })],
@@ -542,10 +566,22 @@ impl MprRenderer {
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            pass.set_pipeline(&self.pipelines[volume.format.index()]);
-            pass.set_bind_group(0, &self.uniform_bind_group, &[]);
-            pass.set_bind_group(1, &volume.bind_group, &[]);
-            pass.draw(0..3, 0..1);
+            let [w, h] = view.viewport_px;
+            if w > 0 && h > 0 {
+                pass.set_viewport(
+                    origin[0] as f32,
+                    origin[1] as f32,
+                    w as f32,
+                    h as f32,
+                    0.0,
+                    1.0,
+                );
+                pass.set_scissor_rect(origin[0], origin[1], w, h);
+                pass.set_pipeline(&self.pipelines[volume.format.index()]);
+                pass.set_bind_group(0, &self.uniform_bind_group, &[]);
+                pass.set_bind_group(1, &volume.bind_group, &[]);
+                pass.draw(0..3, 0..1);
+            }
         }
         self.queue.submit([encoder.finish()]);
     }
@@ -557,10 +593,28 @@ impl MprRenderer {
         voxel_from_patient: &Affine,
         view: &MprView,
     ) -> Result<Vec<u8>, RenderError> {
-        let [width, height] = view.viewport_px;
-        let texture = crate::readback::target(&self.device, self.target_format, width, height);
+        self.draw_panes_offscreen(
+            view.viewport_px,
+            volume,
+            voxel_from_patient,
+            &[(*view, [0, 0])],
+        )
+    }
+
+    /// Draws several panes (view, top-left pixel) into one `size` target and reads it
+    /// back as RGBA bytes.
+    pub fn draw_panes_offscreen(
+        &self,
+        size: [u32; 2],
+        volume: &GpuVolume,
+        voxel_from_patient: &Affine,
+        panes: &[(MprView, [u32; 2])],
+    ) -> Result<Vec<u8>, RenderError> {
+        let texture = crate::readback::target(&self.device, self.target_format, size[0], size[1]);
         let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
-        self.draw(&target, volume, voxel_from_patient, view);
+        for (k, (view, origin)) in panes.iter().enumerate() {
+            self.draw_pane(&target, volume, voxel_from_patient, view, *origin, k == 0);
+        }
         crate::readback::read_rgba(&self.device, &self.queue, &texture)
     }
 }

@@ -113,6 +113,8 @@ fn check(acq: &Acquisition, format: VolumeFormat, max_3d_side: Option<u32>, case
         texels.expect("upload");
     }
     assert_eq!(gpu_volume.loaded_slices(), n as usize);
+    let panes_checked = check_panes(&mpr, &gpu_volume, volume, cases);
+    assert!(panes_checked || cases.len() < 2);
     let step = volume.spacing.iter().copied().fold(f64::INFINITY, f64::min);
     for case in cases {
         let view = MprView {
@@ -306,4 +308,59 @@ fn a_volume_deeper_than_the_texture_limit_spans_bricks() {
             },
         ],
     );
+}
+
+/// The first two cases drawn as two panes of one target (what the viewer does: one
+/// canvas, three panes) equal each drawn alone.
+fn check_panes(
+    mpr: &MprRenderer,
+    gpu_volume: &rangsi_render::GpuVolume,
+    volume: &rangsi_volume::Volume,
+    cases: &[Case<'_>],
+) -> bool {
+    if cases.len() < 2 {
+        return false;
+    }
+    let step = volume.spacing.iter().copied().fold(f64::INFINITY, f64::min);
+    let view = |c: &Case<'_>| MprView {
+        plane: c.plane,
+        viewport_px: [SIZE, SIZE],
+        mm_per_pixel: MM_PER_PIXEL,
+        slab: c.slab,
+        slab_step_mm: step,
+        window: WINDOW,
+        rescale_slope: 1.0,
+        rescale_intercept: INTERCEPT,
+        invert: false,
+    };
+    let (a, b) = (view(&cases[0]), view(&cases[1]));
+    let alone_a = mpr
+        .draw_offscreen(gpu_volume, &volume.voxel_from_patient, &a)
+        .expect("draw");
+    let alone_b = mpr
+        .draw_offscreen(gpu_volume, &volume.voxel_from_patient, &b)
+        .expect("draw");
+    let both = mpr
+        .draw_panes_offscreen(
+            [2 * SIZE, SIZE],
+            gpu_volume,
+            &volume.voxel_from_patient,
+            &[(a, [0, 0]), (b, [SIZE, 0])],
+        )
+        .expect("draw");
+    let row = (SIZE * 4) as usize;
+    for y in 0..SIZE as usize {
+        let line = &both[y * 2 * row..(y + 1) * 2 * row];
+        assert_eq!(
+            &line[..row],
+            &alone_a[y * row..(y + 1) * row],
+            "left pane, row {y}"
+        );
+        assert_eq!(
+            &line[row..],
+            &alone_b[y * row..(y + 1) * row],
+            "right pane, row {y}"
+        );
+    }
+    true
 }
