@@ -63,11 +63,7 @@ REFUSED = {
 
 # Known gaps, each with the reason; a gap that starts passing fails the test (strict
 # xfail) so this list only shrinks.
-GAPS = {
-    "SC_rgb_small_odd_big_endian.dcm":
-        "8-bit samples in OW under Explicit VR Big Endian: bytes are swapped per 16-bit word",
-    "image_dfl.dcm": "/frames of a Deflated Explicit VR Little Endian instance are not served yet",
-}
+GAPS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -275,7 +275,9 @@ fn eight_bit_ow_big_endian_is_unswapped_per_word() {
         assert_eq!(f.samples, FrameSamples::U16(vec![0x0102, 0x0304]), "{vr:?}");
     }
     // A frame that starts mid-word: the caller swaps the words around it.
-    let mut two_frames = [2u8, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17];
+    let mut two_frames = [
+        2u8, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17,
+    ];
     swap_ow_bytes(&mut two_frames);
     let second = decode_frame(BE, &d, &two_frames[9..18]).expect("decodes");
     assert_eq!(second.samples, FrameSamples::U8((10..=18).collect()));
