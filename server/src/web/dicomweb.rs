@@ -338,7 +338,7 @@ pub async fn qido_series_instances(
 
 // ---- WADO-RS ----
 
-fn new_boundary() -> String {
+pub(crate) fn new_boundary() -> String {
     format!(
         "rangsi-{}",
         &crate::service::auth::new_secret("").replace(['-', '_'], "0")[..24]

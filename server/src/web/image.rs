@@ -40,7 +40,10 @@ fn crop(r: &Rendered8, v: &Viewport) -> Result<Plane> {
             "viewport source region is empty".into(),
         ));
     }
-    let (cw, chh) = (sw.abs().min(w - sx) as usize, sh.abs().min(h - sy) as usize);
+    let (cw, chh) = (
+        sw.unsigned_abs().min((w - sx) as u64) as usize,
+        sh.unsigned_abs().min((h - sy) as u64) as usize,
+    );
     let mut pixels = Vec::with_capacity(cw * chh * ch);
     for y in 0..chh {
         let src_y = if sh < 0 { chh - 1 - y } else { y } + sy as usize;
@@ -266,4 +269,59 @@ fn lzw(data: &[u8]) -> Vec<u8> {
         out.push(acc as u8);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::retrieve::SourceRegion;
+
+    fn ramp(w: u32, h: u32) -> Rendered8 {
+        Rendered8 {
+            width: w,
+            height: h,
+            channels: 1,
+            pixels: (0..w * h).map(|i| i as u8).collect(),
+        }
+    }
+
+    #[test]
+    fn region_is_clipped_to_the_image_and_flipped() {
+        let r = ramp(4, 3);
+        let v = Viewport {
+            width: 100,
+            height: 100,
+            region: Some(SourceRegion {
+                x: 2,
+                y: 1,
+                width: Some(i64::MIN),
+                height: Some(i64::MAX),
+            }),
+        };
+        let p = crop(&r, &v).expect("crop");
+        // Columns 2..4 of rows 1..3, left-right flipped.
+        assert_eq!((p.width, p.height), (2, 2));
+        assert_eq!(p.pixels, [7, 6, 11, 10]);
+        let out = fit(p, &v);
+        assert_eq!((out.width, out.height), (100, 100));
+    }
+
+    #[test]
+    fn whole_image_viewport_only_shrinks() {
+        let v = Viewport {
+            width: 8,
+            height: 8,
+            region: None,
+        };
+        let p = fit(crop(&ramp(4, 2), &v).expect("crop"), &v);
+        assert_eq!((p.width, p.height), (4, 2));
+        let v = Viewport {
+            width: 2,
+            height: 2,
+            region: None,
+        };
+        let p = fit(crop(&ramp(4, 2), &v).expect("crop"), &v);
+        // Box means of 2x2 blocks: (0+1+4+5)/4, (2+3+6+7)/4.
+        assert_eq!((p.width, p.height, p.pixels), (2, 1, vec![2, 4]));
+    }
 }

@@ -237,7 +237,7 @@ async fn rendered_many(
     }
     // The first image is rendered before answering, so its errors get a status.
     let first = s.archive.render_loc(&locs[0], 1, &params, format).await?;
-    let boundary = format!("rangsi-rendered-{}", &locs[0].sha256[..16]);
+    let boundary = super::dicomweb::new_boundary();
     let mt = format.media_type();
     let part = move |bytes: Bytes, b: &str| {
         let mut out = format!(

@@ -353,6 +353,18 @@ def test_gif_is_exact_for_grey(corpus, alice):
     assert_close(got, 255 - windowed(it.ds, c, w), "GIF of MONOCHROME1")
 
 
+def test_gif_of_a_larger_image_and_of_colour(corpus, alice):
+    # 128 x 128 samples fill GIF's 4096-code LZW table several times over.
+    it = corpus["ct-signed"]
+    got = get_image(alice, it.url + "/rendered", "image/gif", {"window": "40,400"})
+    got = got if got.ndim == 2 else got[..., 0]
+    assert_close(got, windowed(it.ds, 40, 400), "GIF of a 128x128 CT")
+    # Colour maps to a fixed 6 x 7 x 6 palette: within half a palette step.
+    it = corpus["rgb-2frame"]
+    got = get_image(alice, it.url + "/rendered", "image/gif")
+    assert_close(got, it.ds.pixel_array[0].astype(np.float64), "GIF of RGB", tolerance=26)
+
+
 def test_unsupported_media_type_is_406(corpus, alice):
     it = corpus["mr"]
     r = alice.get(it.url + "/rendered", headers={"Accept": "image/webp"})
