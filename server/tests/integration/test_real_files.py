@@ -243,6 +243,15 @@ def test_big_endian_8_bit_ow_multiframe_with_odd_frames(archive):
         parts = frames_of(client, ds, "2,3,1", accept)
         assert [p.body for p in parts] == [stream[27:54], stream[54:81], stream[0:27]], accept
         assert all("transfer-syntax=1.2.840.10008.1.2.1" in p.headers.get("content-type", "") for p in parts)
+    # The whole instance transcoded to Explicit VR Little Endian carries the same bytes.
+    r = client.get(
+        f"/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}",
+        headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1'},
+    )
+    assert r.status_code == 200, r.text[:300]
+    le = pydicom.dcmread(io.BytesIO(parse_multipart(r.headers["Content-Type"], r.content)[0].body))
+    assert le.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert le.PixelData[:81] == stream[:81]
 
 
 def test_deflated_multiframe_frames_in_any_order(archive):
