@@ -35,7 +35,7 @@ pub fn render_request(raw: Option<&str>) -> AppResult<RenderRequest> {
     let mut accept = None;
     for pair in raw.unwrap_or("").split('&').filter(|x| !x.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(&v.replace('+', " "))?;
+        let v = percent_decode(v)?;
         match k {
             "window" => p.window = Some(parse_window(&v)?),
             "viewport" => p.viewport = Some(parse_viewport(&v)?),
