@@ -11,6 +11,8 @@
 //! Lossless and Lossless SV1, JPEG-LS (lossless and near-lossless), JPEG 2000
 //! (lossless and lossy) and HTJ2K.
 //! Everything else is a [`PixelError::UnsupportedTransferSyntax`] naming the syntax.
+//! [`decode_frame_vr`] also takes the stored Pixel Data VR, which changes the
+//! bytes of 8-bit data in OW under Explicit VR Big Endian ([`PixelDataVr`]).
 //!
 //! Display: [`render_8bit`] (rescale, linear window, MONOCHROME1, colour and
 //! palettes incl. segmented ones) and [`render_8bit_with`], which adds the rest
@@ -252,7 +254,24 @@ pub fn is_native(ts_uid: &str) -> bool {
     matches!(lookup(ts_uid), Some((_, Codec::NativeLe | Codec::NativeBe)))
 }
 
-/// Decode ONE frame from just its bytes.
+/// The Value Representation of the Pixel Data element (7FE0,0010) as stored.
+///
+/// It matters in one case only: native Explicit VR Big Endian with 8 or fewer
+/// bits allocated. An OW value is a stream of 16-bit words, each written most
+/// significant byte first, so two consecutive 8-bit samples (or bit-packed
+/// bytes) arrive swapped; an OB value is a plain byte stream (PS3.5 7.3 and
+/// 8.1.1). Every other syntax and bit depth decodes the same for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PixelDataVr {
+    /// Other Byte (always used for encapsulated data).
+    #[default]
+    Ob,
+    /// Other Word.
+    Ow,
+}
+
+/// Decode ONE frame from just its bytes, Pixel Data taken as OB (see
+/// [`decode_frame_vr`] for 8-bit data stored as OW in Explicit VR Big Endian).
 ///
 /// For native transfer syntaxes (Implicit VR LE, Explicit VR LE, Explicit VR
 /// BE, Deflated) `frame_bytes` are the raw frame bytes as stored (byte order
@@ -262,6 +281,24 @@ pub fn is_native(ts_uid: &str) -> bool {
 pub fn decode_frame(
     ts_uid: &str,
     desc: &ImageDescription,
+    frame_bytes: &[u8],
+) -> Result<Frame, PixelError> {
+    decode_frame_vr(ts_uid, desc, PixelDataVr::Ob, frame_bytes)
+}
+
+/// [`decode_frame`] knowing the VR of the stored Pixel Data. With
+/// [`PixelDataVr::Ow`], Explicit VR Big Endian and 8 or fewer bits allocated,
+/// the words are swapped back to bytes first: `frame_bytes` must then start
+/// on a word boundary of the value and, for a frame of odd length, include
+/// the byte after it (the value's padding, or the next frame's first byte),
+/// since the frame's last sample is stored in the second byte of its word.
+/// A frame that starts mid-word (frames after the first of an odd frame
+/// length) is un-swapped by the caller with [`swap_ow_bytes`] over the
+/// whole words around it and decoded as OB.
+pub fn decode_frame_vr(
+    ts_uid: &str,
+    desc: &ImageDescription,
+    vr: PixelDataVr,
     frame_bytes: &[u8],
 ) -> Result<Frame, PixelError> {
     let unsupported = |name: &str| PixelError::UnsupportedTransferSyntax {
@@ -281,6 +318,18 @@ pub fn decode_frame(
     }
     match codec {
         Codec::NativeLe => native::decode(desc, frame_bytes, false),
+        Codec::NativeBe if vr == PixelDataVr::Ow && desc.bits_allocated <= 8 => {
+            let words = desc.native_frame_len().next_multiple_of(2);
+            if frame_bytes.len() < words {
+                return Err(PixelError::FrameTooShort {
+                    expected: words,
+                    actual: frame_bytes.len(),
+                });
+            }
+            let mut bytes = frame_bytes[..words].to_vec();
+            swap_ow_bytes(&mut bytes);
+            native::decode(desc, &bytes, true)
+        }
         Codec::NativeBe => native::decode(desc, frame_bytes, true),
         Codec::Rle => rle::decode(desc, frame_bytes),
         Codec::Jpeg => jpeg::decode(desc, frame_bytes),
@@ -295,6 +344,13 @@ pub fn decode_frame(
         }
         Codec::None => Err(unsupported(name)),
     }
+}
+
+/// Turn big-endian 16-bit words (an OW value in Explicit VR Big Endian) into
+/// the byte stream they carry: each pair of bytes swapped in place; a last
+/// odd byte stays as it is.
+pub fn swap_ow_bytes(bytes: &mut [u8]) {
+    bytes.chunks_exact_mut(2).for_each(|w| w.swap(0, 1));
 }
 
 /// Run a third-party decoder, turning a panic inside it into an error (on

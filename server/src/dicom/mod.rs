@@ -2,6 +2,7 @@
 //! structure of stored files, and the index attributes of an instance.
 
 pub mod charset;
+pub mod deflated;
 pub mod json;
 pub mod part10;
 pub mod scan;

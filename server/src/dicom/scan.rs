@@ -391,6 +391,109 @@ pub fn scan<R: Read + Seek>(reader: R, size: u64) -> Result<FileLayout, ScanErro
     Ok(layout)
 }
 
+/// What [`forward_to_pixel_data`] found.
+pub struct PixelDataAhead<R> {
+    /// The data set's bytes before the Pixel Data element.
+    pub header: Vec<u8>,
+    /// Pixel Data's value length; `None` when undefined (encapsulated).
+    pub pixel_value_len: Option<u32>,
+    /// The stream, positioned at the first byte of the Pixel Data value.
+    pub reader: R,
+}
+
+/// A forward-only reader that keeps what it reads (up to `limit` bytes); its
+/// `Seek` moves forward only, by reading, so [`Walker`] can walk a stream.
+struct Recording<R> {
+    inner: R,
+    kept: Vec<u8>,
+    limit: usize,
+}
+
+impl<R: Read> Read for Recording<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.kept.len() + n > self.limit {
+            return Err(std::io::Error::other(format!(
+                "more than {} bytes before Pixel Data",
+                self.limit
+            )));
+        }
+        self.kept.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: Read> Seek for Recording<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        match pos {
+            SeekFrom::Current(n) if n >= 0 => {
+                let n = n as u64;
+                if std::io::copy(&mut self.by_ref().take(n), &mut std::io::sink())? < n {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                Ok(self.kept.len() as u64)
+            }
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "a data set stream only moves forward",
+            )),
+        }
+    }
+}
+
+/// Walks an Explicit VR Little Endian data set from a stream (an inflated
+/// deflated data set) up to its top-level Pixel Data, keeping the bytes
+/// before it (at most `limit`). A data set without Pixel Data ends in an
+/// `UnexpectedEof` I/O error.
+pub fn forward_to_pixel_data<R: Read>(
+    reader: R,
+    limit: usize,
+) -> Result<PixelDataAhead<R>, ScanError> {
+    let syn = Syntax {
+        explicit: true,
+        big_endian: false,
+    };
+    let mut w = Walker {
+        r: Recording {
+            inner: reader,
+            kept: Vec::new(),
+            limit,
+        },
+        pos: 0,
+        size: u64::MAX,
+    };
+    loop {
+        let start = w.pos;
+        let (tag, vr, len) = w.header(syn)?;
+        if tag == PIXEL_DATA {
+            let Recording {
+                inner, mut kept, ..
+            } = w.r;
+            kept.truncate(start as usize);
+            return Ok(PixelDataAhead {
+                header: kept,
+                pixel_value_len: (len != UNDEFINED).then_some(len),
+                reader: inner,
+            });
+        }
+        if len == UNDEFINED {
+            if &vr != b"SQ" && &vr != b"UN" {
+                return Err(w.bad(format!(
+                    "undefined length on a {} element",
+                    String::from_utf8_lossy(&vr)
+                )));
+            }
+            let inner = Syntax {
+                explicit: &vr != b"UN",
+                big_endian: false,
+            };
+            w.skip_sequence(inner, 1)?;
+        } else {
+            w.skip(u64::from(len))?;
+        }
+    }
+}
+
 /// Assigns byte ranges to frames. `frame_bytes` is the native size of one frame
 /// (rows × columns × samples × bits allocated / 8) when known.
 pub fn frames(

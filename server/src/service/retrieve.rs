@@ -3,18 +3,29 @@
 
 use bytes::Bytes;
 use dicom_dictionary_std::tags;
+use rangsi_pixels::{
+    GreyscalePipeline, ImageDescription, PixelDataVr, Voi, VoiFunction, VoiWindow,
+};
 
 use super::{Archive, Principal, Result, ServiceError};
+use crate::dicom::deflated::{self, DEFLATED_EXPLICIT_VR_LE, DeflatedError};
 use crate::dicom::scan::PixelLayout;
 use crate::index::query::InstanceLoc;
 
 pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
 
 /// What the client wants frames as.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FrameSyntax {
-    /// As stored (`transfer-syntax=*` or the stored syntax named).
+    /// As stored (the stored syntax named, or a compressed media type).
     AsStored,
+    /// `transfer-syntax=*`: the origin server chooses (PS3.18 8.7.3.5.2). As
+    /// stored, except Deflated (its frames are inside the deflate stream) and
+    /// Explicit VR Big Endian (whose 8-bit OW frames cannot be read without the
+    /// element's VR): both are served in Explicit VR Little Endian.
+    Any,
     /// Decoded, native Explicit VR Little Endian.
     Native,
 }
@@ -29,23 +40,86 @@ pub struct FramePart {
 pub enum ImageFormat {
     Jpeg,
     Png,
+    Gif,
+}
+
+impl ImageFormat {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Png => "image/png",
+            ImageFormat::Gif => "image/gif",
+        }
+    }
+}
+
+/// `window=center,width[,function]` (PS3.18 8.3.5.1.4): replaces the file's VOI.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RenderWindow {
+    pub center: f64,
+    pub width: f64,
+    /// LINEAR when the request names none, as in a presentation state.
+    pub function: VoiFunction,
+}
+
+/// The source region of `viewport=vw,vh,sx,sy,sw,sh`, in image pixels; a
+/// negative width or height flips the region (PS3.18 8.3.5.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceRegion {
+    pub x: u32,
+    pub y: u32,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+/// `viewport=vw,vh[,sx,sy,sw,sh]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewport {
+    pub width: u32,
+    pub height: u32,
+    pub region: Option<SourceRegion>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct RenderParams {
-    pub window: Option<(f64, f64)>,
-    pub viewport: Option<(u32, u32)>,
+    pub window: Option<RenderWindow>,
+    pub viewport: Option<Viewport>,
     pub quality: Option<u8>,
 }
 
-fn is_native_ts(ts: &str) -> bool {
-    matches!(
-        ts,
-        "1.2.840.10008.1.2"
-            | "1.2.840.10008.1.2.1"
-            | "1.2.840.10008.1.2.2"
-            | "1.2.840.10008.1.2.1.99"
-    )
+/// What decoding and rendering need to know of an instance, read once from the
+/// data set before its pixel data.
+struct InstanceImage {
+    desc: ImageDescription,
+    /// The rest of the greyscale pipeline; an error (a malformed LUT) only
+    /// matters when rendering.
+    pipeline: std::result::Result<GreyscalePipeline, String>,
+    vr: PixelDataVr,
+}
+
+impl InstanceImage {
+    fn of(obj: &dicom_object::InMemDicomObject, vr: PixelDataVr) -> Result<Self> {
+        Ok(InstanceImage {
+            desc: ImageDescription::from_object(obj)
+                .map_err(|e| ServiceError::Unsupported(e.to_string()))?,
+            pipeline: GreyscalePipeline::from_object(obj).map_err(|e| e.to_string()),
+            vr,
+        })
+    }
+}
+
+/// One frame's bytes, as `rangsi_pixels::decode_frame_vr` takes them.
+struct SourceFrame {
+    bytes: Bytes,
+    vr: PixelDataVr,
+}
+
+/// Frames of an instance ready to decode, and the syntax they are in.
+struct SourceFrames {
+    ts: String,
+    frames: Vec<SourceFrame>,
+    /// Known when it had to be read to find the frames.
+    image: Option<InstanceImage>,
 }
 
 /// DICOM JSON of instances (with `{{BASE}}` placeholders), one by one.
@@ -162,26 +236,10 @@ impl Archive {
 
     /// Raw (as stored) bytes of frames, 1-based numbers.
     async fn raw_frames(&self, loc: &InstanceLoc, numbers: &[u32]) -> Result<Vec<Bytes>> {
-        let layout: PixelLayout = match &loc.pixel_layout {
-            Some(s) => serde_json::from_str(s)
-                .map_err(|e| ServiceError::Internal(format!("pixel layout: {e}")))?,
-            None => {
-                return Err(ServiceError::Unsupported(
-                    "frames of this instance cannot be located (no pixel data, or deflated)".into(),
-                ));
-            }
-        };
+        let layout = pixel_layout(loc)?;
         let mut out = Vec::with_capacity(numbers.len());
         for &n in numbers {
-            let ranges = layout
-                .frames
-                .get((n as usize).wrapping_sub(1))
-                .ok_or_else(|| {
-                    ServiceError::NotFound(format!(
-                        "frame {n} does not exist (the instance has {})",
-                        layout.frames.len()
-                    ))
-                })?;
+            let ranges = frame_ranges(&layout, n)?;
             if ranges.len() == 1 {
                 let (o, l) = ranges[0];
                 out.push(self.blobs().read_range(&loc.blob_key, o..o + l).await?);
@@ -196,22 +254,147 @@ impl Archive {
         Ok(out)
     }
 
-    async fn description(&self, loc: &InstanceLoc) -> Result<rangsi_pixels::ImageDescription> {
-        // Only the bytes before the first frame are needed for the description.
-        let head_len = loc
+    /// The instance's description, greyscale pipeline and Pixel Data VR, from the
+    /// bytes before its first frame (all of it when the frames are not located).
+    async fn image(&self, loc: &InstanceLoc) -> Result<InstanceImage> {
+        let first_frame = loc
             .pixel_layout
             .as_deref()
             .and_then(|s| serde_json::from_str::<PixelLayout>(s).ok())
-            .and_then(|l| l.frames.first().and_then(|f| f.first()).map(|r| r.0))
-            .unwrap_or(loc.size_bytes as u64);
+            .and_then(|l| l.frames.first().and_then(|f| f.first()).map(|r| r.0));
+        let head_len = first_frame.unwrap_or(loc.size_bytes as u64);
         let head = self.blobs().read_range(&loc.blob_key, 0..head_len).await?;
+        let big_endian = loc.transfer_syntax == EXPLICIT_VR_BE;
         tokio::task::spawn_blocking(move || {
             let obj = dicom_object::OpenFileOptions::new()
                 .read_until(tags::PIXEL_DATA)
-                .from_reader(std::io::Cursor::new(&head[128..]))
+                .from_reader(std::io::Cursor::new(head.get(128..).unwrap_or_default()))
                 .map_err(|e| ServiceError::Internal(format!("re-reading stored instance: {e}")))?;
-            rangsi_pixels::ImageDescription::from_object(&obj)
-                .map_err(|e| ServiceError::Unsupported(e.to_string()))
+            let vr = if first_frame.is_some() {
+                pixel_data_vr(&head, big_endian)
+            } else {
+                PixelDataVr::Ob
+            };
+            InstanceImage::of(&obj, vr)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
+    /// The frames of an instance as the pixel crate decodes them: byte ranges of
+    /// the blob; inflated from the stream for Deflated; 8-bit OW of Explicit VR
+    /// Big Endian read in whole words.
+    async fn source_frames(&self, loc: &InstanceLoc, numbers: &[u32]) -> Result<SourceFrames> {
+        if loc.transfer_syntax == DEFLATED_EXPLICIT_VR_LE {
+            return self.deflated_frames(loc, numbers).await;
+        }
+        let layout = pixel_layout(loc)?;
+        if loc.transfer_syntax != EXPLICIT_VR_BE || layout.encapsulated {
+            let frames = self.raw_frames(loc, numbers).await?;
+            return Ok(SourceFrames {
+                ts: loc.transfer_syntax.clone(),
+                frames: frames
+                    .into_iter()
+                    .map(|bytes| SourceFrame {
+                        bytes,
+                        vr: PixelDataVr::Ob,
+                    })
+                    .collect(),
+                image: None,
+            });
+        }
+        let image = self.image(loc).await?;
+        let mut frames = Vec::with_capacity(numbers.len());
+        if image.vr == PixelDataVr::Ow && image.desc.bits_allocated <= 8 {
+            // A stream of 16-bit words: read the whole words a frame lies in.
+            let value_start = layout
+                .frames
+                .first()
+                .and_then(|f| f.first())
+                .map_or(0, |r| r.0);
+            for &n in numbers {
+                let &[(o, l)] = frame_ranges(&layout, n)? else {
+                    return Err(ServiceError::Internal(
+                        "native frame in several ranges".into(),
+                    ));
+                };
+                let rel = o - value_start;
+                let (from, to) = (rel & !1, (rel + l).next_multiple_of(2));
+                let words = self
+                    .blobs()
+                    .read_range(&loc.blob_key, value_start + from..value_start + to)
+                    .await?;
+                frames.push(if rel % 2 == 0 {
+                    SourceFrame {
+                        bytes: words,
+                        vr: PixelDataVr::Ow,
+                    }
+                } else {
+                    // Starts mid-word: un-swap here, hand over the frame's own bytes.
+                    let mut v = words.to_vec();
+                    rangsi_pixels::swap_ow_bytes(&mut v);
+                    SourceFrame {
+                        bytes: Bytes::from(v).slice(1..1 + l as usize),
+                        vr: PixelDataVr::Ob,
+                    }
+                });
+            }
+        } else {
+            for bytes in self.raw_frames(loc, numbers).await? {
+                frames.push(SourceFrame {
+                    bytes,
+                    vr: image.vr,
+                });
+            }
+        }
+        Ok(SourceFrames {
+            ts: loc.transfer_syntax.clone(),
+            frames,
+            image: Some(image),
+        })
+    }
+
+    /// Frames of a Deflated Explicit VR Little Endian instance, inflated from the
+    /// blob's stream (`dicom::deflated`): Explicit VR Little Endian bytes.
+    async fn deflated_frames(&self, loc: &InstanceLoc, numbers: &[u32]) -> Result<SourceFrames> {
+        let reader =
+            crate::store::BlockingBlobReader::new(self.blobs().stream(&loc.blob_key, None).await?);
+        let numbers = numbers.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let mut image = None;
+            let read = deflated::read_frames(reader, &numbers, |header| {
+                let img = InstanceImage::of(header, PixelDataVr::Ob)
+                    .map_err(|e| DeflatedError::Unsupported(e.to_string()))?;
+                let d = &img.desc;
+                if d.bits_allocated == 1 && d.number_of_frames > 1 && d.pixels_per_frame() % 8 != 0
+                {
+                    return Err(DeflatedError::Unsupported(
+                        "1-bit frames that do not end on a byte boundary".into(),
+                    ));
+                }
+                let len = d.native_frame_len() as u64;
+                let count = d.number_of_frames;
+                image = Some(img);
+                Ok((len, count))
+            })
+            .map_err(|e| match e {
+                DeflatedError::NoSuchFrame { .. } | DeflatedError::NoPixelData => {
+                    ServiceError::NotFound(e.to_string())
+                }
+                DeflatedError::Unsupported(m) => ServiceError::Unsupported(m),
+                other => ServiceError::Internal(other.to_string()),
+            })?;
+            Ok(SourceFrames {
+                ts: EXPLICIT_VR_LE.into(),
+                frames: read
+                    .into_iter()
+                    .map(|f| SourceFrame {
+                        bytes: Bytes::from(f),
+                        vr: PixelDataVr::Ob,
+                    })
+                    .collect(),
+                image,
+            })
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?
@@ -227,32 +410,54 @@ impl Archive {
         want: FrameSyntax,
     ) -> Result<Vec<FramePart>> {
         let loc = self.one_instance(who, study, series, instance).await?;
-        let raw = self.raw_frames(&loc, numbers).await?;
-        let stored_native =
-            is_native_ts(&loc.transfer_syntax) && loc.transfer_syntax != "1.2.840.10008.1.2.2";
-        if want == FrameSyntax::AsStored || stored_native {
-            let ts = if stored_native {
-                EXPLICIT_VR_LE.to_string()
+        let stored = loc.transfer_syntax.as_str();
+        let reframed = stored == DEFLATED_EXPLICIT_VR_LE || stored == EXPLICIT_VR_BE;
+        let as_stored = match want {
+            FrameSyntax::AsStored => stored != DEFLATED_EXPLICIT_VR_LE,
+            FrameSyntax::Any => !reframed,
+            FrameSyntax::Native => false,
+        };
+        if as_stored {
+            let ts = if stored == IMPLICIT_VR_LE {
+                EXPLICIT_VR_LE
             } else {
-                loc.transfer_syntax.clone()
+                stored
             };
+            let raw = self.raw_frames(&loc, numbers).await?;
             return Ok(raw
                 .into_iter()
                 .map(|bytes| FramePart {
                     bytes,
-                    transfer_syntax: ts.clone(),
+                    transfer_syntax: ts.to_string(),
                 })
                 .collect());
         }
-        let desc = self.description(&loc).await?;
-        let ts = loc.transfer_syntax.clone();
+        let src = self.source_frames(&loc, numbers).await?;
+        if src.ts == EXPLICIT_VR_LE || src.ts == IMPLICIT_VR_LE {
+            // Native little endian frames are Explicit VR LE frames already.
+            return Ok(src
+                .frames
+                .into_iter()
+                .map(|f| FramePart {
+                    bytes: f.bytes,
+                    transfer_syntax: EXPLICIT_VR_LE.into(),
+                })
+                .collect());
+        }
+        let image = match src.image {
+            Some(i) => i,
+            None => self.image(&loc).await?,
+        };
+        let ts = src.ts;
+        let frames = src.frames;
         tokio::task::spawn_blocking(move || {
-            raw.into_iter()
-                .map(|bytes| {
-                    let frame = rangsi_pixels::decode_frame(&ts, &desc, &bytes)
+            frames
+                .into_iter()
+                .map(|f| {
+                    let frame = rangsi_pixels::decode_frame_vr(&ts, &image.desc, f.vr, &f.bytes)
                         .map_err(|e| ServiceError::Unsupported(e.to_string()))?;
                     Ok(FramePart {
-                        bytes: Bytes::from(frame.to_native_le_bytes(&desc)),
+                        bytes: Bytes::from(frame.to_native_le_bytes(&image.desc)),
                         transfer_syntax: EXPLICIT_VR_LE.into(),
                     })
                 })
@@ -262,7 +467,12 @@ impl Archive {
         .map_err(|e| ServiceError::Internal(e.to_string()))?
     }
 
-    /// A frame rendered for display (`/rendered`, `/thumbnail`).
+    /// A frame rendered for display (`/rendered`, `/thumbnail`, WADO-URI) through
+    /// the instance's whole greyscale pipeline (`rangsi_pixels::render_8bit_with`):
+    /// Modality LUT Sequence or rescale; the requested window, else the file's
+    /// first window (with its VOI LUT Function), else its first VOI LUT, else the
+    /// range of the modality values; Presentation LUT Shape or MONOCHROME1
+    /// inversion. Colour is rendered in colour (YBR converted, palettes applied).
     pub async fn rendered(
         &self,
         who: &Principal,
@@ -274,18 +484,45 @@ impl Archive {
         format: ImageFormat,
     ) -> Result<Bytes> {
         let loc = self.one_instance(who, study, series, instance).await?;
-        let raw = self.raw_frames(&loc, &[frame]).await?;
-        let desc = self.description(&loc).await?;
-        let ts = loc.transfer_syntax.clone();
+        self.render_loc(&loc, frame, params, format).await
+    }
+
+    /// [`Archive::rendered`] of an instance already located (and audited).
+    pub async fn render_loc(
+        &self,
+        loc: &InstanceLoc,
+        frame: u32,
+        params: &RenderParams,
+        format: ImageFormat,
+    ) -> Result<Bytes> {
+        let src = self.source_frames(loc, &[frame]).await?;
+        let image = match src.image {
+            Some(i) => i,
+            None => self.image(loc).await?,
+        };
+        let ts = src.ts;
         let params = params.clone();
+        let source = src
+            .frames
+            .into_iter()
+            .next()
+            .ok_or_else(|| ServiceError::NotFound(format!("frame {frame} does not exist")))?;
         tokio::task::spawn_blocking(move || {
-            let bytes = raw.into_iter().next().unwrap_or_default();
-            let f = rangsi_pixels::decode_frame(&ts, &desc, &bytes)
+            let f = rangsi_pixels::decode_frame_vr(&ts, &image.desc, source.vr, &source.bytes)
                 .map_err(|e| ServiceError::Unsupported(e.to_string()))?;
-            let window = params
-                .window
-                .map(|(center, width)| rangsi_pixels::VoiWindow { center, width });
-            let r = rangsi_pixels::render_8bit(&f, &desc, window)
+            let mut pipeline = if f.samples_per_pixel == 1 && f.photometric != "PALETTE COLOR" {
+                image.pipeline.map_err(ServiceError::Unsupported)?
+            } else {
+                GreyscalePipeline::default()
+            };
+            let voi = params.window.map(|w| {
+                pipeline.voi_function = w.function;
+                Voi::Window(VoiWindow {
+                    center: w.center,
+                    width: w.width,
+                })
+            });
+            let r = rangsi_pixels::render_8bit_with(&f, &image.desc, &pipeline, voi)
                 .map_err(|e| ServiceError::Unsupported(e.to_string()))?;
             crate::web::image::encode(&r, params.viewport, params.quality, format)
         })
@@ -457,6 +694,45 @@ impl Archive {
     }
 }
 
+/// The located frames of an instance (none for Deflated or without pixel data).
+fn pixel_layout(loc: &InstanceLoc) -> Result<PixelLayout> {
+    match &loc.pixel_layout {
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| ServiceError::Internal(format!("pixel layout: {e}"))),
+        None => Err(ServiceError::Unsupported(
+            "frames of this instance cannot be located (no pixel data)".into(),
+        )),
+    }
+}
+
+/// The byte ranges of frame `n` (1-based).
+fn frame_ranges(layout: &PixelLayout, n: u32) -> Result<&[(u64, u64)]> {
+    layout
+        .frames
+        .get((n as usize).wrapping_sub(1))
+        .map(Vec::as_slice)
+        .ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "frame {n} does not exist (the instance has {})",
+                layout.frames.len()
+            ))
+        })
+}
+
+/// The VR of native Pixel Data from the 12-byte explicit VR header just before
+/// its value (`head` ends where the value starts); OB when it cannot be seen.
+fn pixel_data_vr(head: &[u8], big_endian: bool) -> PixelDataVr {
+    let tag: [u8; 4] = if big_endian {
+        [0x7F, 0xE0, 0x00, 0x10]
+    } else {
+        [0xE0, 0x7F, 0x10, 0x00]
+    };
+    match head.len().checked_sub(12).map(|at| &head[at..at + 6]) {
+        Some(h) if h[..4] == tag && &h[4..6] == b"OW" => PixelDataVr::Ow,
+        _ => PixelDataVr::Ob,
+    }
+}
+
 /// Lossy syntaxes: decoding them to Explicit VR Little Endian would present lossy pixels
 /// as if they were original, so they are always served as stored (PS3.18 8.7.3.4).
 pub fn is_lossy(ts: &str) -> bool {
@@ -524,6 +800,28 @@ fn transcode_explicit_le(file: &[u8], ts: &str, layout: Option<&PixelLayout>) ->
             .map_err(|e| unsupported(e.to_string()))?;
         let mut native = Vec::new();
         let mut photometric = None;
+        // 8-bit samples in OW under Explicit VR Big Endian: a stream of 16-bit
+        // words, un-swapped here as a whole so that frames may start mid-word.
+        let ow_words = ts == EXPLICIT_VR_BE
+            && !layout.encapsulated
+            && desc.bits_allocated <= 8
+            && obj
+                .element_opt(tags::PIXEL_DATA)
+                .ok()
+                .flatten()
+                .is_some_and(|e| e.vr() == VR::OW);
+        let unswapped;
+        let file: &[u8] = match layout.frames.first().and_then(|f| f.first()) {
+            Some(&(start, _)) if ow_words => {
+                let mut v = file.to_vec();
+                if let Some(value) = v.get_mut(start as usize..) {
+                    rangsi_pixels::swap_ow_bytes(value);
+                }
+                unswapped = v;
+                &unswapped
+            }
+            _ => file,
+        };
         for ranges in &layout.frames {
             let mut bytes = Vec::new();
             for &(o, l) in ranges {

@@ -23,6 +23,41 @@ pub use fs::FsBlobStore;
 /// A stream of chunks of one blob.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
+/// A blob's stream read as `std::io::Read` on a blocking thread (inside
+/// `spawn_blocking`): each chunk is awaited on the runtime it was made on, so
+/// memory holds one chunk at a time. Made on the runtime, read off it.
+pub struct BlockingBlobReader {
+    runtime: tokio::runtime::Handle,
+    stream: ByteStream,
+    chunk: Bytes,
+}
+
+impl BlockingBlobReader {
+    /// Must be called from within the Tokio runtime.
+    pub fn new(stream: ByteStream) -> Self {
+        Self {
+            runtime: tokio::runtime::Handle::current(),
+            stream,
+            chunk: Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for BlockingBlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use futures::StreamExt;
+        while self.chunk.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                Some(chunk) => self.chunk = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BlobError {

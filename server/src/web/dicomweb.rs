@@ -11,10 +11,11 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::auth::Authed;
 use super::error::{AppError, AppResult};
+use super::rendered::image_response;
 use crate::dicom::json::BASE_PLACEHOLDER;
 use crate::index::query::Level;
 use crate::service::query::{Include, QuerySpec, parse_tag};
-use crate::service::retrieve::{FrameSyntax, ImageFormat, RenderParams};
+use crate::service::retrieve::{FrameSyntax, ImageFormat, RenderParams, RenderWindow, Viewport};
 
 pub const DICOM_JSON: &str = "application/dicom+json";
 
@@ -31,7 +32,7 @@ pub fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}/dicomweb")
 }
 
-fn percent_decode(s: &str) -> Result<String, AppError> {
+pub(crate) fn percent_decode(s: &str) -> Result<String, AppError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -337,7 +338,7 @@ pub async fn qido_series_instances(
 
 // ---- WADO-RS ----
 
-fn new_boundary() -> String {
+pub(crate) fn new_boundary() -> String {
     format!(
         "rangsi-{}",
         &crate::service::auth::new_secret("").replace(['-', '_'], "0")[..24]
@@ -672,7 +673,7 @@ fn frame_syntax(headers: &HeaderMap) -> (FrameSyntax, bool) {
     let octet =
         accept.is_empty() || accept.contains("application/octet-stream") || accept.contains("*/*");
     if accept.contains("transfer-syntax=*") || accept.contains("transfer-syntax=\"*\"") {
-        return (FrameSyntax::AsStored, octet);
+        return (FrameSyntax::Any, octet);
     }
     if [
         "image/jpeg",
@@ -703,7 +704,7 @@ fn frame_syntax(headers: &HeaderMap) -> (FrameSyntax, bool) {
     (FrameSyntax::Native, true)
 }
 
-fn parse_frame_list(list: &str) -> AppResult<Vec<u32>> {
+pub(crate) fn parse_frame_list(list: &str) -> AppResult<Vec<u32>> {
     let v: Result<Vec<u32>, _> = list.split(',').map(|f| f.trim().parse::<u32>()).collect();
     match v {
         Ok(v) if !v.is_empty() && v.iter().all(|&n| n >= 1) && v.len() <= 10_000 => Ok(v),
@@ -750,177 +751,6 @@ pub async fn frames(
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let ct = format!("multipart/related; type=\"{part_type}\"; boundary={boundary}");
     Ok(([(header::CONTENT_TYPE, ct)], body).into_response())
-}
-
-fn render_params(raw: Option<&str>) -> AppResult<RenderParams> {
-    let mut p = RenderParams::default();
-    for pair in raw.unwrap_or("").split('&').filter(|x| !x.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v)?;
-        match k {
-            "window" => {
-                let f: Vec<&str> = v.split(',').collect();
-                let c = f.first().and_then(|x| x.trim().parse::<f64>().ok());
-                let w = f.get(1).and_then(|x| x.trim().parse::<f64>().ok());
-                match (c, w) {
-                    (Some(c), Some(w)) if w > 0.0 => p.window = Some((c, w)),
-                    _ => {
-                        return Err(AppError::bad_request(format!(
-                            "window must be center,width[,function]: {v:?}"
-                        )));
-                    }
-                }
-            }
-            "viewport" => {
-                let f: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-                if f.len() < 2 || f[0] == 0 || f[1] == 0 || f[0] > 8192 || f[1] > 8192 {
-                    return Err(AppError::bad_request(format!(
-                        "viewport must be width,height: {v:?}"
-                    )));
-                }
-                p.viewport = Some((f[0], f[1]));
-            }
-            "quality" => {
-                p.quality = Some(
-                    v.parse()
-                        .map_err(|_| AppError::bad_request("quality must be 1..100"))?,
-                )
-            }
-            _ => {}
-        }
-    }
-    Ok(p)
-}
-
-fn image_format(headers: &HeaderMap) -> ImageFormat {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if accept.contains("image/png") && !accept.contains("image/jpeg") {
-        ImageFormat::Png
-    } else {
-        ImageFormat::Jpeg
-    }
-}
-
-fn image_response(bytes: Bytes, format: ImageFormat) -> Response {
-    let ct = if format == ImageFormat::Png {
-        "image/png"
-    } else {
-        "image/jpeg"
-    };
-    (
-        [
-            (header::CONTENT_TYPE, ct),
-            (header::CACHE_CONTROL, "private, max-age=3600"),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-pub async fn rendered_instance(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series, instance)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let params = render_params(q.as_deref())?;
-    let fmt = image_format(&headers);
-    Ok(image_response(
-        s.archive
-            .rendered(&who, &study, &series, &instance, 1, &params, fmt)
-            .await?,
-        fmt,
-    ))
-}
-
-pub async fn rendered_frame(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series, instance, list)): Path<(String, String, String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let n = parse_frame_list(&list)?;
-    let params = render_params(q.as_deref())?;
-    let fmt = image_format(&headers);
-    Ok(image_response(
-        s.archive
-            .rendered(&who, &study, &series, &instance, n[0], &params, fmt)
-            .await?,
-        fmt,
-    ))
-}
-
-async fn thumbnail(
-    s: AppState,
-    who: crate::service::Principal,
-    study: String,
-    series: Option<String>,
-    instance: Option<String>,
-    q: Option<String>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let locs = s
-        .archive
-        .locate(&who, Some(&study), series.as_deref(), instance.as_deref())
-        .await?;
-    // The middle image of the (first) series is the most representative.
-    let first_series = locs[0].series_uid.clone();
-    let in_series: Vec<_> = locs
-        .iter()
-        .filter(|l| l.series_uid == first_series)
-        .collect();
-    let loc = in_series[in_series.len() / 2];
-    let mut params = render_params(q.as_deref())?;
-    params.viewport = params.viewport.or(Some((128, 128)));
-    let fmt = image_format(&headers);
-    let img = s
-        .archive
-        .rendered(
-            &who,
-            &loc.study_uid,
-            &loc.series_uid,
-            &loc.sop_uid,
-            1,
-            &params,
-            fmt,
-        )
-        .await?;
-    Ok(image_response(img, fmt))
-}
-
-pub async fn thumbnail_study(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path(study): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    thumbnail(s, who, study, None, None, q, headers).await
-}
-
-pub async fn thumbnail_series(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    thumbnail(s, who, study, Some(series), None, q, headers).await
-}
-
-pub async fn thumbnail_instance(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series, instance)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    thumbnail(s, who, study, Some(series), Some(instance), q, headers).await
 }
 
 pub async fn bulk(
@@ -1024,6 +854,7 @@ pub async fn wado_uri(
     }
     let format = match content_type {
         "image/png" => ImageFormat::Png,
+        "image/gif" => ImageFormat::Gif,
         "image/jpeg" | "image/*" | "*/*" => ImageFormat::Jpeg,
         other => {
             return Err(AppError::new(
@@ -1035,7 +866,11 @@ pub async fn wado_uri(
     let num = |k: &str| p.get(k).and_then(|v| v.trim().parse::<f64>().ok());
     let params = RenderParams {
         window: match (num("windowCenter"), num("windowWidth")) {
-            (Some(c), Some(w)) if w > 0.0 => Some((c, w)),
+            (Some(center), Some(width)) if width > 0.0 => Some(RenderWindow {
+                center,
+                width,
+                function: rangsi_pixels::VoiFunction::Linear,
+            }),
             _ => None,
         },
         viewport: match (num("columns"), num("rows")) {
@@ -1043,7 +878,12 @@ pub async fn wado_uri(
             (Some(c), None) if c >= 1.0 => Some((c as u32, c as u32)),
             (None, Some(r)) if r >= 1.0 => Some((r as u32, r as u32)),
             _ => None,
-        },
+        }
+        .map(|(width, height)| Viewport {
+            width: width.min(8192),
+            height: height.min(8192),
+            region: None,
+        }),
         quality: num("imageQuality").map(|q| q.clamp(1.0, 100.0) as u8),
     };
     let frame = num("frameNumber").map(|f| f.max(1.0) as u32).unwrap_or(1);

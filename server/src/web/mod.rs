@@ -8,6 +8,7 @@ pub mod dicomweb;
 pub mod error;
 pub mod image;
 pub mod measurements;
+pub mod rendered;
 pub mod stow;
 pub mod studies;
 pub mod viewer;
@@ -36,6 +37,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     use dicomweb as d;
+    use rendered as r;
     let dicomweb = Router::new()
         .route("/studies", get(d::qido_studies).post(stow::store))
         .route("/series", get(d::qido_series))
@@ -46,7 +48,8 @@ pub fn router(state: AppState) -> Router {
             get(d::wado_study).post(stow::store_study),
         )
         .route("/studies/{study}/metadata", get(d::metadata_study))
-        .route("/studies/{study}/thumbnail", get(d::thumbnail_study))
+        .route("/studies/{study}/rendered", get(r::rendered_study))
+        .route("/studies/{study}/thumbnail", get(r::thumbnail_study))
         .route("/studies/{study}/series", get(d::qido_study_series))
         .route("/studies/{study}/instances", get(d::qido_study_instances))
         .route("/studies/{study}/series/{series}", get(d::wado_series))
@@ -55,8 +58,12 @@ pub fn router(state: AppState) -> Router {
             get(d::metadata_series),
         )
         .route(
+            "/studies/{study}/series/{series}/rendered",
+            get(r::rendered_series),
+        )
+        .route(
             "/studies/{study}/series/{series}/thumbnail",
-            get(d::thumbnail_series),
+            get(r::thumbnail_series),
         )
         .route(
             "/studies/{study}/series/{series}/instances",
@@ -72,11 +79,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/rendered",
-            get(d::rendered_instance),
+            get(r::rendered_instance),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/thumbnail",
-            get(d::thumbnail_instance),
+            get(r::thumbnail_instance),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
@@ -84,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
-            get(d::rendered_frame),
+            get(r::rendered_frame),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}",

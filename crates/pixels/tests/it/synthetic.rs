@@ -3,8 +3,8 @@
 //! and malformed inputs. Expected values are computed by hand here.
 
 use rangsi_pixels::{
-    Frame, FrameSamples, ImageDescription, PaletteLut, PixelError, VoiWindow, decode_frame,
-    render_8bit,
+    Frame, FrameSamples, ImageDescription, PaletteLut, PixelDataVr, PixelError, VoiWindow,
+    decode_frame, decode_frame_vr, render_8bit, swap_ow_bytes,
 };
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -238,4 +238,61 @@ fn invalid_descriptions_are_rejected() {
         decode_frame(LE, &d, &[0; 192]),
         Err(PixelError::UnsupportedLayout { .. })
     ));
+}
+
+const BE: &str = "1.2.840.10008.1.2.2";
+
+/// 8-bit samples in an OW value under Explicit VR Big Endian (PS3.5 7.3,
+/// 8.1.1): the value is a stream of 16-bit words written most significant
+/// byte first, so samples 1, 2 are stored as the word 0x0201, bytes `02 01`.
+/// An odd frame (3 RGB pixels, 9 bytes) keeps its last sample in the second
+/// byte of the padded word. The same bytes as OB are taken as they are.
+#[test]
+fn eight_bit_ow_big_endian_is_unswapped_per_word() {
+    let d = desc(1, 3, 3, 8, "RGB");
+    let stored = [2u8, 1, 4, 3, 6, 5, 8, 7, 0, 9];
+    let frame = decode_frame_vr(BE, &d, PixelDataVr::Ow, &stored).expect("decodes");
+    assert_eq!(frame.samples, FrameSamples::U8((1..=9).collect()));
+    // As OB (the default): a byte stream, no swap.
+    let ob = decode_frame(BE, &d, &stored).expect("decodes");
+    assert_eq!(ob.samples, FrameSamples::U8(stored[..9].to_vec()));
+    // Little endian syntaxes have no such case: OW bytes are the sample bytes.
+    let le = decode_frame_vr(LE, &d, PixelDataVr::Ow, &stored).expect("decodes");
+    assert_eq!(le.samples, FrameSamples::U8(stored[..9].to_vec()));
+    // Without the padding byte the last sample is missing.
+    assert!(matches!(
+        decode_frame_vr(BE, &d, PixelDataVr::Ow, &stored[..9]),
+        Err(PixelError::FrameTooShort {
+            expected: 10,
+            actual: 9
+        })
+    ));
+    // 16-bit data is the same for OB and OW (the syntax's byte order applies).
+    let d16 = desc(1, 2, 1, 16, "MONOCHROME2");
+    let words = [0x01u8, 0x02, 0x03, 0x04];
+    for vr in [PixelDataVr::Ob, PixelDataVr::Ow] {
+        let f = decode_frame_vr(BE, &d16, vr, &words).expect("decodes");
+        assert_eq!(f.samples, FrameSamples::U16(vec![0x0102, 0x0304]), "{vr:?}");
+    }
+    // A frame that starts mid-word: the caller swaps the words around it.
+    let mut two_frames = [
+        2u8, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17,
+    ];
+    swap_ow_bytes(&mut two_frames);
+    let second = decode_frame(BE, &d, &two_frames[9..18]).expect("decodes");
+    assert_eq!(second.samples, FrameSamples::U8((10..=18).collect()));
+}
+
+/// 1-bit data packed into OW words in Big Endian: bytes swapped, then bits
+/// read from the least significant bit of each byte.
+#[test]
+fn one_bit_ow_big_endian_is_unswapped_per_word() {
+    let d = desc(1, 16, 1, 1, "MONOCHROME2");
+    // Stream bytes 0b0000_0001 (pixel 0 set), 0b1000_0000 (pixel 15 set), as one BE word.
+    let stored = [0b1000_0000u8, 0b0000_0001];
+    let f = decode_frame_vr(BE, &d, PixelDataVr::Ow, &stored).expect("decodes");
+    let mut want = vec![0u8; 16];
+    want[0] = 1;
+    want[15] = 1;
+    assert_eq!(f.samples, FrameSamples::U8(want));
 }
