@@ -24,6 +24,7 @@ pub mod dicom;
 pub mod i18n;
 pub mod layout;
 pub mod measure;
+pub mod mpr;
 pub mod orientation;
 pub mod qido;
 pub mod route;
