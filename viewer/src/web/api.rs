@@ -207,6 +207,17 @@ pub async fn metadata(study_uid: &str, series_uid: &str) -> Result<Vec<Instance>
     Ok(Instance::list_from_json(&v))
 }
 
+/// A series' `/metadata` as DICOM JSON (the MPR view reads Enhanced functional groups
+/// from it, which [`Instance`] does not keep).
+pub async fn metadata_json(study_uid: &str, series_uid: &str) -> Result<Value, CallError> {
+    dicom_json(&format!(
+        "/dicomweb/studies/{}/series/{}/metadata",
+        percent_encode(study_uid),
+        percent_encode(series_uid)
+    ))
+    .await
+}
+
 pub fn series_thumbnail_url(study_uid: &str, series_uid: &str) -> String {
     format!(
         "/dicomweb/studies/{}/series/{}/thumbnail?viewport=96,96",

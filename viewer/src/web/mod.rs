@@ -2,7 +2,8 @@
 //! and DICOMweb calls, the decode-worker pool and the glue to `rangsi-render`.
 //!
 //! - [`app`]: the root component: session, route, language and era preferences.
-//! - [`login`], [`study_list`], [`viewer`]: the pages; [`viewport`]: the canvas.
+//! - [`login`], [`study_list`], [`viewer`]: the pages; [`viewport`]: the canvas;
+//!   [`mpr`]: the MPR view of a series (three linked planes of one GPU volume).
 //! - [`api`]: fetch calls (data fetching stays out of the views).
 //! - [`workers`]: the pool of decode Web Workers.
 //! - [`prefs`]: preferences remembered in `localStorage`.
@@ -11,6 +12,7 @@ mod api;
 mod app;
 mod login;
 mod measure;
+mod mpr;
 mod prefs;
 mod study_list;
 mod viewer;

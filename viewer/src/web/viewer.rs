@@ -24,6 +24,7 @@ use crate::stack;
 use crate::tools::ToolMode;
 // measurements: the tool buttons (web/measure.rs)
 use super::measure::MeasureTools;
+use super::mpr::MprPanel;
 
 /// The drag-and-drop payload type of a series thumbnail (its index in the list).
 pub const SERIES_DRAG_TYPE: &str = "application/x-rangsi-series";
@@ -63,6 +64,8 @@ pub struct Reading {
     /// A series tapped on a touch screen, waiting for a viewport to be tapped.
     pub pending: RwSignal<Option<usize>>,
     pub command: RwSignal<Option<Command>>,
+    /// The series shown in MPR instead of the viewport grid.
+    pub mpr: RwSignal<Option<usize>>,
 }
 
 impl Reading {
@@ -84,6 +87,17 @@ impl Reading {
             help: RwSignal::new(false),
             pending: RwSignal::new(None),
             command: RwSignal::new(None),
+            mpr: RwSignal::new(None),
+        }
+    }
+
+    /// Opens the active viewport's series in MPR, or goes back to the grid.
+    pub fn toggle_mpr(&self) {
+        if self.mpr.get_untracked().is_some() {
+            self.mpr.set(None);
+        } else {
+            let slot = self.slots[self.active.get_untracked()];
+            self.mpr.set(slot.series.get_untracked());
         }
     }
 
@@ -188,6 +202,8 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
     on_cleanup(move || keys.remove());
 
     let thumb_study = study_uid.clone();
+    let mpr_study = study_uid.clone();
+    let grid_study = StoredValue::new(study_uid.clone());
     let last_pointer_touch = RwSignal::new(false);
 
     view! {
@@ -256,13 +272,21 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
                     }
                 </For>
             </aside>
+            <Show when=move || reading.mpr.get().is_none() fallback=move || {
+                let series = reading.mpr.get().and_then(|i| reading.series.with(|l| l.get(i).cloned()));
+                series.map(|series| view! {
+                    <MprPanel study_uid=mpr_study.clone() series=series
+                        close=Callback::new(move |_| reading.mpr.set(None))/>
+                })
+            }>
             <div class="viewport-grid" data-testid="viewport-grid"
                 style:grid-template-rows=move || format!("repeat({}, minmax(0, 1fr))", reading.layout.get().grid().0)
                 style:grid-template-columns=move || format!("repeat({}, minmax(0, 1fr))", reading.layout.get().grid().1)>
                 <For each=move || 0..reading.layout.get().count() key=|k| *k let:cell>
-                    <Viewport cell=cell study_uid=study_uid.clone() study=study reading=reading/>
+                    <Viewport cell=cell study_uid=grid_study.get_value() study=study reading=reading/>
                 </For>
             </div>
+            </Show>
             <Show when=move || reading.pending.get().is_some()>
                 <div class="drop-note" data-testid="drop-note">{move || ui.t(Text::DropHere)}</div>
             </Show>
@@ -405,6 +429,12 @@ fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
                     aria-pressed=move || reading.reference_lines.get().to_string()
                     on:click=move |_| reading.reference_lines.update(|s| *s = !*s)>
                     {move || ui.t(Text::ReferenceLines)}
+                </button>
+                <button data-testid="mpr-toggle" title="MPR (M)"
+                    class:active=move || reading.mpr.get().is_some()
+                    aria-pressed=move || reading.mpr.get().is_some().to_string()
+                    on:click=move |_| reading.toggle_mpr()>
+                    "MPR"
                 </button>
                 <button data-testid="help-open" title=move || ui.t(Text::KeyHelp)
                     on:click=move |_| reading.help.update(|h| *h = !*h)>"?"</button>
