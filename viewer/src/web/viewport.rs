@@ -553,7 +553,10 @@ pub fn Viewport(
                     </div>
                 </div>
                 <div class="overlay br">
-                    <div data-testid="overlay-wl">{move || s.window.get().label()}</div>
+                    <div data-testid="overlay-wl">{move || {
+                        let colour = current().is_some_and(|i| i.is_colour());
+                        s.window.get().overlay_label(colour)
+                    }}</div>
                     <Show when=move || { s.reduced.get() > 1 }>
                         <div class="dim" data-testid="overlay-reduced">
                             {move || format!("{} (1/{})", ui.t(Text::Downsampled), s.reduced.get())}
@@ -677,7 +680,7 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
     }
     if sorted.is_empty() {
         s.error
-            .set(Some("no grayscale images in this series".into()));
+            .set(Some("no images this viewer can show in this series".into()));
         return;
     }
     let slices: Vec<(String, rangsi_wire::decode::PixelModule)> = sorted
@@ -751,6 +754,7 @@ fn placeholder() -> Instance {
             rescale_intercept: 0.0,
             float_pixels: false,
             transfer_syntax: None,
+            palette: None,
         },
         frame_of_reference: None,
         frame_time_ms: None,
@@ -791,6 +795,10 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
             TexelKind::F32 => {
                 let v = js_sys::Float32Array::new(&decoded.samples).to_vec();
                 renderer.upload(columns, rows, FrameTexels::F32(&v))
+            }
+            TexelKind::Rgba8 => {
+                let v = js_sys::Uint8Array::new(&decoded.samples).to_vec();
+                renderer.upload(columns, rows, FrameTexels::Rgba8(&v))
             }
         }
     };
@@ -850,6 +858,7 @@ fn view_now(s: State) -> Option<ViewState> {
 }
 
 fn view_state(instance: &Instance, size: [u32; 2], d: Display, window: WindowLevel) -> ViewState {
+    let colour = instance.is_colour();
     let aspect = instance
         .pixel_spacing
         .filter(|p| p[0] > 0.0 && p[1] > 0.0)
@@ -868,8 +877,17 @@ fn view_state(instance: &Instance, size: [u32; 2], d: Display, window: WindowLev
             center: window.center,
             width: window.width,
         },
-        rescale_slope: instance.pixel.rescale_slope,
-        rescale_intercept: instance.pixel.rescale_intercept,
+        // Colour texels are display values already (0..255 per channel).
+        rescale_slope: if colour {
+            1.0
+        } else {
+            instance.pixel.rescale_slope
+        },
+        rescale_intercept: if colour {
+            0.0
+        } else {
+            instance.pixel.rescale_intercept
+        },
         // MONOCHROME1 is shown inverted; the user's inversion flips that again.
         invert: (instance.pixel.photometric == "MONOCHROME1") != d.invert,
     }
@@ -1009,6 +1027,14 @@ fn two_finger_move(core: &Rc<RefCell<Core>>, s: State, a: (f64, f64), b: (f64, f
     }
 }
 
+/// True when the slice on screen is a colour image.
+fn showing_colour(s: State) -> bool {
+    s.instances.with_untracked(|v| {
+        v.get(s.index.get_untracked())
+            .is_some_and(Instance::is_colour)
+    })
+}
+
 /// Applies a keyboard or toolbar command to this viewport.
 fn apply(core: &Rc<RefCell<Core>>, s: State, action: Action) {
     let _ = core;
@@ -1019,6 +1045,8 @@ fn apply(core: &Rc<RefCell<Core>>, s: State, action: Action) {
         Action::Page(d) => scroll(s, d * stack::page_step(n)),
         Action::First => scroll(s, -(n as i64)),
         Action::Last => scroll(s, n as i64),
+        // CT presets and file windows mean nothing for colour (WindowLevel::COLOUR_AS_IS).
+        Action::Preset(_) | Action::FileWindow | Action::Window { .. } if showing_colour(s) => {}
         Action::Preset(k) => {
             if let Some(p) = stack::CT_PRESETS.get(k) {
                 s.window.set(p.window);
