@@ -392,9 +392,10 @@ mod tests {
         // Without its palette a PALETTE COLOR frame is an error, not a gray image.
         assert!(decode(&pixel, EXPLICIT_VR_LE, &bytes, None).is_err());
 
-        pixel.palette = Some(palette_source(&obj, false));
-        assert!(palette_bulk_urls(pixel.palette.as_ref().unwrap()).is_empty());
-        let lut = palette(pixel.palette.as_ref().unwrap(), |_| None).expect("inline palette");
+        let inline = palette_source(&obj, false);
+        assert!(palette_bulk_urls(&inline).is_empty());
+        let lut = palette(&inline, |_| None).expect("inline palette");
+        pixel.palette = Some(inline);
         let t = decode(&pixel, EXPLICIT_VR_LE, &bytes, Some(lut)).expect("decodes");
         assert_eq!(rgba(t), padded(&want));
 
