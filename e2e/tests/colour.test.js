@@ -4,7 +4,8 @@
 // restamped as a study of its own and sent by STOW-RS, opened by deep link, and
 // checked on the canvas against the R, G, B that pydicom computes (oracle.py --rgb).
 // Also: no W/L text or CT presets on colour, W/L drag as linear contrast, the probe's
-// R G B, coloured series thumbnails and cine. Runs with WebGPU and with WebGL2;
+// R G B, coloured series thumbnails and cine; and, on WebGL2, a lost context
+// (WEBGL_lose_context) recovered without a reload. Runs with WebGPU and with WebGL2;
 // screenshots go to e2e/test-results/<config>-colour-<step>.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -268,6 +269,39 @@ for (const config of CONFIGS) {
       await waitDrawn(page, 9);
       const png = await shot(page, config, 'cine-frame10');
       await assertMatchesOracle(page, png, rgbOracle('examples_ybr_color.dcm', 10), 'US frame 10');
+    });
+
+    test('a lost WebGL context comes back without a reload, every frame re-uploaded', async (t) => {
+      if (config.backend !== 'WebGL2') {
+        t.skip('WEBGL_lose_context exists on the WebGL2 path only');
+        return;
+      }
+      const { page } = b;
+      const name = 'SC_rgb_rle_16bit_2frame.dcm';
+      await openStudy(page, name);
+      await page.waitForFunction(() => document.querySelector('[data-testid=viewport]').dataset.loaded === '2',
+        null, { timeout: 60000 });
+      const draws = await page.getByTestId('viewport').evaluate((el) => Number(el.dataset.draws));
+      await page.evaluate(async () => {
+        window.rangsiNoReload = true;
+        const canvas = document.querySelector('[data-testid=viewport-canvas]');
+        // The context the viewer draws with (getContext returns the existing one).
+        const lose = canvas.getContext('webgl2').getExtension('WEBGL_lose_context');
+        lose.loseContext();
+        await new Promise((r) => setTimeout(r, 500));
+        lose.restoreContext();
+      });
+      await page.waitForFunction(() => document.querySelector('[data-testid=viewport]').dataset.restores === '1',
+        null, { timeout: 30000 });
+      await waitDrawn(page, 0, draws);
+      assert.equal(await page.evaluate(() => window.rangsiNoReload), true, 'the page was not reloaded');
+      let png = await shot(page, config, 'restored-frame1');
+      await assertMatchesOracle(page, png, rgbOracle(name, 1), `${name} frame 1 after the context came back`);
+      await page.keyboard.press('ArrowDown');
+      await waitDrawn(page, 1);
+      png = await shot(page, config, 'restored-frame2');
+      await assertMatchesOracle(page, png, rgbOracle(name, 2), `${name} frame 2 after the context came back`);
+      assert.ok(b.console.some((l) => /WebGL context lost/.test(l)), 'the loss was seen');
     });
   });
 }

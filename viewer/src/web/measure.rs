@@ -169,6 +169,17 @@ pub fn keep_samples(sop_uid: &str, frame_number: u32, decoded: &DecodedSamples) 
     ARRIVED.with(ArcTrigger::notify);
 }
 
+/// The kept samples of frame `frame` of `sop_uid` — (kind, columns, rows, buffer) —
+/// for uploading them again after the GPU was lost.
+pub fn kept_samples(
+    sop_uid: &str,
+    frame: u32,
+) -> Option<(TexelKind, u32, u32, js_sys::ArrayBuffer)> {
+    with_samples(sop_uid, frame, |f| {
+        (f.kind, f.columns, f.rows, f.buffer.clone())
+    })
+}
+
 fn with_samples<R>(sop_uid: &str, frame: u32, f: impl FnOnce(&FrameSamples) -> R) -> Option<R> {
     SAMPLES.with(|s| s.borrow().by_sop.get(&sample_key(sop_uid, frame)).map(f))
 }
