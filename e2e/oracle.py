@@ -17,8 +17,12 @@ usage: oracle.py FILE CENTER WIDTH GRID
                                             channel's range over the 3x3 neighbourhood: YBR
                                             converted by pydicom, PALETTE COLOR through
                                             apply_color_lut, deeper samples scaled to 8 bits)
-       oracle.py --restamp IN OUT          (a copy of IN with new Study, Series and SOP
-                                            Instance UIDs, so each file is a study of its own)
+       oracle.py --restamp IN OUT [--widen-palette]
+                                           (a copy of IN with new Study, Series and SOP
+                                            Instance UIDs, so each file is a study of its own;
+                                            --widen-palette pads a PALETTE COLOR table to 4096
+                                            entries, past the server's inline limit, so its
+                                            metadata gives bulk data URIs)
 """
 import json
 import sys
@@ -89,10 +93,17 @@ def rgb(path, frame, n):
     json.dump({"rows": rows, "cols": cols, "frames": frames, "points": points}, sys.stdout)
 
 
-def restamp(src, dst):
+def restamp(src, dst, widen_palette=False):
     from pydicom.uid import generate_uid
 
     ds = pydicom.dcmread(src)
+    if widen_palette:
+        for c in ("Red", "Green", "Blue"):
+            desc = ds[f"{c}PaletteColorLookupTableDescriptor"]
+            data = np.frombuffer(ds[f"{c}PaletteColorLookupTableData"].value, "<u2")
+            wide = np.concatenate([data, np.full(4096 - len(data), data[-1], "<u2")])
+            ds[f"{c}PaletteColorLookupTableData"].value = wide.tobytes()
+            desc.value = [4096, desc.value[1], desc.value[2]]
     ds.StudyInstanceUID = generate_uid()
     ds.SeriesInstanceUID = generate_uid()
     ds.SOPInstanceUID = generate_uid()
@@ -111,7 +122,7 @@ def main():
         rgb(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     if sys.argv[1] == "--restamp":
-        restamp(sys.argv[2], sys.argv[3])
+        restamp(sys.argv[2], sys.argv[3], "--widen-palette" in sys.argv[4:])
         return
     if sys.argv[1] == "--roi":
         roi(sys.argv[2], sys.argv[3], *(float(x) for x in sys.argv[4:8]))

@@ -33,6 +33,10 @@ const FILES = [
   { name: 'SC_rgb_rle_16bit_2frame.dcm', what: '16-bit RGB RLE, 2 frames', colourful: true },
   { name: 'examples_jpeg2k.dcm', what: 'YBR_RCT JPEG 2000 (US)', colourful: false },
   { name: 'examples_palette.dcm', what: 'PALETTE COLOR', colourful: false },
+  {
+    name: 'palette_bulk.dcm', source: 'examples_palette.dcm', widen: true,
+    what: 'PALETTE COLOR, a 4096-entry table fetched as bulk data', colourful: false,
+  },
   { name: 'examples_ybr_color.dcm', what: 'YBR_FULL_422 JPEG, 30-frame US cine', colourful: false },
 ];
 
@@ -45,8 +49,8 @@ before(async () => {
   fs.mkdirSync(dir);
   const files = FILES.map((f) => {
     const out = path.join(dir, f.name);
-    studies[f.name] = JSON.parse(execFileSync(PYTHON, [ORACLE, '--restamp', path.join(TEST_FILES, f.name), out],
-      { encoding: 'utf8' }));
+    const args = [ORACLE, '--restamp', path.join(TEST_FILES, f.source ?? f.name), out, ...(f.widen ? ['--widen-palette'] : [])];
+    studies[f.name] = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8' }));
     return out;
   });
   await stow(files);
@@ -169,6 +173,10 @@ for (const config of CONFIGS) {
         }
         const errors = b.console.filter((l) => /colour images are not shown|pageerror/.test(l));
         assert.deepEqual(errors, []);
+        if (f.widen) {
+          // The table came by WADO-RS bulk data, fetched by the decode worker.
+          assert.ok(b.requests.some((r) => /\/bulk\/00281201$/.test(r.url)), 'palette fetched as bulk data');
+        }
       });
     }
 
