@@ -114,3 +114,45 @@ pub struct DecodeFailure {
     pub id: u32,
     pub error: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_texels_and_palettes_on_the_wire() {
+        // A request of a viewer without palette support still reads (no palette).
+        let p: PixelModule = serde_json::from_str(
+            r#"{"rows":2,"columns":2,"samples_per_pixel":3,"bits_allocated":8,"bits_stored":8,
+                "high_bit":7,"pixel_representation":0,"planar_configuration":0,"photometric":"RGB",
+                "number_of_frames":1,"rescale_slope":1.0,"rescale_intercept":0.0,
+                "float_pixels":false,"transfer_syntax":null}"#,
+        )
+        .expect("reads");
+        assert_eq!(p.palette, None);
+        let text = serde_json::to_string(&p).expect("writes");
+        assert!(!text.contains("palette"), "{text}");
+        let with = PixelModule {
+            palette: Some(PaletteSource {
+                descriptor: vec![256, 0, 16],
+                segmented: false,
+                red: LutData::Inline("AAE=".into()),
+                green: LutData::Bulk("/bulk/00281202".into()),
+                blue: LutData::Bulk("/bulk/00281203".into()),
+            }),
+            ..p
+        };
+        let text = serde_json::to_string(&with).expect("writes");
+        assert!(text.contains(r#""red":{"inline":"AAE="}"#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<PixelModule>(&text).expect("reads"),
+            with
+        );
+        assert_eq!(
+            serde_json::to_string(&TexelKind::Rgba8).expect("writes"),
+            r#""rgba8""#
+        );
+        assert_eq!(TexelKind::Rgba8.bytes_per_pixel(), 4);
+        assert!(TexelKind::Rgba8.is_colour() && !TexelKind::U16.is_colour());
+    }
+}
