@@ -12,6 +12,17 @@ usage: oracle.py FILE CENTER WIDTH GRID
                                             values whose pixel centres lie inside, and the
                                             shape's area in mm^2; corners in image pixels,
                                             (0,0) = top left corner of the first pixel)
+       oracle.py --rgb FILE FRAME GRID     (colour: the 8-bit R, G, B pydicom shows at a
+                                            grid of points of frame FRAME (from 1), with each
+                                            channel's range over the 3x3 neighbourhood: YBR
+                                            converted by pydicom, PALETTE COLOR through
+                                            apply_color_lut, deeper samples scaled to 8 bits)
+       oracle.py --restamp IN OUT [--widen-palette]
+                                           (a copy of IN with new Study, Series and SOP
+                                            Instance UIDs, so each file is a study of its own;
+                                            --widen-palette pads a PALETTE COLOR table to 4096
+                                            entries, past the server's inline limit, so its
+                                            metadata gives bulk data URIs)
 """
 import json
 import sys
@@ -55,7 +66,64 @@ def roi(path, kind, x0, y0, x1, y1):
                "pixels": int(v.size), "area": float(area)}, sys.stdout)
 
 
+def rgb(path, frame, n):
+    from pydicom.pixels import apply_color_lut
+
+    ds = pydicom.dcmread(path)
+    arr = ds.pixel_array
+    frames = int(ds.get("NumberOfFrames", 1))
+    if frames > 1:
+        arr = arr[frame - 1]
+    if ds.PhotometricInterpretation == "PALETTE COLOR":
+        lut = apply_color_lut(arr, ds)
+        # 16-bit palette entries: the high byte (8-bit tables as they are).
+        arr = lut >> 8 if lut.max() > 255 else lut
+    elif int(ds.BitsStored) > 8:
+        arr = arr >> (int(ds.BitsStored) - 8)
+    arr = arr.astype(np.int64)
+    rows, cols = arr.shape[:2]
+    points = []
+    for i in range(1, n + 1):
+        for j in range(1, n + 1):
+            col = int(cols * j / (n + 1))
+            row = int(rows * i / (n + 1))
+            nb = arr[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2].reshape(-1, 3)
+            points.append({"col": col, "row": row, "rgb": [int(v) for v in arr[row, col]],
+                           "lo": [int(v) for v in nb.min(axis=0)], "hi": [int(v) for v in nb.max(axis=0)]})
+    json.dump({"rows": rows, "cols": cols, "frames": frames, "points": points}, sys.stdout)
+
+
+def restamp(src, dst, widen_palette=False):
+    from pydicom.uid import generate_uid
+
+    ds = pydicom.dcmread(src)
+    if widen_palette:
+        for c in ("Red", "Green", "Blue"):
+            desc = ds[f"{c}PaletteColorLookupTableDescriptor"]
+            data = np.frombuffer(ds[f"{c}PaletteColorLookupTableData"].value, "<u2")
+            wide = np.concatenate([data, np.full(4096 - len(data), data[-1], "<u2")])
+            ds[f"{c}PaletteColorLookupTableData"].value = wide.tobytes()
+            desc.value = [4096, desc.value[1], desc.value[2]]
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    if "SOPClassUID" not in ds:
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture
+    ds.PatientName = ds.get("PatientName") or "COLOUR^TEST"
+    ds.PatientID = ds.get("PatientID") or "COLOUR"
+    ds.save_as(dst, enforce_file_format=True)
+    json.dump({"study_uid": ds.StudyInstanceUID, "series_uid": ds.SeriesInstanceUID,
+               "sop_uid": ds.SOPInstanceUID}, sys.stdout)
+
+
 def main():
+    if sys.argv[1] == "--rgb":
+        rgb(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
+    if sys.argv[1] == "--restamp":
+        restamp(sys.argv[2], sys.argv[3], "--widen-palette" in sys.argv[4:])
+        return
     if sys.argv[1] == "--roi":
         roi(sys.argv[2], sys.argv[3], *(float(x) for x in sys.argv[4:8]))
         return

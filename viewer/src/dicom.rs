@@ -2,7 +2,7 @@
 //! viewer shows: [`Study`], [`Series`], [`Instance`] (with its pixel module), and
 //! person names for display ([`PersonName`]).
 
-use rangsi_wire::decode::PixelModule;
+use rangsi_wire::decode::{LutData, PaletteSource, PixelModule};
 use serde_json::Value;
 
 /// Tags by keyword, as DICOM JSON keys.
@@ -56,6 +56,11 @@ pub mod tags {
     pub const RECOMMENDED_DISPLAY_FRAME_RATE: &str = "00082144";
     pub const CINE_RATE: &str = "00180040";
     // end reading tools
+    // colour: PALETTE COLOR lookup tables (data +0, +1, +2 for red, green, blue)
+    pub const RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR: &str = "00281101";
+    pub const RED_PALETTE_COLOR_LOOKUP_TABLE_DATA: [&str; 3] = ["00281201", "00281202", "00281203"];
+    pub const SEGMENTED_PALETTE_COLOR_LOOKUP_TABLE_DATA: [&str; 3] =
+        ["00281221", "00281222", "00281223"];
 }
 
 /// One DICOM JSON data set (an object keyed by tag).
@@ -119,6 +124,48 @@ impl<'a> Attrs<'a> {
         self.number(tag)
             .filter(|v| (0.0..=65535.0).contains(v))
             .map_or(default, |v| v as u16)
+    }
+
+    /// A binary value: base64 InlineBinary or a BulkDataURI.
+    pub fn binary(&self, tag: &str) -> Option<LutData> {
+        let e = self.0.get(tag)?;
+        if let Some(b64) = e.get("InlineBinary").and_then(Value::as_str) {
+            return Some(LutData::Inline(b64.to_owned()));
+        }
+        e.get("BulkDataURI")
+            .and_then(Value::as_str)
+            .map(|url| LutData::Bulk(url.to_owned()))
+    }
+
+    /// The Palette Color LUT of a PALETTE COLOR image: plain data, else segmented.
+    fn palette(&self) -> Option<PaletteSource> {
+        let descriptor: Vec<i32> = self
+            .numbers(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR)
+            .into_iter()
+            .map(|v| v as i32)
+            .collect();
+        let channels = |tags: [&str; 3]| {
+            Some([
+                self.binary(tags[0])?,
+                self.binary(tags[1])?,
+                self.binary(tags[2])?,
+            ])
+        };
+        let (segmented, [red, green, blue]) =
+            match channels(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA) {
+                Some(c) => (false, c),
+                None => (
+                    true,
+                    channels(tags::SEGMENTED_PALETTE_COLOR_LOOKUP_TABLE_DATA)?,
+                ),
+            };
+        (descriptor.len() == 3).then_some(PaletteSource {
+            descriptor,
+            segmented,
+            red,
+            green,
+            blue,
+        })
     }
 
     pub fn person_name(&self, tag: &str) -> PersonName {
@@ -388,17 +435,15 @@ impl Instance {
                 rescale_intercept: a.number(tags::RESCALE_INTERCEPT).unwrap_or(0.0),
                 float_pixels: a.has(tags::FLOAT_PIXEL_DATA) || a.has(tags::DOUBLE_FLOAT_PIXEL_DATA),
                 transfer_syntax: a.string(tags::TRANSFER_SYNTAX_UID),
+                palette: a.palette(),
             },
             frame_of_reference: a.string(tags::FRAME_OF_REFERENCE_UID),
-            frame_time_ms: a
-                .number(tags::FRAME_TIME)
-                .filter(|t| *t > 0.0)
-                .or_else(|| {
-                    a.number(tags::RECOMMENDED_DISPLAY_FRAME_RATE)
-                        .or_else(|| a.number(tags::CINE_RATE))
-                        .filter(|r| *r > 0.0)
-                        .map(|r| 1000.0 / r)
-                }),
+            frame_time_ms: a.number(tags::FRAME_TIME).filter(|t| *t > 0.0).or_else(|| {
+                a.number(tags::RECOMMENDED_DISPLAY_FRAME_RATE)
+                    .or_else(|| a.number(tags::CINE_RATE))
+                    .filter(|r| *r > 0.0)
+                    .map(|r| 1000.0 / r)
+            }),
         })
     }
 
@@ -409,12 +454,26 @@ impl Instance {
             .unwrap_or_default()
     }
 
-    /// True when this viewer can show the instance (grayscale image with pixels).
+    /// True when this viewer can show the instance: an image with pixels, grayscale
+    /// (MONOCHROME1/2), colour (three samples: RGB or the YBR family) or PALETTE
+    /// COLOR with its table.
     pub fn is_displayable(&self) -> bool {
-        self.pixel.rows > 0
-            && self.pixel.columns > 0
-            && self.pixel.samples_per_pixel == 1
-            && self.pixel.photometric.starts_with("MONOCHROME")
+        let p = &self.pixel;
+        p.rows > 0
+            && p.columns > 0
+            && match p.samples_per_pixel {
+                1 => {
+                    p.photometric.starts_with("MONOCHROME")
+                        || (p.photometric == "PALETTE COLOR" && p.palette.is_some())
+                }
+                3 => p.photometric == "RGB" || p.photometric.starts_with("YBR_"),
+                _ => false,
+            }
+    }
+
+    /// True for colour images (shown as they are, no VOI window of their own).
+    pub fn is_colour(&self) -> bool {
+        self.pixel.samples_per_pixel == 3 || self.pixel.photometric == "PALETTE COLOR"
     }
 }
 
@@ -531,7 +590,43 @@ mod tests {
             "00181063": {"vr": "DS", "Value": [33.3]},
             "00082144": {"vr": "IS", "Value": [25]},
         });
-        assert_eq!(Instance::from_json(&v).and_then(|i| i.frame_time_ms), Some(33.3));
+        assert_eq!(
+            Instance::from_json(&v).and_then(|i| i.frame_time_ms),
+            Some(33.3)
+        );
     }
     // end reading tools
+
+    #[test]
+    fn colour_and_palette_instances_are_displayable() {
+        let rgb = json!({
+            "00080018": {"vr": "UI", "Value": ["1"]},
+            "00280002": {"vr": "US", "Value": [3]},
+            "00280004": {"vr": "CS", "Value": ["YBR_FULL_422"]},
+            "00280010": {"vr": "US", "Value": [2]},
+            "00280011": {"vr": "US", "Value": [2]},
+        });
+        let i = Instance::from_json(&rgb).expect("an instance");
+        assert!(i.is_displayable() && i.is_colour());
+        // Palette: red and green inline, blue as bulk data (a larger table).
+        let mut pal = json!({
+            "00080018": {"vr": "UI", "Value": ["2"]},
+            "00280004": {"vr": "CS", "Value": ["PALETTE COLOR"]},
+            "00280010": {"vr": "US", "Value": [2]},
+            "00280011": {"vr": "US", "Value": [2]},
+            "00281101": {"vr": "US", "Value": [0, 0, 16]},
+            "00281201": {"vr": "OW", "InlineBinary": "AAE="},
+            "00281202": {"vr": "OW", "InlineBinary": "AAI="},
+        });
+        let i = Instance::from_json(&pal).expect("an instance");
+        assert!(!i.is_displayable(), "no blue table: nothing to show");
+        pal["00281203"] = json!({"vr": "OW", "BulkDataURI": "http://h/bulk/00281203"});
+        let i = Instance::from_json(&pal).expect("an instance");
+        assert!(i.is_displayable() && i.is_colour());
+        let p = i.pixel.palette.expect("palette");
+        assert_eq!(p.descriptor, vec![0, 0, 16]);
+        assert!(!p.segmented);
+        assert_eq!(p.red, LutData::Inline("AAE=".into()));
+        assert_eq!(p.blue, LutData::Bulk("http://h/bulk/00281203".into()));
+    }
 }

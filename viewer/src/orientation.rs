@@ -176,6 +176,7 @@ mod tests {
                 rescale_intercept: 0.0,
                 float_pixels: false,
                 transfer_syntax: None,
+                palette: None,
             },
             frame_of_reference: Some("1.2.3".into()),
             frame_time_ms: None,

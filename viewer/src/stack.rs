@@ -71,6 +71,15 @@ pub struct WindowLevel {
 }
 
 impl WindowLevel {
+    /// Colour images start here: each 8-bit channel shown as it is (the renderer's
+    /// `VoiWindow::COLOUR_AS_IS`). Dragging from it changes contrast (width) and
+    /// brightness (level) of all three channels alike, as OHIF/Cornerstone do; the
+    /// CT presets and file windows do not apply to colour.
+    pub const COLOUR_AS_IS: WindowLevel = WindowLevel {
+        center: 128.0,
+        width: 256.0,
+    };
+
     /// After a mouse drag of (dx, dy) screen pixels: right widens, down raises the
     /// level (brighter becomes darker), at a rate that scales with the width.
     pub fn dragged(self, dx: f64, dy: f64) -> WindowLevel {
@@ -84,6 +93,15 @@ impl WindowLevel {
     /// "W 400 L 40", as the overlay shows it.
     pub fn label(&self) -> String {
         format!("W {:.0} L {:.0}", self.width, self.center)
+    }
+
+    /// The overlay's text: a colour image shown as it is has no window to tell.
+    pub fn overlay_label(&self, colour: bool) -> String {
+        if colour && *self == WindowLevel::COLOUR_AS_IS {
+            String::new()
+        } else {
+            self.label()
+        }
     }
 }
 
@@ -184,6 +202,9 @@ pub fn next_file_window(
 /// The window to open a series with: the file's first window, else the full range of
 /// the first frame's values (after rescale), else a soft-tissue window.
 pub fn initial_window(instance: &Instance, stored_min_max: Option<(f64, f64)>) -> WindowLevel {
+    if instance.is_colour() {
+        return WindowLevel::COLOUR_AS_IS;
+    }
     if let Some(w) = instance.windows.first() {
         return WindowLevel {
             center: w.center,
@@ -236,6 +257,7 @@ mod tests {
                 rescale_intercept: -1024.0,
                 float_pixels: false,
                 transfer_syntax: None,
+                palette: None,
             },
             frame_of_reference: Some("1.2.3".into()),
             frame_time_ms: None,
@@ -318,6 +340,25 @@ mod tests {
                 width: 400.0
             }
         );
+    }
+
+    #[test]
+    fn colour_opens_as_is_and_says_so_only_when_changed() {
+        let mut i = inst(Some(1), 0.0);
+        i.pixel.samples_per_pixel = 3;
+        i.pixel.photometric = "RGB".into();
+        // Neither the decoded range nor a (meaningless) file window applies.
+        i.windows.push(FileWindow {
+            center: 40.0,
+            width: 400.0,
+            explanation: String::new(),
+        });
+        let w = initial_window(&i, Some((0.0, 255.0)));
+        assert_eq!(w, WindowLevel::COLOUR_AS_IS);
+        assert_eq!(w.overlay_label(true), "");
+        let dragged = w.dragged(10.0, -5.0);
+        assert_eq!(dragged.overlay_label(true), "W 266 L 123");
+        assert_eq!(w.overlay_label(false), "W 256 L 128");
     }
 
     #[test]

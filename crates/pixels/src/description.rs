@@ -351,43 +351,67 @@ fn read_palette(obj: &InMemDicomObject) -> Option<PaletteLut> {
         .get(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR)?
         .to_multi_int()
         .ok()?;
-    // The first mapped value is US or SS; palettes read above 32767 as negative.
-    let (count, first_mapped, bits) = crate::lut::descriptor(&descriptor, true)?;
-    if !matches!(bits, 8 | 16) {
-        return None;
-    }
-    let channel = |offset: u16| -> Option<Vec<u16>> {
+    let channel = |offset: u16| -> Option<(Vec<u16>, bool)> {
         let tag = dicom_core::Tag(0x0028, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA.1 + offset);
         if let Some(e) = obj.get(tag) {
-            return crate::lut::entries(&crate::lut::lut_words(e)?, count, bits);
+            return Some((crate::lut::lut_words(e)?, false));
         }
         let tag = dicom_core::Tag(
             0x0028,
             tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA.1 + offset,
         );
-        let words = crate::lut::lut_words(obj.get(tag)?)?;
-        let mut expanded = if bits == 8 {
-            // 8-bit tables: each byte of the OW value is one entry.
-            let bytes: Vec<u16> = words
-                .iter()
-                .flat_map(|w| w.to_le_bytes())
-                .map(u16::from)
-                .collect();
-            crate::lut::expand_segmented(&bytes, 1)?
-        } else {
-            crate::lut::expand_segmented(&words, 2)?
-        };
-        if expanded.len() < count {
+        Some((crate::lut::lut_words(obj.get(tag)?)?, true))
+    };
+    let (red, green, blue) = (channel(0)?, channel(1)?, channel(2)?);
+    if red.1 != green.1 || red.1 != blue.1 {
+        return None;
+    }
+    PaletteLut::from_words(&descriptor, [&red.0, &green.0, &blue.0], red.1)
+}
+
+impl PaletteLut {
+    /// A palette from its raw attributes, as a reader of DICOM JSON or bulk data has
+    /// them: the Red Palette Color LUT Descriptor (the three channels share it in
+    /// practice) and each channel's LUT data as little-endian 16-bit words — the
+    /// Segmented Palette Color LUT Data when `segmented`. `None` when they do not
+    /// make a usable table (bits other than 8 or 16, too few entries).
+    pub fn from_words(
+        descriptor: &[i32],
+        data: [&[u16]; 3],
+        segmented: bool,
+    ) -> Option<PaletteLut> {
+        // The first mapped value is US or SS; palettes read above 32767 as negative.
+        let (count, first_mapped, bits) = crate::lut::descriptor(descriptor, true)?;
+        if !matches!(bits, 8 | 16) {
             return None;
         }
-        expanded.truncate(count);
-        Some(expanded)
-    };
-    Some(PaletteLut {
-        first_mapped,
-        bits,
-        red: channel(0)?,
-        green: channel(1)?,
-        blue: channel(2)?,
-    })
+        let channel = |words: &[u16]| -> Option<Vec<u16>> {
+            if !segmented {
+                return crate::lut::entries(words, count, bits);
+            }
+            let mut expanded = if bits == 8 {
+                // 8-bit tables: each byte of the OW value is one entry.
+                let bytes: Vec<u16> = words
+                    .iter()
+                    .flat_map(|w| w.to_le_bytes())
+                    .map(u16::from)
+                    .collect();
+                crate::lut::expand_segmented(&bytes, 1)?
+            } else {
+                crate::lut::expand_segmented(words, 2)?
+            };
+            if expanded.len() < count {
+                return None;
+            }
+            expanded.truncate(count);
+            Some(expanded)
+        };
+        Some(PaletteLut {
+            first_mapped,
+            bits,
+            red: channel(data[0])?,
+            green: channel(data[1])?,
+            blue: channel(data[2])?,
+        })
+    }
 }

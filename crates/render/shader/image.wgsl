@@ -1,10 +1,14 @@
-// Draws one grayscale frame: stored value -> modality value (rescale) -> VOI LINEAR
+// Draws one frame: stored value -> modality value (rescale) -> VOI LINEAR
 // window (PS3.3 C.11.2.1.2.1) -> optional inversion (MONOCHROME1) -> gray.
 // The frame texture holds the stored values as uploaded once; every window/level,
 // zoom or pan change only rewrites the `View` uniform.
 //
 // `stored_at` (and the `frame` binding) come from one of texel_*.wgsl, prepended
-// per texture sample type (i16, u16, f32).
+// per texture sample type (i16, u16, f32, rgba8). It returns three channels: the
+// same value thrice for grayscale, R, G, B (0..255) for colour, which then goes
+// through the same steps per channel (the viewer draws colour with rescale 1, 0
+// and window 128/256, the identity, unless the user drags window/level: linear
+// contrast and brightness, as Cornerstone does).
 
 struct View {
     // image pixel position = image_from_screen * framebuffer position + offset
@@ -39,23 +43,20 @@ fn texture_size() -> vec2<f32> {
     return ceil(view.image_size / max(view.texel_scale, 1.0));
 }
 
-fn modality_at(p: vec2<i32>) -> f32 {
+fn modality_at(p: vec2<i32>) -> vec3<f32> {
     let size = vec2<i32>(texture_size());
     let q = clamp(p, vec2<i32>(0, 0), size - vec2<i32>(1, 1));
     return stored_at(q) * view.rescale.x + view.rescale.y;
 }
 
-fn voi_linear(x: f32) -> f32 {
+fn voi_linear(x: vec3<f32>) -> vec3<f32> {
     let c = view.window.x;
     let w = max(view.window.y, 1.0);
-    return clamp((x - (c - 0.5)) / max(w - 1.0, 1e-3) + 0.5, 0.0, 1.0);
+    return clamp((x - (c - 0.5)) / max(w - 1.0, 1e-3) + 0.5, vec3<f32>(0.0), vec3<f32>(1.0));
 }
 
-fn linear_from_srgb(c: f32) -> f32 {
-    if c <= 0.04045 {
-        return c / 12.92;
-    }
-    return pow((c + 0.055) / 1.055, 2.4);
+fn linear_from_srgb(c: vec3<f32>) -> vec3<f32> {
+    return select(pow((c + 0.055) / 1.055, vec3<f32>(2.4)), c / 12.92, c <= vec3<f32>(0.04045));
 }
 
 @fragment
@@ -76,12 +77,12 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     let v01 = modality_at(p + vec2<i32>(0, 1));
     let v11 = modality_at(p + vec2<i32>(1, 1));
     let v = mix(mix(v00, v10, f.x), mix(v01, v11, f.x), f.y);
-    var gray = voi_linear(v);
+    var shown = voi_linear(v);
     if view.invert > 0.5 {
-        gray = 1.0 - gray;
+        shown = 1.0 - shown;
     }
     if view.srgb_target > 0.5 {
-        gray = linear_from_srgb(gray);
+        shown = linear_from_srgb(shown);
     }
-    return vec4<f32>(gray, gray, gray, 1.0);
+    return vec4<f32>(shown, 1.0);
 }

@@ -1,6 +1,7 @@
 // Stored values that do not fit 16 bits (32-bit integers, float pixel data), as R32Float.
+// Grayscale: the one stored value in all three channels.
 @group(1) @binding(0) var frame: texture_2d<f32>;
 
-fn stored_at(p: vec2<i32>) -> f32 {
-    return textureLoad(frame, p, 0).x;
+fn stored_at(p: vec2<i32>) -> vec3<f32> {
+    return vec3<f32>(textureLoad(frame, p, 0).x);
 }

@@ -2,10 +2,12 @@
 //! (WebGPU where the browser offers an adapter, WebGL2 otherwise, chosen at run time).
 //!
 //! A frame's stored values are uploaded ONCE into a 16-bit integer texture
-//! (`R16Sint` / `R16Uint`; `R32Float` for 32-bit and float data) and every display
-//! change — window/level, zoom, pan, inversion — only rewrites a small uniform
-//! ([`ViewUniform`]); the fragment shader (`shader/image.wgsl`) applies rescale,
-//! the VOI LINEAR window and MONOCHROME1 inversion per pixel.
+//! (`R16Sint` / `R16Uint`; `R32Float` for 32-bit and float data; `Rgba8Unorm` for
+//! colour, already RGB, 8 bits a channel) and every display change — window/level,
+//! zoom, pan, inversion — only rewrites a small uniform ([`ViewUniform`]); the
+//! fragment shader (`shader/image.wgsl`) applies rescale, the VOI LINEAR window and
+//! MONOCHROME1 inversion per pixel, to each channel of a colour frame alike (with
+//! [`VoiWindow::COLOUR_AS_IS`] colour is shown unchanged).
 //!
 //! - [`Gpu`]: instance, adapter, device and queue, for a canvas/window or headless.
 //! - [`Renderer`]: long-lived pipelines; [`GpuImage`]: one uploaded frame;

@@ -12,6 +12,7 @@ fn texel_wgsl(format: SampleFormat) -> &'static str {
         SampleFormat::I16 => include_str!("../shader/texel_i16.wgsl"),
         SampleFormat::U16 => include_str!("../shader/texel_u16.wgsl"),
         SampleFormat::F32 => include_str!("../shader/texel_f32.wgsl"),
+        SampleFormat::Rgba8 => include_str!("../shader/texel_rgba8.wgsl"),
     }
 }
 
@@ -20,7 +21,7 @@ struct Variant {
     texture_layout: wgpu::BindGroupLayout,
 }
 
-/// Draws grayscale frames into targets of one format.
+/// Draws grayscale and colour frames into targets of one format.
 pub struct Renderer {
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -137,7 +138,7 @@ impl Renderer {
         }
     }
 
-    /// Uploads one grayscale frame (`columns`×`rows` samples, row by row).
+    /// Uploads one frame (`columns`×`rows` samples, or RGBA pixels, row by row).
     pub fn upload(
         &self,
         columns: u32,
@@ -145,7 +146,8 @@ impl Renderer {
         texels: FrameTexels<'_>,
     ) -> Result<GpuImage, RenderError> {
         let expected = columns as usize * rows as usize;
-        if texels.len() != expected || expected == 0 {
+        let whole = !matches!(texels, FrameTexels::Rgba8(v) if v.len() % 4 != 0);
+        if texels.len() != expected || expected == 0 || !whole {
             return Err(RenderError::FrameSize {
                 columns,
                 rows,
@@ -173,6 +175,10 @@ impl Renderer {
                 FrameTexels::F32(v) => {
                     let r = crate::image::reduce(v, columns, rows, k, |x| x as f32);
                     self.upload_texture(tc, tr, FrameTexels::F32(&r))
+                }
+                FrameTexels::Rgba8(v) => {
+                    let r = crate::image::reduce_rgba(v, columns, rows, k);
+                    self.upload_texture(tc, tr, FrameTexels::Rgba8(&r))
                 }
             };
             return Ok(GpuImage {
@@ -213,7 +219,7 @@ impl Renderer {
             usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
             view_formats: &[],
         });
-        let bytes_per_texel = if format == SampleFormat::F32 { 4 } else { 2 };
+        let bytes_per_texel = format.bytes_per_texel();
         // write_texture has no 256-byte row alignment requirement (unlike buffer copies).
         self.queue.write_texture(
             wgpu::TexelCopyTextureInfo {

@@ -11,6 +11,14 @@ pub struct VoiWindow {
 }
 
 impl VoiWindow {
+    /// The window that shows 8-bit colour channels as they are (0 → 0, 255 → 1).
+    /// Colour frames go through the same per-channel LINEAR function, so a
+    /// window/level drag changes their contrast and brightness linearly.
+    pub const COLOUR_AS_IS: VoiWindow = VoiWindow {
+        center: 128.0,
+        width: 256.0,
+    };
+
     /// Display value in [0, 1] for a modality value: the VOI LINEAR function of
     /// PS3.3 C.11.2.1.2.1 (the same formula as the shader, for tests and probes).
     pub fn gray_from_value(&self, x: f64) -> f64 {

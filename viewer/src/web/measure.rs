@@ -29,7 +29,7 @@ use crate::dicom::{Instance, Series};
 use crate::i18n::{Text, tr};
 use crate::measure::{
     Draft, MeasuredValue, PlaneGeometry, Point, Rescale, Roi, Spacing, SpacingAttributes,
-    geometric_value, label_lines, modality_unit, new_id, probe, trim_number,
+    geometric_value, label_lines, modality_unit, new_id, pixel_at, probe, trim_number,
 };
 use crate::qido::percent_encode;
 use crate::tools::ToolMode;
@@ -54,14 +54,12 @@ struct FrameSamples {
 
 impl FrameSamples {
     fn bytes_per_sample(&self) -> u32 {
-        match self.kind {
-            TexelKind::I16 | TexelKind::U16 => 2,
-            TexelKind::F32 => 4,
-        }
+        self.kind.bytes_per_pixel()
     }
 
+    /// The stored value at a row-major index; none for colour (see [`Self::rgb`]).
     fn stored(&self, index: usize) -> Option<f64> {
-        if index >= self.columns as usize * self.rows as usize {
+        if index >= self.columns as usize * self.rows as usize || self.kind.is_colour() {
             return None;
         }
         let i = index as u32;
@@ -69,11 +67,27 @@ impl FrameSamples {
             TexelKind::I16 => f64::from(js_sys::Int16Array::new(&self.buffer).get_index(i)),
             TexelKind::U16 => f64::from(js_sys::Uint16Array::new(&self.buffer).get_index(i)),
             TexelKind::F32 => f64::from(js_sys::Float32Array::new(&self.buffer).get_index(i)),
+            TexelKind::Rgba8 => return None,
         })
     }
 
-    /// The stored samples of `columns0..columns1` on rows `rows0..rows1`, row-major.
+    /// R, G, B of a colour frame's pixel at a row-major index.
+    fn rgb(&self, index: usize) -> Option<[u8; 3]> {
+        if index >= self.columns as usize * self.rows as usize || !self.kind.is_colour() {
+            return None;
+        }
+        let v =
+            js_sys::Uint8Array::new_with_byte_offset_and_length(&self.buffer, index as u32 * 4, 3)
+                .to_vec();
+        Some([v[0], v[1], v[2]])
+    }
+
+    /// The stored samples of `columns0..columns1` on rows `rows0..rows1`, row-major
+    /// (none for colour: ROIs on colour images show their size only).
     fn region(&self, b: crate::measure::PixelBox) -> Vec<f64> {
+        if self.kind.is_colour() {
+            return Vec::new();
+        }
         let mut out = Vec::with_capacity(b.columns() * b.rows());
         let size = self.bytes_per_sample();
         for r in b.row0..b.row1 {
@@ -98,6 +112,7 @@ impl FrameSamples {
                         .into_iter()
                         .map(f64::from),
                 ),
+                TexelKind::Rgba8 => {}
             }
         }
         out
@@ -152,6 +167,17 @@ pub fn keep_samples(sop_uid: &str, frame_number: u32, decoded: &DecodedSamples) 
         }
     });
     ARRIVED.with(ArcTrigger::notify);
+}
+
+/// The kept samples of frame `frame` of `sop_uid` — (kind, columns, rows, buffer) —
+/// for uploading them again after the GPU was lost.
+pub fn kept_samples(
+    sop_uid: &str,
+    frame: u32,
+) -> Option<(TexelKind, u32, u32, js_sys::ArrayBuffer)> {
+    with_samples(sop_uid, frame, |f| {
+        (f.kind, f.columns, f.rows, f.buffer.clone())
+    })
 }
 
 fn with_samples<R>(sop_uid: &str, frame: u32, f: impl FnOnce(&FrameSamples) -> R) -> Option<R> {
@@ -738,6 +764,36 @@ pub fn MeasureLayer(
             slope: inst.pixel.rescale_slope,
             intercept: inst.pixel.rescale_intercept,
         };
+        let lang = ui.lang.get();
+        // A colour pixel reads R, G, B (0..255 as shown, after YBR or palette).
+        let colour = with_samples(&inst.sop_uid, frame.get(), |f| {
+            let (column, row) = pixel_at(p, f.columns, f.rows)?;
+            let rgb = f.rgb(row as usize * f.columns as usize + column as usize)?;
+            Some((column, row, rgb))
+        })
+        .flatten();
+        if let Some((column, row, [r, g, b])) = colour {
+            let mut lines = vec![format!("({column}, {row})"), format!("R {r}  G {g}  B {b}")];
+            if let Some(plane) = &plane {
+                let [x, y, z] = plane.patient_from_pixel(f64::from(column), f64::from(row));
+                lines.push(format!(
+                    "{} {x:.1}, {y:.1}, {z:.1} mm",
+                    tr(lang, Text::PatientPosition)
+                ));
+            }
+            return Some(probe_readout(
+                &v,
+                p,
+                dpr,
+                font,
+                column,
+                row,
+                lines,
+                format!("{r},{g},{b}"),
+                String::new(),
+                String::new(),
+            ));
+        }
         let reading = with_samples(&inst.sop_uid, frame.get(), |f| {
             probe(
                 p,
@@ -749,7 +805,6 @@ pub fn MeasureLayer(
             )
         })
         .flatten()?;
-        let lang = ui.lang.get();
         let unit = series.with(|s| s.as_ref().map_or("", |s| modality_unit(&s.modality)));
         let value_name = if unit.is_empty() {
             tr(lang, Text::ModalityValue).to_owned()
@@ -772,27 +827,18 @@ pub fn MeasureLayer(
                 tr(lang, Text::PatientPosition)
             ));
         }
-        let s = screen(&v, p);
-        // Keep the read-out inside the viewport.
-        let width = 260.0 * dpr;
-        let lx = if s[0] + 14.0 * dpr + width > f64::from(v.viewport_px[0]) {
-            (s[0] - width).max(0.0)
-        } else {
-            s[0] + 14.0 * dpr
-        };
-        let ly = (s[1] - 3.0 * font * 1.25).max(font);
-        Some(view! {
-            <g class="probe" data-testid="probe-readout"
-                data-column=reading.column.to_string() data-row=reading.row.to_string()
-                data-stored=reading.stored.to_string() data-modality=reading.modality.to_string()>
-                <circle class="probe-dot" cx=n(s[0]) cy=n(s[1]) r=n(2.0 * dpr)/>
-                <text class="label" x=n(lx) y=n(ly) font-size=n(font)>
-                    {lines.into_iter().enumerate().map(|(k, line)| view! {
-                        <tspan x=n(lx) dy=n(if k == 0 { 0.0 } else { font * 1.25 })>{line}</tspan>
-                    }).collect_view()}
-                </text>
-            </g>
-        })
+        Some(probe_readout(
+            &v,
+            p,
+            dpr,
+            font,
+            reading.column,
+            reading.row,
+            lines,
+            String::new(),
+            reading.stored.to_string(),
+            reading.modality.to_string(),
+        ))
     };
 
     let viewbox = move || {
@@ -872,4 +918,43 @@ pub fn MeasureTools(tool: RwSignal<ToolMode>) -> impl IntoView {
             }).collect_view()}
         </span>
     }
+}
+
+/// The probe's dot and read-out lines at image point `p`; `data-rgb` holds "r,g,b"
+/// for colour, `data-stored` / `data-modality` the values for grayscale.
+#[allow(clippy::too_many_arguments)]
+fn probe_readout(
+    v: &ViewState,
+    p: Point,
+    dpr: f64,
+    font: f64,
+    column: u32,
+    row: u32,
+    lines: Vec<String>,
+    rgb: String,
+    stored: String,
+    modality: String,
+) -> AnyView {
+    let s = screen(v, p);
+    // Keep the read-out inside the viewport.
+    let width = 260.0 * dpr;
+    let lx = if s[0] + 14.0 * dpr + width > f64::from(v.viewport_px[0]) {
+        (s[0] - width).max(0.0)
+    } else {
+        s[0] + 14.0 * dpr
+    };
+    let ly = (s[1] - 3.0 * font * 1.25).max(font);
+    view! {
+        <g class="probe" data-testid="probe-readout"
+            data-column=column.to_string() data-row=row.to_string()
+            data-stored=stored data-modality=modality data-rgb=rgb>
+            <circle class="probe-dot" cx=n(s[0]) cy=n(s[1]) r=n(2.0 * dpr)/>
+            <text class="label" x=n(lx) y=n(ly) font-size=n(font)>
+                {lines.into_iter().enumerate().map(|(k, line)| view! {
+                    <tspan x=n(lx) dy=n(if k == 0 { 0.0 } else { font * 1.25 })>{line}</tspan>
+                }).collect_view()}
+            </text>
+        </g>
+    }
+    .into_any()
 }

@@ -9,6 +9,11 @@
 //! are not `Send`, so they live in an `Rc<RefCell<Core>>` used by event handlers and
 //! effects, while everything the view reads is a signal. Multi-frame instances are
 //! one stack entry per frame.
+//!
+//! A lost GPU (WebGPU device lost, WebGL `webglcontextlost`) is recovered without a
+//! page reload: a new device, surface and renderer on the same canvas, and the frames
+//! uploaded again from the decoded samples still kept (`measure::kept_samples`); the
+//! ones no longer kept are fetched and decoded again.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -56,6 +61,10 @@ struct Core {
     cine: Option<IntervalHandle>,
     /// The canvas' box, for client → canvas coordinates.
     container: Option<web_sys::HtmlElement>,
+    /// The GPU was lost and is not back yet: nothing is uploaded or drawn.
+    lost: bool,
+    /// The canvas' `webglcontextlost` / `webglcontextrestored` handlers.
+    context_listeners: Vec<Closure<dyn Fn(web_sys::Event)>>,
 }
 
 /// A two-finger gesture: it becomes a pinch (zoom) or a drag (window/level) once
@@ -124,6 +133,8 @@ struct State {
     size: RwSignal<(u32, u32)>,
     /// Largest factor a frame of this series was reduced by to fit the GPU (1: none).
     reduced: RwSignal<u32>,
+    /// Times the GPU was lost and recovered (the e2e tests wait on it).
+    restores: RwSignal<u32>,
     reading: Reading,
 }
 
@@ -171,6 +182,7 @@ pub fn Viewport(
         draws: RwSignal::new(0),
         size: RwSignal::new((1, 1)),
         reduced: RwSignal::new(1),
+        restores: RwSignal::new(0),
         reading,
     };
     let series: Signal<Option<Series>> = Signal::derive(move || {
@@ -184,6 +196,7 @@ pub fn Viewport(
     // Open the GPU once the canvas is in the document.
     {
         let core = core.clone();
+        let study_uid = study_uid.clone();
         let started = Rc::new(std::cell::Cell::new(false));
         Effect::new(move |_| {
             let (Some(canvas), Some(container)) = (canvas_ref.get(), box_ref.get()) else {
@@ -193,6 +206,7 @@ pub fn Viewport(
                 return;
             }
             let core = core.clone();
+            let study_uid_gpu = study_uid.clone();
             leptos::task::spawn_local(async move {
                 let (w, h) = physical_size(&container, SAFE_CANVAS_SIDE);
                 canvas.set_width(w);
@@ -206,6 +220,7 @@ pub fn Viewport(
                             gpu.adapter_name.clone(),
                         )));
                         let renderer = Renderer::new(&gpu, screen.format());
+                        watch_device(&gpu, &core, s, &canvas, &study_uid_gpu);
                         {
                             let mut c = core.borrow_mut();
                             c.gpu = Some(gpu);
@@ -213,6 +228,7 @@ pub fn Viewport(
                             c.renderer = Some(renderer);
                             c.container = Some(container.clone().into());
                         }
+                        watch_context(&core, s, &canvas, &study_uid_gpu);
                         observe_size(&core, s, &container, &canvas);
                         s.gpu_ready.set(true);
                     }
@@ -348,6 +364,7 @@ pub fn Viewport(
                 if let Some(h) = c.cine.take() {
                     h.clear();
                 }
+                c.context_listeners.clear();
             }
             published.cine.set(false);
             published.view.set(None);
@@ -490,6 +507,7 @@ pub fn Viewport(
             data-invert=move || s.display.get().invert.to_string()
             data-cine=move || published.cine.get().to_string()
             data-backend=move || ui.graphics.get().map(|g| g.0).unwrap_or_default()
+            data-restores=move || s.restores.get().to_string()
             on:dragover=move |ev: web_sys::DragEvent| { ev.prevent_default(); drag_over.set(true); }
             on:dragleave=move |_| drag_over.set(false)
             on:drop=move |ev: web_sys::DragEvent| { drag_over.set(false); on_drop(ev); }
@@ -553,7 +571,10 @@ pub fn Viewport(
                     </div>
                 </div>
                 <div class="overlay br">
-                    <div data-testid="overlay-wl">{move || s.window.get().label()}</div>
+                    <div data-testid="overlay-wl">{move || {
+                        let colour = current().is_some_and(|i| i.is_colour());
+                        s.window.get().overlay_label(colour)
+                    }}</div>
                     <Show when=move || { s.reduced.get() > 1 }>
                         <div class="dim" data-testid="overlay-reduced">
                             {move || format!("{} (1/{})", ui.t(Text::Downsampled), s.reduced.get())}
@@ -677,7 +698,7 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
     }
     if sorted.is_empty() {
         s.error
-            .set(Some("no grayscale images in this series".into()));
+            .set(Some("no images this viewer can show in this series".into()));
         return;
     }
     let slices: Vec<(String, rangsi_wire::decode::PixelModule)> = sorted
@@ -751,6 +772,7 @@ fn placeholder() -> Instance {
             rescale_intercept: 0.0,
             float_pixels: false,
             transfer_syntax: None,
+            palette: None,
         },
         frame_of_reference: None,
         frame_time_ms: None,
@@ -773,28 +795,8 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
         }
     };
     let h = &decoded.header;
-    let (columns, rows) = (u32::from(h.columns), u32::from(h.rows));
-    let uploaded = {
-        let c = core.borrow();
-        let Some(renderer) = c.renderer.as_ref() else {
-            return;
-        };
-        match h.kind {
-            TexelKind::I16 => {
-                let v = js_sys::Int16Array::new(&decoded.samples).to_vec();
-                renderer.upload(columns, rows, FrameTexels::I16(&v))
-            }
-            TexelKind::U16 => {
-                let v = js_sys::Uint16Array::new(&decoded.samples).to_vec();
-                renderer.upload(columns, rows, FrameTexels::U16(&v))
-            }
-            TexelKind::F32 => {
-                let v = js_sys::Float32Array::new(&decoded.samples).to_vec();
-                renderer.upload(columns, rows, FrameTexels::F32(&v))
-            }
-        }
-    };
-    // measurements: the probe and ROI statistics read these samples.
+    // measurements: the probe and ROI statistics read these samples (and a lost GPU
+    // gets them back from there).
     if let Some(sop) = s
         .instances
         .with_untracked(|v| v.get(i).map(|x| x.sop_uid.clone()))
@@ -802,6 +804,22 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
         let frame = s.frames.with_untracked(|f| f.get(i).copied().unwrap_or(1));
         keep_samples(&sop, frame, &decoded);
     }
+    let uploaded = {
+        let c = core.borrow();
+        if c.lost {
+            return; // uploaded from the kept samples when the GPU is back
+        }
+        let Some(renderer) = c.renderer.as_ref() else {
+            return;
+        };
+        upload(
+            renderer,
+            h.kind,
+            u32::from(h.columns),
+            u32::from(h.rows),
+            &decoded.samples,
+        )
+    };
     match uploaded {
         Ok(image) => {
             if image.reduction > s.reduced.get_untracked() {
@@ -828,6 +846,186 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
     }
 }
 
+/// Uploads a decoded frame's buffer as it came from the worker.
+fn upload(
+    renderer: &Renderer,
+    kind: TexelKind,
+    columns: u32,
+    rows: u32,
+    samples: &js_sys::ArrayBuffer,
+) -> Result<GpuImage, rangsi_render::RenderError> {
+    match kind {
+        TexelKind::I16 => {
+            let v = js_sys::Int16Array::new(samples).to_vec();
+            renderer.upload(columns, rows, FrameTexels::I16(&v))
+        }
+        TexelKind::U16 => {
+            let v = js_sys::Uint16Array::new(samples).to_vec();
+            renderer.upload(columns, rows, FrameTexels::U16(&v))
+        }
+        TexelKind::F32 => {
+            let v = js_sys::Float32Array::new(samples).to_vec();
+            renderer.upload(columns, rows, FrameTexels::F32(&v))
+        }
+        TexelKind::Rgba8 => {
+            let v = js_sys::Uint8Array::new(samples).to_vec();
+            renderer.upload(columns, rows, FrameTexels::Rgba8(&v))
+        }
+    }
+}
+
+// ---- a lost GPU ----
+
+/// Drops every GPU object of a lost device; nothing is drawn until [`recover_gpu`].
+fn forget_gpu(core: &Rc<RefCell<Core>>) {
+    let Ok(mut c) = core.try_borrow_mut() else {
+        return;
+    };
+    c.lost = true;
+    c.images.iter_mut().for_each(|i| *i = None);
+    c.renderer = None;
+    c.screen = None;
+    c.gpu = None;
+}
+
+/// WebGPU: a lost device (not one we dropped) is replaced at once.
+fn watch_device(
+    gpu: &Gpu,
+    core: &Rc<RefCell<Core>>,
+    s: State,
+    canvas: &web_sys::HtmlCanvasElement,
+    study_uid: &str,
+) {
+    // wgpu wants a Send callback; the browser calls it on this (the only) thread. A
+    // weak reference: the device must not keep its viewport alive.
+    let weak =
+        send_wrapper::SendWrapper::new((Rc::downgrade(core), canvas.clone(), study_uid.to_owned()));
+    gpu.device.set_device_lost_callback(move |reason, message| {
+        if reason != rangsi_render::wgpu::DeviceLostReason::Unknown {
+            return;
+        }
+        let (weak, canvas, study_uid) = &*weak;
+        let Some(core) = weak.upgrade() else {
+            return;
+        };
+        web_sys::console::warn_1(&format!("GPU device lost: {message}").into());
+        forget_gpu(&core);
+        let (canvas, study_uid) = (canvas.clone(), study_uid.clone());
+        leptos::task::spawn_local(recover_gpu(core, s, canvas, study_uid));
+    });
+}
+
+/// WebGL2: `webglcontextlost` stops drawing (and asks the browser to restore the
+/// context), `webglcontextrestored` rebuilds everything on it.
+fn watch_context(
+    core: &Rc<RefCell<Core>>,
+    s: State,
+    canvas: &web_sys::HtmlCanvasElement,
+    study_uid: &str,
+) {
+    let weak = Rc::downgrade(core);
+    let on_lost = Closure::<dyn Fn(web_sys::Event)>::new(move |e: web_sys::Event| {
+        e.prevent_default(); // else the browser never restores the context
+        web_sys::console::warn_1(&"WebGL context lost".into());
+        if let Some(core) = weak.upgrade() {
+            forget_gpu(&core);
+        }
+    });
+    let weak = Rc::downgrade(core);
+    let (canvas2, study_uid) = (canvas.clone(), study_uid.to_owned());
+    let on_restored = Closure::<dyn Fn(web_sys::Event)>::new(move |_: web_sys::Event| {
+        if let Some(core) = weak.upgrade() {
+            leptos::task::spawn_local(recover_gpu(core, s, canvas2.clone(), study_uid.clone()));
+        }
+    });
+    let _ = canvas
+        .add_event_listener_with_callback("webglcontextlost", on_lost.as_ref().unchecked_ref());
+    let _ = canvas.add_event_listener_with_callback(
+        "webglcontextrestored",
+        on_restored.as_ref().unchecked_ref(),
+    );
+    if let Ok(mut c) = core.try_borrow_mut() {
+        c.context_listeners = vec![on_lost, on_restored];
+    }
+}
+
+/// A new device, surface and renderer on the same canvas; the series' frames uploaded
+/// again from the kept samples, the others fetched and decoded again.
+async fn recover_gpu(
+    core: Rc<RefCell<Core>>,
+    s: State,
+    canvas: web_sys::HtmlCanvasElement,
+    study_uid: String,
+) {
+    forget_gpu(&core);
+    let (w, h) = s.size.get_untracked();
+    let target = rangsi_render::wgpu::SurfaceTarget::Canvas(canvas.clone());
+    let (gpu, screen) = match Gpu::for_surface(target, w, h, webgl_only()).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            s.error.set(Some(e.to_string()));
+            return;
+        }
+    };
+    let renderer = Renderer::new(&gpu, screen.format());
+    watch_device(&gpu, &core, s, &canvas, &study_uid);
+    let stack: Vec<(String, u32)> = s.instances.with_untracked(|v| {
+        s.frames.with_untracked(|f| {
+            v.iter()
+                .zip(f)
+                .map(|(i, &n)| (i.sop_uid.clone(), n))
+                .collect()
+        })
+    });
+    let mut images = Vec::with_capacity(stack.len());
+    let mut missing = Vec::new();
+    for (i, (sop, frame)) in stack.iter().enumerate() {
+        let image =
+            super::measure::kept_samples(sop, *frame).and_then(|(kind, columns, rows, buffer)| {
+                upload(&renderer, kind, columns, rows, &buffer).ok()
+            });
+        if image.is_none() {
+            missing.push(i);
+        }
+        images.push(image);
+    }
+    let series_uid = {
+        let Ok(mut c) = core.try_borrow_mut() else {
+            return;
+        };
+        c.gpu = Some(gpu);
+        c.screen = Some(screen);
+        c.renderer = Some(renderer);
+        c.images = images;
+        c.lost = false;
+        c.series_uid.clone()
+    };
+    s.loaded.set(stack.len() - missing.len());
+    s.restores.update(|n| *n += 1);
+    if let (Some(series_uid), false) = (series_uid, missing.is_empty()) {
+        let slices: Vec<(String, rangsi_wire::decode::PixelModule)> =
+            s.instances.with_untracked(|v| {
+                v.iter()
+                    .zip(&stack)
+                    .map(|(inst, (sop, frame))| {
+                        (
+                            api::frame_url(&study_uid, &series_uid, sop, *frame),
+                            inst.pixel.clone(),
+                        )
+                    })
+                    .collect()
+            });
+        let current = s.index.get_untracked();
+        missing.sort_by_key(|i| i.abs_diff(current));
+        let core2 = core.clone();
+        let sink: super::workers::Sink = Rc::new(move |i, result| on_frame(&core2, s, i, result));
+        if let Ok(pool) = DecodePool::get() {
+            pool.load(s.slot, &slices, &missing, sink);
+        }
+    }
+    schedule_draw(&core, s);
+}
+
 fn scroll(s: State, delta: i64) {
     let n = s.instances.with_untracked(Vec::len);
     let next = stack::scrolled(s.index.get_untracked(), delta, n);
@@ -850,6 +1048,7 @@ fn view_now(s: State) -> Option<ViewState> {
 }
 
 fn view_state(instance: &Instance, size: [u32; 2], d: Display, window: WindowLevel) -> ViewState {
+    let colour = instance.is_colour();
     let aspect = instance
         .pixel_spacing
         .filter(|p| p[0] > 0.0 && p[1] > 0.0)
@@ -868,8 +1067,17 @@ fn view_state(instance: &Instance, size: [u32; 2], d: Display, window: WindowLev
             center: window.center,
             width: window.width,
         },
-        rescale_slope: instance.pixel.rescale_slope,
-        rescale_intercept: instance.pixel.rescale_intercept,
+        // Colour texels are display values already (0..255 per channel).
+        rescale_slope: if colour {
+            1.0
+        } else {
+            instance.pixel.rescale_slope
+        },
+        rescale_intercept: if colour {
+            0.0
+        } else {
+            instance.pixel.rescale_intercept
+        },
         // MONOCHROME1 is shown inverted; the user's inversion flips that again.
         invert: (instance.pixel.photometric == "MONOCHROME1") != d.invert,
     }
@@ -1009,6 +1217,14 @@ fn two_finger_move(core: &Rc<RefCell<Core>>, s: State, a: (f64, f64), b: (f64, f
     }
 }
 
+/// True when the slice on screen is a colour image.
+fn showing_colour(s: State) -> bool {
+    s.instances.with_untracked(|v| {
+        v.get(s.index.get_untracked())
+            .is_some_and(Instance::is_colour)
+    })
+}
+
 /// Applies a keyboard or toolbar command to this viewport.
 fn apply(core: &Rc<RefCell<Core>>, s: State, action: Action) {
     let _ = core;
@@ -1019,6 +1235,8 @@ fn apply(core: &Rc<RefCell<Core>>, s: State, action: Action) {
         Action::Page(d) => scroll(s, d * stack::page_step(n)),
         Action::First => scroll(s, -(n as i64)),
         Action::Last => scroll(s, n as i64),
+        // CT presets and file windows mean nothing for colour (WindowLevel::COLOUR_AS_IS).
+        Action::Preset(_) | Action::FileWindow | Action::Window { .. } if showing_colour(s) => {}
         Action::Preset(k) => {
             if let Some(p) = stack::CT_PRESETS.get(k) {
                 s.window.set(p.window);

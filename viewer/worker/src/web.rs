@@ -1,8 +1,13 @@
 //! Browser side of the worker: `onmessage` → fetch → decode → `postMessage`.
+//! A PALETTE COLOR instance's lookup table is fetched once (bulk data) and kept.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use js_sys::{Array, Object, Reflect};
-use rangsi_viewer_worker::{EXPLICIT_VR_LE, Texels, decode, multipart};
-use rangsi_wire::decode::{DecodeFailure, DecodeRequest, DecodedFrame};
+use rangsi_pixels::PaletteLut;
+use rangsi_viewer_worker::{EXPLICIT_VR_LE, Texels, decode, multipart, palette, palette_bulk_urls};
+use rangsi_wire::decode::{DecodeFailure, DecodeRequest, DecodedFrame, PaletteSource};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, Request, RequestInit, Response};
@@ -52,12 +57,50 @@ fn js_err(e: JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-async fn handle(req: DecodeRequest) -> Result<(), String> {
+/// Palettes already built, by their metadata description (a series shares one).
+const PALETTES_KEPT: usize = 8;
+
+thread_local! {
+    static PALETTES: RefCell<Vec<(PaletteSource, PaletteLut)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The palette of `source`, fetching its bulk data channels the first time.
+async fn palette_for(source: &PaletteSource) -> Result<PaletteLut, String> {
+    if let Some(lut) = PALETTES.with(|p| {
+        p.borrow()
+            .iter()
+            .find(|(s, _)| s == source)
+            .map(|(_, l)| l.clone())
+    }) {
+        return Ok(lut);
+    }
+    let mut fetched = HashMap::new();
+    for url in palette_bulk_urls(source) {
+        let (content_type, body) = fetch(url, BULK_ACCEPT).await?;
+        let parts = multipart::parts(&content_type, &body)?;
+        let part = parts.first().ok_or("the bulk data answer is empty")?;
+        fetched.insert(url.to_owned(), part.body.to_vec());
+    }
+    let lut = palette(source, |url| fetched.get(url).cloned())?;
+    PALETTES.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() >= PALETTES_KEPT {
+            p.remove(0);
+        }
+        p.push((source.clone(), lut.clone()));
+    });
+    Ok(lut)
+}
+
+const BULK_ACCEPT: &str = "multipart/related; type=\"application/octet-stream\"";
+
+/// GETs `url` with `accept`: (Content-Type, body).
+async fn fetch(url: &str, accept: &str) -> Result<(String, Vec<u8>), String> {
     let init = RequestInit::new();
     init.set_method("GET");
-    let request = Request::new_with_str_and_init(&req.url, &init).map_err(js_err)?;
+    let request = Request::new_with_str_and_init(url, &init).map_err(js_err)?;
     let headers = request.headers();
-    headers.set("Accept", ACCEPT).map_err(js_err)?;
+    headers.set("Accept", accept).map_err(js_err)?;
     // The server then answers a 401 without a Basic challenge (no browser login dialog).
     headers
         .set("X-Requested-With", "rangsi-viewer")
@@ -67,7 +110,7 @@ async fn handle(req: DecodeRequest) -> Result<(), String> {
         .map_err(js_err)?
         .unchecked_into();
     if !response.ok() {
-        return Err(format!("{} answered {}", req.url, response.status()));
+        return Err(format!("{url} answered {}", response.status()));
     }
     let content_type = response
         .headers()
@@ -77,7 +120,17 @@ async fn handle(req: DecodeRequest) -> Result<(), String> {
     let buffer = JsFuture::from(response.array_buffer().map_err(js_err)?)
         .await
         .map_err(js_err)?;
-    let body = js_sys::Uint8Array::new(&buffer).to_vec();
+    Ok((content_type, js_sys::Uint8Array::new(&buffer).to_vec()))
+}
+
+async fn handle(req: DecodeRequest) -> Result<(), String> {
+    let (content_type, body) = fetch(&req.url, ACCEPT).await?;
+    let lut = match &req.pixel.palette {
+        Some(source) if req.pixel.photometric == "PALETTE COLOR" => {
+            Some(palette_for(source).await?)
+        }
+        _ => None,
+    };
     let started = now_ms();
     let parts = multipart::parts(&content_type, &body)?;
     let part = parts.first().ok_or("the answer holds no frame")?;
@@ -85,7 +138,7 @@ async fn handle(req: DecodeRequest) -> Result<(), String> {
         .transfer_syntax()
         .or_else(|| req.pixel.transfer_syntax.clone())
         .unwrap_or_else(|| EXPLICIT_VR_LE.to_owned());
-    let texels = decode(&req.pixel, &transfer_syntax, part.body)?;
+    let texels = decode(&req.pixel, &transfer_syntax, part.body, lut)?;
     let (min, max) = texels.min_max();
     let header = DecodedFrame {
         id: req.id,
@@ -101,6 +154,7 @@ async fn handle(req: DecodeRequest) -> Result<(), String> {
         Texels::I16(v) => js_sys::Int16Array::from(v.as_slice()).buffer(),
         Texels::U16(v) => js_sys::Uint16Array::from(v.as_slice()).buffer(),
         Texels::F32(v) => js_sys::Float32Array::from(v.as_slice()).buffer(),
+        Texels::Rgba8(v) => js_sys::Uint8Array::from(v.as_slice()).buffer(),
     };
     let message = Object::new();
     let header = serde_json::to_string(&header).map_err(|e| e.to_string())?;

@@ -1,7 +1,8 @@
 //! Golden-image tests: frames drawn natively by wgpu on whatever adapter the machine
 //! has (lavapipe, Mesa's software Vulkan, on CI) and read back, pixel by pixel,
 //! against gray levels computed here from the DICOM VOI LINEAR formula
-//! (PS3.3 C.11.2.1.2.1), independently of the shader and of `VoiWindow`.
+//! (PS3.3 C.11.2.1.2.1), independently of the shader and of `VoiWindow`; colour
+//! frames against the RGB values they were made of.
 //! On a mismatch the drawn image is written as `<name>-actual.png` under
 //! `CARGO_TARGET_TMPDIR` for a look.
 
@@ -317,4 +318,150 @@ fn wrong_sample_count_is_an_error_not_a_panic() {
     let r = Renderer::new(&gpu, FORMAT);
     assert!(r.upload(4, 4, FrameTexels::I16(&[0; 15])).is_err());
     assert!(r.upload(0, 0, FrameTexels::I16(&[])).is_err());
+}
+
+// ---- colour (Rgba8) ----
+
+/// A 48×32 colour frame, every channel a different linear ramp (none symmetric):
+/// R = 5x, G = 7y, B = 2x + 3y; the fourth byte is junk the renderer must ignore.
+fn colour_frame() -> (u32, u32, Vec<u8>) {
+    let (w, h) = (48u32, 32u32);
+    let rgba = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| rgb(x, y).into_iter().chain([7u8])))
+        .collect();
+    (w, h, rgba)
+}
+
+fn rgb(x: u32, y: u32) -> [u8; 3] {
+    [(5 * x) as u8, (7 * y) as u8, (2 * x + 3 * y) as u8]
+}
+
+fn colour_view(w: u32, h: u32, viewport: [u32; 2]) -> ViewState {
+    let mut v = view(w, h, viewport, 128.0, 256.0);
+    v.rescale_intercept = 0.0;
+    v
+}
+
+/// Compares colour output with `expected(x, y)`, each channel ±`tolerance`.
+fn assert_rgb(
+    name: &str,
+    out: &[u8],
+    width: u32,
+    height: u32,
+    tolerance: u8,
+    expected: impl Fn(u32, u32) -> Option<[u8; 3]>,
+) {
+    let mut bad = Vec::new();
+    for y in 0..height {
+        for x in 0..width {
+            let Some(want) = expected(x, y) else { continue };
+            let i = ((y * width + x) * 4) as usize;
+            let px = &out[i..i + 4];
+            let ok = px[3] == 255 && (0..3).all(|c| px[c].abs_diff(want[c]) <= tolerance);
+            if !ok && bad.len() < 8 {
+                bad.push(format!("({x},{y}) got {px:?} want {want:?}"));
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let path = save_actual(name, out, width, height);
+        panic!("{name}: pixels differ (image: {path}):\n{}", bad.join("\n"));
+    }
+}
+
+#[test]
+fn colour_frame_is_shown_as_is() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, rgba) = colour_frame();
+    let image = r.upload(w, h, FrameTexels::Rgba8(&rgba)).expect("upload");
+    assert_eq!(image.bytes(), u64::from(w * h * 4));
+    assert_eq!(
+        VoiWindow::COLOUR_AS_IS,
+        VoiWindow {
+            center: 128.0,
+            width: 256.0
+        }
+    );
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &colour_view(w, h, [w, h]))
+        .expect("draw and read back");
+    assert_rgb("colour", &out, w, h, 1, |x, y| Some(rgb(x, y)));
+}
+
+#[test]
+fn colour_frame_rotates_flips_and_inverts_like_gray() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, rgba) = colour_frame();
+    let image = r.upload(w, h, FrameTexels::Rgba8(&rgba)).expect("upload");
+    // Rotated right: screen (x, y) shows image column y, row h-1-x.
+    let mut v = colour_view(w, h, [h, w]);
+    v.orientation = Orientation::default().rotated(1);
+    let out = r
+        .draw_offscreen(h, w, Some(&image), &v)
+        .expect("draw and read back");
+    assert_rgb("colour-rotate-right", &out, h, w, 1, |x, y| {
+        Some(rgb(y, h - 1 - x))
+    });
+    // Flipped horizontally and inverted: 255 - each channel.
+    let mut v = colour_view(w, h, [w, h]);
+    v.orientation = Orientation::default().flipped_horizontally();
+    v.invert = true;
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &v)
+        .expect("draw and read back");
+    assert_rgb("colour-flip-invert", &out, w, h, 1, |x, y| {
+        Some(rgb(w - 1 - x, y).map(|c| 255 - c))
+    });
+}
+
+#[test]
+fn window_level_on_colour_is_linear_contrast_per_channel() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    let (w, h, rgba) = colour_frame();
+    let image = r.upload(w, h, FrameTexels::Rgba8(&rgba)).expect("upload");
+    let mut v = colour_view(w, h, [w, h]);
+    v.window = VoiWindow {
+        center: 100.0,
+        width: 120.0,
+    };
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &v)
+        .expect("draw and read back");
+    assert_rgb("colour-window", &out, w, h, 1, |x, y| {
+        Some(rgb(x, y).map(|c| expected_gray(f64::from(c), 100.0, 120.0)))
+    });
+}
+
+#[test]
+fn colour_frames_over_the_texture_limit_are_reduced_per_channel() {
+    let gpu = gpu();
+    let mut r = Renderer::new(&gpu, FORMAT);
+    r.limit_texture_side(12);
+    let (w, h, rgba) = colour_frame();
+    let image = r
+        .upload(w, h, FrameTexels::Rgba8(&rgba))
+        .expect("reduced, not refused");
+    assert_eq!((image.reduction, image.bytes()), (4, 12 * 8 * 4));
+    let out = r
+        .draw_offscreen(w, h, Some(&image), &colour_view(w, h, [w, h]))
+        .expect("draw and read back");
+    // Linear ramps survive 4×4 means and bilinear interpolation, away from the
+    // clamped border (±2: the means are rounded to bytes).
+    assert_rgb("colour-reduced", &out, w, h, 2, |x, y| {
+        (2..w - 2).contains(&x).then_some(())?;
+        (2..h - 2).contains(&y).then_some(())?;
+        Some(rgb(x, y))
+    });
+}
+
+#[test]
+fn colour_frame_of_the_wrong_size_is_an_error() {
+    let gpu = gpu();
+    let r = Renderer::new(&gpu, FORMAT);
+    assert!(r.upload(2, 2, FrameTexels::Rgba8(&[0; 15])).is_err());
+    assert!(r.upload(2, 2, FrameTexels::Rgba8(&[0; 12])).is_err());
+    assert!(r.upload(2, 2, FrameTexels::Rgba8(&[0; 16])).is_ok());
 }
