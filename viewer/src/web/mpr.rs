@@ -69,7 +69,7 @@ impl Held {
         match d.header.kind {
             TexelKind::I16 => Some(Held::I16(js_sys::Int16Array::new(&d.samples).to_vec())),
             TexelKind::U16 => Some(Held::U16(js_sys::Uint16Array::new(&d.samples).to_vec())),
-            TexelKind::F32 => None,
+            TexelKind::F32 | TexelKind::Rgba8 => None,
         }
     }
 
@@ -641,7 +641,7 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
         }
     };
     let Some(held) = Held::from_decoded(&decoded) else {
-        s.error.set(Some("floating-point pixel data is not shown in MPR yet".into()));
+        s.error.set(Some("floating-point and colour pixel data are not shown in MPR".into()));
         return;
     };
     let Ok(mut guard) = core.try_borrow_mut() else { return };
