@@ -367,3 +367,107 @@ fn tilted_and_bricked_volumes_are_exact() {
         ],
     );
 }
+
+/// Benchmark hook, not an assertion: ms per 512×512 frame of a 512×512×300 volume
+/// (0.7 × 0.7 × 1 mm, the phantom in air) for each mode, still and interactive, with
+/// and without empty-space skipping. `cargo test -p rangsi-render --release --test vr
+/// -- --ignored --nocapture bench`; on lavapipe the numbers are CPU-bound.
+#[test]
+#[ignore = "benchmark: run by hand"]
+fn bench_vr_512() {
+    let gpu = gpu();
+    let mpr = MprRenderer::new(&gpu, FORMAT);
+    let mut vr = VrRenderer::new(&gpu, FORMAT);
+    let acq = Acquisition {
+        first: [-179.2, -179.2, -150.0],
+        n: 300,
+        size: 512,
+        ps: 0.7,
+        gap: 1.0,
+        ..axial_acquisition()
+    };
+    let assembly = assemble(&acq.slices()).expect("volumetric");
+    let volume = &assembly.volumes[0];
+    let mut gpu_volume = mpr
+        .create_volume(volume.dims, VolumeFormat::U16, 1 << 30)
+        .expect("layout");
+    let started = std::time::Instant::now();
+    for k in 0..acq.n {
+        let z = acq.position(k)[2];
+        let mut slice = Vec::with_capacity(512 * 512);
+        for j in 0..512 {
+            for i in 0..512 {
+                let p = [
+                    acq.first[0] + acq.ps * f64::from(i),
+                    acq.first[1] + acq.ps * f64::from(j),
+                    z,
+                ];
+                slice.push(phantom(p) as u16);
+            }
+        }
+        mpr.upload_slice(&mut gpu_volume, k as u32, SliceTexels::U16(&slice))
+            .expect("upload");
+    }
+    eprintln!(
+        "volume {:?} made and uploaded in {:.1} s on {}",
+        volume.dims,
+        started.elapsed().as_secs_f64(),
+        gpu.adapter_name
+    );
+    let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("bench"),
+        size: wgpu::Extent3d {
+            width: 512,
+            height: 512,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        view_formats: &[],
+    });
+    let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    let camera = Camera::fit(volume, ViewFrom::Anterior, [512, 512]).orbit(30.0, 15.0);
+    let modes = [
+        (
+            "MIP",
+            VrMode::Mip {
+                window: [300.0, 1600.0],
+            },
+        ),
+        ("VR", VrMode::Composite { shading: false }),
+        ("VR shaded", VrMode::Composite { shading: true }),
+    ];
+    let frames = 3;
+    for (label, mode) in modes {
+        for quality in [Quality::Full, Quality::Interactive] {
+            for skipping in [true, false] {
+                let view = VrView {
+                    camera,
+                    viewport_px: [512, 512],
+                    mode,
+                    transfer_function: test_tf(),
+                    clip: ClipBox::whole(volume.dims),
+                    step_mm: quality.step_mm(volume.spacing),
+                    rescale_slope: 1.0,
+                    rescale_intercept: INTERCEPT,
+                };
+                vr.set_empty_space_skipping(skipping);
+                vr.draw(&target, &gpu_volume, &volume.voxel_from_patient, &view);
+                let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+                let t = std::time::Instant::now();
+                for _ in 0..frames {
+                    vr.draw(&target, &gpu_volume, &volume.voxel_from_patient, &view);
+                    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+                }
+                eprintln!(
+                    "{label:>9} {quality:?} skipping {}: {:.1} ms/frame",
+                    if skipping { "on " } else { "off" },
+                    t.elapsed().as_secs_f64() * 1000.0 / f64::from(frames)
+                );
+            }
+        }
+    }
+}
