@@ -368,6 +368,64 @@ fn tilted_and_bricked_volumes_are_exact() {
     );
 }
 
+#[test]
+fn skipping_follows_slices_as_they_arrive() {
+    // Half the slices first (the rest of the texture still zero: air), then the rest:
+    // the block atlas must be rebuilt, or the blocks of the late half would stay
+    // "transparent" and their objects missing.
+    let acq = axial_acquisition();
+    let gpu = gpu();
+    let mpr = MprRenderer::new(&gpu, FORMAT);
+    let mut vr = VrRenderer::new(&gpu, FORMAT);
+    let assembly = assemble(&acq.slices()).expect("volumetric");
+    let volume = &assembly.volumes[0];
+    let pixels = acq.pixels(&phantom);
+    let full = voxels(volume, &pixels);
+    let mut gpu_volume = mpr
+        .create_volume(volume.dims, VolumeFormat::U16, 1 << 30)
+        .expect("layout");
+    let [nx, ny, nz] = volume.dims.map(|d| d as usize);
+    let upload = |gpu_volume: &mut rangsi_render::GpuVolume, k: usize| {
+        let v: Vec<u16> = full[k * nx * ny..(k + 1) * nx * ny]
+            .iter()
+            .map(|&x| x as u16)
+            .collect();
+        mpr.upload_slice(gpu_volume, k as u32, SliceTexels::U16(&v))
+            .expect("upload");
+    };
+    let view = VrView {
+        camera: camera(&acq, ViewFrom::Anterior).orbit(20.0, 10.0),
+        viewport_px: [SIZE, SIZE],
+        mode: VrMode::Composite { shading: true },
+        transfer_function: test_tf(),
+        clip: ClipBox::whole(volume.dims),
+        // The interactive (coarser) step, as while dragging.
+        step_mm: Quality::Interactive.step_mm(volume.spacing),
+        rescale_slope: 1.0,
+        rescale_intercept: INTERCEPT,
+    };
+    // The lower half (feet side: the vessel) first.
+    for k in 0..nz / 2 {
+        upload(&mut gpu_volume, k);
+    }
+    let mut partial = full.clone();
+    partial[nz / 2 * nx * ny..].fill(0.0);
+    let first = vr
+        .draw_offscreen(&gpu_volume, &volume.voxel_from_patient, &view)
+        .expect("draw");
+    save("vr-streaming-half", "actual", &first);
+    compare("vr-streaming-half", volume, &partial, &view, &first);
+    for k in nz / 2..nz {
+        upload(&mut gpu_volume, k);
+    }
+    let second = vr
+        .draw_offscreen(&gpu_volume, &volume.voxel_from_patient, &view)
+        .expect("draw");
+    save("vr-streaming-all", "actual", &second);
+    compare("vr-streaming-all", volume, &full, &view, &second);
+    assert_ne!(first, second, "the late slices show");
+}
+
 /// Benchmark hook, not an assertion: ms per 512×512 frame of a 512×512×300 volume
 /// (0.7 × 0.7 × 1 mm, the phantom in air) for each mode, still and interactive, with
 /// and without empty-space skipping. `cargo test -p rangsi-render --release --test vr
