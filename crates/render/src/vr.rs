@@ -566,6 +566,37 @@ mod tests {
     }
 
     #[test]
+    fn clip_box_maps_to_texture_voxels_of_a_reduced_layout() {
+        use rangsi_volume::vr::{Camera, ClipBox, Quality, ViewFrom};
+        let layout = VolumeLayout::plan([512, 512, 300], 256, 1 << 30).expect("plan");
+        assert_eq!(layout.reduction, [2, 2, 1]);
+        let mut view = VrView {
+            camera: Camera::new(ViewFrom::Anterior, [0.0; 3], 1.0),
+            viewport_px: [64, 64],
+            mode: VrMode::Composite { shading: true },
+            transfer_function: TransferFunction::ct_bone(),
+            clip: ClipBox::whole([512, 512, 300]),
+            step_mm: Quality::Full.step_mm([0.7, 0.7, 1.0]),
+            rescale_slope: 1.0,
+            rescale_intercept: -1024.0,
+        };
+        let u = VrUniform::new(&view, &layout, &Affine::IDENTITY, false, None);
+        // Source 0 and 511 are texture −0.25 and 255.25: kept within 0 ..= 255.
+        assert_eq!((u.clip_min, u.clip_max), ([0.0; 3], [255.0, 255.0, 299.0]));
+        assert_eq!((u.mode, u.step_mm, u.skip), (2.0, 0.35, 0.0));
+        assert_eq!(u.lut, [-3024.0, 1023.0 / 6095.0]);
+        view.clip = ClipBox {
+            min: [100.5, -20.0, 10.0],
+            max: [300.5, 600.0, 20.0],
+        };
+        let u = VrUniform::new(&view, &layout, &Affine::IDENTITY, false, None);
+        assert_eq!(
+            (u.clip_min, u.clip_max),
+            ([50.0, 0.0, 10.0], [150.0, 255.0, 20.0])
+        );
+    }
+
+    #[test]
     fn block_atlas_fits_large_volumes() {
         let l = VolumeLayout::plan([512, 512, 300], 2048, 1 << 30).expect("plan");
         let a = BlockAtlas::for_layout(&l);

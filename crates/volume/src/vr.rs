@@ -176,6 +176,43 @@ impl TransferFunction {
         Lut { min, max, rgba }
     }
 
+    /// Every point moved by `offset` modality units (dragging the whole ramp, as a
+    /// window level does for gray values).
+    pub fn shifted(&self, offset: f64) -> TransferFunction {
+        if !offset.is_finite() {
+            return self.clone();
+        }
+        TransferFunction {
+            points: self
+                .points
+                .iter()
+                .map(|p| ControlPoint {
+                    value: p.value + offset,
+                    ..*p
+                })
+                .collect(),
+        }
+    }
+
+    /// Every opacity times `factor` (clamped to 0..=1): more or less see-through.
+    pub fn opacity_scaled(&self, factor: f64) -> TransferFunction {
+        let factor = if factor.is_finite() {
+            factor.max(0.0)
+        } else {
+            1.0
+        };
+        TransferFunction {
+            points: self
+                .points
+                .iter()
+                .map(|p| ControlPoint {
+                    opacity_per_mm: (p.opacity_per_mm * factor).min(1.0),
+                    ..*p
+                })
+                .collect(),
+        }
+    }
+
     /// Bone: transparent up to fat/water, opaque from dense bone. 3D Slicer's
     /// "CT-Bone" preset (`presets.xml` of the VolumeRendering module, shared with
     /// ParaView/vtk.js), opacities read as per mm.
@@ -285,6 +322,51 @@ impl TransferFunction {
                 (1024.0, [1.0, 1.0, 1.0]),
             ],
         )
+    }
+}
+
+/// The named presets, for a picker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    CtBone,
+    CtSoftTissue,
+    CtAngio,
+    CtLung,
+    MrDefault,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 5] = [
+        Preset::CtBone,
+        Preset::CtSoftTissue,
+        Preset::CtAngio,
+        Preset::CtLung,
+        Preset::MrDefault,
+    ];
+
+    /// A stable key (settings, URLs).
+    pub fn key(self) -> &'static str {
+        match self {
+            Preset::CtBone => "ct-bone",
+            Preset::CtSoftTissue => "ct-soft-tissue",
+            Preset::CtAngio => "ct-angio",
+            Preset::CtLung => "ct-lung",
+            Preset::MrDefault => "mr-default",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    pub fn transfer_function(self) -> TransferFunction {
+        match self {
+            Preset::CtBone => TransferFunction::ct_bone(),
+            Preset::CtSoftTissue => TransferFunction::ct_soft_tissue(),
+            Preset::CtAngio => TransferFunction::ct_angio(),
+            Preset::CtLung => TransferFunction::ct_lung(),
+            Preset::MrDefault => TransferFunction::mr_default(),
+        }
     }
 }
 
@@ -872,6 +954,26 @@ mod tests {
             for p in tf.points() {
                 assert!((0.0..=1.0).contains(&p.opacity_per_mm));
             }
+        }
+    }
+
+    #[test]
+    fn shift_and_opacity_scale_edit_the_whole_function() {
+        let tf = TransferFunction::ct_bone();
+        let moved = tf.shifted(100.0);
+        assert_eq!(moved.evaluate(741.385), tf.evaluate(641.385));
+        let faint = tf.opacity_scaled(0.5);
+        assert!(close(
+            faint.evaluate(1000.0)[3],
+            tf.evaluate(1000.0)[3] * 0.5,
+            1e-12
+        ));
+        assert_eq!(faint.evaluate(1000.0)[..3], tf.evaluate(1000.0)[..3]);
+        assert_eq!(tf.opacity_scaled(10.0).evaluate(2000.0)[3], 1.0);
+        assert_eq!(tf.shifted(f64::NAN), tf);
+        for p in Preset::ALL {
+            assert_eq!(Preset::from_key(p.key()), Some(p));
+            assert!(p.transfer_function().points().len() >= 4);
         }
     }
 
