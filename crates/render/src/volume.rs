@@ -169,7 +169,7 @@ pub struct GpuVolume {
     pub format: VolumeFormat,
     bricks: Vec<wgpu::Texture>,
     pub(crate) bind_group: wgpu::BindGroup,
-    loaded: Vec<bool>,
+    pub(crate) loaded: Vec<bool>,
 }
 
 impl GpuVolume {

@@ -154,10 +154,10 @@ fn shader_source(format: VolumeFormat) -> String {
 
 /// The min/max atlas of the volume drawn last.
 struct Blocks {
-    /// The volume it was built from (bind groups compare by identity), and how many
-    /// of its slices had arrived.
+    /// The volume it was built from (bind groups compare by identity), and which of
+    /// its slices had arrived.
     volume: wgpu::BindGroup,
-    loaded: usize,
+    loaded: Vec<bool>,
     atlas: BlockAtlas,
     view: wgpu::TextureView,
 }
@@ -394,49 +394,56 @@ impl VrRenderer {
         self.lut_of = Some(tf.clone());
     }
 
-    /// Makes the min/max atlas match `volume`; true when it must be (re)built now.
-    /// `None` in `self.blocks` afterwards means: draw without skipping.
-    fn update_blocks(&mut self, volume: &GpuVolume) -> bool {
+    /// Makes the min/max atlas match `volume`; returns the block layers (k) to
+    /// (re)build now: all of a new atlas, else those touched by slices that arrived
+    /// since. `None` in `self.blocks` afterwards means: draw without skipping.
+    fn update_blocks(&mut self, volume: &GpuVolume) -> Vec<u32> {
         let atlas = BlockAtlas::for_layout(&volume.layout);
-        if let Some(b) = &self.blocks
+        let layers = atlas.blocks[2];
+        if let Some(b) = &mut self.blocks
             && b.volume == volume.bind_group
             && b.atlas == atlas
+            && b.loaded.len() == volume.loaded.len()
         {
-            if b.loaded == volume.loaded_slices() {
-                return false;
+            let mut dirty = vec![false; layers as usize];
+            for (k, (&now, was)) in volume.loaded.iter().zip(&mut b.loaded).enumerate() {
+                if now && !*was {
+                    *was = true;
+                    if let Some(t) = volume.layout.texture_slice(k as u32) {
+                        for z in layers_of_slice(t, layers) {
+                            dirty[z as usize] = true;
+                        }
+                    }
+                }
             }
-        } else {
-            self.blocks = None;
-            if atlas.size[0] > self.max_2d_side || atlas.size[1] > self.max_2d_side {
-                return false;
-            }
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("vr blocks"),
-                size: wgpu::Extent3d {
-                    width: atlas.size[0],
-                    height: atlas.size[1],
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rg32Sint,
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT
-                    | wgpu::TextureUsages::TEXTURE_BINDING,
-                view_formats: &[],
-            });
-            let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-            self.blocks = Some(Blocks {
-                volume: volume.bind_group.clone(),
-                loaded: 0,
-                atlas,
-                view,
-            });
+            return (0..layers).filter(|&z| dirty[z as usize]).collect();
         }
-        if let Some(b) = &mut self.blocks {
-            b.loaded = volume.loaded_slices();
+        self.blocks = None;
+        if atlas.size[0] > self.max_2d_side || atlas.size[1] > self.max_2d_side {
+            return Vec::new();
         }
-        true
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("vr blocks"),
+            size: wgpu::Extent3d {
+                width: atlas.size[0],
+                height: atlas.size[1],
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rg32Sint,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        self.blocks = Some(Blocks {
+            volume: volume.bind_group.clone(),
+            loaded: volume.loaded.clone(),
+            atlas,
+            view,
+        });
+        (0..layers).collect()
     }
 
     /// Draws `view` of `volume` (source voxels from patient space by
@@ -488,15 +495,37 @@ impl VrRenderer {
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("vr") });
         let format = volume.format.index();
-        if let (true, Some(blocks)) = (build, &self.blocks) {
-            let mut pass = begin(&mut encoder, &blocks.view, "vr blocks");
+        if let (false, Some(blocks)) = (build.is_empty(), &self.blocks) {
+            // Only the tiles of the layers to build; the others keep their values.
+            let a = blocks.atlas;
+            let all = build.len() == a.blocks[2] as usize;
+            let load = if all {
+                wgpu::LoadOp::Clear(wgpu::Color::BLACK)
+            } else {
+                wgpu::LoadOp::Load
+            };
+            let mut pass = begin(&mut encoder, &blocks.view, "vr blocks", load);
             pass.set_pipeline(&self.block_pipelines[format]);
             pass.set_bind_group(0, &self.build_bind_group, &[]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
-            pass.draw(0..3, 0..1);
+            if all {
+                pass.draw(0..3, 0..1);
+            } else {
+                for z in build {
+                    let (col, row) = (z % a.cols, z / a.cols);
+                    pass.set_scissor_rect(
+                        col * a.blocks[0],
+                        row * a.blocks[1],
+                        a.blocks[0],
+                        a.blocks[1],
+                    );
+                    pass.draw(0..3, 0..1);
+                }
+            }
         }
         {
-            let mut pass = begin(&mut encoder, target, "vr");
+            let clear = wgpu::LoadOp::Clear(wgpu::Color::BLACK);
+            let mut pass = begin(&mut encoder, target, "vr", clear);
             pass.set_pipeline(&self.pipelines[format]);
             pass.set_bind_group(0, &frame_bind_group, &[]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
@@ -525,6 +554,7 @@ fn begin<'e>(
     encoder: &'e mut wgpu::CommandEncoder,
     target: &wgpu::TextureView,
     label: &str,
+    load: wgpu::LoadOp<wgpu::Color>,
 ) -> wgpu::RenderPass<'e> {
     encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
         label: Some(label),
@@ -533,7 +563,7 @@ fn begin<'e>(
             depth_slice: None,
             resolve_target: None,
             ops: wgpu::Operations {
-                load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                load,
                 store: wgpu::StoreOp::Store,
             },
         })],
@@ -542,6 +572,14 @@ fn begin<'e>(
         occlusion_query_set: None,
         multiview_mask: None,
     })
+}
+
+/// The block layers whose min/max cover texture slice `t`: layer z spans slices
+/// `16z − 1 ..= 16z + 17` (its blocks and a one-voxel margin).
+fn layers_of_slice(t: u32, layers: u32) -> std::ops::RangeInclusive<u32> {
+    let first = t.saturating_sub(BLOCK_SIZE + 1).div_ceil(BLOCK_SIZE);
+    let last = ((t + 1) / BLOCK_SIZE).min(layers.saturating_sub(1));
+    first..=last
 }
 
 #[cfg(test)]
@@ -593,6 +631,21 @@ mod tests {
         assert_eq!(
             (u.clip_min, u.clip_max),
             ([50.0, 0.0, 10.0], [150.0, 255.0, 20.0])
+        );
+    }
+
+    #[test]
+    fn a_slice_dirties_the_layers_whose_margin_it_is_in() {
+        assert_eq!(layers_of_slice(0, 4), 0..=0);
+        assert_eq!(layers_of_slice(14, 4), 0..=0);
+        assert_eq!(layers_of_slice(15, 4), 0..=1, "below layer 1's first slice");
+        assert_eq!(layers_of_slice(17, 4), 0..=1, "layer 0's upper margin");
+        assert_eq!(layers_of_slice(18, 4), 1..=1);
+        assert_eq!(layers_of_slice(33, 4), 1..=2);
+        assert_eq!(
+            layers_of_slice(63, 4),
+            3..=3,
+            "the last layer has no successor"
         );
     }
 
