@@ -6,9 +6,10 @@
 //! Per draw only a uniform is written; the transfer function's LUT (a 1024×2
 //! `Rgba32Float` texture: entries, then the occupancy counts of empty-space skipping) is
 //! re-baked when the function changes. Empty-space skipping reads a min/max atlas of
-//! 16³ blocks, built on the GPU by a render pass (`fs_blocks`) whenever the volume or
-//! its number of arrived slices changed, so the viewer needs no extra call as slices
-//! stream in. Only textures and a uniform buffer are bound (WebGL2 has no storage
+//! 16³ blocks, built on the GPU by a render pass (`fs_blocks`) for a new volume and
+//! then only in the block layers that newly arrived slices touch, so the viewer needs
+//! no extra call as slices stream in (a slice uploaded twice with new values is not
+//! noticed: upload into a new volume instead). Only textures and a uniform buffer are bound (WebGL2 has no storage
 //! buffers in fragment shaders); the atlas is an `Rg32Sint` target, colour-renderable
 //! on WebGL2 and WebGPU; a volume whose atlas would exceed the 2D texture limit is
 //! drawn without skipping. Adaptive quality is the view's `step_mm`
