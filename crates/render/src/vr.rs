@@ -536,7 +536,7 @@ impl VrRenderer {
     }
 
     /// Draws offscreen and reads back tightly packed RGBA bytes (golden-image tests,
-    /// benchmarks).
+    /// benchmarks); an empty viewport gives no bytes.
     pub fn draw_offscreen(
         &mut self,
         volume: &GpuVolume,
@@ -544,6 +544,9 @@ impl VrRenderer {
         view: &VrView,
     ) -> Result<Vec<u8>, RenderError> {
         let [width, height] = view.viewport_px;
+        if width == 0 || height == 0 {
+            return Ok(Vec::new());
+        }
         let texture = crate::readback::target(&self.device, self.target_format, width, height);
         let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
         self.draw(&target, volume, voxel_from_patient, view);

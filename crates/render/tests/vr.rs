@@ -497,7 +497,7 @@ fn bench_vr_512() {
         ("VR", VrMode::Composite { shading: false }),
         ("VR shaded", VrMode::Composite { shading: true }),
     ];
-    let frames = 3;
+    let frames = 2;
     for (label, mode) in modes {
         for quality in [Quality::Full, Quality::Interactive] {
             for skipping in [true, false] {
