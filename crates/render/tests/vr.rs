@@ -425,6 +425,43 @@ fn skipping_follows_slices_as_they_arrive() {
     }
 }
 
+#[test]
+fn an_srgb_target_shows_the_same_colours() {
+    // Canvases are often sRGB: the shader writes linear values that encode back to
+    // the reference's colours.
+    let acq = axial_acquisition();
+    let gpu = gpu();
+    let mpr = MprRenderer::new(&gpu, FORMAT);
+    let mut vr = VrRenderer::new(&gpu, wgpu::TextureFormat::Rgba8UnormSrgb);
+    let assembly = assemble(&acq.slices()).expect("volumetric");
+    let volume = &assembly.volumes[0];
+    let full = voxels(volume, &acq.pixels(&phantom));
+    let mut gpu_volume = mpr
+        .create_volume(volume.dims, VolumeFormat::U16, 1 << 30)
+        .expect("layout");
+    let slice = (volume.dims[0] * volume.dims[1]) as usize;
+    for (k, values) in full.chunks(slice).enumerate() {
+        let v: Vec<u16> = values.iter().map(|&x| x as u16).collect();
+        mpr.upload_slice(&mut gpu_volume, k as u32, SliceTexels::U16(&v))
+            .expect("upload");
+    }
+    let view = VrView {
+        camera: camera(&acq, ViewFrom::Right).orbit(0.0, -25.0),
+        viewport_px: [SIZE, SIZE],
+        mode: VrMode::Composite { shading: true },
+        transfer_function: test_tf(),
+        clip: ClipBox::whole(volume.dims),
+        step_mm: Quality::Full.step_mm(volume.spacing),
+        rescale_slope: 1.0,
+        rescale_intercept: INTERCEPT,
+    };
+    let image = vr
+        .draw_offscreen(&gpu_volume, &volume.voxel_from_patient, &view)
+        .expect("draw");
+    save("vr-srgb-right", "actual", &image);
+    compare("vr-srgb-right", volume, &full, &view, &image);
+}
+
 /// Benchmark hook, not an assertion: ms per 512×512 frame of a 512×512×300 volume
 /// (0.7 × 0.7 × 1 mm, the phantom in air) for each mode, still and interactive, with
 /// and without empty-space skipping. `cargo test -p rangsi-render --release --test vr
