@@ -212,6 +212,11 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     var peak = -3.0e38;
     var hit = false;
     var k = k0;
+    // The block of the last sample: its largest value (MIP) or whether it is
+    // transparent (composite), looked up once per block, not per sample.
+    var block = vec3<i32>(-1);
+    var block_max = 0.0;
+    var block_clear = false;
     loop {
         if k > k1 {
             break;
@@ -220,12 +225,15 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
         let v = ov + dv * t;
         if vr.skip > 0.5 {
             let b = block_of(v);
-            let range = block_range(b) * vr.rescale.x + vec2<f32>(vr.rescale.y);
-            var empty = false;
+            if any(b != block) {
+                block = b;
+                let range = block_range(b) * vr.rescale.x + vec2<f32>(vr.rescale.y);
+                block_max = max(range.x, range.y);
+                block_clear = !mip && range_is_empty(range.x, range.y);
+            }
+            var empty = block_clear;
             if mip {
-                empty = hit && max(range.x, range.y) <= peak;
-            } else {
-                empty = range_is_empty(range.x, range.y);
+                empty = hit && block_max <= peak;
             }
             if empty {
                 k = max(k + 1, i32(ceil(block_exit(b, ov, dv) / step)));
