@@ -16,6 +16,10 @@
 //! - [`MprRenderer`], [`GpuVolume`], [`MprView`]: planes and slabs through a volume in
 //!   16-bit 3D textures (`shader/mpr.wgsl`), laid out by [`VolumeLayout`] within the
 //!   device's limits and a memory budget; geometry from `rangsi-volume`.
+//! - [`VrRenderer`], [`VrView`]: 3D volume rendering of the same [`GpuVolume`] by ray
+//!   casting (`shader/vr.wgsl`): MIP, or a transfer function with shading, clip box,
+//!   adaptive step, early ray termination and empty-space skipping; camera, transfer
+//!   functions and the CPU oracle in `rangsi_volume::vr`.
 //!
 //! This crate knows nothing about Leptos or the DOM: the viewer hands it a
 //! `wgpu::SurfaceTarget` (a canvas) and frame samples.
@@ -29,6 +33,7 @@ mod readback;
 mod renderer;
 mod view;
 mod volume;
+mod vr;
 
 pub use gpu::{Backend, Gpu, Screen};
 pub use image::{FrameTexels, GpuImage, SampleFormat};
@@ -38,6 +43,7 @@ pub use volume::{
     GpuVolume, MAX_BRICKS, MprRenderer, MprUniform, MprView, SliceTexels, VolumeFormat,
     VolumeLayout,
 };
+pub use vr::{BLOCK_SIZE, BlockAtlas, VrRenderer, VrUniform, VrView};
 pub use wgpu;
 
 /// Errors of GPU set-up, upload and drawing.

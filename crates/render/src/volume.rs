@@ -34,21 +34,21 @@ impl VolumeFormat {
         }
     }
 
-    fn sample_type(self) -> wgpu::TextureSampleType {
+    pub(crate) fn sample_type(self) -> wgpu::TextureSampleType {
         match self {
             VolumeFormat::I16 => wgpu::TextureSampleType::Sint,
             VolumeFormat::U16 => wgpu::TextureSampleType::Uint,
         }
     }
 
-    fn wgsl_type(self) -> &'static str {
+    pub(crate) fn wgsl_type(self) -> &'static str {
         match self {
             VolumeFormat::I16 => "texture_3d<i32>",
             VolumeFormat::U16 => "texture_3d<u32>",
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -168,8 +168,8 @@ pub struct GpuVolume {
     pub layout: VolumeLayout,
     pub format: VolumeFormat,
     bricks: Vec<wgpu::Texture>,
-    bind_group: wgpu::BindGroup,
-    loaded: Vec<bool>,
+    pub(crate) bind_group: wgpu::BindGroup,
+    pub(crate) loaded: Vec<bool>,
 }
 
 impl GpuVolume {

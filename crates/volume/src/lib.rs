@@ -7,6 +7,8 @@
 //! - [`mpr`]: view planes, crosshair lines, CPU reference sampling with slabs.
 //! - [`json`]: [`SliceInfo`]s from DICOM JSON metadata (classic and Enhanced
 //!   multi-frame with functional groups).
+//! - [`vr`]: volume rendering — transfer functions and presets, the orbit camera,
+//!   clip box and the CPU reference ray caster (MIP, composite, shading).
 //! - [`synthetic`]: acquisitions of a phantom with known geometry (test fixtures).
 
 pub mod assemble;
@@ -14,6 +16,7 @@ pub mod geometry;
 pub mod json;
 pub mod mpr;
 pub mod synthetic;
+pub mod vr;
 
 pub use assemble::{
     Assembly, NotVolumetric, Notice, SliceInfo, SliceSource, Source, Volume, assemble,

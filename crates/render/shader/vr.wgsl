@@ -1,0 +1,301 @@
+// Volume rendering by ray casting, over the same 16-bit 3D texture bricks as MPR.
+// The rules are those of rangsi_volume::vr (the CPU reference this shader is tested
+// against): orthographic rays from a plane through the camera's target, samples at
+// t = k * step_mm inside the clip box (voxel space), trilinear stored values ->
+// rescale -> MIP (windowed) or front-to-back compositing through the transfer
+// function LUT with opacity correction, optional headlight shading from central
+// differences, early ray termination at `early_alpha`.
+//
+// Empty-space skipping: `blocks` holds the min/max stored value of every 16^3 block
+// of texture voxels (with a one-voxel margin, so every trilinear sample inside a block
+// is within its range), laid out as tiles of k-layers in a 2D texture (no storage
+// buffers: WebGL2 has none in fragment shaders). A block whose range is transparent
+// under the LUT (VR), or cannot raise the running maximum (MIP), is stepped over in one
+// go; both rules are exact: the skipped samples would not change the pixel.
+//
+// VOXEL_TEXTURE is replaced by `texture_3d<i32>` or `texture_3d<u32>` on load, and the
+// marker below by `stored()` / `trilinear()` of the MPR shader (shared, reading
+// `vr.dims` and `vr.brick_depth`).
+
+struct Vr {
+    voxel_from_patient: mat4x4<f32>,   // texture voxels from patient mm
+    origin: vec3<f32>,                 // ray origin of the viewport's centre
+    mm_per_px: f32,
+    right: vec3<f32>,
+    step_mm: f32,
+    down: vec3<f32>,
+    mode: f32,                         // 0 MIP, 1 composite, 2 composite shaded
+    clip_min: vec3<f32>,               // texture voxels, within the grid
+    max_samples: f32,
+    clip_max: vec3<f32>,
+    brick_depth: f32,
+    dims: vec3<f32>,                   // texture voxels along i, j, k (all bricks)
+    srgb_target: f32,
+    blocks: vec3<f32>,                 // blocks along i, j, k
+    skip: f32,                         // 1: empty-space skipping on
+    viewport: vec2<f32>,
+    rescale: vec2<f32>,                // slope, intercept
+    window: vec2<f32>,                 // MIP: centre, width (modality units)
+    lut: vec2<f32>,                    // first value, entries per modality unit
+    atlas_cols: f32,                   // k-layer tiles per row of `blocks`
+    block_size: f32,
+    early_alpha: f32,
+    _pad: f32,
+};
+
+const LUT_LAST: f32 = 1023.0;
+const LUT_GROUP: f32 = 4.0;
+const LUT_GROUPS: i32 = 256;
+const AMBIENT: f32 = 0.25;
+const DIFFUSE: f32 = 0.75;
+const SPECULAR: f32 = 0.3;
+const SHININESS: f32 = 24.0;
+const MIN_GRADIENT: f32 = 1e-3;
+
+@group(0) @binding(0) var<uniform> vr: Vr;
+// Row 0: 1024 RGBA entries (opacity per mm in a); row 1: x = occupancy prefix count
+// of the 256 groups of 4 entries (rangsi_volume::vr::Lut::occupancy_prefix).
+@group(0) @binding(1) var lut: texture_2d<f32>;
+@group(0) @binding(2) var blocks: texture_2d<i32>;
+@group(1) @binding(0) var brick0: VOXEL_TEXTURE;
+@group(1) @binding(1) var brick1: VOXEL_TEXTURE;
+@group(1) @binding(2) var brick2: VOXEL_TEXTURE;
+@group(1) @binding(3) var brick3: VOXEL_TEXTURE;
+
+struct VertexOut {
+    @builtin(position) position: vec4<f32>,
+};
+
+@vertex
+fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
+    let x = f32(i32(index & 1u) * 4 - 1);
+    let y = f32(i32(index >> 1u) * 4 - 1);
+    var out: VertexOut;
+    out.position = vec4<f32>(x, y, 0.0, 1.0);
+    return out;
+}
+
+//! SAMPLING_FUNCTIONS
+
+fn lut_position(x: f32) -> f32 {
+    return clamp((x - vr.lut.x) * vr.lut.y, 0.0, LUT_LAST);
+}
+
+fn lut_lookup(x: f32) -> vec4<f32> {
+    let p = lut_position(x);
+    let i = floor(p);
+    let a = textureLoad(lut, vec2<i32>(i32(i), 0), 0);
+    let b = textureLoad(lut, vec2<i32>(min(i32(i) + 1, i32(LUT_LAST)), 0), 0);
+    return mix(a, b, p - i);
+}
+
+fn lut_group(x: f32) -> i32 {
+    return min(i32(floor(lut_position(x) / LUT_GROUP)), LUT_GROUPS - 1);
+}
+
+// Whether every value in lo..=hi is transparent (same rule as Lut::range_is_empty).
+fn range_is_empty(lo: f32, hi: f32) -> bool {
+    let g0 = lut_group(min(lo, hi));
+    let g1 = lut_group(max(lo, hi));
+    var before = 0.0;
+    if g0 > 0 {
+        before = textureLoad(lut, vec2<i32>(g0 - 1, 1), 0).x;
+    }
+    return textureLoad(lut, vec2<i32>(g1, 1), 0).x - before < 0.5;
+}
+
+fn sample_opacity(per_mm: f32, step: f32) -> f32 {
+    return 1.0 - exp(step * log(max(1.0 - per_mm, 1e-6)));
+}
+
+fn value_at(v: vec3<f32>) -> f32 {
+    return trilinear(v) * vr.rescale.x + vr.rescale.y;
+}
+
+fn shade(rgb: vec3<f32>, v: vec3<f32>, dir: vec3<f32>) -> vec3<f32> {
+    let ex = vec3<f32>(1.0, 0.0, 0.0);
+    let ey = vec3<f32>(0.0, 1.0, 0.0);
+    let ez = vec3<f32>(0.0, 0.0, 1.0);
+    let gv = vec3<f32>(
+        value_at(v + ex) - value_at(v - ex),
+        value_at(v + ey) - value_at(v - ey),
+        value_at(v + ez) - value_at(v - ez),
+    ) * 0.5;
+    let m = mat3x3<f32>(
+        vr.voxel_from_patient[0].xyz,
+        vr.voxel_from_patient[1].xyz,
+        vr.voxel_from_patient[2].xyz,
+    );
+    // d f / d p_j = sum_i d f / d v_i * d v_i / d p_j: the row vector times the matrix.
+    let g = gv * m;
+    let len = length(g);
+    if len < MIN_GRADIENT {
+        return rgb;
+    }
+    let ndl = abs(dot(g, dir)) / len;
+    return min(rgb * (AMBIENT + DIFFUSE * ndl) + vec3<f32>(SPECULAR * pow(ndl, SHININESS)), vec3<f32>(1.0));
+}
+
+fn voi_linear(x: f32) -> f32 {
+    let c = vr.window.x;
+    let w = max(vr.window.y, 1.0);
+    return clamp((x - (c - 0.5)) / max(w - 1.0, 1e-3) + 0.5, 0.0, 1.0);
+}
+
+fn linear_from_srgb(c: f32) -> f32 {
+    if c <= 0.04045 {
+        return c / 12.92;
+    }
+    return pow((c + 0.055) / 1.055, 2.4);
+}
+
+// The block of a texture voxel coordinate.
+fn block_of(v: vec3<f32>) -> vec3<i32> {
+    let b = vec3<i32>(floor(v / vr.block_size));
+    return clamp(b, vec3<i32>(0), vec3<i32>(vr.blocks) - vec3<i32>(1));
+}
+
+// Stored min/max of a block, from its tile of the atlas.
+fn block_range(b: vec3<i32>) -> vec2<f32> {
+    let nb = vec3<i32>(vr.blocks);
+    let cols = i32(vr.atlas_cols);
+    let tile = vec2<i32>(b.z % cols, b.z / cols);
+    let r = textureLoad(blocks, tile * nb.xy + b.xy, 0);
+    return vec2<f32>(f32(r.x), f32(r.y));
+}
+
+// Where the ray o + t d leaves the block's box of texture voxels.
+fn block_exit(b: vec3<i32>, o: vec3<f32>, d: vec3<f32>) -> f32 {
+    let lo = vec3<f32>(b) * vr.block_size;
+    let hi = lo + vec3<f32>(vr.block_size);
+    let small = abs(d) < vec3<f32>(1e-12);
+    let safe = select(d, vec3<f32>(1.0), small);
+    let far = select(max((lo - o) / safe, (hi - o) / safe), vec3<f32>(1e30), small);
+    return min(far.x, min(far.y, far.z));
+}
+
+fn finish(rgb: vec3<f32>) -> vec4<f32> {
+    var c = clamp(rgb, vec3<f32>(0.0), vec3<f32>(1.0));
+    if vr.srgb_target > 0.5 {
+        c = vec3<f32>(linear_from_srgb(c.x), linear_from_srgb(c.y), linear_from_srgb(c.z));
+    }
+    return vec4<f32>(c, 1.0);
+}
+
+@fragment
+fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
+    let uv = (in.position.xy - vr.viewport * 0.5) * vr.mm_per_px;
+    let o = vr.origin + vr.right * uv.x + vr.down * uv.y;
+    let dir = cross(vr.right, vr.down);
+    let ov = (vr.voxel_from_patient * vec4<f32>(o, 1.0)).xyz;
+    let dv = (vr.voxel_from_patient * vec4<f32>(dir, 0.0)).xyz;
+    // The ray's interval inside the clip box (slabs per axis).
+    let small = abs(dv) < vec3<f32>(1e-12);
+    let safe = select(dv, vec3<f32>(1.0), small);
+    let ta = (vr.clip_min - ov) / safe;
+    let tb = (vr.clip_max - ov) / safe;
+    let near = select(min(ta, tb), vec3<f32>(-1e30), small);
+    let far = select(max(ta, tb), vec3<f32>(1e30), small);
+    let outside = small & ((ov < vr.clip_min) | (ov > vr.clip_max));
+    let t0 = max(near.x, max(near.y, near.z));
+    let t1 = min(far.x, min(far.y, far.z));
+    if any(outside) || t0 > t1 || any(vr.clip_min > vr.clip_max) {
+        return vec4<f32>(0.0, 0.0, 0.0, 1.0);
+    }
+    let step = vr.step_mm;
+    let k0 = i32(ceil(t0 / step));
+    let k1 = min(i32(floor(t1 / step)), k0 + i32(vr.max_samples) - 1);
+    let mip = vr.mode < 0.5;
+    let shaded = vr.mode > 1.5;
+    var acc = vec3<f32>(0.0);
+    var alpha = 0.0;
+    var peak = -3.0e38;
+    var hit = false;
+    var k = k0;
+    // The block of the last sample: its largest value (MIP) or whether it is
+    // transparent (composite), looked up once per block, not per sample.
+    var block = vec3<i32>(-1);
+    var block_max = 0.0;
+    var block_clear = false;
+    loop {
+        if k > k1 {
+            break;
+        }
+        let t = f32(k) * step;
+        let v = ov + dv * t;
+        if vr.skip > 0.5 {
+            let b = block_of(v);
+            if any(b != block) {
+                block = b;
+                let range = block_range(b) * vr.rescale.x + vec2<f32>(vr.rescale.y);
+                block_max = max(range.x, range.y);
+                block_clear = !mip && range_is_empty(range.x, range.y);
+            }
+            var empty = block_clear;
+            if mip {
+                empty = hit && block_max <= peak;
+            }
+            if empty {
+                k = max(k + 1, i32(ceil(block_exit(b, ov, dv) / step)));
+                continue;
+            }
+        }
+        let value = value_at(v);
+        if mip {
+            peak = max(peak, value);
+            hit = true;
+        } else {
+            let c = lut_lookup(value);
+            if c.a > 0.0 {
+                let a = sample_opacity(c.a, step);
+                var rgb = c.rgb;
+                if shaded {
+                    rgb = shade(rgb, v, dir);
+                }
+                acc = acc + (1.0 - alpha) * a * rgb;
+                alpha = alpha + (1.0 - alpha) * a;
+                if alpha >= vr.early_alpha {
+                    break;
+                }
+            }
+        }
+        k = k + 1;
+    }
+    if mip {
+        if !hit {
+            return vec4<f32>(0.0, 0.0, 0.0, 1.0);
+        }
+        let g = voi_linear(peak);
+        return finish(vec3<f32>(g));
+    }
+    return finish(acc);
+}
+
+// Builds the block atlas: one fragment per block (tile column/row = k-layer), the
+// min/max stored value over the block's voxels and a one-voxel margin.
+@fragment
+fn fs_blocks(in: VertexOut) -> @location(0) vec4<i32> {
+    let px = vec2<i32>(floor(in.position.xy));
+    let nb = vec3<i32>(vr.blocks);
+    let tile = px / nb.xy;
+    let b = vec3<i32>(px - tile * nb.xy, tile.y * i32(vr.atlas_cols) + tile.x);
+    if b.z >= nb.z {
+        return vec4<i32>(0, 0, 0, 0);
+    }
+    let size = i32(vr.block_size);
+    let hi = vec3<i32>(vr.dims) - vec3<i32>(1);
+    let lo = clamp(b * size - vec3<i32>(1), vec3<i32>(0), hi);
+    let up = clamp(b * size + vec3<i32>(size + 1), vec3<i32>(0), hi);
+    var mn = 1000000;
+    var mx = -1000000;
+    for (var z = lo.z; z <= up.z; z = z + 1) {
+        for (var y = lo.y; y <= up.y; y = y + 1) {
+            for (var x = lo.x; x <= up.x; x = x + 1) {
+                let s = i32(round(stored(x, y, z)));
+                mn = min(mn, s);
+                mx = max(mx, s);
+            }
+        }
+    }
+    return vec4<i32>(mn, mx, 0, 0);
+}

@@ -1,0 +1,666 @@
+//! Volume rendering on the GPU: [`VrRenderer`] ray-casts a [`GpuVolume`] (the bricks
+//! MPR uploads) in `shader/vr.wgsl` — MIP, or compositing through a transfer function
+//! with optional shading, inside a clip box, from an orbiting orthographic camera —
+//! following the rules of `rangsi_volume::vr`, whose CPU `render_vr` is its oracle.
+//!
+//! Per draw only a uniform is written; the transfer function's LUT (a 1024×2
+//! `Rgba32Float` texture: entries, then the occupancy counts of empty-space skipping) is
+//! re-baked when the function changes. Empty-space skipping reads a min/max atlas of
+//! 16³ blocks, built on the GPU by a render pass (`fs_blocks`) for a new volume and
+//! then only in the block layers that newly arrived slices touch, so the viewer needs
+//! no extra call as slices stream in (a slice uploaded twice with new values is not
+//! noticed: upload into a new volume instead). Only textures and a uniform buffer are bound (WebGL2 has no storage
+//! buffers in fragment shaders); the atlas is an `Rg32Sint` target, colour-renderable
+//! on WebGL2 and WebGPU; a volume whose atlas would exceed the 2D texture limit is
+//! drawn without skipping. Adaptive quality is the view's `step_mm`
+//! ([`rangsi_volume::vr::Quality`]): coarse while dragging, fine when still.
+
+use wgpu::util::DeviceExt;
+
+use crate::volume::VolumeFormat;
+use crate::{Gpu, GpuVolume, RenderError, VolumeLayout};
+use rangsi_volume::Affine;
+use rangsi_volume::vr::{
+    EARLY_TERMINATION, LUT_GROUPS, LUT_SIZE, MAX_SAMPLES, TransferFunction, VrMode, VrScene,
+};
+
+/// What a VR view shows: the same description the CPU reference renders.
+pub type VrView = VrScene;
+
+/// Side of an empty-space-skipping block, in texture voxels.
+pub const BLOCK_SIZE: u32 = 16;
+
+/// `struct Vr` of `shader/vr.wgsl`, byte for byte (224 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct VrUniform {
+    pub voxel_from_patient: [[f32; 4]; 4],
+    pub origin: [f32; 3],
+    pub mm_per_px: f32,
+    pub right: [f32; 3],
+    pub step_mm: f32,
+    pub down: [f32; 3],
+    pub mode: f32,
+    pub clip_min: [f32; 3],
+    pub max_samples: f32,
+    pub clip_max: [f32; 3],
+    pub brick_depth: f32,
+    pub dims: [f32; 3],
+    pub srgb_target: f32,
+    pub blocks: [f32; 3],
+    pub skip: f32,
+    pub viewport: [f32; 2],
+    pub rescale: [f32; 2],
+    pub window: [f32; 2],
+    pub lut: [f32; 2],
+    pub atlas_cols: f32,
+    pub block_size: f32,
+    pub early_alpha: f32,
+    pub _pad: f32,
+}
+
+/// How the 16³ blocks of a layout are tiled in the 2D min/max atlas: k-layers of
+/// `blocks[0] × blocks[1]` texels in `cols` columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockAtlas {
+    pub blocks: [u32; 3],
+    pub cols: u32,
+    pub size: [u32; 2],
+}
+
+impl BlockAtlas {
+    pub fn for_layout(layout: &VolumeLayout) -> BlockAtlas {
+        let blocks = layout.dims.map(|d| d.div_ceil(BLOCK_SIZE).max(1));
+        let cols = (f64::from(blocks[2]).sqrt().ceil() as u32).max(1);
+        let rows = blocks[2].div_ceil(cols);
+        BlockAtlas {
+            blocks,
+            cols,
+            size: [blocks[0] * cols, blocks[1] * rows],
+        }
+    }
+}
+
+impl VrUniform {
+    /// The uniform of `view` for a volume laid out as `layout` whose source voxels map
+    /// from patient space by `voxel_from_patient`; `atlas`: the block atlas, if any.
+    pub fn new(
+        view: &VrView,
+        layout: &VolumeLayout,
+        voxel_from_patient: &Affine,
+        srgb_target: bool,
+        atlas: Option<&BlockAtlas>,
+    ) -> VrUniform {
+        let f = |v: [f64; 3]| v.map(|x| x as f32);
+        let texture_from_source = layout.texture_from_source();
+        let to_texture = texture_from_source.then_after(voxel_from_patient);
+        // The clip box in texture voxels (an axis-aligned scaling), within the grid.
+        let clip = view.clip.within(layout.source);
+        let hi_texture = layout.dims.map(|d| f64::from(d) - 1.0);
+        let lo = texture_from_source.apply(clip.min).map(|x| x.max(0.0));
+        let hi = texture_from_source.apply(clip.max);
+        let hi = [0, 1, 2].map(|a| hi[a].min(hi_texture[a]));
+        let lut = view.transfer_function.bake();
+        let camera = &view.camera;
+        let (mode, window) = match view.mode {
+            VrMode::Mip { window } => (0.0, window),
+            VrMode::Composite { shading } => (if shading { 2.0 } else { 1.0 }, [0.0, 1.0]),
+        };
+        let atlas = atlas.copied().unwrap_or(BlockAtlas {
+            blocks: [1, 1, 1],
+            cols: 1,
+            size: [1, 1],
+        });
+        VrUniform {
+            voxel_from_patient: to_texture.to_mat4_f32(),
+            origin: f(camera.origin()),
+            mm_per_px: camera.mm_per_pixel as f32,
+            right: f(camera.view.right),
+            step_mm: view.step_mm.max(1e-3) as f32,
+            down: f(camera.view.down),
+            mode,
+            clip_min: f(lo),
+            max_samples: MAX_SAMPLES as f32,
+            clip_max: f(hi),
+            brick_depth: layout.brick_depth as f32,
+            dims: layout.dims.map(|x| x as f32),
+            srgb_target: if srgb_target { 1.0 } else { 0.0 },
+            blocks: atlas.blocks.map(|x| x as f32),
+            skip: 0.0,
+            viewport: view.viewport_px.map(|x| x as f32),
+            rescale: [view.rescale_slope as f32, view.rescale_intercept as f32],
+            window: window.map(|x| x as f32),
+            lut: [lut.min as f32, lut.scale() as f32],
+            atlas_cols: atlas.cols as f32,
+            block_size: BLOCK_SIZE as f32,
+            early_alpha: EARLY_TERMINATION as f32,
+            _pad: 0.0,
+        }
+    }
+}
+
+/// The shader source for a volume format: `shader/vr.wgsl` with `stored()` and
+/// `trilinear()` taken from `shader/mpr.wgsl`, so both renderers sample alike.
+fn shader_source(format: VolumeFormat) -> String {
+    let mpr = include_str!("../shader/mpr.wgsl");
+    let sampling = match (mpr.find("fn stored("), mpr.find("fn inside(")) {
+        (Some(a), Some(b)) if a < b => mpr[a..b].replace("mpr.", "vr."),
+        // Unreachable while mpr.wgsl keeps the two functions (a unit test checks).
+        _ => String::new(),
+    };
+    include_str!("../shader/vr.wgsl")
+        .replace("//! SAMPLING_FUNCTIONS", &sampling)
+        .replace("VOXEL_TEXTURE", format.wgsl_type())
+}
+
+/// The min/max atlas of the volume drawn last.
+struct Blocks {
+    /// The volume it was built from (bind groups compare by identity), and which of
+    /// its slices had arrived.
+    volume: wgpu::BindGroup,
+    loaded: Vec<bool>,
+    atlas: BlockAtlas,
+    view: wgpu::TextureView,
+}
+
+/// Pipelines, the uniform and the LUT for VR views of one target format.
+pub struct VrRenderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    target_format: wgpu::TextureFormat,
+    max_2d_side: u32,
+    pipelines: Vec<wgpu::RenderPipeline>,
+    block_pipelines: Vec<wgpu::RenderPipeline>,
+    frame_layout: wgpu::BindGroupLayout,
+    uniform_buffer: wgpu::Buffer,
+    build_bind_group: wgpu::BindGroup,
+    lut_texture: wgpu::Texture,
+    lut_view: wgpu::TextureView,
+    lut_of: Option<TransferFunction>,
+    empty_atlas: wgpu::TextureView,
+    blocks: Option<Blocks>,
+    skipping: bool,
+}
+
+impl VrRenderer {
+    pub fn new(gpu: &Gpu, target_format: wgpu::TextureFormat) -> VrRenderer {
+        let device = &gpu.device;
+        let uniform_entry = wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<VrUniform>() as u64),
+            },
+            count: None,
+        };
+        let texture_entry = |binding, sample_type| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Texture {
+                sample_type,
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        };
+        let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("vr"),
+            entries: &[
+                uniform_entry,
+                texture_entry(1, wgpu::TextureSampleType::Float { filterable: false }),
+                texture_entry(2, wgpu::TextureSampleType::Sint),
+            ],
+        });
+        let build_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("vr blocks"),
+            entries: &[uniform_entry],
+        });
+        let uniform_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("vr"),
+            contents: bytemuck::bytes_of(&VrUniform::default()),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        let build_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("vr blocks"),
+            layout: &build_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: uniform_buffer.as_entire_binding(),
+            }],
+        });
+        let texture_2d = |label, width, height, format, usage| {
+            device.create_texture(&wgpu::TextureDescriptor {
+                label: Some(label),
+                size: wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format,
+                usage,
+                view_formats: &[],
+            })
+        };
+        let lut_texture = texture_2d(
+            "vr lut",
+            LUT_SIZE as u32,
+            2,
+            wgpu::TextureFormat::Rgba32Float,
+            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        );
+        let lut_view = lut_texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let empty_atlas = texture_2d(
+            "vr no blocks",
+            1,
+            1,
+            wgpu::TextureFormat::Rg32Sint,
+            wgpu::TextureUsages::TEXTURE_BINDING,
+        )
+        .create_view(&wgpu::TextureViewDescriptor::default());
+        let mut pipelines = Vec::new();
+        let mut block_pipelines = Vec::new();
+        for format in [VolumeFormat::I16, VolumeFormat::U16] {
+            // The same entries as MprRenderer's volume layout, so a GpuVolume's bind
+            // group is compatible with both renderers' pipelines.
+            let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..crate::MAX_BRICKS)
+                .map(|b| wgpu::BindGroupLayoutEntry {
+                    binding: b,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: format.sample_type(),
+                        view_dimension: wgpu::TextureViewDimension::D3,
+                        multisampled: false,
+                    },
+                    count: None,
+                })
+                .collect();
+            let volume_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("volume"),
+                entries: &entries,
+            });
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("vr.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(shader_source(format).into()),
+            });
+            let pipeline = |label, group0: &wgpu::BindGroupLayout, entry, target| {
+                let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(label),
+                    bind_group_layouts: &[Some(group0), Some(&volume_layout)],
+                    immediate_size: 0,
+                });
+                device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                    label: Some(label),
+                    layout: Some(&layout),
+                    vertex: wgpu::VertexState {
+                        module: &module,
+                        entry_point: Some("vs_main"),
+                        compilation_options: Default::default(),
+                        buffers: &[],
+                    },
+                    primitive: wgpu::PrimitiveState::default(),
+                    depth_stencil: None,
+                    multisample: wgpu::MultisampleState::default(),
+                    fragment: Some(wgpu::FragmentState {
+                        module: &module,
+                        entry_point: Some(entry),
+                        compilation_options: Default::default(),
+                        targets: &[Some(wgpu::ColorTargetState {
+                            format: target,
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        })],
+                    }),
+                    multiview_mask: None,
+                    cache: None,
+                })
+            };
+            pipelines.push(pipeline("vr", &frame_layout, "fs_main", target_format));
+            block_pipelines.push(pipeline(
+                "vr blocks",
+                &build_layout,
+                "fs_blocks",
+                wgpu::TextureFormat::Rg32Sint,
+            ));
+        }
+        VrRenderer {
+            device: device.clone(),
+            queue: gpu.queue.clone(),
+            target_format,
+            max_2d_side: device.limits().max_texture_dimension_2d,
+            pipelines,
+            block_pipelines,
+            frame_layout,
+            uniform_buffer,
+            build_bind_group,
+            lut_texture,
+            lut_view,
+            lut_of: None,
+            empty_atlas,
+            blocks: None,
+            skipping: true,
+        }
+    }
+
+    /// Turns empty-space skipping on or off (on by default; off for comparisons: the
+    /// picture must not change).
+    pub fn set_empty_space_skipping(&mut self, on: bool) {
+        self.skipping = on;
+    }
+
+    /// Lets go of the min/max atlas, and with it the last drawn volume.
+    pub fn release_volume(&mut self) {
+        self.blocks = None;
+    }
+
+    /// Uploads the LUT of `tf` unless it is the one already uploaded.
+    fn update_lut(&mut self, tf: &TransferFunction) {
+        if self.lut_of.as_ref() == Some(tf) {
+            return;
+        }
+        let lut = tf.bake();
+        let mut texels: Vec<[f32; 4]> = lut.rgba.clone();
+        let prefix = lut.occupancy_prefix();
+        texels.extend((0..LUT_SIZE).map(|g| {
+            let c = if g < LUT_GROUPS {
+                prefix[g] as f32
+            } else {
+                0.0
+            };
+            [c, 0.0, 0.0, 0.0]
+        }));
+        self.queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture: &self.lut_texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            bytemuck::cast_slice(&texels),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(LUT_SIZE as u32 * 16),
+                rows_per_image: Some(2),
+            },
+            wgpu::Extent3d {
+                width: LUT_SIZE as u32,
+                height: 2,
+                depth_or_array_layers: 1,
+            },
+        );
+        self.lut_of = Some(tf.clone());
+    }
+
+    /// Makes the min/max atlas match `volume`; returns the block layers (k) to
+    /// (re)build now: all of a new atlas, else those touched by slices that arrived
+    /// since. `None` in `self.blocks` afterwards means: draw without skipping.
+    fn update_blocks(&mut self, volume: &GpuVolume) -> Vec<u32> {
+        let atlas = BlockAtlas::for_layout(&volume.layout);
+        let layers = atlas.blocks[2];
+        if let Some(b) = &mut self.blocks
+            && b.volume == volume.bind_group
+            && b.atlas == atlas
+            && b.loaded.len() == volume.loaded.len()
+        {
+            let mut dirty = vec![false; layers as usize];
+            for (k, (&now, was)) in volume.loaded.iter().zip(&mut b.loaded).enumerate() {
+                if now && !*was {
+                    *was = true;
+                    if let Some(t) = volume.layout.texture_slice(k as u32) {
+                        for z in layers_of_slice(t, layers) {
+                            dirty[z as usize] = true;
+                        }
+                    }
+                }
+            }
+            return (0..layers).filter(|&z| dirty[z as usize]).collect();
+        }
+        self.blocks = None;
+        if atlas.size[0] > self.max_2d_side || atlas.size[1] > self.max_2d_side {
+            return Vec::new();
+        }
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("vr blocks"),
+            size: wgpu::Extent3d {
+                width: atlas.size[0],
+                height: atlas.size[1],
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rg32Sint,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        self.blocks = Some(Blocks {
+            volume: volume.bind_group.clone(),
+            loaded: volume.loaded.clone(),
+            atlas,
+            view,
+        });
+        (0..layers).collect()
+    }
+
+    /// Draws `view` of `volume` (source voxels from patient space by
+    /// `voxel_from_patient`) into `target`.
+    pub fn draw(
+        &mut self,
+        target: &wgpu::TextureView,
+        volume: &GpuVolume,
+        voxel_from_patient: &Affine,
+        view: &VrView,
+    ) {
+        self.update_lut(&view.transfer_function);
+        let build = self.update_blocks(volume);
+        let atlas = self.blocks.as_ref().map(|b| b.atlas);
+        let mut uniform = VrUniform::new(
+            view,
+            &volume.layout,
+            voxel_from_patient,
+            self.target_format.is_srgb(),
+            atlas.as_ref(),
+        );
+        uniform.skip = if self.skipping && atlas.is_some() {
+            1.0
+        } else {
+            0.0
+        };
+        self.queue
+            .write_buffer(&self.uniform_buffer, 0, bytemuck::bytes_of(&uniform));
+        let atlas_view = self.blocks.as_ref().map_or(&self.empty_atlas, |b| &b.view);
+        let frame_bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("vr"),
+            layout: &self.frame_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: self.uniform_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(&self.lut_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::TextureView(atlas_view),
+                },
+            ],
+        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("vr") });
+        let format = volume.format.index();
+        if let (false, Some(blocks)) = (build.is_empty(), &self.blocks) {
+            // Only the tiles of the layers to build; the others keep their values.
+            let a = blocks.atlas;
+            let all = build.len() == a.blocks[2] as usize;
+            let load = if all {
+                wgpu::LoadOp::Clear(wgpu::Color::BLACK)
+            } else {
+                wgpu::LoadOp::Load
+            };
+            let mut pass = begin(&mut encoder, &blocks.view, "vr blocks", load);
+            pass.set_pipeline(&self.block_pipelines[format]);
+            pass.set_bind_group(0, &self.build_bind_group, &[]);
+            pass.set_bind_group(1, &volume.bind_group, &[]);
+            if all {
+                pass.draw(0..3, 0..1);
+            } else {
+                for z in build {
+                    let (col, row) = (z % a.cols, z / a.cols);
+                    pass.set_scissor_rect(
+                        col * a.blocks[0],
+                        row * a.blocks[1],
+                        a.blocks[0],
+                        a.blocks[1],
+                    );
+                    pass.draw(0..3, 0..1);
+                }
+            }
+        }
+        {
+            let clear = wgpu::LoadOp::Clear(wgpu::Color::BLACK);
+            let mut pass = begin(&mut encoder, target, "vr", clear);
+            pass.set_pipeline(&self.pipelines[format]);
+            pass.set_bind_group(0, &frame_bind_group, &[]);
+            pass.set_bind_group(1, &volume.bind_group, &[]);
+            pass.draw(0..3, 0..1);
+        }
+        self.queue.submit([encoder.finish()]);
+    }
+
+    /// Draws offscreen and reads back tightly packed RGBA bytes (golden-image tests,
+    /// benchmarks); an empty viewport gives no bytes.
+    pub fn draw_offscreen(
+        &mut self,
+        volume: &GpuVolume,
+        voxel_from_patient: &Affine,
+        view: &VrView,
+    ) -> Result<Vec<u8>, RenderError> {
+        let [width, height] = view.viewport_px;
+        if width == 0 || height == 0 {
+            return Ok(Vec::new());
+        }
+        let texture = crate::readback::target(&self.device, self.target_format, width, height);
+        let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        self.draw(&target, volume, voxel_from_patient, view);
+        crate::readback::read_rgba(&self.device, &self.queue, &texture)
+    }
+}
+
+fn begin<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    target: &wgpu::TextureView,
+    label: &str,
+    load: wgpu::LoadOp<wgpu::Color>,
+) -> wgpu::RenderPass<'e> {
+    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view: target,
+            depth_slice: None,
+            resolve_target: None,
+            ops: wgpu::Operations {
+                load,
+                store: wgpu::StoreOp::Store,
+            },
+        })],
+        depth_stencil_attachment: None,
+        timestamp_writes: None,
+        occlusion_query_set: None,
+        multiview_mask: None,
+    })
+}
+
+/// The block layers whose min/max cover texture slice `t`: layer z spans slices
+/// `16z − 1 ..= 16z + 17` (its blocks and a one-voxel margin).
+fn layers_of_slice(t: u32, layers: u32) -> std::ops::RangeInclusive<u32> {
+    let first = t.saturating_sub(BLOCK_SIZE + 1).div_ceil(BLOCK_SIZE);
+    let last = ((t + 1) / BLOCK_SIZE).min(layers.saturating_sub(1));
+    first..=last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_layout_matches_the_shader() {
+        assert_eq!(std::mem::size_of::<VrUniform>(), 224);
+    }
+
+    #[test]
+    fn the_shader_takes_its_sampling_from_mpr() {
+        let s = shader_source(VolumeFormat::U16);
+        assert!(s.contains("fn stored(") && s.contains("fn trilinear("));
+        assert!(
+            !s.contains("mpr.dims")
+                && !s.contains("SAMPLING_FUNCTIONS")
+                && !s.contains("VOXEL_TEXTURE")
+        );
+        assert_eq!(s.matches("fn trilinear(").count(), 1);
+    }
+
+    #[test]
+    fn clip_box_maps_to_texture_voxels_of_a_reduced_layout() {
+        use rangsi_volume::vr::{Camera, ClipBox, Quality, ViewFrom};
+        let layout = VolumeLayout::plan([512, 512, 300], 256, 1 << 30).expect("plan");
+        assert_eq!(layout.reduction, [2, 2, 1]);
+        let mut view = VrView {
+            camera: Camera::new(ViewFrom::Anterior, [0.0; 3], 1.0),
+            viewport_px: [64, 64],
+            mode: VrMode::Composite { shading: true },
+            transfer_function: TransferFunction::ct_bone(),
+            clip: ClipBox::whole([512, 512, 300]),
+            step_mm: Quality::Full.step_mm([0.7, 0.7, 1.0]),
+            rescale_slope: 1.0,
+            rescale_intercept: -1024.0,
+        };
+        let u = VrUniform::new(&view, &layout, &Affine::IDENTITY, false, None);
+        // Source 0 and 511 are texture −0.25 and 255.25: kept within 0 ..= 255.
+        assert_eq!((u.clip_min, u.clip_max), ([0.0; 3], [255.0, 255.0, 299.0]));
+        assert_eq!((u.mode, u.step_mm, u.skip), (2.0, 0.35, 0.0));
+        assert_eq!(u.lut, [-3024.0, 1023.0 / 6095.0]);
+        view.clip = ClipBox {
+            min: [100.5, -20.0, 10.0],
+            max: [300.5, 600.0, 20.0],
+        };
+        let u = VrUniform::new(&view, &layout, &Affine::IDENTITY, false, None);
+        assert_eq!(
+            (u.clip_min, u.clip_max),
+            ([50.0, 0.0, 10.0], [150.0, 255.0, 20.0])
+        );
+    }
+
+    #[test]
+    fn a_slice_dirties_the_layers_whose_margin_it_is_in() {
+        assert_eq!(layers_of_slice(0, 4), 0..=0);
+        assert_eq!(layers_of_slice(14, 4), 0..=0);
+        assert_eq!(layers_of_slice(15, 4), 0..=1, "below layer 1's first slice");
+        assert_eq!(layers_of_slice(17, 4), 0..=1, "layer 0's upper margin");
+        assert_eq!(layers_of_slice(18, 4), 1..=1);
+        assert_eq!(layers_of_slice(33, 4), 1..=2);
+        assert_eq!(
+            layers_of_slice(63, 4),
+            3..=3,
+            "the last layer has no successor"
+        );
+    }
+
+    #[test]
+    fn block_atlas_fits_large_volumes() {
+        let l = VolumeLayout::plan([512, 512, 300], 2048, 1 << 30).expect("plan");
+        let a = BlockAtlas::for_layout(&l);
+        assert_eq!(a.blocks, [32, 32, 19]);
+        assert_eq!((a.cols, a.size), (5, [160, 128]));
+        let l = VolumeLayout::plan([512, 512, 3000], 2048, 2 << 30).expect("plan");
+        let a = BlockAtlas::for_layout(&l);
+        assert!(a.size[0] <= 2048 && a.size[1] <= 2048, "{a:?}");
+    }
+}
