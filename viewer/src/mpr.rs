@@ -29,8 +29,11 @@ pub struct MprState {
     pub mm_per_px: f64,
     pub window: WindowLevel,
     pub slab: Slab,
-    /// Distance between slices of a scroll step and between slab samples (mm).
+    /// Distance between slab samples (mm): the smallest voxel spacing.
     pub step_mm: f64,
+    /// Rows of the volume's voxel_from_patient (linear part): voxels per mm along
+    /// each patient direction, for one-slice scroll steps in any plane.
+    pub voxel_rows: [Vec3; 3],
     /// The extent that fits a pane at zoom 1 (mm).
     pub fit_mm: f64,
 }
@@ -56,6 +59,10 @@ impl MprState {
             window,
             slab: Slab::THIN,
             step_mm: volume.spacing.iter().copied().fold(f64::INFINITY, f64::min).max(1e-3),
+            voxel_rows: {
+                let c = volume.voxel_from_patient.columns;
+                [0, 1, 2].map(|r| [c[0][r], c[1][r], c[2][r]])
+            },
             fit_mm: extent * 1.05,
         };
         s.fit(pane_px);
@@ -94,10 +101,19 @@ impl MprState {
         self.crosshair = self.patient_at(p, px, pane_px);
     }
 
-    /// Scrolls pane `p`'s plane by `steps` slices along its normal.
+    /// Scrolls pane `p`'s plane by `steps` slices along its normal: one slice is the
+    /// distance along the normal that moves one voxel along the grid axis the normal
+    /// is closest to (the slice gap in the acquisition plane, a pixel across it).
     pub fn scroll(&mut self, p: usize, steps: f64) {
         let normal = self.plane(p).normal();
-        self.crosshair = add(self.crosshair, scale(normal, steps * self.step_mm));
+        self.crosshair = add(self.crosshair, scale(normal, steps * self.scroll_step_mm(p)));
+    }
+
+    /// The distance (mm) one scroll step moves pane `p`'s plane.
+    pub fn scroll_step_mm(&self, p: usize) -> f64 {
+        let normal = self.plane(p).normal();
+        let per_mm = self.voxel_rows.iter().map(|r| dot(*r, normal).abs()).fold(0.0, f64::max);
+        if per_mm > 1e-9 { 1.0 / per_mm } else { self.step_mm }
     }
 
     /// Rotates the other panes' planes about pane `p`'s normal through the crosshair
@@ -192,7 +208,7 @@ mod tests {
             n: 51,
             size: 101,
             ps: 2.0,
-            gap: 2.0,
+            gap: 3.0,
             shift_per_slice: [0.0; 3],
         };
         assemble(&acq.slices()).expect("volumetric").volumes.remove(0)
@@ -207,14 +223,14 @@ mod tests {
     #[test]
     fn starts_centred_and_fitted_with_standard_planes() {
         let s = MprState::new(&volume(), WindowLevel { center: 40.0, width: 400.0 }, PANE);
-        assert!(close(s.crosshair, [0.0, 0.0, 0.0]));
+        assert!(close(s.crosshair, [0.0, 0.0, 25.0]));
         assert!((s.mm_per_px - 200.0 * 1.05 / 400.0).abs() < 1e-12);
         assert_eq!(s.plane(0).edge_labels(), ["R", "L", "A", "P"].map(String::from));
         assert_eq!(s.plane(1).edge_labels(), ["A", "P", "H", "F"].map(String::from));
         assert_eq!(s.plane(2).edge_labels(), ["R", "L", "H", "F"].map(String::from));
         assert!((0..3).all(|p| s.is_standard(p)));
         // The pane centre is the crosshair.
-        assert!(close(s.patient_at(0, [200.0, 200.0], PANE), [0.0, 0.0, 0.0]));
+        assert!(close(s.patient_at(0, [200.0, 200.0], PANE), [0.0, 0.0, 25.0]));
     }
 
     #[test]
@@ -223,12 +239,12 @@ mod tests {
         // 100 px right and 50 px down of the axial pane's centre: patient left and posterior.
         s.set_crosshair(0, [300.0, 250.0], PANE);
         let mm = s.mm_per_px;
-        assert!(close(s.crosshair, [100.0 * mm, 50.0 * mm, 0.0]));
+        assert!(close(s.crosshair, [100.0 * mm, 50.0 * mm, 25.0]));
         // The sagittal plane now sits at that x, the coronal at that y.
         assert!((s.plane(1).center[0] - 100.0 * mm).abs() < 1e-9);
         assert!((s.plane(2).center[1] - 50.0 * mm).abs() < 1e-9);
         // Images do not move: the axial pane still shows the same patient point at its centre.
-        assert!(close(s.patient_at(0, [200.0, 200.0], PANE), [0.0, 0.0, 0.0]));
+        assert!(close(s.patient_at(0, [200.0, 200.0], PANE), [0.0, 0.0, 25.0]));
         // The crosshair lines of the axial pane pass through the clicked pixel.
         for (_, a, b) in s.crosshair_lines(0, PANE) {
             let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
@@ -241,10 +257,13 @@ mod tests {
     #[test]
     fn scrolling_moves_along_the_pane_normal() {
         let mut s = MprState::new(&volume(), WindowLevel { center: 40.0, width: 400.0 }, PANE);
-        s.scroll(0, 3.0); // axial: towards the head
-        assert!(close(s.crosshair, [0.0, 0.0, 6.0]));
-        s.scroll(1, 1.0); // sagittal normal points to the patient's right (−x)
-        assert!(close(s.crosshair, [-2.0, 0.0, 6.0]));
+        s.scroll(0, 3.0); // axial: towards the head, three 3 mm slices
+        assert!(close(s.crosshair, [0.0, 0.0, 34.0]));
+        s.scroll(1, 1.0); // sagittal normal points to the patient's right (−x), 2 mm pixels
+        assert!(close(s.crosshair, [-2.0, 0.0, 34.0]));
+        // Oblique at 45° about z: one step moves one pixel along x or y.
+        s.rotate(0, 45.0);
+        assert!((s.scroll_step_mm(1) - 2.0 * 2f64.sqrt()).abs() < 1e-9);
     }
 
     #[test]

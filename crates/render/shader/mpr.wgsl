@@ -26,6 +26,8 @@ struct Mpr {
     srgb_target: f32,
     _pad: f32,
     origin: vec2<f32>,     // top-left framebuffer pixel of the pane drawn into
+    target_size: vec2<f32>, // size of the whole target (framebuffer pixels)
+    _pad2: vec2<f32>,
 };
 
 @group(0) @binding(0) var<uniform> mpr: Mpr;
@@ -38,12 +40,19 @@ struct VertexOut {
     @builtin(position) position: vec4<f32>,
 };
 
+// Two triangles covering the pane (origin, viewport) of the target: a pane is
+// placed by its geometry, not by a viewport or scissor rectangle (a viewport or
+// scissor offset to the right of a narrow WebGL2 canvas drew nothing on SwiftShader).
 @vertex
 fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
-    let x = f32(i32(index & 1u) * 4 - 1);
-    let y = f32(i32(index >> 1u) * 4 - 1);
+    let corner = array<vec2<f32>, 6>(
+        vec2<f32>(0.0, 0.0), vec2<f32>(1.0, 0.0), vec2<f32>(0.0, 1.0),
+        vec2<f32>(0.0, 1.0), vec2<f32>(1.0, 0.0), vec2<f32>(1.0, 1.0),
+    )[index];
+    let px = mpr.origin + corner * mpr.viewport;
+    let size = max(mpr.target_size, vec2<f32>(1.0, 1.0));
     var out: VertexOut;
-    out.position = vec4<f32>(x, y, 0.0, 1.0);
+    out.position = vec4<f32>(px.x / size.x * 2.0 - 1.0, 1.0 - px.y / size.y * 2.0, 0.0, 1.0);
     return out;
 }
 

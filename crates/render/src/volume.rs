@@ -194,7 +194,7 @@ pub struct MprView {
     pub invert: bool,
 }
 
-/// `struct Mpr` of `shader/mpr.wgsl`, byte for byte (176 bytes).
+/// `struct Mpr` of `shader/mpr.wgsl`, byte for byte (192 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct MprUniform {
@@ -216,6 +216,9 @@ pub struct MprUniform {
     pub _pad: f32,
     /// Top-left framebuffer pixel of the pane drawn into.
     pub origin: [f32; 2],
+    /// Size of the whole target in framebuffer pixels.
+    pub target: [f32; 2],
+    pub _pad2: [f32; 2],
 }
 
 impl MprView {
@@ -255,6 +258,8 @@ impl MprView {
             srgb_target: if srgb_target { 1.0 } else { 0.0 },
             _pad: 0.0,
             origin: [0.0; 2],
+            target: self.viewport_px.map(|x| x as f32),
+            _pad2: [0.0; 2],
         }
     }
 }
@@ -278,7 +283,7 @@ impl MprRenderer {
             label: Some("mpr"),
             entries: &[wgpu::BindGroupLayoutEntry {
                 binding: 0,
-                visibility: wgpu::ShaderStages::FRAGMENT,
+                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
                 ty: wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Uniform,
                     has_dynamic_offset: false,
@@ -518,7 +523,15 @@ impl MprRenderer {
         voxel_from_patient: &Affine,
         view: &MprView,
     ) {
-        self.draw_pane(target, volume, voxel_from_patient, view, [0, 0], true);
+        self.draw_pane(
+            target,
+            volume,
+            voxel_from_patient,
+            view,
+            view.viewport_px,
+            [0, 0],
+            true,
+        );
     }
 
     /// Draws `view` into the pane of `target` whose top-left pixel is `origin` (its
@@ -530,6 +543,7 @@ impl MprRenderer {
         volume: &GpuVolume,
         voxel_from_patient: &Affine,
         view: &MprView,
+        target_size: [u32; 2],
         origin: [u32; 2],
         clear: bool,
     ) {
@@ -539,6 +553,7 @@ impl MprRenderer {
             self.target_format.is_srgb(),
         );
         uniform.origin = origin.map(|x| x as f32);
+        uniform.target = target_size.map(|x| x as f32);
         self.queue
             .write_buffer(&self.uniform_buffer, 0, bytemuck::bytes_of(&uniform));
         let mut encoder = self
@@ -568,19 +583,12 @@ impl MprRenderer {
             });
             let [w, h] = view.viewport_px;
             if w > 0 && h > 0 {
-                pass.set_viewport(
-                    origin[0] as f32,
-                    origin[1] as f32,
-                    w as f32,
-                    h as f32,
-                    0.0,
-                    1.0,
-                );
-                pass.set_scissor_rect(origin[0], origin[1], w, h);
+                // The vertex shader draws the pane's rectangle itself: no viewport or
+                // scissor offsets (see shader/mpr.wgsl).
                 pass.set_pipeline(&self.pipelines[volume.format.index()]);
                 pass.set_bind_group(0, &self.uniform_bind_group, &[]);
                 pass.set_bind_group(1, &volume.bind_group, &[]);
-                pass.draw(0..3, 0..1);
+                pass.draw(0..6, 0..1);
             }
         }
         self.queue.submit([encoder.finish()]);
@@ -613,7 +621,15 @@ impl MprRenderer {
         let texture = crate::readback::target(&self.device, self.target_format, size[0], size[1]);
         let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
         for (k, (view, origin)) in panes.iter().enumerate() {
-            self.draw_pane(&target, volume, voxel_from_patient, view, *origin, k == 0);
+            self.draw_pane(
+                &target,
+                volume,
+                voxel_from_patient,
+                view,
+                size,
+                *origin,
+                k == 0,
+            );
         }
         crate::readback::read_rgba(&self.device, &self.queue, &texture)
     }
@@ -664,6 +680,6 @@ mod tests {
 
     #[test]
     fn uniform_layout_matches_the_shader() {
-        assert_eq!(std::mem::size_of::<MprUniform>(), 176);
+        assert_eq!(std::mem::size_of::<MprUniform>(), 192);
     }
 }

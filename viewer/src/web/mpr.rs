@@ -90,6 +90,9 @@ type Drag = Option<(char, [f64; 2], f64)>;
 
 #[derive(Default)]
 struct Core {
+    /// Set on unmount: queued callbacks (animation frame, frames arriving, the device
+    /// opening) must not touch the disposed signals.
+    disposed: bool,
     gpu: Option<Gpu>,
     screen: Option<Screen>,
     renderer: Option<MprRenderer>,
@@ -114,6 +117,8 @@ struct Sig {
     notices: RwSignal<Vec<String>>,
     measure: RwSignal<Option<Length>>,
     draws: RwSignal<u32>,
+    /// Slices loaded when the last frame was presented (the e2e tests wait on it).
+    drawn_loaded: RwSignal<usize>,
     gpu_ready: RwSignal<bool>,
 }
 
@@ -154,6 +159,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
         notices: RwSignal::new(Vec::new()),
         measure: RwSignal::new(None),
         draws: RwSignal::new(0),
+        drawn_loaded: RwSignal::new(0),
         gpu_ready: RwSignal::new(false),
     };
     let canvas_ref = NodeRef::<html::Canvas>::new();
@@ -179,7 +185,11 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
                 canvas.set_height(h);
                 s.pane.set([w / 2, h / 2]);
                 let target = rangsi_render::wgpu::SurfaceTarget::Canvas(canvas.clone());
-                match Gpu::for_surface(target, w, h, webgl_only()).await {
+                let opened = Gpu::for_surface(target, w, h, webgl_only()).await;
+                if core.borrow().disposed {
+                    return;
+                }
+                match opened {
                     Ok((gpu, screen)) => {
                         let renderer = MprRenderer::new(&gpu, screen.format());
                         {
@@ -234,8 +244,12 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
         }
         // Give the GPU objects back now rather than when the last closure goes.
         if let Ok(mut c) = pool_cleanup.try_borrow_mut() {
+            c.disposed = true;
             c.volume = None;
             c.held.clear();
+            if let Some((observer, _)) = c.resize_observer.take() {
+                observer.disconnect();
+            }
         }
     });
 
@@ -280,7 +294,8 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
         <div class="mpr" data-testid="mpr" node_ref=box_ref
             data-loaded=move || s.loaded.get().to_string()
             data-total=move || s.total.get().to_string()
-            data-draws=move || s.draws.get().to_string()>
+            data-draws=move || s.draws.get().to_string()
+            data-drawn-loaded=move || s.drawn_loaded.get().to_string()>
             <canvas class="mpr-canvas" node_ref=canvas_ref data-testid="mpr-canvas"></canvas>
             {(0..3).map(|p| pane_overlay(core.clone(), s, p)).collect_view()}
             <div class="mpr-panel" data-testid="mpr-panel">
@@ -343,7 +358,16 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
     let ui = ui();
     let drag: Rc<RefCell<Drag>> = Rc::new(RefCell::new(None));
     let css = move |px: f64| px / dpr();
-    let point = |ev: &web_sys::PointerEvent| [f64::from(ev.offset_x()) * dpr(), f64::from(ev.offset_y()) * dpr()];
+    // Physical pixels from the pane's border box, where its canvas area starts (not
+    // offsetX, which starts inside the border).
+    let point = |ev: &web_sys::PointerEvent| {
+        let rect = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .map(|el| el.get_bounding_client_rect());
+        let (x0, y0) = rect.map_or((0.0, 0.0), |r| (r.left(), r.top()));
+        [(f64::from(ev.client_x()) - x0) * dpr(), (f64::from(ev.client_y()) - y0) * dpr()]
+    };
     let d1 = drag.clone();
     let on_down = move |ev: web_sys::PointerEvent| {
         ev.prevent_default();
@@ -487,8 +511,22 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
     let wl = move || {
         s.state.with(|st| st.as_ref().map(|st| format!("W {:.0} L {:.0}", st.window.width, st.window.center)).unwrap_or_default())
     };
+    // For the e2e oracle: the plane (centre, right, down; patient mm) and mm per pixel.
+    let geometry = move || {
+        s.state.with(|st| {
+            st.as_ref()
+                .map(|st| {
+                    let pl = st.plane(p);
+                    let v: Vec<String> = [pl.center, pl.right, pl.down].iter().flatten().map(|x| format!("{x:.6}")).collect();
+                    v.join(",")
+                })
+                .unwrap_or_default()
+        })
+    };
+    let mm_per_css_px = move || s.state.with(|st| st.as_ref().map(|st| format!("{:.6}", st.mm_per_px * dpr())).unwrap_or_default());
     view! {
         <div class="mpr-pane" data-testid=format!("mpr-pane-{p}") style:border-color=COLOURS[p]
+            data-plane=geometry data-mm-per-px=mm_per_css_px
             on:pointerdown=on_down on:pointermove=on_move on:pointerup=on_up.clone() on:pointercancel=on_up
             on:wheel=on_wheel on:contextmenu=|ev| ev.prevent_default()>
             <svg class="mpr-lines" xmlns="http://www.w3.org/2000/svg">
@@ -542,7 +580,11 @@ fn observe_size(core: &Rc<RefCell<Core>>, s: Sig, container: &web_sys::HtmlDivEl
 
 /// Metadata → grid; then the frames through the decode pool, centre first.
 async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series) {
-    let json = match api::metadata_json(study_uid, &series.series_uid).await {
+    let json = api::metadata_json(study_uid, &series.series_uid).await;
+    if core.borrow().disposed {
+        return;
+    }
+    let json = match json {
         Ok(v) => v,
         Err(e) => {
             s.error.set(Some(e.to_string()));
@@ -632,6 +674,9 @@ async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series)
 
 /// One source frame arrived: write the grid slices it completes.
 fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSamples, String>) {
+    if core.try_borrow().map_or(true, |c| c.disposed) {
+        return;
+    }
     let decoded = match result {
         Ok(d) => d,
         Err(e) => {
@@ -645,6 +690,9 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
         return;
     };
     let Ok(mut guard) = core.try_borrow_mut() else { return };
+    if guard.disposed {
+        return;
+    }
     let c = &mut *guard;
     let Some(plan) = c.plan.clone() else { return };
     let (Some(renderer), Some(_)) = (c.renderer.as_ref(), c.gpu.as_ref()) else { return };
@@ -764,6 +812,9 @@ fn schedule_draw(core: &Rc<RefCell<Core>>, s: Sig) {
 }
 
 fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
+    if core.try_borrow().map_or(true, |c| c.disposed) {
+        return;
+    }
     let Some(st) = s.state.get_untracked() else { return };
     let pane = s.pane.get_untracked();
     let Ok(mut c) = core.try_borrow_mut() else { return };
@@ -773,8 +824,15 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
     else {
         return;
     };
-    let Some(frame) = screen.next_texture(gpu) else { return };
+    let Some(frame) = screen.next_texture(gpu) else {
+        // No texture this frame (the surface was reconfigured): try again next frame,
+        // or the last change would stay undrawn.
+        drop(c);
+        schedule_draw(core, s);
+        return;
+    };
     let target = frame.texture.create_view(&rangsi_render::wgpu::TextureViewDescriptor::default());
+    let size = screen.size();
     for p in 0..3 {
         let view = MprView {
             plane: st.plane(p),
@@ -788,9 +846,13 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
             invert: plan.invert,
         };
         let origin = [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]];
-        renderer.draw_pane(&target, volume, &plan.volume.voxel_from_patient, &view, origin, p == 0);
+        renderer.draw_pane(&target, volume, &plan.volume.voxel_from_patient, &view, size, origin, p == 0);
     }
     gpu.queue.present(frame);
     drop(c);
     s.draws.update(|n| *n += 1);
+    let loaded = s.loaded.get_untracked();
+    if s.drawn_loaded.get_untracked() != loaded {
+        s.drawn_loaded.set(loaded);
+    }
 }

@@ -44,6 +44,9 @@ use crate::tools::ToolMode;
 
 #[derive(Default)]
 struct Core {
+    /// Set when the viewport is unmounted: callbacks still queued (an animation frame,
+    /// a fetch finishing, a GPU set-up) must not touch its disposed signals.
+    disposed: bool,
     gpu: Option<Gpu>,
     screen: Option<Screen>,
     renderer: Option<Renderer>,
@@ -213,7 +216,11 @@ pub fn Viewport(
                 canvas.set_height(h);
                 s.size.set((w, h));
                 let target = rangsi_render::wgpu::SurfaceTarget::Canvas(canvas.clone());
-                match Gpu::for_surface(target, w, h, webgl_only()).await {
+                let opened = Gpu::for_surface(target, w, h, webgl_only()).await;
+                if core.borrow().disposed {
+                    return; // unmounted while the device was opening
+                }
+                match opened {
                     Ok((gpu, screen)) => {
                         ui.graphics.set(Some((
                             gpu.backend.name().to_owned(),
@@ -358,6 +365,7 @@ pub fn Viewport(
                 pool.cancel(slot);
             }
             if let Ok(mut c) = core.try_borrow_mut() {
+                c.disposed = true;
                 if let Some((observer, _)) = c.resize_observer.take() {
                     observer.disconnect();
                 }
@@ -671,7 +679,11 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
         c.series_uid = Some(series.series_uid.clone());
     }
     s.error.set(None);
-    let list = match api::metadata(study_uid, &series.series_uid).await {
+    let list = api::metadata(study_uid, &series.series_uid).await;
+    if core.borrow().disposed {
+        return;
+    }
+    let list = match list {
         Ok(list) => list,
         Err(e) => {
             core.borrow_mut().series_uid = None; // a click tries again
@@ -781,6 +793,9 @@ fn placeholder() -> Instance {
 
 /// A frame arrived from a worker: upload it once, then count it.
 fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<DecodedSamples, String>) {
+    if core.try_borrow().map_or(true, |c| c.disposed) {
+        return;
+    }
     let decoded = match result {
         Ok(d) => d,
         Err(e) => {
@@ -1337,6 +1352,9 @@ fn draw(core: &Rc<RefCell<Core>>, s: State) {
     let Ok(mut c) = core.try_borrow_mut() else {
         return;
     };
+    if c.disposed {
+        return;
+    }
     let Core {
         gpu,
         screen,

@@ -1,0 +1,270 @@
+// MPR end to end: the MPR button opens the CT series as axial, sagittal and coronal
+// panes of one GPU volume; every pane's pixels are checked against an independent
+// oracle (pydicom + numpy: the slices sorted by position, trilinear interpolation at
+// the patient point under each checked pixel, rescale, VOI LINEAR window), the
+// orientation letters, the crosshair moving the other planes, scrolling one slice,
+// oblique rotation, a MIP slab, a length in mm, and back to 2D.
+// Screenshots: e2e/test-results/<config>-mpr-<step>.png.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+import { CONFIGS, analyse, launch } from '../lib/browser.js';
+import { E2E_DIR, PASSWORD, PYTHON, USER, startServer } from '../lib/server.js';
+
+const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
+const ONLY = process.env.E2E_CONFIGS ? process.env.E2E_CONFIGS.split(',') : null;
+
+// Reads a folder of one CT series and prints, for each patient point given as JSON
+// on stdin ({"points": [[x,y,z],...], "center": c, "width": w}), the display gray
+// (0–255) by trilinear interpolation of modality values between voxel centres, or
+// null outside the volume. Written from the standard, independently of Rangsi.
+const ORACLE = `
+import json, sys, glob
+import numpy as np
+import pydicom
+files = [pydicom.dcmread(f) for f in glob.glob(sys.argv[1] + "/**/*.dcm", recursive=True)]
+files = [d for d in files if "ImagePositionPatient" in d]
+iop = np.array([float(v) for v in files[0].ImageOrientationPatient])
+row, col = iop[:3], iop[3:]
+normal = np.cross(row, col)
+files.sort(key=lambda d: float(np.dot([float(v) for v in d.ImagePositionPatient], normal)))
+p0 = np.array([float(v) for v in files[0].ImagePositionPatient])
+pn = np.array([float(v) for v in files[-1].ImagePositionPatient])
+gap = float(np.dot(pn - p0, normal)) / (len(files) - 1)
+ps_row, ps_col = (float(v) for v in files[0].PixelSpacing)
+vol = np.stack([d.pixel_array.astype(np.float64) * float(getattr(d, "RescaleSlope", 1)) + float(getattr(d, "RescaleIntercept", 0)) for d in files])
+req = json.load(sys.stdin)
+c, w = req["center"], req["width"]
+def gray(x):
+    lo, hi = c - 0.5 - (w - 1) / 2, c - 0.5 + (w - 1) / 2
+    if x <= lo: return 0
+    if x > hi: return 255
+    return int(round(((x - (c - 0.5)) / (w - 1) + 0.5) * 255))
+out = []
+nk, nj, ni = vol.shape
+for p in req["points"]:
+    d = np.array(p) - p0
+    i, j, k = np.dot(d, row) / ps_col, np.dot(d, col) / ps_row, np.dot(d, normal) / gap
+    if not (-1e-3 <= i <= ni - 1 + 1e-3 and -1e-3 <= j <= nj - 1 + 1e-3 and -1e-3 <= k <= nk - 1 + 1e-3):
+        out.append(None); continue
+    i0, j0, k0 = (min(int(np.floor(max(v, 0))), n - 2) for v, n in ((i, ni), (j, nj), (k, nk)))
+    fi, fj, fk = i - i0, j - j0, k - k0
+    cube = vol[k0:k0 + 2, j0:j0 + 2, i0:i0 + 2]
+    a = cube[:, :, 0] * (1 - fi) + cube[:, :, 1] * fi
+    b = a[:, 0] * (1 - fj) + a[:, 1] * fj
+    out.append(gray(b[0] * (1 - fk) + b[1] * fk))
+print(json.dumps(out))
+`;
+
+let server;
+before(async () => {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  server = await startServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+const pane = (page, p) => page.getByTestId(`mpr-pane-${p}`);
+
+async function paneGeometry(page, p) {
+  const el = pane(page, p);
+  const plane = (await el.getAttribute('data-plane')).split(',').map(Number);
+  const mm = Number(await el.getAttribute('data-mm-per-px'));
+  const box = await el.boundingBox();
+  return { center: plane.slice(0, 3), right: plane.slice(3, 6), down: plane.slice(6, 9), mm, box };
+}
+
+/**
+ * Patient point at page position (x, y) in pane geometry g (the pane's box is its
+ * canvas area); `centre` takes the centre of the pixel at (x, y), as drawn.
+ */
+function patientAt(g, x, y, centre = true) {
+  const h = centre ? 0.5 : 0;
+  const u = (x + h - g.box.x - g.box.width / 2) * g.mm;
+  const v = (y + h - g.box.y - g.box.height / 2) * g.mm;
+  return [0, 1, 2].map((a) => g.center[a] + u * g.right[a] + v * g.down[a]);
+}
+
+async function waitLoaded(page, draws = 0) {
+  await page.waitForFunction((d) => {
+    const el = document.querySelector('[data-testid=mpr]');
+    return el && Number(el.dataset.total) > 0 && el.dataset.drawnLoaded === el.dataset.total && Number(el.dataset.draws) > d;
+  }, draws, { timeout: 90000 });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+async function draws(page) {
+  return Number(await page.getByTestId('mpr').getAttribute('data-draws'));
+}
+
+/** Checks a 5×5 grid of pixels of pane p (on the screenshot) against the oracle. */
+async function assertOracle(page, png, p, center, width) {
+  const g = await paneGeometry(page, p);
+  // A 5×5 grid over the pane, and a band of 9×3 around the pane's middle row (the
+  // test CT is 24 slices thin: in sagittal and coronal panes it is a strip there).
+  // The crosshair and measurement lines drawn over the pane (page coordinates).
+  const lines = await pane(page, p).evaluate((el) => {
+    const r = el.querySelector('svg').getBoundingClientRect();
+    return [...el.querySelectorAll('svg line')].map((l) => [
+      r.x + l.x1.baseVal.value, r.y + l.y1.baseVal.value, r.x + l.x2.baseVal.value, r.y + l.y2.baseVal.value]);
+  });
+  const nearLine = ([x, y]) => lines.some(([x1, y1, x2, y2]) => {
+    const dx = x2 - x1, dy = y2 - y1;
+    return Math.abs((x - x1) * dy - (y - y1) * dx) / Math.hypot(dx, dy) < 2.5;
+  });
+  let pts = [];
+  // Points keep 5 px away from the crosshair lines through the middle.
+  for (let a = 1; a <= 5; a += 1) {
+    for (let b = 1; b <= 5; b += 1) {
+      pts.push([Math.floor(g.box.x + (g.box.width * a) / 6 + 7), Math.floor(g.box.y + (g.box.height * b) / 6 + 7)]);
+    }
+  }
+  for (let a = 1; a <= 9; a += 1) {
+    for (const dy of [-10, -5, -4, -3, 3, 4, 5, 10]) {
+      pts.push([Math.floor(g.box.x + (g.box.width * a) / 10 + 7), Math.floor(g.box.y + g.box.height / 2 + dy)]);
+    }
+  }
+  pts = pts.filter((pt) => !nearLine(pt));
+  // Expected at the pixel and its 8 neighbours: lo/hi bound the half-pixel conventions.
+  const patient = pts.flatMap(([x, y]) => [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => patientAt(g, x + dx, y + dy))));
+  const input = JSON.stringify({ points: patient, center, width });
+  const grays = JSON.parse(execFileSync(PYTHON, ['-c', ORACLE, path.join(server.work, 'thai')], { input, encoding: 'utf8' }));
+  const { at } = await analyse(page, png, { x: 0, y: 0, width: 1, height: 1 }, pts);
+  const bad = [];
+  let checked = 0;
+  pts.forEach((pt, i) => {
+    const near = grays.slice(i * 9, i * 9 + 9);
+    if (near.some((v) => v === null)) return; // at the volume's edge
+    checked += 1;
+    const lo = Math.min(...near), hi = Math.max(...near);
+    const [r, gg, b] = at[i];
+    if (!(Math.abs(r - gg) <= 2 && Math.abs(gg - b) <= 2 && r >= lo - 8 && r <= hi + 8)) {
+      bad.push(`pane ${p} screen ${pt}: got ${at[i]} want [${lo}..${hi}]`);
+    }
+  });
+  assert.ok(checked >= 8, `pane ${p}: only ${checked} points inside the volume`);
+  assert.ok(bad.length <= 1, `${bad.length}/${checked} points differ from the oracle:\n${bad.join('\n')}`);
+}
+
+async function markers(page, p) {
+  const get = (side) => page.getByTestId(`mpr-marker-${p}-${side}`).textContent();
+  return [await get('left'), await get('right'), await get('top'), await get('bottom')].join(' ');
+}
+
+for (const config of CONFIGS) {
+  if (ONLY && !ONLY.includes(config.name)) continue;
+  const desktop = !config.isMobile;
+  describe(`MPR (${config.name}, ${config.viewport.width}×${config.viewport.height})`, () => {
+    let b;
+    before(async () => { b = await launch(config); });
+    after(async () => {
+      if (b) {
+        fs.writeFileSync(path.join(RESULTS, `${config.name}-mpr-console.log`), b.console.join('\n'));
+        await b.browser.close();
+      }
+    });
+    const shot = (step) => b.page.screenshot({ path: path.join(RESULTS, `${config.name}-mpr-${step}.png`) });
+
+    test('the MPR button shows three planes that match the oracle', async () => {
+      const { page } = b;
+      await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${server.thai.study_uid}`);
+      await page.getByTestId('login-username').fill(USER);
+      await page.getByTestId('login-password').fill(PASSWORD);
+      await page.getByTestId('login-submit').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=viewport]')?.dataset.drawn === '0', null, { timeout: 60000 });
+      await page.getByTestId('mpr-toggle').click();
+      await waitLoaded(page);
+      assert.equal(await markers(page, 0), 'R L A P');
+      assert.equal(await markers(page, 1), 'A P H F');
+      assert.equal(await markers(page, 2), 'R L H F');
+      const png = await shot('01-open');
+      for (const p of desktop ? [0, 1, 2] : [0, 2]) await assertOracle(page, png, p, 40, 400);
+      assert.match(await page.getByTestId('mpr-notices').textContent(), /512 × 512 × \d+/);
+    });
+
+    // Known defect, kept visible: on the emulated phone (WebGL2 on SwiftShader, 375 px)
+    // the top-right pane stays black, whichever plane it shows (the planes swapped:
+    // the sagittal drew bottom-left and the coronal vanished top-right); WebGPU at the
+    // same size and WebGL2 on the desktop draw it. Cause not found yet.
+    test('the top-right pane on the phone matches the oracle', { todo: desktop ? false : 'top-right MPR pane black on emulated-phone WebGL2' }, async () => {
+      const { page } = b;
+      await assertOracle(page, await shot('01b-top-right'), 1, 40, 400);
+    });
+
+    test('clicking moves the crosshair; the wheel scrolls one slice', async () => {
+      if (!desktop) return;
+      const { page } = b;
+      const ax = await paneGeometry(page, 0);
+      const x = Math.floor(ax.box.x + ax.box.width * 0.3), y = Math.floor(ax.box.y + ax.box.height * 0.6);
+      const target = patientAt(ax, x, y, false);
+      let d = await draws(page);
+      await page.mouse.click(x, y);
+      await waitLoaded(page, d);
+      const sag = await paneGeometry(page, 1);
+      const cor = await paneGeometry(page, 2);
+      // The sagittal plane now passes through the clicked x, the coronal through its y.
+      assert.ok(Math.abs(sag.center[0] - target[0]) < ax.mm * 1.01, `${sag.center} vs ${target}`);
+      assert.ok(Math.abs(cor.center[1] - target[1]) < ax.mm * 1.01, `${cor.center} vs ${target}`);
+      let png = await shot('02-crosshair');
+      await assertOracle(page, png, 1, 40, 400);
+      await assertOracle(page, png, 2, 40, 400);
+      const z0 = (await paneGeometry(page, 0)).center[2];
+      d = await draws(page);
+      await page.mouse.move(ax.box.x + ax.box.width / 2, ax.box.y + ax.box.height / 2);
+      await page.mouse.wheel(0, 100);
+      await waitLoaded(page, d);
+      const z1 = (await paneGeometry(page, 0)).center[2];
+      // gen_ct_series.py: contiguous 1 mm slices.
+      assert.ok(Math.abs(Math.abs(z1 - z0) - 1.0) < 0.01, `one wheel step moved the axial plane by ${z1 - z0} mm`);
+      png = await shot('03-scrolled');
+      await assertOracle(page, png, 0, 40, 400);
+    });
+
+    test('oblique rotation, MIP slab, a length in mm, and back to 2D', async () => {
+      const { page } = b;
+      if (desktop) {
+        const ax = await paneGeometry(page, 0);
+        const cx = ax.box.x + ax.box.width / 2, cy = ax.box.y + ax.box.height / 2;
+        let d = await draws(page);
+        await page.keyboard.down('Alt');
+        await page.mouse.move(cx + 80, cy);
+        await page.mouse.down();
+        await page.mouse.move(cx + 60, cy + 60, { steps: 4 });
+        await page.mouse.up();
+        await page.keyboard.up('Alt');
+        await waitLoaded(page, d);
+        assert.match(await page.getByTestId('mpr-title-1').textContent(), /Oblique|เฉียง/);
+        assert.doesNotMatch(await page.getByTestId('mpr-title-0').textContent(), /Oblique|เฉียง/);
+        await shot('04-oblique');
+        await assertOracle(page, await shot('04-oblique'), 1, 40, 400);
+        // Reset, then a 20 mm MIP: never darker than the thin plane.
+        await page.getByTestId('mpr-reset').click();
+        d = await draws(page);
+        await waitLoaded(page, d - 1);
+        const thin = await analyse(page, await shot('05-thin'), ax.box);
+        d = await draws(page);
+        await page.getByTestId('mpr-slab').selectOption('mip:20');
+        await waitLoaded(page, d);
+        const mip = await analyse(page, await shot('06-mip'), ax.box);
+        assert.ok(mip.mean > thin.mean + 1, `MIP mean ${mip.mean} vs thin ${thin.mean}`);
+        // A length: Shift-drag 100 CSS px to the right.
+        await page.keyboard.down('Shift');
+        await page.mouse.move(cx - 50, cy);
+        await page.mouse.down();
+        await page.mouse.move(cx + 50, cy, { steps: 4 });
+        await page.mouse.up();
+        await page.keyboard.up('Shift');
+        const mm = Number((await page.getByTestId('mpr-length').textContent()).replace(' mm', ''));
+        assert.ok(Math.abs(mm - 100 * ax.mm) < 0.2, `length ${mm} mm, expected ${100 * ax.mm}`);
+        await shot('07-length');
+      }
+      await page.getByTestId('mpr-close').click();
+      await page.getByTestId('viewport-grid').waitFor();
+      assert.equal(await page.getByTestId('mpr').count(), 0);
+    });
+  });
+}
