@@ -1,9 +1,14 @@
 //! Local filesystem blob store under `<data>/blobs`.
 //!
-//! Writes are atomic: staging files live in `<data>/tmp` on the same filesystem, are
-//! fsynced by the writer, renamed into place here, and the directory is fsynced. A
-//! fan-out directory is made durable (its parent fsynced) the first time this process
-//! uses it, and remembered, so each put costs one rename and one directory fsync.
+//! Writes are atomic: staging files live in `<data>/tmp` on the same filesystem and are
+//! renamed into place here; then the blob, its directory and the parent of each fan-out
+//! directory this process has not made durable yet are fsynced, side by side, all before
+//! `put_file` returns. Renaming first is what lets those fsyncs run together (fsync of
+//! the file, then rename, then fsync of the directory waits for two disk flushes in a
+//! row). Until `put_file` returns nothing refers to the blob, so a crash in between can
+//! leave at most an unreferenced, possibly incomplete file at its content address; a
+//! later put of the same key therefore trusts an existing file only after checking its
+//! SHA-256 against the key, and fsyncs it too (it may be another put's, still in flight).
 
 use std::collections::HashSet;
 use std::io::SeekFrom;
@@ -60,25 +65,51 @@ fn io(key: &str) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
     }
 }
 
-fn fsync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+fn fsync_path(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
 }
 
-/// Makes every directory from below `root` down to `dir` exist durably: created if
-/// missing, and its parent fsynced once per process (also when another thread created it
-/// a moment ago, whose fsync might not be done yet).
-fn ensure_durable_dir(
+/// fsyncs every path, side by side: each fsync waits for a journal commit and a disk
+/// cache flush, and concurrent ones share them (on a loaded VM disk, three in a row took
+/// 15 ms and three side by side 8 ms). They need no order among themselves: all are
+/// done before the index commit that makes the blob visible.
+fn fsync_all(paths: &[&Path]) -> std::io::Result<()> {
+    let Some((first, rest)) = paths.split_first() else {
+        return Ok(());
+    };
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rest
+            .iter()
+            .map(|p| scope.spawn(move || fsync_path(p)))
+            .collect();
+        let mut result = fsync_path(first);
+        for handle in others {
+            let r = handle
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
+            result = result.and(r);
+        }
+        result
+    })
+}
+
+/// Creates the directories from below `root` down to `dir` that this process has not
+/// made durable yet; returns the directories whose entries must then be fsynced (the
+/// parent of each such level). A level another thread created a moment ago is fsynced
+/// here too: its fsync might not be done yet.
+fn ensure_dirs(
     root: &Path,
     dir: &Path,
     known: &Mutex<HashSet<PathBuf>>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Vec<(PathBuf, PathBuf)>> {
     let is_known = |d: &Path| known.lock().map(|k| k.contains(d)).unwrap_or(false);
     if is_known(dir) {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let Ok(rel) = dir.strip_prefix(root) else {
         return Err(std::io::Error::other("blob directory outside the store"));
     };
+    let mut to_sync = Vec::new();
     let mut current = root.to_path_buf();
     for part in rel.components() {
         let parent = current.clone();
@@ -91,10 +122,49 @@ fn ensure_durable_dir(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
-        fsync_dir(&parent)?;
-        if let Ok(mut k) = known.lock() {
-            k.insert(current.clone());
-        }
+        to_sync.push((parent, current.clone()));
+    }
+    Ok(to_sync)
+}
+
+/// Whether the file at `path` holds exactly the bytes its content address names
+/// (`<sha256 hex>.dcm`).
+fn holds_its_content(path: &Path) -> std::io::Result<bool> {
+    use sha2::{Digest, Sha256};
+    let Some(expected) = path.file_stem().and_then(|s| s.to_str()) else {
+        return Ok(false);
+    };
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()) == expected)
+}
+
+/// The blocking half of `put_file`: see the module docs for the order of events.
+fn put_blocking(
+    root: &Path,
+    known: &Mutex<HashSet<PathBuf>>,
+    dest: &Path,
+    staged: &Path,
+) -> std::io::Result<()> {
+    let dir = dest
+        .parent()
+        .ok_or_else(|| std::io::Error::other("blob key without a directory"))?;
+    let new_dirs = ensure_dirs(root, dir, known)?;
+    let sound_copy = match holds_its_content(dest) {
+        Ok(sound) => sound,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    };
+    if sound_copy {
+        std::fs::remove_file(staged)?;
+    } else {
+        std::fs::rename(staged, dest)?;
+    }
+    let mut to_sync: Vec<&Path> = vec![dest, dir];
+    to_sync.extend(new_dirs.iter().map(|(parent, _)| parent.as_path()));
+    fsync_all(&to_sync)?;
+    if let Ok(mut k) = known.lock() {
+        k.extend(new_dirs.into_iter().map(|(_, d)| d));
     }
     Ok(())
 }
@@ -106,22 +176,13 @@ impl BlobStore for FsBlobStore {
         let staged = staged.to_path_buf();
         let key_owned = key.to_string();
         let (root, known) = (self.root.clone(), self.durable_dirs.clone());
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            if dest.exists() {
-                std::fs::remove_file(&staged)?;
-                return Ok(());
-            }
-            let dir = dest.parent().expect("blob keys have a directory");
-            ensure_durable_dir(&root, dir, &known)?;
-            std::fs::rename(&staged, &dest)?;
-            fsync_dir(dir)
-        })
-        .await
-        .map_err(|e| BlobError::Io {
-            key: key_owned.clone(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(io(key))
+        tokio::task::spawn_blocking(move || put_blocking(&root, &known, &dest, &staged))
+            .await
+            .map_err(|e| BlobError::Io {
+                key: key_owned.clone(),
+                source: std::io::Error::other(e),
+            })?
+            .map_err(io(key))
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
