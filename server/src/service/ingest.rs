@@ -206,7 +206,7 @@ enum Blocking {
 
 /// Writes what is still in memory to the staging file and parses it (from the page
 /// cache), in one trip to the blocking pool. No fsync here: the blob store makes the
-/// file durable after renaming it into place (one journal commit for both).
+/// file durable after renaming it into place, its fsync beside its directory's.
 async fn write_and_parse(
     path: &Path,
     file: Option<std::fs::File>,
