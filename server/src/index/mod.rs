@@ -112,18 +112,18 @@ impl Index {
     #[allow(dead_code)]
     pub async fn audit(&self, rec: &AuditRecord<'_>) -> Result<()> {
         sqlx::query(INSERT_AUDIT)
-        .bind(now_rfc3339())
-        .bind(rec.actor)
-        .bind(rec.hospital_id)
-        .bind(rec.protocol)
-        .bind(rec.remote_addr)
-        .bind(rec.action)
-        .bind(rec.study_uid)
-        .bind(rec.patient_id)
-        .bind(rec.detail)
-        .bind(rec.outcome)
-        .execute(&self.pool)
-        .await?;
+            .bind(now_rfc3339())
+            .bind(rec.actor)
+            .bind(rec.hospital_id)
+            .bind(rec.protocol)
+            .bind(rec.remote_addr)
+            .bind(rec.action)
+            .bind(rec.study_uid)
+            .bind(rec.patient_id)
+            .bind(rec.detail)
+            .bind(rec.outcome)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -194,18 +194,18 @@ pub(crate) async fn insert_audit(
     rec: &AuditRecord<'_>,
 ) -> Result<()> {
     sqlx::query(INSERT_AUDIT)
-    .bind(at)
-    .bind(rec.actor)
-    .bind(rec.hospital_id)
-    .bind(rec.protocol)
-    .bind(rec.remote_addr)
-    .bind(rec.action)
-    .bind(rec.study_uid)
-    .bind(rec.patient_id)
-    .bind(rec.detail)
-    .bind(rec.outcome)
-    .execute(conn)
-    .await?;
+        .bind(at)
+        .bind(rec.actor)
+        .bind(rec.hospital_id)
+        .bind(rec.protocol)
+        .bind(rec.remote_addr)
+        .bind(rec.action)
+        .bind(rec.study_uid)
+        .bind(rec.patient_id)
+        .bind(rec.detail)
+        .bind(rec.outcome)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -258,38 +258,38 @@ impl Archive {
             study_uid: attrs.study.study_uid.clone(),
             series_uid: attrs.series.series_uid.clone(),
         };
-        if let Some(s) = &expect.study_uid {
-            if *s != attrs.study.study_uid {
-                return Err(mismatch(
-                    &attrs,
-                    format!(
-                        "instance belongs to study {} but was sent to study {s}",
-                        attrs.study.study_uid
-                    ),
-                ));
-            }
+        if let Some(s) = &expect.study_uid
+            && *s != attrs.study.study_uid
+        {
+            return Err(mismatch(
+                &attrs,
+                format!(
+                    "instance belongs to study {} but was sent to study {s}",
+                    attrs.study.study_uid
+                ),
+            ));
         }
-        if let Some(s) = &expect.sop_instance_uid {
-            if *s != attrs.instance.sop_uid {
-                return Err(mismatch(
-                    &attrs,
-                    format!(
-                        "SOP Instance UID {} in the data set differs from {s} in the request",
-                        attrs.instance.sop_uid
-                    ),
-                ));
-            }
+        if let Some(s) = &expect.sop_instance_uid
+            && *s != attrs.instance.sop_uid
+        {
+            return Err(mismatch(
+                &attrs,
+                format!(
+                    "SOP Instance UID {} in the data set differs from {s} in the request",
+                    attrs.instance.sop_uid
+                ),
+            ));
         }
-        if let Some(s) = &expect.sop_class_uid {
-            if *s != attrs.instance.sop_class_uid {
-                return Err(mismatch(
-                    &attrs,
-                    format!(
-                        "SOP Class UID {} in the data set differs from {s} in the request",
-                        attrs.instance.sop_class_uid
-                    ),
-                ));
-            }
+        if let Some(s) = &expect.sop_class_uid
+            && *s != attrs.instance.sop_class_uid
+        {
+            return Err(mismatch(
+                &attrs,
+                format!(
+                    "SOP Class UID {} in the data set differs from {s} in the request",
+                    attrs.instance.sop_class_uid
+                ),
+            ));
         }
         let key = key_for_sha256(&staged.sha256);
         let source = format!("{}:{}@{}", who.protocol.as_str(), who.actor, who.remote);

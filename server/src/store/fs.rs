@@ -248,10 +248,10 @@ impl BlobStore for FsBlobStore {
                     key: root.display().to_string(),
                     source: e.into(),
                 })?;
-                if entry.file_type().is_file() {
-                    if let Ok(rel) = entry.path().strip_prefix(&root) {
-                        keys.push(rel.to_string_lossy().replace('\\', "/"));
-                    }
+                if entry.file_type().is_file()
+                    && let Ok(rel) = entry.path().strip_prefix(&root)
+                {
+                    keys.push(rel.to_string_lossy().replace('\\', "/"));
                 }
             }
             Ok(keys)
@@ -296,7 +296,10 @@ mod tests {
         let src = staged(&dir, "a.part", &bytes);
         store.put_file(&key, &src).await.expect("put");
         assert!(!src.exists(), "the staging file is moved, not copied");
-        assert_eq!(store.read_all(&key).await.expect("read").as_ref(), &bytes[..]);
+        assert_eq!(
+            store.read_all(&key).await.expect("read").as_ref(),
+            &bytes[..]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -330,7 +333,10 @@ mod tests {
         let again = staged(&dir, "d.part", &bytes);
         store.put_file(&key, &again).await.expect("second put");
         assert!(!again.exists());
-        assert_eq!(store.read_all(&key).await.expect("read").as_ref(), &bytes[..]);
+        assert_eq!(
+            store.read_all(&key).await.expect("read").as_ref(),
+            &bytes[..]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
