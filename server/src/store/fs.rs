@@ -9,7 +9,9 @@
 //! on a loaded VM disk three fsyncs in a row took 15 ms, side by side 8 ms). Until `put_file` returns nothing refers to the blob, so a crash in between can
 //! leave at most an unreferenced, possibly incomplete file at its content address; a
 //! later put of the same key therefore trusts an existing file only after checking its
-//! SHA-256 against the key, and fsyncs it too (it may be another put's, still in flight).
+//! SHA-256 against the key, and fsyncs it too. The check, the rename and the fsyncs hold
+//! an `flock` on the blob's directory, so two puts of the same bytes (also from two
+//! processes) never swap one file for another that is not durable yet.
 
 use std::collections::HashSet;
 use std::io::SeekFrom;
@@ -116,26 +118,36 @@ fn holds_its_content(path: &Path) -> std::io::Result<bool> {
     Ok(hex::encode(hasher.finalize()) == expected)
 }
 
-/// Fan-out directories created for a put, made durable by fsyncs still in flight.
-type DirSyncs = (
-    Vec<PathBuf>,
-    Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
-);
+/// A put in flight: the fan-out directories it created, the fsyncs still running, and
+/// the blob's directory, locked until they are done.
+struct Placed {
+    new_dirs: Vec<PathBuf>,
+    syncs: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// `flock`ed: released when dropped.
+    _dir_lock: std::fs::File,
+}
 
 /// The blocking half of `put_file` (see the module docs for the order of events): puts
 /// the blob in place, starts the directories' fsyncs on other blocking threads (reused:
 /// no thread is created per put) and fsyncs the blob itself meanwhile. Runs on tokio's
 /// blocking pool.
+///
+/// The blob's directory is locked (`flock`, so also against another process such as
+/// `rangsi import`) from the check of an existing blob until every fsync is done: a put
+/// that replaces an incomplete blob left by a crash must not swap a not-yet-durable file
+/// under another put of the same bytes that has just checked and fsynced it.
 fn put_blocking(
     root: &Path,
     known: &Mutex<HashSet<PathBuf>>,
     dest: &Path,
     staged: &Path,
-) -> std::io::Result<DirSyncs> {
+) -> std::io::Result<Placed> {
     let dir = dest
         .parent()
         .ok_or_else(|| std::io::Error::other("blob key without a directory"))?;
     let new_dirs = ensure_dirs(root, dir, known)?;
+    let dir_lock = std::fs::File::open(dir)?;
+    dir_lock.lock()?;
     let sound_copy = match holds_its_content(dest) {
         Ok(sound) => sound,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
@@ -147,12 +159,20 @@ fn put_blocking(
         std::fs::rename(staged, dest)?;
     }
     let runtime = tokio::runtime::Handle::current();
-    let syncs = std::iter::once(dir.to_path_buf())
-        .chain(new_dirs.iter().map(|(parent, _)| parent.clone()))
-        .map(|d| runtime.spawn_blocking(move || fsync_path(&d)))
-        .collect();
+    let leaf = dir_lock.try_clone()?;
+    let mut syncs = vec![runtime.spawn_blocking(move || leaf.sync_all())];
+    syncs.extend(
+        new_dirs
+            .iter()
+            .map(|(parent, _)| parent.clone())
+            .map(|d| runtime.spawn_blocking(move || fsync_path(&d))),
+    );
     fsync_path(dest)?;
-    Ok((new_dirs.into_iter().map(|(_, d)| d).collect(), syncs))
+    Ok(Placed {
+        new_dirs: new_dirs.into_iter().map(|(_, d)| d).collect(),
+        syncs,
+        _dir_lock: dir_lock,
+    })
 }
 
 fn joined<T>(r: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {
@@ -165,18 +185,19 @@ impl BlobStore for FsBlobStore {
         let dest = self.path(key)?;
         let staged = staged.to_path_buf();
         let (root, known) = (self.root.clone(), self.durable_dirs.clone());
-        let (new_dirs, syncs) = joined(
+        let placed = joined(
             tokio::task::spawn_blocking(move || put_blocking(&root, &known, &dest, &staged)).await,
         )
         .map_err(io(key))?;
-        // The put is durable only once every fsync has succeeded.
+        // The put is durable only once every fsync has succeeded; the directory stays
+        // locked until then.
         let mut synced = Ok(());
-        for r in futures::future::join_all(syncs).await {
+        for r in futures::future::join_all(placed.syncs).await {
             synced = synced.and(joined(r));
         }
         synced.map_err(io(key))?;
         if let Ok(mut k) = self.durable_dirs.lock() {
-            k.extend(new_dirs);
+            k.extend(placed.new_dirs);
         }
         Ok(())
     }
@@ -318,6 +339,29 @@ mod tests {
             .await
             .expect("put");
         assert_eq!(store.read_all(&key).await.expect("read").len(), bytes.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_puts_of_the_same_bytes_all_succeed() {
+        let (dir, store) = scratch("race");
+        let store = Arc::new(store);
+        let bytes = vec![42u8; 300_000];
+        let key = key_of(&bytes);
+        let puts: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, key) = (store.clone(), key.clone());
+                let src = staged(&dir, &format!("r{i}.part"), &bytes);
+                tokio::spawn(async move { store.put_file(&key, &src).await })
+            })
+            .collect();
+        for p in puts {
+            p.await.expect("task").expect("put");
+        }
+        assert_eq!(
+            store.read_all(&key).await.expect("read").as_ref(),
+            &bytes[..]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
