@@ -3,8 +3,10 @@
 //! together (group commit, see [`Writer`]). Uniqueness of an instance is decided here, by the database
 //! (UNIQUE (hospital_id, sop_uid)), never by the blob store.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Connection, Row};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Index, IndexError, OwnedAudit, Result, now_rfc3339};
@@ -93,37 +95,65 @@ struct Job {
     done: oneshot::Sender<Result<InsertOutcome>>,
 }
 
-/// The group-commit writer: one task that owns one connection and records every stored
-/// instance. Whatever has queued up while one transaction commits goes into the next
-/// one, so concurrent associations and STOW parts share one `COMMIT` (one WAL fsync)
-/// instead of each polling for SQLite's write lock. Each caller hears back only after
-/// the transaction holding its instance has committed: the durability invariant is
-/// unchanged, only the fsync is shared.
+/// The group-commit writer: one OS thread that owns one connection (rusqlite, on the same
+/// libsqlite3 as sqlx) and records every stored instance. Whatever has queued up while
+/// one transaction commits goes into the next one, so concurrent associations and STOW
+/// parts share one `COMMIT` (one WAL fsync) instead of each polling for SQLite's write
+/// lock. Each caller hears back only after the transaction holding its instance has
+/// committed: the durability invariant is unchanged, only the fsync is shared.
+///
+/// The statements run on the writer's own thread from a cache of prepared statements:
+/// no hand-off to a connection worker per statement (sqlx's SQLite driver runs each
+/// statement on its worker thread, two context switches per statement), so an instance
+/// costs one hand-off to the writer and one back.
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
-    /// Opens the writer's own connection and starts its task.
-    pub(crate) async fn start(opts: &SqliteConnectOptions) -> Result<Self> {
-        // The writer's pages stay cached between batches: the only writer of instance
-        // rows never has its cache invalidated by another connection's commit.
-        let conn = opts
-            .clone()
-            .pragma("cache_size", "-16384")
-            .connect()
-            .await?;
+    /// Opens the writer's own connection to the (migrated) database at `path` and starts
+    /// its thread. The thread ends when the last [`Writer`] is dropped.
+    pub(crate) fn start(path: &Path) -> Result<Self> {
+        let conn = open(path)?;
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(conn, rx));
+        std::thread::Builder::new()
+            .name("index-writer".into())
+            .spawn(move || write_batches(conn, rx))
+            .map_err(|e| IndexError::Writer(format!("cannot start the index writer: {e}")))?;
         Ok(Self { jobs })
     }
 }
 
-async fn write_batches(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+/// The writer's connection, with the pool's durability settings (WAL, `synchronous=FULL`).
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    // The writer's pages stay cached between batches: the only writer of instance rows
+    // never has its cache invalidated by another connection's commit.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn write_batches(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        match commit_batch(&mut conn, &jobs).await {
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        match commit_batch(&mut conn, &jobs) {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     let _ = job.done.send(Ok(outcome));
@@ -131,7 +161,7 @@ async fn write_batches(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) 
             }
             Err(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.pop() {
-                    let _ = job.done.send(Err(e));
+                    let _ = job.done.send(Err(e.into()));
                 }
             }
             Err(e) => {
@@ -139,8 +169,8 @@ async fn write_batches(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) 
                 tracing::debug!(error = %e, n = jobs.len(), "batch failed; retrying one by one");
                 for job in jobs.drain(..) {
                     let r = commit_batch(&mut conn, std::slice::from_ref(&job))
-                        .await
-                        .map(|mut v| v.remove(0));
+                        .map(|mut v| v.remove(0))
+                        .map_err(IndexError::from);
                     let _ = job.done.send(r);
                 }
             }
@@ -149,145 +179,168 @@ async fn write_batches(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) 
 }
 
 /// Records `jobs` in one transaction; all or nothing.
-async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<Vec<InsertOutcome>> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+fn commit_batch(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<InsertOutcome>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_rfc3339();
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
-        outcomes.push(insert_one(&mut tx, &job.rec, &job.audit.as_record(), &now).await?);
+        outcomes.push(insert_one(&tx, &job.rec, &job.audit.as_record(), &now)?);
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(outcomes)
 }
 
 /// The rows of one instance, inside the batch's transaction.
-async fn insert_one(
-    tx: &mut SqliteConnection,
+fn insert_one(
+    tx: &Connection,
     rec: &NewInstance,
     audit: &super::AuditRecord<'_>,
     now: &str,
-) -> Result<InsertOutcome> {
-    let existing = sqlx::query(
-        "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
-         JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?",
-    )
-    .bind(rec.hospital_id)
-    .bind(&rec.instance.sop_uid)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(r) = existing {
-        return Ok(InsertOutcome::AlreadyPresent(ExistingInstance {
-            sha256: r.get(0),
-            study_uid: r.get(1),
-        }));
+) -> rusqlite::Result<InsertOutcome> {
+    let existing = tx
+        .prepare_cached(
+            "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
+             JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?",
+        )?
+        .query_row(params![rec.hospital_id, rec.instance.sop_uid], |r| {
+            Ok(ExistingInstance {
+                sha256: r.get(0)?,
+                study_uid: r.get(1)?,
+            })
+        })
+        .optional()?;
+    if let Some(existing) = existing {
+        return Ok(InsertOutcome::AlreadyPresent(existing));
     }
     let p = &rec.patient;
     // The newest non-empty demographics win (corrections from the modality).
-    let patient_ref: i64 = sqlx::query_scalar(
-        "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (hospital_id, patient_id, issuer) DO UPDATE SET \
-         patient_name = CASE WHEN excluded.patient_name != '' THEN excluded.patient_name ELSE patients.patient_name END, \
-         name_search = CASE WHEN excluded.name_search != '' THEN excluded.name_search ELSE patients.name_search END, \
-         birth_date = CASE WHEN excluded.birth_date != '' THEN excluded.birth_date ELSE patients.birth_date END, \
-         sex = CASE WHEN excluded.sex != '' THEN excluded.sex ELSE patients.sex END \
-         RETURNING id",
-    )
-    .bind(rec.hospital_id)
-    .bind(&p.patient_id)
-    .bind(&p.issuer)
-    .bind(&p.name)
-    .bind(&p.name_search)
-    .bind(&p.birth_date)
-    .bind(&p.sex)
-    .fetch_one(&mut *tx)
-    .await?;
+    let patient_ref: i64 = tx
+        .prepare_cached(
+            "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (hospital_id, patient_id, issuer) DO UPDATE SET \
+             patient_name = CASE WHEN excluded.patient_name != '' THEN excluded.patient_name ELSE patients.patient_name END, \
+             name_search = CASE WHEN excluded.name_search != '' THEN excluded.name_search ELSE patients.name_search END, \
+             birth_date = CASE WHEN excluded.birth_date != '' THEN excluded.birth_date ELSE patients.birth_date END, \
+             sex = CASE WHEN excluded.sex != '' THEN excluded.sex ELSE patients.sex END \
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                rec.hospital_id,
+                p.patient_id,
+                p.issuer,
+                p.name,
+                p.name_search,
+                p.birth_date,
+                p.sex
+            ],
+            |r| r.get(0),
+        )?;
 
     // A new study starts with this instance, its series and its modality; a known one
     // counts it.
     let s = &rec.study;
-    let (study_ref, study_count): (i64, i64) = sqlx::query_as(
-        "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
-         description, referring_physician, modalities, num_series, num_instances, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?) \
-         ON CONFLICT (hospital_id, study_uid) DO UPDATE SET \
-         num_instances = studies.num_instances + 1, updated_at = excluded.updated_at \
-         RETURNING id, num_instances",
-    )
-    .bind(rec.hospital_id)
-    .bind(patient_ref)
-    .bind(&s.study_uid)
-    .bind(&s.date)
-    .bind(&s.time)
-    .bind(&s.accession)
-    .bind(&s.study_id)
-    .bind(&s.description)
-    .bind(&s.referring_physician)
-    .bind(&rec.series.modality)
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (study_ref, study_count): (i64, i64) = tx
+        .prepare_cached(
+            "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
+             description, referring_physician, modalities, num_series, num_instances, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?) \
+             ON CONFLICT (hospital_id, study_uid) DO UPDATE SET \
+             num_instances = studies.num_instances + 1, updated_at = excluded.updated_at \
+             RETURNING id, num_instances",
+        )?
+        .query_row(
+            params![
+                rec.hospital_id,
+                patient_ref,
+                s.study_uid,
+                s.date,
+                s.time,
+                s.accession,
+                s.study_id,
+                s.description,
+                s.referring_physician,
+                rec.series.modality,
+                now,
+                now
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
 
     let se = &rec.series;
-    let (series_ref, series_count): (i64, i64) = sqlx::query_as(
-        "INSERT INTO series (study_ref, series_uid, modality, series_number, description, body_part, \
-         pps_start_date, pps_start_time, num_instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) \
-         ON CONFLICT (study_ref, series_uid) DO UPDATE SET num_instances = series.num_instances + 1 \
-         RETURNING id, num_instances",
-    )
-    .bind(study_ref)
-    .bind(&se.series_uid)
-    .bind(&se.modality)
-    .bind(se.number)
-    .bind(&se.description)
-    .bind(&se.body_part)
-    .bind(&se.pps_start_date)
-    .bind(&se.pps_start_time)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (series_ref, series_count): (i64, i64) = tx
+        .prepare_cached(
+            "INSERT INTO series (study_ref, series_uid, modality, series_number, description, body_part, \
+             pps_start_date, pps_start_time, num_instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) \
+             ON CONFLICT (study_ref, series_uid) DO UPDATE SET num_instances = series.num_instances + 1 \
+             RETURNING id, num_instances",
+        )?
+        .query_row(
+            params![
+                study_ref,
+                se.series_uid,
+                se.modality,
+                se.number,
+                se.description,
+                se.body_part,
+                se.pps_start_date,
+                se.pps_start_time
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
     if series_count == 1 && study_count > 1 {
         // A new series of a known study: the study gains a series and maybe a modality.
-        let mods: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT modality FROM series WHERE study_ref = ? AND modality != '' ORDER BY modality",
-        )
-        .bind(study_ref)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE studies SET num_series = num_series + 1, modalities = ? WHERE id = ?")
-            .bind(mods.join("\\"))
-            .bind(study_ref)
-            .execute(&mut *tx)
-            .await?;
+        let mods = tx
+            .prepare_cached(
+                "SELECT DISTINCT modality FROM series WHERE study_ref = ? AND modality != '' ORDER BY modality",
+            )?
+            .query_map([study_ref], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        tx.prepare_cached(
+            "UPDATE studies SET num_series = num_series + 1, modalities = ? WHERE id = ?",
+        )?
+        .execute(params![mods.join("\\"), study_ref])?;
     }
 
     let i = &rec.instance;
-    sqlx::query(
+    tx.prepare_cached(
         "INSERT INTO instances (series_ref, hospital_id, sop_uid, sop_class_uid, instance_number, transfer_syntax, \
          rows, columns, bits_allocated, number_of_frames, blob_key, size_bytes, sha256, dataset_offset, \
          pixel_layout, metadata, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(series_ref)
-    .bind(rec.hospital_id)
-    .bind(&i.sop_uid)
-    .bind(&i.sop_class_uid)
-    .bind(i.number)
-    .bind(&i.transfer_syntax)
-    .bind(i.rows)
-    .bind(i.columns)
-    .bind(i.bits_allocated)
-    .bind(i.number_of_frames)
-    .bind(&rec.blob_key)
-    .bind(rec.size_bytes)
-    .bind(&rec.sha256)
-    .bind(i.dataset_offset)
-    .bind(&i.pixel_layout)
-    .bind(&i.metadata)
-    .bind(now)
-    .bind(&rec.source)
-    .execute(&mut *tx)
-    .await?;
-    super::insert_audit(tx, now, audit).await?;
+    )?
+    .execute(params![
+        series_ref,
+        rec.hospital_id,
+        i.sop_uid,
+        i.sop_class_uid,
+        i.number,
+        i.transfer_syntax,
+        i.rows,
+        i.columns,
+        i.bits_allocated,
+        i.number_of_frames,
+        rec.blob_key,
+        rec.size_bytes,
+        rec.sha256,
+        i.dataset_offset,
+        i.pixel_layout,
+        i.metadata,
+        now,
+        rec.source
+    ])?;
+    tx.prepare_cached(super::INSERT_AUDIT)?.execute(params![
+        now,
+        audit.actor,
+        audit.hospital_id,
+        audit.protocol,
+        audit.remote_addr,
+        audit.action,
+        audit.study_uid,
+        audit.patient_id,
+        audit.detail,
+        audit.outcome
+    ])?;
     Ok(InsertOutcome::Inserted)
 }
 

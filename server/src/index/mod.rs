@@ -33,6 +33,9 @@ pub enum IndexError {
     Conflict(String),
     #[error("database: {0}")]
     Writer(String),
+    /// From the group-commit writer's own connection (`ingest.rs`).
+    #[error("database: {0}")]
+    Write(#[from] rusqlite::Error),
 }
 
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;
@@ -87,38 +90,12 @@ impl Index {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(opts.clone())
+            .connect_with(opts)
             .await?;
-        let writer = ingest::Writer::start(&opts).await?;
-        let index = Self { pool, writer };
-        index.migrate().await?;
-        Ok(index)
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
-        for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
-            let done: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if done.is_none() {
-                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-                    .bind(version)
-                    .bind(now_rfc3339())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        }
-        Ok(())
+        migrate(&pool).await?;
+        // After the migrations: the writer's connection sees the whole schema.
+        let writer = ingest::Writer::start(path)?;
+        Ok(Self { pool, writer })
     }
 
     /// Appends a batch of audit records in one transaction.
@@ -134,22 +111,19 @@ impl Index {
     /// Appends one audit record. Failing to audit fails the operation that asked.
     #[allow(dead_code)]
     pub async fn audit(&self, rec: &AuditRecord<'_>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, hospital_id, protocol, remote_addr, action, study_uid, patient_id, detail, outcome) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(now_rfc3339())
-        .bind(rec.actor)
-        .bind(rec.hospital_id)
-        .bind(rec.protocol)
-        .bind(rec.remote_addr)
-        .bind(rec.action)
-        .bind(rec.study_uid)
-        .bind(rec.patient_id)
-        .bind(rec.detail)
-        .bind(rec.outcome)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(INSERT_AUDIT)
+            .bind(now_rfc3339())
+            .bind(rec.actor)
+            .bind(rec.hospital_id)
+            .bind(rec.protocol)
+            .bind(rec.remote_addr)
+            .bind(rec.action)
+            .bind(rec.study_uid)
+            .bind(rec.patient_id)
+            .bind(rec.detail)
+            .bind(rec.outcome)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -182,6 +156,36 @@ impl Index {
     }
 }
 
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = pool.begin().await?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if done.is_none() {
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(now_rfc3339())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// One audit row; the group-commit writer (rusqlite) and [`insert_audit`] (sqlx) share it.
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, hospital_id, protocol, remote_addr, action, study_uid, patient_id, detail, outcome) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 /// Inserts one audit row inside an open transaction (ingest writes its audit record in
 /// the same transaction as the instance, so one cannot exist without the other).
 pub(crate) async fn insert_audit(
@@ -189,22 +193,19 @@ pub(crate) async fn insert_audit(
     at: &str,
     rec: &AuditRecord<'_>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, hospital_id, protocol, remote_addr, action, study_uid, patient_id, detail, outcome) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(at)
-    .bind(rec.actor)
-    .bind(rec.hospital_id)
-    .bind(rec.protocol)
-    .bind(rec.remote_addr)
-    .bind(rec.action)
-    .bind(rec.study_uid)
-    .bind(rec.patient_id)
-    .bind(rec.detail)
-    .bind(rec.outcome)
-    .execute(conn)
-    .await?;
+    sqlx::query(INSERT_AUDIT)
+        .bind(at)
+        .bind(rec.actor)
+        .bind(rec.hospital_id)
+        .bind(rec.protocol)
+        .bind(rec.remote_addr)
+        .bind(rec.action)
+        .bind(rec.study_uid)
+        .bind(rec.patient_id)
+        .bind(rec.detail)
+        .bind(rec.outcome)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

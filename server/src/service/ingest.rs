@@ -1,9 +1,13 @@
 //! Ingest: one received instance from staging file to indexed, durable, acknowledged.
 //!
-//! Order of events (the crash-safety invariant): staging file written and fsynced →
-//! parsed and validated → blob moved into the store durably → index transaction
-//! committed → audit → only then the caller acknowledges. A crash anywhere before the
-//! commit leaves at most an unreferenced blob or staging file, never a visible half.
+//! Order of events (the crash-safety invariant): staging file written → parsed and
+//! validated → blob moved into the store durably (renamed into place, then file and
+//! directory fsynced: `BlobStore::put_file`) → index transaction committed → audit →
+//! only then the caller acknowledges. A crash anywhere before the commit leaves at most
+//! an unreferenced blob or staging file, never a visible half.
+//!
+//! One instance costs two trips to the blocking pool (write the rest of the staging
+//! file and parse it; the store's rename and fsyncs) and one to the index writer.
 
 use std::path::{Path, PathBuf};
 
@@ -30,13 +34,15 @@ pub struct StagedWriter {
     limit: u64,
 }
 
-/// A complete staging file, written but not yet fsynced (`Archive::ingest` does that, in
-/// the same blocking call that parses it). Removed on drop unless moved into the store.
+/// A complete instance being staged: the file at `path` plus the bytes still in memory
+/// (`Archive::ingest` writes them out in the same blocking call that parses the file).
+/// Removed on drop unless moved into the store.
 pub struct StagedFile {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
     file: Option<std::fs::File>,
+    pending: Vec<u8>,
 }
 
 impl Drop for StagedFile {
@@ -117,19 +123,14 @@ impl StagedWriter {
         Ok(())
     }
 
-    /// Completes the file (one blocking write for what is still in memory).
+    /// Completes the instance; what is still in memory is written out by `Archive::ingest`.
     pub async fn finish(mut self) -> Result<StagedFile, StageError> {
-        let (path, file, buf) = (
-            self.path.clone(),
-            self.file.take(),
-            std::mem::take(&mut self.buf),
-        );
-        let file = joined(tokio::task::spawn_blocking(move || write_out(&path, file, &buf)).await)?;
         Ok(StagedFile {
             path: self.path.clone(),
             sha256: hex::encode(self.hasher.clone().finalize()),
             size: self.size,
-            file: Some(file),
+            file: self.file.take(),
+            pending: std::mem::take(&mut self.buf),
         })
     }
 
@@ -199,62 +200,30 @@ impl From<ParseError> for IngestError {
 
 /// Why the blocking half of ingest failed.
 enum Blocking {
-    Sync(std::io::Error),
+    Write(std::io::Error),
     Parse(ParseError),
 }
 
-/// Above this size the staging file's fsync (which waits for the disk) and its parsing
-/// (CPU) run side by side; below it they share one trip to the blocking pool, which
-/// costs less than a second trip when the fsync is quick.
-const OVERLAP_BYTES: u64 = 64 * 1024;
-
-fn sync(file: Option<std::fs::File>) -> impl FnOnce() -> Result<(), Blocking> + use<> {
-    move || match file {
-        Some(f) => f.sync_all().map_err(Blocking::Sync),
-        None => Ok(()),
-    }
-}
-
-fn parse(path: &Path) -> impl FnOnce() -> Result<dicom::IndexAttrs, Blocking> + use<> {
-    let path = path.to_path_buf();
-    move || {
-        let parsed = dicom::parse_stored(&path).map_err(Blocking::Parse)?;
-        dicom::index_attrs(&parsed).map_err(Blocking::Parse)
-    }
-}
-
-fn settled<T>(r: Result<Result<T, Blocking>, tokio::task::JoinError>) -> Result<T, IngestError> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(Blocking::Parse(e))) => Err(IngestError::from(e)),
-        Ok(Err(Blocking::Sync(e))) => Err(ServiceError::from(e).into()),
-        Err(e) => Err(ServiceError::Internal(e.to_string()).into()),
-    }
-}
-
-/// fsyncs the staging file and parses it (from the page cache).
-async fn sync_and_parse(
+/// Writes what is still in memory to the staging file and parses it (from the page
+/// cache), in one trip to the blocking pool. No fsync here: the blob store makes the
+/// file durable after renaming it into place, its fsync beside its directory's.
+async fn write_and_parse(
     path: &Path,
     file: Option<std::fs::File>,
-    size: u64,
+    pending: Vec<u8>,
 ) -> Result<dicom::IndexAttrs, IngestError> {
-    if size > OVERLAP_BYTES {
-        let (synced, parsed) = tokio::join!(
-            tokio::task::spawn_blocking(sync(file)),
-            tokio::task::spawn_blocking(parse(path))
-        );
-        let attrs = settled(parsed);
-        settled(synced)?;
-        attrs
-    } else {
-        let (sync, parse) = (sync(file), parse(path));
-        settled(
-            tokio::task::spawn_blocking(move || {
-                sync()?;
-                parse()
-            })
-            .await,
-        )
+    let path = path.to_path_buf();
+    let done = tokio::task::spawn_blocking(move || {
+        drop(write_out(&path, file, &pending).map_err(Blocking::Write)?);
+        let parsed = dicom::parse_stored(&path).map_err(Blocking::Parse)?;
+        dicom::index_attrs(&parsed).map_err(Blocking::Parse)
+    })
+    .await;
+    match done {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(Blocking::Parse(e))) => Err(IngestError::from(e)),
+        Ok(Err(Blocking::Write(e))) => Err(ServiceError::from(e).into()),
+        Err(e) => Err(ServiceError::Internal(e.to_string()).into()),
     }
 }
 
@@ -280,8 +249,8 @@ impl Archive {
             )
         })?;
         let mut staged = staged;
-        let file = staged.file.take();
-        let attrs = sync_and_parse(&staged.path, file, staged.size).await?;
+        let (file, pending) = (staged.file.take(), std::mem::take(&mut staged.pending));
+        let attrs = write_and_parse(&staged.path, file, pending).await?;
         let outcome = |stored| StoreOutcome {
             stored,
             sop_class_uid: attrs.instance.sop_class_uid.clone(),
@@ -289,38 +258,38 @@ impl Archive {
             study_uid: attrs.study.study_uid.clone(),
             series_uid: attrs.series.series_uid.clone(),
         };
-        if let Some(s) = &expect.study_uid {
-            if *s != attrs.study.study_uid {
-                return Err(mismatch(
-                    &attrs,
-                    format!(
-                        "instance belongs to study {} but was sent to study {s}",
-                        attrs.study.study_uid
-                    ),
-                ));
-            }
+        if let Some(s) = &expect.study_uid
+            && *s != attrs.study.study_uid
+        {
+            return Err(mismatch(
+                &attrs,
+                format!(
+                    "instance belongs to study {} but was sent to study {s}",
+                    attrs.study.study_uid
+                ),
+            ));
         }
-        if let Some(s) = &expect.sop_instance_uid {
-            if *s != attrs.instance.sop_uid {
-                return Err(mismatch(
-                    &attrs,
-                    format!(
-                        "SOP Instance UID {} in the data set differs from {s} in the request",
-                        attrs.instance.sop_uid
-                    ),
-                ));
-            }
+        if let Some(s) = &expect.sop_instance_uid
+            && *s != attrs.instance.sop_uid
+        {
+            return Err(mismatch(
+                &attrs,
+                format!(
+                    "SOP Instance UID {} in the data set differs from {s} in the request",
+                    attrs.instance.sop_uid
+                ),
+            ));
         }
-        if let Some(s) = &expect.sop_class_uid {
-            if *s != attrs.instance.sop_class_uid {
-                return Err(mismatch(
-                    &attrs,
-                    format!(
-                        "SOP Class UID {} in the data set differs from {s} in the request",
-                        attrs.instance.sop_class_uid
-                    ),
-                ));
-            }
+        if let Some(s) = &expect.sop_class_uid
+            && *s != attrs.instance.sop_class_uid
+        {
+            return Err(mismatch(
+                &attrs,
+                format!(
+                    "SOP Class UID {} in the data set differs from {s} in the request",
+                    attrs.instance.sop_class_uid
+                ),
+            ));
         }
         let key = key_for_sha256(&staged.sha256);
         let source = format!("{}:{}@{}", who.protocol.as_str(), who.actor, who.remote);

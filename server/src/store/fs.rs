@@ -1,9 +1,17 @@
 //! Local filesystem blob store under `<data>/blobs`.
 //!
-//! Writes are atomic: staging files live in `<data>/tmp` on the same filesystem, are
-//! fsynced by the writer, renamed into place here, and the directory is fsynced. A
-//! fan-out directory is made durable (its parent fsynced) the first time this process
-//! uses it, and remembered, so each put costs one rename and one directory fsync.
+//! Writes are atomic: staging files live in `<data>/tmp` on the same filesystem and are
+//! renamed into place here; then the blob, its directory and the parent of each fan-out
+//! directory this process has not made durable yet are fsynced, side by side on tokio's
+//! blocking pool, all before `put_file` returns. Renaming first is what lets those
+//! fsyncs run together: each waits for a disk cache flush, concurrent ones share it
+//! (fsync of the file, rename, fsync of the directory waits for two flushes in a row;
+//! on a loaded VM disk three fsyncs in a row took 15 ms, side by side 8 ms). Until `put_file` returns nothing refers to the blob, so a crash in between can
+//! leave at most an unreferenced, possibly incomplete file at its content address; a
+//! later put of the same key therefore trusts an existing file only after checking its
+//! SHA-256 against the key, and fsyncs it too. The check, the rename and the fsyncs hold
+//! an `flock` on the blob's directory, so two puts of the same bytes (also from two
+//! processes) never swap one file for another that is not durable yet.
 
 use std::collections::HashSet;
 use std::io::SeekFrom;
@@ -60,25 +68,27 @@ fn io(key: &str) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
     }
 }
 
-fn fsync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+fn fsync_path(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
 }
 
-/// Makes every directory from below `root` down to `dir` exist durably: created if
-/// missing, and its parent fsynced once per process (also when another thread created it
-/// a moment ago, whose fsync might not be done yet).
-fn ensure_durable_dir(
+/// Creates the directories from below `root` down to `dir` that this process has not
+/// made durable yet; returns the directories whose entries must then be fsynced (the
+/// parent of each such level). A level another thread created a moment ago is fsynced
+/// here too: its fsync might not be done yet.
+fn ensure_dirs(
     root: &Path,
     dir: &Path,
     known: &Mutex<HashSet<PathBuf>>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Vec<(PathBuf, PathBuf)>> {
     let is_known = |d: &Path| known.lock().map(|k| k.contains(d)).unwrap_or(false);
     if is_known(dir) {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let Ok(rel) = dir.strip_prefix(root) else {
         return Err(std::io::Error::other("blob directory outside the store"));
     };
+    let mut to_sync = Vec::new();
     let mut current = root.to_path_buf();
     for part in rel.components() {
         let parent = current.clone();
@@ -91,12 +101,82 @@ fn ensure_durable_dir(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
-        fsync_dir(&parent)?;
-        if let Ok(mut k) = known.lock() {
-            k.insert(current.clone());
-        }
+        to_sync.push((parent, current.clone()));
     }
-    Ok(())
+    Ok(to_sync)
+}
+
+/// Whether the file at `path` holds exactly the bytes its content address names
+/// (`<sha256 hex>.dcm`).
+fn holds_its_content(path: &Path) -> std::io::Result<bool> {
+    use sha2::{Digest, Sha256};
+    let Some(expected) = path.file_stem().and_then(|s| s.to_str()) else {
+        return Ok(false);
+    };
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()) == expected)
+}
+
+/// A put in flight: the fan-out directories it created, the fsyncs still running, and
+/// the blob's directory, locked until they are done.
+struct Placed {
+    new_dirs: Vec<PathBuf>,
+    syncs: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// `flock`ed: released when dropped.
+    _dir_lock: std::fs::File,
+}
+
+/// The blocking half of `put_file` (see the module docs for the order of events): puts
+/// the blob in place, starts the directories' fsyncs on other blocking threads (reused:
+/// no thread is created per put) and fsyncs the blob itself meanwhile. Runs on tokio's
+/// blocking pool.
+///
+/// The blob's directory is locked (`flock`, so also against another process such as
+/// `rangsi import`) from the check of an existing blob until every fsync is done: a put
+/// that replaces an incomplete blob left by a crash must not swap a not-yet-durable file
+/// under another put of the same bytes that has just checked and fsynced it.
+fn put_blocking(
+    root: &Path,
+    known: &Mutex<HashSet<PathBuf>>,
+    dest: &Path,
+    staged: &Path,
+) -> std::io::Result<Placed> {
+    let dir = dest
+        .parent()
+        .ok_or_else(|| std::io::Error::other("blob key without a directory"))?;
+    let new_dirs = ensure_dirs(root, dir, known)?;
+    let dir_lock = std::fs::File::open(dir)?;
+    dir_lock.lock()?;
+    let sound_copy = match holds_its_content(dest) {
+        Ok(sound) => sound,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    };
+    if sound_copy {
+        std::fs::remove_file(staged)?;
+    } else {
+        std::fs::rename(staged, dest)?;
+    }
+    let runtime = tokio::runtime::Handle::current();
+    let leaf = dir_lock.try_clone()?;
+    let mut syncs = vec![runtime.spawn_blocking(move || leaf.sync_all())];
+    syncs.extend(
+        new_dirs
+            .iter()
+            .map(|(parent, _)| parent.clone())
+            .map(|d| runtime.spawn_blocking(move || fsync_path(&d))),
+    );
+    fsync_path(dest)?;
+    Ok(Placed {
+        new_dirs: new_dirs.into_iter().map(|(_, d)| d).collect(),
+        syncs,
+        _dir_lock: dir_lock,
+    })
+}
+
+fn joined<T>(r: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {
+    r.map_err(std::io::Error::other)?
 }
 
 #[async_trait]
@@ -104,24 +184,22 @@ impl BlobStore for FsBlobStore {
     async fn put_file(&self, key: &str, staged: &Path) -> Result<(), BlobError> {
         let dest = self.path(key)?;
         let staged = staged.to_path_buf();
-        let key_owned = key.to_string();
         let (root, known) = (self.root.clone(), self.durable_dirs.clone());
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            if dest.exists() {
-                std::fs::remove_file(&staged)?;
-                return Ok(());
-            }
-            let dir = dest.parent().expect("blob keys have a directory");
-            ensure_durable_dir(&root, dir, &known)?;
-            std::fs::rename(&staged, &dest)?;
-            fsync_dir(dir)
-        })
-        .await
-        .map_err(|e| BlobError::Io {
-            key: key_owned.clone(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(io(key))
+        let placed = joined(
+            tokio::task::spawn_blocking(move || put_blocking(&root, &known, &dest, &staged)).await,
+        )
+        .map_err(io(key))?;
+        // The put is durable only once every fsync has succeeded; the directory stays
+        // locked until then.
+        let mut synced = Ok(());
+        for r in futures::future::join_all(placed.syncs).await {
+            synced = synced.and(joined(r));
+        }
+        synced.map_err(io(key))?;
+        if let Ok(mut k) = self.durable_dirs.lock() {
+            k.extend(placed.new_dirs);
+        }
+        Ok(())
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
@@ -191,10 +269,10 @@ impl BlobStore for FsBlobStore {
                     key: root.display().to_string(),
                     source: e.into(),
                 })?;
-                if entry.file_type().is_file() {
-                    if let Ok(rel) = entry.path().strip_prefix(&root) {
-                        keys.push(rel.to_string_lossy().replace('\\', "/"));
-                    }
+                if entry.file_type().is_file()
+                    && let Ok(rel) = entry.path().strip_prefix(&root)
+                {
+                    keys.push(rel.to_string_lossy().replace('\\', "/"));
                 }
             }
             Ok(keys)
@@ -204,5 +282,105 @@ impl BlobStore for FsBlobStore {
             key: String::new(),
             source: std::io::Error::other(e),
         })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh store under the system temp dir, and a staging folder beside it.
+    fn scratch(name: &str) -> (PathBuf, FsBlobStore) {
+        let dir = std::env::temp_dir().join(format!("rangsi-fs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("tmp")).expect("scratch dir");
+        let store = FsBlobStore::new(dir.join("blobs")).expect("store");
+        (dir, store)
+    }
+
+    fn staged(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join("tmp").join(name);
+        std::fs::write(&p, bytes).expect("staging file");
+        p
+    }
+
+    fn key_of(bytes: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        crate::store::key_for_sha256(&hex::encode(Sha256::digest(bytes)))
+    }
+
+    #[tokio::test]
+    async fn put_moves_the_file_to_its_content_address() {
+        let (dir, store) = scratch("put");
+        let bytes = b"DICM and some bytes".to_vec();
+        let key = key_of(&bytes);
+        let src = staged(&dir, "a.part", &bytes);
+        store.put_file(&key, &src).await.expect("put");
+        assert!(!src.exists(), "the staging file is moved, not copied");
+        assert_eq!(
+            store.read_all(&key).await.expect("read").as_ref(),
+            &bytes[..]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A crash between the rename and the fsyncs can leave a truncated file at the key:
+    /// the next put of those bytes must replace it, not trust it.
+    #[tokio::test]
+    async fn an_incomplete_blob_at_the_key_is_replaced() {
+        let (dir, store) = scratch("torn");
+        let bytes = vec![7u8; 100_000];
+        let key = key_of(&bytes);
+        let dest = dir.join("blobs").join(&key);
+        std::fs::create_dir_all(dest.parent().expect("fan-out dir")).expect("mkdir");
+        std::fs::write(&dest, &bytes[..4096]).expect("torn blob");
+        store
+            .put_file(&key, &staged(&dir, "b.part", &bytes))
+            .await
+            .expect("put");
+        assert_eq!(store.read_all(&key).await.expect("read").len(), bytes.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_puts_of_the_same_bytes_all_succeed() {
+        let (dir, store) = scratch("race");
+        let store = Arc::new(store);
+        let bytes = vec![42u8; 300_000];
+        let key = key_of(&bytes);
+        let puts: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, key) = (store.clone(), key.clone());
+                let src = staged(&dir, &format!("r{i}.part"), &bytes);
+                tokio::spawn(async move { store.put_file(&key, &src).await })
+            })
+            .collect();
+        for p in puts {
+            p.await.expect("task").expect("put");
+        }
+        assert_eq!(
+            store.read_all(&key).await.expect("read").as_ref(),
+            &bytes[..]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_sound_blob_at_the_key_is_kept_and_the_staging_file_dropped() {
+        let (dir, store) = scratch("dup");
+        let bytes = b"same bytes twice".to_vec();
+        let key = key_of(&bytes);
+        store
+            .put_file(&key, &staged(&dir, "c.part", &bytes))
+            .await
+            .expect("first put");
+        let again = staged(&dir, "d.part", &bytes);
+        store.put_file(&key, &again).await.expect("second put");
+        assert!(!again.exists());
+        assert_eq!(
+            store.read_all(&key).await.expect("read").as_ref(),
+            &bytes[..]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

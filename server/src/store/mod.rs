@@ -78,8 +78,9 @@ pub enum BlobError {
 /// S3-compatible object storage (object_store) later; ingest and retrieval only see this.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
-    /// Moves a finished, fsynced staging file into the store under `key`, durably.
-    /// If the key already exists (same content), the staging file is just removed.
+    /// Moves a finished staging file (written, not necessarily fsynced) into the store
+    /// under `key`, durably: on return the blob's bytes and its name survive a power cut.
+    /// If the key already holds these bytes, the staging file is just removed.
     async fn put_file(&self, key: &str, staged: &Path) -> Result<(), BlobError>;
     /// The size of a blob, or None if absent.
     async fn size(&self, key: &str) -> Result<Option<u64>, BlobError>;
