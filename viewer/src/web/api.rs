@@ -1,9 +1,19 @@
 //! Calls to the server: the JSON API (`/api/login`, `/api/me`, `/api/logout`) and
 //! DICOMweb QIDO-RS / `/metadata`. Authentication is the session cookie (same origin).
+//!
+//! A DICOMweb GET can be started before anyone waits for it ([`prefetch`]): a deep
+//! link's study and series queries go out together with `/api/me`, the hanging
+//! series' `/metadata` as soon as the series are known; the page that needs the
+//! answer later takes the request under way instead of asking again.
 
 use rangsi_wire::api::{
     ApiError, HospitalList, HospitalRef, LoginRequest, Me, StudyListRow, StudyPage,
 };
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use futures::FutureExt as _;
+use futures::future::{LocalBoxFuture, Shared};
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -105,7 +115,37 @@ pub(super) async fn json(
     serde_json::from_str(&text).map_err(|e| CallError::Failed(format!("{url}: {e}")))
 }
 
+type Early = Shared<LocalBoxFuture<'static, Result<Value, CallError>>>;
+
+thread_local! {
+    /// DICOMweb GETs started ahead of need, by URL; each is taken by its first reader.
+    static EARLY: RefCell<HashMap<String, Early>> = RefCell::new(HashMap::new());
+}
+
+/// Starts `GET url` (DICOM JSON) now, for a later [`dicom_json`] of the same URL.
+fn prefetch(url: String) {
+    if EARLY.with(|e| e.borrow().contains_key(&url)) {
+        return;
+    }
+    let request = {
+        let url = url.clone();
+        async move { json("GET", &url, "application/dicom+json", None).await }
+            .boxed_local()
+            .shared()
+    };
+    // A shared future runs only when polled: drive it so the request leaves now.
+    leptos::task::spawn_local(request.clone().map(drop));
+    EARLY.with(|e| e.borrow_mut().insert(url, request));
+}
+
 async fn dicom_json(url: &str) -> Result<Value, CallError> {
+    if let Some(early) = EARLY.with(|e| e.borrow_mut().remove(url)) {
+        match early.await {
+            // Asked before the login: ask again now.
+            Err(CallError::Unauthenticated) => {}
+            answer => return answer,
+        }
+    }
     json("GET", url, "application/dicom+json", None).await
 }
 
@@ -155,55 +195,67 @@ pub async fn study_hospitals() -> Result<Vec<HospitalRef>, CallError> {
         .map_err(|e| CallError::Failed(format!("{url}: {e}")))
 }
 
-/// Which of `study_uids` the user can open (unknown and other hospitals' studies are absent).
-pub async fn studies_by_uid(study_uids: &[String]) -> Result<Vec<StudyListRow>, CallError> {
-    let list: Vec<String> = study_uids.iter().map(|u| percent_encode(u)).collect();
+/// The studies of a patient (exact patient ID) the user can see, newest first, at most `limit`.
+pub async fn patient_studies(patient_id: &str, limit: u32) -> Result<Vec<StudyListRow>, CallError> {
     let page = page_json(&format!(
-        "/api/studies?uid={}&limit={}",
-        list.join(","),
-        study_uids.len().max(1)
+        "/api/studies?patient={}&sort=-date&limit={limit}",
+        percent_encode(patient_id)
     ))
     .await?;
     Ok(page.rows)
 }
 
-/// The newest study of a patient (exact patient ID), if the user can see one.
-pub async fn latest_study(patient_id: &str) -> Result<Option<StudyListRow>, CallError> {
-    let page = page_json(&format!(
-        "/api/studies?patient={}&sort=-date&limit=1",
-        percent_encode(patient_id)
-    ))
-    .await?;
-    Ok(page.rows.into_iter().next())
-}
-
 // ---- end study list ----
 
-pub async fn study(study_uid: &str) -> Result<Option<Study>, CallError> {
-    let v = dicom_json(&format!(
+fn study_url(study_uid: &str) -> String {
+    format!(
         "/dicomweb/studies?StudyInstanceUID={}&includefield=StudyDescription&includefield=InstitutionName&includefield=ModalitiesInStudy",
         percent_encode(study_uid)
-    ))
-    .await?;
-    Ok(Study::list_from_json(&v).into_iter().next())
+    )
 }
 
-pub async fn series(study_uid: &str) -> Result<Vec<Series>, CallError> {
-    let v = dicom_json(&format!(
+fn series_url(study_uid: &str) -> String {
+    format!(
         "/dicomweb/studies/{}/series?includefield=SeriesDescription&includefield=NumberOfSeriesRelatedInstances",
         percent_encode(study_uid)
-    ))
-    .await?;
-    Ok(Series::list_from_json(&v))
+    )
 }
 
-pub async fn metadata(study_uid: &str, series_uid: &str) -> Result<Vec<Instance>, CallError> {
-    let v = dicom_json(&format!(
+fn metadata_url(study_uid: &str, series_uid: &str) -> String {
+    format!(
         "/dicomweb/studies/{}/series/{}/metadata",
         percent_encode(study_uid),
         percent_encode(series_uid)
-    ))
-    .await?;
+    )
+}
+
+/// Starts the queries [`open_study`] makes, so that they run while the page starts.
+pub fn prefetch_study(study_uid: &str) {
+    prefetch(study_url(study_uid));
+    prefetch(series_url(study_uid));
+}
+
+/// Starts the `/metadata` request [`metadata`] makes for this series.
+pub fn prefetch_metadata(study_uid: &str, series_uid: &str) {
+    prefetch(metadata_url(study_uid, series_uid));
+}
+
+/// A study and its series, both asked at once; `None` when the study does not exist
+/// or belongs to a hospital the user cannot see (the server answers the same for both).
+pub async fn open_study(study_uid: &str) -> Result<Option<(Study, Vec<Series>)>, CallError> {
+    let (study_url, series_url) = (study_url(study_uid), series_url(study_uid));
+    let (study, series) = futures::join!(dicom_json(&study_url), dicom_json(&series_url));
+    let Some(study) = Study::list_from_json(&study?)
+        .into_iter()
+        .find(|s| s.study_uid == study_uid)
+    else {
+        return Ok(None);
+    };
+    Ok(Some((study, Series::list_from_json(&series?))))
+}
+
+pub async fn metadata(study_uid: &str, series_uid: &str) -> Result<Vec<Instance>, CallError> {
+    let v = dicom_json(&metadata_url(study_uid, series_uid)).await?;
     Ok(Instance::list_from_json(&v))
 }
 

@@ -141,8 +141,8 @@ fn dpr() -> f64 {
 pub fn Viewport(
     /// Which viewport of the grid (0 = top left, row by row).
     cell: usize,
-    study_uid: String,
-    study: RwSignal<Option<Study>>,
+    /// The study of the series shown (the reading may hold several studies).
+    study: Signal<Option<Study>>,
     reading: Reading,
 ) -> impl IntoView {
     let ui = ui();
@@ -225,19 +225,19 @@ pub fn Viewport(
     // Load the chosen series once the GPU is ready.
     {
         let core = core.clone();
-        let study_uid = study_uid.clone();
         Effect::new(move |_| {
             let Some(series) = series.get() else { return };
             if !s.gpu_ready.get() {
                 return;
             }
             let core = core.clone();
-            let study_uid = study_uid.clone();
             leptos::task::spawn_local(async move {
-                load_series(core, s, &study_uid, &series).await;
+                load_series(core, s, &series).await;
             });
         });
     }
+    // Measurements belong to the study of the series on screen.
+    let study_uid = Memo::new(move |_| series.with(|s| s.as_ref().map(|s| s.study_uid.clone())));
 
     // Redraw on every change of what is shown; W/L never re-uploads.
     {
@@ -508,9 +508,11 @@ pub fn Viewport(
                 on:contextmenu=|ev| ev.prevent_default()>
                 <canvas node_ref=canvas_ref data-testid="viewport-canvas"></canvas>
                 // measurements: the SVG overlay (probe, lengths, angles, ROIs)
-                <MeasureLayer study_uid=study_uid.clone() series=series
-                    instance=Signal::derive(current) view=published.view.into() tool=reading.tool.into()
-                    frame=Signal::derive(move || s.frames.with(|f| f.get(s.index.get()).copied().unwrap_or(1)))/>
+                {move || study_uid.get().map(|study_uid| view! {
+                    <MeasureLayer study_uid=study_uid series=series
+                        instance=Signal::derive(current) view=published.view.into() tool=reading.tool.into()
+                        frame=Signal::derive(move || s.frames.with(|f| f.get(s.index.get()).copied().unwrap_or(1)))/>
+                })}
                 {move || reference_line().map(|[x1, y1, x2, y2]| view! {
                     <svg class="reference-lines" data-testid="reference-line">
                         <line x1=x1 y1=y1 x2=x2 y2=y2/>
@@ -641,7 +643,8 @@ fn observe_size(
     }
 }
 
-async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series: &Series) {
+async fn load_series(core: Rc<RefCell<Core>>, s: State, series: &Series) {
+    let study_uid = series.study_uid.as_str();
     {
         let mut c = core.borrow_mut();
         if c.series_uid.as_deref() == Some(series.series_uid.as_str()) {
