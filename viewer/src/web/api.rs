@@ -4,7 +4,9 @@
 //! A DICOMweb GET can be started before anyone waits for it ([`prefetch`]): a deep
 //! link's study and series queries go out together with `/api/me`, the hanging
 //! series' `/metadata` as soon as the series are known; the page that needs the
-//! answer later takes the request under way instead of asking again.
+//! answer later takes the request under way instead of asking again. Before the app
+//! runs, `index.html` has already sent a deep link's study and series queries; the
+//! app takes those fetches over ([`page_early`]).
 
 use rangsi_wire::api::{
     ApiError, HospitalList, HospitalRef, LoginRequest, Me, StudyListRow, StudyPage,
@@ -15,7 +17,7 @@ use std::collections::HashMap;
 use futures::FutureExt as _;
 use futures::future::{LocalBoxFuture, Shared};
 use serde_json::Value;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
@@ -73,10 +75,12 @@ async fn call(
             .map_err(js_error)?;
     }
     let window = web_sys::window().ok_or_else(|| CallError::Failed("no window".into()))?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(js_error)?
-        .unchecked_into();
+    checked(url, JsFuture::from(window.fetch_with_request(&request))).await
+}
+
+/// The response of a fetch, or why the call failed (401, or the server's message).
+async fn checked(url: &str, fetch: JsFuture) -> Result<Response, CallError> {
+    let response: Response = fetch.await.map_err(js_error)?.unchecked_into();
     if response.status() == 401 {
         return Err(CallError::Unauthenticated);
     }
@@ -94,13 +98,8 @@ async fn call(
     Ok(response)
 }
 
-pub(super) async fn json(
-    method: &str,
-    url: &str,
-    accept: &str,
-    body: Option<String>,
-) -> Result<Value, CallError> {
-    let response = call(method, url, accept, body).await?;
+/// The JSON body of a response (an empty array for 204 or an empty body).
+async fn body_json(url: &str, response: Response) -> Result<Value, CallError> {
     if response.status() == 204 {
         return Ok(Value::Array(vec![]));
     }
@@ -115,6 +114,31 @@ pub(super) async fn json(
     serde_json::from_str(&text).map_err(|e| CallError::Failed(format!("{url}: {e}")))
 }
 
+pub(super) async fn json(
+    method: &str,
+    url: &str,
+    accept: &str,
+    body: Option<String>,
+) -> Result<Value, CallError> {
+    let response = call(method, url, accept, body).await?;
+    body_json(url, response).await
+}
+
+/// The fetch of `url` that `index.html`'s early script started for a deep link, if
+/// any (`window.__rangsiEarly`, by URL); taken once.
+fn page_early(url: &str) -> Option<js_sys::Promise> {
+    let window = web_sys::window()?;
+    let early = js_sys::Reflect::get(&window, &"__rangsiEarly".into())
+        .ok()
+        .filter(JsValue::is_object)?;
+    let promise = js_sys::Reflect::get(&early, &url.into())
+        .ok()?
+        .dyn_into::<js_sys::Promise>()
+        .ok()?;
+    let _ = js_sys::Reflect::delete_property(early.unchecked_ref::<js_sys::Object>(), &url.into());
+    Some(promise)
+}
+
 type Early = Shared<LocalBoxFuture<'static, Result<Value, CallError>>>;
 
 thread_local! {
@@ -127,11 +151,17 @@ fn prefetch(url: String) {
     if EARLY.with(|e| e.borrow().contains_key(&url)) {
         return;
     }
+    let page = page_early(&url);
     let request = {
         let url = url.clone();
-        async move { json("GET", &url, "application/dicom+json", None).await }
-            .boxed_local()
-            .shared()
+        async move {
+            match page {
+                Some(fetch) => body_json(&url, checked(&url, JsFuture::from(fetch)).await?).await,
+                None => json("GET", &url, "application/dicom+json", None).await,
+            }
+        }
+        .boxed_local()
+        .shared()
     };
     // A shared future runs only when polled: drive it so the request leaves now.
     leptos::task::spawn_local(request.clone().map(drop));

@@ -45,6 +45,10 @@ struct Core {
     /// The series on screen, and one image per stack entry, filled as frames arrive.
     series_uid: Option<String>,
     images: Vec<Option<GpuImage>>,
+    /// Frames decoded before the GPU was open (the series loads meanwhile), to upload then.
+    before_gpu: Vec<(usize, Result<DecodedSamples, String>)>,
+    /// The GPU could not be opened: frames are dropped, not kept for it.
+    gpu_failed: bool,
     draw_scheduled: bool,
     resize_observer: Option<(web_sys::ResizeObserver, ResizeCallback)>,
     /// Pointers down on the canvas (id → last client position), for drags and gestures.
@@ -215,21 +219,30 @@ pub fn Viewport(
                         }
                         observe_size(&core, s, &container, &canvas);
                         s.gpu_ready.set(true);
+                        let early = std::mem::take(&mut core.borrow_mut().before_gpu);
+                        for (i, frame) in early {
+                            on_frame(&core, s, i, frame);
+                        }
                     }
-                    Err(e) => s.error.set(Some(e.to_string())),
+                    Err(e) => {
+                        {
+                            let mut c = core.borrow_mut();
+                            c.gpu_failed = true;
+                            c.before_gpu.clear();
+                        }
+                        s.error.set(Some(e.to_string()));
+                    }
                 }
             });
         });
     }
 
-    // Load the chosen series once the GPU is ready.
+    // Load the chosen series at once: its metadata and first frames come while the GPU
+    // opens (frames decoded before then wait in `before_gpu`).
     {
         let core = core.clone();
         Effect::new(move |_| {
             let Some(series) = series.get() else { return };
-            if !s.gpu_ready.get() {
-                return;
-            }
             let core = core.clone();
             leptos::task::spawn_local(async move {
                 load_series(core, s, &series).await;
@@ -696,6 +709,7 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, series: &Series) {
     {
         let mut c = core.borrow_mut();
         c.images = (0..sorted.len()).map(|_| None).collect();
+        c.before_gpu.clear();
     }
     let n = sorted.len();
     let first_window = stack::initial_window(&sorted[0], None);
@@ -762,6 +776,13 @@ fn placeholder() -> Instance {
 
 /// A frame arrived from a worker: upload it once, then count it.
 fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<DecodedSamples, String>) {
+    if core.borrow().renderer.is_none() {
+        let mut c = core.borrow_mut();
+        if !c.gpu_failed {
+            c.before_gpu.push((i, result));
+        }
+        return;
+    }
     let decoded = match result {
         Ok(d) => d,
         Err(e) => {
