@@ -110,6 +110,15 @@ impl Reading {
         }));
     }
 
+    /// Makes viewport `slot` the active one. A no-op when it already is: every wheel
+    /// step and pointer press calls this, and a set signal wakes all its readers
+    /// (each series item, the toolbar) even when the value is the same.
+    pub fn activate(&self, slot: usize) {
+        if self.active.get_untracked() != slot {
+            self.active.set(slot);
+        }
+    }
+
     /// Puts series `index` into viewport `slot` and makes it the active one.
     pub fn assign(&self, slot: usize, index: usize) {
         if let Some(s) = self.slots.get(slot) {
@@ -360,6 +369,13 @@ fn series_item(
 fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
     let ui = ui();
     let active_slot = move || reading.slots[reading.active.get()];
+    // The file's windows of the slice on screen: a memo, so that scrolling through a
+    // series (same windows on every slice) does not rebuild the menu's options.
+    let file_windows = Memo::new(move |_| {
+        active_slot()
+            .current
+            .with(|c| c.as_ref().map(|i| i.windows.clone()).unwrap_or_default())
+    });
     let tool_button = move |mode: ToolMode, text: Text, icon: &'static str| {
         view! {
             <button data-testid=format!("tool-{}", mode.code())
@@ -464,7 +480,7 @@ fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
                     }).collect_view()}
                 </optgroup>
                 <optgroup label=move || ui.t(Text::FileWindows)>
-                    {move || active_slot().current.with(|c| c.as_ref().map(|i| i.windows.clone()).unwrap_or_default())
+                    {move || file_windows.get()
                         .into_iter().enumerate().map(|(k, w)| {
                             let label = if w.explanation.is_empty() {
                                 format!("9 W {:.0} L {:.0}", w.width, w.center)

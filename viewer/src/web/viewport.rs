@@ -372,7 +372,7 @@ pub fn Viewport(
         let core = core.clone();
         move |ev: web_sys::WheelEvent| {
             ev.prevent_default();
-            reading.active.set(slot);
+            reading.activate(slot);
             if ev.ctrl_key() {
                 // Trackpad pinch arrives as ctrl + wheel: zoom about the pointer.
                 let factor = (-ev.delta_y() * 0.01).exp() as f32;
@@ -398,7 +398,7 @@ pub fn Viewport(
     let on_down = {
         let core = core.clone();
         move |ev: web_sys::PointerEvent| {
-            reading.active.set(slot);
+            reading.activate(slot);
             if let Some(pending) = reading.pending.get_untracked() {
                 reading.assign(slot, pending);
             }
@@ -507,7 +507,7 @@ pub fn Viewport(
             on:dragleave=move |_| drag_over.set(false)
             on:drop=move |ev: web_sys::DragEvent| { drag_over.set(false); on_drop(ev); }
             on:click=move |_| {
-                reading.active.set(slot);
+                reading.activate(slot);
                 if let Some(p) = reading.pending.get_untracked() {
                     reading.assign(slot, p);
                 }
