@@ -238,17 +238,11 @@ pub async fn patient_studies(patient_id: &str, limit: u32) -> Result<Vec<StudyLi
 // ---- end study list ----
 
 fn study_url(study_uid: &str) -> String {
-    format!(
-        "/dicomweb/studies?StudyInstanceUID={}&includefield=StudyDescription&includefield=InstitutionName&includefield=ModalitiesInStudy",
-        percent_encode(study_uid)
-    )
+    crate::qido::study_query_url(study_uid)
 }
 
 fn series_url(study_uid: &str) -> String {
-    format!(
-        "/dicomweb/studies/{}/series?includefield=SeriesDescription&includefield=NumberOfSeriesRelatedInstances",
-        percent_encode(study_uid)
-    )
+    crate::qido::series_query_url(study_uid)
 }
 
 fn metadata_url(study_uid: &str, series_uid: &str) -> String {
