@@ -177,7 +177,10 @@ mod tests {
         );
         // A count that is not a positive number limits nothing.
         assert_eq!(
-            Route::parse("/iid", "requestType=PATIENT&patientID=HN7&mostRecentResults=0"),
+            Route::parse(
+                "/iid",
+                "requestType=PATIENT&patientID=HN7&mostRecentResults=0"
+            ),
             Route::Patient {
                 patient_id: "HN7".into(),
                 most_recent: None,

@@ -70,7 +70,13 @@ impl OpenStudies {
             .cloned();
         // Newest first; an undated study goes last; equal dates keep the link's order.
         found.sort_by(|(a, _), (b, _)| {
-            let key = |s: &Study| (!s.study_date.is_empty(), s.study_date.clone(), s.study_time.clone());
+            let key = |s: &Study| {
+                (
+                    !s.study_date.is_empty(),
+                    s.study_date.clone(),
+                    s.study_time.clone(),
+                )
+            };
             key(b).cmp(&key(a))
         });
         let mut out = OpenStudies {
@@ -112,7 +118,10 @@ impl OpenStudies {
     pub fn group_series(&self, k: usize) -> &[Series] {
         self.groups
             .get(k)
-            .and_then(|g| self.series.get(g.first_series..g.first_series + g.series_count))
+            .and_then(|g| {
+                self.series
+                    .get(g.first_series..g.first_series + g.series_count)
+            })
             .unwrap_or(&[])
     }
 
@@ -238,13 +247,23 @@ mod tests {
             vec![
                 (study("c", "", ""), vec![series("c1", "CR", 1, 1)]),
                 (study("a", "20250101", "080000"), vec![]),
-                (study("b", "20250101", "173000"), vec![series("b1", "CT", 1, 5)]),
+                (
+                    study("b", "20250101", "173000"),
+                    vec![series("b1", "CT", 1, 5)],
+                ),
                 // A server answering one study twice, and a study nobody asked for.
-                (study("b", "20250101", "173000"), vec![series("b1", "CT", 1, 5)]),
+                (
+                    study("b", "20250101", "173000"),
+                    vec![series("b1", "CT", 1, 5)],
+                ),
                 (study("z", "20300101", ""), vec![series("z1", "CT", 1, 5)]),
             ],
         );
-        let groups: Vec<&str> = open.groups.iter().map(|g| g.study.study_uid.as_str()).collect();
+        let groups: Vec<&str> = open
+            .groups
+            .iter()
+            .map(|g| g.study.study_uid.as_str())
+            .collect();
         assert_eq!(groups, ["b", "a", "c"]);
         // "a" (asked first) has no series: nothing hangs rather than another study's.
         assert_eq!(open.first, None);

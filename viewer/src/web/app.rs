@@ -117,13 +117,16 @@ pub fn App() -> impl IntoView {
             (true, Route::Viewer { study_uids }) => {
                 view! { <super::viewer::ViewerPage study_uids=study_uids/> }.into_any()
             }
-            (true, Route::Patient {
-                patient_id,
-                most_recent,
-            }) => view! {
-                <super::study_list::PatientStudies patient_id=patient_id most_recent=most_recent/>
+            (
+                true,
+                Route::Patient {
+                    patient_id,
+                    most_recent,
+                },
+            ) => {
+                use super::study_list::PatientStudies;
+                view! { <PatientStudies patient_id=patient_id most_recent=most_recent/> }.into_any()
             }
-            .into_any(),
         }
     };
     view! {

@@ -10,7 +10,6 @@
 //! the patient's studies together in the viewer (the viewer itself says which studies
 //! of a `/viewer?StudyInstanceUIDs=…` link could not be opened).
 
-
 use leptos::html;
 use leptos::prelude::*;
 use rangsi_wire::api::{HospitalRef, StudyListRow, StudySortKey};
@@ -520,7 +519,9 @@ pub fn PatientStudies(patient_id: String, most_recent: Option<u32>) -> impl Into
     let found = RwSignal::new(None::<Result<Vec<String>, String>>);
     {
         let patient_id = patient_id.clone();
-        let limit = most_recent.unwrap_or(PATIENT_STUDIES_LIMIT).min(PATIENT_STUDIES_LIMIT);
+        let limit = most_recent
+            .unwrap_or(PATIENT_STUDIES_LIMIT)
+            .min(PATIENT_STUDIES_LIMIT);
         leptos::task::spawn_local(async move {
             match api::patient_studies(&patient_id, limit).await {
                 Ok(rows) if rows.is_empty() => found.set(Some(Err(format!(
@@ -534,7 +535,9 @@ pub fn PatientStudies(patient_id: String, most_recent: Option<u32>) -> impl Into
         });
     }
     move || match found.get() {
-        Some(Ok(study_uids)) => view! { <super::viewer::ViewerPage study_uids=study_uids/> }.into_any(),
+        Some(Ok(study_uids)) => {
+            view! { <super::viewer::ViewerPage study_uids=study_uids/> }.into_any()
+        }
         Some(Err(m)) => view! { <DeepLinkProblem message=m/> }.into_any(),
         None => view! { <div class="splash">{move || ui.t(Text::Loading)}</div> }.into_any(),
     }

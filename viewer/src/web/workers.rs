@@ -85,7 +85,10 @@ fn early_worker() -> Option<Worker> {
         .ok()?
         .dyn_into::<Worker>()
         .ok()?;
-    let _ = Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &"__rangsiWorker".into());
+    let _ = Reflect::delete_property(
+        window.unchecked_ref::<js_sys::Object>(),
+        &"__rangsiWorker".into(),
+    );
     Some(worker)
 }
 
@@ -118,8 +121,9 @@ impl DecodePool {
             let early = (n == 0).then(early_worker).flatten();
             let worker = match &early {
                 Some(w) => w.clone(),
-                None => Worker::new(&url)
-                    .map_err(|e| format!("cannot start a decode worker: {e:?}"))?,
+                None => {
+                    Worker::new(&url).map_err(|e| format!("cannot start a decode worker: {e:?}"))?
+                }
             };
             let handle = pool.clone();
             let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
