@@ -452,7 +452,9 @@ pub fn Viewport(
     let current = move || s.instances.with(|v| v.get(s.index.get()).cloned());
     let total = move || s.instances.with(Vec::len);
     let css_view = move || published.view.get();
-    let markers = move || {
+    // A memo: the markers are the same on every slice of a series, and scrolling must
+    // not rebuild their four elements at each wheel step.
+    let markers = Memo::new(move |_| {
         let inst = current()?;
         let iop = inst.orientation?;
         let o = s.display.get().orientation;
@@ -461,7 +463,7 @@ pub fn Viewport(
             o.image_from_screen_dir([1.0, 0.0]),
             o.image_from_screen_dir([0.0, 1.0]),
         ))
-    };
+    });
     let reference_line = move || {
         if !reading.reference_lines.get() {
             return None;
@@ -581,7 +583,7 @@ pub fn Viewport(
                         {move || if published.cine.get() { format!("▶ {} fps", published.fps.get()) } else { String::new() }}
                     </div>
                 </div>
-                {move || markers().map(|m| view! {
+                {move || markers.get().map(|m| view! {
                     <div class="marker left" data-testid="marker-left">{m.left}</div>
                     <div class="marker right" data-testid="marker-right">{m.right}</div>
                     <div class="marker top" data-testid="marker-top">{m.top}</div>
