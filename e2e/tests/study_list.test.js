@@ -5,7 +5,8 @@
 // seed, sorted here), paging with the total, the keyboard (/, Up/Down, Enter), the
 // session's memory of the last search, quick date ranges, BE/CE dates, thumbnails,
 // the hospital column for the regional admin, the deep links (/viewer with several
-// UIDs, IHE IID STUDY and PATIENT, after login, unknown studies), and a 375 px phone
+// UIDs, IHE IID STUDY and PATIENT, after login, unknown studies; e2e/tests/open.test.js
+// checks the grouping of several studies), and a 375 px phone
 // where the rows are cards. Screenshots: e2e/test-results/list-*.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,13 +146,14 @@ describe('study list (desktop)', () => {
     await page.getByTestId('login-submit').waitFor();
     await login(page);
     await page.getByTestId('series-item').first().waitFor({ timeout: 30000 });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=study-header]').length === 2);
     assert.ok(page.url().endsWith(`/viewer?StudyInstanceUIDs=${uids}`), page.url());
     const [family, given] = server.thai.patient_name.split('^');
     await page.getByTestId('viewer-patient').filter({ hasText: `${given} ${family}` }).waitFor();
     await shot(page, '01-deep-link-two-studies');
   });
 
-  test('IHE IID: STUDY opens it; PATIENT lists the patient, mostRecentResults=1 opens the newest', async () => {
+  test('IHE IID: STUDY opens it; PATIENT opens the patient\'s studies (mostRecentResults=N the newest N)', async () => {
     const { page } = b;
     await page.goto(`${server.url}/iid?requestType=STUDY&studyUID=${server.latin.study_uid}`);
     await page.getByTestId('series-item').first().waitFor({ timeout: 30000 });
@@ -159,19 +161,25 @@ describe('study list (desktop)', () => {
     assert.match(await page.getByTestId('viewer-patient').textContent(), new RegExp(lf, 'i'));
 
     await page.goto(`${server.url}/iid?requestType=PATIENT&patientID=${encodeURIComponent(server.thai.patient_id)}`);
+    await page.locator(`[data-testid=study-header][data-study-uid="${server.thai.study_uid}"]`).waitFor({ timeout: 30000 });
+    assert.equal(await page.getByTestId('study-header').count(), 1);
+    await page.getByTestId('series-item').first().waitFor();
+    await shot(page, '02-iid-patient');
+
+    // The study list of one patient keeps a URL of its own.
+    await page.goto(`${server.url}/?patientID=${encodeURIComponent(server.thai.patient_id)}`);
     await page.getByTestId('study-table').waitFor();
     await waitInfo(page, /^1–1 /);
     assert.deepEqual(await rowUids(page), [server.thai.study_uid]);
     await page.getByTestId('all-studies').waitFor();
-    await shot(page, '02-iid-patient');
 
     await page.goto(`${server.url}/iid?requestType=PATIENT&patientID=${seed.own[7].patient_id}&mostRecentResults=1`);
-    await page.waitForURL(new RegExp(`StudyInstanceUIDs=${seed.own[7].study_uid.replaceAll('.', '\\.')}$`), { timeout: 30000 });
+    await page.locator(`[data-testid=study-header][data-study-uid="${seed.own[7].study_uid}"]`).waitFor({ timeout: 30000 });
     await page.getByTestId('series-item').first().waitFor({ timeout: 30000 });
     assert.ok(lg !== undefined);
   });
 
-  test('unknown or forbidden studies get a clear message', async () => {
+  test('unknown or forbidden studies get a clear message; the others open', async () => {
     const { page } = b;
     // The second hospital's study is as invisible as an unknown one.
     const forbidden = seed.other[0].study_uid;
@@ -181,13 +189,13 @@ describe('study list (desktop)', () => {
     const text = await error.textContent();
     assert.match(text, /1\.2\.3\.4\.5\.6\.7/);
     assert.ok(text.includes(forbidden));
-    assert.equal(await page.getByTestId('open-found').count(), 0);
+    assert.equal(await page.getByTestId('series-item').count(), 0);
     await shot(page, '03-unknown-study');
 
     await page.goto(`${server.url}/viewer?StudyInstanceUIDs=1.2.3.4.5.6.7,${server.thai.study_uid}`);
-    await page.getByTestId('open-found').click();
     await page.getByTestId('series-item').first().waitFor({ timeout: 30000 });
-    assert.ok(page.url().endsWith(`StudyInstanceUIDs=${server.thai.study_uid}`));
+    assert.match(await page.getByTestId('deeplink-error').textContent(), /1\.2\.3\.4\.5\.6\.7/);
+    assert.ok(page.url().endsWith(`StudyInstanceUIDs=1.2.3.4.5.6.7,${server.thai.study_uid}`));
 
     await page.goto(`${server.url}/iid?requestType=PATIENT&patientID=${seed.other[0].patient_id}&mostRecentResults=1`);
     await page.getByTestId('deeplink-error').waitFor({ timeout: 30000 });

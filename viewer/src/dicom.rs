@@ -299,6 +299,8 @@ impl Study {
 /// A series of a study (QIDO-RS `/studies/{s}/series`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// The study it belongs to (the reading page may show several studies' series).
+    pub study_uid: String,
     pub series_uid: String,
     pub modality: String,
     pub number: Option<i64>,
@@ -310,6 +312,7 @@ impl Series {
     pub fn from_json(v: &Value) -> Option<Series> {
         let a = Attrs(v);
         Some(Series {
+            study_uid: a.string(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
             series_uid: a.string(tags::SERIES_INSTANCE_UID)?,
             modality: a.string(tags::MODALITY).unwrap_or_default(),
             number: a.int(tags::SERIES_NUMBER),

@@ -107,7 +107,6 @@ texts! {
     BadgeConsult => "ขอคำปรึกษา", "Consult requested";
     ListKeys => "ลูกศรขึ้น/ลง: เลือก, Enter: เปิด, /: ค้นหา", "Up/Down: select, Enter: open, /: search";
     StudyNotFound => "ไม่พบการตรวจ หรือคุณไม่มีสิทธิ์เปิดการตรวจนี้", "Study not found, or you may not open it";
-    OpenFound => "เปิดการตรวจที่พบ", "Open the studies found";
     PatientStudies => "การตรวจของผู้ป่วย", "Studies of patient";
     NoPatientStudies => "ไม่พบการตรวจของผู้ป่วยรายนี้ที่คุณเปิดได้", "No studies of this patient that you may open";
     AllStudies => "การตรวจทั้งหมด", "All studies";

@@ -9,6 +9,8 @@
 //! - [`qido`]: the study search form to a QIDO-RS query string.
 //! - [`route`]: URLs (`/`, `/viewer?StudyInstanceUIDs=…`, `/iid?…`) to pages.
 //! - [`stack`]: slice order, stack scrolling, load order, window/level by drag and presets.
+//! - [`studies`]: the studies open together, their series grouped newest study first,
+//!   and the series that hangs first.
 //! - [`layout`]: viewport grids (1×1 … 3×3) and which series each viewport shows.
 //! - [`orientation`]: L/R/A/P/H/F markers, reference lines, nearest slice by position.
 //! - [`shortcuts`]: every key of the reading page, its action and its help text.
@@ -30,6 +32,7 @@ pub mod qido;
 pub mod route;
 pub mod shortcuts;
 pub mod stack;
+pub mod studies;
 pub mod tools;
 
 #[cfg(target_arch = "wasm32")]

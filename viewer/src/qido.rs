@@ -235,6 +235,24 @@ fn join(q: &[(&str, String)]) -> String {
         .join("&")
 }
 
+/// The QIDO-RS query for one study's row (what the reading page's header and overlay
+/// show). `index.html` sends the same URL early for a deep link: keep the two equal
+/// (a test checks it), or the app asks a second time.
+pub fn study_query_url(study_uid: &str) -> String {
+    format!(
+        "/dicomweb/studies?StudyInstanceUID={}&includefield=StudyDescription&includefield=InstitutionName&includefield=ModalitiesInStudy",
+        percent_encode(study_uid)
+    )
+}
+
+/// The QIDO-RS query for a study's series; `index.html` sends it early too.
+pub fn series_query_url(study_uid: &str) -> String {
+    format!(
+        "/dicomweb/studies/{}/series?includefield=SeriesDescription&includefield=NumberOfSeriesRelatedInstances",
+        percent_encode(study_uid)
+    )
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters (and `*`, which
 /// QIDO wildcards use and which is safe in a query).
 pub fn percent_encode(s: &str) -> String {
@@ -286,6 +304,19 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_html_sends_the_same_early_queries_as_the_app() {
+        // index.html builds them as JS template literals over encodeURIComponent(uid);
+        // for a UID (digits and dots) both encodings leave it as it is.
+        let html = include_str!("../../index.html").replace("${u}", "1.2.840.99.7");
+        for url in [
+            study_query_url("1.2.840.99.7"),
+            series_query_url("1.2.840.99.7"),
+        ] {
+            assert!(html.contains(&format!("`{url}`")), "index.html lacks {url}");
+        }
+    }
     use rangsi_wire::api::StudySortKey;
 
     #[test]

@@ -1,9 +1,9 @@
-//! Which page a URL shows. Deep links other systems use open straight into a study:
+//! Which page a URL shows. Deep links other systems use open straight into the viewer:
 //! `/viewer?StudyInstanceUIDs=UID[,UID]` (the OHIF convention) and IHE Invoke Image
 //! Display `/iid?requestType=STUDY&studyUID=…` or `requestType=PATIENT&patientID=…`
-//! (the list of that patient's studies; with `mostRecentResults=1` the newest study
-//! opens at once). The URL stays while the login page shows, so after login the deep
-//! link opens.
+//! (every study of that patient, newest first; `mostRecentResults=N` only the N newest).
+//! Several studies open together, their series grouped by study ([`crate::studies`]).
+//! The URL stays while the login page shows, so after login the deep link opens.
 
 use crate::qido::{percent_decode, percent_encode};
 
@@ -11,9 +11,13 @@ use crate::qido::{percent_decode, percent_encode};
 pub enum Route {
     /// The study list, optionally only the studies of one patient (exact patient ID).
     Studies { patient_id: Option<String> },
-    /// The newest study of one patient, opened in the viewer (IID `mostRecentResults=1`).
-    PatientLatest { patient_id: String },
-    /// One or more studies open in the viewer (the first is shown).
+    /// A patient's studies (exact patient ID) open in the viewer, newest first; only
+    /// the `most_recent` newest when given (IID `mostRecentResults`).
+    Patient {
+        patient_id: String,
+        most_recent: Option<u32>,
+    },
+    /// One or more studies open in the viewer (the first one's series hangs first).
     Viewer { study_uids: Vec<String> },
 }
 
@@ -64,15 +68,22 @@ impl Route {
                     let patient_id = get("patientID")
                         .map(|p| p.split("^^^").next().unwrap_or("").trim().to_owned())
                         .filter(|p| !p.is_empty());
-                    match (
-                        patient_id,
-                        get("mostRecentResults").as_deref().map(str::trim),
-                    ) {
-                        (Some(patient_id), Some("1")) => Route::PatientLatest { patient_id },
-                        (patient_id, _) => Route::Studies { patient_id },
+                    let most_recent = get("mostRecentResults")
+                        .and_then(|n| n.trim().parse::<u32>().ok())
+                        .filter(|&n| n > 0);
+                    match patient_id {
+                        Some(patient_id) => Route::Patient {
+                            patient_id,
+                            most_recent,
+                        },
+                        None => Route::Studies { patient_id: None },
                     }
                 }
                 _ => Route::Studies { patient_id: None },
+            },
+            // The study list of one patient.
+            "" => Route::Studies {
+                patient_id: get("patientID").filter(|p| !p.trim().is_empty()),
             },
             _ => Route::Studies { patient_id: None },
         }
@@ -84,11 +95,20 @@ impl Route {
             Route::Studies { patient_id: None } => "/".to_owned(),
             Route::Studies {
                 patient_id: Some(id),
-            } => format!("/iid?requestType=PATIENT&patientID={}", percent_encode(id)),
-            Route::PatientLatest { patient_id } => format!(
-                "/iid?requestType=PATIENT&patientID={}&mostRecentResults=1",
-                percent_encode(patient_id)
-            ),
+            } => format!("/?patientID={}", percent_encode(id)),
+            Route::Patient {
+                patient_id,
+                most_recent,
+            } => {
+                let mut url = format!(
+                    "/iid?requestType=PATIENT&patientID={}",
+                    percent_encode(patient_id)
+                );
+                if let Some(n) = most_recent {
+                    url.push_str(&format!("&mostRecentResults={n}"));
+                }
+                url
+            }
             Route::Viewer { study_uids } => {
                 format!("/viewer?StudyInstanceUIDs={}", study_uids.join(","))
             }
@@ -140,22 +160,40 @@ mod tests {
         );
         assert_eq!(
             Route::parse("/iid", "?requestType=PATIENT&patientID=HN%200001"),
-            Route::Studies {
-                patient_id: Some("HN 0001".into())
+            Route::Patient {
+                patient_id: "HN 0001".into(),
+                most_recent: None,
             }
         );
         assert_eq!(
             Route::parse(
                 "/iid",
-                "requestType=PATIENT&patientID=HN7%5E%5E%5E%261.2.3%26ISO&mostRecentResults=1"
+                "requestType=PATIENT&patientID=HN7%5E%5E%5E%261.2.3%26ISO&mostRecentResults=3"
             ),
-            Route::PatientLatest {
-                patient_id: "HN7".into()
+            Route::Patient {
+                patient_id: "HN7".into(),
+                most_recent: Some(3),
+            }
+        );
+        // A count that is not a positive number limits nothing.
+        assert_eq!(
+            Route::parse(
+                "/iid",
+                "requestType=PATIENT&patientID=HN7&mostRecentResults=0"
+            ),
+            Route::Patient {
+                patient_id: "HN7".into(),
+                most_recent: None,
             }
         );
         for r in [
-            Route::PatientLatest {
+            Route::Patient {
                 patient_id: "HN 7".into(),
+                most_recent: Some(1),
+            },
+            Route::Patient {
+                patient_id: "ส 1".into(),
+                most_recent: None,
             },
             Route::Studies {
                 patient_id: Some("ส 1".into()),
@@ -167,6 +205,10 @@ mod tests {
         }
         assert_eq!(
             Route::parse("/iid", ""),
+            Route::Studies { patient_id: None }
+        );
+        assert_eq!(
+            Route::parse("/iid", "requestType=PATIENT"),
             Route::Studies { patient_id: None }
         );
     }

@@ -40,7 +40,7 @@ pub use image::{FrameTexels, GpuImage, SampleFormat};
 pub use renderer::Renderer;
 pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
 pub use volume::{
-    GpuVolume, MAX_BRICKS, MprRenderer, MprUniform, MprView, SliceTexels, VolumeFormat,
+    GpuVolume, MAX_BRICKS, MprRenderer, MprUniform, MprView, Pane, SliceTexels, VolumeFormat,
     VolumeLayout,
 };
 pub use vr::{BLOCK_SIZE, BlockAtlas, VrRenderer, VrUniform, VrView};

@@ -264,6 +264,15 @@ impl MprView {
     }
 }
 
+/// Where a pane goes: the whole target's size, the pane's top-left pixel (its size
+/// is the view's `viewport_px`), and whether the whole target is cleared first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pane {
+    pub target_size: [u32; 2],
+    pub origin: [u32; 2],
+    pub clear: bool,
+}
+
 /// Pipelines and the uniform for MPR views of one target format.
 pub struct MprRenderer {
     device: wgpu::Device,
@@ -528,9 +537,11 @@ impl MprRenderer {
             volume,
             voxel_from_patient,
             view,
-            view.viewport_px,
-            [0, 0],
-            true,
+            Pane {
+                target_size: view.viewport_px,
+                origin: [0, 0],
+                clear: true,
+            },
         );
     }
 
@@ -543,15 +554,18 @@ impl MprRenderer {
         volume: &GpuVolume,
         voxel_from_patient: &Affine,
         view: &MprView,
-        target_size: [u32; 2],
-        origin: [u32; 2],
-        clear: bool,
+        pane: Pane,
     ) {
         let mut uniform = view.uniform(
             &volume.layout,
             voxel_from_patient,
             self.target_format.is_srgb(),
         );
+        let Pane {
+            target_size,
+            origin,
+            clear,
+        } = pane;
         uniform.origin = origin.map(|x| x as f32);
         uniform.target = target_size.map(|x| x as f32);
         self.queue
@@ -626,9 +640,11 @@ impl MprRenderer {
                 volume,
                 voxel_from_patient,
                 view,
-                size,
-                *origin,
-                k == 0,
+                Pane {
+                    target_size: size,
+                    origin: *origin,
+                    clear: k == 0,
+                },
             );
         }
         crate::readback::read_rgba(&self.device, &self.queue, &texture)

@@ -1,11 +1,23 @@
 //! Calls to the server: the JSON API (`/api/login`, `/api/me`, `/api/logout`) and
 //! DICOMweb QIDO-RS / `/metadata`. Authentication is the session cookie (same origin).
+//!
+//! A DICOMweb GET can be started before anyone waits for it ([`prefetch`]): a deep
+//! link's study and series queries go out together with `/api/me`, the hanging
+//! series' `/metadata` as soon as the series are known; the page that needs the
+//! answer later takes the request under way instead of asking again. Before the app
+//! runs, `index.html` has already sent a deep link's study and series queries; the
+//! app takes those fetches over ([`page_early`]).
 
 use rangsi_wire::api::{
     ApiError, HospitalList, HospitalRef, LoginRequest, Me, StudyListRow, StudyPage,
 };
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use futures::FutureExt as _;
+use futures::future::{LocalBoxFuture, Shared};
 use serde_json::Value;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
@@ -63,10 +75,12 @@ async fn call(
             .map_err(js_error)?;
     }
     let window = web_sys::window().ok_or_else(|| CallError::Failed("no window".into()))?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(js_error)?
-        .unchecked_into();
+    checked(url, JsFuture::from(window.fetch_with_request(&request))).await
+}
+
+/// The response of a fetch, or why the call failed (401, or the server's message).
+async fn checked(url: &str, fetch: JsFuture) -> Result<Response, CallError> {
+    let response: Response = fetch.await.map_err(js_error)?.unchecked_into();
     if response.status() == 401 {
         return Err(CallError::Unauthenticated);
     }
@@ -84,13 +98,8 @@ async fn call(
     Ok(response)
 }
 
-pub(super) async fn json(
-    method: &str,
-    url: &str,
-    accept: &str,
-    body: Option<String>,
-) -> Result<Value, CallError> {
-    let response = call(method, url, accept, body).await?;
+/// The JSON body of a response (an empty array for 204 or an empty body).
+async fn body_json(url: &str, response: Response) -> Result<Value, CallError> {
     if response.status() == 204 {
         return Ok(Value::Array(vec![]));
     }
@@ -105,7 +114,68 @@ pub(super) async fn json(
     serde_json::from_str(&text).map_err(|e| CallError::Failed(format!("{url}: {e}")))
 }
 
+pub(super) async fn json(
+    method: &str,
+    url: &str,
+    accept: &str,
+    body: Option<String>,
+) -> Result<Value, CallError> {
+    let response = call(method, url, accept, body).await?;
+    body_json(url, response).await
+}
+
+/// The fetch of `url` that `index.html`'s early script started for a deep link, if
+/// any (`window.__rangsiEarly`, by URL); taken once.
+fn page_early(url: &str) -> Option<js_sys::Promise> {
+    let window = web_sys::window()?;
+    let early = js_sys::Reflect::get(&window, &"__rangsiEarly".into())
+        .ok()
+        .filter(JsValue::is_object)?;
+    let promise = js_sys::Reflect::get(&early, &url.into())
+        .ok()?
+        .dyn_into::<js_sys::Promise>()
+        .ok()?;
+    let _ = js_sys::Reflect::delete_property(early.unchecked_ref::<js_sys::Object>(), &url.into());
+    Some(promise)
+}
+
+type Early = Shared<LocalBoxFuture<'static, Result<Value, CallError>>>;
+
+thread_local! {
+    /// DICOMweb GETs started ahead of need, by URL; each is taken by its first reader.
+    static EARLY: RefCell<HashMap<String, Early>> = RefCell::new(HashMap::new());
+}
+
+/// Starts `GET url` (DICOM JSON) now, for a later [`dicom_json`] of the same URL.
+fn prefetch(url: String) {
+    if EARLY.with(|e| e.borrow().contains_key(&url)) {
+        return;
+    }
+    let page = page_early(&url);
+    let request = {
+        let url = url.clone();
+        async move {
+            match page {
+                Some(fetch) => body_json(&url, checked(&url, JsFuture::from(fetch)).await?).await,
+                None => json("GET", &url, "application/dicom+json", None).await,
+            }
+        }
+        .boxed_local()
+        .shared()
+    };
+    // A shared future runs only when polled: drive it so the request leaves now.
+    leptos::task::spawn_local(request.clone().map(drop));
+    EARLY.with(|e| e.borrow_mut().insert(url, request));
+}
+
 async fn dicom_json(url: &str) -> Result<Value, CallError> {
+    if let Some(early) = EARLY.with(|e| e.borrow_mut().remove(url)) {
+        match early.await {
+            // Asked before the login: ask again now.
+            Err(CallError::Unauthenticated) => {}
+            answer => return answer,
+        }
+    }
     json("GET", url, "application/dicom+json", None).await
 }
 
@@ -155,55 +225,61 @@ pub async fn study_hospitals() -> Result<Vec<HospitalRef>, CallError> {
         .map_err(|e| CallError::Failed(format!("{url}: {e}")))
 }
 
-/// Which of `study_uids` the user can open (unknown and other hospitals' studies are absent).
-pub async fn studies_by_uid(study_uids: &[String]) -> Result<Vec<StudyListRow>, CallError> {
-    let list: Vec<String> = study_uids.iter().map(|u| percent_encode(u)).collect();
+/// The studies of a patient (exact patient ID) the user can see, newest first, at most `limit`.
+pub async fn patient_studies(patient_id: &str, limit: u32) -> Result<Vec<StudyListRow>, CallError> {
     let page = page_json(&format!(
-        "/api/studies?uid={}&limit={}",
-        list.join(","),
-        study_uids.len().max(1)
+        "/api/studies?patient={}&sort=-date&limit={limit}",
+        percent_encode(patient_id)
     ))
     .await?;
     Ok(page.rows)
 }
 
-/// The newest study of a patient (exact patient ID), if the user can see one.
-pub async fn latest_study(patient_id: &str) -> Result<Option<StudyListRow>, CallError> {
-    let page = page_json(&format!(
-        "/api/studies?patient={}&sort=-date&limit=1",
-        percent_encode(patient_id)
-    ))
-    .await?;
-    Ok(page.rows.into_iter().next())
-}
-
 // ---- end study list ----
 
-pub async fn study(study_uid: &str) -> Result<Option<Study>, CallError> {
-    let v = dicom_json(&format!(
-        "/dicomweb/studies?StudyInstanceUID={}&includefield=StudyDescription&includefield=InstitutionName&includefield=ModalitiesInStudy",
-        percent_encode(study_uid)
-    ))
-    .await?;
-    Ok(Study::list_from_json(&v).into_iter().next())
+fn study_url(study_uid: &str) -> String {
+    crate::qido::study_query_url(study_uid)
 }
 
-pub async fn series(study_uid: &str) -> Result<Vec<Series>, CallError> {
-    let v = dicom_json(&format!(
-        "/dicomweb/studies/{}/series?includefield=SeriesDescription&includefield=NumberOfSeriesRelatedInstances",
-        percent_encode(study_uid)
-    ))
-    .await?;
-    Ok(Series::list_from_json(&v))
+fn series_url(study_uid: &str) -> String {
+    crate::qido::series_query_url(study_uid)
 }
 
-pub async fn metadata(study_uid: &str, series_uid: &str) -> Result<Vec<Instance>, CallError> {
-    let v = dicom_json(&format!(
+fn metadata_url(study_uid: &str, series_uid: &str) -> String {
+    format!(
         "/dicomweb/studies/{}/series/{}/metadata",
         percent_encode(study_uid),
         percent_encode(series_uid)
-    ))
-    .await?;
+    )
+}
+
+/// Starts the queries [`open_study`] makes, so that they run while the page starts.
+pub fn prefetch_study(study_uid: &str) {
+    prefetch(study_url(study_uid));
+    prefetch(series_url(study_uid));
+}
+
+/// Starts the `/metadata` request [`metadata`] makes for this series.
+pub fn prefetch_metadata(study_uid: &str, series_uid: &str) {
+    prefetch(metadata_url(study_uid, series_uid));
+}
+
+/// A study and its series, both asked at once; `None` when the study does not exist
+/// or belongs to a hospital the user cannot see (the server answers the same for both).
+pub async fn open_study(study_uid: &str) -> Result<Option<(Study, Vec<Series>)>, CallError> {
+    let (study_url, series_url) = (study_url(study_uid), series_url(study_uid));
+    let (study, series) = futures::join!(dicom_json(&study_url), dicom_json(&series_url));
+    let Some(study) = Study::list_from_json(&study?)
+        .into_iter()
+        .find(|s| s.study_uid == study_uid)
+    else {
+        return Ok(None);
+    };
+    Ok(Some((study, Series::list_from_json(&series?))))
+}
+
+pub async fn metadata(study_uid: &str, series_uid: &str) -> Result<Vec<Instance>, CallError> {
+    let v = dicom_json(&metadata_url(study_uid, series_uid)).await?;
     Ok(Instance::list_from_json(&v))
 }
 

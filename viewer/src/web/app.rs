@@ -69,6 +69,19 @@ pub fn App() -> impl IntoView {
     };
     provide_context(ui);
     let checked = RwSignal::new(false);
+    // A deep link into the viewer: its studies' queries and the decode workers (their
+    // wasm download and compile) start now, beside `/api/me`, not after it.
+    if let Route::Viewer { study_uids } = ui.route.get_untracked() {
+        for uid in &study_uids {
+            api::prefetch_study(uid);
+        }
+    }
+    if matches!(
+        ui.route.get_untracked(),
+        Route::Viewer { .. } | Route::Patient { .. }
+    ) {
+        let _ = super::workers::DecodePool::get();
+    }
     leptos::task::spawn_local(async move {
         if let Ok(me) = api::me().await {
             ui.me.set(me);
@@ -79,20 +92,40 @@ pub fn App() -> impl IntoView {
         window_event_listener(leptos::ev::popstate, move |_| ui.route.set(current_route()));
     on_cleanup(move || popstate.remove());
 
-    let page = move || {
-        if !checked.get() {
-            return view! { <div class="splash">{move || ui.t(Text::Loading)}</div> }.into_any();
+    // (logged in, route), or `None` while the session is checked. A deep link into the
+    // viewer does not wait for `/api/me`: the reading page mounts (and opens its GPU) at
+    // once, and turns into the login page if the session check or a query says 401. A
+    // memo, so that the answer of `/api/me` does not mount the page a second time.
+    let shown = Memo::new(move |_| {
+        let route = ui.route.get();
+        let deep = matches!(route, Route::Viewer { .. } | Route::Patient { .. });
+        match (checked.get(), ui.me.with(Option::is_some)) {
+            (false, _) if !deep => None,
+            (false, _) => Some((true, route)),
+            (true, logged_in) => Some((logged_in, route)),
         }
-        match (ui.me.get().is_some(), ui.route.get()) {
+    });
+    let page = move || {
+        let Some(shown) = shown.get() else {
+            return view! { <div class="splash">{move || ui.t(Text::Loading)}</div> }.into_any();
+        };
+        match shown {
             (false, _) => view! { <super::login::LoginPage/> }.into_any(),
             (true, Route::Studies { patient_id }) => {
                 view! { <super::study_list::StudyList patient_id=patient_id/> }.into_any()
             }
             (true, Route::Viewer { study_uids }) => {
-                view! { <super::study_list::OpenStudies study_uids=study_uids/> }.into_any()
+                view! { <super::viewer::ViewerPage study_uids=study_uids/> }.into_any()
             }
-            (true, Route::PatientLatest { patient_id }) => {
-                view! { <super::study_list::PatientLatest patient_id=patient_id/> }.into_any()
+            (
+                true,
+                Route::Patient {
+                    patient_id,
+                    most_recent,
+                },
+            ) => {
+                use super::study_list::PatientStudies;
+                view! { <PatientStudies patient_id=patient_id most_recent=most_recent/> }.into_any()
             }
         }
     };

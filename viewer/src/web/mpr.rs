@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use leptos::html;
 use leptos::prelude::*;
-use rangsi_render::{Gpu, GpuVolume, MprRenderer, MprView, Screen, SliceTexels, VoiWindow, VolumeFormat};
+use rangsi_render::{Gpu, GpuVolume, MprRenderer, MprView, Pane, Screen, SliceTexels, VoiWindow, VolumeFormat};
 use rangsi_volume::mpr::SlabMode;
 use rangsi_volume::{Notice, SliceSource, Source, Volume};
 use rangsi_wire::decode::{PixelModule, TexelKind};
@@ -846,7 +846,13 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
             invert: plan.invert,
         };
         let origin = [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]];
-        renderer.draw_pane(&target, volume, &plan.volume.voxel_from_patient, &view, size, origin, p == 0);
+        renderer.draw_pane(
+            &target,
+            volume,
+            &plan.volume.voxel_from_patient,
+            &view,
+            Pane { target_size: size, origin, clear: p == 0 },
+        );
     }
     gpu.queue.present(frame);
     drop(c);

@@ -6,12 +6,9 @@
 //! move the selection, Enter opens it. The last search is remembered for the session.
 //! At phone width the rows are cards (CSS).
 //!
-//! Also the deep links' landing: [`OpenStudies`] checks that the studies of
-//! `/viewer?StudyInstanceUIDs=…` exist and may be opened (a clear message when not),
-//! [`PatientLatest`] opens a patient's newest study (IID `mostRecentResults=1`).
-
-use std::cell::RefCell;
-use std::collections::HashSet;
+//! Also the landing of IHE IID `requestType=PATIENT` links: [`PatientStudies`] opens
+//! the patient's studies together in the viewer (the viewer itself says which studies
+//! of a `/viewer?StudyInstanceUIDs=…` link could not be opened).
 
 use leptos::html;
 use leptos::prelude::*;
@@ -31,11 +28,6 @@ const MODALITIES: &[&str] = &[
 
 /// Where the last search is remembered (`sessionStorage`: this tab, this session).
 const SAVED_SEARCH_KEY: &str = "rangsi.studySearch";
-
-thread_local! {
-    /// Studies the list has shown: opening one of them needs no existence check.
-    static SEEN: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
-}
 
 fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
@@ -134,10 +126,6 @@ pub fn StudyList(patient_id: Option<String>) -> impl IntoView {
             }
             match result {
                 Ok(page) => {
-                    SEEN.with(|seen| {
-                        seen.borrow_mut()
-                            .extend(page.rows.iter().map(|r| r.study_uid.clone()))
-                    });
                     total.set(page.total);
                     rows.set(page.rows);
                     selected.set(0);
@@ -445,7 +433,7 @@ pub fn StudyList(patient_id: Option<String>) -> impl IntoView {
 
 fn scroll_selected_into_view() {
     // After the class changed: the next animation frame is soon enough and cheap.
-    let _ = leptos::prelude::request_animation_frame(|| {
+    leptos::prelude::request_animation_frame(|| {
         if let Some(el) = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| d.query_selector(".study-row.selected").ok().flatten())
@@ -520,52 +508,43 @@ fn StudyRow(
     }
 }
 
-/// `/viewer?StudyInstanceUIDs=…`: opens the studies the user may see; says clearly
-/// which were not found (unknown, or another hospital's: the server does not tell
-/// them apart, so neither does the message).
+/// The most studies an IID `requestType=PATIENT` link opens together (the newest).
+const PATIENT_STUDIES_LIMIT: u32 = 50;
+
+/// IID `requestType=PATIENT`: the patient's studies the user may see, newest first
+/// (only the `mostRecentResults` newest when given), open together in the viewer.
 #[component]
-pub fn OpenStudies(study_uids: Vec<String>) -> impl IntoView {
+pub fn PatientStudies(patient_id: String, most_recent: Option<u32>) -> impl IntoView {
     let ui = ui();
-    let all_seen = SEEN.with(|seen| {
-        let seen = seen.borrow();
-        study_uids.iter().all(|u| seen.contains(u))
-    });
-    // (found in the order asked, missing)
-    let checked = RwSignal::new(all_seen.then(|| (study_uids.clone(), Vec::<String>::new())));
-    let error = RwSignal::new(None::<String>);
-    if !all_seen {
-        let asked = study_uids.clone();
+    let found = RwSignal::new(None::<Result<Vec<String>, String>>);
+    {
+        let patient_id = patient_id.clone();
+        let limit = most_recent
+            .unwrap_or(PATIENT_STUDIES_LIMIT)
+            .min(PATIENT_STUDIES_LIMIT);
         leptos::task::spawn_local(async move {
-            match api::studies_by_uid(&asked).await {
-                Ok(rows) => {
-                    let (found, missing): (Vec<String>, Vec<String>) = asked
-                        .iter()
-                        .cloned()
-                        .partition(|u| rows.iter().any(|r| &r.study_uid == u));
-                    checked.set(Some((found, missing)));
-                }
+            match api::patient_studies(&patient_id, limit).await {
+                Ok(rows) if rows.is_empty() => found.set(Some(Err(format!(
+                    "{}: {patient_id}",
+                    ui.t(Text::NoPatientStudies)
+                )))),
+                Ok(rows) => found.set(Some(Ok(rows.into_iter().map(|r| r.study_uid).collect()))),
                 Err(api::CallError::Unauthenticated) => ui.me.set(None),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => found.set(Some(Err(e.to_string()))),
             }
         });
     }
-    move || match (checked.get(), error.get()) {
-        (_, Some(e)) => view! { <DeepLinkProblem message=e found=vec![]/> }.into_any(),
-        (None, None) => {
-            view! { <div class="splash">{move || ui.t(Text::Loading)}</div> }.into_any()
+    move || match found.get() {
+        Some(Ok(study_uids)) => {
+            view! { <super::viewer::ViewerPage study_uids=study_uids/> }.into_any()
         }
-        (Some((found, missing)), None) if missing.is_empty() => {
-            view! { <super::viewer::ViewerPage study_uids=found/> }.into_any()
-        }
-        (Some((found, missing)), None) => {
-            let message = format!("{}: {}", ui.t(Text::StudyNotFound), missing.join(", "));
-            view! { <DeepLinkProblem message=message found=found/> }.into_any()
-        }
+        Some(Err(m)) => view! { <DeepLinkProblem message=m/> }.into_any(),
+        None => view! { <div class="splash">{move || ui.t(Text::Loading)}</div> }.into_any(),
     }
 }
 
 #[component]
-fn DeepLinkProblem(message: String, found: Vec<String>) -> impl IntoView {
+fn DeepLinkProblem(message: String) -> impl IntoView {
     let ui = ui();
     view! {
         <TopBar>
@@ -574,50 +553,11 @@ fn DeepLinkProblem(message: String, found: Vec<String>) -> impl IntoView {
         <main class="deeplink">
             <p class="error" data-testid="deeplink-error">{message}</p>
             <div class="deeplink-actions">
-                {(!found.is_empty()).then(|| {
-                    let found = found.clone();
-                    view! {
-                        <button data-testid="open-found" on:click=move |_| {
-                            SEEN.with(|seen| seen.borrow_mut().extend(found.iter().cloned()));
-                            ui.navigate(Route::Viewer { study_uids: found.clone() });
-                        }>{move || ui.t(Text::OpenFound)}</button>
-                    }
-                })}
                 <button data-testid="deeplink-back"
                     on:click=move |_| ui.navigate(Route::Studies { patient_id: None })>
                     {move || ui.t(Text::BackToStudies)}
                 </button>
             </div>
         </main>
-    }
-}
-
-/// IID `requestType=PATIENT&mostRecentResults=1`: the patient's newest study.
-#[component]
-pub fn PatientLatest(patient_id: String) -> impl IntoView {
-    let ui = ui();
-    let problem = RwSignal::new(None::<String>);
-    {
-        let patient_id = patient_id.clone();
-        leptos::task::spawn_local(async move {
-            match api::latest_study(&patient_id).await {
-                Ok(Some(row)) => {
-                    SEEN.with(|seen| seen.borrow_mut().insert(row.study_uid.clone()));
-                    ui.navigate(Route::Viewer {
-                        study_uids: vec![row.study_uid],
-                    });
-                }
-                Ok(None) => problem.set(Some(format!(
-                    "{}: {patient_id}",
-                    ui.t(Text::NoPatientStudies)
-                ))),
-                Err(api::CallError::Unauthenticated) => ui.me.set(None),
-                Err(e) => problem.set(Some(e.to_string())),
-            }
-        });
-    }
-    move || match problem.get() {
-        Some(m) => view! { <DeepLinkProblem message=m found=vec![]/> }.into_any(),
-        None => view! { <div class="splash">{move || ui.t(Text::Loading)}</div> }.into_any(),
     }
 }

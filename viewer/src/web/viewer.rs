@@ -1,5 +1,6 @@
-//! The reading page: the study's series (thumbnails, image counts; a strip on
-//! phones), the toolbar (layouts, drag tools, zoom/rotate/flip/invert/reset, cine,
+//! The reading page: the series of the studies it opened, grouped by study under a
+//! header, newest study first ([`crate::studies`]; thumbnails, image counts; a strip
+//! on phones), the toolbar (layouts, drag tools, zoom/rotate/flip/invert/reset, cine,
 //! window presets, sync scroll, reference lines, help) and a grid of independent
 //! viewports (1×1 … 3×3), one of them active.
 //!
@@ -7,6 +8,12 @@
 //! reference lines, help) act here, the rest go to the active viewport as a
 //! [`Command`]. A series goes into a viewport by a click (the active one), by HTML
 //! drag and drop onto any viewport, or on touch by tapping the series then the viewport.
+//!
+//! Opening is one round trip deep: every study's study and series queries go out
+//! together (already at page start for a deep link, `app.rs`), and the hanging series'
+//! `/metadata` as soon as the series are known, while the viewport opens its GPU.
+//! A requested study that does not exist or that the user may not see is named in a
+//! message; the others open.
 
 use leptos::prelude::*;
 use rangsi_render::ViewState;
@@ -15,12 +22,14 @@ use wasm_bindgen::JsCast;
 use super::api;
 use super::app::{TopBar, ui};
 use super::viewport::Viewport;
+use crate::dates::format_da;
 use crate::dicom::{Instance, Series, Study};
 use crate::i18n::{Lang, Text};
 use crate::layout::{self, Layout, MAX_VIEWPORTS};
 use crate::route::Route;
 use crate::shortcuts::{self, Action};
 use crate::stack;
+use crate::studies::{OpenStudies, PanelRow};
 use crate::tools::ToolMode;
 // measurements: the tool buttons (web/measure.rs)
 use super::measure::MeasureTools;
@@ -32,7 +41,7 @@ pub const SERIES_DRAG_TYPE: &str = "application/x-rangsi-series";
 /// What one viewport shows and publishes (all signals, so `Copy`).
 #[derive(Clone, Copy)]
 pub struct Slot {
-    /// Index into the study's series list.
+    /// Index into the reading's series list ([`Reading::series`]).
     pub series: RwSignal<Option<usize>>,
     /// The slice on screen (sync scroll and reference lines read it).
     pub current: RwSignal<Option<Instance>>,
@@ -53,6 +62,7 @@ pub struct Command {
 /// The reading page's shared state.
 #[derive(Clone, Copy)]
 pub struct Reading {
+    /// Every series of the open studies, in panel order ([`OpenStudies::series`]).
     pub series: RwSignal<Vec<Series>>,
     pub layout: RwSignal<Layout>,
     pub active: RwSignal<usize>,
@@ -114,6 +124,15 @@ impl Reading {
         }));
     }
 
+    /// Makes viewport `slot` the active one. A no-op when it already is: every wheel
+    /// step and pointer press calls this, and a set signal wakes all its readers
+    /// (each series item, the toolbar) even when the value is the same.
+    pub fn activate(&self, slot: usize) {
+        if self.active.get_untracked() != slot {
+            self.active.set(slot);
+        }
+    }
+
     /// Puts series `index` into viewport `slot` and makes it the active one.
     pub fn assign(&self, slot: usize, index: usize) {
         if let Some(s) = self.slots.get(slot) {
@@ -148,34 +167,66 @@ fn is_form_field(ev: &web_sys::KeyboardEvent) -> bool {
 #[component]
 pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
     let ui = ui();
-    let study_uid = study_uids.first().cloned().unwrap_or_default();
-    let study = RwSignal::new(None::<Study>);
+    let opened = RwSignal::new(OpenStudies::default());
+    let loading = RwSignal::new(true);
     let error = RwSignal::new(None::<String>);
     let reading = Reading::new();
     let drawer_open = RwSignal::new(false);
-    {
-        let study_uid = study_uid.clone();
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let s = api::study(&study_uid).await?;
-                let list = api::series(&study_uid).await?;
-                Ok::<_, api::CallError>((s, list))
-            }
-            .await;
-            match result {
-                Ok((s, list)) => {
-                    let first = Series::pick_first(&list);
-                    let fill = layout::initial_assignment(first, list.len(), MAX_VIEWPORTS);
-                    study.set(s);
-                    reading.series.set(list);
-                    // Only the shown viewports load; the rest keep their series for later.
-                    reading.slots[0].series.set(fill[0]);
-                }
-                Err(api::CallError::Unauthenticated) => ui.me.set(None),
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+    // The decode workers load their wasm while the queries are on their way.
+    if let Err(e) = super::workers::DecodePool::get() {
+        error.set(Some(e));
     }
+    for uid in &study_uids {
+        api::prefetch_study(uid);
+    }
+    leptos::task::spawn_local(async move {
+        let answers =
+            futures::future::join_all(study_uids.iter().map(|uid| api::open_study(uid))).await;
+        let mut found = Vec::new();
+        let mut failures = Vec::new();
+        for answer in answers {
+            match answer {
+                Ok(Some(study)) => found.push(study),
+                Ok(None) => {}
+                Err(api::CallError::Unauthenticated) => {
+                    ui.me.set(None);
+                    return;
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        let open = OpenStudies::arrange(&study_uids, found);
+        if let Some(s) = open.first.and_then(|i| open.series.get(i)) {
+            api::prefetch_metadata(&s.study_uid, &s.series_uid);
+        }
+        let mut problems = failures;
+        if !open.missing.is_empty() {
+            problems.push(format!(
+                "{}: {}",
+                ui.t(Text::StudyNotFound),
+                open.missing.join(", ")
+            ));
+        }
+        if !problems.is_empty() {
+            error.set(Some(problems.join("; ")));
+        }
+        let fill = layout::initial_assignment(open.first, open.series.len(), MAX_VIEWPORTS);
+        reading.series.set(open.series.clone());
+        opened.set(open);
+        loading.set(false);
+        // Only the shown viewports load; the rest keep their series for later.
+        reading.slots[0].series.set(fill[0]);
+    });
+
+    // The study of the series in the active viewport (else the newest) names the patient.
+    let shown_study = move || {
+        let i = reading.slots[reading.active.get()].series.get();
+        opened.with(|o| {
+            i.and_then(|i| o.study_of(i))
+                .or_else(|| o.groups.first().map(|g| &g.study))
+                .cloned()
+        })
+    };
 
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || is_form_field(&ev) {
@@ -201,9 +252,6 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
 
-    let thumb_study = study_uid.clone();
-    let mpr_study = study_uid.clone();
-    let grid_study = StoredValue::new(study_uid.clone());
     let last_pointer_touch = RwSignal::new(false);
 
     view! {
@@ -213,7 +261,7 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
                 "← " <span class="label">{move || ui.t(Text::BackToStudies)}</span>
             </button>
             <span class="patient" data-testid="viewer-patient">
-                {move || study.get().map(|s| s.patient_name.display()).unwrap_or_default()}
+                {move || shown_study().map(|s| s.patient_name.display()).unwrap_or_default()}
             </span>
         </TopBar>
         <Toolbar reading=reading drawer_open=drawer_open/>
@@ -223,59 +271,25 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
             data-tool=move || reading.tool.get().code()
             data-sync=move || reading.sync.get().to_string()>
             <aside class="series-panel" data-testid="series-panel" class:open=move || drawer_open.get()>
-                <p class="error">{move || error.get().unwrap_or_default()}</p>
-                <For each=move || reading.series.get().into_iter().enumerate() key=|(_, s)| s.series_uid.clone() let:item>
-                    {
-                        let (i, s) = item;
-                        let src = api::series_thumbnail_url(&thumb_study, &s.series_uid);
-                        let shown_in_active = move || {
-                            reading.slots[reading.active.get()].series.get() == Some(i)
-                        };
-                        view! {
-                            <button class="series-item" data-testid="series-item"
-                                data-series-uid=s.series_uid.clone()
-                                draggable="true"
-                                class:active=shown_in_active
-                                class:pending=move || reading.pending.get() == Some(i)
-                                on:pointerdown=move |ev: web_sys::PointerEvent| {
-                                    last_pointer_touch.set(ev.pointer_type() == "touch");
-                                }
-                                on:dragstart=move |ev: web_sys::DragEvent| {
-                                    if let Some(dt) = ev.data_transfer() {
-                                        let _ = dt.set_data(SERIES_DRAG_TYPE, &i.to_string());
-                                        let _ = dt.set_data("text/plain", &i.to_string());
-                                        dt.set_effect_allowed("copy");
-                                    }
-                                }
-                                on:click=move |_| {
-                                    reading.assign(reading.active.get_untracked(), i);
-                                    // On touch, the next tapped viewport takes it too.
-                                    if last_pointer_touch.get_untracked() && reading.layout.get_untracked().count() > 1 {
-                                        reading.pending.set(Some(i));
-                                    }
-                                    drawer_open.set(false);
-                                }>
-                                <img src=src alt="" width="96" height="96" loading="lazy" draggable="false"/>
-                                <span class="series-text">
-                                    <span class="series-title">
-                                        {format!("{} {}", s.modality, s.number.map(|n| n.to_string()).unwrap_or_default())}
-                                    </span>
-                                    <span class="series-desc">{s.description.clone()}</span>
-                                    <span class="series-count" data-testid="series-count">
-                                        {s.instance_count.map(|n| n.to_string()).unwrap_or_default()}
-                                        " "
-                                        {move || ui.t(Text::Images)}
-                                    </span>
-                                </span>
-                            </button>
-                        }
-                    }
-                </For>
+                <Show when=move || error.get().is_some()>
+                    <p class="error" data-testid="deeplink-error">{move || error.get().unwrap_or_default()}</p>
+                </Show>
+                <Show when=move || loading.get()>
+                    <p class="dim">{move || ui.t(Text::Loading)}</p>
+                </Show>
+                {move || opened.with(|o| o.rows().into_iter().map(|row| match row {
+                    PanelRow::Study(k) => study_header(&o.groups[k].study, o.group_series(k)).into_any(),
+                    PanelRow::Series(i) => series_item(reading, drawer_open, last_pointer_touch, i, &o.series[i]).into_any(),
+                }).collect_view())}
             </aside>
             <Show when=move || reading.mpr.get().is_none() fallback=move || {
-                let series = reading.mpr.get().and_then(|i| reading.series.with(|l| l.get(i).cloned()));
-                series.map(|series| view! {
-                    <MprPanel study_uid=mpr_study.clone() series=series
+                let shown = reading.mpr.get().and_then(|i| {
+                    let series = reading.series.with(|l| l.get(i).cloned())?;
+                    let study_uid = opened.with(|o| o.study_of(i).map(|s| s.study_uid.clone()))?;
+                    Some((study_uid, series))
+                });
+                shown.map(|(study_uid, series)| view! {
+                    <MprPanel study_uid=study_uid series=series
                         close=Callback::new(move |_| reading.mpr.set(None))/>
                 })
             }>
@@ -283,7 +297,10 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
                 style:grid-template-rows=move || format!("repeat({}, minmax(0, 1fr))", reading.layout.get().grid().0)
                 style:grid-template-columns=move || format!("repeat({}, minmax(0, 1fr))", reading.layout.get().grid().1)>
                 <For each=move || 0..reading.layout.get().count() key=|k| *k let:cell>
-                    <Viewport cell=cell study_uid=grid_study.get_value() study=study reading=reading/>
+                    <Viewport cell=cell reading=reading study=Signal::derive(move || {
+                        let i = reading.slots[cell].series.get()?;
+                        opened.with(|o| o.study_of(i).cloned())
+                    })/>
                 </For>
             </div>
             </Show>
@@ -297,11 +314,94 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
     }
 }
 
+/// A study's header in the series panel: date, description, modalities.
+fn study_header(study: &Study, series: &[Series]) -> impl IntoView + use<> {
+    let ui = ui();
+    let date = study.study_date.clone();
+    let mut modalities = study.modalities.clone();
+    if modalities.is_empty() {
+        for s in series {
+            if !s.modality.is_empty() && !modalities.contains(&s.modality) {
+                modalities.push(s.modality.clone());
+            }
+        }
+    }
+    view! {
+        <div class="study-header" data-testid="study-header" data-study-uid=study.study_uid.clone()>
+            <span class="study-date" data-testid="study-header-date">
+                {move || format_da(&date, ui.lang.get(), ui.era.get())}
+            </span>
+            <span class="study-mods">{modalities.join(" ")}</span>
+            <span class="study-desc" data-testid="study-header-description">{study.description.clone()}</span>
+        </div>
+    }
+}
+
+/// One series of the panel (its index `i` in [`Reading::series`]): a click puts it in
+/// the active viewport, a drag onto any viewport, a tap then a tap on a viewport.
+fn series_item(
+    reading: Reading,
+    drawer_open: RwSignal<bool>,
+    last_pointer_touch: RwSignal<bool>,
+    i: usize,
+    s: &Series,
+) -> impl IntoView + use<> {
+    let ui = ui();
+    let src = api::series_thumbnail_url(&s.study_uid, &s.series_uid);
+    let shown_in_active = move || reading.slots[reading.active.get()].series.get() == Some(i);
+    view! {
+        <button class="series-item" data-testid="series-item"
+            data-series-uid=s.series_uid.clone()
+            data-study-uid=s.study_uid.clone()
+            draggable="true"
+            class:active=shown_in_active
+            class:pending=move || reading.pending.get() == Some(i)
+            on:pointerdown=move |ev: web_sys::PointerEvent| {
+                last_pointer_touch.set(ev.pointer_type() == "touch");
+            }
+            on:dragstart=move |ev: web_sys::DragEvent| {
+                if let Some(dt) = ev.data_transfer() {
+                    let _ = dt.set_data(SERIES_DRAG_TYPE, &i.to_string());
+                    let _ = dt.set_data("text/plain", &i.to_string());
+                    dt.set_effect_allowed("copy");
+                }
+            }
+            on:click=move |_| {
+                reading.assign(reading.active.get_untracked(), i);
+                // On touch, the next tapped viewport takes it too.
+                if last_pointer_touch.get_untracked() && reading.layout.get_untracked().count() > 1 {
+                    reading.pending.set(Some(i));
+                }
+                drawer_open.set(false);
+            }>
+            <img src=src alt="" width="96" height="96" loading="lazy" draggable="false"/>
+            <span class="series-text">
+                <span class="series-title">
+                    {format!("{} {}", s.modality, s.number.map(|n| n.to_string()).unwrap_or_default())}
+                </span>
+                <span class="series-desc">{s.description.clone()}</span>
+                <span class="series-count" data-testid="series-count">
+                    {s.instance_count.map(|n| n.to_string()).unwrap_or_default()}
+                    " "
+                    {move || ui.t(Text::Images)}
+                </span>
+            </span>
+        </button>
+    }
+}
+
 /// The reading toolbar.
 #[component]
 fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
     let ui = ui();
     let active_slot = move || reading.slots[reading.active.get()];
+    // The file's windows of the slice on screen: a memo, so that scrolling through a
+    // series (same windows on every slice) does not rebuild the menu's options.
+    let file_windows = Memo::new(move |_| {
+        active_slot()
+            .current
+            .with(|c| c.as_ref().map(|i| i.windows.clone()).unwrap_or_default())
+    });
     let tool_button = move |mode: ToolMode, text: Text, icon: &'static str| {
         view! {
             <button data-testid=format!("tool-{}", mode.code())
@@ -406,7 +506,7 @@ fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
                     }).collect_view()}
                 </optgroup>
                 <optgroup label=move || ui.t(Text::FileWindows)>
-                    {move || active_slot().current.with(|c| c.as_ref().map(|i| i.windows.clone()).unwrap_or_default())
+                    {move || file_windows.get()
                         .into_iter().enumerate().map(|(k, w)| {
                             let label = if w.explanation.is_empty() {
                                 format!("9 W {:.0} L {:.0}", w.width, w.center)

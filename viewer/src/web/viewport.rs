@@ -47,12 +47,18 @@ struct Core {
     /// Set when the viewport is unmounted: callbacks still queued (an animation frame,
     /// a fetch finishing, a GPU set-up) must not touch its disposed signals.
     disposed: bool,
+    /// The study of the series on screen (frames fetched again after a GPU loss).
+    study_uid: Option<String>,
     gpu: Option<Gpu>,
     screen: Option<Screen>,
     renderer: Option<Renderer>,
     /// The series on screen, and one image per stack entry, filled as frames arrive.
     series_uid: Option<String>,
     images: Vec<Option<GpuImage>>,
+    /// Frames decoded before the GPU was open (the series loads meanwhile), to upload then.
+    before_gpu: Vec<(usize, Result<DecodedSamples, String>)>,
+    /// The GPU could not be opened: frames are dropped, not kept for it.
+    gpu_failed: bool,
     draw_scheduled: bool,
     resize_observer: Option<(web_sys::ResizeObserver, ResizeCallback)>,
     /// Pointers down on the canvas (id → last client position), for drags and gestures.
@@ -155,8 +161,8 @@ fn dpr() -> f64 {
 pub fn Viewport(
     /// Which viewport of the grid (0 = top left, row by row).
     cell: usize,
-    study_uid: String,
-    study: RwSignal<Option<Study>>,
+    /// The study of the series shown (the reading may hold several studies).
+    study: Signal<Option<Study>>,
     reading: Reading,
 ) -> impl IntoView {
     let ui = ui();
@@ -199,7 +205,8 @@ pub fn Viewport(
     // Open the GPU once the canvas is in the document.
     {
         let core = core.clone();
-        let study_uid = study_uid.clone();
+        // The study is read from `Core` when a lost GPU is recovered (see recover_gpu).
+        let study_uid = String::new();
         let started = Rc::new(std::cell::Cell::new(false));
         Effect::new(move |_| {
             let (Some(canvas), Some(container)) = (canvas_ref.get(), box_ref.get()) else {
@@ -238,29 +245,38 @@ pub fn Viewport(
                         watch_context(&core, s, &canvas, &study_uid_gpu);
                         observe_size(&core, s, &container, &canvas);
                         s.gpu_ready.set(true);
+                        let early = std::mem::take(&mut core.borrow_mut().before_gpu);
+                        for (i, frame) in early {
+                            on_frame(&core, s, i, frame);
+                        }
                     }
-                    Err(e) => s.error.set(Some(e.to_string())),
+                    Err(e) => {
+                        {
+                            let mut c = core.borrow_mut();
+                            c.gpu_failed = true;
+                            c.before_gpu.clear();
+                        }
+                        s.error.set(Some(e.to_string()));
+                    }
                 }
             });
         });
     }
 
-    // Load the chosen series once the GPU is ready.
+    // Load the chosen series at once: its metadata and first frames come while the GPU
+    // opens (frames decoded before then wait in `before_gpu`).
     {
         let core = core.clone();
-        let study_uid = study_uid.clone();
         Effect::new(move |_| {
             let Some(series) = series.get() else { return };
-            if !s.gpu_ready.get() {
-                return;
-            }
             let core = core.clone();
-            let study_uid = study_uid.clone();
             leptos::task::spawn_local(async move {
-                load_series(core, s, &study_uid, &series).await;
+                load_series(core, s, &series).await;
             });
         });
     }
+    // Measurements belong to the study of the series on screen.
+    let study_uid = Memo::new(move |_| series.with(|s| s.as_ref().map(|s| s.study_uid.clone())));
 
     // Redraw on every change of what is shown; W/L never re-uploads.
     {
@@ -384,7 +400,7 @@ pub fn Viewport(
         let core = core.clone();
         move |ev: web_sys::WheelEvent| {
             ev.prevent_default();
-            reading.active.set(slot);
+            reading.activate(slot);
             if ev.ctrl_key() {
                 // Trackpad pinch arrives as ctrl + wheel: zoom about the pointer.
                 let factor = (-ev.delta_y() * 0.01).exp() as f32;
@@ -410,7 +426,7 @@ pub fn Viewport(
     let on_down = {
         let core = core.clone();
         move |ev: web_sys::PointerEvent| {
-            reading.active.set(slot);
+            reading.activate(slot);
             if let Some(pending) = reading.pending.get_untracked() {
                 reading.assign(slot, pending);
             }
@@ -464,7 +480,9 @@ pub fn Viewport(
     let current = move || s.instances.with(|v| v.get(s.index.get()).cloned());
     let total = move || s.instances.with(Vec::len);
     let css_view = move || published.view.get();
-    let markers = move || {
+    // A memo: the markers are the same on every slice of a series, and scrolling must
+    // not rebuild their four elements at each wheel step.
+    let markers = Memo::new(move |_| {
         let inst = current()?;
         let iop = inst.orientation?;
         let o = s.display.get().orientation;
@@ -473,7 +491,7 @@ pub fn Viewport(
             o.image_from_screen_dir([1.0, 0.0]),
             o.image_from_screen_dir([0.0, 1.0]),
         ))
-    };
+    });
     let reference_line = move || {
         if !reading.reference_lines.get() {
             return None;
@@ -520,7 +538,7 @@ pub fn Viewport(
             on:dragleave=move |_| drag_over.set(false)
             on:drop=move |ev: web_sys::DragEvent| { drag_over.set(false); on_drop(ev); }
             on:click=move |_| {
-                reading.active.set(slot);
+                reading.activate(slot);
                 if let Some(p) = reading.pending.get_untracked() {
                     reading.assign(slot, p);
                 }
@@ -534,9 +552,11 @@ pub fn Viewport(
                 on:contextmenu=|ev| ev.prevent_default()>
                 <canvas node_ref=canvas_ref data-testid="viewport-canvas"></canvas>
                 // measurements: the SVG overlay (probe, lengths, angles, ROIs)
-                <MeasureLayer study_uid=study_uid.clone() series=series
-                    instance=Signal::derive(current) view=published.view.into() tool=reading.tool.into()
-                    frame=Signal::derive(move || s.frames.with(|f| f.get(s.index.get()).copied().unwrap_or(1)))/>
+                {move || study_uid.get().map(|study_uid| view! {
+                    <MeasureLayer study_uid=study_uid series=series
+                        instance=Signal::derive(current) view=published.view.into() tool=reading.tool.into()
+                        frame=Signal::derive(move || s.frames.with(|f| f.get(s.index.get()).copied().unwrap_or(1)))/>
+                })}
                 {move || reference_line().map(|[x1, y1, x2, y2]| view! {
                     <svg class="reference-lines" data-testid="reference-line">
                         <line x1=x1 y1=y1 x2=x2 y2=y2/>
@@ -595,7 +615,7 @@ pub fn Viewport(
                         {move || if published.cine.get() { format!("▶ {} fps", published.fps.get()) } else { String::new() }}
                     </div>
                 </div>
-                {move || markers().map(|m| view! {
+                {move || markers.get().map(|m| view! {
                     <div class="marker left" data-testid="marker-left">{m.left}</div>
                     <div class="marker right" data-testid="marker-right">{m.right}</div>
                     <div class="marker top" data-testid="marker-top">{m.top}</div>
@@ -670,13 +690,15 @@ fn observe_size(
     }
 }
 
-async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series: &Series) {
+async fn load_series(core: Rc<RefCell<Core>>, s: State, series: &Series) {
+    let study_uid = series.study_uid.as_str();
     {
         let mut c = core.borrow_mut();
         if c.series_uid.as_deref() == Some(series.series_uid.as_str()) {
             return; // already on screen (the same series clicked again)
         }
         c.series_uid = Some(series.series_uid.clone());
+        c.study_uid = Some(series.study_uid.clone());
     }
     s.error.set(None);
     let list = api::metadata(study_uid, &series.series_uid).await;
@@ -726,6 +748,7 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, study_uid: &str, series:
     {
         let mut c = core.borrow_mut();
         c.images = (0..sorted.len()).map(|_| None).collect();
+        c.before_gpu.clear();
     }
     let n = sorted.len();
     let first_window = stack::initial_window(&sorted[0], None);
@@ -794,6 +817,13 @@ fn placeholder() -> Instance {
 /// A frame arrived from a worker: upload it once, then count it.
 fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<DecodedSamples, String>) {
     if core.try_borrow().map_or(true, |c| c.disposed) {
+        return;
+    }
+    if core.borrow().renderer.is_none() {
+        let mut c = core.borrow_mut();
+        if !c.gpu_failed {
+            c.before_gpu.push((i, result));
+        }
         return;
     }
     let decoded = match result {
@@ -972,6 +1002,11 @@ async fn recover_gpu(
     canvas: web_sys::HtmlCanvasElement,
     study_uid: String,
 ) {
+    let study_uid = core
+        .try_borrow()
+        .ok()
+        .and_then(|c| c.study_uid.clone())
+        .unwrap_or(study_uid);
     forget_gpu(&core);
     let (w, h) = s.size.get_untracked();
     let target = rangsi_render::wgpu::SurfaceTarget::Canvas(canvas.clone());

@@ -78,6 +78,20 @@ fn request_id(client: usize, generation: u8, index: usize) -> u32 {
     ((client as u32 & 0x7F) << 24) | (u32::from(generation) << 16) | (index as u32 & 0xFFFF)
 }
 
+/// The decode worker `index.html` started early (`window.__rangsiWorker`), taken once.
+fn early_worker() -> Option<Worker> {
+    let window = web_sys::window()?;
+    let worker = Reflect::get(&window, &"__rangsiWorker".into())
+        .ok()?
+        .dyn_into::<Worker>()
+        .ok()?;
+    let _ = Reflect::delete_property(
+        window.unchecked_ref::<js_sys::Object>(),
+        &"__rangsiWorker".into(),
+    );
+    Some(worker)
+}
+
 impl DecodePool {
     /// The page's pool, started on first use.
     pub fn get() -> Result<DecodePool, String> {
@@ -103,17 +117,27 @@ impl DecodePool {
         })));
         let url = format!("{}decode-worker_loader.js", super::STATIC_PREFIX);
         for n in 0..count {
-            let worker =
-                Worker::new(&url).map_err(|e| format!("cannot start a decode worker: {e:?}"))?;
+            // The first worker may already run: index.html starts it on a deep link.
+            let early = (n == 0).then(early_worker).flatten();
+            let worker = match &early {
+                Some(w) => w.clone(),
+                None => {
+                    Worker::new(&url).map_err(|e| format!("cannot start a decode worker: {e:?}"))?
+                }
+            };
             let handle = pool.clone();
             let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
                 handle.on_message(n, e.data());
             });
             worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             on_message.forget();
+            // Its `{ready}` may have come before this handler: the early script noted it.
+            let ready = early.is_some_and(|w| {
+                Reflect::get(&w, &"rangsiReady".into()).is_ok_and(|r| r.is_truthy())
+            });
             pool.0.borrow_mut().slots.push(Slot {
                 worker,
-                ready: false,
+                ready,
                 in_flight: 0,
             });
         }
