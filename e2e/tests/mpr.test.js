@@ -3,7 +3,8 @@
 // oracle (pydicom + numpy: the slices sorted by position, trilinear interpolation at
 // the patient point under each checked pixel, rescale, VOI LINEAR window), the
 // orientation letters, the crosshair moving the other planes, scrolling one slice,
-// oblique rotation, a MIP slab, a length in mm, and back to 2D.
+// oblique rotation, a MIP slab, a length in mm, the 3D view (bone preset, orbit,
+// MIP), and back to 2D.
 // Screenshots: e2e/test-results/<config>-mpr-<step>.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -224,7 +225,7 @@ for (const config of CONFIGS) {
       await assertOracle(page, png, 0, 40, 400);
     });
 
-    test('oblique rotation, MIP slab, a length in mm, and back to 2D', async () => {
+    test('oblique rotation, MIP slab, a length in mm, 3D, and back to 2D', async () => {
       const { page } = b;
       if (desktop) {
         const ax = await paneGeometry(page, 0);
@@ -262,6 +263,31 @@ for (const config of CONFIGS) {
         assert.ok(Math.abs(mm - 100 * ax.mm) < 0.2, `length ${mm} mm, expected ${100 * ax.mm}`);
         await shot('07-length');
       }
+      // The 3D view: bone preset from the front, an orbit, then MIP.
+      let d = await draws(page);
+      await page.getByTestId('mpr-3d').click();
+      await waitLoaded(page, d);
+      const area = await page.getByTestId('mpr-canvas').boundingBox();
+      const front = await analyse(page, await shot('08-3d'), area);
+      assert.ok(front.litFraction > 0.02, `3D view lit ${front.litFraction}`);
+      assert.equal(await page.getByTestId('vr-preset').inputValue(), 'ct-bone');
+      if (desktop) {
+        d = await draws(page);
+        await page.mouse.move(area.x + area.width / 3, area.y + area.height / 3);
+        await page.mouse.down();
+        await page.mouse.move(area.x + area.width / 3 + 120, area.y + area.height / 3, { steps: 3 });
+        await page.mouse.up();
+        await waitLoaded(page, d);
+        const turned = await analyse(page, await shot('09-3d-orbit'), area);
+        assert.ok(Math.abs(turned.mean - front.mean) > 0.05, `orbit changed nothing (${turned.mean} vs ${front.mean})`);
+      }
+      d = await draws(page);
+      await page.getByTestId('vr-preset').selectOption('mip');
+      await waitLoaded(page, d);
+      const mipView = await analyse(page, await shot('10-3d-mip'), area);
+      assert.ok(mipView.litFraction > 0.02, `3D MIP lit ${mipView.litFraction}`);
+      await page.getByTestId('mpr-3d').click();
+      await page.getByTestId('mpr-pane-0').waitFor();
       await page.getByTestId('mpr-close').click();
       await page.getByTestId('viewport-grid').waitFor();
       assert.equal(await page.getByTestId('mpr').count(), 0);

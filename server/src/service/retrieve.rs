@@ -450,6 +450,23 @@ impl Archive {
         };
         let ts = src.ts;
         let frames = src.frames;
+        if ts == EXPLICIT_VR_BE && image.desc.bits_allocated >= 8 {
+            // Native Big Endian: the same samples in little-endian byte order, in the
+            // stored layout (Planar Configuration and Photometric Interpretation as the
+            // metadata says), not decoded.
+            let desc = &image.desc;
+            let length = usize::from(desc.rows)
+                * usize::from(desc.columns)
+                * usize::from(desc.samples_per_pixel)
+                * usize::from(desc.bits_allocated / 8);
+            return Ok(frames
+                .into_iter()
+                .map(|f| FramePart {
+                    bytes: Bytes::from(little_endian_frame(&f.bytes, desc.bits_allocated, f.vr, length)),
+                    transfer_syntax: EXPLICIT_VR_LE.into(),
+                })
+                .collect());
+        }
         tokio::task::spawn_blocking(move || {
             frames
                 .into_iter()
@@ -882,4 +899,37 @@ fn transcode_explicit_le(file: &[u8], ts: &str, layout: Option<&PixelLayout>) ->
     obj.write_dataset_with_ts(&mut out, explicit)
         .map_err(|e| ServiceError::Internal(format!("writing transcoded instance: {e}")))?;
     Ok(Bytes::from(out))
+}
+
+/// A native Big Endian frame's bytes in little-endian order: each sample of
+/// `bits_allocated` reversed; 8-bit samples in OW words swapped per word (PS3.5 7.3),
+/// in OB left as they are; cut to the frame's `length` (a frame read in whole words
+/// may carry one byte of its neighbour).
+fn little_endian_frame(bytes: &[u8], bits_allocated: u16, vr: PixelDataVr, length: usize) -> Vec<u8> {
+    let unit = match (bits_allocated, vr) {
+        (8, PixelDataVr::Ow) => 2,
+        (b, _) => usize::from(b / 8).max(1),
+    };
+    let mut out = bytes.to_vec();
+    if unit > 1 {
+        for chunk in out.chunks_exact_mut(unit) {
+            chunk.reverse();
+        }
+    }
+    out.truncate(length.min(out.len()));
+    out
+}
+
+#[cfg(test)]
+mod little_endian_tests {
+    use super::*;
+
+    #[test]
+    fn big_endian_frames_keep_their_layout() {
+        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 16, PixelDataVr::Ow, 4), vec![2, 1, 4, 3]);
+        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 32, PixelDataVr::Ow, 4), vec![4, 3, 2, 1]);
+        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 8, PixelDataVr::Ob, 4), vec![1, 2, 3, 4]);
+        // 8-bit in OW: per word, then cut to the frame.
+        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 8, PixelDataVr::Ow, 3), vec![2, 1, 4]);
+    }
 }

@@ -97,6 +97,10 @@ def read(name: str):
         return pydicom.dcmread(TEST_FILES / name, force=True)
 
 
+# Uncompressed transfer syntaxes (Implicit LE, Explicit LE, Explicit BE, Deflated).
+NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
+
+
 def frame_values(ds, payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(rangsi's frame 1, pydicom's frame 1) as comparable arrays."""
     arr = ds.pixel_array
@@ -105,6 +109,14 @@ def frame_values(ds, payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     if int(ds.BitsAllocated) == 1:
         got = np.unpackbits(np.frombuffer(payload, np.uint8), bitorder="little")[: want.size]
         return got.reshape(want.shape), want
+    if (
+        int(ds.get("SamplesPerPixel", 1)) > 1
+        and int(ds.get("PlanarConfiguration", 0)) == 1
+        and ds.file_meta.TransferSyntaxUID in NATIVE
+    ):
+        # Native data only changes byte order: the frame keeps the stored colour-by-plane
+        # layout the metadata states (pydicom's array is colour-by-pixel).
+        want = np.moveaxis(want, -1, 0)
     dtype = want.dtype.newbyteorder("<")
     n = want.size * dtype.itemsize
     assert len(payload) >= n, f"frame has {len(payload)} bytes, pydicom's has {n}"

@@ -10,6 +10,10 @@
 //! kept (a slice of a resampled grid blends two source slices; a source is held only
 //! until the blends that need it are written).
 //!
+//! The 3D button swaps the three planes for one volume-rendered view of the same GPU
+//! volume (`rangsi_render::VrRenderer`: transfer-function presets, shading, or MIP):
+//! drag orbits, Shift-drag pans, the wheel zooms, fewer samples while dragging.
+//!
 //! Pointer: drag = move the crosshair; right- or Ctrl-drag = window/level; Alt-drag =
 //! rotate the other planes about this pane's normal (oblique); Shift-drag = measure a
 //! length; middle-drag = pan; wheel = scroll along the pane's normal (Ctrl+wheel:
@@ -21,7 +25,10 @@ use std::rc::Rc;
 
 use leptos::html;
 use leptos::prelude::*;
-use rangsi_render::{Gpu, GpuVolume, MprRenderer, MprView, Pane, Screen, SliceTexels, VoiWindow, VolumeFormat};
+use rangsi_render::{
+    Gpu, GpuVolume, MprRenderer, MprView, Pane, Screen, SliceTexels, VoiWindow, VolumeFormat, VrRenderer, VrView,
+};
+use rangsi_volume::vr::{Camera, ClipBox, Preset, Quality, ViewFrom, VrMode};
 use rangsi_volume::mpr::SlabMode;
 use rangsi_volume::{Notice, SliceSource, Source, Volume};
 use rangsi_wire::decode::{PixelModule, TexelKind};
@@ -96,6 +103,8 @@ struct Core {
     gpu: Option<Gpu>,
     screen: Option<Screen>,
     renderer: Option<MprRenderer>,
+    /// The 3D renderer, made the first time the 3D view is drawn.
+    vr: Option<VrRenderer>,
     volume: Option<GpuVolume>,
     plan: Option<Rc<Plan>>,
     held: HashMap<usize, Held>,
@@ -103,6 +112,17 @@ struct Core {
     waiting: Vec<u32>,
     draw_scheduled: bool,
     resize_observer: Option<(web_sys::ResizeObserver, ResizeCallback)>,
+}
+
+/// What the 3D view shows: camera, transfer-function preset (or MIP), shading, and
+/// whether the user is dragging (fewer samples then, full quality when still).
+#[derive(Debug, Clone, PartialEq)]
+struct ThreeD {
+    camera: Camera,
+    /// `None`: MIP with the MPR window.
+    preset: Option<Preset>,
+    shading: bool,
+    dragging: bool,
 }
 
 /// The reactive part, all `Copy`.
@@ -119,6 +139,8 @@ struct Sig {
     draws: RwSignal<u32>,
     /// Slices loaded when the last frame was presented (the e2e tests wait on it).
     drawn_loaded: RwSignal<usize>,
+    /// The 3D view (volume rendering or MIP) instead of the three planes.
+    three_d: RwSignal<Option<ThreeD>>,
     gpu_ready: RwSignal<bool>,
 }
 
@@ -160,10 +182,12 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
         measure: RwSignal::new(None),
         draws: RwSignal::new(0),
         drawn_loaded: RwSignal::new(0),
+        three_d: RwSignal::new(None),
         gpu_ready: RwSignal::new(false),
     };
     let canvas_ref = NodeRef::<html::Canvas>::new();
     let box_ref = NodeRef::<html::Div>::new();
+    let is_mr = series.modality == "MR";
 
     // Open the GPU once the canvas is in the document, then load the series.
     {
@@ -215,6 +239,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             s.state.track();
             s.pane.track();
             s.loaded.track();
+            s.three_d.track();
             schedule_draw(&core, s);
         });
     }
@@ -278,6 +303,29 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             });
         }
     };
+    let toggle_core = core.clone();
+    let on_3d = move |_| {
+        if s.three_d.get_untracked().is_some() {
+            s.three_d.set(None);
+            return;
+        }
+        let Some(plan) = toggle_core.borrow().plan.clone() else { return };
+        let pane = s.pane.get_untracked();
+        s.three_d.set(Some(ThreeD {
+            camera: Camera::fit(&plan.volume, ViewFrom::Anterior, [pane[0] * 2, pane[1] * 2]),
+            preset: Some(if is_mr { Preset::MrDefault } else { Preset::CtBone }),
+            shading: true,
+            dragging: false,
+        }));
+    };
+    let on_vr_preset = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        s.three_d.update(|t| {
+            if let Some(t) = t {
+                t.preset = Preset::from_key(&value);
+            }
+        });
+    };
     let reset_core = core.clone();
     let on_reset = move |_| {
         let Some(plan) = reset_core.borrow().plan.clone() else { return };
@@ -291,13 +339,16 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
     };
 
     view! {
-        <div class="mpr" data-testid="mpr" node_ref=box_ref
+        <div class="mpr" data-testid="mpr" node_ref=box_ref class:three-d=move || s.three_d.with(Option::is_some)
             data-loaded=move || s.loaded.get().to_string()
             data-total=move || s.total.get().to_string()
             data-draws=move || s.draws.get().to_string()
             data-drawn-loaded=move || s.drawn_loaded.get().to_string()>
             <canvas class="mpr-canvas" node_ref=canvas_ref data-testid="mpr-canvas"></canvas>
             {(0..3).map(|p| pane_overlay(core.clone(), s, p)).collect_view()}
+            <Show when=move || s.three_d.with(Option::is_some)>
+                {vr_overlay(s)}
+            </Show>
             <div class="mpr-panel" data-testid="mpr-panel">
                 <div class="mpr-title">
                     <strong>"MPR"</strong>
@@ -338,7 +389,29 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
                     <button data-testid="mpr-zoom-in" on:click=move |_| s.state.update(|st| if let Some(st) = st { st.zoom(1.25) })>"+"</button>
                     <button data-testid="mpr-zoom-out" on:click=move |_| s.state.update(|st| if let Some(st) = st { st.zoom(0.8) })>"−"</button>
                     <button data-testid="mpr-reset" on:click=on_reset>{move || tr(ui.lang.get(), "Reset", "รีเซ็ต")}</button>
+                    <button data-testid="mpr-3d" class:active=move || s.three_d.with(Option::is_some) on:click=on_3d>
+                        {move || if s.three_d.with(Option::is_some) { "MPR" } else { "3D" }}
+                    </button>
                 </div>
+                <Show when=move || s.three_d.with(Option::is_some)>
+                    <label>
+                        "3D"
+                        <select data-testid="vr-preset" on:change=on_vr_preset
+                            prop:value=move || s.three_d.with(|t| t.as_ref().and_then(|t| t.preset).map_or("mip", Preset::key).to_owned())>
+                            {Preset::ALL.into_iter().map(|p| view! { <option value=p.key()>{preset_name(p)}</option> }).collect_view()}
+                            <option value="mip">"MIP"</option>
+                        </select>
+                    </label>
+                    <label>
+                        <input type="checkbox" data-testid="vr-shading"
+                            prop:checked=move || s.three_d.with(|t| t.as_ref().is_some_and(|t| t.shading))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                s.three_d.update(|t| if let Some(t) = t { t.shading = on });
+                            }/>
+                        {move || tr(ui.lang.get(), "Shading", "แรเงา")}
+                    </label>
+                </Show>
                 <ul class="mpr-notices" data-testid="mpr-notices">
                     {move || s.notices.get().into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
                 </ul>
@@ -349,6 +422,66 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
                 </p>
             </div>
         </div>
+    }
+}
+
+fn preset_name(p: Preset) -> &'static str {
+    match p {
+        Preset::CtBone => "CT bone",
+        Preset::CtSoftTissue => "CT soft tissue",
+        Preset::CtAngio => "CT angio",
+        Preset::CtLung => "CT lung",
+        Preset::MrDefault => "MR",
+    }
+}
+
+/// The 3D view's input: drag orbits (Shift-drag pans), the wheel zooms; while a drag
+/// lasts the renderer takes fewer samples.
+fn vr_overlay(s: Sig) -> impl IntoView {
+    let last: Rc<RefCell<Option<[f64; 2]>>> = Rc::new(RefCell::new(None));
+    let (l1, l2, l3) = (last.clone(), last.clone(), last);
+    let on_down = move |ev: web_sys::PointerEvent| {
+        ev.prevent_default();
+        if let Some(el) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            let _ = el.set_pointer_capture(ev.pointer_id());
+        }
+        *l1.borrow_mut() = Some([f64::from(ev.client_x()), f64::from(ev.client_y())]);
+        s.three_d.update(|t| if let Some(t) = t { t.dragging = true });
+    };
+    let on_move = move |ev: web_sys::PointerEvent| {
+        let Some(prev) = *l2.borrow() else { return };
+        let now = [f64::from(ev.client_x()), f64::from(ev.client_y())];
+        let (dx, dy) = (now[0] - prev[0], now[1] - prev[1]);
+        *l2.borrow_mut() = Some(now);
+        s.three_d.update(|t| {
+            if let Some(t) = t {
+                t.camera = if ev.shift_key() {
+                    t.camera.panned_px(dx * dpr(), dy * dpr())
+                } else {
+                    t.camera.orbit(dx * 0.5, dy * 0.5)
+                };
+            }
+        });
+    };
+    let on_up = move |_ev: web_sys::PointerEvent| {
+        *l3.borrow_mut() = None;
+        s.three_d.update(|t| if let Some(t) = t { t.dragging = false });
+    };
+    let on_wheel = move |ev: web_sys::WheelEvent| {
+        ev.prevent_default();
+        let dy = ev.delta_y();
+        if dy != 0.0 {
+            s.three_d.update(|t| {
+                if let Some(t) = t {
+                    t.camera = t.camera.zoomed(if dy < 0.0 { 1.1 } else { 1.0 / 1.1 });
+                }
+            });
+        }
+    };
+    view! {
+        <div class="vr-view" data-testid="vr-view"
+            on:pointerdown=on_down on:pointermove=on_move on:pointerup=on_up.clone() on:pointercancel=on_up
+            on:wheel=on_wheel on:contextmenu=|ev| ev.prevent_default()></div>
     }
 }
 
@@ -818,7 +951,7 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
     let Some(st) = s.state.get_untracked() else { return };
     let pane = s.pane.get_untracked();
     let Ok(mut c) = core.try_borrow_mut() else { return };
-    let Core { gpu, screen, renderer, volume, plan, .. } = &mut *c;
+    let Core { gpu, screen, renderer, volume, plan, vr, .. } = &mut *c;
     let (Some(gpu), Some(screen), Some(renderer), Some(volume), Some(plan)) =
         (gpu.as_ref(), screen.as_mut(), renderer.as_ref(), volume.as_ref(), plan.as_ref())
     else {
@@ -833,6 +966,32 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
     };
     let target = frame.texture.create_view(&rangsi_render::wgpu::TextureViewDescriptor::default());
     let size = screen.size();
+    if let Some(t) = s.three_d.get_untracked() {
+        let vr = vr.get_or_insert_with(|| VrRenderer::new(gpu, screen.format()));
+        let quality = if t.dragging { Quality::Interactive } else { Quality::Full };
+        let view = VrView {
+            camera: t.camera,
+            viewport_px: size,
+            mode: match t.preset {
+                Some(_) => VrMode::Composite { shading: t.shading },
+                None => VrMode::Mip { window: [st.window.center, st.window.width] },
+            },
+            transfer_function: t.preset.unwrap_or(Preset::CtBone).transfer_function(),
+            clip: ClipBox::whole(plan.volume.dims),
+            step_mm: quality.step_mm(plan.volume.spacing),
+            rescale_slope: plan.rescale.0,
+            rescale_intercept: plan.rescale.1,
+        };
+        vr.draw(&target, volume, &plan.volume.voxel_from_patient, &view);
+        gpu.queue.present(frame);
+        drop(c);
+        s.draws.update(|n| *n += 1);
+        let loaded = s.loaded.get_untracked();
+        if s.drawn_loaded.get_untracked() != loaded {
+            s.drawn_loaded.set(loaded);
+        }
+        return;
+    }
     for p in 0..3 {
         let view = MprView {
             plane: st.plane(p),
