@@ -189,8 +189,9 @@ for (const config of CONFIGS) {
 
     // Known defect, kept visible: on the emulated phone (WebGL2 on SwiftShader, 375 px)
     // the top-right pane stays black, whichever plane it shows (the planes swapped:
-    // the sagittal drew bottom-left and the coronal vanished top-right); WebGPU at the
-    // same size and WebGL2 on the desktop draw it. Cause not found yet.
+    // the sagittal drew bottom-left and the coronal vanished top-right), whether the
+    // panes are drawn with viewport+scissor, as quads in separate passes, or in one
+    // pass; WebGPU at the same size and WebGL2 on the desktop draw it. Cause not found.
     test('the top-right pane on the phone matches the oracle', { todo: desktop ? false : 'top-right MPR pane black on emulated-phone WebGL2' }, async () => {
       const { page } = b;
       await assertOracle(page, await shot('01b-top-right'), 1, 40, 400);

@@ -41,8 +41,8 @@ struct VertexOut {
 };
 
 // Two triangles covering the pane (origin, viewport) of the target: a pane is
-// placed by its geometry, not by a viewport or scissor rectangle (a viewport or
-// scissor offset to the right of a narrow WebGL2 canvas drew nothing on SwiftShader).
+// placed by its geometry, not by a viewport or scissor rectangle, so several panes
+// are drawn in one render pass (MprRenderer::draw_panes, one uniform slot each).
 @vertex
 fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
     let corner = array<vec2<f32>, 6>(

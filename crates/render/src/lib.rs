@@ -40,8 +40,8 @@ pub use image::{FrameTexels, GpuImage, SampleFormat};
 pub use renderer::Renderer;
 pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
 pub use volume::{
-    GpuVolume, MAX_BRICKS, MprRenderer, MprUniform, MprView, Pane, SliceTexels, VolumeFormat,
-    VolumeLayout,
+    GpuVolume, MAX_BRICKS, MAX_PANES, MprRenderer, MprUniform, MprView, Pane, SliceTexels,
+    VolumeFormat, VolumeLayout,
 };
 pub use vr::{BLOCK_SIZE, BlockAtlas, VrRenderer, VrUniform, VrView};
 pub use wgpu;

@@ -10,8 +10,6 @@
 //! never a failed allocation or a lost context. The CPU side keeps no copy: each
 //! slice is written to its texture and dropped.
 
-use wgpu::util::DeviceExt;
-
 use crate::{Gpu, RenderError, VoiWindow};
 use rangsi_volume::mpr::{Plane, Slab, SlabMode};
 use rangsi_volume::{Affine, Vec3};
@@ -283,7 +281,12 @@ pub struct MprRenderer {
     volume_layouts: Vec<wgpu::BindGroupLayout>,
     uniform_buffer: wgpu::Buffer,
     uniform_bind_group: wgpu::BindGroup,
+    /// Bytes between the panes' uniform slots.
+    uniform_stride: u64,
 }
+
+/// Most panes [`MprRenderer::draw_panes`] draws in one pass.
+pub const MAX_PANES: usize = 4;
 
 impl MprRenderer {
     pub fn new(gpu: &Gpu, target_format: wgpu::TextureFormat) -> MprRenderer {
@@ -295,7 +298,7 @@ impl MprRenderer {
                 visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
                 ty: wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
+                    has_dynamic_offset: true,
                     min_binding_size: wgpu::BufferSize::new(
                         std::mem::size_of::<MprUniform>() as u64
                     ),
@@ -303,17 +306,26 @@ impl MprRenderer {
                 count: None,
             }],
         });
-        let uniform_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        // One uniform slot per pane, at the device's offset alignment: all panes of a
+        // canvas are drawn in one render pass with dynamic offsets.
+        let align = u64::from(device.limits().min_uniform_buffer_offset_alignment).max(1);
+        let stride = (std::mem::size_of::<MprUniform>() as u64).div_ceil(align) * align;
+        let uniform_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("mpr"),
-            contents: bytemuck::bytes_of(&MprUniform::default()),
+            size: stride * MAX_PANES as u64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
         });
         let uniform_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("mpr"),
             layout: &uniform_layout,
             entries: &[wgpu::BindGroupEntry {
                 binding: 0,
-                resource: uniform_buffer.as_entire_binding(),
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniform_buffer,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(std::mem::size_of::<MprUniform>() as u64),
+                }),
             }],
         });
         let mut pipelines = Vec::new();
@@ -384,6 +396,7 @@ impl MprRenderer {
             volume_layouts,
             uniform_buffer,
             uniform_bind_group,
+            uniform_stride: stride,
         }
     }
 
@@ -556,20 +569,34 @@ impl MprRenderer {
         view: &MprView,
         pane: Pane,
     ) {
-        let mut uniform = view.uniform(
-            &volume.layout,
-            voxel_from_patient,
-            self.target_format.is_srgb(),
-        );
-        let Pane {
-            target_size,
-            origin,
-            clear,
-        } = pane;
-        uniform.origin = origin.map(|x| x as f32);
-        uniform.target = target_size.map(|x| x as f32);
-        self.queue
-            .write_buffer(&self.uniform_buffer, 0, bytemuck::bytes_of(&uniform));
+        self.draw_panes(target, volume, voxel_from_patient, &[(*view, pane)]);
+    }
+
+    /// Draws up to [`MAX_PANES`] panes into `target` in one render pass (the first
+    /// pane's `clear` decides whether the target is cleared first).
+    pub fn draw_panes(
+        &self,
+        target: &wgpu::TextureView,
+        volume: &GpuVolume,
+        voxel_from_patient: &Affine,
+        panes: &[(MprView, Pane)],
+    ) {
+        let panes = &panes[..panes.len().min(MAX_PANES)];
+        for (k, (view, pane)) in panes.iter().enumerate() {
+            let mut uniform = view.uniform(
+                &volume.layout,
+                voxel_from_patient,
+                self.target_format.is_srgb(),
+            );
+            uniform.origin = pane.origin.map(|x| x as f32);
+            uniform.target = pane.target_size.map(|x| x as f32);
+            self.queue.write_buffer(
+                &self.uniform_buffer,
+                k as u64 * self.uniform_stride,
+                bytemuck::bytes_of(&uniform),
+            );
+        }
+        let clear = panes.first().is_none_or(|(_, p)| p.clear);
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mpr") });
@@ -595,14 +622,20 @@ impl MprRenderer {
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            let [w, h] = view.viewport_px;
-            if w > 0 && h > 0 {
-                // The vertex shader draws the pane's rectangle itself: no viewport or
-                // scissor offsets (see shader/mpr.wgsl).
-                pass.set_pipeline(&self.pipelines[volume.format.index()]);
-                pass.set_bind_group(0, &self.uniform_bind_group, &[]);
-                pass.set_bind_group(1, &volume.bind_group, &[]);
-                pass.draw(0..6, 0..1);
+            pass.set_pipeline(&self.pipelines[volume.format.index()]);
+            pass.set_bind_group(1, &volume.bind_group, &[]);
+            for (k, (view, _)) in panes.iter().enumerate() {
+                let [w, h] = view.viewport_px;
+                if w > 0 && h > 0 {
+                    // The vertex shader draws the pane's rectangle itself: no viewport or
+                    // scissor offsets (see shader/mpr.wgsl).
+                    pass.set_bind_group(
+                        0,
+                        &self.uniform_bind_group,
+                        &[(k as u64 * self.uniform_stride) as u32],
+                    );
+                    pass.draw(0..6, 0..1);
+                }
             }
         }
         self.queue.submit([encoder.finish()]);
@@ -634,19 +667,21 @@ impl MprRenderer {
     ) -> Result<Vec<u8>, RenderError> {
         let texture = crate::readback::target(&self.device, self.target_format, size[0], size[1]);
         let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
-        for (k, (view, origin)) in panes.iter().enumerate() {
-            self.draw_pane(
-                &target,
-                volume,
-                voxel_from_patient,
-                view,
-                Pane {
-                    target_size: size,
-                    origin: *origin,
-                    clear: k == 0,
-                },
-            );
-        }
+        let panes: Vec<(MprView, Pane)> = panes
+            .iter()
+            .enumerate()
+            .map(|(k, (view, origin))| {
+                (
+                    *view,
+                    Pane {
+                        target_size: size,
+                        origin: *origin,
+                        clear: k == 0,
+                    },
+                )
+            })
+            .collect();
+        self.draw_panes(&target, volume, voxel_from_patient, &panes);
         crate::readback::read_rgba(&self.device, &self.queue, &texture)
     }
 }

@@ -992,27 +992,25 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
         }
         return;
     }
-    for p in 0..3 {
-        let view = MprView {
-            plane: st.plane(p),
-            viewport_px: pane,
-            mm_per_pixel: st.mm_per_px,
-            slab: st.slab,
-            slab_step_mm: st.step_mm,
-            window: VoiWindow { center: st.window.center, width: st.window.width },
-            rescale_slope: plan.rescale.0,
-            rescale_intercept: plan.rescale.1,
-            invert: plan.invert,
-        };
-        let origin = [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]];
-        renderer.draw_pane(
-            &target,
-            volume,
-            &plan.volume.voxel_from_patient,
-            &view,
-            Pane { target_size: size, origin, clear: p == 0 },
-        );
-    }
+    // The three panes in one render pass.
+    let panes: Vec<(MprView, Pane)> = (0..3)
+        .map(|p| {
+            let view = MprView {
+                plane: st.plane(p),
+                viewport_px: pane,
+                mm_per_pixel: st.mm_per_px,
+                slab: st.slab,
+                slab_step_mm: st.step_mm,
+                window: VoiWindow { center: st.window.center, width: st.window.width },
+                rescale_slope: plan.rescale.0,
+                rescale_intercept: plan.rescale.1,
+                invert: plan.invert,
+            };
+            let origin = [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]];
+            (view, Pane { target_size: size, origin, clear: p == 0 })
+        })
+        .collect();
+    renderer.draw_panes(&target, volume, &plan.volume.voxel_from_patient, &panes);
     gpu.queue.present(frame);
     drop(c);
     s.draws.update(|n| *n += 1);
