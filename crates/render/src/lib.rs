@@ -29,6 +29,7 @@
 
 mod gpu;
 mod image;
+mod pipeline;
 mod readback;
 mod renderer;
 mod view;

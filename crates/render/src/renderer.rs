@@ -102,36 +102,14 @@ impl Renderer {
             label: Some("image.wgsl"),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
-        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("image"),
-            bind_group_layouts: &[Some(view_layout), Some(&texture_layout)],
-            immediate_size: 0,
-        });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("image"),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_main"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs_main"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: target_format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        let pipeline = crate::pipeline::draw_pipeline(
+            device,
+            "image",
+            &[view_layout, &texture_layout],
+            &module,
+            "fs_main",
+            target_format,
+        );
         Variant {
             pipeline,
             texture_layout,
@@ -304,61 +282,9 @@ impl Renderer {
         image: Option<&GpuImage>,
         view: &ViewState,
     ) -> Result<Vec<u8>, RenderError> {
-        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("offscreen"),
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: self.target_format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+        let texture = crate::readback::target(&self.device, self.target_format, width, height);
         let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
         self.draw(&target, image, view);
-        let padded_row = (width * 4).div_ceil(256) * 256;
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: u64::from(padded_row) * u64::from(height),
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("readback"),
-            });
-        encoder.copy_texture_to_buffer(
-            texture.as_image_copy(),
-            wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(padded_row),
-                    rows_per_image: Some(height),
-                },
-            },
-            texture.size(),
-        );
-        self.queue.submit([encoder.finish()]);
-        let slice = buffer.slice(..);
-        slice.map_async(wgpu::MapMode::Read, |_| {});
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| RenderError::Device(e.to_string()))?;
-        let mapped = slice
-            .get_mapped_range()
-            .map_err(|e| RenderError::Device(e.to_string()))?;
-        let mut out = Vec::with_capacity((width * height * 4) as usize);
-        for row in mapped.chunks(padded_row as usize) {
-            out.extend_from_slice(&row[..(width * 4) as usize]);
-        }
-        drop(mapped);
-        buffer.unmap();
-        Ok(out)
+        crate::readback::read_rgba(&self.device, &self.queue, &texture)
     }
 }

@@ -331,60 +331,21 @@ impl MprRenderer {
         let mut pipelines = Vec::new();
         let mut volume_layouts = Vec::new();
         for format in [VolumeFormat::I16, VolumeFormat::U16] {
-            let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..MAX_BRICKS)
-                .map(|b| wgpu::BindGroupLayoutEntry {
-                    binding: b,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: format.sample_type(),
-                        view_dimension: wgpu::TextureViewDimension::D3,
-                        multisampled: false,
-                    },
-                    count: None,
-                })
-                .collect();
-            let volume_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("volume"),
-                entries: &entries,
-            });
+            let volume_layout = crate::pipeline::volume_layout(device, format);
             let source =
                 include_str!("../shader/mpr.wgsl").replace("VOXEL_TEXTURE", format.wgsl_type());
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("mpr.wgsl"),
                 source: wgpu::ShaderSource::Wgsl(source.into()),
             });
-            let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("mpr"),
-                bind_group_layouts: &[Some(&uniform_layout), Some(&volume_layout)],
-                immediate_size: 0,
-            });
-            pipelines.push(
-                device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                    label: Some("mpr"),
-                    layout: Some(&layout),
-                    vertex: wgpu::VertexState {
-                        module: &module,
-                        entry_point: Some("vs_main"),
-                        compilation_options: Default::default(),
-                        buffers: &[],
-                    },
-                    primitive: wgpu::PrimitiveState::default(),
-                    depth_stencil: None,
-                    multisample: wgpu::MultisampleState::default(),
-                    fragment: Some(wgpu::FragmentState {
-                        module: &module,
-                        entry_point: Some("fs_main"),
-                        compilation_options: Default::default(),
-                        targets: &[Some(wgpu::ColorTargetState {
-                            format: target_format,
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        })],
-                    }),
-                    multiview_mask: None,
-                    cache: None,
-                }),
-            );
+            pipelines.push(crate::pipeline::draw_pipeline(
+                device,
+                "mpr",
+                &[&uniform_layout, &volume_layout],
+                &module,
+                "fs_main",
+                target_format,
+            ));
             volume_layouts.push(volume_layout);
         }
         MprRenderer {

@@ -265,59 +265,21 @@ impl VrRenderer {
         let mut pipelines = Vec::new();
         let mut block_pipelines = Vec::new();
         for format in [VolumeFormat::I16, VolumeFormat::U16] {
-            // The same entries as MprRenderer's volume layout, so a GpuVolume's bind
-            // group is compatible with both renderers' pipelines.
-            let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..crate::MAX_BRICKS)
-                .map(|b| wgpu::BindGroupLayoutEntry {
-                    binding: b,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: format.sample_type(),
-                        view_dimension: wgpu::TextureViewDimension::D3,
-                        multisampled: false,
-                    },
-                    count: None,
-                })
-                .collect();
-            let volume_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("volume"),
-                entries: &entries,
-            });
+            // The same layout as MprRenderer's, so a GpuVolume's bind group fits both.
+            let volume_layout = crate::pipeline::volume_layout(device, format);
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("vr.wgsl"),
                 source: wgpu::ShaderSource::Wgsl(shader_source(format).into()),
             });
             let pipeline = |label, group0: &wgpu::BindGroupLayout, entry, target| {
-                let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(label),
-                    bind_group_layouts: &[Some(group0), Some(&volume_layout)],
-                    immediate_size: 0,
-                });
-                device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                    label: Some(label),
-                    layout: Some(&layout),
-                    vertex: wgpu::VertexState {
-                        module: &module,
-                        entry_point: Some("vs_main"),
-                        compilation_options: Default::default(),
-                        buffers: &[],
-                    },
-                    primitive: wgpu::PrimitiveState::default(),
-                    depth_stencil: None,
-                    multisample: wgpu::MultisampleState::default(),
-                    fragment: Some(wgpu::FragmentState {
-                        module: &module,
-                        entry_point: Some(entry),
-                        compilation_options: Default::default(),
-                        targets: &[Some(wgpu::ColorTargetState {
-                            format: target,
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        })],
-                    }),
-                    multiview_mask: None,
-                    cache: None,
-                })
+                crate::pipeline::draw_pipeline(
+                    device,
+                    label,
+                    &[group0, &volume_layout],
+                    &module,
+                    entry,
+                    target,
+                )
             };
             pipelines.push(pipeline("vr", &frame_layout, "fs_main", target_format));
             block_pipelines.push(pipeline(

@@ -5,25 +5,21 @@
 //! VOI LINEAR formula. Each drawn image is kept as `<name>-actual.png` under
 //! `CARGO_TARGET_TMPDIR`; on a mismatch `-expected.png` and `-diff.png` join it.
 
-use rangsi_render::{Gpu, MprRenderer, MprView, SliceTexels, VoiWindow, VolumeFormat, wgpu};
+mod common;
+
+use common::{SIZE, gpu, save};
+use rangsi_render::{MprRenderer, MprView, VoiWindow, VolumeFormat, wgpu};
 use rangsi_volume::mpr::{Orientation, Plane, Raster, Slab, SlabMode, render};
 use rangsi_volume::synthetic::{Acquisition, voxels};
 use rangsi_volume::{Vec3, assemble};
 
 const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
-const SIZE: u32 = 96;
 const MM_PER_PIXEL: f64 = 1.5;
 const WINDOW: VoiWindow = VoiWindow {
     center: -500.0,
     width: 1000.0,
 };
 const INTERCEPT: f64 = -1000.0;
-
-fn gpu() -> Gpu {
-    pollster::block_on(Gpu::headless()).unwrap_or_else(|e| {
-        panic!("{e}: these tests need a Vulkan adapter (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)")
-    })
-}
 
 /// Air outside, a 20 mm cube of water (stored 1000 → 0 HU) at the patient's
 /// left-posterior-head, a 10 mm sphere (stored 500 → −500 HU) right-anterior-foot.
@@ -43,19 +39,6 @@ fn gray(hu: f64) -> u8 {
     let (c, w) = (WINDOW.center, WINDOW.width);
     let y = ((hu - (c - 0.5)) / (w - 1.0) + 0.5).clamp(0.0, 1.0);
     (y * 255.0).round() as u8
-}
-
-fn save(name: &str, suffix: &str, rgba: &[u8]) {
-    let path =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{suffix}.png"));
-    if let Ok(file) = std::fs::File::create(&path) {
-        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), SIZE, SIZE);
-        enc.set_color(png::ColorType::Rgba);
-        enc.set_depth(png::BitDepth::Eight);
-        if let Ok(mut w) = enc.write_header() {
-            let _ = w.write_image_data(rgba);
-        }
-    }
 }
 
 struct Case<'a> {
@@ -90,28 +73,8 @@ fn check(acq: &Acquisition, format: VolumeFormat, max_3d_side: Option<u32>, case
     }
     assert!(!gpu_volume.layout.is_reduced());
     // Slices arrive out of order, as from the network.
+    common::upload_out_of_order(&mpr, &mut gpu_volume, volume, &pixels, format);
     let n = volume.dims[2];
-    for k in (0..n)
-        .filter(|k| k % 2 == 1)
-        .rev()
-        .chain((0..n).filter(|k| k % 2 == 0))
-    {
-        let slice = match volume.slices[k as usize] {
-            rangsi_volume::SliceSource::Exact(src) => &pixels[src.instance],
-            rangsi_volume::SliceSource::Blend { .. } => panic!("regular acquisition expected"),
-        };
-        let texels = match format {
-            VolumeFormat::U16 => {
-                let v: Vec<u16> = slice.iter().map(|&x| x as u16).collect();
-                mpr.upload_slice(&mut gpu_volume, k, SliceTexels::U16(&v))
-            }
-            VolumeFormat::I16 => {
-                let v: Vec<i16> = slice.iter().map(|&x| x as i16).collect();
-                mpr.upload_slice(&mut gpu_volume, k, SliceTexels::I16(&v))
-            }
-        };
-        texels.expect("upload");
-    }
     assert_eq!(gpu_volume.loaded_slices(), n as usize);
     let panes_checked = check_panes(&mpr, &gpu_volume, volume, cases);
     assert!(panes_checked || cases.len() < 2);

@@ -12,7 +12,10 @@
 //! `<name>-actual.png` under `CARGO_TARGET_TMPDIR`; on a mismatch `-expected.png` and
 //! `-diff.png` join it.
 
-use rangsi_render::{Gpu, MprRenderer, SliceTexels, VolumeFormat, VrRenderer, VrView, wgpu};
+mod common;
+
+use common::{SIZE, gpu, save};
+use rangsi_render::{MprRenderer, SliceTexels, VolumeFormat, VrRenderer, VrView, wgpu};
 use rangsi_volume::synthetic::{Acquisition, voxels};
 use rangsi_volume::vr::{
     Camera, ClipBox, ControlPoint, Quality, TransferFunction, ViewFrom, VrMode, render_vr,
@@ -20,14 +23,7 @@ use rangsi_volume::vr::{
 use rangsi_volume::{Vec3, Volume, assemble};
 
 const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
-const SIZE: u32 = 96;
 const INTERCEPT: f64 = -1000.0;
-
-fn gpu() -> Gpu {
-    pollster::block_on(Gpu::headless()).unwrap_or_else(|e| {
-        panic!("{e}: these tests need a Vulkan adapter (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)")
-    })
-}
 
 /// Stored values (HU + 1000): air outside; a 50 mm soft-tissue sphere (40 HU) around
 /// the origin holding a 24 mm bone cube (1000 HU) right-anterior-head of centre and a
@@ -65,19 +61,6 @@ fn test_tf() -> TransferFunction {
     ])
 }
 
-fn save(name: &str, suffix: &str, rgba: &[u8]) {
-    let path =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{suffix}.png"));
-    if let Ok(file) = std::fs::File::create(&path) {
-        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), SIZE, SIZE);
-        enc.set_color(png::ColorType::Rgba);
-        enc.set_depth(png::BitDepth::Eight);
-        if let Ok(mut w) = enc.write_header() {
-            let _ = w.write_image_data(rgba);
-        }
-    }
-}
-
 struct Case {
     name: &'static str,
     camera: Camera,
@@ -108,28 +91,7 @@ fn check(acq: &Acquisition, format: VolumeFormat, max_3d_side: Option<u32>, case
             "must span bricks within {side}"
         );
     }
-    let n = volume.dims[2];
-    for k in (0..n)
-        .filter(|k| k % 2 == 1)
-        .rev()
-        .chain((0..n).filter(|k| k % 2 == 0))
-    {
-        let slice = match volume.slices[k as usize] {
-            rangsi_volume::SliceSource::Exact(src) => &pixels[src.instance],
-            rangsi_volume::SliceSource::Blend { .. } => panic!("regular acquisition expected"),
-        };
-        let uploaded = match format {
-            VolumeFormat::U16 => {
-                let v: Vec<u16> = slice.iter().map(|&x| x as u16).collect();
-                mpr.upload_slice(&mut gpu_volume, k, SliceTexels::U16(&v))
-            }
-            VolumeFormat::I16 => {
-                let v: Vec<i16> = slice.iter().map(|&x| x as i16).collect();
-                mpr.upload_slice(&mut gpu_volume, k, SliceTexels::I16(&v))
-            }
-        };
-        uploaded.expect("upload");
-    }
+    common::upload_out_of_order(&mpr, &mut gpu_volume, volume, &pixels, format);
     for case in cases {
         let view = VrView {
             camera: case.camera,

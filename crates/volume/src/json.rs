@@ -123,7 +123,15 @@ pub fn slices_from_metadata(instances: &[Value]) -> Vec<SliceInfo> {
             .unwrap_or_default();
         let shared = item(obj, SHARED_GROUPS);
         if frames > 1 || !per_frame.is_empty() || shared.is_some() {
-            for f in 0..frames {
+            // A frame without its own functional group has no position of its own: a
+            // Number of Frames from the file (which may be absurd) never makes more
+            // images than there are per-frame groups, and one without any.
+            let placed = if per_frame.is_empty() {
+                1
+            } else {
+                frames.min(per_frame.len() as u32)
+            };
+            for f in 0..placed {
                 let own = per_frame.get(f as usize).copied();
                 // A functional group from the frame's own item, else the shared one.
                 let group = |tag: &str| {

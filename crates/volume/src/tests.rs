@@ -580,4 +580,13 @@ fn metadata_json_classic_and_enhanced() {
         })
     );
     assert_eq!(a.volumes[0].spacing, [0.8, 0.8, 3.0]);
+
+    // A lying Number of Frames makes no more images than there are frame groups.
+    let lying = json!({
+        "00280008": {"vr": "IS", "Value": [4_000_000_000u64]},
+        "52009230": {"vr": "SQ", "Value": [frame(0.0, 1)]},
+    });
+    assert_eq!(crate::json::slices_from_metadata(&[lying]).len(), 1);
+    let cine = json!({"00280008": {"vr": "IS", "Value": [1_000_000]}, "00200032": {"vr": "DS", "Value": [0, 0, 0]}});
+    assert_eq!(crate::json::slices_from_metadata(&[cine]).len(), 1);
 }

@@ -1,0 +1,69 @@
+//! What the 2D, MPR and volume renderers build alike: a render pipeline that draws
+//! with `vs_main` and one fragment entry into one colour target with no blending, and
+//! the bind-group layout of a volume's bricks (shared, so one `GpuVolume` bind group
+//! fits the MPR and the volume-rendering pipelines).
+
+use crate::volume::{MAX_BRICKS, VolumeFormat};
+
+/// A pipeline over `groups` (bind group 0, 1, …) drawing `module`'s `vs_main` and
+/// `fragment` into a `target` texture.
+pub(crate) fn draw_pipeline(
+    device: &wgpu::Device,
+    label: &str,
+    groups: &[&wgpu::BindGroupLayout],
+    module: &wgpu::ShaderModule,
+    fragment: &str,
+    target: wgpu::TextureFormat,
+) -> wgpu::RenderPipeline {
+    let groups: Vec<Option<&wgpu::BindGroupLayout>> = groups.iter().map(|g| Some(*g)).collect();
+    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &groups,
+        immediate_size: 0,
+    });
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(label),
+        layout: Some(&layout),
+        vertex: wgpu::VertexState {
+            module,
+            entry_point: Some("vs_main"),
+            compilation_options: Default::default(),
+            buffers: &[],
+        },
+        primitive: wgpu::PrimitiveState::default(),
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState::default(),
+        fragment: Some(wgpu::FragmentState {
+            module,
+            entry_point: Some(fragment),
+            compilation_options: Default::default(),
+            targets: &[Some(wgpu::ColorTargetState {
+                format: target,
+                blend: None,
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        multiview_mask: None,
+        cache: None,
+    })
+}
+
+/// The layout of a volume's [`MAX_BRICKS`] 3D textures of `format`.
+pub(crate) fn volume_layout(device: &wgpu::Device, format: VolumeFormat) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..MAX_BRICKS)
+        .map(|b| wgpu::BindGroupLayoutEntry {
+            binding: b,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Texture {
+                sample_type: format.sample_type(),
+                view_dimension: wgpu::TextureViewDimension::D3,
+                multisampled: false,
+            },
+            count: None,
+        })
+        .collect();
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("volume"),
+        entries: &entries,
+    })
+}
