@@ -9,20 +9,9 @@
 
 use crate::dicom::Instance;
 
-/// The letters of a patient direction, strongest component first, components under
-/// 0.25 left out (an oblique axial row reads "LA", not "L").
-pub fn direction_label(d: [f64; 3]) -> String {
-    let letters = [('L', 'R'), ('P', 'A'), ('H', 'F')];
-    let mut parts: Vec<(f64, char)> = (0..3)
-        .filter(|&k| d[k].abs() >= 0.25)
-        .map(|k| {
-            let (pos, neg) = letters[k];
-            (d[k].abs(), if d[k] > 0.0 { pos } else { neg })
-        })
-        .collect();
-    parts.sort_by(|a, b| b.0.total_cmp(&a.0));
-    parts.into_iter().map(|(_, c)| c).collect()
-}
+/// The letters of a patient direction (one definition, in `rangsi-volume`, shared with
+/// the MPR and 3D views).
+pub use rangsi_volume::direction_label;
 
 /// Labels at the left, right, top and bottom edges of the viewport.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
