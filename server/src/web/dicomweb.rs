@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::Authed;
 use super::error::{AppError, AppResult};
 use super::rendered::image_response;
+use super::target::Target;
 use crate::dicom::json::BASE_PLACEHOLDER;
 use crate::index::query::Level;
 use crate::service::query::{Include, QuerySpec, parse_tag};
@@ -388,12 +389,16 @@ fn instance_syntax(headers: &HeaderMap) -> AppResult<Option<String>> {
     })))
 }
 
-async fn retrieve(
-    state: AppState,
-    who: crate::service::Principal,
-    study: String,
-    series: Option<String>,
-    instance: Option<String>,
+/// WADO-RS of a study, a series or an instance (whichever level the path names).
+pub async fn wado(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Target {
+        study,
+        series,
+        instance,
+        ..
+    }: Target,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let locs = state
@@ -576,39 +581,16 @@ fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
     (start <= end && start < size).then_some((start, end))
 }
 
-pub async fn wado_study(
+/// The metadata of a study, a series or an instance.
+pub async fn metadata(
     State(s): State<AppState>,
     Authed(who): Authed,
-    Path(study): Path<String>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    retrieve(s, who, study, None, None, headers).await
-}
-
-pub async fn wado_series(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    retrieve(s, who, study, Some(series), None, headers).await
-}
-
-pub async fn wado_instance(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series, instance)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    retrieve(s, who, study, Some(series), Some(instance), headers).await
-}
-
-async fn metadata(
-    s: AppState,
-    who: crate::service::Principal,
-    study: String,
-    series: Option<String>,
-    instance: Option<String>,
+    Target {
+        study,
+        series,
+        instance,
+        ..
+    }: Target,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let items = s
@@ -619,33 +601,6 @@ async fn metadata(
         Some((items.next().await?, items))
     });
     json_array_response(Box::pin(items), &headers).await
-}
-
-pub async fn metadata_study(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path(study): Path<String>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    metadata(s, who, study, None, None, headers).await
-}
-
-pub async fn metadata_series(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    metadata(s, who, study, Some(series), None, headers).await
-}
-
-pub async fn metadata_instance(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series, instance)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    metadata(s, who, study, Some(series), Some(instance), headers).await
 }
 
 fn media_type_for(ts: &str) -> &'static str {

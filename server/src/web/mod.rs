@@ -11,6 +11,7 @@ pub mod measurements;
 pub mod rendered;
 pub mod stow;
 pub mod studies;
+pub mod target;
 pub mod viewer;
 
 use std::io::Write;
@@ -43,27 +44,24 @@ pub fn router(state: AppState) -> Router {
         .route("/series", get(d::qido_series))
         .route("/instances", get(d::qido_instances))
         .route("/wado", get(d::wado_uri))
-        .route(
-            "/studies/{study}",
-            get(d::wado_study).post(stow::store_study),
-        )
-        .route("/studies/{study}/metadata", get(d::metadata_study))
-        .route("/studies/{study}/rendered", get(r::rendered_study))
-        .route("/studies/{study}/thumbnail", get(r::thumbnail_study))
+        .route("/studies/{study}", get(d::wado).post(stow::store_study))
+        .route("/studies/{study}/metadata", get(d::metadata))
+        .route("/studies/{study}/rendered", get(r::rendered_many))
+        .route("/studies/{study}/thumbnail", get(r::thumbnail))
         .route("/studies/{study}/series", get(d::qido_study_series))
         .route("/studies/{study}/instances", get(d::qido_study_instances))
-        .route("/studies/{study}/series/{series}", get(d::wado_series))
+        .route("/studies/{study}/series/{series}", get(d::wado))
         .route(
             "/studies/{study}/series/{series}/metadata",
-            get(d::metadata_series),
+            get(d::metadata),
         )
         .route(
             "/studies/{study}/series/{series}/rendered",
-            get(r::rendered_series),
+            get(r::rendered_many),
         )
         .route(
             "/studies/{study}/series/{series}/thumbnail",
-            get(r::thumbnail_series),
+            get(r::thumbnail),
         )
         .route(
             "/studies/{study}/series/{series}/instances",
@@ -71,19 +69,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}",
-            get(d::wado_instance),
+            get(d::wado),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/metadata",
-            get(d::metadata_instance),
+            get(d::metadata),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/rendered",
-            get(r::rendered_instance),
+            get(r::rendered_one),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/thumbnail",
-            get(r::thumbnail_instance),
+            get(r::thumbnail),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
@@ -91,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
-            get(r::rendered_frame),
+            get(r::rendered_one),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}",

@@ -4,17 +4,18 @@
 //! `Archive::rendered` (the instance's own greyscale pipeline).
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::StreamExt;
 use rangsi_pixels::VoiFunction;
 
 use super::AppState;
 use super::auth::Authed;
 use super::dicomweb::percent_decode;
 use super::error::{AppError, AppResult};
-use crate::service::Principal;
+use super::target::Target;
 use crate::service::retrieve::{ImageFormat, RenderParams, RenderWindow, SourceRegion, Viewport};
 
 /// Largest viewport side accepted, in pixels.
@@ -210,12 +211,11 @@ pub fn image_response(bytes: Bytes, format: ImageFormat) -> Response {
 
 /// Every instance of a study or series with pixel data, each its first frame
 /// rendered, as one `multipart/related` answer streamed part by part.
-async fn rendered_many(
-    s: AppState,
-    who: Principal,
-    study: String,
-    series: Option<String>,
-    q: Option<String>,
+pub async fn rendered_many(
+    State(s): State<AppState>,
+    Authed(who): Authed,
+    Target { study, series, .. }: Target,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let (params, format) = prepare(q.as_deref(), &headers)?;
@@ -281,71 +281,42 @@ async fn rendered_many(
     Ok(([(header::CONTENT_TYPE, ct)], Body::from_stream(body)).into_response())
 }
 
-use futures::StreamExt;
-
-pub async fn rendered_study(
+/// One image: an instance's first frame (PS3.18: a multi-frame instance's
+/// `/rendered` is here its first frame), or the first frame of `/frames/{list}/rendered`.
+pub async fn rendered_one(
     State(s): State<AppState>,
     Authed(who): Authed,
-    Path(study): Path<String>,
+    target: Target,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    rendered_many(s, who, study, None, q, headers).await
-}
-
-pub async fn rendered_series(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    rendered_many(s, who, study, Some(series), q, headers).await
-}
-
-/// An instance's first frame (PS3.18: a multi-frame instance's `/rendered` is
-/// here its first frame; `/frames/N/rendered` gives the others).
-pub async fn rendered_instance(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series, instance)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
+    let frame = match &target.frames {
+        Some(list) => super::dicomweb::parse_frame_list(list)?[0],
+        None => 1,
+    };
+    let (Some(series), Some(instance)) = (&target.series, &target.instance) else {
+        return Err(AppError::bad_request("the path names no instance"));
+    };
     let (params, fmt) = prepare(q.as_deref(), &headers)?;
     Ok(image_response(
         s.archive
-            .rendered(&who, &study, &series, &instance, 1, &params, fmt)
+            .rendered(&who, &target.study, series, instance, frame, &params, fmt)
             .await?,
         fmt,
     ))
 }
 
-/// `/frames/{list}/rendered`: the first frame of the list.
-pub async fn rendered_frame(
+/// The thumbnail of a study, a series or an instance.
+pub async fn thumbnail(
     State(s): State<AppState>,
     Authed(who): Authed,
-    Path((study, series, instance, list)): Path<(String, String, String, String)>,
+    Target {
+        study,
+        series,
+        instance,
+        ..
+    }: Target,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let n = super::dicomweb::parse_frame_list(&list)?;
-    let (params, fmt) = prepare(q.as_deref(), &headers)?;
-    Ok(image_response(
-        s.archive
-            .rendered(&who, &study, &series, &instance, n[0], &params, fmt)
-            .await?,
-        fmt,
-    ))
-}
-
-async fn thumbnail(
-    s: AppState,
-    who: Principal,
-    study: String,
-    series: Option<String>,
-    instance: Option<String>,
-    q: Option<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let (mut params, fmt) = prepare(q.as_deref(), &headers)?;
@@ -379,36 +350,6 @@ async fn thumbnail(
     }));
     let img = s.archive.render_loc(loc, 1, &params, fmt).await?;
     Ok(image_response(img, fmt))
-}
-
-pub async fn thumbnail_study(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path(study): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    thumbnail(s, who, study, None, None, q, headers).await
-}
-
-pub async fn thumbnail_series(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    thumbnail(s, who, study, Some(series), None, q, headers).await
-}
-
-pub async fn thumbnail_instance(
-    State(s): State<AppState>,
-    Authed(who): Authed,
-    Path((study, series, instance)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    thumbnail(s, who, study, Some(series), Some(instance), q, headers).await
 }
 
 #[cfg(test)]
