@@ -462,7 +462,12 @@ impl Archive {
             return Ok(frames
                 .into_iter()
                 .map(|f| FramePart {
-                    bytes: Bytes::from(little_endian_frame(&f.bytes, desc.bits_allocated, f.vr, length)),
+                    bytes: Bytes::from(little_endian_frame(
+                        &f.bytes,
+                        desc.bits_allocated,
+                        f.vr,
+                        length,
+                    )),
                     transfer_syntax: EXPLICIT_VR_LE.into(),
                 })
                 .collect());
@@ -905,7 +910,12 @@ fn transcode_explicit_le(file: &[u8], ts: &str, layout: Option<&PixelLayout>) ->
 /// `bits_allocated` reversed; 8-bit samples in OW words swapped per word (PS3.5 7.3),
 /// in OB left as they are; cut to the frame's `length` (a frame read in whole words
 /// may carry one byte of its neighbour).
-fn little_endian_frame(bytes: &[u8], bits_allocated: u16, vr: PixelDataVr, length: usize) -> Vec<u8> {
+fn little_endian_frame(
+    bytes: &[u8],
+    bits_allocated: u16,
+    vr: PixelDataVr,
+    length: usize,
+) -> Vec<u8> {
     let unit = match (bits_allocated, vr) {
         (8, PixelDataVr::Ow) => 2,
         (b, _) => usize::from(b / 8).max(1),
@@ -926,10 +936,22 @@ mod little_endian_tests {
 
     #[test]
     fn big_endian_frames_keep_their_layout() {
-        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 16, PixelDataVr::Ow, 4), vec![2, 1, 4, 3]);
-        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 32, PixelDataVr::Ow, 4), vec![4, 3, 2, 1]);
-        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 8, PixelDataVr::Ob, 4), vec![1, 2, 3, 4]);
+        assert_eq!(
+            little_endian_frame(&[1, 2, 3, 4], 16, PixelDataVr::Ow, 4),
+            vec![2, 1, 4, 3]
+        );
+        assert_eq!(
+            little_endian_frame(&[1, 2, 3, 4], 32, PixelDataVr::Ow, 4),
+            vec![4, 3, 2, 1]
+        );
+        assert_eq!(
+            little_endian_frame(&[1, 2, 3, 4], 8, PixelDataVr::Ob, 4),
+            vec![1, 2, 3, 4]
+        );
         // 8-bit in OW: per word, then cut to the frame.
-        assert_eq!(little_endian_frame(&[1, 2, 3, 4], 8, PixelDataVr::Ow, 3), vec![2, 1, 4]);
+        assert_eq!(
+            little_endian_frame(&[1, 2, 3, 4], 8, PixelDataVr::Ow, 3),
+            vec![2, 1, 4]
+        );
     }
 }
