@@ -111,20 +111,8 @@ impl Index {
     /// Appends one audit record. Failing to audit fails the operation that asked.
     #[allow(dead_code)]
     pub async fn audit(&self, rec: &AuditRecord<'_>) -> Result<()> {
-        sqlx::query(INSERT_AUDIT)
-            .bind(now_rfc3339())
-            .bind(rec.actor)
-            .bind(rec.hospital_id)
-            .bind(rec.protocol)
-            .bind(rec.remote_addr)
-            .bind(rec.action)
-            .bind(rec.study_uid)
-            .bind(rec.patient_id)
-            .bind(rec.detail)
-            .bind(rec.outcome)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, &now_rfc3339(), rec).await
     }
 
     /// Every blob key the index refers to (instances and kept conflicts).
