@@ -99,3 +99,20 @@ export function screenFromImage(rect, cols, rows, col, row) {
   const oy = rect.y + (rect.height - rows * scale) / 2;
   return [ox + (col + 0.5) * scale, oy + (row + 0.5) * scale];
 }
+
+/** Waits two animation frames, so that what was drawn is presented before a screenshot. */
+export async function settle(page) {
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+/**
+ * Waits until viewport `slot` has drawn image `index` with more than `after` draws in
+ * all, then lets the compositor present it.
+ */
+export async function waitDrawn(page, index, after = -1, slot = 0) {
+  await page.waitForFunction(([i, a, k]) => {
+    const el = document.querySelector(`[data-testid=viewport][data-slot="${k}"]`);
+    return el && el.dataset.drawn === String(i) && Number(el.dataset.draws) > a;
+  }, [index, after, slot], { timeout: 60000 });
+  await settle(page);
+}

@@ -21,7 +21,8 @@ export const USER = 'somchai';
 export const PASSWORD = 'e2e-Password-1';
 export const SLICES = 24;
 
-function run(cmd, args, opts = {}) {
+/** Runs a command; its stdout, or an error with both outputs. */
+export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
@@ -68,6 +69,10 @@ export async function startServer() {
   return {
     url,
     work,
+    /** Runs `rangsi ARGS` on the server's data dir (import, hospital add, …). */
+    cli: (args) => run(bin, args, { env }),
+    /** POSTs Part 10 files to STOW-RS as the e2e user. */
+    stow: (files) => stow(url, files),
     thai,
     latin,
     logs: () => stderr,
@@ -77,6 +82,26 @@ export async function startServer() {
       fs.rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+async function stow(url, files) {
+  const boundary = 'rangsi-e2e-boundary';
+  const parts = files.flatMap((f) => [
+    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+    fs.readFileSync(f),
+    Buffer.from('\r\n'),
+  ]);
+  const body = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
+  const res = await fetch(`${url}/dicomweb/studies`, {
+    method: 'POST',
+    headers: {
+      'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
+      accept: 'application/dicom+json',
+    },
+    body,
+  });
+  if (!res.ok) throw new Error(`STOW-RS answered ${res.status}: ${await res.text()}`);
 }
 
 /**

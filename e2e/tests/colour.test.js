@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CONFIGS, analyse, launch, screenFromImage } from '../lib/browser.js';
+import { CONFIGS, analyse, launch, screenFromImage, waitDrawn } from '../lib/browser.js';
 import { E2E_DIR, PASSWORD, PYTHON, USER, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
@@ -53,45 +53,16 @@ before(async () => {
     studies[f.name] = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8' }));
     return out;
   });
-  await stow(files);
+  await server.stow(files);
 });
 after(async () => {
   await server?.stop();
 });
 
-/** POSTs Part 10 files to STOW-RS as the e2e user. */
-async function stow(files) {
-  const boundary = 'rangsi-e2e-boundary';
-  const parts = files.flatMap((f) => [
-    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-    fs.readFileSync(f),
-    Buffer.from('\r\n'),
-  ]);
-  const body = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
-  const res = await fetch(`${server.url}/dicomweb/studies`, {
-    method: 'POST',
-    headers: {
-      'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-      authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
-      accept: 'application/dicom+json',
-    },
-    body,
-  });
-  assert.ok(res.ok, `STOW-RS answered ${res.status}: ${await res.text()}`);
-}
-
 /** pydicom's R, G, B on a grid of frame `frame` (from 1) of the stored copy of `name`. */
 function rgbOracle(name, frame = 1, grid = 7) {
   const file = path.join(server.work, 'colour', name);
   return JSON.parse(execFileSync(PYTHON, [ORACLE, '--rgb', file, String(frame), String(grid)], { encoding: 'utf8' }));
-}
-
-async function waitDrawn(page, index, after = -1) {
-  await page.waitForFunction(([i, a]) => {
-    const el = document.querySelector('[data-testid=viewport]');
-    return el && el.dataset.drawn === String(i) && Number(el.dataset.draws) > a;
-  }, [index, after], { timeout: 60000 });
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
 async function canvasRect(page) {

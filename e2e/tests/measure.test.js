@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CONFIGS, launch } from '../lib/browser.js';
+import { CONFIGS, launch, settle, waitDrawn } from '../lib/browser.js';
 import { E2E_DIR, PASSWORD, PYTHON, USER, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
@@ -50,15 +50,8 @@ async function serverMeasurements(page) {
 }
 
 async function shot(page, config, step) {
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await settle(page);
   await page.screenshot({ path: path.join(RESULTS, `${config.name}-measure-${step}.png`) });
-}
-
-async function waitDrawn(page, index) {
-  await page.waitForFunction((i) => {
-    const el = document.querySelector('[data-testid=viewport]');
-    return el && el.dataset.drawn === String(i) && Number(el.dataset.draws) > 0;
-  }, index, { timeout: 60000 });
 }
 
 async function layerState(page) {
@@ -86,7 +79,7 @@ async function clearMeasurements(page) {
   }, server.thai.study_uid);
   await page.reload();
   await page.getByTestId('measure-layer').waitFor({ timeout: 60000 });
-  await waitDrawn(page, 0);
+  await waitDrawn(page, 0, 0);
   await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]')?.dataset.loaded === 'true');
   assert.equal((await layerState(page)).count, 0);
 }
@@ -123,7 +116,7 @@ async function openStudy(page) {
     await page.getByTestId('login-submit').click();
   }
   await page.getByTestId('measure-layer').waitFor({ timeout: 60000 });
-  await waitDrawn(page, 0);
+  await waitDrawn(page, 0, 0);
   await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]')?.dataset.loaded === 'true');
 }
 
@@ -201,7 +194,7 @@ for (const config of CONFIGS) {
 
       await page.reload();
       await page.getByTestId('measure-layer').waitFor({ timeout: 60000 });
-      await waitDrawn(page, 0);
+      await waitDrawn(page, 0, 0);
       await page.waitForFunction((mid) => !!document.querySelector(`[data-testid=measurement][data-id="${mid}"]`), id,
         { timeout: 30000 });
       const again = await page.locator(`[data-testid=measurement][data-id="${id}"]`).evaluate((el) => el.dataset.value);
@@ -223,7 +216,7 @@ for (const config of CONFIGS) {
       await page.reload();
       await page.getByTestId('measure-layer').waitFor({ timeout: 60000 });
       await page.waitForFunction(() => document.querySelector('[data-testid=measure-layer]')?.dataset.loaded === 'true');
-      await waitDrawn(page, 0);
+      await waitDrawn(page, 0, 0);
       assert.equal(await page.locator(`[data-testid=measurement][data-id="${id}"]`).count(), 0, 'deleted on the server');
       await shot(page, config, '04-deleted');
     });

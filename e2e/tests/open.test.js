@@ -7,12 +7,11 @@
 // seeded CT rewritten by pydicom as a 2023 study). Runs with WebGPU and on the phone.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { CONFIGS, launch } from '../lib/browser.js';
-import { E2E_DIR, HOSPITAL, PASSWORD, PYTHON, SLICES, USER, startServer } from '../lib/server.js';
+import { E2E_DIR, HOSPITAL, PASSWORD, PYTHON, SLICES, USER, run, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
 const PRIOR_SLICES = 3;
@@ -38,12 +37,6 @@ for name in sorted(os.listdir(src))[:n]:
 print(json.dumps({"study_uid": study, "series_uid": series}))
 `;
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
 let server;
 let prior;
 before(async () => {
@@ -51,8 +44,7 @@ before(async () => {
   server = await startServer();
   const dir = path.join(server.work, 'prior');
   prior = JSON.parse(run(PYTHON, ['-c', PRIOR_PY, path.join(server.work, 'thai'), dir, String(PRIOR_SLICES)]));
-  const env = { ...process.env, RANGSI_DATA: path.join(server.work, 'data'), RANGSI_LOG: 'warn' };
-  run(process.env.RANGSI_BIN, ['import', '--hospital', HOSPITAL, dir], { env });
+  server.cli(['import', '--hospital', HOSPITAL, dir]);
 });
 after(async () => {
   await server?.stop();

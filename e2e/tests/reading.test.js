@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CONFIGS, analyse, launch, screenFromImage } from '../lib/browser.js';
+import { CONFIGS, analyse, launch, screenFromImage, waitDrawn } from '../lib/browser.js';
 import { execFileSync } from 'node:child_process';
 
 import { E2E_DIR, PASSWORD, PYTHON, SLICES, USER, oracle, startServer } from '../lib/server.js';
@@ -127,32 +127,11 @@ ds.save_as(sys.argv[1], enforce_file_format=True)
 print(ds.StudyInstanceUID)
 `;
 
-/** POSTs Part 10 files to STOW-RS as the e2e user. */
-async function stow(files) {
-  const boundary = 'rangsi-e2e-boundary';
-  const parts = files.flatMap((f) => [
-    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-    fs.readFileSync(f),
-    Buffer.from('\r\n'),
-  ]);
-  const body = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
-  const res = await fetch(`${server.url}/dicomweb/studies`, {
-    method: 'POST',
-    headers: {
-      'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-      authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
-      accept: 'application/dicom+json',
-    },
-    body,
-  });
-  assert.ok(res.ok, `STOW-RS answered ${res.status}: ${await res.text()}`);
-}
-
 /** Writes the big DX and stores it by STOW-RS; returns { file, studyUid }. */
 async function storeBigDx() {
   const file = path.join(server.work, 'big-dx.dcm');
   const studyUid = execFileSync(PYTHON, ['-c', BIG_DX, file], { encoding: 'utf8' }).trim();
-  await stow([file]);
+  await server.stow([file]);
   return { file, studyUid };
 }
 
@@ -162,7 +141,7 @@ async function storeSagittal() {
   if (sagittal) return sagittal;
   const base = path.join(server.work, 'sagittal');
   sagittal = JSON.parse(execFileSync(PYTHON, ['-c', SAGITTAL, sliceFile(1), base], { encoding: 'utf8' }));
-  await stow([0, 1, 2].map((k) => `${base}-${k}.dcm`));
+  await server.stow([0, 1, 2].map((k) => `${base}-${k}.dcm`));
   return sagittal;
 }
 
@@ -185,15 +164,6 @@ const vp = (page, k = 0) => page.locator(`[data-testid=viewport][data-slot="${k}
 
 async function state(page, k = 0) {
   return vp(page, k).evaluate((el) => ({ ...el.dataset }));
-}
-
-/** Waits until viewport `k` drew slice `index` with more than `after` draws. */
-async function waitDrawn(page, index, after = -1, k = 0) {
-  await page.waitForFunction(([i, a, k]) => {
-    const el = document.querySelector(`[data-testid=viewport][data-slot="${k}"]`);
-    return el && el.dataset.drawn === String(i) && Number(el.dataset.draws) > a;
-  }, [index, after, k], { timeout: 60000 });
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
 async function shot(page, config, step) {
@@ -533,7 +503,7 @@ for (const config of CONFIGS) {
       const { page } = b;
       const file = path.join(server.work, 'us-cine.dcm');
       const studyUid = execFileSync(PYTHON, ['-c', US_CINE, file], { encoding: 'utf8' }).trim();
-      await stow([file]);
+      await server.stow([file]);
       await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${studyUid}`);
       await page.locator('[data-testid=series-item], [data-testid=login-username]').first().waitFor();
       if (await page.getByTestId('login-username').count()) {

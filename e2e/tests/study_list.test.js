@@ -10,12 +10,11 @@
 // where the rows are cards. Screenshots: e2e/test-results/list-*.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { CONFIGS, launch } from '../lib/browser.js';
-import { E2E_DIR, HOSPITAL, PASSWORD, PYTHON, USER, startServer } from '../lib/server.js';
+import { E2E_DIR, HOSPITAL, PASSWORD, PYTHON, USER, run, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
 const ADMIN_PASSWORD = 'e2e-admin-Password-1'; // lib/server.js sets it for the first start
@@ -72,12 +71,6 @@ other = [study(100 + i, os.path.join(out, "other"), "Q%03d" % i, "OTHER^Q%02d" %
 print(json.dumps({"own": own, "other": other}))
 `;
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
 let server;
 let seed;
 before(async () => {
@@ -85,11 +78,9 @@ before(async () => {
   server = await startServer();
   const dir = path.join(server.work, 'seed');
   seed = JSON.parse(run(PYTHON, ['-c', SEED_PY, dir, String(SEEDED)]));
-  const env = { ...process.env, RANGSI_DATA: path.join(server.work, 'data'), RANGSI_LOG: 'warn' };
-  const bin = process.env.RANGSI_BIN;
-  run(bin, ['hospital', 'add', OTHER_HOSPITAL, 'โรงพยาบาลสกลนคร'], { env });
-  run(bin, ['import', '--hospital', HOSPITAL, path.join(dir, 'own')], { env });
-  run(bin, ['import', '--hospital', OTHER_HOSPITAL, path.join(dir, 'other')], { env });
+  server.cli(['hospital', 'add', OTHER_HOSPITAL, 'โรงพยาบาลสกลนคร']);
+  server.cli(['import', '--hospital', HOSPITAL, path.join(dir, 'own')]);
+  server.cli(['import', '--hospital', OTHER_HOSPITAL, path.join(dir, 'other')]);
 });
 after(async () => {
   await server?.stop();

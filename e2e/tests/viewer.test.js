@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CONFIGS, analyse, launch, screenFromImage } from '../lib/browser.js';
+import { CONFIGS, analyse, launch, screenFromImage, waitDrawn } from '../lib/browser.js';
 import { E2E_DIR, PASSWORD, SLICES, USER, oracle, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
@@ -33,16 +33,6 @@ async function viewportState(page) {
     loaded: Number(el.dataset.loaded), total: Number(el.dataset.total), index: Number(el.dataset.index),
     drawn: el.dataset.drawn, draws: Number(el.dataset.draws), backend: el.dataset.backend,
   }));
-}
-
-/** Waits until slice `index` (0-based) is drawn and `draws` went past `after`. */
-async function waitDrawn(page, index, after = -1) {
-  await page.waitForFunction(([i, a]) => {
-    const el = document.querySelector('[data-testid=viewport]');
-    return el && el.dataset.drawn === String(i) && Number(el.dataset.draws) > a;
-  }, [index, after], { timeout: 60000 });
-  // Let the compositor present the frame before a screenshot.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
 async function canvasRect(page) {
