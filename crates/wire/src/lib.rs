@@ -1,6 +1,7 @@
 //! Wire types shared by the server, the viewer and the viewer's decode worker.
 //!
 //! - [`api`]: the JSON API (`/api/login`, `/api/me`, errors).
+//! - [`reports`]: radiology reports and their templates.
 //! - [`decode`]: messages between the viewer and its Web Worker that fetches and
 //!   decodes frames (the UI thread never decodes).
 //!
@@ -8,3 +9,4 @@
 
 pub mod api;
 pub mod decode;
+pub mod reports;

@@ -149,6 +149,10 @@ fn pytest(paths: &Paths, args: &[String]) -> Outcome {
     if !has_python_tests(&dir) {
         return Outcome::Skipped(format!("no test_*.py in {INTEGRATION_DIR}"));
     }
+    // test_reports.py validates FHIR with a node package installed in e2e/.
+    if let Err(e) = viewer::node().and_then(|()| viewer::npm_ci(&paths.root.join("e2e"))) {
+        return Outcome::Failed(format!("{e:#}"));
+    }
     let bin = paths.target_dir.join("debug/rangsi");
     let mut cmd = Command::new(paths.python());
     // -p no:cacheprovider: no .pytest_cache folder in the clone.

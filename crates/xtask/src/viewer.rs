@@ -59,7 +59,7 @@ pub fn tools(paths: &Paths) -> Result<()> {
     binaryen(paths)
 }
 
-fn node() -> Result<()> {
+pub fn node() -> Result<()> {
     let works = |cmd: &str| {
         Command::new(cmd)
             .arg("--version")
@@ -185,8 +185,9 @@ fn compress(dist: &Path) -> Result<String> {
     ))
 }
 
-/// `npm ci` when `e2e/node_modules` is missing or older than the lockfile.
-fn npm_ci(e2e: &Path) -> Result<()> {
+/// `npm ci` when `e2e/node_modules` is missing or older than the lockfile. Also the
+/// pytest suite's FHIR schema validator (`server/tests/integration/fhir_validate.cjs`).
+pub fn npm_ci(e2e: &Path) -> Result<()> {
     let stamp = e2e.join("node_modules/.package-lock.json");
     let lock = e2e.join("package-lock.json");
     let fresh = matches!(
@@ -196,7 +197,9 @@ fn npm_ci(e2e: &Path) -> Result<()> {
     if fresh {
         return Ok(());
     }
-    println!("setup: npm ci in e2e/ (playwright-core, pinned; no browser download)");
+    println!(
+        "setup: npm ci in e2e/ (playwright-core, FHIR schema validator; pinned; no browser download)"
+    );
     process::output_within(
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])

@@ -6,6 +6,7 @@ pub mod deflated;
 pub mod json;
 pub mod part10;
 pub mod scan;
+pub mod sr;
 
 use std::path::Path;
 

@@ -24,16 +24,6 @@ pub struct StoredMeasurement {
     pub patient_id: String,
 }
 
-fn scoped(scope: &Scope, text: String) -> (String, SqliteArguments) {
-    let (scope_sql, scope_args) = scope.sql();
-    let mut args = SqliteArguments::default();
-    for a in scope_args {
-        // Binding an integer cannot fail.
-        let _ = args.add(a);
-    }
-    (text.replace("{scope}", &scope_sql), args)
-}
-
 fn row_to_measurement(r: &sqlx::sqlite::SqliteRow) -> Result<StoredMeasurement> {
     let kind: String = r.get("kind");
     let points: String = r.get("points");
@@ -72,8 +62,7 @@ impl Index {
         series_uid: &str,
         sop_uid: &str,
     ) -> Result<Option<StudyOfInstance>> {
-        let (sql, mut args) = scoped(
-            scope,
+        let (sql, mut args) = scope.scoped(
             "SELECT st.id, p.patient_id FROM instances i JOIN series se ON se.id = i.series_ref \
              JOIN studies st ON st.id = se.study_ref JOIN patients p ON p.id = st.patient_ref \
              WHERE {scope} AND st.study_uid = ? AND se.series_uid = ? AND i.sop_uid = ? \
@@ -98,8 +87,7 @@ impl Index {
         scope: &Scope,
         study_uid: &str,
     ) -> Result<Option<String>> {
-        let (sql, mut args) = scoped(
-            scope,
+        let (sql, mut args) = scope.scoped(
             "SELECT p.patient_id FROM studies st JOIN patients p ON p.id = st.patient_ref \
              WHERE {scope} AND st.study_uid = ? ORDER BY st.id LIMIT 1"
                 .to_owned(),
@@ -117,12 +105,9 @@ impl Index {
         user_id: i64,
         study_uid: &str,
     ) -> Result<Vec<Measurement>> {
-        let (sql, mut args) = scoped(
-            scope,
-            format!(
-                "{SELECT} WHERE {{scope}} AND m.user_id = ? AND st.study_uid = ? ORDER BY m.id"
-            ),
-        );
+        let (sql, mut args) = scope.scoped(format!(
+            "{SELECT} WHERE {{scope}} AND m.user_id = ? AND st.study_uid = ? ORDER BY m.id"
+        ));
         let _ = args.add(user_id);
         let _ = args.add(study_uid.to_owned());
         let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
@@ -140,10 +125,9 @@ impl Index {
         user_id: i64,
         client_id: &str,
     ) -> Result<Option<StoredMeasurement>> {
-        let (sql, mut args) = scoped(
-            scope,
-            format!("{SELECT} WHERE {{scope}} AND m.user_id = ? AND m.client_id = ?"),
-        );
+        let (sql, mut args) = scope.scoped(format!(
+            "{SELECT} WHERE {{scope}} AND m.user_id = ? AND m.client_id = ?"
+        ));
         let _ = args.add(user_id);
         let _ = args.add(client_id.to_owned());
         let row = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)

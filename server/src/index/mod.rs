@@ -8,6 +8,7 @@ pub mod admin;
 pub mod ingest;
 pub mod measurements;
 pub mod query;
+pub mod reports;
 pub mod studies;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (2, include_str!("../../migrations/0002_measurements.sql")),
     (3, include_str!("../../migrations/0003_study_list.sql")),
+    (10, include_str!("../../migrations/0010_reports.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,19 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// `text` with `{scope}` replaced by [`Scope::sql`]'s condition, and arguments
+    /// holding its bind values (more can be added after them).
+    pub(crate) fn scoped(&self, text: String) -> (String, sqlx::sqlite::SqliteArguments) {
+        use sqlx::Arguments;
+        let (scope_sql, scope_args) = self.sql();
+        let mut args = sqlx::sqlite::SqliteArguments::default();
+        for a in scope_args {
+            // Binding an integer cannot fail.
+            let _ = args.add(a);
+        }
+        (text.replace("{scope}", &scope_sql), args)
+    }
+
     /// SQL condition on a `studies` alias `st`, and its bind values.
     pub(crate) fn sql(&self) -> (String, Vec<i64>) {
         match self {
@@ -242,8 +257,12 @@ pub struct AuditRecord<'a> {
 }
 
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// A timestamp as RFC 3339.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 

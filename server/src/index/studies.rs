@@ -207,7 +207,7 @@ impl Index {
         let mut page = Sql::new(format!(
             "SELECT st.study_uid, p.patient_name, p.patient_id, p.birth_date, p.sex, st.study_date, \
              st.study_time, st.accession, st.description, st.modalities, st.num_series, \
-             st.num_instances, h.code, h.name FROM {from} WHERE {scoped}"
+             st.num_instances, h.code, h.name, st.id FROM {from} WHERE {scoped}"
         ));
         // The count needs the patients only when a patient attribute filters. Without
         // any filter the plain scope is fastest (an index count of the visible studies).
@@ -244,6 +244,8 @@ impl Index {
             sqlx::query_scalar_with::<_, i64, _>(sqlx::AssertSqlSafe(count.text), count.args)
                 .fetch_one(&self.pool);
         let (rows, total) = tokio::try_join!(rows_fut, total_fut)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(14)).collect();
+        let reported = self.reported_study_rows(&ids).await?;
         let rows = rows
             .iter()
             .map(|r| {
@@ -269,7 +271,10 @@ impl Index {
                         code: r.get(12),
                         name: r.get(13),
                     },
-                    badges: StudyBadges::default(),
+                    badges: StudyBadges {
+                        reported: reported.contains(&r.get::<i64, _>(14)),
+                        ..StudyBadges::default()
+                    },
                 }
             })
             .collect();

@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod auth;
+pub mod fhir;
 pub mod ingest;
 pub mod measurements;
 pub mod query;
+pub mod reports;
 pub mod retrieve;
 pub mod studies;
 
@@ -29,6 +31,10 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The request does not fit the current state (a report signed meanwhile, a
+    /// second report on one study).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("index: {0}")]

@@ -33,6 +33,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
             ServiceError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ServiceError::BadRequest(m) => Self::new(StatusCode::BAD_REQUEST, m),
+            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             ServiceError::Unsupported(m) => Self::new(StatusCode::NOT_ACCEPTABLE, m),
             other => {
                 tracing::error!(error = %other, "internal error");
@@ -65,3 +66,37 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A JSON body that did not parse, as a 400 (413 and 415 kept) naming `what` it was.
+pub fn body_error(what: &str, e: axum::extract::rejection::JsonRejection) -> AppError {
+    let status = match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    AppError::new(status, format!("bad {what}: {}", e.body_text()))
+}
+
+/// Query parameters each given at most once and all among `allowed`.
+pub fn query_params(
+    params: Result<
+        axum::extract::Query<Vec<(String, String)>>,
+        axum::extract::rejection::QueryRejection,
+    >,
+    allowed: &[&str],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    let axum::extract::Query(params) =
+        params.map_err(|e| AppError::bad_request(format!("bad query string: {e}")))?;
+    let mut out = std::collections::HashMap::new();
+    for (k, v) in params {
+        if !allowed.contains(&k.as_str()) {
+            return Err(AppError::bad_request(format!("unknown parameter {k:?}")));
+        }
+        if out.insert(k.clone(), v).is_some() {
+            return Err(AppError::bad_request(format!(
+                "parameter {k:?} given twice"
+            )));
+        }
+    }
+    Ok(out)
+}

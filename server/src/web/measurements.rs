@@ -13,7 +13,7 @@ use rangsi_wire::api::{Measurement, MeasurementList};
 
 use super::AppState;
 use super::auth::Authed;
-use super::error::{AppError, AppResult};
+use super::error::{AppError, AppResult, body_error, query_params};
 use crate::service::measurements::validate;
 
 /// A measurement is a few points; this is generous.
@@ -27,34 +27,13 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-fn body_error(e: JsonRejection) -> AppError {
-    let status = match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    AppError::new(status, format!("bad measurement: {}", e.body_text()))
-}
-
 async fn list(
     State(state): State<AppState>,
     Authed(who): Authed,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> AppResult<Json<MeasurementList>> {
-    let Query(params) =
-        params.map_err(|e| AppError::bad_request(format!("bad query string: {e}")))?;
-    let mut study = None;
-    for (k, v) in params {
-        match k.as_str() {
-            "study" if study.is_none() => study = Some(v),
-            "study" => return Err(AppError::bad_request("parameter \"study\" given twice")),
-            other => {
-                return Err(AppError::bad_request(format!(
-                    "unknown parameter {other:?}"
-                )));
-            }
-        }
-    }
+    let mut params = query_params(params, &["study"])?;
+    let study = params.remove("study");
     let study = study.ok_or_else(|| AppError::bad_request("parameter \"study\" is required"))?;
     Ok(Json(state.archive.measurements(&who, study.trim()).await?))
 }
@@ -66,7 +45,7 @@ async fn put(
     body: Result<Json<Measurement>, JsonRejection>,
 ) -> AppResult<Json<Measurement>> {
     let Path(id) = id.map_err(|e| AppError::bad_request(format!("bad path: {e}")))?;
-    let Json(body) = body.map_err(body_error)?;
+    let Json(body) = body.map_err(|e| body_error("measurement", e))?;
     let m = validate(&id, body)?;
     Ok(Json(state.archive.put_measurement(&who, m).await?))
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod image;
 pub mod measurements;
 pub mod rendered;
+pub mod reports;
 pub mod stow;
 pub mod studies;
 pub mod target;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(api::logout))
         .route("/me", get(api::me))
         .merge(measurements::routes())
+        .merge(reports::routes())
         .merge(studies::routes());
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress =

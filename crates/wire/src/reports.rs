@@ -1,0 +1,181 @@
+//! Radiology reports in the JSON API (issue 7): `GET /api/reports?study=UID`,
+//! `POST /api/reports`, `PUT /api/reports/{id}`, `POST /api/reports/{id}/sign`,
+//! `POST /api/reports/{id}/addenda`, `POST /api/reports/{id}/acknowledge`,
+//! `GET /api/reports/{id}/fhir`, and the templates under `/api/report-templates`.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a report is in its life. Only `Draft` and `Preliminary` can be edited; a
+/// signed report (`Final`) changes only by signed addenda (`Amended`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportState {
+    Draft,
+    Preliminary,
+    Final,
+    Amended,
+}
+
+impl ReportState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportState::Draft => "draft",
+            ReportState::Preliminary => "preliminary",
+            ReportState::Final => "final",
+            ReportState::Amended => "amended",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<ReportState> {
+        [
+            ReportState::Draft,
+            ReportState::Preliminary,
+            ReportState::Final,
+            ReportState::Amended,
+        ]
+        .into_iter()
+        .find(|r| r.name() == s)
+    }
+
+    /// Signed: the text is fixed.
+    pub fn is_signed(self) -> bool {
+        matches!(self, ReportState::Final | ReportState::Amended)
+    }
+}
+
+/// The structured part of a report as the radiologist writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportContent {
+    #[serde(default)]
+    pub findings: String,
+    #[serde(default)]
+    pub impression: String,
+    #[serde(default)]
+    pub recommendation: String,
+    /// A critical result: the requester must acknowledge it.
+    #[serde(default)]
+    pub critical: bool,
+}
+
+/// `POST /api/reports`: a new draft on a study.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReport {
+    pub study_uid: String,
+    /// Start from this template's text (fields given in `content` win where not empty).
+    #[serde(default)]
+    pub template_id: Option<i64>,
+    #[serde(default)]
+    pub content: ReportContent,
+}
+
+/// `PUT /api/reports/{id}`: save the text, optionally moving draft ↔ preliminary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveReport {
+    pub content: ReportContent,
+    #[serde(default)]
+    pub state: Option<ReportState>,
+}
+
+/// `POST /api/reports/{id}/sign`: the signer's password again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignReport {
+    pub password: String,
+}
+
+/// `POST /api/reports/{id}/addenda`: a signed addendum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAddendum {
+    pub text: String,
+    pub password: String,
+}
+
+/// A signed addendum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addendum {
+    pub author: String,
+    pub text: String,
+    pub signed_at: String,
+    /// The SR instance stored into the study with it.
+    pub sr_sop_uid: String,
+}
+
+/// One step in a report's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportEvent {
+    pub at: String,
+    pub user: String,
+    /// create | save | sign | addendum | acknowledge
+    pub action: String,
+    /// The state after the step.
+    pub state: ReportState,
+    /// The content after the step.
+    pub content: ReportContent,
+}
+
+/// A report as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: i64,
+    pub study_uid: String,
+    pub state: ReportState,
+    pub content: ReportContent,
+    pub author: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub signed_by: Option<String>,
+    #[serde(default)]
+    pub signed_at: Option<String>,
+    #[serde(default)]
+    pub critical_acknowledged_by: Option<String>,
+    #[serde(default)]
+    pub critical_acknowledged_at: Option<String>,
+    /// The latest SR instance stored into the study (final or amended).
+    #[serde(default)]
+    pub sr_sop_uid: Option<String>,
+    #[serde(default)]
+    pub addenda: Vec<Addendum>,
+    #[serde(default)]
+    pub history: Vec<ReportEvent>,
+}
+
+/// `GET /api/reports?study=UID`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportList {
+    pub reports: Vec<Report>,
+}
+
+/// A report template (per modality and body part, Thai or English).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportTemplate {
+    /// Set by the server; ignored in a request.
+    #[serde(default)]
+    pub id: i64,
+    pub name: String,
+    /// `th` or `en`.
+    pub lang: String,
+    /// DICOM Modality, or empty for any.
+    #[serde(default)]
+    pub modality: String,
+    /// DICOM Body Part Examined, or empty for any.
+    #[serde(default)]
+    pub body_part: String,
+    #[serde(default)]
+    pub findings: String,
+    #[serde(default)]
+    pub impression: String,
+    #[serde(default)]
+    pub recommendation: String,
+}
+
+/// `GET /api/report-templates`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportTemplateList {
+    pub templates: Vec<ReportTemplate>,
+}

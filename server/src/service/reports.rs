@@ -1,0 +1,578 @@
+//! Radiology reports (issue 7): write, save, sign, amend by addendum, acknowledge a
+//! critical result; templates; the report as FHIR R4.
+//!
+//! Rules, each enforced here once for every protocol:
+//! - A report is as visible as its study ([`Principal::scope`], grants included); a
+//!   study the caller cannot see answers "not found", as `/metadata` does. A draft
+//!   is seen by radiologists (and administrators) only.
+//! - Only radiologists write reports; only the author edits and signs, and only while
+//!   unsigned. Signing asks for the password again. A signed report never changes:
+//!   amendments are signed addenda, and every step is kept in the history.
+//! - Signing (and each addendum) stores a Basic Text SR into the study under the
+//!   study's own hospital (`dicom::sr`), so every DICOM client of the archive sees it;
+//!   the row is marked signed only after the SR is durably stored.
+//! - A critical result is acknowledged once, by a user of the study's hospital other
+//!   than its author.
+//! - Every call is audited like other access to patient data.
+
+use rangsi_wire::reports::{
+    NewAddendum, NewReport, Report, ReportContent, ReportList, ReportState, ReportTemplate,
+    ReportTemplateList, SaveReport,
+};
+
+use super::auth::Role;
+use super::ingest::{Expect, StagedWriter};
+use super::{Archive, Principal, Result, ServiceError};
+use crate::dicom::sr::{SrReport, basic_text_sr, new_uid};
+use crate::index::reports::StoredReport;
+use crate::index::rfc3339;
+
+/// The longest text of one report field or addendum (a long CT report is ~10 KB).
+pub const MAX_TEXT: usize = 64 * 1024;
+/// Longest template name.
+const MAX_NAME: usize = 128;
+
+fn check_text(name: &str, text: &str) -> Result<()> {
+    if text.len() > MAX_TEXT {
+        return Err(ServiceError::BadRequest(format!(
+            "{name} is longer than {MAX_TEXT} bytes"
+        )));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(ServiceError::BadRequest(format!(
+            "{name} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_content(c: &ReportContent) -> Result<()> {
+    check_text("findings", &c.findings)?;
+    check_text("impression", &c.impression)?;
+    check_text("recommendation", &c.recommendation)
+}
+
+fn radiologist(who: &Principal) -> Result<i64> {
+    match (who.role, who.user_id) {
+        (Role::Radiologist, Some(id)) => Ok(id),
+        _ => Err(ServiceError::Forbidden(
+            "only a radiologist's account writes and signs reports".into(),
+        )),
+    }
+}
+
+/// A draft is the radiologists' working copy: others see a report from preliminary on.
+fn sees_state(who: &Principal, state: ReportState) -> bool {
+    state != ReportState::Draft || matches!(who.role, Role::Radiologist | Role::Admin)
+}
+
+fn user_of(who: &Principal) -> Result<i64> {
+    who.user_id
+        .ok_or_else(|| ServiceError::Forbidden("reports need a logged-in user".into()))
+}
+
+impl Archive {
+    async fn load_report(&self, who: &Principal, id: i64) -> Result<StoredReport> {
+        match self.index().report(&who.scope(), id).await? {
+            Some(r) if sees_state(who, r.state) => Ok(r),
+            _ => {
+                self.audit(who, "report", "", "", &format!("report {id}"), "not-found")
+                    .await?;
+                Err(ServiceError::NotFound("no such report".into()))
+            }
+        }
+    }
+
+    async fn full_report(&self, r: StoredReport) -> Result<Report> {
+        let addenda = self.index().report_addenda(r.id).await?;
+        let history = self.index().report_history(r.id).await?;
+        Ok(Report {
+            id: r.id,
+            study_uid: r.study.study_uid,
+            state: r.state,
+            content: r.content,
+            author: r.author,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            signed_by: r.signed_by,
+            signed_at: r.signed_at,
+            critical_acknowledged_by: r.critical_ack_by,
+            critical_acknowledged_at: r.critical_ack_at,
+            sr_sop_uid: r.sr_sop_uid,
+            addenda,
+            history,
+        })
+    }
+
+    /// The reports on a study; 404 when the study is not visible.
+    pub async fn reports(&self, who: &Principal, study_uid: &str) -> Result<ReportList> {
+        let scope = who.scope();
+        let Some(study) = self.index().report_study(&scope, study_uid).await? else {
+            self.audit(who, "reports", study_uid, "", "list", "not-found")
+                .await?;
+            return Err(ServiceError::NotFound("no such study".into()));
+        };
+        let mut reports = Vec::new();
+        for r in self.index().reports_of_study(&scope, study_uid).await? {
+            if sees_state(who, r.state) {
+                reports.push(self.full_report(r).await?);
+            }
+        }
+        self.audit(
+            who,
+            "reports",
+            study_uid,
+            &study.patient_id,
+            &format!("list: {}", reports.len()),
+            "ok",
+        )
+        .await?;
+        Ok(ReportList { reports })
+    }
+
+    /// One report.
+    pub async fn report(&self, who: &Principal, id: i64) -> Result<Report> {
+        let r = self.load_report(who, id).await?;
+        self.audit(
+            who,
+            "report",
+            &r.study.study_uid,
+            &r.study.patient_id,
+            &format!("read {id}"),
+            "ok",
+        )
+        .await?;
+        self.full_report(r).await
+    }
+
+    /// A new draft on a study, from a template and/or the given text.
+    pub async fn create_report(&self, who: &Principal, req: NewReport) -> Result<Report> {
+        let author = radiologist(who)?;
+        let mut content = req.content;
+        if let Some(t) = req.template_id {
+            let t = self
+                .index()
+                .report_template(t)
+                .await?
+                .ok_or_else(|| ServiceError::BadRequest(format!("no report template {t}")))?;
+            for (field, from) in [
+                (&mut content.findings, t.findings),
+                (&mut content.impression, t.impression),
+                (&mut content.recommendation, t.recommendation),
+            ] {
+                if field.trim().is_empty() {
+                    *field = from;
+                }
+            }
+        }
+        check_content(&content)?;
+        let Some(study) = self
+            .index()
+            .report_study(&who.scope(), &req.study_uid)
+            .await?
+        else {
+            self.audit(who, "report", &req.study_uid, "", "create", "not-found")
+                .await?;
+            return Err(ServiceError::NotFound("no such study".into()));
+        };
+        let Some(id) = self
+            .index()
+            .create_report(study.study_ref, author, &content)
+            .await?
+        else {
+            let existing = self.index().report_of_study_row(study.study_ref).await?;
+            return Err(ServiceError::Conflict(format!(
+                "the study has a report already (id {})",
+                existing.map_or_else(|| "?".into(), |i| i.to_string())
+            )));
+        };
+        self.audit(
+            who,
+            "report",
+            &study.study_uid,
+            &study.patient_id,
+            &format!("create {id}"),
+            "ok",
+        )
+        .await?;
+        self.full_report(self.load_report(who, id).await?).await
+    }
+
+    /// Saves the text of an unsigned report (its author only), optionally moving it
+    /// between draft and preliminary.
+    pub async fn save_report(&self, who: &Principal, id: i64, req: SaveReport) -> Result<Report> {
+        let user = radiologist(who)?;
+        check_content(&req.content)?;
+        let r = self.load_report(who, id).await?;
+        if r.author_id != user {
+            return Err(ServiceError::Forbidden(format!(
+                "only the author ({}) edits this report",
+                r.author
+            )));
+        }
+        let state = match req.state {
+            None => r.state,
+            Some(s @ (ReportState::Draft | ReportState::Preliminary)) => s,
+            Some(s) => {
+                return Err(ServiceError::BadRequest(format!(
+                    "a report becomes {} by signing, not by saving",
+                    s.name()
+                )));
+            }
+        };
+        if r.state.is_signed()
+            || !self
+                .index()
+                .save_report(id, user, state, &req.content)
+                .await?
+        {
+            return Err(ServiceError::Conflict(
+                "the report is signed: add an addendum instead".into(),
+            ));
+        }
+        self.audit(
+            who,
+            "report",
+            &r.study.study_uid,
+            &r.study.patient_id,
+            &format!("save {id} ({})", state.name()),
+            "ok",
+        )
+        .await?;
+        self.full_report(self.load_report(who, id).await?).await
+    }
+
+    /// The caller's password, checked again before a signature. A wrong one is a 403
+    /// (the session stays valid) and is audited as a failed login.
+    async fn confirm_password(&self, who: &Principal, password: &str) -> Result<()> {
+        match self
+            .auth()
+            .login(&who.actor, password, who.protocol, &who.remote)
+            .await
+        {
+            Ok(p) if p.user_id == who.user_id => Ok(()),
+            Ok(_) | Err(ServiceError::Unauthenticated) => Err(ServiceError::Forbidden(
+                "the password does not match: the report was not signed".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Builds and stores the SR of `r` (plus `addenda`) into its study; its SOP
+    /// Instance UID.
+    async fn store_sr(
+        &self,
+        who: &Principal,
+        r: &StoredReport,
+        signer: &str,
+        signed_at: time::OffsetDateTime,
+        addenda: &[(String, String, String)],
+    ) -> Result<String> {
+        let evidence = self.index().study_evidence(r.study.study_ref).await?;
+        // The study's SR instances are not evidence of the imaging procedure.
+        let evidence: Vec<_> = evidence
+            .into_iter()
+            .filter(|e| e.modality != "SR")
+            .collect();
+        let predecessor_series;
+        let predecessor = match &r.sr_sop_uid {
+            Some(sop) => {
+                predecessor_series = self
+                    .index()
+                    .series_of_instance(r.study.study_ref, sop)
+                    .await?
+                    .unwrap_or_default();
+                Some((predecessor_series.as_str(), sop.as_str()))
+            }
+            None => None,
+        };
+        let series_uid = new_uid();
+        let sop_uid = new_uid();
+        let bytes = basic_text_sr(&SrReport {
+            study: &r.study,
+            evidence: &evidence,
+            findings: &r.content.findings,
+            impression: &r.content.impression,
+            recommendation: &r.content.recommendation,
+            critical: r.content.critical,
+            author: &r.author,
+            signer,
+            signed_at,
+            addenda,
+            predecessor,
+            series_uid: &series_uid,
+            sop_uid: &sop_uid,
+            instance_number: 1 + i32::try_from(addenda.len()).unwrap_or(0),
+        })
+        .map_err(ServiceError::Internal)?;
+        let mut staged = StagedWriter::create(self, bytes.len() as u64 + 1).await?;
+        staged
+            .write(&bytes)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("staging the SR: {e}")))?;
+        let staged = staged
+            .finish()
+            .await
+            .map_err(|e| ServiceError::Internal(format!("staging the SR: {e}")))?;
+        // Stored for the study's own hospital, whoever signs (a remote reader too).
+        let owner = Principal {
+            hospital_id: Some(r.study.hospital_id),
+            ..who.clone()
+        };
+        let expect = Expect {
+            study_uid: Some(r.study.study_uid.clone()),
+            sop_class_uid: None,
+            sop_instance_uid: Some(sop_uid.clone()),
+        };
+        self.ingest(&owner, staged, &expect)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("storing the SR: {e}")))?;
+        Ok(sop_uid)
+    }
+
+    /// Signs an unsigned report (its author, password again): stores the SR, then
+    /// marks the report final.
+    pub async fn sign_report(&self, who: &Principal, id: i64, password: &str) -> Result<Report> {
+        let user = radiologist(who)?;
+        let r = self.load_report(who, id).await?;
+        if r.author_id != user {
+            return Err(ServiceError::Forbidden(format!(
+                "only the author ({}) signs this report",
+                r.author
+            )));
+        }
+        if r.state.is_signed() {
+            return Err(ServiceError::Conflict(
+                "the report is signed already".into(),
+            ));
+        }
+        if r.content.findings.trim().is_empty() && r.content.impression.trim().is_empty() {
+            return Err(ServiceError::BadRequest(
+                "an empty report cannot be signed: write findings or an impression".into(),
+            ));
+        }
+        self.confirm_password(who, password).await?;
+        let now = time::OffsetDateTime::now_utc();
+        let at = rfc3339(now);
+        let sr = self.store_sr(who, &r, &who.actor, now, &[]).await?;
+        if !self
+            .index()
+            .sign_report(id, user, &at, &sr, &r.content)
+            .await?
+        {
+            return Err(ServiceError::Conflict(
+                "the report was signed meanwhile".into(),
+            ));
+        }
+        self.audit(
+            who,
+            "report",
+            &r.study.study_uid,
+            &r.study.patient_id,
+            &format!("sign {id}: SR {sr}"),
+            "ok",
+        )
+        .await?;
+        self.full_report(self.load_report(who, id).await?).await
+    }
+
+    /// A signed addendum to a signed report, by any radiologist who can see it.
+    pub async fn add_addendum(&self, who: &Principal, id: i64, req: NewAddendum) -> Result<Report> {
+        let user = radiologist(who)?;
+        check_text("the addendum", &req.text)?;
+        if req.text.trim().is_empty() {
+            return Err(ServiceError::BadRequest("the addendum is empty".into()));
+        }
+        let r = self.load_report(who, id).await?;
+        if !r.state.is_signed() {
+            return Err(ServiceError::Conflict(
+                "the report is not signed yet: edit it instead of adding an addendum".into(),
+            ));
+        }
+        self.confirm_password(who, &req.password).await?;
+        let now = time::OffsetDateTime::now_utc();
+        let at = rfc3339(now);
+        let mut addenda: Vec<(String, String, String)> = self
+            .index()
+            .report_addenda(id)
+            .await?
+            .into_iter()
+            .map(|a| (a.author, a.signed_at, a.text))
+            .collect();
+        addenda.push((who.actor.clone(), at.clone(), req.text.clone()));
+        let sr = self.store_sr(who, &r, &who.actor, now, &addenda).await?;
+        if !self
+            .index()
+            .add_addendum(id, user, &at, &req.text, &sr, &r.content)
+            .await?
+        {
+            return Err(ServiceError::Conflict("the report is not signed".into()));
+        }
+        self.audit(
+            who,
+            "report",
+            &r.study.study_uid,
+            &r.study.patient_id,
+            &format!("addendum {id}: SR {sr}"),
+            "ok",
+        )
+        .await?;
+        self.full_report(self.load_report(who, id).await?).await
+    }
+
+    /// The requester acknowledges a signed report's critical result.
+    pub async fn acknowledge_report(&self, who: &Principal, id: i64) -> Result<Report> {
+        let user = user_of(who)?;
+        let r = self.load_report(who, id).await?;
+        if who.hospital_id != Some(r.study.hospital_id) || r.author_id == user {
+            return Err(ServiceError::Forbidden(
+                "a critical result is acknowledged by the requesting hospital's doctor".into(),
+            ));
+        }
+        if !r.content.critical || !r.state.is_signed() {
+            return Err(ServiceError::Conflict(
+                "there is no signed critical result to acknowledge".into(),
+            ));
+        }
+        if !self
+            .index()
+            .acknowledge_report(id, user, r.state, &r.content)
+            .await?
+        {
+            return Err(ServiceError::Conflict("acknowledged already".into()));
+        }
+        self.audit(
+            who,
+            "report",
+            &r.study.study_uid,
+            &r.study.patient_id,
+            &format!("acknowledge {id}"),
+            "ok",
+        )
+        .await?;
+        self.full_report(self.load_report(who, id).await?).await
+    }
+
+    /// The report as a FHIR R4 Bundle (DiagnosticReport + ImagingStudy).
+    pub async fn report_fhir(&self, who: &Principal, id: i64) -> Result<serde_json::Value> {
+        let r = self.load_report(who, id).await?;
+        let evidence = self.index().study_evidence(r.study.study_ref).await?;
+        let addenda = self.index().report_addenda(id).await?;
+        self.audit(
+            who,
+            "report",
+            &r.study.study_uid,
+            &r.study.patient_id,
+            &format!("fhir {id}"),
+            "ok",
+        )
+        .await?;
+        Ok(super::fhir::report_bundle(&r, &evidence, &addenda))
+    }
+
+    /// Report templates, those fitting `modality` / `body_part` first.
+    pub async fn report_templates(
+        &self,
+        who: &Principal,
+        lang: Option<&str>,
+        modality: &str,
+        body_part: &str,
+    ) -> Result<ReportTemplateList> {
+        user_of(who)?;
+        Ok(ReportTemplateList {
+            templates: self
+                .index()
+                .report_templates(lang, modality, body_part)
+                .await?,
+        })
+    }
+
+    /// Creates (`id` 0) or replaces a template: administrators only.
+    pub async fn put_report_template(
+        &self,
+        who: &Principal,
+        id: i64,
+        mut t: ReportTemplate,
+    ) -> Result<ReportTemplate> {
+        if who.role != Role::Admin {
+            return Err(ServiceError::Forbidden(
+                "report templates are edited by administrators".into(),
+            ));
+        }
+        t.id = id;
+        t.name = t.name.trim().to_owned();
+        if t.name.is_empty() || t.name.chars().count() > MAX_NAME {
+            return Err(ServiceError::BadRequest(format!(
+                "a template name has 1 to {MAX_NAME} characters"
+            )));
+        }
+        if t.lang != "th" && t.lang != "en" {
+            return Err(ServiceError::BadRequest(format!(
+                "a template's language is \"th\" or \"en\", got {:?}",
+                t.lang
+            )));
+        }
+        for (name, v) in [("modality", &t.modality), ("body_part", &t.body_part)] {
+            if v.len() > 16
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b' ')
+            {
+                return Err(ServiceError::BadRequest(format!(
+                    "{name} is a DICOM code string (upper case, at most 16), got {v:?}"
+                )));
+            }
+        }
+        check_content(&ReportContent {
+            findings: t.findings.clone(),
+            impression: t.impression.clone(),
+            recommendation: t.recommendation.clone(),
+            critical: false,
+        })?;
+        let id = self
+            .index()
+            .put_report_template(&t)
+            .await
+            .map_err(|e| match e {
+                crate::index::IndexError::Conflict(m) => ServiceError::Conflict(m),
+                e => e.into(),
+            })?
+            .ok_or_else(|| ServiceError::NotFound(format!("no report template {id}")))?;
+        self.audit(
+            who,
+            "report-template",
+            "",
+            "",
+            &format!("put {id} {:?}", t.name),
+            "ok",
+        )
+        .await?;
+        t.id = id;
+        Ok(t)
+    }
+
+    /// Deletes a template: administrators only.
+    pub async fn delete_report_template(&self, who: &Principal, id: i64) -> Result<()> {
+        if who.role != Role::Admin {
+            return Err(ServiceError::Forbidden(
+                "report templates are edited by administrators".into(),
+            ));
+        }
+        if !self.index().delete_report_template(id).await? {
+            return Err(ServiceError::NotFound(format!("no report template {id}")));
+        }
+        self.audit(
+            who,
+            "report-template",
+            "",
+            "",
+            &format!("delete {id}"),
+            "ok",
+        )
+        .await?;
+        Ok(())
+    }
+}
