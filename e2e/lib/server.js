@@ -70,7 +70,7 @@ export async function startServer() {
     url,
     work,
     /** Runs `rangsi ARGS` on the server's data dir (import, hospital add, …). */
-    cli: (args) => run(bin, args, { env }),
+    cli: (args, input) => run(bin, args, { env, input }),
     /** POSTs Part 10 files to STOW-RS as the e2e user. */
     stow: (files) => stow(url, files),
     thai,

@@ -91,9 +91,26 @@ pub fn format_da(da: &str, lang: Lang, era: Era) -> String {
     }
 }
 
+/// A DICOM date and a time of day (24 h) for display.
+pub fn format_da_time(da: &str, hour: u32, minute: u32, lang: Lang, era: Era) -> String {
+    format!("{} {hour:02}:{minute:02}", format_da(da, lang, era))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_and_time() {
+        assert_eq!(
+            format_da_time("20261127", 14, 5, Lang::Th, Era::Buddhist),
+            "27 พ.ย. 2569 14:05"
+        );
+        assert_eq!(
+            format_da_time("20261127", 9, 0, Lang::En, Era::Common),
+            "27 Nov 2026 09:00"
+        );
+    }
 
     #[test]
     fn buddhist_era_adds_543_years() {

@@ -177,6 +177,27 @@ texts! {
     DropHere => "แตะช่องภาพเพื่อวางซีรีส์", "Tap a viewport to put the series there";
     SeriesPanel => "ซีรีส์ทั้งหมด", "All series";
     Downsampled => "ภาพใหญ่เกินขีดจำกัดของการ์ดจอ แสดงแบบย่อ", "Larger than the graphics limit: shown reduced";
+    // reports (web/report.rs)
+    Report => "รายงานผล", "Report";
+    ReportDraft => "ฉบับร่าง", "Draft";
+    ReportPreliminary => "รายงานเบื้องต้น", "Preliminary";
+    ReportFinal => "ลงนามแล้ว", "Final";
+    ReportAmended => "แก้ไขเพิ่มเติมแล้ว", "Amended";
+    NewReport => "เริ่มเขียนรายงาน", "Start a report";
+    NotReported => "ยังไม่มีรายงานผล", "Not reported yet";
+    Findings => "สิ่งที่ตรวจพบ", "Findings";
+    Impression => "สรุปผล", "Impression";
+    Recommendation => "คำแนะนำ", "Recommendation";
+    CriticalResult => "ผลวิกฤต (แพทย์ผู้ส่งตรวจต้องรับทราบ)", "Critical result (the requester must acknowledge)";
+    SignedBy => "ลงนามโดย", "Signed by";
+    Addendum => "ข้อความเพิ่มเติม", "Addendum";
+    AddAddendum => "ลงนามข้อความเพิ่มเติม", "Sign the addendum";
+    Acknowledged => "รับทราบผลวิกฤตแล้วโดย", "Critical result acknowledged by";
+    Acknowledge => "รับทราบผลวิกฤต", "Acknowledge the critical result";
+    SaveDraft => "บันทึกร่าง", "Save draft";
+    SavePreliminary => "บันทึกเป็นรายงานเบื้องต้น", "Save as preliminary";
+    PasswordToSign => "รหัสผ่านเพื่อลงนาม", "Password to sign";
+    Sign => "ลงนาม", "Sign";
     // end reading tools
 }
 

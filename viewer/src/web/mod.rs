@@ -3,7 +3,8 @@
 //!
 //! - [`app`]: the root component: session, route, language and era preferences.
 //! - [`login`], [`study_list`], [`viewer`]: the pages; [`viewport`]: the canvas;
-//!   [`mpr`]: the MPR view of a series (three linked planes of one GPU volume).
+//!   [`mpr`]: the MPR view of a series (three linked planes of one GPU volume);
+//!   [`report`]: the study's radiology report beside the images.
 //! - [`api`]: fetch calls (data fetching stays out of the views).
 //! - [`workers`]: the pool of decode Web Workers.
 //! - [`prefs`]: preferences remembered in `localStorage`.
@@ -14,6 +15,7 @@ mod login;
 mod measure;
 mod mpr;
 mod prefs;
+mod report;
 mod study_list;
 mod viewer;
 mod viewport;

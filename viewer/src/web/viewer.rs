@@ -34,6 +34,7 @@ use crate::tools::ToolMode;
 // measurements: the tool buttons (web/measure.rs)
 use super::measure::MeasureTools;
 use super::mpr::MprPanel;
+use super::report::ReportPanel;
 
 /// The drag-and-drop payload type of a series thumbnail (its index in the list).
 pub const SERIES_DRAG_TYPE: &str = "application/x-rangsi-series";
@@ -76,6 +77,8 @@ pub struct Reading {
     pub command: RwSignal<Option<Command>>,
     /// The series shown in MPR instead of the viewport grid.
     pub mpr: RwSignal<Option<usize>>,
+    /// The report panel is open beside the images.
+    pub report: RwSignal<bool>,
 }
 
 impl Reading {
@@ -98,6 +101,7 @@ impl Reading {
             pending: RwSignal::new(None),
             command: RwSignal::new(None),
             mpr: RwSignal::new(None),
+            report: RwSignal::new(false),
         }
     }
 
@@ -228,6 +232,10 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
         })
     };
 
+    // The report panel follows the shown study, and stays mounted (unsaved text kept)
+    // while the study does not change.
+    let report_study = Memo::new(move |_| shown_study());
+
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || is_form_field(&ev) {
             return;
@@ -303,6 +311,11 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
                     })/>
                 </For>
             </div>
+            </Show>
+            <Show when=move || reading.report.get()>
+                {move || report_study.get().map(|study| view! {
+                    <ReportPanel study=study close=Callback::new(move |_| reading.report.set(false))/>
+                })}
             </Show>
             <Show when=move || reading.pending.get().is_some()>
                 <div class="drop-note" data-testid="drop-note">{move || ui.t(Text::DropHere)}</div>
@@ -535,6 +548,12 @@ fn Toolbar(reading: Reading, drawer_open: RwSignal<bool>) -> impl IntoView {
                     aria-pressed=move || reading.mpr.get().is_some().to_string()
                     on:click=move |_| reading.toggle_mpr()>
                     "MPR"
+                </button>
+                <button data-testid="report-toggle" title=move || ui.t(Text::Report)
+                    class:active=move || reading.report.get()
+                    aria-pressed=move || reading.report.get().to_string()
+                    on:click=move |_| reading.report.update(|r| *r = !*r)>
+                    <span class="label">{move || ui.t(Text::Report)}</span>
                 </button>
                 <button data-testid="help-open" title=move || ui.t(Text::KeyHelp)
                     on:click=move |_| reading.help.update(|h| *h = !*h)>"?"</button>

@@ -148,7 +148,13 @@ impl DecodePool {
     /// `slices[i]` is (frame URL, pixel module) of slice `i`, fetched in `order`.
     /// Anything this client still had queued is dropped and late answers for it are
     /// ignored.
-    pub fn load(&self, client: usize, slices: &[(String, PixelModule)], order: &[usize], sink: Sink) {
+    pub fn load(
+        &self,
+        client: usize,
+        slices: &[(String, PixelModule)],
+        order: &[usize],
+        sink: Sink,
+    ) {
         let client = client % MAX_CLIENTS;
         {
             let mut inner = self.0.borrow_mut();
