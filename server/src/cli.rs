@@ -126,6 +126,18 @@ pub enum HospitalCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Set the URL that receives the hospital's report events (prints the signing
+    /// secret of `X-Rangsi-Signature`), or remove it.
+    Webhook {
+        #[command(flatten)]
+        data: DataArg,
+        code: String,
+        /// http:// or https:// URL to POST events to.
+        #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
+        url: Option<String>,
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -259,6 +271,28 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 let archive = open(&data).await?;
                 for h in archive.admin().list_hospitals().await? {
                     println!("{}\t{}", h.code, h.name);
+                }
+                Ok(())
+            }
+            HospitalCommand::Webhook {
+                data,
+                code,
+                url,
+                remove,
+            } => {
+                let archive = open(&data).await?;
+                match url {
+                    Some(url) if !remove => {
+                        let secret = archive.set_webhook(&code, &url).await?;
+                        println!("{secret}");
+                        eprintln!(
+                            "hospital {code}: report events go to {url}, signed with the secret above (X-Rangsi-Signature: sha256=HMAC)"
+                        );
+                    }
+                    _ => {
+                        archive.remove_webhook(&code).await?;
+                        eprintln!("hospital {code}: webhook removed");
+                    }
                 }
                 Ok(())
             }

@@ -1,7 +1,8 @@
 //! Radiology reports in the JSON API (issue 7): `GET /api/reports?study=UID`,
 //! `POST /api/reports`, `PUT /api/reports/{id}`, `POST /api/reports/{id}/sign`,
 //! `POST /api/reports/{id}/addenda`, `POST /api/reports/{id}/acknowledge`,
-//! `GET /api/reports/{id}/fhir`, and the templates under `/api/report-templates`.
+//! `GET /api/reports/{id}/fhir`, the templates under `/api/report-templates`, and the
+//! notifications of report events (`GET /api/notifications`).
 
 use serde::{Deserialize, Serialize};
 
@@ -178,4 +179,31 @@ pub struct ReportTemplate {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportTemplateList {
     pub templates: Vec<ReportTemplate>,
+}
+
+/// A report event for the hospital that asked for the reading (`GET /api/notifications`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: i64,
+    /// `report-preliminary`, `report-final` or `report-amended`.
+    pub kind: String,
+    pub study_uid: String,
+    #[serde(default)]
+    pub report_id: Option<i64>,
+    /// The report carries a critical result.
+    #[serde(default)]
+    pub critical: bool,
+    pub text: String,
+    pub created_at: String,
+    /// Read by the calling user.
+    #[serde(default)]
+    pub read: bool,
+}
+
+/// `GET /api/notifications`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationList {
+    pub notifications: Vec<Notification>,
+    /// Unread by the calling user, of those listed.
+    pub unread: u32,
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod ingest;
 pub mod measurements;
+pub mod notify;
 pub mod query;
 pub mod reports;
 pub mod studies;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_measurements.sql")),
     (3, include_str!("../../migrations/0003_study_list.sql")),
     (10, include_str!("../../migrations/0010_reports.sql")),
+    (11, include_str!("../../migrations/0011_notifications.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod fhir;
 pub mod ingest;
 pub mod measurements;
+pub mod notify;
 pub mod query;
 pub mod reports;
 pub mod retrieve;

@@ -13,6 +13,8 @@
 //!   the row is marked signed only after the SR is durably stored.
 //! - A critical result is acknowledged once, by a user of the study's hospital other
 //!   than its author.
+//! - Preliminary, final and amended are notified to the study's hospital (in the app
+//!   and by its webhook: `service::notify`).
 //! - Every call is audited like other access to patient data.
 
 use rangsi_wire::reports::{
@@ -83,6 +85,14 @@ impl Archive {
                     .await?;
                 Err(ServiceError::NotFound("no such report".into()))
             }
+        }
+    }
+
+    /// Notifies the study's hospital (`service::notify`). The report's change is
+    /// already durable, so a failure here is logged, not returned.
+    async fn tell(&self, r: &StoredReport, state: ReportState) {
+        if let Err(e) = self.notify_report(r, state.name()).await {
+            tracing::warn!(report = r.id, error = %e, "notifying the report's hospital");
         }
     }
 
@@ -242,7 +252,11 @@ impl Archive {
             "ok",
         )
         .await?;
-        self.full_report(self.load_report(who, id).await?).await
+        let saved = self.load_report(who, id).await?;
+        if r.state == ReportState::Draft && state == ReportState::Preliminary {
+            self.tell(&saved, state).await;
+        }
+        self.full_report(saved).await
     }
 
     /// The caller's password, checked again before a signature. A wrong one is a 403
@@ -376,7 +390,9 @@ impl Archive {
             "ok",
         )
         .await?;
-        self.full_report(self.load_report(who, id).await?).await
+        let signed = self.load_report(who, id).await?;
+        self.tell(&signed, ReportState::Final).await;
+        self.full_report(signed).await
     }
 
     /// A signed addendum to a signed report, by any radiologist who can see it.
@@ -420,7 +436,9 @@ impl Archive {
             "ok",
         )
         .await?;
-        self.full_report(self.load_report(who, id).await?).await
+        let amended = self.load_report(who, id).await?;
+        self.tell(&amended, ReportState::Amended).await;
+        self.full_report(amended).await
     }
 
     /// The requester acknowledges a signed report's critical result.

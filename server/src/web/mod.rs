@@ -156,6 +156,10 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         );
     }
     crate::cli::bootstrap(&archive, true).await?;
+    let resumed = archive.resume_deliveries().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "webhook deliveries left pending by an earlier run");
+    }
     let http = tokio::net::TcpListener::bind(cfg.http)
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http))?;

@@ -5,7 +5,9 @@
 //!   `POST /api/reports/{id}/addenda`, `POST /api/reports/{id}/acknowledge`,
 //!   `GET /api/reports/{id}/fhir` (FHIR R4 Bundle, `application/fhir+json`);
 //! - `GET /api/report-templates[?lang=th|en&modality=CT&body_part=HEAD]`,
-//!   `POST /api/report-templates`, `PUT|DELETE /api/report-templates/{id}` (admins).
+//!   `POST /api/report-templates`, `PUT|DELETE /api/report-templates/{id}` (admins);
+//! - `GET /api/notifications[?unread=true]`, `POST /api/notifications/{id}/read`: the
+//!   report events of the caller's hospital (`service::notify`).
 
 use axum::Json;
 use axum::Router;
@@ -15,8 +17,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rangsi_wire::reports::{
-    NewAddendum, NewReport, Report, ReportList, ReportTemplate, ReportTemplateList, SaveReport,
-    SignReport,
+    NewAddendum, NewReport, NotificationList, Report, ReportList, ReportTemplate,
+    ReportTemplateList, SaveReport, SignReport,
 };
 
 use super::AppState;
@@ -42,6 +44,8 @@ pub fn routes() -> Router<AppState> {
             "/report-templates/{id}",
             axum::routing::put(put_template).delete(delete_template),
         )
+        .route("/notifications", get(notifications))
+        .route("/notifications/{id}/read", post(read_notification))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -192,6 +196,36 @@ async fn delete_template(
     state
         .archive
         .delete_report_template(&who, id_of(id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn notifications(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> AppResult<Json<NotificationList>> {
+    let p = query_params(params, &["unread"])?;
+    let unread = match p.get("unread").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(AppError::bad_request(format!(
+                "unread is true or false, got {v:?}"
+            )));
+        }
+    };
+    Ok(Json(state.archive.notifications(&who, unread).await?))
+}
+
+async fn read_notification(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    id: Result<Path<String>, PathRejection>,
+) -> AppResult<StatusCode> {
+    state
+        .archive
+        .mark_notification_read(&who, id_of(id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -274,3 +274,125 @@ def test_bad_input_is_a_4xx_with_a_message(users, ct):
     ]:
         assert r.status_code == status, (r.request.method, r.request.url, r.status_code, r.text)
         assert r.json().get("error"), r.text
+
+
+class Hook:
+    """A webhook receiver on loopback: answers 500 to the first `fail` requests of each
+    delivery (to all when `fail` is None), 204 after; keeps every request."""
+
+    def __init__(self, fail: int | None = 0):
+        import http.server
+        import threading
+
+        self.requests: list[tuple[dict, bytes]] = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                hook.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                delivery = self.headers.get("X-Rangsi-Delivery")
+                tries = sum(1 for h, _ in hook.requests if h.get("x-rangsi-delivery") == delivery)
+                failing = fail is None or tries <= fail
+                self.send_response(500 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait(self, n: int, timeout: float = 30) -> None:
+        deadline = time.time() + timeout
+        while len(self.requests) < n and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(self.requests) >= n, self.requests
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def deliveries(server) -> list[tuple]:
+    con = sqlite3.connect(f"file:{server.data / 'index.sqlite'}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT d.id, d.status, d.attempts, n.kind FROM webhook_deliveries d "
+                           "JOIN notifications n ON n.id = d.notification_id ORDER BY d.id").fetchall()
+    finally:
+        con.close()
+
+
+def test_report_events_reach_the_hospital_in_the_app_and_by_webhook(server, users, shared_dir, tmp_path,
+                                                                     alice: DicomWeb):
+    import hashlib
+    import hmac
+
+    ram, doctor, bob = users["ram"], users["alice"], users["bob"]
+    (series,) = gen_ct(shared_dir, tmp_path, slices=1, rows=64, patient_id="NOTIFY-1", seed=44)
+    alice.stow_ok([f.read_bytes() for f in series.files])
+    hook = Hook(fail=2)  # the receiver fails the first two attempts of each delivery
+    try:
+        secret = server.cli("hospital", "webhook", HOSPITAL_UDON, "--url", hook.url).stdout.decode().strip()
+        assert secret.startswith("whsec_")
+        rid = check(ram.post("/reports", {"study_uid": series.study_uid,
+                                          "content": {"impression": "Pneumothorax", "critical": True}}), 201)["id"]
+        check(ram.put(f"/reports/{rid}", {"content": {"impression": "Pneumothorax", "critical": True},
+                                          "state": "preliminary"}), 200)
+        check(ram.post(f"/reports/{rid}/sign", {"password": PASSWORDS["ram"]}), 200)
+        # Each event: two failures, then delivered.
+        hook.wait(6)
+        by_delivery: dict[str, list] = {}
+        for headers, body in hook.requests:
+            by_delivery.setdefault(headers["x-rangsi-delivery"], []).append((headers, body))
+            want = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            assert headers["x-rangsi-signature"] == want
+            assert headers["content-type"] == "application/json"
+        events = [json.loads(v[0][1]) for v in by_delivery.values()]
+        assert [(e["event"], e["report_id"], e["study_uid"], e["critical"], e["hospital"]) for e in events] == [
+            ("report-preliminary", rid, series.study_uid, True, HOSPITAL_UDON),
+            ("report-final", rid, series.study_uid, True, HOSPITAL_UDON)]
+        assert [len(v) for v in by_delivery.values()] == [3, 3]  # retried with the same delivery id
+        for _ in range(100):  # the last attempt is recorded just after its answer
+            mine = [d for d in deliveries(server) if d[3] in ("report-preliminary", "report-final")][-2:]
+            if all(d[1] != "pending" for d in mine):
+                break
+            time.sleep(0.05)
+        assert [(s, a) for _, s, a, _ in mine] == [("delivered", 3), ("delivered", 3)]
+
+        # In the app: the requesting hospital's users see both, unread, and mark them read.
+        listed = check(doctor.get("/notifications", params={"unread": "true"}), 200)
+        ours = [n for n in listed["notifications"] if n["report_id"] == rid]
+        assert [n["kind"] for n in ours] == ["report-final", "report-preliminary"]
+        assert all(n["critical"] and "NOTIFY-1" in n["text"] for n in ours)
+        assert listed["unread"] >= 2
+        for n in ours:
+            check(doctor.post(f"/notifications/{n['id']}/read"), 204)
+        again = check(doctor.get("/notifications", params={"unread": "true"}), 200)["notifications"]
+        assert rid not in [n["report_id"] for n in again]
+        assert all(n["read"] for n in check(doctor.get("/notifications"), 200)["notifications"]
+                   if n["report_id"] == rid)
+        # Another hospital sees none of them and cannot mark them.
+        assert [n for n in check(bob.get("/notifications"), 200)["notifications"] if n["report_id"] == rid] == []
+        check(bob.post(f"/notifications/{ours[0]['id']}/read"), 404)
+        check(doctor.get("/notifications", params={"unread": "maybe"}), 400)
+    finally:
+        hook.close()
+
+    # A receiver that never answers 2xx: five attempts, then failed (the report is signed all the same).
+    dead = Hook(fail=None)
+    try:
+        server.cli("hospital", "webhook", HOSPITAL_UDON, "--url", dead.url)
+        check(ram.post(f"/reports/{rid}/addenda", {"text": "Chest tube in place.", "password": PASSWORDS["ram"]}), 200)
+        dead.wait(5, timeout=60)
+        for _ in range(100):
+            last = deliveries(server)[-1]
+            if last[1] != "pending":
+                break
+            time.sleep(0.1)
+        assert (last[1], last[2], last[3]) == ("failed", 5, "report-amended")
+    finally:
+        dead.close()
+        server.cli("hospital", "webhook", HOSPITAL_UDON, "--remove")
+    bad = server.cli("hospital", "webhook", HOSPITAL_UDON, "--url", "ftp://x", check=False)
+    assert bad.returncode != 0 and b"http://" in bad.stderr
