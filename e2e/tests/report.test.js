@@ -5,7 +5,8 @@
 // found through QIDO-RS with the text in it (the server's own SR content is checked
 // against dcmtk's dsrdump in server/tests/integration/test_reports.py). Then a doctor of
 // the hospital, on a phone-sized screen, reads the signed report and acknowledges the
-// critical result. The panel is DOM, not GPU: it runs once on WebGL2 (desktop) and once
+// critical result, after the bell of the top bar told of the report's three steps.
+// The panel is DOM, not GPU: it runs once on WebGL2 (desktop) and once
 // on the phone set-up. Screenshots in test-results/report-*.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,6 +120,15 @@ describe('the report panel', () => {
       const { page } = b;
       await openReport(page, DOCTOR, DOCTOR_PASSWORD);
       await waitState(page, 'amended');
+      // The bell: preliminary, final and amended, each with the critical flag.
+      await page.getByTestId('notifications-unread').waitFor({ timeout: 30000 });
+      assert.equal(await page.getByTestId('notifications-unread').textContent(), '3');
+      await page.getByTestId('notifications').click();
+      const items = await page.getByTestId('notification').allTextContents();
+      assert.equal(items.length, 3, JSON.stringify(items));
+      assert.ok(items.every((t) => t.includes('ผลวิกฤต') && t.includes('HN')), JSON.stringify(items));
+      await shot(page, '04a-bell');
+      await page.getByTestId('notifications').click();
       assert.equal(await page.getByTestId('report-findings').inputValue(), FINDINGS);
       assert.equal(await page.getByTestId('report-create').count(), 0);
       assert.equal(await page.getByTestId('report-sign').count(), 0);

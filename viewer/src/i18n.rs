@@ -198,6 +198,8 @@ texts! {
     SavePreliminary => "บันทึกเป็นรายงานเบื้องต้น", "Save as preliminary";
     PasswordToSign => "รหัสผ่านเพื่อลงนาม", "Password to sign";
     Sign => "ลงนาม", "Sign";
+    Notifications => "การแจ้งเตือน", "Notifications";
+    NoNotifications => "ไม่มีการแจ้งเตือน", "No notifications";
     // end reading tools
 }
 

@@ -186,6 +186,9 @@ pub fn TopBar(children: Children) -> impl IntoView {
                 <button data-testid="about-open" on:click=move |_| ui.about_open.set(true)>
                     {move || ui.t(Text::About)}
                 </button>
+                <Show when=move || ui.me.with(|m| m.as_ref().is_some_and(|m| m.hospital.is_some()))>
+                    <super::notifications::NotificationBell/>
+                </Show>
                 <span class="user" data-testid="user">
                     {move || ui.me.get().map(|m| m.username).unwrap_or_default()}
                 </span>

@@ -5,6 +5,7 @@
 //! - [`login`], [`study_list`], [`viewer`]: the pages; [`viewport`]: the canvas;
 //!   [`mpr`]: the MPR view of a series (three linked planes of one GPU volume);
 //!   [`report`]: the study's radiology report beside the images.
+//! - [`notifications`]: the top bar's bell (report events of the user's hospital).
 //! - [`api`]: fetch calls (data fetching stays out of the views).
 //! - [`workers`]: the pool of decode Web Workers.
 //! - [`prefs`]: preferences remembered in `localStorage`.
@@ -14,6 +15,7 @@ mod app;
 mod login;
 mod measure;
 mod mpr;
+mod notifications;
 mod prefs;
 mod report;
 mod study_list;
