@@ -10,6 +10,7 @@
 
 mod api;
 mod app;
+mod canvas;
 mod login;
 mod measure;
 mod mpr;
