@@ -255,6 +255,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             s.three_d.track();
             s.edit.tf.track();
             s.edit.clip.track();
+            s.edit.editing.track();
             schedule_draw(&core, s);
         });
     }
@@ -1045,7 +1046,7 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
     let size = screen.size();
     if let Some(t) = s.three_d.get_untracked() {
         let vr = vr.get_or_insert_with(|| VrRenderer::new(gpu, screen.format()));
-        let quality = if t.dragging { Quality::Interactive } else { Quality::Full };
+        let quality = if t.dragging || s.edit.editing.get_untracked() { Quality::Interactive } else { Quality::Full };
         let view = VrView {
             camera: t.camera,
             viewport_px: size,

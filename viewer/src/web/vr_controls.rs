@@ -46,6 +46,8 @@ pub struct VrEdit {
     /// `None`: the whole volume.
     pub clip: RwSignal<Option<ClipBox>>,
     pub grid: RwSignal<Option<Grid>>,
+    /// A drag in the editor is under way: the 3D view takes fewer samples meanwhile.
+    pub editing: RwSignal<bool>,
 }
 
 impl VrEdit {
@@ -55,6 +57,7 @@ impl VrEdit {
             hist: RwSignal::new(Histogram::new(1.0)),
             clip: RwSignal::new(None),
             grid: RwSignal::new(None),
+            editing: RwSignal::new(false),
         }
     }
 
@@ -128,6 +131,7 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
             None => Drag::Shift { x0: x, from: edit.tf.get_untracked() },
         };
         *d1.borrow_mut() = Some((d, a));
+        edit.editing.set(true);
     };
     let d2 = drag.clone();
     let on_move = move |ev: web_sys::PointerEvent| {
@@ -149,6 +153,7 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
     let d3 = drag;
     let on_up = move |_ev: web_sys::PointerEvent| {
         *d3.borrow_mut() = None;
+        edit.editing.set(false);
     };
     let on_dblclick = move |ev: web_sys::MouseEvent| {
         ev.prevent_default();
@@ -416,11 +421,11 @@ pub fn clip_controls(edit: VrEdit) -> impl IntoView {
         view! {
             <div class="vr-clip-axis">
                 <span class="vr-clip-label">{label}</span>
-                <input type="range" min="0" step="1" max=move || top().to_string()
+                <input type="range" class="min" min="0" step="1" max=move || top().to_string()
                     data-testid=format!("vr-clip-{a}-min")
                     aria-label=move || format!("{} {} {}", tr(ui.lang.get(), "clip", "ตัด"), label(), tr(ui.lang.get(), "from", "จาก"))
                     prop:value=move || value(false).to_string() on:input=on(false)/>
-                <input type="range" min="0" step="1" max=move || top().to_string()
+                <input type="range" class="max" min="0" step="1" max=move || top().to_string()
                     data-testid=format!("vr-clip-{a}-max")
                     aria-label=move || format!("{} {} {}", tr(ui.lang.get(), "clip", "ตัด"), label(), tr(ui.lang.get(), "to", "ถึง"))
                     prop:value=move || value(true).to_string() on:input=on(true)/>
