@@ -238,8 +238,7 @@ mod tests {
     fn edits() {
         let mut f = tf();
         // A point added in the middle takes the colour there.
-        let k = add_point(&mut f, 50.0, 0.3).unwrap();
-        assert_eq!(k, 1);
+        assert_eq!(add_point(&mut f, 50.0, 0.3), Some(1));
         assert_eq!(f.points()[1].color, [0.5, 0.25, 0.0]);
         // Moving it past the last point reorders.
         assert_eq!(move_point(&mut f, 1, 150.0, 0.6), Some(2));
