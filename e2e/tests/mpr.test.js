@@ -87,12 +87,18 @@ print(json.dumps({"ipp": [float(x) for x in d.ImagePositionPatient], "iop": [flo
 let server;
 before(async () => {
   fs.mkdirSync(RESULTS, { recursive: true });
-  // A 4D series: the Thai CT twice, phase 2 raised by 300 HU (lib/gen_4d_series.py).
+  // A 4D series: the Thai CT twice, phase 2 raised by 300 HU; and a study of two of
+  // its images, too few for a volume (lib/gen_4d_series.py).
+  const gen = (work, name, args) => {
+    const dir = path.join(work, name);
+    const info = JSON.parse(execFileSync(PYTHON, [path.join(E2E_DIR, 'lib', 'gen_4d_series.py'), path.join(work, 'thai'), dir, ...args], { encoding: 'utf8' }));
+    return { ...info, dir };
+  };
   server = await startServer({
     prepare: (work) => {
-      const dir = path.join(work, '4d');
-      const info = JSON.parse(execFileSync(PYTHON, [path.join(E2E_DIR, 'lib', 'gen_4d_series.py'), path.join(work, 'thai'), dir], { encoding: 'utf8' }));
-      return { folders: [dir], fourD: { ...info, dir } };
+      const fourD = gen(work, '4d', []);
+      const short = gen(work, 'short', ['--phases', '1', '--limit', '2']);
+      return { folders: [fourD.dir, short.dir], fourD, short };
     },
   });
 });
@@ -487,6 +493,18 @@ for (const config of CONFIGS) {
       await waitLoaded(page, d);
       assert.match(await page.getByTestId('mpr-notices').textContent(), /phase 2 of 2/);
       await assertOracle(page, await shot('19-phase-2'), 0, 40, 400, path.join(four.dir, 'phase-2'));
+    });
+
+    test('a series that is not a volume says why', async () => {
+      const { page } = b;
+      await page.getByTestId('mpr-close').click();
+      await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${server.extra.short.study_uid}`);
+      await page.waitForFunction(() => document.querySelector('[data-testid=viewport]')?.dataset.drawn === '0', null, { timeout: 60000 });
+      await page.getByTestId('mpr-toggle').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=mpr-error]')?.textContent, null, { timeout: 30000 });
+      assert.match(await page.getByTestId('mpr-error').textContent(), /^(not a volume|ไม่ใช่ภาพปริมาตร): 2 image\(s\) with a common geometry; a volume needs at least 3$/);
+      assert.equal(await page.getByTestId('mpr-phase').count(), 0);
+      await shot('20-not-a-volume');
     });
   });
 }
