@@ -502,7 +502,7 @@ for (const config of CONFIGS) {
       await page.waitForFunction(() => document.querySelector('[data-testid=viewport]')?.dataset.drawn === '0', null, { timeout: 60000 });
       await page.getByTestId('mpr-toggle').click();
       await page.waitForFunction(() => document.querySelector('[data-testid=mpr-error]')?.textContent, null, { timeout: 30000 });
-      assert.match(await page.getByTestId('mpr-error').textContent(), /^(not a volume|ไม่ใช่ภาพปริมาตร): 2 image\(s\) with a common geometry; a volume needs at least 3$/);
+      assert.match(await page.getByTestId('mpr-error').textContent(), /^(not a volume: 2 image\(s\) with a common geometry; a volume needs at least 3|ไม่ใช่ภาพปริมาตร: มีภาพที่เรขาคณิตตรงกันเพียง 2 ภาพ ต้องมีอย่างน้อย 3 ภาพ)$/);
       assert.equal(await page.getByTestId('mpr-phase').count(), 0);
       await shot('20-not-a-volume');
     });

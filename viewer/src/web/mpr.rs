@@ -747,8 +747,7 @@ async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series)
     let assembly = match rangsi_volume::assemble(&slices) {
         Ok(a) => a,
         Err(e) => {
-            let lang = s.lang.get_untracked();
-            s.error.set(Some(format!("{}: {e}", tr(lang, "not a volume", "ไม่ใช่ภาพปริมาตร"))));
+            s.error.set(Some(crate::mpr::not_volume_text(s.lang.get_untracked(), &e)));
             return;
         }
     };
