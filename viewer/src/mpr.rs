@@ -8,15 +8,19 @@
 //! the crosshair, and its screen centre is the shared view centre projected onto it,
 //! so moving the crosshair moves the lines, not the images.
 
+use crate::i18n::Lang;
 use crate::stack::WindowLevel;
+use rangsi_volume::assemble::MIN_SLICES;
 use rangsi_volume::geometry::{Vec3, add, cross, dot, scale, sub, unit};
 use rangsi_volume::mpr::{Orientation, Plane, Slab, SlabMode};
-use rangsi_volume::assemble::MIN_SLICES;
 use rangsi_volume::{NotVolumetric, Volume};
-use crate::i18n::Lang;
 
 /// Pane order on screen: axial, sagittal, coronal.
-pub const PANES: [Orientation; 3] = [Orientation::Axial, Orientation::Sagittal, Orientation::Coronal];
+pub const PANES: [Orientation; 3] = [
+    Orientation::Axial,
+    Orientation::Sagittal,
+    Orientation::Coronal,
+];
 
 /// The three views of an MPR reading.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +64,12 @@ impl MprState {
             mm_per_px: 1.0,
             window,
             slab: Slab::THIN,
-            step_mm: volume.spacing.iter().copied().fold(f64::INFINITY, f64::min).max(1e-3),
+            step_mm: volume
+                .spacing
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min)
+                .max(1e-3),
             voxel_rows: {
                 let c = volume.voxel_from_patient.columns;
                 [0, 1, 2].map(|r| [c[0][r], c[1][r], c[2][r]])
@@ -82,7 +91,11 @@ impl MprState {
         let (right, down) = self.axes[p];
         let normal = cross(right, down);
         let offset = dot(sub(self.view_center, self.crosshair), normal);
-        Plane { center: sub(self.view_center, scale(normal, offset)), right, down }
+        Plane {
+            center: sub(self.view_center, scale(normal, offset)),
+            right,
+            down,
+        }
     }
 
     /// The patient point under physical pixel `px` of pane `p` (`pane_px` big).
@@ -95,7 +108,10 @@ impl MprState {
     /// Pane pixel of a patient point (on or off the plane).
     pub fn pixel_of(&self, p: usize, point: Vec3, pane_px: [u32; 2]) -> [f64; 2] {
         let (u, v, _) = self.plane(p).project(point);
-        [u / self.mm_per_px + f64::from(pane_px[0]) / 2.0, v / self.mm_per_px + f64::from(pane_px[1]) / 2.0]
+        [
+            u / self.mm_per_px + f64::from(pane_px[0]) / 2.0,
+            v / self.mm_per_px + f64::from(pane_px[1]) / 2.0,
+        ]
     }
 
     /// Moves the crosshair to the point under `px` of pane `p` (the other two planes follow).
@@ -108,14 +124,25 @@ impl MprState {
     /// is closest to (the slice gap in the acquisition plane, a pixel across it).
     pub fn scroll(&mut self, p: usize, steps: f64) {
         let normal = self.plane(p).normal();
-        self.crosshair = add(self.crosshair, scale(normal, steps * self.scroll_step_mm(p)));
+        self.crosshair = add(
+            self.crosshair,
+            scale(normal, steps * self.scroll_step_mm(p)),
+        );
     }
 
     /// The distance (mm) one scroll step moves pane `p`'s plane.
     pub fn scroll_step_mm(&self, p: usize) -> f64 {
         let normal = self.plane(p).normal();
-        let per_mm = self.voxel_rows.iter().map(|r| dot(*r, normal).abs()).fold(0.0, f64::max);
-        if per_mm > 1e-9 { 1.0 / per_mm } else { self.step_mm }
+        let per_mm = self
+            .voxel_rows
+            .iter()
+            .map(|r| dot(*r, normal).abs())
+            .fold(0.0, f64::max);
+        if per_mm > 1e-9 {
+            1.0 / per_mm
+        } else {
+            self.step_mm
+        }
     }
 
     /// Rotates the other panes' planes about pane `p`'s normal through the crosshair
@@ -124,8 +151,12 @@ impl MprState {
         let normal = self.plane(p).normal();
         for q in 0..3 {
             if q != p {
-                let plane = Plane { center: self.crosshair, right: self.axes[q].0, down: self.axes[q].1 }
-                    .rotated(normal, degrees);
+                let plane = Plane {
+                    center: self.crosshair,
+                    right: self.axes[q].0,
+                    down: self.axes[q].1,
+                }
+                .rotated(normal, degrees);
                 self.axes[q] = (plane.right, plane.down);
             }
         }
@@ -134,7 +165,10 @@ impl MprState {
     /// Pans every pane by a drag of `d` physical pixels in pane `p`.
     pub fn pan(&mut self, p: usize, d: [f64; 2]) {
         let (right, down) = self.axes[p];
-        let shift = add(scale(right, -d[0] * self.mm_per_px), scale(down, -d[1] * self.mm_per_px));
+        let shift = add(
+            scale(right, -d[0] * self.mm_per_px),
+            scale(down, -d[1] * self.mm_per_px),
+        );
         self.view_center = add(self.view_center, shift);
     }
 
@@ -169,7 +203,10 @@ impl MprState {
 
     /// Sets the slab (0 mm: a single plane).
     pub fn set_slab(&mut self, thickness_mm: f64, mode: SlabMode) {
-        self.slab = Slab { thickness_mm: thickness_mm.max(0.0), mode };
+        self.slab = Slab {
+            thickness_mm: thickness_mm.max(0.0),
+            mode,
+        };
     }
 
     /// Back to the standard planes through the volume centre, fitted.
@@ -192,7 +229,8 @@ impl MprState {
     /// Whether pane `p` still shows a standard (unrotated) plane.
     pub fn is_standard(&self, p: usize) -> bool {
         let std = Plane::standard(PANES[p], self.crosshair);
-        unit(sub(self.axes[p].0, std.right)).is_none() && unit(sub(self.axes[p].1, std.down)).is_none()
+        unit(sub(self.axes[p].0, std.right)).is_none()
+            && unit(sub(self.axes[p].1, std.down)).is_none()
     }
 }
 
@@ -206,8 +244,12 @@ pub fn not_volume_text(lang: Lang, e: &NotVolumetric) -> String {
             format!("มีภาพที่เรขาคณิตตรงกันเพียง {found} ภาพ ต้องมีอย่างน้อย {MIN_SLICES} ภาพ")
         }
         NotVolumetric::MissingGeometry { what } => format!("ไม่มีภาพใดมี {what}"),
-        NotVolumetric::Colour { samples } => format!("ภาพสี ({samples} ค่าต่อพิกเซล) ไม่นำมาประกอบเป็นภาพปริมาตร"),
-        NotVolumetric::MixedFrameOfReference { count } => format!("ภาพอยู่ใน Frame of Reference ต่างกัน {count} ชุด"),
+        NotVolumetric::Colour { samples } => {
+            format!("ภาพสี ({samples} ค่าต่อพิกเซล) ไม่นำมาประกอบเป็นภาพปริมาตร")
+        }
+        NotVolumetric::MixedFrameOfReference { count } => {
+            format!("ภาพอยู่ใน Frame of Reference ต่างกัน {count} ชุด")
+        }
         NotVolumetric::RepeatedPositions { images, positions } => {
             format!("ภาพ {images} ภาพที่ {positions} ตำแหน่ง แบ่งเป็นเฟสไม่ได้")
         }
@@ -236,7 +278,10 @@ mod tests {
             gap: 3.0,
             shift_per_slice: [0.0; 3],
         };
-        assemble(&acq.slices()).expect("volumetric").volumes.remove(0)
+        assemble(&acq.slices())
+            .expect("volumetric")
+            .volumes
+            .remove(0)
     }
 
     const PANE: [u32; 2] = [400, 400];
@@ -247,20 +292,46 @@ mod tests {
 
     #[test]
     fn starts_centred_and_fitted_with_standard_planes() {
-        let s = MprState::new(&volume(), WindowLevel { center: 40.0, width: 400.0 }, PANE);
+        let s = MprState::new(
+            &volume(),
+            WindowLevel {
+                center: 40.0,
+                width: 400.0,
+            },
+            PANE,
+        );
         assert!(close(s.crosshair, [0.0, 0.0, 25.0]));
         assert!((s.mm_per_px - 200.0 * 1.05 / 400.0).abs() < 1e-12);
-        assert_eq!(s.plane(0).edge_labels(), ["R", "L", "A", "P"].map(String::from));
-        assert_eq!(s.plane(1).edge_labels(), ["A", "P", "H", "F"].map(String::from));
-        assert_eq!(s.plane(2).edge_labels(), ["R", "L", "H", "F"].map(String::from));
+        assert_eq!(
+            s.plane(0).edge_labels(),
+            ["R", "L", "A", "P"].map(String::from)
+        );
+        assert_eq!(
+            s.plane(1).edge_labels(),
+            ["A", "P", "H", "F"].map(String::from)
+        );
+        assert_eq!(
+            s.plane(2).edge_labels(),
+            ["R", "L", "H", "F"].map(String::from)
+        );
         assert!((0..3).all(|p| s.is_standard(p)));
         // The pane centre is the crosshair.
-        assert!(close(s.patient_at(0, [200.0, 200.0], PANE), [0.0, 0.0, 25.0]));
+        assert!(close(
+            s.patient_at(0, [200.0, 200.0], PANE),
+            [0.0, 0.0, 25.0]
+        ));
     }
 
     #[test]
     fn clicking_moves_the_crosshair_and_the_other_planes_follow() {
-        let mut s = MprState::new(&volume(), WindowLevel { center: 40.0, width: 400.0 }, PANE);
+        let mut s = MprState::new(
+            &volume(),
+            WindowLevel {
+                center: 40.0,
+                width: 400.0,
+            },
+            PANE,
+        );
         // 100 px right and 50 px down of the axial pane's centre: patient left and posterior.
         s.set_crosshair(0, [300.0, 250.0], PANE);
         let mm = s.mm_per_px;
@@ -269,7 +340,10 @@ mod tests {
         assert!((s.plane(1).center[0] - 100.0 * mm).abs() < 1e-9);
         assert!((s.plane(2).center[1] - 50.0 * mm).abs() < 1e-9);
         // Images do not move: the axial pane still shows the same patient point at its centre.
-        assert!(close(s.patient_at(0, [200.0, 200.0], PANE), [0.0, 0.0, 25.0]));
+        assert!(close(
+            s.patient_at(0, [200.0, 200.0], PANE),
+            [0.0, 0.0, 25.0]
+        ));
         // The crosshair lines of the axial pane pass through the clicked pixel.
         for (_, a, b) in s.crosshair_lines(0, PANE) {
             let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
@@ -281,7 +355,14 @@ mod tests {
 
     #[test]
     fn scrolling_moves_along_the_pane_normal() {
-        let mut s = MprState::new(&volume(), WindowLevel { center: 40.0, width: 400.0 }, PANE);
+        let mut s = MprState::new(
+            &volume(),
+            WindowLevel {
+                center: 40.0,
+                width: 400.0,
+            },
+            PANE,
+        );
         s.scroll(0, 3.0); // axial: towards the head, three 3 mm slices
         assert!(close(s.crosshair, [0.0, 0.0, 34.0]));
         s.scroll(1, 1.0); // sagittal normal points to the patient's right (−x), 2 mm pixels
@@ -293,7 +374,14 @@ mod tests {
 
     #[test]
     fn rotating_tilts_the_other_planes_about_this_pane_normal() {
-        let mut s = MprState::new(&volume(), WindowLevel { center: 40.0, width: 400.0 }, PANE);
+        let mut s = MprState::new(
+            &volume(),
+            WindowLevel {
+                center: 40.0,
+                width: 400.0,
+            },
+            PANE,
+        );
         s.rotate(0, 30.0);
         assert!(s.is_standard(0) && !s.is_standard(1) && !s.is_standard(2));
         // Still orthogonal to the axial plane (they contain its normal, the z axis).
@@ -302,8 +390,15 @@ mod tests {
         }
         // The crosshair lines in the axial pane turned by 30°.
         let lines = s.crosshair_lines(0, PANE);
-        let (_, a, b) = lines.iter().find(|(q, _, _)| *q == 2).copied().expect("coronal line");
-        let angle = (b[1] - a[1]).atan2(b[0] - a[0]).to_degrees().rem_euclid(180.0);
+        let (_, a, b) = lines
+            .iter()
+            .find(|(q, _, _)| *q == 2)
+            .copied()
+            .expect("coronal line");
+        let angle = (b[1] - a[1])
+            .atan2(b[0] - a[0])
+            .to_degrees()
+            .rem_euclid(180.0);
         assert!((angle - 30.0).abs() < 1e-6, "{angle}");
         s.reset(&volume(), PANE);
         assert!((0..3).all(|p| s.is_standard(p)));
@@ -311,7 +406,14 @@ mod tests {
 
     #[test]
     fn pan_zoom_and_length() {
-        let mut s = MprState::new(&volume(), WindowLevel { center: 40.0, width: 400.0 }, PANE);
+        let mut s = MprState::new(
+            &volume(),
+            WindowLevel {
+                center: 40.0,
+                width: 400.0,
+            },
+            PANE,
+        );
         let before = s.patient_at(0, [200.0, 200.0], PANE);
         s.pan(0, [10.0, 0.0]);
         let after = s.patient_at(0, [210.0, 200.0], PANE);
@@ -321,7 +423,13 @@ mod tests {
         assert!((s.mm_per_px - mm / 2.0).abs() < 1e-12);
         assert!((s.length_mm([0.0, 0.0], [30.0, 40.0]) - 50.0 * s.mm_per_px).abs() < 1e-12);
         s.set_slab(20.0, SlabMode::Mip);
-        assert_eq!(s.slab, Slab { thickness_mm: 20.0, mode: SlabMode::Mip });
+        assert_eq!(
+            s.slab,
+            Slab {
+                thickness_mm: 20.0,
+                mode: SlabMode::Mip
+            }
+        );
     }
 
     #[test]

@@ -27,7 +27,11 @@ impl Histogram {
     /// An empty histogram for stored values rescaled by `slope`.
     pub fn new(slope: f64) -> Histogram {
         let w = (slope.abs() * BIN_RAW).max(1e-6);
-        Histogram { bin_width: if w.is_finite() { w } else { BIN_RAW }, first: 0, counts: Vec::new() }
+        Histogram {
+            bin_width: if w.is_finite() { w } else { BIN_RAW },
+            first: 0,
+            counts: Vec::new(),
+        }
     }
 
     /// Lower edge of the first bin.
@@ -70,7 +74,10 @@ impl Histogram {
     pub fn range(&self) -> Option<(f64, f64)> {
         let lo = self.counts.iter().position(|&c| c > 0)?;
         let hi = self.counts.iter().rposition(|&c| c > 0)?;
-        Some((self.start() + lo as f64 * self.bin_width, self.start() + (hi + 1) as f64 * self.bin_width))
+        Some((
+            self.start() + lo as f64 * self.bin_width,
+            self.start() + (hi + 1) as f64 * self.bin_width,
+        ))
     }
 }
 
@@ -90,7 +97,12 @@ impl EditorAxes {
     pub fn new(hist: &Histogram, tf: &TransferFunction, width: f64, height: f64) -> EditorAxes {
         let (lo, hi) = hist.range().or_else(|| tf.range()).unwrap_or((0.0, 1.0));
         let pad = ((hi - lo) * 0.05).max(1.0);
-        EditorAxes { lo: lo - pad, hi: hi + pad, width, height }
+        EditorAxes {
+            lo: lo - pad,
+            hi: hi + pad,
+            width,
+            height,
+        }
     }
 
     pub fn x_of(&self, value: f64) -> f64 {
@@ -120,15 +132,31 @@ pub const MIN_POINTS: usize = 2;
 
 /// Moves point `index` to `value` and `opacity`, keeping its colour; returns its new
 /// index (points stay sorted by value).
-pub fn move_point(tf: &mut TransferFunction, index: usize, value: f64, opacity: f64) -> Option<usize> {
+pub fn move_point(
+    tf: &mut TransferFunction,
+    index: usize,
+    value: f64,
+    opacity: f64,
+) -> Option<usize> {
     let p = *tf.points().get(index)?;
-    tf.set(index, ControlPoint { value, opacity_per_mm: opacity, ..p })
+    tf.set(
+        index,
+        ControlPoint {
+            value,
+            opacity_per_mm: opacity,
+            ..p
+        },
+    )
 }
 
 /// Adds a point at `value` with `opacity` and the colour the function has there.
 pub fn add_point(tf: &mut TransferFunction, value: f64, opacity: f64) -> Option<usize> {
     let [r, g, b, _] = tf.evaluate(value);
-    tf.add(ControlPoint { value, color: [r, g, b], opacity_per_mm: opacity })
+    tf.add(ControlPoint {
+        value,
+        color: [r, g, b],
+        opacity_per_mm: opacity,
+    })
 }
 
 /// Removes point `index` unless only [`MIN_POINTS`] are left.
@@ -153,7 +181,13 @@ pub fn hit(tf: &TransferFunction, axes: &EditorAxes, x: f64, y: f64, radius: f64
 /// Sets one side of the clip box along `axis` (0 = i, 1 = j, 2 = k) to voxel
 /// `index`, keeping min ≤ max (the other side follows when crossed) and the box
 /// within the grid of `dims`.
-pub fn set_clip(clip: &ClipBox, dims: [u32; 3], axis: usize, max_side: bool, index: f64) -> ClipBox {
+pub fn set_clip(
+    clip: &ClipBox,
+    dims: [u32; 3],
+    axis: usize,
+    max_side: bool,
+    index: f64,
+) -> ClipBox {
     let mut c = *clip;
     let top = f64::from(dims[axis].max(1)) - 1.0;
     let v = index.clamp(0.0, top);
@@ -176,7 +210,13 @@ pub fn is_whole(clip: &ClipBox, dims: [u32; 3]) -> bool {
 /// The box is of voxel centres, so its faces lie on the outermost kept voxels.
 pub fn clip_edges(clip: &ClipBox, patient_from_voxel: &Affine) -> Vec<(Vec3, Vec3)> {
     let corner = |bits: usize| {
-        let pick = |a: usize| if bits >> a & 1 == 1 { clip.max[a] } else { clip.min[a] };
+        let pick = |a: usize| {
+            if bits >> a & 1 == 1 {
+                clip.max[a]
+            } else {
+                clip.min[a]
+            }
+        };
         patient_from_voxel.apply([pick(0), pick(1), pick(2)])
     };
     let mut edges = Vec::with_capacity(12);
@@ -196,8 +236,16 @@ mod tests {
 
     fn tf() -> TransferFunction {
         TransferFunction::new(vec![
-            ControlPoint { value: 0.0, color: [0.0, 0.0, 0.0], opacity_per_mm: 0.0 },
-            ControlPoint { value: 100.0, color: [1.0, 0.5, 0.0], opacity_per_mm: 0.8 },
+            ControlPoint {
+                value: 0.0,
+                color: [0.0, 0.0, 0.0],
+                opacity_per_mm: 0.0,
+            },
+            ControlPoint {
+                value: 100.0,
+                color: [1.0, 0.5, 0.0],
+                opacity_per_mm: 0.8,
+            },
         ])
     }
 
@@ -218,7 +266,10 @@ mod tests {
         // Rescaled: stored 10 with slope 2, intercept -1024 is -1004.
         let mut h = Histogram::new(2.0);
         h.add_stored(&[10u16], 2.0, -1024.0);
-        assert_eq!((h.bin_width, h.start(), h.counts.clone()), (32.0, -1024.0, vec![1]));
+        assert_eq!(
+            (h.bin_width, h.start(), h.counts.clone()),
+            (32.0, -1024.0, vec![1])
+        );
     }
 
     #[test]
@@ -227,7 +278,10 @@ mod tests {
         h.add([0.0, 199.0]);
         let a = EditorAxes::new(&h, &tf(), 300.0, 100.0);
         // Values 0..208 (bin edges), 10.4 margin each side.
-        assert!((a.lo + 10.4).abs() < 1e-9 && (a.hi - 218.4).abs() < 1e-9, "{a:?}");
+        assert!(
+            (a.lo + 10.4).abs() < 1e-9 && (a.hi - 218.4).abs() < 1e-9,
+            "{a:?}"
+        );
         assert!((a.value_at(a.x_of(123.0)) - 123.0).abs() < 1e-9);
         assert_eq!(a.y_of(1.0), 0.0);
         assert_eq!(a.opacity_at(a.y_of(0.25)), 0.25);
@@ -246,7 +300,12 @@ mod tests {
         assert_eq!(f.points()[2].color, [0.5, 0.25, 0.0]);
         assert!(remove_point(&mut f, 2));
         assert!(!remove_point(&mut f, 0), "two points stay");
-        let axes = EditorAxes { lo: 0.0, hi: 100.0, width: 100.0, height: 100.0 };
+        let axes = EditorAxes {
+            lo: 0.0,
+            hi: 100.0,
+            width: 100.0,
+            height: 100.0,
+        };
         assert_eq!(hit(&f, &axes, 99.0, 22.0, 6.0), Some(1));
         assert_eq!(hit(&f, &axes, 50.0, 50.0, 6.0), None);
     }
@@ -263,7 +322,10 @@ mod tests {
         assert_eq!(set_clip(&whole, dims, 2, true, 99.0).max[2], 4.0);
         assert!(is_whole(&whole, dims) && !is_whole(&c, dims));
         // A 2 mm grid shifted by 100 mm: edges span the kept voxel centres.
-        let a = Affine { columns: [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]], translation: [100.0, 0.0, 0.0] };
+        let a = Affine {
+            columns: [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]],
+            translation: [100.0, 0.0, 0.0],
+        };
         let edges = clip_edges(&c, &a);
         assert_eq!(edges.len(), 12);
         let xs: Vec<f64> = edges.iter().flat_map(|(p, q)| [p[0], q[0]]).collect();
@@ -271,7 +333,10 @@ mod tests {
         assert_eq!(xs.iter().copied().fold(f64::NEG_INFINITY, f64::max), 106.0);
         for (p, q) in &edges {
             let d: f64 = (0..3).map(|i| (p[i] - q[i]).abs()).sum();
-            assert!([6.0, 38.0, 8.0].contains(&d), "an edge is along one axis: {p:?} {q:?}");
+            assert!(
+                [6.0, 38.0, 8.0].contains(&d),
+                "an edge is along one axis: {p:?} {q:?}"
+            );
         }
     }
 }

@@ -37,7 +37,13 @@ pub fn even_physical_size(el: &web_sys::HtmlElement, limit: u32) -> (u32, u32) {
 }
 
 /// Gives the canvas a backing store of `w`×`h` and reconfigures its surface to match.
-pub fn resize_canvas(canvas: &web_sys::HtmlCanvasElement, gpu: Option<&Gpu>, screen: Option<&mut Screen>, w: u32, h: u32) {
+pub fn resize_canvas(
+    canvas: &web_sys::HtmlCanvasElement,
+    gpu: Option<&Gpu>,
+    screen: Option<&mut Screen>,
+    w: u32,
+    h: u32,
+) {
     canvas.set_width(w);
     canvas.set_height(h);
     if let (Some(gpu), Some(screen)) = (gpu, screen) {
@@ -57,10 +63,14 @@ impl SizeObserver {
     /// Calls `on_resize` whenever `el` changes size (and once when observing starts);
     /// `None` where the browser has no `ResizeObserver`.
     pub fn new(el: &web_sys::Element, on_resize: impl Fn() + 'static) -> Option<SizeObserver> {
-        let callback = Closure::<dyn Fn(js_sys::Array)>::new(move |_entries: js_sys::Array| on_resize());
+        let callback =
+            Closure::<dyn Fn(js_sys::Array)>::new(move |_entries: js_sys::Array| on_resize());
         let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
         observer.observe(el);
-        Some(SizeObserver { observer, _callback: callback })
+        Some(SizeObserver {
+            observer,
+            _callback: callback,
+        })
     }
 
     pub fn disconnect(&self) {

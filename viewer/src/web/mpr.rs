@@ -29,10 +29,11 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 use rangsi_render::{
-    Gpu, GpuVolume, MprRenderer, MprView, Pane, Screen, SliceTexels, VoiWindow, VolumeFormat, VrRenderer, VrView,
+    Gpu, GpuVolume, MprRenderer, MprView, Pane, Screen, SliceTexels, VoiWindow, VolumeFormat,
+    VrRenderer, VrView,
 };
-use rangsi_volume::vr::{Camera, Preset, Quality, ViewFrom, VrMode};
 use rangsi_volume::mpr::SlabMode;
+use rangsi_volume::vr::{Camera, Preset, Quality, ViewFrom, VrMode};
 use rangsi_volume::{Notice, SliceSource, Source, Volume};
 use rangsi_wire::decode::{PixelModule, TexelKind};
 use wasm_bindgen::prelude::*;
@@ -311,7 +312,11 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
     };
     let on_preset = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
-        if let Some(p) = value.parse::<usize>().ok().and_then(|k| stack::CT_PRESETS.get(k)) {
+        if let Some(p) = value
+            .parse::<usize>()
+            .ok()
+            .and_then(|k| stack::CT_PRESETS.get(k))
+        {
             s.state.update(|st| {
                 if let Some(st) = st {
                     st.window = p.window;
@@ -325,9 +330,15 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             s.three_d.set(None);
             return;
         }
-        let Some(plan) = toggle_core.borrow().plan.clone() else { return };
+        let Some(plan) = toggle_core.borrow().plan.clone() else {
+            return;
+        };
         let pane = s.pane.get_untracked();
-        let preset = if is_mr { Preset::MrDefault } else { Preset::CtBone };
+        let preset = if is_mr {
+            Preset::MrDefault
+        } else {
+            Preset::CtBone
+        };
         s.edit.tf.set(preset.transfer_function());
         s.three_d.set(Some(ThreeD {
             camera: Camera::fit(&plan.volume, ViewFrom::Anterior, [pane[0] * 2, pane[1] * 2]),
@@ -353,7 +364,9 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
     let vr_preset = Signal::derive(move || s.three_d.with(|t| t.as_ref().and_then(|t| t.preset)));
     let reset_core = core.clone();
     let on_reset = move |_| {
-        let Some(plan) = reset_core.borrow().plan.clone() else { return };
+        let Some(plan) = reset_core.borrow().plan.clone() else {
+            return;
+        };
         let pane = s.pane.get_untracked();
         s.state.update(|st| {
             if let Some(st) = st {
@@ -472,11 +485,18 @@ fn vr_overlay(s: Sig) -> impl IntoView {
     let (l1, l2, l3) = (last.clone(), last.clone(), last);
     let on_down = move |ev: web_sys::PointerEvent| {
         ev.prevent_default();
-        if let Some(el) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+        if let Some(el) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
             let _ = el.set_pointer_capture(ev.pointer_id());
         }
         *l1.borrow_mut() = Some([f64::from(ev.client_x()), f64::from(ev.client_y())]);
-        s.three_d.update(|t| if let Some(t) = t { t.dragging = true });
+        s.three_d.update(|t| {
+            if let Some(t) = t {
+                t.dragging = true
+            }
+        });
     };
     let on_move = move |ev: web_sys::PointerEvent| {
         let Some(prev) = *l2.borrow() else { return };
@@ -495,7 +515,11 @@ fn vr_overlay(s: Sig) -> impl IntoView {
     };
     let on_up = move |_ev: web_sys::PointerEvent| {
         *l3.borrow_mut() = None;
-        s.three_d.update(|t| if let Some(t) = t { t.dragging = false });
+        s.three_d.update(|t| {
+            if let Some(t) = t {
+                t.dragging = false
+            }
+        });
     };
     let on_wheel = move |ev: web_sys::WheelEvent| {
         ev.prevent_default();
@@ -529,12 +553,18 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .map(|el| el.get_bounding_client_rect());
         let (x0, y0) = rect.map_or((0.0, 0.0), |r| (r.left(), r.top()));
-        [(f64::from(ev.client_x()) - x0) * dpr(), (f64::from(ev.client_y()) - y0) * dpr()]
+        [
+            (f64::from(ev.client_x()) - x0) * dpr(),
+            (f64::from(ev.client_y()) - y0) * dpr(),
+        ]
     };
     let d1 = drag.clone();
     let on_down = move |ev: web_sys::PointerEvent| {
         ev.prevent_default();
-        if let Some(el) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+        if let Some(el) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
             let _ = el.set_pointer_capture(ev.pointer_id());
         }
         let px = point(&ev);
@@ -556,12 +586,17 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
             });
             'c'
         };
-        let angle = s.state.with_untracked(|st| st.as_ref().map_or(0.0, |st| st.angle_about_crosshair(p, px, pane)));
+        let angle = s.state.with_untracked(|st| {
+            st.as_ref()
+                .map_or(0.0, |st| st.angle_about_crosshair(p, px, pane))
+        });
         *d1.borrow_mut() = Some((mode, px, angle));
     };
     let d2 = drag.clone();
     let on_move = move |ev: web_sys::PointerEvent| {
-        let Some((mode, last, angle)) = *d2.borrow() else { return };
+        let Some((mode, last, angle)) = *d2.borrow() else {
+            return;
+        };
         let px = point(&ev);
         let pane = s.pane.get_untracked();
         let mut next_angle = angle;
@@ -628,18 +663,26 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
         if q != p {
             return None;
         }
-        let mm = s.state.with(|st| st.as_ref().map(|st| st.length_mm(a, b)))?;
+        let mm = s
+            .state
+            .with(|st| st.as_ref().map(|st| st.length_mm(a, b)))?;
         Some(view! {
             <line x1=css(a[0]) y1=css(a[1]) x2=css(b[0]) y2=css(b[1]) stroke="#40c4ff" stroke-width="2"/>
             <text x=css(b[0]) + 6.0 y=css(b[1]) - 6.0 fill="#40c4ff" data-testid="mpr-length">{format!("{mm:.1} mm")}</text>
         })
     };
     let label = move |k: usize| {
-        s.state.with(|st| st.as_ref().map(|st| st.plane(p).edge_labels()[k].clone()).unwrap_or_default())
+        s.state.with(|st| {
+            st.as_ref()
+                .map(|st| st.plane(p).edge_labels()[k].clone())
+                .unwrap_or_default()
+        })
     };
     let title = move || {
         let lang = ui.lang.get();
-        let standard = s.state.with(|st| st.as_ref().is_none_or(|st| st.is_standard(p)));
+        let standard = s
+            .state
+            .with(|st| st.as_ref().is_none_or(|st| st.is_standard(p)));
         if !standard {
             return tr(lang, "Oblique", "เฉียง");
         }
@@ -672,7 +715,11 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
         })
     };
     let wl = move || {
-        s.state.with(|st| st.as_ref().map(|st| format!("W {:.0} L {:.0}", st.window.width, st.window.center)).unwrap_or_default())
+        s.state.with(|st| {
+            st.as_ref()
+                .map(|st| format!("W {:.0} L {:.0}", st.window.width, st.window.center))
+                .unwrap_or_default()
+        })
     };
     // For the e2e oracle: the plane (centre, right, down; patient mm) and mm per pixel.
     let geometry = move || {
@@ -680,13 +727,23 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
             st.as_ref()
                 .map(|st| {
                     let pl = st.plane(p);
-                    let v: Vec<String> = [pl.center, pl.right, pl.down].iter().flatten().map(|x| format!("{x:.6}")).collect();
+                    let v: Vec<String> = [pl.center, pl.right, pl.down]
+                        .iter()
+                        .flatten()
+                        .map(|x| format!("{x:.6}"))
+                        .collect();
                     v.join(",")
                 })
                 .unwrap_or_default()
         })
     };
-    let mm_per_css_px = move || s.state.with(|st| st.as_ref().map(|st| format!("{:.6}", st.mm_per_px * dpr())).unwrap_or_default());
+    let mm_per_css_px = move || {
+        s.state.with(|st| {
+            st.as_ref()
+                .map(|st| format!("{:.6}", st.mm_per_px * dpr()))
+                .unwrap_or_default()
+        })
+    };
     view! {
         <div class="mpr-pane" data-testid=format!("mpr-pane-{p}") style:border-color=COLOURS[p]
             data-plane=geometry data-mm-per-px=mm_per_css_px
@@ -708,7 +765,12 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
     }
 }
 
-fn observe_size(core: &Rc<RefCell<Core>>, s: Sig, container: &web_sys::HtmlDivElement, canvas: &web_sys::HtmlCanvasElement) {
+fn observe_size(
+    core: &Rc<RefCell<Core>>,
+    s: Sig,
+    container: &web_sys::HtmlDivElement,
+    canvas: &web_sys::HtmlCanvasElement,
+) {
     let c2 = core.clone();
     let container2 = container.clone();
     let canvas = canvas.clone();
@@ -747,7 +809,10 @@ async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series)
     let assembly = match rangsi_volume::assemble(&slices) {
         Ok(a) => a,
         Err(e) => {
-            s.error.set(Some(crate::mpr::not_volume_text(s.lang.get_untracked(), &e)));
+            s.error.set(Some(crate::mpr::not_volume_text(
+                s.lang.get_untracked(),
+                &e,
+            )));
             return;
         }
     };
@@ -786,16 +851,25 @@ fn start_phase(core: &Rc<RefCell<Core>>, s: Sig, k: usize) {
         pool.cancel(CLIENT);
     }
     let (volume, instances, study_uid, series_uid) = {
-        let Ok(mut c) = core.try_borrow_mut() else { return };
+        let Ok(mut c) = core.try_borrow_mut() else {
+            return;
+        };
         if c.disposed {
             return;
         }
-        let Some(volume) = c.phases.get(k).cloned() else { return };
+        let Some(volume) = c.phases.get(k).cloned() else {
+            return;
+        };
         c.volume = None;
         c.plan = None;
         c.held.clear();
         c.waiting.clear();
-        (volume, c.instances.clone(), c.study_uid.clone(), c.series_uid.clone())
+        (
+            volume,
+            c.instances.clone(),
+            c.study_uid.clone(),
+            c.series_uid.clone(),
+        )
     };
     s.phase.set(k);
     s.loaded.set(0);
@@ -810,7 +884,8 @@ fn start_phase(core: &Rc<RefCell<Core>>, s: Sig, k: usize) {
         };
         for src in sources {
             let Some(inst) = instances.get(src.instance).and_then(Option::as_ref) else {
-                s.error.set(Some("metadata without a SOP Instance UID".into()));
+                s.error
+                    .set(Some("metadata without a SOP Instance UID".into()));
                 return;
             };
             let r = *index_of.entry(src).or_insert_with(|| {
@@ -828,17 +903,21 @@ fn start_phase(core: &Rc<RefCell<Core>>, s: Sig, k: usize) {
             }
         }
     }
-    let Some(first) = volume
-        .slices
-        .first()
-        .and_then(|s0| match *s0 {
-            SliceSource::Exact(src) | SliceSource::Blend { below: src, .. } => instances.get(src.instance).cloned().flatten(),
-        })
-    else {
+    let Some(first) = volume.slices.first().and_then(|s0| match *s0 {
+        SliceSource::Exact(src) | SliceSource::Blend { below: src, .. } => {
+            instances.get(src.instance).cloned().flatten()
+        }
+    }) else {
         return;
     };
     let mut notices: Vec<String> = volume.notices.iter().map(notice_text).collect();
-    notices.insert(0, format!("{} × {} × {}", volume.dims[0], volume.dims[1], volume.dims[2]));
+    notices.insert(
+        0,
+        format!(
+            "{} × {} × {}",
+            volume.dims[0], volume.dims[1], volume.dims[2]
+        ),
+    );
     let plan = Rc::new(Plan {
         requests,
         targets,
@@ -850,8 +929,13 @@ fn start_phase(core: &Rc<RefCell<Core>>, s: Sig, k: usize) {
     });
     s.total.set(plan.requests.len());
     s.notices.set(notices);
-    s.edit.hist.set(crate::vr_edit::Histogram::new(plan.rescale.0));
-    let grid = Grid { dims: plan.volume.dims, patient_from_voxel: plan.volume.patient_from_voxel };
+    s.edit
+        .hist
+        .set(crate::vr_edit::Histogram::new(plan.rescale.0));
+    let grid = Grid {
+        dims: plan.volume.dims,
+        patient_from_voxel: plan.volume.patient_from_voxel,
+    };
     let same_grid = s.edit.grid.get_untracked().is_some_and(|g| g == grid);
     if !same_grid {
         s.edit.grid.set(Some(grid));
@@ -863,13 +947,23 @@ fn start_phase(core: &Rc<RefCell<Core>>, s: Sig, k: usize) {
         c.waiting = waiting;
     }
     if !same_grid || s.state.with_untracked(Option::is_none) {
-        s.state.set(Some(MprState::new(&plan.volume, stack::initial_window(&first, None), s.pane.get_untracked())));
+        s.state.set(Some(MprState::new(
+            &plan.volume,
+            stack::initial_window(&first, None),
+            s.pane.get_untracked(),
+        )));
     }
     // Centre slices first: the crosshair starts there.
     let n = plan.requests.len();
     let mut order: Vec<usize> = (0..n).collect();
     let middle = plan.volume.dims[2] as usize / 2;
-    order.sort_by_key(|&r| plan.targets[r].iter().map(|&k| k.abs_diff(middle)).min().unwrap_or(usize::MAX));
+    order.sort_by_key(|&r| {
+        plan.targets[r]
+            .iter()
+            .map(|&k| k.abs_diff(middle))
+            .min()
+            .unwrap_or(usize::MAX)
+    });
     let core2 = core.clone();
     let sink: super::workers::Sink = Rc::new(move |r, result| on_frame(&core2, s, r, result));
     match DecodePool::get() {
@@ -892,16 +986,22 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
         }
     };
     let Some(held) = Held::from_decoded(&decoded) else {
-        s.error.set(Some("floating-point and colour pixel data are not shown in MPR".into()));
+        s.error.set(Some(
+            "floating-point and colour pixel data are not shown in MPR".into(),
+        ));
         return;
     };
-    let Ok(mut guard) = core.try_borrow_mut() else { return };
+    let Ok(mut guard) = core.try_borrow_mut() else {
+        return;
+    };
     if guard.disposed {
         return;
     }
     let c = &mut *guard;
     let Some(plan) = c.plan.clone() else { return };
-    let (Some(renderer), Some(_)) = (c.renderer.as_ref(), c.gpu.as_ref()) else { return };
+    let (Some(renderer), Some(_)) = (c.renderer.as_ref(), c.gpu.as_ref()) else {
+        return;
+    };
     if c.volume.is_none() {
         let format = match held {
             Held::I16(_) => VolumeFormat::I16,
@@ -927,7 +1027,8 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
         }
         // No window in the file: the first frame's value range.
         if plan.first.windows.is_empty() {
-            let w = stack::initial_window(&plan.first, Some((decoded.header.min, decoded.header.max)));
+            let w =
+                stack::initial_window(&plan.first, Some((decoded.header.min, decoded.header.max)));
             s.state.update(|st| {
                 if let Some(st) = st {
                     st.window = w;
@@ -936,22 +1037,52 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
         }
     }
     match &held {
-        Held::I16(v) => s.edit.hist.update(|h| h.add_stored(v, plan.rescale.0, plan.rescale.1)),
-        Held::U16(v) => s.edit.hist.update(|h| h.add_stored(v, plan.rescale.0, plan.rescale.1)),
+        Held::I16(v) => s
+            .edit
+            .hist
+            .update(|h| h.add_stored(v, plan.rescale.0, plan.rescale.1)),
+        Held::U16(v) => s
+            .edit
+            .hist
+            .update(|h| h.add_stored(v, plan.rescale.0, plan.rescale.1)),
     }
-    let Some(volume) = c.volume.as_mut() else { return };
+    let Some(volume) = c.volume.as_mut() else {
+        return;
+    };
     let format = volume.format;
     let mut failed = None;
     for &k in &plan.targets[r] {
         let texels: Option<Held> = match plan.volume.slices[k] {
             SliceSource::Exact(_) => None,
-            SliceSource::Blend { below, above, weight } => {
-                let other = plan.index_of[if plan.index_of[&below] == r { &above } else { &below }];
-                let other_samples = if other == r { Some(&held) } else { c.held.get(&other) };
-                let Some(other_samples) = other_samples else { continue };
-                let (b, a) = if plan.index_of[&below] == r { (&held, other_samples) } else { (other_samples, &held) };
+            SliceSource::Blend {
+                below,
+                above,
+                weight,
+            } => {
+                let other = plan.index_of[if plan.index_of[&below] == r {
+                    &above
+                } else {
+                    &below
+                }];
+                let other_samples = if other == r {
+                    Some(&held)
+                } else {
+                    c.held.get(&other)
+                };
+                let Some(other_samples) = other_samples else {
+                    continue;
+                };
+                let (b, a) = if plan.index_of[&below] == r {
+                    (&held, other_samples)
+                } else {
+                    (other_samples, &held)
+                };
                 let (b, a) = (b.to_f32(), a.to_f32());
-                let mixed: Vec<f32> = b.iter().zip(&a).map(|(x, y)| x * (1.0 - weight) + y * weight).collect();
+                let mixed: Vec<f32> = b
+                    .iter()
+                    .zip(&a)
+                    .map(|(x, y)| x * (1.0 - weight) + y * weight)
+                    .collect();
                 c.waiting[r] = c.waiting[r].saturating_sub(1);
                 if other != r {
                     c.waiting[other] = c.waiting[other].saturating_sub(1);
@@ -960,8 +1091,12 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
                     }
                 }
                 Some(match format {
-                    VolumeFormat::I16 => Held::I16(mixed.iter().map(|x| x.round() as i16).collect()),
-                    VolumeFormat::U16 => Held::U16(mixed.iter().map(|x| x.round().max(0.0) as u16).collect()),
+                    VolumeFormat::I16 => {
+                        Held::I16(mixed.iter().map(|x| x.round() as i16).collect())
+                    }
+                    VolumeFormat::U16 => {
+                        Held::U16(mixed.iter().map(|x| x.round().max(0.0) as u16).collect())
+                    }
                 })
             }
         };
@@ -1003,7 +1138,9 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
 
 fn schedule_draw(core: &Rc<RefCell<Core>>, s: Sig) {
     {
-        let Ok(mut c) = core.try_borrow_mut() else { return };
+        let Ok(mut c) = core.try_borrow_mut() else {
+            return;
+        };
         if c.draw_scheduled {
             return;
         }
@@ -1025,13 +1162,29 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
     if core.try_borrow().map_or(true, |c| c.disposed) {
         return;
     }
-    let Some(st) = s.state.get_untracked() else { return };
+    let Some(st) = s.state.get_untracked() else {
+        return;
+    };
     let pane = s.pane.get_untracked();
-    let Ok(mut c) = core.try_borrow_mut() else { return };
-    let Core { gpu, screen, renderer, volume, plan, vr, .. } = &mut *c;
-    let (Some(gpu), Some(screen), Some(renderer), Some(volume), Some(plan)) =
-        (gpu.as_ref(), screen.as_mut(), renderer.as_ref(), volume.as_ref(), plan.as_ref())
-    else {
+    let Ok(mut c) = core.try_borrow_mut() else {
+        return;
+    };
+    let Core {
+        gpu,
+        screen,
+        renderer,
+        volume,
+        plan,
+        vr,
+        ..
+    } = &mut *c;
+    let (Some(gpu), Some(screen), Some(renderer), Some(volume), Some(plan)) = (
+        gpu.as_ref(),
+        screen.as_mut(),
+        renderer.as_ref(),
+        volume.as_ref(),
+        plan.as_ref(),
+    ) else {
         return;
     };
     let Some(frame) = screen.next_texture(gpu) else {
@@ -1041,17 +1194,25 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
         schedule_draw(core, s);
         return;
     };
-    let target = frame.texture.create_view(&rangsi_render::wgpu::TextureViewDescriptor::default());
+    let target = frame
+        .texture
+        .create_view(&rangsi_render::wgpu::TextureViewDescriptor::default());
     let size = screen.size();
     if let Some(t) = s.three_d.get_untracked() {
         let vr = vr.get_or_insert_with(|| VrRenderer::new(gpu, screen.format()));
-        let quality = if t.dragging || s.edit.editing.get_untracked() { Quality::Interactive } else { Quality::Full };
+        let quality = if t.dragging || s.edit.editing.get_untracked() {
+            Quality::Interactive
+        } else {
+            Quality::Full
+        };
         let view = VrView {
             camera: t.camera,
             viewport_px: size,
             mode: match t.preset {
                 Some(_) => VrMode::Composite { shading: t.shading },
-                None => VrMode::Mip { window: [st.window.center, st.window.width] },
+                None => VrMode::Mip {
+                    window: [st.window.center, st.window.width],
+                },
             },
             transfer_function: s.edit.tf.get_untracked(),
             clip: s.edit.clip_box(plan.volume.dims),
@@ -1078,13 +1239,23 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
                 mm_per_pixel: st.mm_per_px,
                 slab: st.slab,
                 slab_step_mm: st.step_mm,
-                window: VoiWindow { center: st.window.center, width: st.window.width },
+                window: VoiWindow {
+                    center: st.window.center,
+                    width: st.window.width,
+                },
                 rescale_slope: plan.rescale.0,
                 rescale_intercept: plan.rescale.1,
                 invert: plan.invert,
             };
             let origin = [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]];
-            (view, Pane { target_size: size, origin, clear: p == 0 })
+            (
+                view,
+                Pane {
+                    target_size: size,
+                    origin,
+                    clear: p == 0,
+                },
+            )
         })
         .collect();
     renderer.draw_panes(&target, volume, &plan.volume.voxel_from_patient, &panes);

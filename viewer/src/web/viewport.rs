@@ -29,8 +29,8 @@ use rangsi_wire::decode::TexelKind;
 use wasm_bindgen::prelude::*;
 
 use super::api;
-use super::canvas::{SizeObserver, dpr, physical_size, resize_canvas, webgl_only};
 use super::app::ui;
+use super::canvas::{SizeObserver, dpr, physical_size, resize_canvas, webgl_only};
 use super::viewer::{Reading, SERIES_DRAG_TYPE};
 use super::workers::{DecodePool, DecodedSamples};
 // measurements: the overlay (web/measure.rs) and the samples it reads

@@ -18,16 +18,18 @@ use std::rc::Rc;
 
 use leptos::html;
 use leptos::prelude::*;
+use rangsi_volume::direction_label;
 use rangsi_volume::geometry::{Affine, scale};
 use rangsi_volume::vr::{ClipBox, Preset, TransferFunction};
-use rangsi_volume::direction_label;
 use wasm_bindgen::JsCast;
 
 use super::app::ui;
 use super::canvas::dpr;
 use super::mpr::tr;
 use crate::mpr::MprState;
-use crate::vr_edit::{EditorAxes, Histogram, add_point, clip_edges, hit, is_whole, move_point, remove_point, set_clip};
+use crate::vr_edit::{
+    EditorAxes, Histogram, add_point, clip_edges, hit, is_whole, move_point, remove_point, set_clip,
+};
 
 /// The volume grid the clip box is in: voxel counts and voxel → patient (mm).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,7 +65,9 @@ impl VrEdit {
 
     /// The clip box to draw with (the whole grid when nothing is clipped).
     pub fn clip_box(&self, dims: [u32; 3]) -> ClipBox {
-        self.clip.get_untracked().map_or(ClipBox::whole(dims), |c| c.within(dims))
+        self.clip
+            .get_untracked()
+            .map_or(ClipBox::whole(dims), |c| c.within(dims))
     }
 }
 
@@ -94,7 +98,10 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
     let selected: RwSignal<Option<usize>> = RwSignal::new(None);
     let drag: Rc<RefCell<Option<(Drag, EditorAxes)>>> = Rc::new(RefCell::new(None));
     let focus_ref = NodeRef::<html::Div>::new();
-    let axes = move || edit.hist.with(|h| edit.tf.with(|f| EditorAxes::new(h, f, W, H - STRIP)));
+    let axes = move || {
+        edit.hist
+            .with(|h| edit.tf.with(|f| EditorAxes::new(h, f, W, H - STRIP)))
+    };
     // The pointer in SVG units.
     let at = |ev: &web_sys::MouseEvent| {
         let rect = ev
@@ -115,7 +122,10 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
             return;
         }
         ev.prevent_default();
-        if let Some(el) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+        if let Some(el) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
             let _ = el.set_pointer_capture(ev.pointer_id());
         }
         if let Some(el) = focus_ref.get_untracked() {
@@ -128,7 +138,10 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
                 selected.set(Some(k));
                 Drag::Point(k)
             }
-            None => Drag::Shift { x0: x, from: edit.tf.get_untracked() },
+            None => Drag::Shift {
+                x0: x,
+                from: edit.tf.get_untracked(),
+            },
         };
         *d1.borrow_mut() = Some((d, a));
         edit.editing.set(true);
@@ -141,7 +154,8 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
         match d {
             Drag::Point(k) => {
                 let mut moved = None;
-                edit.tf.update(|f| moved = move_point(f, *k, a.value_at(x), a.opacity_at(y)));
+                edit.tf
+                    .update(|f| moved = move_point(f, *k, a.value_at(x), a.opacity_at(y)));
                 if let Some(n) = moved {
                     *k = n;
                     selected.set(Some(n));
@@ -168,7 +182,8 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
             }
             None => {
                 let mut added = None;
-                edit.tf.update(|f| added = add_point(f, a.value_at(x), a.opacity_at(y)));
+                edit.tf
+                    .update(|f| added = add_point(f, a.value_at(x), a.opacity_at(y)));
                 selected.set(added);
             }
         }
@@ -273,7 +288,10 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
                 let floor = H - STRIP;
                 for (i, &c) in sums.iter().enumerate().filter(|(_, c)| **c > 0) {
                     let top = floor - (1.0 + c as f64).ln() / log_most * floor;
-                    d.push_str(&format!("M{:.1} {floor:.1}V{top:.1}h{col:.2}V{floor:.1}Z", i as f64 * col));
+                    d.push_str(&format!(
+                        "M{:.1} {floor:.1}V{top:.1}h{col:.2}V{floor:.1}Z",
+                        i as f64 * col
+                    ));
                 }
             }
             d
@@ -288,7 +306,11 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
     };
     let points_data = move || {
         edit.tf.with(|f| {
-            let v: Vec<String> = f.points().iter().map(|p| format!("{:.3}:{:.4}", p.value, p.opacity_per_mm)).collect();
+            let v: Vec<String> = f
+                .points()
+                .iter()
+                .map(|p| format!("{:.3}:{:.4}", p.value, p.opacity_per_mm))
+                .collect();
             v.join(",")
         })
     };
@@ -312,7 +334,13 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
             if let Some(p) = pts.first() {
                 line.push(format!("0,{:.1}", a.y_of(p.opacity_per_mm)));
             }
-            line.extend(pts.iter().map(|p| format!("{:.1},{:.1}", a.x_of(p.value).clamp(-1.0, W + 1.0), a.y_of(p.opacity_per_mm))));
+            line.extend(pts.iter().map(|p| {
+                format!(
+                    "{:.1},{:.1}",
+                    a.x_of(p.value).clamp(-1.0, W + 1.0),
+                    a.y_of(p.opacity_per_mm)
+                )
+            }));
             if let Some(p) = pts.last() {
                 line.push(format!("{W},{:.1}", a.y_of(p.opacity_per_mm)));
             }
@@ -340,7 +368,9 @@ pub fn tf_editor(edit: VrEdit, preset: Signal<Option<Preset>>) -> impl IntoView 
     let caption = move || {
         let lang = ui.lang.get();
         let a = axes();
-        let point = selected.get().and_then(|k| edit.tf.with(|f| f.points().get(k).copied()));
+        let point = selected
+            .get()
+            .and_then(|k| edit.tf.with(|f| f.points().get(k).copied()));
         match point {
             Some(p) => format!(
                 "{} {:.0} · {} {:.2}",
@@ -401,7 +431,10 @@ pub fn clip_controls(edit: VrEdit) -> impl IntoView {
                 .unwrap_or_default()
             })
         };
-        let top = move || edit.grid.with(|g| g.map_or(0, |g| g.dims[a].saturating_sub(1)));
+        let top = move || {
+            edit.grid
+                .with(|g| g.map_or(0, |g| g.dims[a].saturating_sub(1)))
+        };
         let value = move |max: bool| {
             edit.clip.with(|c| match c {
                 Some(c) if max => c.max[a],
@@ -412,8 +445,12 @@ pub fn clip_controls(edit: VrEdit) -> impl IntoView {
         };
         let on = move |max: bool| {
             move |ev: leptos::ev::Event| {
-                let Ok(v) = event_target_value(&ev).parse::<f64>() else { return };
-                let Some(g) = edit.grid.get_untracked() else { return };
+                let Ok(v) = event_target_value(&ev).parse::<f64>() else {
+                    return;
+                };
+                let Some(g) = edit.grid.get_untracked() else {
+                    return;
+                };
                 let now = edit.clip.get_untracked().unwrap_or(ClipBox::whole(g.dims));
                 edit.clip.set(Some(set_clip(&now, g.dims, a, max, v)));
             }
@@ -448,7 +485,12 @@ pub fn clip_controls(edit: VrEdit) -> impl IntoView {
 
 /// The clip box's edges projected on MPR pane `p` (SVG lines in CSS pixels), while
 /// something is clipped.
-pub fn clip_outline(p: usize, state: RwSignal<Option<MprState>>, pane: RwSignal<[u32; 2]>, edit: VrEdit) -> impl IntoView {
+pub fn clip_outline(
+    p: usize,
+    state: RwSignal<Option<MprState>>,
+    pane: RwSignal<[u32; 2]>,
+    edit: VrEdit,
+) -> impl IntoView {
     move || {
         let clip = edit.clip.get()?;
         let g = edit.grid.get()?;
@@ -476,7 +518,11 @@ pub fn clip_outline(p: usize, state: RwSignal<Option<MprState>>, pane: RwSignal<
 
 /// The phase picker of a 4D series (`labels`: one per phase); shown only when there
 /// are several.
-pub fn phase_chooser(labels: RwSignal<Vec<String>>, phase: RwSignal<usize>, choose: Callback<usize>) -> impl IntoView {
+pub fn phase_chooser(
+    labels: RwSignal<Vec<String>>,
+    phase: RwSignal<usize>,
+    choose: Callback<usize>,
+) -> impl IntoView {
     let ui = ui();
     view! {
         <Show when=move || labels.with(|l| l.len() > 1)>
