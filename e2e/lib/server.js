@@ -35,8 +35,12 @@ function generate(out, extra) {
   return JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')).studies[0];
 }
 
-/** Seeds a data dir and starts the server; returns { url, thai, latin, stop() }. */
-export async function startServer() {
+/**
+ * Seeds a data dir and starts the server; returns { url, thai, latin, extra, stop() }.
+ * `prepare(work)`, if given, runs after the two CT studies are generated and returns
+ * { folders: [more folders to import], ... }, kept as `extra`.
+ */
+export async function startServer({ prepare } = {}) {
   const bin = process.env.RANGSI_BIN;
   if (!bin || !fs.existsSync(bin)) {
     throw new Error(`RANGSI_BIN must name a built rangsi binary (got ${bin}); run through \`cargo xtask test\``);
@@ -49,7 +53,8 @@ export async function startServer() {
     { env, input: `${PASSWORD}\n` });
   const thai = generate(path.join(work, 'thai'), ['--thai', '--seed', '3']);
   const latin = generate(path.join(work, 'latin'), ['--seed', '5']);
-  run(bin, ['import', '--hospital', HOSPITAL, path.join(work, 'thai'), path.join(work, 'latin')], { env });
+  const extra = prepare ? prepare(work) : {};
+  run(bin, ['import', '--hospital', HOSPITAL, path.join(work, 'thai'), path.join(work, 'latin'), ...(extra.folders || [])], { env });
 
   const child = spawn(bin, ['serve', '--http', '127.0.0.1:0', '--dicom', '127.0.0.1:0'], {
     env, stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,6 +80,7 @@ export async function startServer() {
     stow: (files) => stow(url, files),
     thai,
     latin,
+    extra,
     logs: () => stderr,
     async stop() {
       child.kill('SIGTERM');

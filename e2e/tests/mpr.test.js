@@ -4,7 +4,11 @@
 // the patient point under each checked pixel, rescale, VOI LINEAR window), the
 // orientation letters, the crosshair moving the other planes, scrolling one slice,
 // oblique rotation, a MIP slab, a length in mm, the 3D view (bone preset, orbit,
-// MIP), and back to 2D.
+// MIP), and back to 2D; then the clip box (its outline against the DICOM geometry,
+// the 3D view cut at it), the transfer-function editor (its histogram against numpy,
+// shifting it past the volume's largest value blanks the view, dragging, adding and
+// removing points), and the phase picker of a 4D series (each phase against the
+// oracle).
 // Screenshots: e2e/test-results/<config>-mpr-<step>.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,10 +64,43 @@ for p in req["points"]:
 print(json.dumps(out))
 `;
 
+// Modality-value histogram of the series in 16-wide bins, floor(value / 16), and the
+// largest value (pydicom + numpy), for the transfer-function editor.
+const HISTOGRAM = `
+import json, sys, glob
+import numpy as np
+import pydicom
+files = [pydicom.dcmread(f) for f in glob.glob(sys.argv[1] + "/**/*.dcm", recursive=True)]
+v = np.concatenate([(d.pixel_array.astype(np.float64) * float(getattr(d, "RescaleSlope", 1)) + float(getattr(d, "RescaleIntercept", 0))).ravel() for d in files if "PixelData" in d])
+k = np.floor(v / 16).astype(np.int64)
+print(json.dumps({"first": int(k.min()), "counts": np.bincount(k - k.min()).tolist(), "max": float(v.max())}))
+`;
+
+// First voxel's position, the row and column directions and spacings (pydicom).
+const GEOMETRY = `
+import json, sys, glob
+import pydicom
+d = pydicom.dcmread(sorted(glob.glob(sys.argv[1] + "/**/*.dcm", recursive=True))[0])
+print(json.dumps({"ipp": [float(x) for x in d.ImagePositionPatient], "iop": [float(x) for x in d.ImageOrientationPatient], "spacing": [float(x) for x in d.PixelSpacing]}))
+`;
+
 let server;
 before(async () => {
   fs.mkdirSync(RESULTS, { recursive: true });
-  server = await startServer();
+  // A 4D series: the Thai CT twice, phase 2 raised by 300 HU; and a study of two of
+  // its images, too few for a volume (lib/gen_4d_series.py).
+  const gen = (work, name, args) => {
+    const dir = path.join(work, name);
+    const info = JSON.parse(execFileSync(PYTHON, [path.join(E2E_DIR, 'lib', 'gen_4d_series.py'), path.join(work, 'thai'), dir, ...args], { encoding: 'utf8' }));
+    return { ...info, dir };
+  };
+  server = await startServer({
+    prepare: (work) => {
+      const fourD = gen(work, '4d', []);
+      const short = gen(work, 'short', ['--phases', '1', '--limit', '2']);
+      return { folders: [fourD.dir, short.dir], fourD, short };
+    },
+  });
 });
 after(async () => {
   await server?.stop();
@@ -103,7 +140,7 @@ async function draws(page) {
 }
 
 /** Checks a 5×5 grid of pixels of pane p (on the screenshot) against the oracle. */
-async function assertOracle(page, png, p, center, width) {
+async function assertOracle(page, png, p, center, width, folder = path.join(server.work, 'thai')) {
   const g = await paneGeometry(page, p);
   // A 5×5 grid over the pane, and a band of 9×3 around the pane's middle row (the
   // test CT is 24 slices thin: in sagittal and coronal panes it is a strip there).
@@ -117,6 +154,12 @@ async function assertOracle(page, png, p, center, width) {
     const dx = x2 - x1, dy = y2 - y1;
     return Math.abs((x - x1) * dy - (y - y1) * dx) / Math.hypot(dx, dy) < 2.5;
   });
+  // The orientation letters and pane texts (with their dark outline) are over the image too.
+  const labels = await pane(page, p).evaluate((el) => [...el.querySelectorAll('span')].map((t) => {
+    const r = t.getBoundingClientRect();
+    return [r.left - 3, r.top - 3, r.right + 3, r.bottom + 3];
+  }));
+  const onLabel = ([x, y]) => labels.some(([l, t, r, bt]) => x >= l && x <= r && y >= t && y <= bt);
   let pts = [];
   // Points keep 5 px away from the crosshair lines through the middle.
   for (let a = 1; a <= 5; a += 1) {
@@ -129,11 +172,11 @@ async function assertOracle(page, png, p, center, width) {
       pts.push([Math.floor(g.box.x + (g.box.width * a) / 10 + 7), Math.floor(g.box.y + g.box.height / 2 + dy)]);
     }
   }
-  pts = pts.filter((pt) => !nearLine(pt));
+  pts = pts.filter((pt) => !nearLine(pt) && !onLabel(pt));
   // Expected at the pixel and its 8 neighbours: lo/hi bound the half-pixel conventions.
   const patient = pts.flatMap(([x, y]) => [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => patientAt(g, x + dx, y + dy))));
   const input = JSON.stringify({ points: patient, center, width });
-  const grays = JSON.parse(execFileSync(PYTHON, ['-c', ORACLE, path.join(server.work, 'thai')], { input, encoding: 'utf8' }));
+  const grays = JSON.parse(execFileSync(PYTHON, ['-c', ORACLE, folder], { input, encoding: 'utf8' }));
   const { at } = await analyse(page, png, { x: 0, y: 0, width: 1, height: 1 }, pts);
   const bad = [];
   let checked = 0;
@@ -149,6 +192,39 @@ async function assertOracle(page, png, p, center, width) {
   });
   assert.ok(checked >= 8, `pane ${p}: only ${checked} points inside the volume`);
   assert.ok(bad.length <= 1, `${bad.length}/${checked} points differ from the oracle:\n${bad.join('\n')}`);
+}
+
+/** Sets a range input as a user's drag would (Playwright cannot fill ranges). */
+async function setRange(page, id, value) {
+  await page.getByTestId(id).evaluate((el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+/** The transfer function's points as [value, opacity per mm]. */
+async function tfPoints(page) {
+  const d = await page.getByTestId('vr-tf').getAttribute('data-points');
+  return d.split(',').map((p) => p.split(':').map(Number));
+}
+
+/** The value below which the function is fully transparent. */
+function transparentBelow(points) {
+  const k = points.findIndex(([, o]) => o > 0);
+  return k <= 0 ? -Infinity : points[k - 1][0];
+}
+
+/** The part of the 3D canvas left of the floating panel: [whole, left half, right half]. */
+async function vrRegions(page) {
+  const area = await page.getByTestId('mpr-canvas').boundingBox();
+  const panel = await page.getByTestId('mpr-panel').boundingBox();
+  const cx = area.x + area.width / 2;
+  const right = Math.min(panel.x, area.x + area.width) - 4;
+  return {
+    visible: { x: area.x, y: area.y, width: right - area.x, height: area.height },
+    left: { x: area.x, y: area.y, width: cx - 4 - area.x, height: area.height },
+    right: right - cx > 60 ? { x: cx + 4, y: area.y, width: right - cx - 4, height: area.height } : null,
+  };
 }
 
 async function markers(page, p) {
@@ -292,6 +368,143 @@ for (const config of CONFIGS) {
       await page.getByTestId('mpr-close').click();
       await page.getByTestId('viewport-grid').waitFor();
       assert.equal(await page.getByTestId('mpr').count(), 0);
+    });
+
+    test('the clip box: outlined in the panes at the DICOM geometry, cuts the 3D view, resets', async () => {
+      const { page } = b;
+      await page.getByTestId('mpr-toggle').click();
+      await waitLoaded(page);
+      await page.getByTestId('vr-clip-toggle').click();
+      const top = Number(await page.getByTestId('vr-clip-0-max').getAttribute('max'));
+      assert.equal(top, 511);
+      assert.equal(await page.getByTestId('mpr-clip-0').count(), 0, 'no outline while nothing is clipped');
+      // Keyboard: one step left on the max slider of the first axis.
+      let d = await draws(page);
+      await page.getByTestId('vr-clip-0-max').focus();
+      await page.keyboard.press('ArrowLeft');
+      assert.equal(await page.getByTestId('vr-clip-0-range').textContent(), '0–510');
+      // Keep columns 0…255: the outline's far side is at column 255's centre.
+      await setRange(page, 'vr-clip-0-max', 255);
+      await waitLoaded(page, d);
+      assert.equal(await page.getByTestId('vr-clip-0-range').textContent(), '0–255');
+      const geo = JSON.parse(execFileSync(PYTHON, ['-c', GEOMETRY, path.join(server.work, 'thai')], { encoding: 'utf8' }));
+      // Column i is at IPP + i × column spacing (PixelSpacing[1]) along the row direction.
+      const edge = [0, 1, 2].map((a) => geo.ipp[a] + 255 * geo.spacing[1] * geo.iop[a]);
+      const g = await paneGeometry(page, 0);
+      const u = [0, 1, 2].reduce((acc, a) => acc + (edge[a] - g.center[a]) * g.right[a], 0);
+      const expectX = g.box.x + g.box.width / 2 + u / g.mm;
+      const xs = await page.getByTestId('mpr-clip-0').evaluate((el) => {
+        const r = el.ownerSVGElement.getBoundingClientRect();
+        return [...el.querySelectorAll('line')].flatMap((l) => [r.x + l.x1.baseVal.value, r.x + l.x2.baseVal.value]);
+      });
+      const farX = Math.max(...xs);
+      assert.ok(Math.abs(farX - expectX) < 2, `clip outline at x ${farX}, DICOM geometry says ${expectX}`);
+      await shot('11-clip-mpr');
+      // 3D from the front: the patient's right (columns 0…255, screen left) is kept.
+      d = await draws(page);
+      await page.getByTestId('mpr-3d').click();
+      await waitLoaded(page, d);
+      const r = await vrRegions(page);
+      const png = await shot('12-clip-3d');
+      const left = await analyse(page, png, r.left);
+      assert.ok(left.litFraction > 0.01, `kept half lit ${left.litFraction}`);
+      if (r.right) {
+        const right = await analyse(page, png, r.right);
+        assert.ok(right.litFraction < 0.002, `clipped half lit ${right.litFraction}`);
+      }
+      d = await draws(page);
+      await page.getByTestId('vr-clip-reset').click();
+      await waitLoaded(page, d);
+      assert.equal(await page.getByTestId('vr-clip-0-range').textContent(), '0–511');
+      if (r.right) {
+        const right = await analyse(page, await shot('13-clip-reset'), r.right);
+        assert.ok(right.litFraction > 0.01, `after reset the right half is lit ${right.litFraction}`);
+      }
+    });
+
+    test('the transfer-function editor: histogram, shift, drag, add and remove points', async () => {
+      const { page } = b;
+      const hist = JSON.parse(execFileSync(PYTHON, ['-c', HISTOGRAM, path.join(server.work, 'thai')], { encoding: 'utf8' }));
+      const [start, width, counts] = (await page.getByTestId('vr-tf').getAttribute('data-hist')).split(';');
+      assert.equal(Number(width), 16);
+      assert.equal(Number(start), hist.first * 16);
+      assert.deepEqual(counts.split(',').map(Number), hist.counts);
+      const preset = await tfPoints(page);
+      assert.equal(await page.locator('[data-testid^=vr-tf-point-]').count(), preset.length);
+      const r = await vrRegions(page);
+      const before = await analyse(page, await shot('14-tf'), r.visible);
+      assert.ok(before.litFraction > 0.01, `bone preset lit ${before.litFraction}`);
+      // Shift the whole function (Shift+→, 10 % of the axis a press) until every value
+      // of the volume is below its transparent foot: nothing left to draw.
+      await page.getByTestId('vr-tf').focus();
+      let presses = 0;
+      while (transparentBelow(await tfPoints(page)) <= hist.max && presses < 40) {
+        await page.keyboard.press('Shift+ArrowRight');
+        presses += 1;
+      }
+      let d = await draws(page);
+      await page.keyboard.press('Shift+ArrowRight');
+      await waitLoaded(page, d);
+      const shifted = await tfPoints(page);
+      assert.ok(transparentBelow(shifted) > hist.max, `${shifted} vs max ${hist.max}`);
+      const blank = await analyse(page, await shot('15-tf-shifted'), r.visible);
+      assert.ok(blank.litFraction < 0.002, `shifted past the data yet lit ${blank.litFraction}`);
+      // Back with the preset button.
+      d = await draws(page);
+      await page.getByTestId('vr-tf-reset').click();
+      await waitLoaded(page, d);
+      assert.deepEqual(await tfPoints(page), preset);
+      // Drag the most opaque point to the bottom: opacity 0 there, and the view changes.
+      const k = preset.reduce((best, p, i) => (p[1] > preset[best][1] ? i : best), 0);
+      const dot = await page.getByTestId(`vr-tf-point-${k}`).boundingBox();
+      const chart = await page.getByTestId('vr-tf-chart').boundingBox();
+      d = await draws(page);
+      await page.mouse.move(dot.x + dot.width / 2, dot.y + dot.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(dot.x + dot.width / 2, chart.y + chart.height + 20, { steps: 4 });
+      await page.mouse.up();
+      await waitLoaded(page, d);
+      const dragged = await tfPoints(page);
+      assert.equal(dragged.length, preset.length);
+      assert.ok(dragged.some(([v, o]) => Math.abs(v - preset[k][0]) < 30 && o === 0), `no point dragged to 0: ${dragged}`);
+      const after = await analyse(page, await shot('16-tf-dragged'), r.visible);
+      assert.ok(Math.abs(after.mean - before.mean) > 0.05, `dragging changed nothing (${after.mean} vs ${before.mean})`);
+      // Double-click empty chart: a point is added; Delete removes the selected one.
+      await page.mouse.dblclick(chart.x + chart.width * 0.5, chart.y + chart.height * 0.15);
+      assert.equal((await tfPoints(page)).length, preset.length + 1);
+      await page.keyboard.press('Delete');
+      assert.equal((await tfPoints(page)).length, preset.length);
+      await shot('17-tf-edited');
+    });
+
+    test('a 4D series: the phase picker loads each phase, checked against the oracle', async () => {
+      const { page } = b;
+      const four = server.extra.fourD;
+      await page.getByTestId('mpr-close').click();
+      await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${four.study_uid}`);
+      await page.waitForFunction(() => document.querySelector('[data-testid=viewport]')?.dataset.drawn === '0', null, { timeout: 60000 });
+      await page.getByTestId('mpr-toggle').click();
+      await waitLoaded(page);
+      const options = await page.getByTestId('mpr-phase').locator('option').allTextContents();
+      assert.deepEqual(options, ['1 · TemporalPositionIdentifier 1', '2 · TemporalPositionIdentifier 2']);
+      await assertOracle(page, await shot('18-phase-1'), 0, 40, 400, path.join(four.dir, 'phase-1'));
+      const d = await draws(page);
+      await page.getByTestId('mpr-phase').selectOption('1');
+      await waitLoaded(page, d);
+      assert.match(await page.getByTestId('mpr-notices').textContent(), /phase 2 of 2/);
+      await assertOracle(page, await shot('19-phase-2'), 0, 40, 400, path.join(four.dir, 'phase-2'));
+    });
+
+    test('a series that is not a volume says why', async () => {
+      const { page } = b;
+      await page.getByTestId('mpr-close').click();
+      await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${server.extra.short.study_uid}`);
+      await page.waitForFunction(() => document.querySelector('[data-testid=viewport]')?.dataset.drawn === '0', null, { timeout: 60000 });
+      await page.getByTestId('mpr-toggle').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=mpr-error]')?.textContent, null, { timeout: 30000 });
+      assert.match(await page.getByTestId('mpr-error').textContent(), /^(not a volume: 2 image\(s\) with a common geometry; a volume needs at least 3|ไม่ใช่ภาพปริมาตร: มีภาพที่เรขาคณิตตรงกันเพียง 2 ภาพ ต้องมีอย่างน้อย 3 ภาพ)$/);
+      assert.equal(await page.getByTestId('mpr-phase').count(), 0);
+      await shot('20-not-a-volume');
     });
   });
 }

@@ -16,6 +16,8 @@
 //! - [`shortcuts`]: every key of the reading page, its action and its help text.
 //! - [`tools`]: the drag tool of the reading page (window/level, pan, zoom, scroll, probe,
 //!   measurements), shared by the viewport and the measurement overlay.
+//! - [`vr_edit`]: the 3D view's edits: the volume's histogram, the transfer-function
+//!   editor's axes and point edits, the clip box and its outline.
 //!
 //! [`web`] (wasm32 only) is everything that touches the DOM: components, API calls,
 //! the decode-worker pool and the canvas renderer glue. Frames are decoded by the
@@ -34,6 +36,7 @@ pub mod shortcuts;
 pub mod stack;
 pub mod studies;
 pub mod tools;
+pub mod vr_edit;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

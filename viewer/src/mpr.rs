@@ -8,10 +8,12 @@
 //! the crosshair, and its screen centre is the shared view centre projected onto it,
 //! so moving the crosshair moves the lines, not the images.
 
+use crate::i18n::Lang;
 use crate::stack::WindowLevel;
-use rangsi_volume::Volume;
+use rangsi_volume::assemble::MIN_SLICES;
 use rangsi_volume::geometry::{Vec3, add, cross, dot, scale, sub, unit};
 use rangsi_volume::mpr::{Orientation, Plane, Slab, SlabMode};
+use rangsi_volume::{NotVolumetric, Volume};
 
 /// Pane order on screen: axial, sagittal, coronal.
 pub const PANES: [Orientation; 3] = [
@@ -232,6 +234,33 @@ impl MprState {
     }
 }
 
+/// Why a series is not a volume, in the reader's language.
+pub fn not_volume_text(lang: Lang, e: &NotVolumetric) -> String {
+    if lang == Lang::En {
+        return format!("not a volume: {e}");
+    }
+    let why = match e {
+        NotVolumetric::TooFewSlices { found } => {
+            format!("มีภาพที่เรขาคณิตตรงกันเพียง {found} ภาพ ต้องมีอย่างน้อย {MIN_SLICES} ภาพ")
+        }
+        NotVolumetric::MissingGeometry { what } => format!("ไม่มีภาพใดมี {what}"),
+        NotVolumetric::Colour { samples } => {
+            format!("ภาพสี ({samples} ค่าต่อพิกเซล) ไม่นำมาประกอบเป็นภาพปริมาตร")
+        }
+        NotVolumetric::MixedFrameOfReference { count } => {
+            format!("ภาพอยู่ใน Frame of Reference ต่างกัน {count} ชุด")
+        }
+        NotVolumetric::RepeatedPositions { images, positions } => {
+            format!("ภาพ {images} ภาพที่ {positions} ตำแหน่ง แบ่งเป็นเฟสไม่ได้")
+        }
+        NotVolumetric::ScatteredPositions { offset_mm } => {
+            format!("ตำแหน่งภาพไม่อยู่บนเส้นเดียวกัน (คลาดไป {offset_mm:.2} มม.)")
+        }
+        NotVolumetric::DegenerateOrientation => "Image Orientation (Patient) ใช้ไม่ได้".to_owned(),
+    };
+    format!("ไม่ใช่ภาพปริมาตร: {why}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +429,19 @@ mod tests {
                 thickness_mm: 20.0,
                 mode: SlabMode::Mip
             }
+        );
+    }
+
+    #[test]
+    fn not_a_volume_in_both_languages() {
+        let e = NotVolumetric::TooFewSlices { found: 2 };
+        assert_eq!(
+            super::not_volume_text(Lang::En, &e),
+            "not a volume: 2 image(s) with a common geometry; a volume needs at least 3"
+        );
+        assert_eq!(
+            super::not_volume_text(Lang::Th, &e),
+            "ไม่ใช่ภาพปริมาตร: มีภาพที่เรขาคณิตตรงกันเพียง 2 ภาพ ต้องมีอย่างน้อย 3 ภาพ"
         );
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! - [`app`]: the root component: session, route, language and era preferences.
 //! - [`login`], [`study_list`], [`viewer`]: the pages; [`viewport`]: the canvas;
-//!   [`mpr`]: the MPR view of a series (three linked planes of one GPU volume);
+//!   [`mpr`]: the MPR view of a series (three linked planes of one GPU volume) and its
+//!   3D view; [`vr_controls`]: its transfer-function editor, clip box and phase picker;
+//!   [`canvas`]: device pixels, canvas sizing and resize observing for both;
 //!   [`report`]: the study's radiology report beside the images.
 //! - [`notifications`]: the top bar's bell (report events of the user's hospital).
 //! - [`api`]: fetch calls (data fetching stays out of the views).
@@ -12,6 +14,7 @@
 
 mod api;
 mod app;
+mod canvas;
 mod login;
 mod measure;
 mod mpr;
@@ -21,6 +24,7 @@ mod report;
 mod study_list;
 mod viewer;
 mod viewport;
+mod vr_controls;
 mod workers;
 
 /// Where trunk puts the built assets (`public_url` in Trunk.toml); the server serves them there.

@@ -12,7 +12,10 @@
 //!
 //! The 3D button swaps the three planes for one volume-rendered view of the same GPU
 //! volume (`rangsi_render::VrRenderer`: transfer-function presets, shading, or MIP):
-//! drag orbits, Shift-drag pans, the wheel zooms, fewer samples while dragging.
+//! drag orbits, Shift-drag pans, the wheel zooms, fewer samples while dragging. The
+//! transfer-function editor, the clip box (outlined in the panes) and the phase picker
+//! of a 4D series are in [`super::vr_controls`]; choosing a phase loads that phase's
+//! volume in place of the one on the GPU.
 //!
 //! Pointer: drag = move the crosshair; right- or Ctrl-drag = window/level; Alt-drag =
 //! rotate the other planes about this pane's normal (oblique); Shift-drag = measure a
@@ -30,13 +33,15 @@ use rangsi_render::{
     VrRenderer, VrView,
 };
 use rangsi_volume::mpr::SlabMode;
-use rangsi_volume::vr::{Camera, ClipBox, Preset, Quality, ViewFrom, VrMode};
+use rangsi_volume::vr::{Camera, Preset, Quality, ViewFrom, VrMode};
 use rangsi_volume::{Notice, SliceSource, Source, Volume};
 use rangsi_wire::decode::{PixelModule, TexelKind};
 use wasm_bindgen::prelude::*;
 
 use super::api;
 use super::app::ui;
+use super::canvas::{SizeObserver, dpr, even_physical_size, resize_canvas, webgl_only};
+use super::vr_controls::{self, Grid, VrEdit};
 use super::workers::{DecodePool, DecodedSamples, MAX_CLIENTS};
 use crate::dicom::{Instance, Series};
 use crate::i18n::Lang;
@@ -49,7 +54,7 @@ const CLIENT: usize = MAX_CLIENTS - 1;
 /// Pane colours (axial, sagittal, coronal): borders and the crosshair lines of that plane.
 const COLOURS: [&str; 3] = ["#ff5252", "#ffd740", "#69f0ae"];
 
-fn tr(lang: Lang, en: &'static str, th: &'static str) -> &'static str {
+pub(super) fn tr(lang: Lang, en: &'static str, th: &'static str) -> &'static str {
     if lang == Lang::Th { th } else { en }
 }
 
@@ -89,7 +94,6 @@ impl Held {
     }
 }
 
-type ResizeCallback = Closure<dyn Fn(js_sys::Array)>;
 /// A length measurement: pane, start and end pixel.
 type Length = (usize, [f64; 2], [f64; 2]);
 /// A drag in progress: tool ('c'rosshair, 'w'indow, 'p'an, 'r'otate, 'm'easure), last
@@ -112,7 +116,14 @@ struct Core {
     /// Per request: blended slices still waiting for it.
     waiting: Vec<u32>,
     draw_scheduled: bool,
-    resize_observer: Option<(web_sys::ResizeObserver, ResizeCallback)>,
+    resize_observer: Option<SizeObserver>,
+    /// Every volume of the series (one per phase of a 4D series): grids and sources
+    /// only, no voxels; the chosen one is on the GPU.
+    phases: Vec<Volume>,
+    /// The series' instances, in metadata order (the volumes' sources index them).
+    instances: Vec<Option<Instance>>,
+    study_uid: String,
+    series_uid: String,
 }
 
 /// What the 3D view shows: camera, transfer-function preset (or MIP), shading, and
@@ -143,17 +154,16 @@ struct Sig {
     /// The 3D view (volume rendering or MIP) instead of the three planes.
     three_d: RwSignal<Option<ThreeD>>,
     gpu_ready: RwSignal<bool>,
+    /// Transfer function, histogram, clip box.
+    edit: VrEdit,
+    /// One label per phase (empty or one: not 4D) and the phase shown.
+    phase_labels: RwSignal<Vec<String>>,
+    phase: RwSignal<usize>,
+    lang: RwSignal<Lang>,
 }
 
-fn dpr() -> f64 {
-    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio())
-}
-
-fn webgl_only() -> bool {
-    web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|s| s.contains("gpu=webgl2"))
-}
+/// The largest canvas side (every WebGL2 device allows 4096).
+const MAX_CANVAS_SIDE: u32 = 4096;
 
 /// Texture memory for the volume: a quarter of the device's memory where the browser
 /// says (`navigator.deviceMemory`, GB), between 256 MiB and 1.5 GiB; 512 MiB otherwise.
@@ -185,6 +195,10 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
         drawn_loaded: RwSignal::new(0),
         three_d: RwSignal::new(None),
         gpu_ready: RwSignal::new(false),
+        edit: VrEdit::new(),
+        phase_labels: RwSignal::new(Vec::new()),
+        phase: RwSignal::new(0),
+        lang: ui.lang,
     };
     let canvas_ref = NodeRef::<html::Canvas>::new();
     let box_ref = NodeRef::<html::Div>::new();
@@ -205,9 +219,8 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             let study_uid = study_uid.clone();
             let series = series.clone();
             leptos::task::spawn_local(async move {
-                let (w, h) = physical_size(&container);
-                canvas.set_width(w);
-                canvas.set_height(h);
+                let (w, h) = even_physical_size(&container, MAX_CANVAS_SIDE);
+                resize_canvas(&canvas, None, None, w, h);
                 s.pane.set([w / 2, h / 2]);
                 let target = rangsi_render::wgpu::SurfaceTarget::Canvas(canvas.clone());
                 let opened = Gpu::for_surface(target, w, h, webgl_only()).await;
@@ -241,6 +254,9 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             s.pane.track();
             s.loaded.track();
             s.three_d.track();
+            s.edit.tf.track();
+            s.edit.clip.track();
+            s.edit.editing.track();
             schedule_draw(&core, s);
         });
     }
@@ -273,7 +289,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             c.disposed = true;
             c.volume = None;
             c.held.clear();
-            if let Some((observer, _)) = c.resize_observer.take() {
+            if let Some(observer) = c.resize_observer.take() {
                 observer.disconnect();
             }
         }
@@ -318,25 +334,34 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             return;
         };
         let pane = s.pane.get_untracked();
+        let preset = if is_mr {
+            Preset::MrDefault
+        } else {
+            Preset::CtBone
+        };
+        s.edit.tf.set(preset.transfer_function());
         s.three_d.set(Some(ThreeD {
             camera: Camera::fit(&plan.volume, ViewFrom::Anterior, [pane[0] * 2, pane[1] * 2]),
-            preset: Some(if is_mr {
-                Preset::MrDefault
-            } else {
-                Preset::CtBone
-            }),
+            preset: Some(preset),
             shading: true,
             dragging: false,
         }));
     };
     let on_vr_preset = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
+        let preset = Preset::from_key(&value);
+        if let Some(p) = preset {
+            s.edit.tf.set(p.transfer_function());
+        }
         s.three_d.update(|t| {
             if let Some(t) = t {
-                t.preset = Preset::from_key(&value);
+                t.preset = preset;
             }
         });
     };
+    let phase_core = send_wrapper::SendWrapper::new(core.clone());
+    let choose_phase = Callback::new(move |k: usize| start_phase(&phase_core, s, k));
+    let vr_preset = Signal::derive(move || s.three_d.with(|t| t.as_ref().and_then(|t| t.preset)));
     let reset_core = core.clone();
     let on_reset = move |_| {
         let Some(plan) = reset_core.borrow().plan.clone() else {
@@ -376,6 +401,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
                         {move || format!("{} {} / {}", tr(ui.lang.get(), "slices", "ภาพ"), s.loaded.get(), s.total.get())}
                     </span>
                 </div>
+                {vr_controls::phase_chooser(s.phase_labels, s.phase, choose_phase)}
                 <label>
                     {move || tr(ui.lang.get(), "Slab", "ความหนา")}
                     <select data-testid="mpr-slab" on:change=on_slab>
@@ -424,7 +450,11 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
                             }/>
                         {move || tr(ui.lang.get(), "Shading", "แรเงา")}
                     </label>
+                    <Show when=move || vr_preset.get().is_some()>
+                        {vr_controls::tf_editor(s.edit, vr_preset)}
+                    </Show>
                 </Show>
+                {vr_controls::clip_controls(s.edit)}
                 <ul class="mpr-notices" data-testid="mpr-notices">
                     {move || s.notices.get().into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
                 </ul>
@@ -721,6 +751,7 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
             on:wheel=on_wheel on:contextmenu=|ev| ev.prevent_default()>
             <svg class="mpr-lines" xmlns="http://www.w3.org/2000/svg">
                 {lines}
+                {vr_controls::clip_outline(p, s.state, s.pane, s.edit)}
                 {measure}
             </svg>
             <span class="mpr-pane-title" style:color=COLOURS[p] data-testid=format!("mpr-title-{p}")>{title}</span>
@@ -734,15 +765,6 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
     }
 }
 
-/// The element's size in physical pixels (even, so the panes split it exactly),
-/// within 4096 (every WebGL2 device's texture limit).
-fn physical_size(el: &web_sys::HtmlElement) -> (u32, u32) {
-    let dpr = dpr();
-    let rect = el.get_bounding_client_rect();
-    let side = |x: f64| (((x * dpr).round() as u32) & !1).clamp(2, 4096);
-    (side(rect.width()), side(rect.height()))
-}
-
 fn observe_size(
     core: &Rc<RefCell<Core>>,
     s: Sig,
@@ -752,28 +774,23 @@ fn observe_size(
     let c2 = core.clone();
     let container2 = container.clone();
     let canvas = canvas.clone();
-    let on_resize = Closure::<dyn Fn(js_sys::Array)>::new(move |_entries: js_sys::Array| {
-        let (w, h) = physical_size(&container2);
+    let observer = SizeObserver::new(container, move || {
+        let (w, h) = even_physical_size(&container2, MAX_CANVAS_SIDE);
         if s.pane.get_untracked() == [w / 2, h / 2] {
             return;
         }
-        canvas.set_width(w);
-        canvas.set_height(h);
         if let Ok(mut c) = c2.try_borrow_mut() {
             let Core { gpu, screen, .. } = &mut *c;
-            if let (Some(gpu), Some(screen)) = (gpu.as_ref(), screen.as_mut()) {
-                screen.resize(gpu, w, h);
-            }
+            resize_canvas(&canvas, gpu.as_ref(), screen.as_mut(), w, h);
+        } else {
+            resize_canvas(&canvas, None, None, w, h);
         }
         s.pane.set([w / 2, h / 2]);
     });
-    if let Ok(observer) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
-        observer.observe(container);
-        core.borrow_mut().resize_observer = Some((observer, on_resize));
-    }
+    core.borrow_mut().resize_observer = observer;
 }
 
-/// Metadata → grid; then the frames through the decode pool, centre first.
+/// Metadata → the series' volumes (one per phase); then the first phase.
 async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series) {
     let json = api::metadata_json(study_uid, &series.series_uid).await;
     if core.borrow().disposed {
@@ -792,13 +809,70 @@ async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series)
     let assembly = match rangsi_volume::assemble(&slices) {
         Ok(a) => a,
         Err(e) => {
-            s.error.set(Some(format!("not a volume: {e}")));
+            s.error.set(Some(crate::mpr::not_volume_text(
+                s.lang.get_untracked(),
+                &e,
+            )));
             return;
         }
     };
-    let Some(volume) = assembly.volumes.into_iter().next() else {
-        return;
+    let labels: Vec<String> = assembly
+        .volumes
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let what = v.notices.iter().find_map(|n| match n {
+                Notice::Phase { key, value, .. } => Some(format!("{key} {value}")),
+                _ => None,
+            });
+            match what {
+                Some(w) => format!("{} · {w}", k + 1),
+                None => (k + 1).to_string(),
+            }
+        })
+        .collect();
+    {
+        let mut c = core.borrow_mut();
+        c.phases = assembly.volumes;
+        c.instances = instances;
+        c.study_uid = study_uid.to_owned();
+        c.series_uid = series.series_uid.clone();
+    }
+    s.phase_labels.set(labels);
+    start_phase(&core, s, 0);
+}
+
+/// Puts phase `k` of the series on the GPU: the plan of its grid, a fresh 3D
+/// texture (the previous phase's is dropped first: one volume on the device), and
+/// its frames through the decode pool, centre first. The views keep their
+/// crosshair, window and camera when the grid is the same.
+fn start_phase(core: &Rc<RefCell<Core>>, s: Sig, k: usize) {
+    if let Ok(pool) = DecodePool::get() {
+        pool.cancel(CLIENT);
+    }
+    let (volume, instances, study_uid, series_uid) = {
+        let Ok(mut c) = core.try_borrow_mut() else {
+            return;
+        };
+        if c.disposed {
+            return;
+        }
+        let Some(volume) = c.phases.get(k).cloned() else {
+            return;
+        };
+        c.volume = None;
+        c.plan = None;
+        c.held.clear();
+        c.waiting.clear();
+        (
+            volume,
+            c.instances.clone(),
+            c.study_uid.clone(),
+            c.series_uid.clone(),
+        )
     };
+    s.phase.set(k);
+    s.loaded.set(0);
     let mut index_of: HashMap<Source, usize> = HashMap::new();
     let mut requests = Vec::new();
     let mut targets: Vec<Vec<usize>> = Vec::new();
@@ -816,7 +890,7 @@ async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series)
             };
             let r = *index_of.entry(src).or_insert_with(|| {
                 requests.push((
-                    api::frame_url(study_uid, &series.series_uid, &inst.sop_uid, src.frame + 1),
+                    api::frame_url(&study_uid, &series_uid, &inst.sop_uid, src.frame + 1),
                     inst.pixel.clone(),
                 ));
                 targets.push(Vec::new());
@@ -855,16 +929,30 @@ async fn load(core: Rc<RefCell<Core>>, s: Sig, study_uid: &str, series: &Series)
     });
     s.total.set(plan.requests.len());
     s.notices.set(notices);
+    s.edit
+        .hist
+        .set(crate::vr_edit::Histogram::new(plan.rescale.0));
+    let grid = Grid {
+        dims: plan.volume.dims,
+        patient_from_voxel: plan.volume.patient_from_voxel,
+    };
+    let same_grid = s.edit.grid.get_untracked().is_some_and(|g| g == grid);
+    if !same_grid {
+        s.edit.grid.set(Some(grid));
+        s.edit.clip.set(None);
+    }
     {
         let mut c = core.borrow_mut();
         c.plan = Some(plan.clone());
         c.waiting = waiting;
     }
-    s.state.set(Some(MprState::new(
-        &plan.volume,
-        stack::initial_window(&first, None),
-        s.pane.get_untracked(),
-    )));
+    if !same_grid || s.state.with_untracked(Option::is_none) {
+        s.state.set(Some(MprState::new(
+            &plan.volume,
+            stack::initial_window(&first, None),
+            s.pane.get_untracked(),
+        )));
+    }
     // Centre slices first: the crosshair starts there.
     let n = plan.requests.len();
     let mut order: Vec<usize> = (0..n).collect();
@@ -947,6 +1035,16 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
                 }
             });
         }
+    }
+    match &held {
+        Held::I16(v) => s
+            .edit
+            .hist
+            .update(|h| h.add_stored(v, plan.rescale.0, plan.rescale.1)),
+        Held::U16(v) => s
+            .edit
+            .hist
+            .update(|h| h.add_stored(v, plan.rescale.0, plan.rescale.1)),
     }
     let Some(volume) = c.volume.as_mut() else {
         return;
@@ -1102,7 +1200,7 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
     let size = screen.size();
     if let Some(t) = s.three_d.get_untracked() {
         let vr = vr.get_or_insert_with(|| VrRenderer::new(gpu, screen.format()));
-        let quality = if t.dragging {
+        let quality = if t.dragging || s.edit.editing.get_untracked() {
             Quality::Interactive
         } else {
             Quality::Full
@@ -1116,8 +1214,8 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
                     window: [st.window.center, st.window.width],
                 },
             },
-            transfer_function: t.preset.unwrap_or(Preset::CtBone).transfer_function(),
-            clip: ClipBox::whole(plan.volume.dims),
+            transfer_function: s.edit.tf.get_untracked(),
+            clip: s.edit.clip_box(plan.volume.dims),
             step_mm: quality.step_mm(plan.volume.spacing),
             rescale_slope: plan.rescale.0,
             rescale_intercept: plan.rescale.1,

@@ -30,6 +30,7 @@ use wasm_bindgen::prelude::*;
 
 use super::api;
 use super::app::ui;
+use super::canvas::{SizeObserver, dpr, physical_size, resize_canvas, webgl_only};
 use super::viewer::{Reading, SERIES_DRAG_TYPE};
 use super::workers::{DecodePool, DecodedSamples};
 // measurements: the overlay (web/measure.rs) and the samples it reads
@@ -60,7 +61,7 @@ struct Core {
     /// The GPU could not be opened: frames are dropped, not kept for it.
     gpu_failed: bool,
     draw_scheduled: bool,
-    resize_observer: Option<(web_sys::ResizeObserver, ResizeCallback)>,
+    resize_observer: Option<SizeObserver>,
     /// Pointers down on the canvas (id → last client position), for drags and gestures.
     pointers: HashMap<i32, (f64, f64)>,
     /// Scroll-drag distance not yet turned into slices.
@@ -97,8 +98,6 @@ enum GestureMode {
 const PINCH_THRESHOLD: f64 = 0.15;
 /// CSS pixels the midpoint must move to make a two-finger window/level drag.
 const TWO_FINGER_DRAG_PX: f64 = 12.0;
-
-type ResizeCallback = Closure<dyn Fn(js_sys::Array)>;
 
 /// Zoom, pan, rotation/flip and the user's inversion of one viewport.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -145,16 +144,6 @@ struct State {
     /// Times the GPU was lost and recovered (the e2e tests wait on it).
     restores: RwSignal<u32>,
     reading: Reading,
-}
-
-fn webgl_only() -> bool {
-    web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|s| s.contains("gpu=webgl2"))
-}
-
-fn dpr() -> f64 {
-    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio())
 }
 
 #[component]
@@ -382,7 +371,7 @@ pub fn Viewport(
             }
             if let Ok(mut c) = core.try_borrow_mut() {
                 c.disposed = true;
-                if let Some((observer, _)) = c.resize_observer.take() {
+                if let Some(observer) = c.resize_observer.take() {
                     observer.disconnect();
                 }
                 if let Some(h) = c.cine.take() {
@@ -644,17 +633,6 @@ pub fn Viewport(
 /// Canvas side before the device's own limit is known (every WebGL2 device allows 4096).
 const SAFE_CANVAS_SIDE: u32 = 4096;
 
-/// The element's size in physical pixels, at most `limit` on either side (a surface
-/// larger than the device's texture limit cannot be configured).
-fn physical_size(el: &web_sys::HtmlElement, limit: u32) -> (u32, u32) {
-    let dpr = dpr();
-    let rect = el.get_bounding_client_rect();
-    (
-        ((rect.width() * dpr).round() as u32).clamp(1, limit),
-        ((rect.height() * dpr).round() as u32).clamp(1, limit),
-    )
-}
-
 fn observe_size(
     core: &Rc<RefCell<Core>>,
     s: State,
@@ -664,7 +642,7 @@ fn observe_size(
     let c2 = core.clone();
     let container2 = container.clone();
     let canvas = canvas.clone();
-    let on_resize = Closure::<dyn Fn(js_sys::Array)>::new(move |_entries: js_sys::Array| {
+    let observer = SizeObserver::new(container, move || {
         let limit = c2
             .try_borrow()
             .ok()
@@ -674,20 +652,15 @@ fn observe_size(
         if s.size.get_untracked() == (w, h) {
             return;
         }
-        canvas.set_width(w);
-        canvas.set_height(h);
         if let Ok(mut c) = c2.try_borrow_mut() {
             let Core { gpu, screen, .. } = &mut *c;
-            if let (Some(gpu), Some(screen)) = (gpu.as_ref(), screen.as_mut()) {
-                screen.resize(gpu, w, h);
-            }
+            resize_canvas(&canvas, gpu.as_ref(), screen.as_mut(), w, h);
+        } else {
+            resize_canvas(&canvas, None, None, w, h);
         }
         s.size.set((w, h));
     });
-    if let Ok(observer) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
-        observer.observe(container);
-        core.borrow_mut().resize_observer = Some((observer, on_resize));
-    }
+    core.borrow_mut().resize_observer = observer;
 }
 
 async fn load_series(core: Rc<RefCell<Core>>, s: State, series: &Series) {

@@ -1,0 +1,79 @@
+//! Canvas plumbing shared by the 2D viewport ([`super::viewport`]) and the MPR/3D
+//! panel ([`super::mpr`]): the device pixel ratio, the backend choice from the URL,
+//! an element's size in physical pixels, and a `ResizeObserver` that lives as long
+//! as its owner keeps it.
+
+use rangsi_render::{Gpu, Screen};
+use wasm_bindgen::prelude::*;
+
+/// Physical pixels per CSS pixel (1 where the window is unknown).
+pub fn dpr() -> f64 {
+    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio())
+}
+
+/// `?gpu=webgl2` in the page URL: skip WebGPU (to test the fallback).
+pub fn webgl_only() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|s| s.contains("gpu=webgl2"))
+}
+
+/// The element's size in physical pixels, between 1 and `limit` on either side (a
+/// surface larger than the device's texture limit cannot be configured).
+pub fn physical_size(el: &web_sys::HtmlElement, limit: u32) -> (u32, u32) {
+    let dpr = dpr();
+    let rect = el.get_bounding_client_rect();
+    let side = |x: f64| ((x * dpr).round() as u32).clamp(1, limit);
+    (side(rect.width()), side(rect.height()))
+}
+
+/// Like [`physical_size`], but even on both sides (at least 2), so that halves split
+/// it exactly (the MPR panes).
+pub fn even_physical_size(el: &web_sys::HtmlElement, limit: u32) -> (u32, u32) {
+    let dpr = dpr();
+    let rect = el.get_bounding_client_rect();
+    let side = |x: f64| (((x * dpr).round() as u32) & !1).clamp(2, limit & !1);
+    (side(rect.width()), side(rect.height()))
+}
+
+/// Gives the canvas a backing store of `w`×`h` and reconfigures its surface to match.
+pub fn resize_canvas(
+    canvas: &web_sys::HtmlCanvasElement,
+    gpu: Option<&Gpu>,
+    screen: Option<&mut Screen>,
+    w: u32,
+    h: u32,
+) {
+    canvas.set_width(w);
+    canvas.set_height(h);
+    if let (Some(gpu), Some(screen)) = (gpu, screen) {
+        screen.resize(gpu, w, h);
+    }
+}
+
+/// A `ResizeObserver` on one element and the callback it calls; disconnect it when
+/// the component goes (dropping it without [`SizeObserver::disconnect`] leaves the
+/// browser calling a freed closure).
+pub struct SizeObserver {
+    observer: web_sys::ResizeObserver,
+    _callback: Closure<dyn Fn(js_sys::Array)>,
+}
+
+impl SizeObserver {
+    /// Calls `on_resize` whenever `el` changes size (and once when observing starts);
+    /// `None` where the browser has no `ResizeObserver`.
+    pub fn new(el: &web_sys::Element, on_resize: impl Fn() + 'static) -> Option<SizeObserver> {
+        let callback =
+            Closure::<dyn Fn(js_sys::Array)>::new(move |_entries: js_sys::Array| on_resize());
+        let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+        observer.observe(el);
+        Some(SizeObserver {
+            observer,
+            _callback: callback,
+        })
+    }
+
+    pub fn disconnect(&self) {
+        self.observer.disconnect();
+    }
+}
