@@ -1,7 +1,7 @@
 //! Canvas plumbing shared by the 2D viewport ([`super::viewport`]) and the MPR/3D
 //! panel ([`super::mpr`]): the device pixel ratio, the backend choice from the URL,
-//! an element's size in physical pixels, and a `ResizeObserver` that lives as long
-//! as its owner keeps it.
+//! an element's size in physical pixels, a `ResizeObserver` that lives as long as its
+//! owner keeps it, and drawing at the next animation frame.
 
 use rangsi_render::{Gpu, Screen};
 use wasm_bindgen::prelude::*;
@@ -75,5 +75,35 @@ impl SizeObserver {
 
     pub fn disconnect(&self) {
         self.observer.disconnect();
+    }
+}
+
+/// Runs `draw` at the next animation frame, once however often it is asked before then.
+/// `pending` names the flag in the view's state that says a frame is asked for; the
+/// request is dropped while that state is borrowed (a draw is under way).
+pub fn draw_next_frame<C: 'static>(
+    core: &std::rc::Rc<std::cell::RefCell<C>>,
+    pending: fn(&mut C) -> &mut bool,
+    draw: impl FnOnce(&std::rc::Rc<std::cell::RefCell<C>>) + 'static,
+) {
+    {
+        let Ok(mut c) = core.try_borrow_mut() else {
+            return;
+        };
+        let flag = pending(&mut c);
+        if *flag {
+            return;
+        }
+        *flag = true;
+    }
+    let core = core.clone();
+    let callback = Closure::once_into_js(move || {
+        if let Ok(mut c) = core.try_borrow_mut() {
+            *pending(&mut c) = false;
+        }
+        draw(&core);
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.request_animation_frame(callback.unchecked_ref());
     }
 }

@@ -1137,25 +1137,7 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
 }
 
 fn schedule_draw(core: &Rc<RefCell<Core>>, s: Sig) {
-    {
-        let Ok(mut c) = core.try_borrow_mut() else {
-            return;
-        };
-        if c.draw_scheduled {
-            return;
-        }
-        c.draw_scheduled = true;
-    }
-    let core2 = core.clone();
-    let callback = Closure::once_into_js(move || {
-        if let Ok(mut c) = core2.try_borrow_mut() {
-            c.draw_scheduled = false;
-        }
-        draw(&core2, s);
-    });
-    if let Some(w) = web_sys::window() {
-        let _ = w.request_animation_frame(callback.unchecked_ref());
-    }
+    super::canvas::draw_next_frame(core, |c| &mut c.draw_scheduled, move |core| draw(core, s));
 }
 
 fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
