@@ -207,3 +207,25 @@ pub struct NotificationList {
     /// Unread by the calling user, of those listed.
     pub unread: u32,
 }
+
+/// Turnaround of signed reports for one hospital or one radiologist
+/// (`GET /api/reports/turnaround`, administrators).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnaroundRow {
+    /// Hospital code, or the radiologist's user name.
+    pub key: String,
+    /// Signed reports counted.
+    pub reports: u32,
+    /// Hours from the study's arrival in the archive to the signature.
+    pub median_hours: f64,
+    pub p90_hours: f64,
+    pub max_hours: f64,
+}
+
+/// `GET /api/reports/turnaround[?from=YYYY-MM-DD&to=YYYY-MM-DD]`: by the study's hospital
+/// and by the signing radiologist, over reports signed in that range (UTC days).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Turnaround {
+    pub by_hospital: Vec<TurnaroundRow>,
+    pub by_radiologist: Vec<TurnaroundRow>,
+}

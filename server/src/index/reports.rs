@@ -598,3 +598,39 @@ impl Index {
         Ok(q.fetch_all(&self.pool).await?)
     }
 }
+
+/// One signed report for turnaround figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedReport {
+    pub hospital_code: String,
+    pub signer: String,
+    /// When the study reached the archive and when its report was signed (RFC 3339).
+    pub received_at: String,
+    pub signed_at: String,
+}
+
+impl Index {
+    /// Reports signed at or after `from` and before `to` (RFC 3339 UTC bounds, compared
+    /// as text: stored times are UTC with the same layout).
+    pub async fn signed_reports(&self, from: &str, to: &str) -> Result<Vec<SignedReport>> {
+        let rows = sqlx::query(
+            "SELECT h.code, u.username, st.created_at, r.signed_at FROM reports r \
+             JOIN studies st ON st.id = r.study_ref JOIN hospitals h ON h.id = st.hospital_id \
+             JOIN users u ON u.id = r.signed_by \
+             WHERE r.signed_at IS NOT NULL AND r.signed_at >= ? AND r.signed_at < ? ORDER BY r.id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SignedReport {
+                hospital_code: r.get(0),
+                signer: r.get(1),
+                received_at: r.get(2),
+                signed_at: r.get(3),
+            })
+            .collect())
+    }
+}

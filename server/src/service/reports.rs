@@ -19,7 +19,7 @@
 
 use rangsi_wire::reports::{
     NewAddendum, NewReport, Report, ReportContent, ReportList, ReportState, ReportTemplate,
-    ReportTemplateList, SaveReport,
+    ReportTemplateList, SaveReport, Turnaround, TurnaroundRow,
 };
 
 use super::auth::Role;
@@ -592,5 +592,123 @@ impl Archive {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// A `YYYY-MM-DD` day as the RFC 3339 instant it starts at (UTC).
+fn day_start(day: &str, name: &str) -> Result<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(day.trim(), &format).map_err(|_| {
+        ServiceError::BadRequest(format!("{name} is a day as YYYY-MM-DD, got {day:?}"))
+    })
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn turnaround_rows(mut groups: Vec<(String, Vec<f64>)>) -> Vec<TurnaroundRow> {
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups
+        .into_iter()
+        .map(|(key, mut hours)| {
+            hours.sort_by(f64::total_cmp);
+            let round = |h: f64| (h * 100.0).round() / 100.0;
+            TurnaroundRow {
+                key,
+                reports: u32::try_from(hours.len()).unwrap_or(u32::MAX),
+                median_hours: round(percentile(&hours, 0.5)),
+                p90_hours: round(percentile(&hours, 0.9)),
+                max_hours: round(hours.last().copied().unwrap_or(0.0)),
+            }
+        })
+        .collect()
+}
+
+impl Archive {
+    /// Turnaround (arrival in the archive → signature) of reports signed from `from`
+    /// to `to` (days, inclusive; default the last 30 days), by hospital and by
+    /// radiologist: administrators only.
+    pub async fn turnaround(
+        &self,
+        who: &Principal,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Turnaround> {
+        if who.role != Role::Admin {
+            return Err(ServiceError::Forbidden(
+                "turnaround figures are for administrators".into(),
+            ));
+        }
+        let today = time::OffsetDateTime::now_utc().date();
+        let to = match to {
+            Some(d) => day_start(d, "to")?,
+            None => today,
+        };
+        let from = match from {
+            Some(d) => day_start(d, "from")?,
+            None => to - time::Duration::days(29),
+        };
+        if from > to {
+            return Err(ServiceError::BadRequest("from is after to".into()));
+        }
+        let instant = |d: time::Date| rfc3339(d.midnight().assume_utc());
+        let end = to.next_day().unwrap_or(to);
+        let rows = self
+            .index()
+            .signed_reports(&instant(from), &instant(end))
+            .await?;
+        let parse = |s: &str| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        };
+        let mut by_hospital: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut by_radiologist: Vec<(String, Vec<f64>)> = Vec::new();
+        for r in rows {
+            let (Some(a), Some(b)) = (parse(&r.received_at), parse(&r.signed_at)) else {
+                continue;
+            };
+            let hours = ((b - a).as_seconds_f64() / 3600.0).max(0.0);
+            for (groups, key) in [
+                (&mut by_hospital, r.hospital_code),
+                (&mut by_radiologist, r.signer),
+            ] {
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => v.push(hours),
+                    None => groups.push((key, vec![hours])),
+                }
+            }
+        }
+        self.audit(
+            who,
+            "report-turnaround",
+            "",
+            "",
+            &format!("{from} to {to}"),
+            "ok",
+        )
+        .await?;
+        Ok(Turnaround {
+            by_hospital: turnaround_rows(by_hospital),
+            by_radiologist: turnaround_rows(by_radiologist),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&v, 0.5), 5.0);
+        assert_eq!(percentile(&v, 0.9), 9.0);
+        assert_eq!(percentile(&[3.0], 0.9), 3.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
     }
 }

@@ -3,7 +3,8 @@
 //! - `GET /api/reports?study=UID`, `POST /api/reports` (a new draft),
 //!   `GET|PUT /api/reports/{id}`, `POST /api/reports/{id}/sign`,
 //!   `POST /api/reports/{id}/addenda`, `POST /api/reports/{id}/acknowledge`,
-//!   `GET /api/reports/{id}/fhir` (FHIR R4 Bundle, `application/fhir+json`);
+//!   `GET /api/reports/{id}/fhir` (FHIR R4 Bundle, `application/fhir+json`),
+//!   `GET /api/reports/turnaround[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (administrators);
 //! - `GET /api/report-templates[?lang=th|en&modality=CT&body_part=HEAD]`,
 //!   `POST /api/report-templates`, `PUT|DELETE /api/report-templates/{id}` (admins);
 //! - `GET /api/notifications[?unread=true]`, `POST /api/notifications/{id}/read`: the
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rangsi_wire::reports::{
     NewAddendum, NewReport, NotificationList, Report, ReportList, ReportTemplate,
-    ReportTemplateList, SaveReport, SignReport,
+    ReportTemplateList, SaveReport, SignReport, Turnaround,
 };
 
 use super::AppState;
@@ -34,6 +35,7 @@ pub const MAX_BODY_BYTES: usize = 3 * 2 * MAX_TEXT + 4096;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/reports", get(list).post(create))
+        .route("/reports/turnaround", get(turnaround))
         .route("/reports/{id}", get(one).put(save))
         .route("/reports/{id}/sign", post(sign))
         .route("/reports/{id}/addenda", post(addendum))
@@ -228,4 +230,22 @@ async fn read_notification(
         .mark_notification_read(&who, id_of(id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn turnaround(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> AppResult<Json<Turnaround>> {
+    let p = query_params(params, &["from", "to"])?;
+    Ok(Json(
+        state
+            .archive
+            .turnaround(
+                &who,
+                p.get("from").map(String::as_str),
+                p.get("to").map(String::as_str),
+            )
+            .await?,
+    ))
 }

@@ -396,3 +396,48 @@ def test_report_events_reach_the_hospital_in_the_app_and_by_webhook(server, user
         server.cli("hospital", "webhook", HOSPITAL_UDON, "--remove")
     bad = server.cli("hospital", "webhook", HOSPITAL_UDON, "--url", "ftp://x", check=False)
     assert bad.returncode != 0 and b"http://" in bad.stderr
+
+
+def test_turnaround_by_hospital_and_radiologist(server, users):
+    """Every report signed above counts: times recomputed here from the index (sqlite3)."""
+    import datetime
+
+    admin = users["admin"]
+    check(users["ram"].get("/reports/turnaround"), 403)
+    check(admin.get("/reports/turnaround", params={"from": "2026-13-01"}), 400)
+    check(admin.get("/reports/turnaround", params={"from": "2026-11-20", "to": "2026-11-10"}), 400)
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    got = check(admin.get("/reports/turnaround", params={"from": str(today - datetime.timedelta(days=1)),
+                                                         "to": str(today)}), 200)
+    con = sqlite3.connect(f"file:{server.data / 'index.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT h.code, u.username, st.created_at, r.signed_at FROM reports r "
+                           "JOIN studies st ON st.id = r.study_ref JOIN hospitals h ON h.id = st.hospital_id "
+                           "JOIN users u ON u.id = r.signed_by WHERE r.signed_at IS NOT NULL").fetchall()
+    finally:
+        con.close()
+    assert rows, "the tests above signed reports"
+
+    def parse(ts: str) -> datetime.datetime:
+        """RFC 3339 in UTC; nanoseconds cut to the microseconds Python keeps."""
+        ts = ts.removesuffix("Z")
+        if "." in ts:
+            head, frac = ts.split(".")
+            ts = f"{head}.{frac[:6].ljust(6, '0')}"
+        return datetime.datetime.fromisoformat(ts + "+00:00")
+
+    def hours(a: str, b: str) -> float:
+        return max(0.0, (parse(b) - parse(a)).total_seconds() / 3600)
+
+    for key_index, field in ((0, "by_hospital"), (1, "by_radiologist")):
+        want: dict[str, list[float]] = {}
+        for r in rows:
+            want.setdefault(r[key_index], []).append(hours(r[2], r[3]))
+        assert {row["key"]: row["reports"] for row in got[field]} == {k: len(v) for k, v in want.items()}
+        for row in got[field]:
+            v = sorted(want[row["key"]])
+            assert abs(row["max_hours"] - round(v[-1], 2)) < 0.011
+            assert abs(row["median_hours"] - round(v[max(1, -(-len(v) // 2)) - 1], 2)) < 0.011
+    # Nothing was signed on a day long ago.
+    empty = check(admin.get("/reports/turnaround", params={"from": "2001-01-01", "to": "2001-01-31"}), 200)
+    assert empty == {"by_hospital": [], "by_radiologist": []}
