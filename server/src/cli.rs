@@ -110,6 +110,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Default lifetime of a share link in days (1–90; default 7).
+    #[arg(long, env = "RANGSI_SHARE_EXPIRY_DAYS")]
+    pub share_expiry_days: Option<u32>,
+    /// Public origin of the server (https://pacs.example) for share links' QR codes;
+    /// default: the Host the request came to.
+    #[arg(long, env = "RANGSI_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -383,7 +390,18 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         .max_body_mb
         .or(file.max_body_mb)
         .unwrap_or(config::DEFAULT_MAX_BODY_MB);
+    let share_expiry_days = args
+        .share_expiry_days
+        .or(file.share_expiry_days)
+        .unwrap_or(crate::service::shares::DEFAULT_EXPIRY_DAYS);
+    anyhow::ensure!(
+        (1..=crate::service::shares::MAX_EXPIRY_DAYS).contains(&share_expiry_days),
+        "share expiry must be 1 to {} days",
+        crate::service::shares::MAX_EXPIRY_DAYS
+    );
     Ok(ServeConfig {
+        share_expiry_days,
+        public_url: args.public_url.or(file.public_url),
         data: args
             .data
             .data

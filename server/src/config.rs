@@ -24,6 +24,10 @@ pub struct ServeConfig {
     pub max_dimse_dataset_bytes: u64,
     /// Browser origins allowed by CORS (none by default: same origin only).
     pub cors_origins: Vec<String>,
+    /// Default lifetime of a share link, in days (1–90).
+    pub share_expiry_days: u32,
+    /// Public origin (`https://pacs.example`) for share links' QR codes.
+    pub public_url: Option<String>,
 }
 
 /// The TOML file: every key optional.
@@ -38,6 +42,8 @@ pub struct FileConfig {
     pub max_associations: Option<usize>,
     pub max_body_mb: Option<u64>,
     pub cors_origins: Option<Vec<String>>,
+    pub share_expiry_days: Option<u32>,
+    pub public_url: Option<String>,
 }
 
 impl FileConfig {

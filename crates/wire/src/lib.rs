@@ -3,8 +3,11 @@
 //! - [`api`]: the JSON API (`/api/login`, `/api/me`, errors).
 //! - [`decode`]: messages between the viewer and its Web Worker that fetches and
 //!   decodes frames (the UI thread never decodes).
+//! - [`sharing`]: hospitals, referrals and share links (`/api/hospitals`,
+//!   `/api/referrals`, `/api/shares`, `/api/share/open`).
 //!
 //! Serde only; builds for every target, wasm32 included.
 
 pub mod api;
 pub mod decode;
+pub mod sharing;

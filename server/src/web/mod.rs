@@ -9,6 +9,7 @@ pub mod error;
 pub mod image;
 pub mod measurements;
 pub mod rendered;
+pub mod sharing;
 pub mod stow;
 pub mod studies;
 pub mod viewer;
@@ -33,6 +34,10 @@ pub struct AppState {
     pub tls: bool,
     /// Origins allowed to call the API from a browser (e.g. an OHIF served elsewhere).
     pub cors_origins: Vec<String>,
+    /// Default lifetime of a share link, in days.
+    pub share_expiry_days: u32,
+    /// The public origin for share links' QR codes (else the request's Host).
+    pub public_url: Option<String>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -102,7 +107,8 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(api::logout))
         .route("/me", get(api::me))
         .merge(measurements::routes())
-        .merge(studies::routes());
+        .merge(studies::routes())
+        .merge(sharing::routes());
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress =
         SizeAbove::new(1024)
@@ -184,6 +190,8 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         max_body_bytes: cfg.max_body_bytes,
         tls: false,
         cors_origins: cfg.cors_origins.clone(),
+        share_expiry_days: cfg.share_expiry_days,
+        public_url: cfg.public_url.clone(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let sd = shutdown.clone();

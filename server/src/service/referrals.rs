@@ -1,0 +1,365 @@
+//! Referrals: hospital A sends a patient (chosen studies, or all of the patient's) to
+//! hospital B. Creating one gives B an explicit grant on those studies — rows of
+//! `grants`, which [`crate::index::Scope::Hospital`] reads, so B's QIDO, WADO, frames and
+//! viewer see them through the one tenancy check and nothing else. Only B moves the
+//! status forward; a declined referral's grants are revoked. Everything is audited.
+
+use rangsi_wire::sharing::{
+    HospitalList, HospitalProfile, HospitalProfileUpdate, NewReferral, Referral, ReferralList,
+    ReferralPatient, ReferralStatus, ReferralStudy, Urgency,
+};
+
+use super::auth::Role;
+use super::{Archive, Principal, Result, ServiceError};
+use crate::index::referrals::{HospitalProfileRow, NewReferralRow, ReferralRow};
+
+const MAX_TEXT: usize = 8000;
+
+/// A signed-in user of the archive (not a share-link guest, not a DICOM peer).
+pub(crate) fn require_user(who: &Principal) -> Result<()> {
+    if who.share.is_some() || who.user_id.is_none() || who.role == Role::Guest {
+        return Err(ServiceError::Forbidden(
+            "this needs a signed-in user of a hospital".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn profile(h: &HospitalProfileRow) -> HospitalProfile {
+    HospitalProfile {
+        code: h.code.clone(),
+        name: h.name.clone(),
+        name_th: h.name_th.clone(),
+        name_en: h.name_en.clone(),
+        capabilities: h
+            .capabilities
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect(),
+        contact: h.contact.clone(),
+    }
+}
+
+fn check_text(what: &str, text: &str, required: bool) -> Result<()> {
+    if required && text.trim().is_empty() {
+        return Err(ServiceError::BadRequest(format!("{what} must not be empty")));
+    }
+    if text.len() > MAX_TEXT {
+        return Err(ServiceError::BadRequest(format!(
+            "{what} is longer than {MAX_TEXT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+impl Archive {
+    /// The region's hospitals (for the referral form).
+    pub async fn hospitals(&self, who: &Principal) -> Result<HospitalList> {
+        require_user(who)?;
+        let rows = self.index().hospital_profiles().await?;
+        Ok(HospitalList {
+            hospitals: rows.iter().map(profile).collect(),
+        })
+    }
+
+    /// Sets a hospital's profile (regional administrator only).
+    pub async fn set_hospital_profile(
+        &self,
+        who: &Principal,
+        code: &str,
+        update: &HospitalProfileUpdate,
+    ) -> Result<HospitalProfile> {
+        require_user(who)?;
+        if who.role != Role::Admin {
+            return Err(ServiceError::Forbidden(
+                "only an administrator changes hospitals".into(),
+            ));
+        }
+        let mut row = self
+            .index()
+            .hospital_by_code(code)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no hospital {code}")))
+            .map(|h| h.id)?;
+        let mut p = self
+            .index()
+            .hospital_profile(row)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no hospital {code}")))?;
+        row = p.id;
+        if let Some(v) = &update.name_th {
+            check_text("name_th", v, false)?;
+            p.name_th = v.trim().to_string();
+        }
+        if let Some(v) = &update.name_en {
+            check_text("name_en", v, false)?;
+            p.name_en = v.trim().to_string();
+        }
+        if let Some(v) = &update.capabilities {
+            if v.iter().any(|c| c.contains(',') || c.len() > 64) {
+                return Err(ServiceError::BadRequest(
+                    "a capability has no comma and at most 64 bytes".into(),
+                ));
+            }
+            p.capabilities = v.iter().map(|c| c.trim()).collect::<Vec<_>>().join(",");
+        }
+        if let Some(v) = &update.contact {
+            check_text("contact", v, false)?;
+            p.contact = v.trim().to_string();
+        }
+        self.index().set_hospital_profile(&p).await?;
+        self.audit(who, "hospital-update", "", "", &format!("hospital {code} (id {row})"), "ok")
+            .await?;
+        Ok(profile(&p))
+    }
+
+    pub async fn create_referral(&self, who: &Principal, req: &NewReferral) -> Result<Referral> {
+        require_user(who)?;
+        let from = who.hospital_id.ok_or_else(|| {
+            ServiceError::Forbidden("only a user of a hospital can refer a patient".into())
+        })?;
+        check_text("reason", &req.reason, true)?;
+        check_text("clinical_summary", &req.clinical_summary, false)?;
+        let to = self
+            .index()
+            .hospital_by_code(&req.to_hospital)
+            .await?
+            .ok_or_else(|| ServiceError::BadRequest(format!("no hospital {}", req.to_hospital)))?;
+        if to.id == from {
+            return Err(ServiceError::BadRequest(
+                "a referral goes to another hospital".into(),
+            ));
+        }
+        let studies = match (&req.patient_id, req.study_uids.is_empty()) {
+            (Some(pid), true) => {
+                let issuer = req.issuer.as_deref().unwrap_or("");
+                let patient = self
+                    .index()
+                    .patient_by_key(from, pid, issuer)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("no patient {pid}")))?;
+                self.index().studies_of_patient(patient.id).await?
+            }
+            (None, false) => {
+                let found = self.index().own_studies(from, &req.study_uids).await?;
+                if found.len() != req.study_uids.len() {
+                    return Err(ServiceError::NotFound(
+                        "a study to refer is not one of this hospital's".into(),
+                    ));
+                }
+                found
+            }
+            _ => {
+                return Err(ServiceError::BadRequest(
+                    "give either study_uids or patient_id".into(),
+                ));
+            }
+        };
+        let Some(first) = studies.first() else {
+            return Err(ServiceError::BadRequest("the patient has no study".into()));
+        };
+        if studies.iter().any(|s| s.patient_ref != first.patient_ref) {
+            return Err(ServiceError::BadRequest(
+                "a referral is for one patient: the studies belong to several".into(),
+            ));
+        }
+        let refs: Vec<i64> = studies.iter().map(|s| s.id).collect();
+        let id = self
+            .index()
+            .create_referral(&NewReferralRow {
+                from_hospital: from,
+                to_hospital: to.id,
+                patient_ref: first.patient_ref,
+                reason: req.reason.trim(),
+                urgency: req.urgency.as_str(),
+                clinical_summary: req.clinical_summary.trim(),
+                created_by: &who.actor,
+                study_refs: &refs,
+            })
+            .await?;
+        let patient = self.index().patient(first.patient_ref).await?;
+        let pid = patient.map(|p| p.patient_id).unwrap_or_default();
+        for s in &studies {
+            self.audit(
+                who,
+                "grant",
+                &s.study_uid,
+                &pid,
+                &format!("referral {id}: hospital {} may read", to.code),
+                "ok",
+            )
+            .await?;
+        }
+        self.audit(who, "referral-create", "", &pid, &format!("referral {id} to {}", to.code), "ok")
+            .await?;
+        self.referral_json(id).await
+    }
+
+    async fn referral_json(&self, id: i64) -> Result<Referral> {
+        let r = self
+            .index()
+            .referral(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no referral {id}")))?;
+        self.referral_of_row(&r).await
+    }
+
+    async fn referral_of_row(&self, r: &ReferralRow) -> Result<Referral> {
+        let hospital = |id| async move {
+            self.index()
+                .hospital_profile(id)
+                .await
+                .map(|h| profile(&h.unwrap_or_default()))
+        };
+        let patient = self.index().patient(r.patient_ref).await?;
+        let studies = self.index().referral_studies(r.id).await?;
+        Ok(Referral {
+            id: r.id,
+            from_hospital: hospital(r.from_hospital).await?,
+            to_hospital: hospital(r.to_hospital).await?,
+            patient: patient
+                .map(|p| ReferralPatient {
+                    patient_id: p.patient_id,
+                    name: p.name,
+                    birth_date: p.birth_date,
+                    sex: p.sex,
+                })
+                .unwrap_or(ReferralPatient {
+                    patient_id: String::new(),
+                    name: String::new(),
+                    birth_date: String::new(),
+                    sex: String::new(),
+                }),
+            reason: r.reason.clone(),
+            urgency: Urgency::parse(&r.urgency).unwrap_or(Urgency::Routine),
+            clinical_summary: r.clinical_summary.clone(),
+            status: ReferralStatus::parse(&r.status).unwrap_or(ReferralStatus::Sent),
+            created_by: r.created_by.clone(),
+            created_at: r.created_at.clone(),
+            updated_at: r.updated_at.clone(),
+            studies: studies
+                .into_iter()
+                .map(|s| ReferralStudy {
+                    study_uid: s.study_uid,
+                    study_date: s.study_date,
+                    description: s.description,
+                    modalities: s.modalities,
+                    num_instances: s.num_instances,
+                })
+                .collect(),
+        })
+    }
+
+    /// A referral the caller's hospital sent or received (any, for the administrator).
+    pub(crate) async fn visible_referral(&self, who: &Principal, id: i64) -> Result<ReferralRow> {
+        require_user(who)?;
+        let r = self.index().referral(id).await?;
+        match r {
+            Some(r)
+                if (who.role == Role::Admin && who.hospital_id.is_none())
+                    || who.hospital_id == Some(r.from_hospital)
+                    || who.hospital_id == Some(r.to_hospital) =>
+            {
+                Ok(r)
+            }
+            _ => Err(ServiceError::NotFound(format!("no referral {id}"))),
+        }
+    }
+
+    pub async fn referral(&self, who: &Principal, id: i64) -> Result<Referral> {
+        let r = self.visible_referral(who, id).await?;
+        self.referral_of_row(&r).await
+    }
+
+    /// The caller's hospital's incoming or outgoing referrals, newest first.
+    pub async fn referrals(&self, who: &Principal, incoming: bool) -> Result<ReferralList> {
+        require_user(who)?;
+        let hospital = who.hospital_id.ok_or_else(|| {
+            ServiceError::BadRequest("referral lists are per hospital; this user has none".into())
+        })?;
+        let rows = self.index().referrals_of(hospital, incoming).await?;
+        let mut referrals = Vec::with_capacity(rows.len());
+        for r in &rows {
+            referrals.push(self.referral_of_row(r).await?);
+        }
+        Ok(ReferralList { referrals })
+    }
+
+    /// Moves a referral forward. Only a user of the receiving hospital may, and only
+    /// along [`ReferralStatus::next`].
+    pub async fn set_referral_status(
+        &self,
+        who: &Principal,
+        id: i64,
+        to: ReferralStatus,
+    ) -> Result<Referral> {
+        let r = self.visible_referral(who, id).await?;
+        if who.hospital_id != Some(r.to_hospital) {
+            self.audit(who, "referral-status", "", "", &format!("referral {id} -> {}", to.as_str()), "denied")
+                .await?;
+            return Err(ServiceError::Forbidden(
+                "only the receiving hospital changes a referral's status".into(),
+            ));
+        }
+        let from = ReferralStatus::parse(&r.status).unwrap_or(ReferralStatus::Sent);
+        if !from.next().contains(&to) {
+            return Err(ServiceError::Conflict(format!(
+                "a {} referral cannot become {}",
+                from.as_str(),
+                to.as_str()
+            )));
+        }
+        if !self
+            .index()
+            .set_referral_status(id, from.as_str(), to.as_str())
+            .await?
+        {
+            return Err(ServiceError::Conflict(
+                "the referral changed meanwhile; reload it".into(),
+            ));
+        }
+        self.audit(
+            who,
+            "referral-status",
+            "",
+            "",
+            &format!("referral {id}: {} -> {}", from.as_str(), to.as_str()),
+            "ok",
+        )
+        .await?;
+        if to == ReferralStatus::Declined {
+            for s in self.index().referral_studies(id).await? {
+                self.audit(who, "grant-revoke", &s.study_uid, "", &format!("referral {id} declined"), "ok")
+                    .await?;
+            }
+        }
+        self.referral_json(id).await
+    }
+}
+
+impl Archive {
+    /// Copies referred studies under the receiving hospital (not yet: see issue 6).
+    pub async fn take_into_archive(
+        &self,
+        who: &Principal,
+        id: i64,
+        _req: &rangsi_wire::sharing::TakeIntoArchive,
+    ) -> Result<rangsi_wire::sharing::TakenIntoArchive> {
+        self.visible_referral(who, id).await?;
+        Err(ServiceError::Unsupported("not yet".into()))
+    }
+
+    /// The referral letter as PDF (not yet: see issue 6).
+    pub async fn referral_letter(
+        &self,
+        who: &Principal,
+        id: i64,
+        _days: u32,
+        _origin: &str,
+    ) -> Result<Vec<u8>> {
+        self.visible_referral(who, id).await?;
+        Err(ServiceError::Unsupported("not yet".into()))
+    }
+}
