@@ -5,6 +5,7 @@
 //! is kept portable so PostgreSQL can replace it at scale with the same migrations.
 
 pub mod admin;
+pub mod copy;
 pub mod ingest;
 pub mod measurements;
 pub mod query;

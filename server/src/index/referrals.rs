@@ -22,7 +22,6 @@ pub struct HospitalProfileRow {
 #[derive(Debug, Clone)]
 pub struct StudyRow {
     pub id: i64,
-    pub hospital_id: i64,
     pub patient_ref: i64,
     pub study_uid: String,
     pub study_date: String,
@@ -34,7 +33,6 @@ pub struct StudyRow {
 #[derive(Debug, Clone)]
 pub struct PatientRow {
     pub id: i64,
-    pub hospital_id: i64,
     pub patient_id: String,
     pub issuer: String,
     pub name: String,
@@ -58,7 +56,7 @@ pub struct ReferralRow {
 }
 
 const HOSPITAL_COLS: &str = "id, code, name, name_th, name_en, capabilities, contact";
-const STUDY_COLS: &str = "st.id, st.hospital_id, st.patient_ref, st.study_uid, st.study_date, st.description, st.modalities, st.num_instances";
+const STUDY_COLS: &str = "st.id, st.patient_ref, st.study_uid, st.study_date, st.description, st.modalities, st.num_instances";
 const REFERRAL_COLS: &str = "id, from_hospital, to_hospital, patient_ref, reason, urgency, clinical_summary, status, created_by, created_at, updated_at";
 
 fn hospital_from(r: &sqlx::sqlite::SqliteRow) -> HospitalProfileRow {
@@ -76,13 +74,12 @@ fn hospital_from(r: &sqlx::sqlite::SqliteRow) -> HospitalProfileRow {
 pub(crate) fn study_from(r: &sqlx::sqlite::SqliteRow) -> StudyRow {
     StudyRow {
         id: r.get(0),
-        hospital_id: r.get(1),
-        patient_ref: r.get(2),
-        study_uid: r.get(3),
-        study_date: r.get(4),
-        description: r.get(5),
-        modalities: r.get(6),
-        num_instances: r.get(7),
+        patient_ref: r.get(1),
+        study_uid: r.get(2),
+        study_date: r.get(3),
+        description: r.get(4),
+        modalities: r.get(5),
+        num_instances: r.get(6),
     }
 }
 
@@ -187,7 +184,7 @@ impl Index {
         issuer: &str,
     ) -> Result<Option<PatientRow>> {
         let row = sqlx::query(
-            "SELECT id, hospital_id, patient_id, issuer, patient_name, birth_date, sex FROM patients \
+            "SELECT id, patient_id, issuer, patient_name, birth_date, sex FROM patients \
              WHERE hospital_id = ? AND patient_id = ? AND issuer = ?",
         )
         .bind(hospital_id)
@@ -200,7 +197,7 @@ impl Index {
 
     pub async fn patient(&self, id: i64) -> Result<Option<PatientRow>> {
         let row = sqlx::query(
-            "SELECT id, hospital_id, patient_id, issuer, patient_name, birth_date, sex FROM patients WHERE id = ?",
+            "SELECT id, patient_id, issuer, patient_name, birth_date, sex FROM patients WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -315,11 +312,10 @@ impl Index {
 fn patient_from(r: &sqlx::sqlite::SqliteRow) -> PatientRow {
     PatientRow {
         id: r.get(0),
-        hospital_id: r.get(1),
-        patient_id: r.get(2),
-        issuer: r.get(3),
-        name: r.get(4),
-        birth_date: r.get(5),
-        sex: r.get(6),
+        patient_id: r.get(1),
+        issuer: r.get(2),
+        name: r.get(3),
+        birth_date: r.get(4),
+        sex: r.get(5),
     }
 }

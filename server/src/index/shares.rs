@@ -209,7 +209,7 @@ impl Index {
         let mut out = Vec::new();
         for uid in uids {
             let sql = format!(
-                "SELECT st.id, st.hospital_id, st.patient_ref, st.study_uid, st.study_date, st.description, \
+                "SELECT st.id, st.patient_ref, st.study_uid, st.study_date, st.description, \
                  st.modalities, st.num_instances FROM studies st WHERE ({scope_sql}) AND st.study_uid = ?"
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -339,18 +339,134 @@ impl Archive {
     }
 }
 
+/// Other Patient IDs (0010,1000) and the IDs of Other Patient IDs Sequence (0010,1002)
+/// of an instance's DICOM JSON.
+fn other_patient_ids(metadata: Option<&str>) -> Vec<String> {
+    let Some(v) = metadata.and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()) else {
+        return Vec::new();
+    };
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.get("Value")
+            .and_then(|a| a.as_array())
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    let mut out = v.get("00101000").map(strings).unwrap_or_default();
+    if let Some(items) = v.get("00101002").and_then(|s| s.get("Value")).and_then(|a| a.as_array()) {
+        for item in items {
+            out.extend(item.get("00100020").map(strings).unwrap_or_default());
+        }
+    }
+    out
+}
+
 impl Archive {
-    /// Copies referred studies under the receiving hospital (not yet: see issue 6).
+    /// Copies referred studies under the receiving hospital with its patient ID (HN),
+    /// after reconciling identity: when both records carry a Thai national ID (Patient
+    /// ID with its issuer, or Other Patient IDs) they must agree.
     pub async fn take_into_archive(
         &self,
         who: &Principal,
         id: i64,
-        _req: &rangsi_wire::sharing::TakeIntoArchive,
+        req: &rangsi_wire::sharing::TakeIntoArchive,
     ) -> Result<rangsi_wire::sharing::TakenIntoArchive> {
-        self.visible_referral(who, id).await?;
-        Err(ServiceError::Unsupported("not yet".into()))
+        use super::thai_id;
+        let r = self.visible_referral(who, id).await?;
+        if who.hospital_id != Some(r.to_hospital) {
+            return Err(ServiceError::Forbidden(
+                "only the receiving hospital takes a referral's studies into its archive".into(),
+            ));
+        }
+        if r.status == ReferralStatus::Declined.as_str() {
+            return Err(ServiceError::Conflict("the referral was declined".into()));
+        }
+        let pid = req.patient_id.trim();
+        let issuer = req.issuer.as_deref().unwrap_or("").trim();
+        let bad = |s: &str| s.len() > 64 || s.chars().any(|c| c.is_control() || c == '\\');
+        if pid.is_empty() || bad(pid) || bad(issuer) {
+            return Err(ServiceError::BadRequest(
+                "patient_id: 1 to 64 characters, no backslash".into(),
+            ));
+        }
+        let mut studies = self.index().referral_studies(id).await?;
+        if !req.study_uids.is_empty() {
+            studies.retain(|s| req.study_uids.contains(&s.study_uid));
+            if studies.len() != req.study_uids.len() {
+                return Err(ServiceError::NotFound("a study is not part of the referral".into()));
+            }
+        }
+        let Some(first) = studies.first() else {
+            return Err(ServiceError::BadRequest("the referral has no study".into()));
+        };
+        let theirs = self
+            .index()
+            .patient(r.patient_ref)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("the referred patient is gone".into()))?;
+        let their_meta = self.index().first_metadata_of_study(first.id).await?;
+        let their_nid = thai_id::from_patient(
+            &theirs.patient_id,
+            &theirs.issuer,
+            other_patient_ids(their_meta.as_deref()).iter().map(String::as_str),
+        );
+        let ours = self.index().patient_by_key(r.to_hospital, pid, issuer).await?;
+        let our_meta = match &ours {
+            Some(p) => self.index().first_metadata_of_patient(p.id).await?,
+            None => None,
+        };
+        let our_nid = thai_id::from_patient(
+            pid,
+            issuer,
+            other_patient_ids(our_meta.as_deref()).iter().map(String::as_str),
+        );
+        if let (Some(a), Some(b)) = (&their_nid, &our_nid)
+            && a != b
+        {
+            self.audit(who, "take-into-archive", &first.study_uid, pid, &format!("referral {id}: national IDs differ"), "denied")
+                .await?;
+            return Err(ServiceError::Conflict(
+                "the Thai national IDs of the two patient records differ: check the patient ID".into(),
+            ));
+        }
+        let national_id = their_nid.or(our_nid);
+        let from_code = self
+            .index()
+            .hospital_code(r.from_hospital)
+            .await?
+            .unwrap_or_default();
+        let mut other_ids = vec![(theirs.patient_id.clone(), from_code)];
+        if let Some(n) = &national_id {
+            other_ids.push((n.clone(), "TH-NID".to_string()));
+        }
+        let source = format!("referral {id}");
+        let identity = crate::index::copy::CopyIdentity {
+            hospital_id: r.to_hospital,
+            patient_id: pid,
+            issuer,
+            other_ids: &other_ids,
+            source: &source,
+        };
+        let mut instances = 0;
+        let mut uids = Vec::new();
+        for s in &studies {
+            instances += self.index().copy_study(s.id, &identity).await.map_err(|e| match e {
+                crate::index::IndexError::Conflict(m) => ServiceError::Conflict(m),
+                other => other.into(),
+            })?;
+            self.audit(who, "take-into-archive", &s.study_uid, pid, &format!("referral {id}, from patient {}", theirs.patient_id), "ok")
+                .await?;
+            uids.push(s.study_uid.clone());
+        }
+        Ok(rangsi_wire::sharing::TakenIntoArchive {
+            patient_id: pid.to_string(),
+            national_id,
+            studies: uids,
+            instances,
+        })
     }
+}
 
+impl Archive {
     /// The referral letter as PDF (not yet: see issue 6).
     pub async fn referral_letter(
         &self,

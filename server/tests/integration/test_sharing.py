@@ -20,7 +20,7 @@ import requests
 from pydicom.uid import generate_uid
 
 from dicom_factory import new_image
-from dicomweb import DicomWeb, encode_multipart
+from dicomweb import DicomWeb, encode_multipart, parse_multipart
 from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON, Server
 
 DICOM_JSON = "application/dicom+json"
@@ -432,3 +432,51 @@ def test_guessing_tokens_is_throttled_per_address(rangsi_bin, tmp_path_factory):
         assert codes == [404] * 20 + [429], codes
     finally:
         srv.stop()
+
+
+# ---------------------------------------------------------------- take into archive
+
+NID = "1101700203336"  # check digit 6, computed by hand in service/thai_id.rs
+OTHER_NID = "3100600123450"
+
+
+def test_take_into_archive_reconciles_the_national_id(server, api, alice: DicomWeb, bob: DicomWeb):
+    theirs = Study("UD-HN-1", "CT brain")
+    theirs.ds.OtherPatientIDs = NID
+    alice.stow_ok([to_bytes(theirs.ds)])
+    rid = api["alice"].post("/api/referrals", {"to_hospital": HOSPITAL_SAKON, "reason": "stroke", "urgency": "emergency",
+                                               "study_uids": [theirs.uid]}).json()["id"]
+    assert api["alice"].post(f"/api/referrals/{rid}/take", {"patient_id": "SK-HN-77"}).status_code == 403
+    r = api["bob"].post(f"/api/referrals/{rid}/take", {"patient_id": "SK-HN-77"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"patient_id": "SK-HN-77", "national_id": NID, "studies": [theirs.uid], "instances": 1}
+    # bob's own copy, under his HN, with the sender's ID and the national ID kept.
+    found = bob.qido("/studies", {"PatientID": "SK-HN-77"})
+    assert [x["0020000D"]["Value"][0] for x in found] == [theirs.uid]
+    meta = bob.get(f"/studies/{theirs.uid}/metadata", headers={"Accept": DICOM_JSON}).json()
+    ids = {m["00100020"]["Value"][0] for m in meta}
+    assert "SK-HN-77" in ids
+    others = [(i["00100020"]["Value"][0], i["00100021"]["Value"][0]) for m in meta if "00101002" in m for i in m["00101002"]["Value"]]
+    assert ("UD-HN-1", HOSPITAL_UDON) in others and (NID, "TH-NID") in others
+    # The copy is bob's: it stays when the referral is declined; a second take conflicts.
+    assert api["bob"].post(f"/api/referrals/{rid}/status", {"status": "declined"}).status_code == 200
+    assert bob.qido("/studies", {"PatientID": "SK-HN-77"}) != []
+    assert api["bob"].post(f"/api/referrals/{rid}/take", {"patient_id": "SK-HN-77"}).status_code == 409
+    # A frame of the copy is the same pixels as the original.
+    path = f"/studies/{theirs.uid}/series/{theirs.series}/instances/{theirs.sop}/frames/1"
+    frame = lambda who: [p.body for p in parse_multipart(*(lambda r: (r.headers["Content-Type"], r.content))(get(who.http, server.http_url, path)))]
+    assert frame(bob) == frame(alice) and len(frame(bob)[0]) == 16 * 16 * 2
+
+
+def test_take_into_archive_refuses_a_different_national_id(api, alice: DicomWeb, bob: DicomWeb):
+    mine = Study("SK-HN-88", "bob's own")
+    mine.ds.OtherPatientIDs = OTHER_NID
+    bob.stow_ok([to_bytes(mine.ds)])
+    theirs = Study("UD-HN-2", "CT abdomen")
+    theirs.ds.OtherPatientIDs = NID
+    alice.stow_ok([to_bytes(theirs.ds)])
+    rid = api["alice"].post("/api/referrals", {"to_hospital": HOSPITAL_SAKON, "reason": "r", "urgency": "routine",
+                                               "study_uids": [theirs.uid]}).json()["id"]
+    r = api["bob"].post(f"/api/referrals/{rid}/take", {"patient_id": "SK-HN-88"})
+    assert r.status_code == 409 and "national ID" in r.json()["error"]
+    assert api["bob"].post(f"/api/referrals/{rid}/take", {"patient_id": ""}).status_code == 400
