@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// default: the Host the request came to.
     #[arg(long, env = "RANGSI_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// TrueType font with Thai for referral letters (default: TLWG Loma from Debian's
+    /// fonts-tlwg-loma-ttf).
+    #[arg(long, env = "RANGSI_LETTER_FONT")]
+    pub letter_font: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -402,6 +406,10 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     Ok(ServeConfig {
         share_expiry_days,
         public_url: args.public_url.or(file.public_url),
+        letter_font: args
+            .letter_font
+            .or(file.letter_font)
+            .unwrap_or_else(|| PathBuf::from(crate::service::letter::DEFAULT_FONT)),
         data: args
             .data
             .data

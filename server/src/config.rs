@@ -28,6 +28,8 @@ pub struct ServeConfig {
     pub share_expiry_days: u32,
     /// Public origin (`https://pacs.example`) for share links' QR codes.
     pub public_url: Option<String>,
+    /// TrueType font with Thai glyphs for referral letters (PDF).
+    pub letter_font: PathBuf,
 }
 
 /// The TOML file: every key optional.
@@ -44,6 +46,7 @@ pub struct FileConfig {
     pub cors_origins: Option<Vec<String>>,
     pub share_expiry_days: Option<u32>,
     pub public_url: Option<String>,
+    pub letter_font: Option<PathBuf>,
 }
 
 impl FileConfig {

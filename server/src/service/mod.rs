@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod ingest;
+pub mod letter;
 pub mod measurements;
 pub mod query;
 pub mod referrals;

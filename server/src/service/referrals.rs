@@ -467,15 +467,141 @@ impl Archive {
 }
 
 impl Archive {
-    /// The referral letter as PDF (not yet: see issue 6).
+    /// The referral letter as PDF, with the QR code of a new share link (for clinicians,
+    /// the referral's studies, the server's default expiry) printed on it.
     pub async fn referral_letter(
         &self,
         who: &Principal,
         id: i64,
-        _days: u32,
-        _origin: &str,
+        days: u32,
+        origin: &str,
+        font_path: &std::path::Path,
     ) -> Result<Vec<u8>> {
-        self.visible_referral(who, id).await?;
-        Err(ServiceError::Unsupported("not yet".into()))
+        let referral = self.referral(who, id).await?;
+        let font = std::fs::read(font_path).map_err(|e| {
+            ServiceError::Internal(format!(
+                "letter font {}: {e} (install fonts-tlwg-loma-ttf or set RANGSI_LETTER_FONT)",
+                font_path.display()
+            ))
+        })?;
+        let link = self
+            .create_share_link(
+                who,
+                &rangsi_wire::sharing::NewShareLink {
+                    referral_id: Some(id),
+                    label: format!("referral letter {id}"),
+                    ..Default::default()
+                },
+                days,
+                origin,
+            )
+            .await?;
+        let url = format!("{origin}{}", link.path);
+        let modules = super::shares::qr_modules(&url)?;
+        let pdf = letter_pdf(&referral, &link.link.expires_at, &modules, &font)?;
+        self.audit(who, "referral-letter", "", &referral.patient.patient_id, &format!("referral {id}, share link {}", link.link.id), "ok")
+            .await?;
+        Ok(pdf)
     }
+}
+
+/// DICOM DA (YYYYMMDD) as a Thai date: day, month name, Buddhist Era year.
+fn thai_date(da: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
+        "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม",
+    ];
+    let digits: String = da.chars().filter(char::is_ascii_digit).take(8).collect();
+    if digits.len() != 8 {
+        return da.to_string();
+    }
+    let (y, md) = digits.split_at(4);
+    let (m, d) = md.split_at(2);
+    match (y.parse::<i32>(), m.parse::<usize>(), d.parse::<u32>()) {
+        (Ok(y), Ok(m), Ok(d)) if (1..=12).contains(&m) => {
+            format!("{d} {} {}", MONTHS[m - 1], y + 543)
+        }
+        _ => da.to_string(),
+    }
+}
+
+fn letter_pdf(
+    r: &Referral,
+    expires_at: &str,
+    qr: &[Vec<bool>],
+    font: &[u8],
+) -> Result<Vec<u8>> {
+    use super::letter::Letter;
+    let mut l = Letter::new(font)?;
+    let from = &r.from_hospital;
+    let name_th = if from.name_th.is_empty() { &from.name } else { &from.name_th };
+    l.paragraph(name_th, 18.0, 0.0);
+    if !from.name_en.is_empty() {
+        l.paragraph(&from.name_en, 12.0, 0.0);
+    }
+    let contact = if from.contact.is_empty() {
+        format!("รหัสสถานพยาบาล / Hospital code {}", from.code)
+    } else {
+        format!("{} · รหัส {}", from.contact, from.code)
+    };
+    l.paragraph(&contact, 10.0, 0.0);
+    l.rule();
+    l.paragraph("หนังสือส่งตัวผู้ป่วย / Referral letter", 16.0, 0.0);
+    let created = r.created_at.get(..10).unwrap_or(&r.created_at).replace('-', "");
+    l.paragraph(&format!("เลขที่ / No. {}    วันที่ / Date {}", r.id, thai_date(&created)), 11.0, 0.0);
+    let to = &r.to_hospital;
+    let to_name = if to.name_th.is_empty() { to.name.clone() } else { format!("{} ({})", to.name_th, to.name) };
+    l.paragraph(&format!("เรียน / To: {to_name}"), 12.0, 0.0);
+    if !to.contact.is_empty() {
+        l.paragraph(&format!("ติดต่อ / Contact: {}", to.contact), 10.0, 16.0);
+    }
+    l.gap(4.0);
+    let p = &r.patient;
+    l.paragraph(
+        &format!(
+            "ผู้ป่วย / Patient: {}    HN {}    เกิด / Born {}    เพศ / Sex {}",
+            p.name.replace('^', " "),
+            p.patient_id,
+            thai_date(&p.birth_date),
+            p.sex
+        ),
+        12.0,
+        0.0,
+    );
+    let urgency = match r.urgency {
+        Urgency::Routine => "ปกติ / Routine",
+        Urgency::Urgent => "เร่งด่วน / Urgent",
+        Urgency::Emergency => "ฉุกเฉิน / Emergency",
+    };
+    l.paragraph(&format!("ความเร่งด่วน / Urgency: {urgency}"), 12.0, 0.0);
+    l.paragraph(&format!("เหตุผลที่ส่งต่อ / Reason: {}", r.reason), 12.0, 0.0);
+    if !r.clinical_summary.is_empty() {
+        l.paragraph("สรุปอาการทางคลินิก / Clinical summary:", 12.0, 0.0);
+        l.paragraph(&r.clinical_summary, 11.0, 16.0);
+    }
+    l.paragraph("ภาพถ่ายทางรังสีที่ส่งไป / Studies sent:", 12.0, 0.0);
+    for s in &r.studies {
+        l.paragraph(
+            &format!(
+                "• {}  {}  {}  ({} ภาพ / images)",
+                thai_date(&s.study_date),
+                s.modalities.replace('\\', "/"),
+                s.description,
+                s.num_instances
+            ),
+            11.0,
+            16.0,
+        );
+    }
+    l.gap(6.0);
+    l.paragraph(&format!("ผู้ส่ง / Referred by: {}", r.created_by), 11.0, 0.0);
+    l.rule();
+    let size = 130.0;
+    let top = l.y;
+    l.qr(qr, 595.0 - 56.0 - size, top, size);
+    l.paragraph("สแกน QR เพื่อดูภาพ (ไม่ต้องติดตั้งโปรแกรม)", 11.0, 0.0);
+    l.paragraph("Scan the QR code to view the images", 11.0, 0.0);
+    let expires = expires_at.get(..10).unwrap_or(expires_at).replace('-', "");
+    l.paragraph(&format!("ใช้ได้ถึง / Valid until {}", thai_date(&expires)), 10.0, 0.0);
+    l.finish(font, &format!("Referral {}", r.id))
 }

@@ -44,10 +44,10 @@ pub fn from_patient<'a>(
     issuer: &str,
     other_ids: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
-    if issuer_is_national_id(issuer) || issuer.is_empty() {
-        if let Some(id) = normalize(patient_id) {
-            return Some(id);
-        }
+    if (issuer_is_national_id(issuer) || issuer.is_empty())
+        && let Some(id) = normalize(patient_id)
+    {
+        return Some(id);
     }
     other_ids.into_iter().find_map(normalize)
 }

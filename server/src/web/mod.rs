@@ -38,6 +38,8 @@ pub struct AppState {
     pub share_expiry_days: u32,
     /// The public origin for share links' QR codes (else the request's Host).
     pub public_url: Option<String>,
+    /// TrueType font with Thai for referral letters.
+    pub letter_font: std::path::PathBuf,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -192,6 +194,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         cors_origins: cfg.cors_origins.clone(),
         share_expiry_days: cfg.share_expiry_days,
         public_url: cfg.public_url.clone(),
+        letter_font: cfg.letter_font.clone(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let sd = shutdown.clone();

@@ -160,7 +160,7 @@ async fn referral_letter(
     let origin = origin(&state, &headers);
     let pdf = state
         .archive
-        .referral_letter(&who, id, state.share_expiry_days, &origin)
+        .referral_letter(&who, id, state.share_expiry_days, &origin, &state.letter_font)
         .await?;
     Ok((
         [

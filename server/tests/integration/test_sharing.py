@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
+import unicodedata
 
 import numpy as np
 import pytest
@@ -480,3 +481,41 @@ def test_take_into_archive_refuses_a_different_national_id(api, alice: DicomWeb,
     r = api["bob"].post(f"/api/referrals/{rid}/take", {"patient_id": "SK-HN-88"})
     assert r.status_code == 409 and "national ID" in r.json()["error"]
     assert api["bob"].post(f"/api/referrals/{rid}/take", {"patient_id": ""}).status_code == 400
+
+
+# ---------------------------------------------------------------- referral letter
+
+
+def test_referral_letter_pdf(server, api, data, tmp_path):
+    """Checked with poppler (pdftotext, pdffonts, pdftoppm) and zbarimg, not our code."""
+    for tool in ("pdftotext", "pdffonts", "pdftoppm", "zbarimg"):
+        assert shutil.which(tool), f"{tool} is needed (poppler-utils, zbar-tools: cargo xtask test installs them)"
+    ct = data["ct"]
+    reason = "สงสัยเนื้องอกในปอด ขอตรวจ MRI เพิ่มเติม"
+    summary = "ผู้ป่วยชายอายุ ๔๕ ปี ไอเรื้อรังมาสามเดือน น้ำหนักลดห้ากิโลกรัม"
+    rid = api["alice"].post("/api/referrals", {"to_hospital": HOSPITAL_SAKON, "reason": reason, "urgency": "urgent",
+                                               "clinical_summary": summary, "study_uids": [ct.uid]}).json()["id"]
+    api["admin"].put(f"/api/hospitals/{HOSPITAL_UDON}", {"name_th": "โรงพยาบาลอุดรธานี", "name_en": "Udon Thani Hospital",
+                                                         "contact": "โทร 042-245-555"})
+    r = api["alice"].post(f"/api/referrals/{rid}/letter")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/pdf"
+    pdf = tmp_path / "letter.pdf"
+    pdf.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, timeout=60).stdout
+    # Canonically equivalent text: the shaper may draw a tone mark before a lower vowel.
+    nfc = lambda t: unicodedata.normalize("NFC", "".join(t.split()))
+    flat = nfc(text)
+    for expected in ("โรงพยาบาลอุดรธานี", "หนังสือส่งตัวผู้ป่วย", reason, summary, "REF-1", "เร่งด่วน", "ใช้ได้ถึง"):
+        assert nfc(expected) in flat, (expected, text)
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, timeout=60).stdout
+    line = next(l for l in fonts.splitlines() if "Loma" in l)
+    assert "CID TrueType" in line and line.split()[-5:-2] == ["yes", "yes", "yes"], fonts  # emb sub uni
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "page")], check=True, timeout=60)
+    out = subprocess.run(["zbarimg", "-q", "--raw", str(tmp_path / "page.png")], capture_output=True, text=True, timeout=60)
+    url = out.stdout.strip()
+    assert url.startswith(server.http_url + "/s/rgsh_"), (url, out.stderr)
+    _, r = open_link(server, url.rsplit("/", 1)[1])
+    assert r.status_code == 200 and r.json()["study_uids"] == [ct.uid]
+    # bob (the receiving side) may print it too; a third party may not.
+    assert api["bob"].post(f"/api/referrals/{rid}/letter").status_code == 200
