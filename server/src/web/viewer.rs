@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/iid", get(index))
         // A share link's landing page (`/s/{token}`): the app reads the token.
         .route("/s/{token}", get(index))
+        .route("/referrals", get(index))
         .route("/static/{file}", get(file))
 }
 

@@ -4,7 +4,8 @@
 //! - [`app`]: the root component: session, route, language and era preferences.
 //! - [`login`], [`study_list`], [`viewer`]: the pages; [`viewport`]: the canvas;
 //!   [`mpr`]: the MPR view of a series (three linked planes of one GPU volume).
-//! - [`api`]: fetch calls (data fetching stays out of the views).
+//! - [`sharing`]: share links (dialog, landing page), referral form and lists.
+//! - [`api`], [`share_api`]: fetch calls (data fetching stays out of the views).
 //! - [`workers`]: the pool of decode Web Workers.
 //! - [`prefs`]: preferences remembered in `localStorage`.
 
@@ -14,6 +15,8 @@ mod login;
 mod measure;
 mod mpr;
 mod prefs;
+mod share_api;
+mod sharing;
 mod study_list;
 mod viewer;
 mod viewport;
