@@ -249,7 +249,10 @@ mod tests {
         );
         assert_eq!(Route::parse(&r.url(), ""), r);
         assert_eq!(Route::parse("/s/", ""), Route::Studies { patient_id: None });
-        assert_eq!(Route::parse("/s/a/b", ""), Route::Studies { patient_id: None });
+        assert_eq!(
+            Route::parse("/s/a/b", ""),
+            Route::Studies { patient_id: None }
+        );
         assert_eq!(Route::parse("/referrals", ""), Route::Referrals);
         assert_eq!(Route::Referrals.url(), "/referrals");
     }

@@ -23,13 +23,21 @@ pub fn with_identity(metadata: &str, who: &CopyIdentity<'_>) -> Result<String> {
     let mut v: Value = serde_json::from_str(metadata)
         .map_err(|e| IndexError::Conflict(format!("stored metadata is not JSON: {e}")))?;
     let Some(obj) = v.as_object_mut() else {
-        return Err(IndexError::Conflict("stored metadata is not an object".into()));
+        return Err(IndexError::Conflict(
+            "stored metadata is not an object".into(),
+        ));
     };
-    obj.insert("00100020".into(), json!({"vr": "LO", "Value": [who.patient_id]}));
+    obj.insert(
+        "00100020".into(),
+        json!({"vr": "LO", "Value": [who.patient_id]}),
+    );
     if who.issuer.is_empty() {
         obj.remove("00100021");
     } else {
-        obj.insert("00100021".into(), json!({"vr": "LO", "Value": [who.issuer]}));
+        obj.insert(
+            "00100021".into(),
+            json!({"vr": "LO", "Value": [who.issuer]}),
+        );
     }
     let items: Vec<Value> = who
         .other_ids
@@ -113,10 +121,11 @@ impl Index {
             }
             Err(e) => return Err(e.into()),
         };
-        let series: Vec<i64> = sqlx::query_scalar("SELECT id FROM series WHERE study_ref = ? ORDER BY id")
-            .bind(study_ref)
-            .fetch_all(&mut *tx)
-            .await?;
+        let series: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM series WHERE study_ref = ? ORDER BY id")
+                .bind(study_ref)
+                .fetch_all(&mut *tx)
+                .await?;
         let mut count = 0;
         for old in series {
             let new_series = sqlx::query(
@@ -129,10 +138,11 @@ impl Index {
             .execute(&mut *tx)
             .await?
             .last_insert_rowid();
-            let rows = sqlx::query("SELECT id, metadata FROM instances WHERE series_ref = ? ORDER BY id")
-                .bind(old)
-                .fetch_all(&mut *tx)
-                .await?;
+            let rows =
+                sqlx::query("SELECT id, metadata FROM instances WHERE series_ref = ? ORDER BY id")
+                    .bind(old)
+                    .fetch_all(&mut *tx)
+                    .await?;
             for r in rows {
                 let old_instance: i64 = r.get(0);
                 let metadata = with_identity(&r.get::<String, _>(1), who)?;

@@ -25,7 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (2, include_str!("../../migrations/0002_measurements.sql")),
     (3, include_str!("../../migrations/0003_study_list.sql")),
-    (4, include_str!("../../migrations/0004_referrals_shares.sql")),
+    (
+        4,
+        include_str!("../../migrations/0004_referrals_shares.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

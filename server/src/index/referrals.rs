@@ -259,7 +259,11 @@ impl Index {
 
     /// A hospital's referrals, newest first: `incoming` (to it) or outgoing (from it).
     pub async fn referrals_of(&self, hospital_id: i64, incoming: bool) -> Result<Vec<ReferralRow>> {
-        let col = if incoming { "to_hospital" } else { "from_hospital" };
+        let col = if incoming {
+            "to_hospital"
+        } else {
+            "from_hospital"
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {REFERRAL_COLS} FROM referrals WHERE {col} = ? ORDER BY created_at DESC, id DESC LIMIT 500"
         )))
@@ -298,11 +302,13 @@ impl Index {
             return Ok(false);
         }
         if to == "declined" {
-            sqlx::query("UPDATE grants SET revoked_at = ? WHERE referral_id = ? AND revoked_at IS NULL")
-                .bind(&now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE grants SET revoked_at = ? WHERE referral_id = ? AND revoked_at IS NULL",
+            )
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(true)

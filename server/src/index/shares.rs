@@ -79,11 +79,13 @@ impl Index {
         .await?
         .last_insert_rowid();
         for s in l.study_refs {
-            sqlx::query("INSERT OR IGNORE INTO share_link_studies (link_id, study_ref) VALUES (?, ?)")
-                .bind(id)
-                .bind(s)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO share_link_studies (link_id, study_ref) VALUES (?, ?)",
+            )
+            .bind(id)
+            .bind(s)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -183,7 +185,11 @@ impl Index {
 
     /// The link of a live session: neither the session nor the link expired at `now`,
     /// the link not revoked.
-    pub async fn share_session(&self, secret_hash: &str, now: &str) -> Result<Option<ShareLinkRow>> {
+    pub async fn share_session(
+        &self,
+        secret_hash: &str,
+        now: &str,
+    ) -> Result<Option<ShareLinkRow>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {LINK_COLS} FROM share_sessions s JOIN share_links l ON l.id = s.link_id \
              WHERE s.secret_hash = ? AND s.expires_at > ? AND l.expires_at > ? AND l.revoked_at IS NULL"

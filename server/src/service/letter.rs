@@ -49,8 +49,9 @@ fn is_thai_mark(c: char) -> bool {
 
 impl<'f> Letter<'f> {
     pub fn new(font: &'f [u8]) -> Result<Self> {
-        let face = rustybuzz::Face::from_slice(font, 0)
-            .ok_or_else(|| ServiceError::Internal("the letter font is not a TrueType font".into()))?;
+        let face = rustybuzz::Face::from_slice(font, 0).ok_or_else(|| {
+            ServiceError::Internal("the letter font is not a TrueType font".into())
+        })?;
         let units = face.units_per_em() as f32;
         Ok(Self {
             face,
@@ -228,7 +229,9 @@ impl<'f> Letter<'f> {
             .contents(content_id);
         p.resources().fonts().pair(Name(b"F1"), type0);
         p.finish();
-        pdf.document_info(info).title(pdf_writer::TextStr(title)).producer(pdf_writer::TextStr("Rangsi"));
+        pdf.document_info(info)
+            .title(pdf_writer::TextStr(title))
+            .producer(pdf_writer::TextStr("Rangsi"));
 
         let system_info = SystemInfo {
             registry: Str(b"Adobe"),
@@ -360,11 +363,13 @@ mod tests {
     }
 
     #[test]
-    fn thai_marks_are_never_first_on_a_line() {
+    fn thai_marks_are_never_first_on_a_line() -> Result<()> {
         let Some(f) = font() else {
-            panic!("{DEFAULT_FONT} is missing: apt-get install fonts-tlwg-loma-ttf (cargo xtask test does)");
+            panic!(
+                "{DEFAULT_FONT} is missing: apt-get install fonts-tlwg-loma-ttf (cargo xtask test does)"
+            );
         };
-        let l = Letter::new(&f).unwrap();
+        let l = Letter::new(&f)?;
         let text = "ผู้ป่วยมีอาการปวดศีรษะรุนแรงเฉียบพลันร่วมกับอาเจียน";
         for max in [40.0, 60.0, 90.0] {
             let lines = l.wrap(text, 14.0, max);
@@ -374,14 +379,15 @@ mod tests {
                 assert!(!line.chars().next().is_some_and(is_thai_mark), "{line}");
             }
         }
+        Ok(())
     }
 
     #[test]
-    fn shaping_stacks_the_tone_mark_over_the_upper_vowel() {
+    fn shaping_stacks_the_tone_mark_over_the_upper_vowel() -> Result<()> {
         let Some(f) = font() else {
             panic!("{DEFAULT_FONT} is missing");
         };
-        let l = Letter::new(&f).unwrap();
+        let l = Letter::new(&f)?;
         // ผู้: the tone mark after a lower vowel sits above the consonant: zero advance.
         let g = l.shape("ผู้");
         assert_eq!(g.len(), 3);
@@ -390,6 +396,10 @@ mod tests {
         // higher variant glyph than the mark alone).
         let alone = l.shape("ป่");
         let stacked = l.shape("ปี่");
-        assert!(stacked[2].4 > alone[1].4 || stacked[2].0 != alone[1].0, "{alone:?} {stacked:?}");
+        assert!(
+            stacked[2].4 > alone[1].4 || stacked[2].0 != alone[1].0,
+            "{alone:?} {stacked:?}"
+        );
+        Ok(())
     }
 }

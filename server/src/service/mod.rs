@@ -43,7 +43,10 @@ pub enum ServiceError {
     Internal(String),
     /// Too many failed attempts (share-link PINs, guessed tokens): try again later.
     #[error("{message}")]
-    Throttled { message: String, retry_after_secs: u64 },
+    Throttled {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A share link that existed but is revoked or expired.
     #[error("{0}")]
     Gone(String),

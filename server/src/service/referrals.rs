@@ -44,7 +44,9 @@ pub(crate) fn profile(h: &HospitalProfileRow) -> HospitalProfile {
 
 fn check_text(what: &str, text: &str, required: bool) -> Result<()> {
     if required && text.trim().is_empty() {
-        return Err(ServiceError::BadRequest(format!("{what} must not be empty")));
+        return Err(ServiceError::BadRequest(format!(
+            "{what} must not be empty"
+        )));
     }
     if text.len() > MAX_TEXT {
         return Err(ServiceError::BadRequest(format!(
@@ -110,8 +112,15 @@ impl Archive {
             p.contact = v.trim().to_string();
         }
         self.index().set_hospital_profile(&p).await?;
-        self.audit(who, "hospital-update", "", "", &format!("hospital {code} (id {row})"), "ok")
-            .await?;
+        self.audit(
+            who,
+            "hospital-update",
+            "",
+            "",
+            &format!("hospital {code} (id {row})"),
+            "ok",
+        )
+        .await?;
         Ok(profile(&p))
     }
 
@@ -192,8 +201,15 @@ impl Archive {
             )
             .await?;
         }
-        self.audit(who, "referral-create", "", &pid, &format!("referral {id} to {}", to.code), "ok")
-            .await?;
+        self.audit(
+            who,
+            "referral-create",
+            "",
+            &pid,
+            &format!("referral {id} to {}", to.code),
+            "ok",
+        )
+        .await?;
         self.referral_json(id).await
     }
 
@@ -297,8 +313,15 @@ impl Archive {
     ) -> Result<Referral> {
         let r = self.visible_referral(who, id).await?;
         if who.hospital_id != Some(r.to_hospital) {
-            self.audit(who, "referral-status", "", "", &format!("referral {id} -> {}", to.as_str()), "denied")
-                .await?;
+            self.audit(
+                who,
+                "referral-status",
+                "",
+                "",
+                &format!("referral {id} -> {}", to.as_str()),
+                "denied",
+            )
+            .await?;
             return Err(ServiceError::Forbidden(
                 "only the receiving hospital changes a referral's status".into(),
             ));
@@ -331,8 +354,15 @@ impl Archive {
         .await?;
         if to == ReferralStatus::Declined {
             for s in self.index().referral_studies(id).await? {
-                self.audit(who, "grant-revoke", &s.study_uid, "", &format!("referral {id} declined"), "ok")
-                    .await?;
+                self.audit(
+                    who,
+                    "grant-revoke",
+                    &s.study_uid,
+                    "",
+                    &format!("referral {id} declined"),
+                    "ok",
+                )
+                .await?;
             }
         }
         self.referral_json(id).await
@@ -348,11 +378,19 @@ fn other_patient_ids(metadata: Option<&str>) -> Vec<String> {
     let strings = |v: &serde_json::Value| -> Vec<String> {
         v.get("Value")
             .and_then(|a| a.as_array())
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut out = v.get("00101000").map(strings).unwrap_or_default();
-    if let Some(items) = v.get("00101002").and_then(|s| s.get("Value")).and_then(|a| a.as_array()) {
+    if let Some(items) = v
+        .get("00101002")
+        .and_then(|s| s.get("Value"))
+        .and_then(|a| a.as_array())
+    {
         for item in items {
             out.extend(item.get("00100020").map(strings).unwrap_or_default());
         }
@@ -392,7 +430,9 @@ impl Archive {
         if !req.study_uids.is_empty() {
             studies.retain(|s| req.study_uids.contains(&s.study_uid));
             if studies.len() != req.study_uids.len() {
-                return Err(ServiceError::NotFound("a study is not part of the referral".into()));
+                return Err(ServiceError::NotFound(
+                    "a study is not part of the referral".into(),
+                ));
             }
         }
         let Some(first) = studies.first() else {
@@ -407,9 +447,14 @@ impl Archive {
         let their_nid = thai_id::from_patient(
             &theirs.patient_id,
             &theirs.issuer,
-            other_patient_ids(their_meta.as_deref()).iter().map(String::as_str),
+            other_patient_ids(their_meta.as_deref())
+                .iter()
+                .map(String::as_str),
         );
-        let ours = self.index().patient_by_key(r.to_hospital, pid, issuer).await?;
+        let ours = self
+            .index()
+            .patient_by_key(r.to_hospital, pid, issuer)
+            .await?;
         let our_meta = match &ours {
             Some(p) => self.index().first_metadata_of_patient(p.id).await?,
             None => None,
@@ -417,15 +462,25 @@ impl Archive {
         let our_nid = thai_id::from_patient(
             pid,
             issuer,
-            other_patient_ids(our_meta.as_deref()).iter().map(String::as_str),
+            other_patient_ids(our_meta.as_deref())
+                .iter()
+                .map(String::as_str),
         );
         if let (Some(a), Some(b)) = (&their_nid, &our_nid)
             && a != b
         {
-            self.audit(who, "take-into-archive", &first.study_uid, pid, &format!("referral {id}: national IDs differ"), "denied")
-                .await?;
+            self.audit(
+                who,
+                "take-into-archive",
+                &first.study_uid,
+                pid,
+                &format!("referral {id}: national IDs differ"),
+                "denied",
+            )
+            .await?;
             return Err(ServiceError::Conflict(
-                "the Thai national IDs of the two patient records differ: check the patient ID".into(),
+                "the Thai national IDs of the two patient records differ: check the patient ID"
+                    .into(),
             ));
         }
         let national_id = their_nid.or(our_nid);
@@ -449,12 +504,23 @@ impl Archive {
         let mut instances = 0;
         let mut uids = Vec::new();
         for s in &studies {
-            instances += self.index().copy_study(s.id, &identity).await.map_err(|e| match e {
-                crate::index::IndexError::Conflict(m) => ServiceError::Conflict(m),
-                other => other.into(),
-            })?;
-            self.audit(who, "take-into-archive", &s.study_uid, pid, &format!("referral {id}, from patient {}", theirs.patient_id), "ok")
-                .await?;
+            instances += self
+                .index()
+                .copy_study(s.id, &identity)
+                .await
+                .map_err(|e| match e {
+                    crate::index::IndexError::Conflict(m) => ServiceError::Conflict(m),
+                    other => other.into(),
+                })?;
+            self.audit(
+                who,
+                "take-into-archive",
+                &s.study_uid,
+                pid,
+                &format!("referral {id}, from patient {}", theirs.patient_id),
+                "ok",
+            )
+            .await?;
             uids.push(s.study_uid.clone());
         }
         Ok(rangsi_wire::sharing::TakenIntoArchive {
@@ -499,8 +565,15 @@ impl Archive {
         let url = format!("{origin}{}", link.path);
         let modules = super::shares::qr_modules(&url)?;
         let pdf = letter_pdf(&referral, &link.link.expires_at, &modules, &font)?;
-        self.audit(who, "referral-letter", "", &referral.patient.patient_id, &format!("referral {id}, share link {}", link.link.id), "ok")
-            .await?;
+        self.audit(
+            who,
+            "referral-letter",
+            "",
+            &referral.patient.patient_id,
+            &format!("referral {id}, share link {}", link.link.id),
+            "ok",
+        )
+        .await?;
         Ok(pdf)
     }
 }
@@ -508,8 +581,18 @@ impl Archive {
 /// DICOM DA (YYYYMMDD) as a Thai date: day, month name, Buddhist Era year.
 fn thai_date(da: &str) -> String {
     const MONTHS: [&str; 12] = [
-        "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
-        "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม",
+        "มกราคม",
+        "กุมภาพันธ์",
+        "มีนาคม",
+        "เมษายน",
+        "พฤษภาคม",
+        "มิถุนายน",
+        "กรกฎาคม",
+        "สิงหาคม",
+        "กันยายน",
+        "ตุลาคม",
+        "พฤศจิกายน",
+        "ธันวาคม",
     ];
     let digits: String = da.chars().filter(char::is_ascii_digit).take(8).collect();
     if digits.len() != 8 {
@@ -525,16 +608,15 @@ fn thai_date(da: &str) -> String {
     }
 }
 
-fn letter_pdf(
-    r: &Referral,
-    expires_at: &str,
-    qr: &[Vec<bool>],
-    font: &[u8],
-) -> Result<Vec<u8>> {
+fn letter_pdf(r: &Referral, expires_at: &str, qr: &[Vec<bool>], font: &[u8]) -> Result<Vec<u8>> {
     use super::letter::Letter;
     let mut l = Letter::new(font)?;
     let from = &r.from_hospital;
-    let name_th = if from.name_th.is_empty() { &from.name } else { &from.name_th };
+    let name_th = if from.name_th.is_empty() {
+        &from.name
+    } else {
+        &from.name_th
+    };
     l.paragraph(name_th, 18.0, 0.0);
     if !from.name_en.is_empty() {
         l.paragraph(&from.name_en, 12.0, 0.0);
@@ -547,10 +629,22 @@ fn letter_pdf(
     l.paragraph(&contact, 10.0, 0.0);
     l.rule();
     l.paragraph("หนังสือส่งตัวผู้ป่วย / Referral letter", 16.0, 0.0);
-    let created = r.created_at.get(..10).unwrap_or(&r.created_at).replace('-', "");
-    l.paragraph(&format!("เลขที่ / No. {}    วันที่ / Date {}", r.id, thai_date(&created)), 11.0, 0.0);
+    let created = r
+        .created_at
+        .get(..10)
+        .unwrap_or(&r.created_at)
+        .replace('-', "");
+    l.paragraph(
+        &format!("เลขที่ / No. {}    วันที่ / Date {}", r.id, thai_date(&created)),
+        11.0,
+        0.0,
+    );
     let to = &r.to_hospital;
-    let to_name = if to.name_th.is_empty() { to.name.clone() } else { format!("{} ({})", to.name_th, to.name) };
+    let to_name = if to.name_th.is_empty() {
+        to.name.clone()
+    } else {
+        format!("{} ({})", to.name_th, to.name)
+    };
     l.paragraph(&format!("เรียน / To: {to_name}"), 12.0, 0.0);
     if !to.contact.is_empty() {
         l.paragraph(&format!("ติดต่อ / Contact: {}", to.contact), 10.0, 16.0);
@@ -602,6 +696,10 @@ fn letter_pdf(
     l.paragraph("สแกน QR เพื่อดูภาพ (ไม่ต้องติดตั้งโปรแกรม)", 11.0, 0.0);
     l.paragraph("Scan the QR code to view the images", 11.0, 0.0);
     let expires = expires_at.get(..10).unwrap_or(expires_at).replace('-', "");
-    l.paragraph(&format!("ใช้ได้ถึง / Valid until {}", thai_date(&expires)), 10.0, 0.0);
+    l.paragraph(
+        &format!("ใช้ได้ถึง / Valid until {}", thai_date(&expires)),
+        10.0,
+        0.0,
+    );
     l.finish(font, &format!("Referral {}", r.id))
 }

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use rangsi_wire::sharing::{
-    Audience, NewShareLink, ShareLinkCreated, ShareLinkInfo, ShareLinkList, ShareNeeds,
-    ShareOpen, ShareOpened,
+    Audience, NewShareLink, ShareLinkCreated, ShareLinkInfo, ShareLinkList, ShareNeeds, ShareOpen,
+    ShareOpened,
 };
 
 use super::auth::{Role, hash_password, new_secret, secret_hash};
@@ -83,7 +83,9 @@ impl Throttle {
         if map.len() > 100_000 {
             map.retain(|_, q| q.back().is_some_and(|t| t.elapsed() < WINDOW));
         }
-        map.entry(key.to_string()).or_default().push_back(Instant::now());
+        map.entry(key.to_string())
+            .or_default()
+            .push_back(Instant::now());
     }
 }
 
@@ -317,7 +319,10 @@ impl Archive {
                 "share-create",
                 &s.study_uid,
                 "",
-                &format!("share link {id} ({}), expires {expires_at}", req.audience.as_str()),
+                &format!(
+                    "share link {id} ({}), expires {expires_at}",
+                    req.audience.as_str()
+                ),
                 "ok",
             )
             .await?;
@@ -384,17 +389,32 @@ impl Archive {
     pub async fn revoke_share_link(&self, who: &Principal, id: i64) -> Result<ShareLinkInfo> {
         self.managed_link(who, id).await?;
         self.index().revoke_share_link(id).await?;
-        self.audit(who, "share-revoke", "", "", &format!("share link {id}"), "ok")
-            .await?;
+        self.audit(
+            who,
+            "share-revoke",
+            "",
+            "",
+            &format!("share link {id}"),
+            "ok",
+        )
+        .await?;
         let l = self.managed_link(who, id).await?;
         Ok(info(&l, self.share_uids(id).await?))
     }
 
     /// The QR code (PNG) of one of the caller's links' URLs, given the token: the token
     /// is not stored, so whoever asks must hold it.
-    pub async fn share_qr_png(&self, who: &Principal, token: &str, origin: &str) -> Result<Vec<u8>> {
+    pub async fn share_qr_png(
+        &self,
+        who: &Principal,
+        token: &str,
+        origin: &str,
+    ) -> Result<Vec<u8>> {
         require_user(who)?;
-        let link = self.index().share_link_by_token(&secret_hash(token)).await?;
+        let link = self
+            .index()
+            .share_link_by_token(&secret_hash(token))
+            .await?;
         match link {
             Some(l) if self.managed_link(who, l.id).await.is_ok() => {
                 qr_png(&format!("{origin}{LANDING_PREFIX}{token}"), 8)
@@ -438,27 +458,58 @@ impl Archive {
             .blocked(&addr_key, MAX_FAILURES_PER_ADDRESS)
             .or_else(|| THROTTLE.blocked(&token_key, MAX_FAILURES_PER_TOKEN))
         {
-            self.audit(&guest(None), "share-open", "", "", &format!("throttled; ua={ua}"), "denied")
-                .await?;
+            self.audit(
+                &guest(None),
+                "share-open",
+                "",
+                "",
+                &format!("throttled; ua={ua}"),
+                "denied",
+            )
+            .await?;
             return Err(throttled(secs));
         }
-        let link = self.index().share_link_by_token(&secret_hash(&req.token)).await?;
+        let link = self
+            .index()
+            .share_link_by_token(&secret_hash(&req.token))
+            .await?;
         let Some(link) = link else {
             THROTTLE.fail(&addr_key);
-            self.audit(&guest(None), "share-open", "", "", &format!("unknown token; ua={ua}"), "denied")
-                .await?;
+            self.audit(
+                &guest(None),
+                "share-open",
+                "",
+                "",
+                &format!("unknown token; ua={ua}"),
+                "denied",
+            )
+            .await?;
             return Err(ServiceError::NotFound("this link does not exist".into()).into());
         };
         let who = guest(Some(link.id));
         let now_s = rfc3339(now());
         if link.revoked_at.is_some() {
-            self.audit(&who, "share-open", "", "", &format!("revoked; ua={ua}"), "denied")
-                .await?;
+            self.audit(
+                &who,
+                "share-open",
+                "",
+                "",
+                &format!("revoked; ua={ua}"),
+                "denied",
+            )
+            .await?;
             return Err(ServiceError::Gone("this link has been revoked".into()).into());
         }
         if link.expires_at <= now_s {
-            self.audit(&who, "share-open", "", "", &format!("expired; ua={ua}"), "denied")
-                .await?;
+            self.audit(
+                &who,
+                "share-open",
+                "",
+                "",
+                &format!("expired; ua={ua}"),
+                "denied",
+            )
+            .await?;
             return Err(ServiceError::Gone("this link has expired".into()).into());
         }
         if let Some(hash) = &link.pin_hash {
@@ -469,8 +520,15 @@ impl Archive {
             if !ok {
                 THROTTLE.fail(&token_key);
                 THROTTLE.fail(&addr_key);
-                self.audit(&who, "share-open", "", "", &format!("wrong PIN; ua={ua}"), "denied")
-                    .await?;
+                self.audit(
+                    &who,
+                    "share-open",
+                    "",
+                    "",
+                    &format!("wrong PIN; ua={ua}"),
+                    "denied",
+                )
+                .await?;
                 if let Some(secs) = THROTTLE.blocked(&token_key, MAX_FAILURES_PER_TOKEN) {
                     return Err(throttled(secs));
                 }
@@ -490,8 +548,15 @@ impl Archive {
             if !ok {
                 THROTTLE.fail(&token_key);
                 THROTTLE.fail(&addr_key);
-                self.audit(&who, "share-open", "", "", &format!("wrong birth date; ua={ua}"), "denied")
-                    .await?;
+                self.audit(
+                    &who,
+                    "share-open",
+                    "",
+                    "",
+                    &format!("wrong birth date; ua={ua}"),
+                    "denied",
+                )
+                .await?;
                 if let Some(secs) = THROTTLE.blocked(&token_key, MAX_FAILURES_PER_TOKEN) {
                     return Err(throttled(secs));
                 }
@@ -503,8 +568,8 @@ impl Archive {
         }
         let secret = new_secret("");
         // Both are `rfc3339` of whole seconds in UTC: as strings they order as times.
-        let session_end = rfc3339(now() + time::Duration::hours(SESSION_HOURS))
-            .min(link.expires_at.clone());
+        let session_end =
+            rfc3339(now() + time::Duration::hours(SESSION_HOURS)).min(link.expires_at.clone());
         self.index()
             .insert_share_session(&secret_hash(&secret), link.id, &session_end)
             .await?;
@@ -595,7 +660,13 @@ mod tests {
 
     #[test]
     fn birth_dates_in_every_form() {
-        for s in ["1980-03-07", "19800307", "07/03/1980", "2523-03-07", "07/03/2523"] {
+        for s in [
+            "1980-03-07",
+            "19800307",
+            "07/03/1980",
+            "2523-03-07",
+            "07/03/2523",
+        ] {
             assert_eq!(birth_date_as_da(s).as_deref(), Some("19800307"), "{s}");
         }
         for s in ["", "1980-02-30", "1980-13-01", "abc", "07/03"] {

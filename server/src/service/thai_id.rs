@@ -6,10 +6,7 @@
 /// The ID with separators (spaces, dashes) removed, when it is 13 digits with a valid
 /// check digit.
 pub fn normalize(text: &str) -> Option<String> {
-    let digits: String = text
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-'))
-        .collect();
+    let digits: String = text.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     is_valid(&digits).then_some(digits)
 }
 
@@ -60,7 +57,12 @@ mod tests {
     // python3 -c "d='110170020333'; s=sum(int(c)*(13-i) for i,c in enumerate(d)); print((11-s%11)%10)"
     // 1-1017-00203-33-?: 1·13+1·12+0·11+1·10+7·9+0·8+0·7+2·6+0·5+3·4+3·3+3·2 = 137,
     // 137 mod 11 = 5, (11 − 5) mod 10 = 6.
-    const VALID: &[&str] = &["1101700203336", "3100600123450", "1234567890121", "1000000000009"];
+    const VALID: &[&str] = &[
+        "1101700203336",
+        "3100600123450",
+        "1234567890121",
+        "1000000000009",
+    ];
 
     #[test]
     fn known_valid_ids_pass() {
@@ -86,15 +88,27 @@ mod tests {
 
     #[test]
     fn wrong_shapes_fail() {
-        for s in ["", "110170020333", "11017002033361", "1101700203a36", "๑๑๐๑๗๐๐๒๐๓๓๓๖"] {
+        for s in [
+            "",
+            "110170020333",
+            "11017002033361",
+            "1101700203a36",
+            "๑๑๐๑๗๐๐๒๐๓๓๓๖",
+        ] {
             assert!(!is_valid(s), "{s:?}");
         }
     }
 
     #[test]
     fn separators_are_removed() {
-        assert_eq!(normalize("1-1017-00203-33-6").as_deref(), Some("1101700203336"));
-        assert_eq!(normalize("1 1017 00203 33 6").as_deref(), Some("1101700203336"));
+        assert_eq!(
+            normalize("1-1017-00203-33-6").as_deref(),
+            Some("1101700203336")
+        );
+        assert_eq!(
+            normalize("1 1017 00203 33 6").as_deref(),
+            Some("1101700203336")
+        );
         assert_eq!(normalize("1-1017-00203-33-7"), None);
     }
 

@@ -159,7 +159,14 @@ mod tests {
             assert!(share_allows(&Method::GET, p, false), "{p}");
             assert!(!share_allows(&Method::POST, p, true), "POST {p}");
         }
-        let never = ["/api/studies", "/api/measurements", "/api/referrals", "/api/shares", "/api/hospitals", "/"];
+        let never = [
+            "/api/studies",
+            "/api/measurements",
+            "/api/referrals",
+            "/api/shares",
+            "/api/hospitals",
+            "/",
+        ];
         for p in never {
             assert!(!share_allows(&Method::GET, p, true), "{p}");
         }

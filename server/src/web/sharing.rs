@@ -68,7 +68,10 @@ fn origin(state: &AppState, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-async fn hospitals(State(state): State<AppState>, Authed(who): Authed) -> AppResult<Json<HospitalList>> {
+async fn hospitals(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+) -> AppResult<Json<HospitalList>> {
     Ok(Json(state.archive.hospitals(&who).await?))
 }
 
@@ -79,7 +82,12 @@ async fn set_hospital(
     b: Result<Json<HospitalProfileUpdate>, JsonRejection>,
 ) -> AppResult<Json<HospitalProfile>> {
     let update = body(b)?;
-    Ok(Json(state.archive.set_hospital_profile(&who, &code, &update).await?))
+    Ok(Json(
+        state
+            .archive
+            .set_hospital_profile(&who, &code, &update)
+            .await?,
+    ))
 }
 
 async fn create_referral(
@@ -160,7 +168,13 @@ async fn referral_letter(
     let origin = origin(&state, &headers);
     let pdf = state
         .archive
-        .referral_letter(&who, id, state.share_expiry_days, &origin, &state.letter_font)
+        .referral_letter(
+            &who,
+            id,
+            state.share_expiry_days,
+            &origin,
+            &state.letter_font,
+        )
         .await?;
     Ok((
         [
@@ -194,7 +208,10 @@ async fn create_share_link(
     ))
 }
 
-async fn share_links(State(state): State<AppState>, Authed(who): Authed) -> AppResult<Json<ShareLinkList>> {
+async fn share_links(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+) -> AppResult<Json<ShareLinkList>> {
     Ok(Json(state.archive.share_links(&who).await?))
 }
 
@@ -203,7 +220,9 @@ async fn revoke_share_link(
     Authed(who): Authed,
     id: Result<Path<i64>, PathRejection>,
 ) -> AppResult<Json<ShareLinkInfo>> {
-    Ok(Json(state.archive.revoke_share_link(&who, id_of(id)?).await?))
+    Ok(Json(
+        state.archive.revoke_share_link(&who, id_of(id)?).await?,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -220,7 +239,10 @@ async fn share_qr(
 ) -> AppResult<Response> {
     let req = body(b)?;
     let origin = origin(&state, &headers);
-    let png = state.archive.share_qr_png(&who, &req.token, &origin).await?;
+    let png = state
+        .archive
+        .share_qr_png(&who, &req.token, &origin)
+        .await?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
@@ -260,7 +282,10 @@ async fn open_share(
     }
 }
 
-async fn share_session(State(state): State<AppState>, Authed(who): Authed) -> AppResult<Json<ShareOpened>> {
+async fn share_session(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+) -> AppResult<Json<ShareOpened>> {
     Ok(Json(state.archive.share_session_info(&who).await?))
 }
 

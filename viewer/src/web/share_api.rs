@@ -27,7 +27,10 @@ async fn get<T: DeserializeOwned>(url: &str) -> Result<T, CallError> {
     from_value(json("GET", url, "application/json", None).await?)
 }
 
-async fn post<B: serde::Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, CallError> {
+async fn post<B: serde::Serialize, T: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<T, CallError> {
     from_value(json("POST", url, "application/json", Some(to_body(body)?)).await?)
 }
 
@@ -37,9 +40,11 @@ pub async fn hospitals() -> Result<Vec<HospitalProfile>, CallError> {
 
 pub async fn referrals(incoming: bool) -> Result<Vec<Referral>, CallError> {
     let dir = if incoming { "incoming" } else { "outgoing" };
-    Ok(get::<ReferralList>(&format!("/api/referrals?direction={dir}"))
-        .await?
-        .referrals)
+    Ok(
+        get::<ReferralList>(&format!("/api/referrals?direction={dir}"))
+            .await?
+            .referrals,
+    )
 }
 
 pub async fn create_referral(r: &NewReferral) -> Result<Referral, CallError> {
@@ -47,7 +52,11 @@ pub async fn create_referral(r: &NewReferral) -> Result<Referral, CallError> {
 }
 
 pub async fn set_status(id: i64, status: ReferralStatus) -> Result<Referral, CallError> {
-    post(&format!("/api/referrals/{id}/status"), &StatusChange { status }).await
+    post(
+        &format!("/api/referrals/{id}/status"),
+        &StatusChange { status },
+    )
+    .await
 }
 
 pub async fn take_into_archive(id: i64, patient_id: &str) -> Result<TakenIntoArchive, CallError> {

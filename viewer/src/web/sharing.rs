@@ -22,7 +22,8 @@ pub const GUEST: &str = "guest";
 
 /// Whether the signed-in principal is a share link's guest.
 pub fn is_guest() -> bool {
-    ui().me.with(|m| m.as_ref().is_some_and(|m| m.role == GUEST))
+    ui().me
+        .with(|m| m.as_ref().is_some_and(|m| m.role == GUEST))
 }
 
 fn status_text(s: ReferralStatus) -> Text {
@@ -380,9 +381,21 @@ pub fn ReferButton(study_uids: Signal<Vec<String>>, patient_id: Signal<String>) 
         });
     };
     let hospital_name = move |h: &HospitalProfile| {
-        let th = if h.name_th.is_empty() { &h.name } else { &h.name_th };
-        let en = if h.name_en.is_empty() { &h.name } else { &h.name_en };
-        let name = if ui.lang.get() == crate::i18n::Lang::Th { th } else { en };
+        let th = if h.name_th.is_empty() {
+            &h.name
+        } else {
+            &h.name_th
+        };
+        let en = if h.name_en.is_empty() {
+            &h.name
+        } else {
+            &h.name_en
+        };
+        let name = if ui.lang.get() == crate::i18n::Lang::Th {
+            th
+        } else {
+            en
+        };
         if h.capabilities.is_empty() {
             format!("{name} ({})", h.code)
         } else {
@@ -486,8 +499,16 @@ pub fn ReferralsPage() -> impl IntoView {
     });
     let row = move |r: Referral| {
         let id = r.id;
-        let other = if incoming.get_untracked() { &r.from_hospital } else { &r.to_hospital };
-        let other = if other.name_th.is_empty() { other.name.clone() } else { other.name_th.clone() };
+        let other = if incoming.get_untracked() {
+            &r.from_hospital
+        } else {
+            &r.to_hospital
+        };
+        let other = if other.name_th.is_empty() {
+            other.name.clone()
+        } else {
+            other.name_th.clone()
+        };
         let uids: Vec<String> = r.studies.iter().map(|s| s.study_uid.clone()).collect();
         let status = r.status;
         let hn = RwSignal::new(String::new());
@@ -504,7 +525,12 @@ pub fn ReferralsPage() -> impl IntoView {
             let pid = hn.get_untracked();
             leptos::task::spawn_local(async move {
                 match sapi::take_into_archive(id, &pid).await {
-                    Ok(t) => note.set(Some(format!("{} {} ({})", ui.t(Text::TakenIntoArchive), t.patient_id, t.instances))),
+                    Ok(t) => note.set(Some(format!(
+                        "{} {} ({})",
+                        ui.t(Text::TakenIntoArchive),
+                        t.patient_id,
+                        t.instances
+                    ))),
                     Err(e) => error.set(Some(failed(e))),
                 }
             });
