@@ -121,6 +121,28 @@ class Api:
 
 
 @pytest.fixture(scope="module")
+def server(rangsi_bin, tmp_path_factory):
+    """A server of this module's own: referrals leave grants (and take-into-archive
+    copies) that other modules' tenancy tests must not see."""
+    srv = Server(rangsi_bin, tmp_path_factory.mktemp("sharing"))
+    srv.set_up_regional_archive()
+    srv.start()
+    srv.create_tokens()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def alice(server) -> DicomWeb:
+    return DicomWeb(server.http_url, token=server.tokens["alice"], name="alice")
+
+
+@pytest.fixture(scope="module")
+def bob(server) -> DicomWeb:
+    return DicomWeb(server.http_url, token=server.tokens["bob"], name="bob")
+
+
+@pytest.fixture(scope="module")
 def data(alice: DicomWeb):
     """Patient REF-1 (two studies) and OTHER-1 (one study) at Udon Thani."""
     studies = {
