@@ -184,6 +184,7 @@ texts! {
     ShareCreate => "สร้างลิงก์", "Create link";
     ShareCopy => "คัดลอกลิงก์", "Copy link";
     ShareCopied => "คัดลอกแล้ว", "Copied";
+    SharePrint => "พิมพ์ให้ผู้ป่วย (PDF)", "Print for the patient (PDF)";
     SharePinOptional => "PIN (ไม่บังคับ, 4–12 หลัก)", "PIN (optional, 4–12 digits)";
     ShareAskBirthDate => "ถามวันเกิดผู้ป่วย", "Ask the patient's birth date";
     ShareForPatient => "สำหรับผู้ป่วย", "For the patient";

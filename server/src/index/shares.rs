@@ -80,7 +80,7 @@ impl Index {
         .last_insert_rowid();
         for s in l.study_refs {
             sqlx::query(
-                "INSERT OR IGNORE INTO share_link_studies (link_id, study_ref) VALUES (?, ?)",
+                "INSERT INTO share_link_studies (link_id, study_ref) VALUES (?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(id)
             .bind(s)

@@ -694,3 +694,134 @@ mod tests {
         assert_eq!(host_of("[::1]:80"), "::1");
     }
 }
+
+impl Archive {
+    /// A printable card (PDF) of a link for the patient: hospital header, the studies,
+    /// a large QR code, the URL and what the link will ask. The token is not stored, so
+    /// whoever asks must hold it (right after creating the link).
+    pub async fn share_card_pdf(
+        &self,
+        who: &Principal,
+        token: &str,
+        origin: &str,
+        font_path: &std::path::Path,
+    ) -> Result<Vec<u8>> {
+        require_user(who)?;
+        let link = match self
+            .index()
+            .share_link_by_token(&secret_hash(token))
+            .await?
+        {
+            Some(l) if self.managed_link(who, l.id).await.is_ok() => l,
+            _ => return Err(ServiceError::NotFound("no such share link".into())),
+        };
+        let font = std::fs::read(font_path).map_err(|e| {
+            ServiceError::Internal(format!(
+                "letter font {}: {e} (install fonts-tlwg-loma-ttf or set RANGSI_LETTER_FONT)",
+                font_path.display()
+            ))
+        })?;
+        let rows = self.index().share_link_studies(link.id).await?;
+        let uids: Vec<String> = rows.iter().map(|(_, u)| u.clone()).collect();
+        let scope = crate::index::Scope::Studies(rows.iter().map(|(id, _)| *id).collect());
+        let studies = self.index().visible_studies(&scope, &uids).await?;
+        let patient = match studies.first() {
+            Some(s) => self.index().patient(s.patient_ref).await?,
+            None => None,
+        };
+        let hospital = match link.hospital_id {
+            Some(h) => self.index().hospital_profile(h).await?,
+            None => None,
+        };
+        let url = format!("{origin}{LANDING_PREFIX}{token}");
+        let modules = qr_modules(&url)?;
+
+        let mut l = super::letter::Letter::new(&font)?;
+        if let Some(h) = &hospital {
+            l.paragraph(
+                if h.name_th.is_empty() {
+                    &h.name
+                } else {
+                    &h.name_th
+                },
+                18.0,
+                0.0,
+            );
+            if !h.name_en.is_empty() {
+                l.paragraph(&h.name_en, 12.0, 0.0);
+            }
+            if !h.contact.is_empty() {
+                l.paragraph(&h.contact, 10.0, 0.0);
+            }
+            l.rule();
+        }
+        l.paragraph("ภาพถ่ายทางรังสีของคุณ / Your imaging results", 16.0, 0.0);
+        if let Some(p) = &patient {
+            l.paragraph(
+                &format!("{}    HN {}", p.name.replace('^', " "), p.patient_id),
+                12.0,
+                0.0,
+            );
+        }
+        for s in &studies {
+            l.paragraph(
+                &format!(
+                    "• {}  {}  {}",
+                    s.study_date,
+                    s.modalities.replace('\\', "/"),
+                    s.description
+                ),
+                11.0,
+                16.0,
+            );
+        }
+        l.gap(8.0);
+        let size = 220.0;
+        let top = l.y;
+        l.qr(&modules, (595.0 - size) / 2.0, top, size);
+        l.gap(size + 10.0);
+        l.paragraph("สแกน QR ด้วยกล้องโทรศัพท์เพื่อดูภาพ ไม่ต้องติดตั้งโปรแกรม", 12.0, 0.0);
+        l.paragraph(
+            "Scan the QR code with a phone camera to see the images; nothing to install.",
+            11.0,
+            0.0,
+        );
+        if link.birth_date_check {
+            l.paragraph(
+                "ระบบจะถามวันเกิดของผู้ป่วย / You will be asked the patient's birth date",
+                11.0,
+                0.0,
+            );
+        }
+        if link.pin_hash.is_some() {
+            l.paragraph(
+                "ต้องใช้ PIN ที่ได้รับจากเจ้าหน้าที่ / You need the PIN the staff gave you",
+                11.0,
+                0.0,
+            );
+        }
+        l.paragraph(
+            &format!(
+                "ใช้ได้ถึง / Valid until {}",
+                link.expires_at.get(..10).unwrap_or(&link.expires_at)
+            ),
+            11.0,
+            0.0,
+        );
+        l.gap(6.0);
+        l.paragraph(&url, 8.0, 0.0);
+        let pdf = l.finish(&font, "Rangsi share link")?;
+        for u in &uids {
+            self.audit(
+                who,
+                "share-card",
+                u,
+                "",
+                &format!("share link {}", link.id),
+                "ok",
+            )
+            .await?;
+        }
+        Ok(pdf)
+    }
+}

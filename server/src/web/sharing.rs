@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/shares", get(share_links).post(create_share_link))
         .route("/shares/{id}/revoke", post(revoke_share_link))
         .route("/shares/qr", post(share_qr))
+        .route("/shares/card", post(share_card))
         .route("/share/open", post(open_share))
         .route("/share/session", get(share_session))
         .route("/share/close", post(close_share));
@@ -244,6 +245,32 @@ async fn share_qr(
         .share_qr_png(&who, &req.token, &origin)
         .await?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+/// A printable card (PDF) of a link for the patient (`POST` with the token).
+async fn share_card(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    headers: HeaderMap,
+    b: Result<Json<QrRequest>, JsonRejection>,
+) -> AppResult<Response> {
+    let req = body(b)?;
+    let origin = origin(&state, &headers);
+    let pdf = state
+        .archive
+        .share_card_pdf(&who, &req.token, &origin, &state.letter_font)
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"rangsi-share.pdf\"",
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
 }
 
 /// Opens a share link (token + PIN or birth date when asked): sets the share cookie.

@@ -541,3 +541,20 @@ def test_referral_letter_pdf(server, api, data, tmp_path):
     assert r.status_code == 200 and r.json()["study_uids"] == [ct.uid]
     # bob (the receiving side) may print it too; a third party may not.
     assert api["bob"].post(f"/api/referrals/{rid}/letter").status_code == 200
+
+
+def test_patient_card_pdf(server, api, data, tmp_path):
+    """The printable card of a patient link: text by pdftotext, QR by zbarimg."""
+    link = share(api, study_uids=[data["ct"].uid], audience="patient", birth_date_check=True)
+    r = api["alice"].post("/api/shares/card", {"token": link["token"]})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf", r.text
+    pdf = tmp_path / "card.pdf"
+    pdf.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, timeout=60).stdout
+    flat = unicodedata.normalize("NFC", "".join(text.split()))
+    for expected in ("ภาพถ่ายทางรังสีของคุณ", "REF-1", "ระบบจะถามวันเกิดของผู้ป่วย"):
+        assert unicodedata.normalize("NFC", expected) in flat, (expected, text)
+    subprocess.run(["pdftoppm", "-r", "100", "-png", "-singlefile", str(pdf), str(tmp_path / "card")], check=True, timeout=60)
+    out = subprocess.run(["zbarimg", "-q", "--raw", str(tmp_path / "card.png")], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == server.http_url + link["path"], out.stderr
+    assert api["bob"].post("/api/shares/card", {"token": link["token"]}).status_code == 404

@@ -155,7 +155,17 @@ pub async fn open_share(req: &ShareOpen) -> Result<ShareOpened, OpenFail> {
 /// The referral letter (a POST: it makes a share link for its QR code) opened as a PDF
 /// in a new tab.
 pub async fn open_letter(id: i64) -> Result<(), CallError> {
-    let r = fetch("POST", &format!("/api/referrals/{id}/letter"), None).await?;
+    open_pdf(&format!("/api/referrals/{id}/letter"), None).await
+}
+
+/// The printable card of a share link (for the patient) opened as a PDF in a new tab.
+pub async fn open_card(token: &str) -> Result<(), CallError> {
+    let body = to_body(&serde_json::json!({ "token": token }))?;
+    open_pdf("/api/shares/card", Some(body)).await
+}
+
+async fn open_pdf(url: &str, body: Option<String>) -> Result<(), CallError> {
+    let r = fetch("POST", url, body).await?;
     if !r.ok() {
         let text = text_of(&r).await;
         return Err(CallError::Failed(

@@ -284,6 +284,15 @@ pub fn ShareButton(study_uids: Signal<Vec<String>>) -> impl IntoView {
                             <button data-testid="share-copy" on:click=copy>
                                 {move || if copied.get() { ui.t(Text::ShareCopied) } else { ui.t(Text::ShareCopy) }}
                             </button>
+                            <button data-testid="share-print" on:click=move |_| {
+                                if let Some(c) = created.get_untracked() {
+                                    leptos::task::spawn_local(async move {
+                                        if let Err(e) = sapi::open_card(&c.token).await {
+                                            error.set(Some(failed(e)));
+                                        }
+                                    });
+                                }
+                            }>{move || ui.t(Text::SharePrint)}</button>
                         </div>
                     </Show>
                     <Show when=move || error.get().is_some()>
