@@ -654,47 +654,6 @@ impl Archive {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn birth_dates_in_every_form() {
-        for s in [
-            "1980-03-07",
-            "19800307",
-            "07/03/1980",
-            "2523-03-07",
-            "07/03/2523",
-        ] {
-            assert_eq!(birth_date_as_da(s).as_deref(), Some("19800307"), "{s}");
-        }
-        for s in ["", "1980-02-30", "1980-13-01", "abc", "07/03"] {
-            assert_eq!(birth_date_as_da(s), None, "{s}");
-        }
-    }
-
-    #[test]
-    fn throttle_counts_per_key() {
-        let t = Throttle {
-            failures: Mutex::new(HashMap::new()),
-        };
-        for _ in 0..4 {
-            t.fail("k");
-        }
-        assert_eq!(t.blocked("k", 5), None);
-        t.fail("k");
-        assert!(t.blocked("k", 5).is_some_and(|s| s > 0 && s <= 900));
-        assert_eq!(t.blocked("other", 5), None);
-    }
-
-    #[test]
-    fn host_drops_the_port() {
-        assert_eq!(host_of("127.0.0.1:5555"), "127.0.0.1");
-        assert_eq!(host_of("[::1]:80"), "::1");
-    }
-}
-
 impl Archive {
     /// A printable card (PDF) of a link for the patient: hospital header, the studies,
     /// a large QR code, the URL and what the link will ask. The token is not stored, so
@@ -823,5 +782,46 @@ impl Archive {
             .await?;
         }
         Ok(pdf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn birth_dates_in_every_form() {
+        for s in [
+            "1980-03-07",
+            "19800307",
+            "07/03/1980",
+            "2523-03-07",
+            "07/03/2523",
+        ] {
+            assert_eq!(birth_date_as_da(s).as_deref(), Some("19800307"), "{s}");
+        }
+        for s in ["", "1980-02-30", "1980-13-01", "abc", "07/03"] {
+            assert_eq!(birth_date_as_da(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn throttle_counts_per_key() {
+        let t = Throttle {
+            failures: Mutex::new(HashMap::new()),
+        };
+        for _ in 0..4 {
+            t.fail("k");
+        }
+        assert_eq!(t.blocked("k", 5), None);
+        t.fail("k");
+        assert!(t.blocked("k", 5).is_some_and(|s| s > 0 && s <= 900));
+        assert_eq!(t.blocked("other", 5), None);
+    }
+
+    #[test]
+    fn host_drops_the_port() {
+        assert_eq!(host_of("127.0.0.1:5555"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:80"), "::1");
     }
 }
