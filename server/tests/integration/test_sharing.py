@@ -60,6 +60,7 @@ class Study:
             f"/studies/{s}/series/{x}/instances/{i}/thumbnail",
             f"/studies/{s}/series/{x}/instances/{i}/frames/1",
             f"/studies/{s}/series/{x}/instances/{i}/frames/1/rendered",
+            f"/studies/{s}/series/{x}/instances/{i}/bulk/7FE00010",
         ]
 
     def download_paths(self) -> list[str]:
@@ -69,7 +70,7 @@ class Study:
 
 
 def accept_for(path: str) -> str:
-    if "/frames/" in path and not path.endswith("rendered"):
+    if "/bulk/" in path or ("/frames/" in path and not path.endswith("rendered")):
         return 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
     if "rendered" in path or "thumbnail" in path:
         return "image/png"
