@@ -137,6 +137,21 @@ pub enum HospitalCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Set a hospital's profile: names in Thai and English, capabilities, contact.
+    Set {
+        #[command(flatten)]
+        data: DataArg,
+        code: String,
+        #[arg(long)]
+        name_th: Option<String>,
+        #[arg(long)]
+        name_en: Option<String>,
+        /// Comma-separated, e.g. "CT,MRI,cath lab".
+        #[arg(long)]
+        capabilities: Option<String>,
+        #[arg(long)]
+        contact: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -271,6 +286,41 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 for h in archive.admin().list_hospitals().await? {
                     println!("{}\t{}", h.code, h.name);
                 }
+                Ok(())
+            }
+            HospitalCommand::Set {
+                data,
+                code,
+                name_th,
+                name_en,
+                capabilities,
+                contact,
+            } => {
+                let archive = open(&data).await?;
+                let update = rangsi_wire::sharing::HospitalProfileUpdate {
+                    name_th,
+                    name_en,
+                    capabilities: capabilities.map(|c| {
+                        c.split(',')
+                            .map(str::trim)
+                            .filter(|c| !c.is_empty())
+                            .map(String::from)
+                            .collect()
+                    }),
+                    contact,
+                };
+                let p = archive
+                    .set_hospital_profile(&crate::service::Principal::cli(None), &code, &update)
+                    .await?;
+                archive.flush_audit().await;
+                println!(
+                    "hospital {}: {} / {} [{}] {}",
+                    p.code,
+                    p.name_th,
+                    p.name_en,
+                    p.capabilities.join(", "),
+                    p.contact
+                );
                 Ok(())
             }
         },

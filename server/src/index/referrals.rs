@@ -8,7 +8,6 @@ use super::{Index, IndexError, Result, now_rfc3339};
 
 #[derive(Debug, Clone, Default)]
 pub struct HospitalProfileRow {
-    pub id: i64,
     pub code: String,
     pub name: String,
     pub name_th: String,
@@ -55,19 +54,18 @@ pub struct ReferralRow {
     pub updated_at: String,
 }
 
-const HOSPITAL_COLS: &str = "id, code, name, name_th, name_en, capabilities, contact";
+const HOSPITAL_COLS: &str = "code, name, name_th, name_en, capabilities, contact";
 const STUDY_COLS: &str = "st.id, st.patient_ref, st.study_uid, st.study_date, st.description, st.modalities, st.num_instances";
 const REFERRAL_COLS: &str = "id, from_hospital, to_hospital, patient_ref, reason, urgency, clinical_summary, status, created_by, created_at, updated_at";
 
 fn hospital_from(r: &sqlx::sqlite::SqliteRow) -> HospitalProfileRow {
     HospitalProfileRow {
-        id: r.get(0),
-        code: r.get(1),
-        name: r.get(2),
-        name_th: r.get(3),
-        name_en: r.get(4),
-        capabilities: r.get(5),
-        contact: r.get(6),
+        code: r.get(0),
+        name: r.get(1),
+        name_th: r.get(2),
+        name_en: r.get(3),
+        capabilities: r.get(4),
+        contact: r.get(5),
     }
 }
 

@@ -66,31 +66,32 @@ impl Archive {
         })
     }
 
-    /// Sets a hospital's profile (regional administrator only).
+    /// Sets a hospital's profile (regional administrator, or the CLI).
     pub async fn set_hospital_profile(
         &self,
         who: &Principal,
         code: &str,
         update: &HospitalProfileUpdate,
     ) -> Result<HospitalProfile> {
-        require_user(who)?;
+        if who.protocol != super::Protocol::Cli {
+            require_user(who)?;
+        }
         if who.role != Role::Admin {
             return Err(ServiceError::Forbidden(
                 "only an administrator changes hospitals".into(),
             ));
         }
-        let mut row = self
+        let id = self
             .index()
             .hospital_by_code(code)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("no hospital {code}")))
-            .map(|h| h.id)?;
+            .ok_or_else(|| ServiceError::NotFound(format!("no hospital {code}")))?
+            .id;
         let mut p = self
             .index()
-            .hospital_profile(row)
+            .hospital_profile(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no hospital {code}")))?;
-        row = p.id;
         if let Some(v) = &update.name_th {
             check_text("name_th", v, false)?;
             p.name_th = v.trim().to_string();
@@ -117,7 +118,7 @@ impl Archive {
             "hospital-update",
             "",
             "",
-            &format!("hospital {code} (id {row})"),
+            &format!("hospital {code} (id {id})"),
             "ok",
         )
         .await?;

@@ -192,6 +192,18 @@ def test_hospitals_are_admin_data(api):
     assert api["admin"].put("/api/hospitals/99999", body).status_code == 404
 
 
+def test_hospital_profile_from_the_cli(server, api):
+    out = server.cli("hospital", "set", HOSPITAL_UDON, "--name-th", "โรงพยาบาลอุดรธานี",
+                     "--name-en", "Udon Thani Hospital", "--capabilities", "CT, MRI,,cath lab",
+                     "--contact", "042-245-555").stdout.decode()
+    assert "โรงพยาบาลอุดรธานี" in out
+    udon = next(h for h in api["bob"].get("/api/hospitals").json()["hospitals"] if h["code"] == HOSPITAL_UDON)
+    assert udon["capabilities"] == ["CT", "MRI", "cath lab"] and udon["name_en"] == "Udon Thani Hospital"
+    assert server.cli("hospital", "set", "99999", "--contact", "x", check=False).returncode != 0
+    rows = audit_rows(server, "action = 'hospital-update' AND actor = 'cli'")
+    assert rows
+
+
 # ---------------------------------------------------------------- referrals
 
 
