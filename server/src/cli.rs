@@ -110,6 +110,17 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Default lifetime of a share link in days (1–90; default 7).
+    #[arg(long, env = "RANGSI_SHARE_EXPIRY_DAYS")]
+    pub share_expiry_days: Option<u32>,
+    /// Public origin of the server (https://pacs.example) for share links' QR codes;
+    /// default: the Host the request came to.
+    #[arg(long, env = "RANGSI_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// TrueType font with Thai for referral letters (default: TLWG Loma from Debian's
+    /// fonts-tlwg-loma-ttf).
+    #[arg(long, env = "RANGSI_LETTER_FONT")]
+    pub letter_font: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +148,21 @@ pub enum HospitalCommand {
         url: Option<String>,
         #[arg(long)]
         remove: bool,
+    },
+    /// Set a hospital's profile: names in Thai and English, capabilities, contact.
+    Set {
+        #[command(flatten)]
+        data: DataArg,
+        code: String,
+        #[arg(long)]
+        name_th: Option<String>,
+        #[arg(long)]
+        name_en: Option<String>,
+        /// Comma-separated, e.g. "CT,MRI,cath lab".
+        #[arg(long)]
+        capabilities: Option<String>,
+        #[arg(long)]
+        contact: Option<String>,
     },
 }
 
@@ -296,6 +322,41 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            HospitalCommand::Set {
+                data,
+                code,
+                name_th,
+                name_en,
+                capabilities,
+                contact,
+            } => {
+                let archive = open(&data).await?;
+                let update = rangsi_wire::sharing::HospitalProfileUpdate {
+                    name_th,
+                    name_en,
+                    capabilities: capabilities.map(|c| {
+                        c.split(',')
+                            .map(str::trim)
+                            .filter(|c| !c.is_empty())
+                            .map(String::from)
+                            .collect()
+                    }),
+                    contact,
+                };
+                let p = archive
+                    .set_hospital_profile(&crate::service::Principal::cli(None), &code, &update)
+                    .await?;
+                archive.flush_audit().await;
+                println!(
+                    "hospital {}: {} / {} [{}] {}",
+                    p.code,
+                    p.name_th,
+                    p.name_en,
+                    p.capabilities.join(", "),
+                    p.contact
+                );
+                Ok(())
+            }
         },
         Command::User { command } => match command {
             UserCommand::Add {
@@ -417,7 +478,22 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         .max_body_mb
         .or(file.max_body_mb)
         .unwrap_or(config::DEFAULT_MAX_BODY_MB);
+    let share_expiry_days = args
+        .share_expiry_days
+        .or(file.share_expiry_days)
+        .unwrap_or(crate::service::shares::DEFAULT_EXPIRY_DAYS);
+    anyhow::ensure!(
+        (1..=crate::service::shares::MAX_EXPIRY_DAYS).contains(&share_expiry_days),
+        "share expiry must be 1 to {} days",
+        crate::service::shares::MAX_EXPIRY_DAYS
+    );
     Ok(ServeConfig {
+        share_expiry_days,
+        public_url: args.public_url.or(file.public_url),
+        letter_font: args
+            .letter_font
+            .or(file.letter_font)
+            .unwrap_or_else(|| PathBuf::from(crate::service::letter::DEFAULT_FONT)),
         data: args
             .data
             .data

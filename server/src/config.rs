@@ -24,6 +24,12 @@ pub struct ServeConfig {
     pub max_dimse_dataset_bytes: u64,
     /// Browser origins allowed by CORS (none by default: same origin only).
     pub cors_origins: Vec<String>,
+    /// Default lifetime of a share link, in days (1–90).
+    pub share_expiry_days: u32,
+    /// Public origin (`https://pacs.example`) for share links' QR codes.
+    pub public_url: Option<String>,
+    /// TrueType font with Thai glyphs for referral letters (PDF).
+    pub letter_font: PathBuf,
 }
 
 /// The TOML file: every key optional.
@@ -38,6 +44,9 @@ pub struct FileConfig {
     pub max_associations: Option<usize>,
     pub max_body_mb: Option<u64>,
     pub cors_origins: Option<Vec<String>>,
+    pub share_expiry_days: Option<u32>,
+    pub public_url: Option<String>,
+    pub letter_font: Option<PathBuf>,
 }
 
 impl FileConfig {

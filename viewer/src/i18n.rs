@@ -201,6 +201,53 @@ texts! {
     Notifications => "การแจ้งเตือน", "Notifications";
     NoNotifications => "ไม่มีการแจ้งเตือน", "No notifications";
     // end reading tools
+    // referral and sharing (web/sharing.rs)
+    Share => "แชร์", "Share";
+    ShareTitle => "แชร์ภาพด้วยลิงก์และ QR", "Share the images by link and QR code";
+    ShareCreate => "สร้างลิงก์", "Create link";
+    ShareCopy => "คัดลอกลิงก์", "Copy link";
+    ShareCopied => "คัดลอกแล้ว", "Copied";
+    SharePrint => "พิมพ์ให้ผู้ป่วย (PDF)", "Print for the patient (PDF)";
+    SharePinOptional => "PIN (ไม่บังคับ, 4–12 หลัก)", "PIN (optional, 4–12 digits)";
+    ShareAskBirthDate => "ถามวันเกิดผู้ป่วย", "Ask the patient's birth date";
+    ShareForPatient => "สำหรับผู้ป่วย", "For the patient";
+    ShareAllowDownload => "อนุญาตให้ดาวน์โหลด", "Allow download";
+    ShareExpiresDays => "หมดอายุใน (วัน)", "Expires in (days)";
+    ShareLinks => "ลิงก์ที่สร้างแล้ว", "Links made";
+    ShareRevoke => "ยกเลิก", "Revoke";
+    ShareRevoked => "ยกเลิกแล้ว", "Revoked";
+    ShareExpires => "หมดอายุ", "Expires";
+    ShareOpening => "กำลังเปิดลิงก์…", "Opening the link…";
+    ShareEnterPin => "กรอก PIN เพื่อดูภาพ", "Enter the PIN to see the images";
+    ShareEnterBirthDate => "กรอกวันเกิดของผู้ป่วย (วว/ดด/ปปปป)", "Enter the patient's birth date (DD/MM/YYYY)";
+    ShareOpen => "ดูภาพ", "View images";
+    ShareRefused => "เปิดลิงก์ไม่ได้", "This link cannot be opened";
+    Refer => "ส่งต่อ", "Refer";
+    ReferTitle => "ส่งต่อผู้ป่วย", "Refer the patient";
+    ReferTo => "ส่งต่อไปยัง", "Refer to";
+    ReferReason => "เหตุผลที่ส่งต่อ", "Reason";
+    ReferUrgency => "ความเร่งด่วน", "Urgency";
+    UrgencyRoutine => "ปกติ", "Routine";
+    UrgencyUrgent => "เร่งด่วน", "Urgent";
+    UrgencyEmergency => "ฉุกเฉิน", "Emergency";
+    ReferSummary => "สรุปอาการทางคลินิก", "Clinical summary";
+    ReferAllStudies => "ส่งภาพทั้งหมดของผู้ป่วย", "Send all of the patient's studies";
+    ReferSend => "ส่งต่อ", "Send referral";
+    ReferSent => "ส่งต่อแล้ว", "Referral sent";
+    ReferLetter => "หนังสือส่งตัว (PDF)", "Referral letter (PDF)";
+    Referrals => "การส่งต่อ", "Referrals";
+    Incoming => "รับเข้า", "Incoming";
+    Outgoing => "ส่งออก", "Outgoing";
+    NoReferrals => "ไม่มีการส่งต่อ", "No referrals";
+    OpenImages => "เปิดภาพ", "Open images";
+    StatusSent => "ส่งแล้ว", "Sent";
+    StatusReceived => "รับทราบ", "Received";
+    StatusAccepted => "ตอบรับ", "Accepted";
+    StatusCompleted => "เสร็จสิ้น", "Completed";
+    StatusDeclined => "ปฏิเสธ", "Declined";
+    TakeIntoArchive => "นำเข้าคลังภาพของเรา", "Take into our archive";
+    OurHn => "HN ของโรงพยาบาลเรา", "Our HN";
+    TakenIntoArchive => "นำเข้าแล้ว", "Taken into the archive";
 }
 
 #[cfg(test)]

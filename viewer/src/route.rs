@@ -19,6 +19,11 @@ pub enum Route {
     },
     /// One or more studies open in the viewer (the first one's series hangs first).
     Viewer { study_uids: Vec<String> },
+    /// A share link's landing page (`/s/{token}`): no login; asks the PIN or birth
+    /// date when the link needs one, then opens the viewer on the link's studies.
+    Share { token: String },
+    /// The hospital's incoming and outgoing referrals.
+    Referrals,
 }
 
 impl Route {
@@ -41,7 +46,14 @@ impl Route {
             })
             .unwrap_or_default()
         };
+        if let Some(token) = path.strip_prefix("/s/") {
+            let token = percent_decode(token.trim_end_matches('/'));
+            if !token.is_empty() && !token.contains('/') {
+                return Route::Share { token };
+            }
+        }
         match path.trim_end_matches('/') {
+            "/referrals" => Route::Referrals,
             "/viewer" => {
                 let study_uids = uids(get("StudyInstanceUIDs"));
                 if study_uids.is_empty() {
@@ -112,6 +124,8 @@ impl Route {
             Route::Viewer { study_uids } => {
                 format!("/viewer?StudyInstanceUIDs={}", study_uids.join(","))
             }
+            Route::Share { token } => format!("/s/{}", percent_encode(token)),
+            Route::Referrals => "/referrals".to_owned(),
         }
     }
 }
@@ -222,5 +236,24 @@ mod tests {
                 "{p}?{q}"
             );
         }
+    }
+
+    #[test]
+    fn share_links_and_referrals() {
+        let r = Route::parse("/s/rgsh_abc-DEF_123", "");
+        assert_eq!(
+            r,
+            Route::Share {
+                token: "rgsh_abc-DEF_123".into()
+            }
+        );
+        assert_eq!(Route::parse(&r.url(), ""), r);
+        assert_eq!(Route::parse("/s/", ""), Route::Studies { patient_id: None });
+        assert_eq!(
+            Route::parse("/s/a/b", ""),
+            Route::Studies { patient_id: None }
+        );
+        assert_eq!(Route::parse("/referrals", ""), Route::Referrals);
+        assert_eq!(Route::Referrals.url(), "/referrals");
     }
 }

@@ -4,9 +4,12 @@
 //! - [`reports`]: radiology reports and their templates.
 //! - [`decode`]: messages between the viewer and its Web Worker that fetches and
 //!   decodes frames (the UI thread never decodes).
+//! - [`sharing`]: hospitals, referrals and share links (`/api/hospitals`,
+//!   `/api/referrals`, `/api/shares`, `/api/share/open`).
 //!
 //! Serde only; builds for every target, wasm32 included.
 
 pub mod api;
 pub mod decode;
 pub mod reports;
+pub mod sharing;

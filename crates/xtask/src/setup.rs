@@ -26,6 +26,12 @@ pub const TEST_PACKAGES: &[&str] = &[
     // Mesa's software Vulkan (lavapipe): rangsi-render's golden-image tests on machines without a GPU.
     "mesa-vulkan-drivers",
     "libvulkan1",
+    // zbarimg: an independent QR decoder for the share-link tests (pytest and e2e).
+    "zbar-tools",
+    // The referral letter's default Thai font (TLWG Loma), and poppler's pdftotext /
+    // pdffonts / pdftoppm to check the letter independently.
+    "fonts-tlwg-loma-ttf",
+    "poppler-utils",
 ];
 /// Debian packages the browser tests of the wasm32 build need: Chromium and its
 /// WebDriver, and Thai fonts (screenshots of Thai text).

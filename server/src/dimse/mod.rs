@@ -154,6 +154,7 @@ async fn association(
                 hospital_id: None,
                 protocol: Protocol::Dimse,
                 remote: peer.to_string(),
+                share: None,
             };
             archive
                 .audit(&who, "associate", "", "", &e.to_string(), "denied")
@@ -172,6 +173,7 @@ async fn association(
         hospital_id,
         protocol: Protocol::Dimse,
         remote: peer.to_string(),
+        share: None,
     };
     tracing::debug!(%peer, calling, "association established");
     let mut session = Session {

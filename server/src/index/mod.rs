@@ -5,11 +5,14 @@
 //! is kept portable so PostgreSQL can replace it at scale with the same migrations.
 
 pub mod admin;
+pub mod copy;
 pub mod ingest;
 pub mod measurements;
 pub mod notify;
 pub mod query;
+pub mod referrals;
 pub mod reports;
+pub mod shares;
 pub mod studies;
 
 use std::path::Path;
@@ -24,6 +27,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (2, include_str!("../../migrations/0002_measurements.sql")),
     (3, include_str!("../../migrations/0003_study_list.sql")),
+    (
+        4,
+        include_str!("../../migrations/0004_referrals_shares.sql"),
+    ),
     (10, include_str!("../../migrations/0010_reports.sql")),
     (11, include_str!("../../migrations/0011_notifications.sql")),
 ];
@@ -58,6 +65,8 @@ pub enum Scope {
     All,
     /// One hospital's studies plus those granted to it.
     Hospital(i64),
+    /// Exactly these study rows (a share link: read-only, no other patient).
+    Studies(Vec<i64>),
     /// No access at all.
     Nothing,
 }
@@ -81,6 +90,11 @@ impl Scope {
         match self {
             Scope::All => ("1=1".into(), vec![]),
             Scope::Nothing => ("1=0".into(), vec![]),
+            Scope::Studies(ids) if ids.is_empty() => ("1=0".into(), vec![]),
+            Scope::Studies(ids) => (
+                format!("st.id IN ({})", vec!["?"; ids.len()].join(", ")),
+                ids.clone(),
+            ),
             // The timestamp is ours (digits and separators only), inlined so the
             // condition stays portable SQL (no engine-specific date functions).
             Scope::Hospital(h) => (

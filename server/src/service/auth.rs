@@ -24,6 +24,8 @@ pub enum Role {
     Technologist,
     /// A DICOM application entity (modality, PACS) acting for its hospital.
     Modality,
+    /// The holder of a share link (no account): read-only, its link's studies only.
+    Guest,
 }
 
 impl Role {
@@ -34,6 +36,7 @@ impl Role {
             Role::Doctor => "doctor",
             Role::Technologist => "technologist",
             Role::Modality => "modality",
+            Role::Guest => "guest",
         }
     }
 }
@@ -69,7 +72,7 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| ServiceError::Internal(format!("hashing password: {e}")))
 }
 
-fn verify_password(hash: &str, password: &str) -> bool {
+pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()
@@ -116,6 +119,7 @@ fn principal_from(user: &UserRow, protocol: Protocol, remote: &str) -> Principal
         hospital_id: user.hospital_id,
         protocol,
         remote: remote.to_string(),
+        share: None,
     }
 }
 
@@ -184,6 +188,7 @@ impl Auth<'_> {
                     hospital_id: None,
                     protocol,
                     remote: remote.to_string(),
+                    share: None,
                 };
                 self.archive
                     .audit(&who, "login", "", "", "bad credentials", "denied")

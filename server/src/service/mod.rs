@@ -6,12 +6,16 @@ pub mod admin;
 pub mod auth;
 pub mod fhir;
 pub mod ingest;
+pub mod letter;
 pub mod measurements;
 pub mod notify;
 pub mod query;
+pub mod referrals;
 pub mod reports;
 pub mod retrieve;
+pub mod shares;
 pub mod studies;
+pub mod thai_id;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,10 +36,6 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
-    /// The request does not fit the current state (a report signed meanwhile, a
-    /// second report on one study).
-    #[error("{0}")]
-    Conflict(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("index: {0}")]
@@ -44,6 +44,19 @@ pub enum ServiceError {
     Blob(#[from] BlobError),
     #[error("internal: {0}")]
     Internal(String),
+    /// Too many failed attempts (share-link PINs, guessed tokens): try again later.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// A share link that existed but is revoked or expired.
+    #[error("{0}")]
+    Gone(String),
+    /// The request is right but the state is not (a referral already declined, two
+    /// national IDs that disagree, a report signed meanwhile).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<std::io::Error> for ServiceError {
@@ -84,11 +97,27 @@ pub struct Principal {
     pub hospital_id: Option<i64>,
     pub protocol: Protocol,
     pub remote: String,
+    /// Set for the holder of a share link: exactly these studies, read-only.
+    pub share: Option<ShareAccess>,
+}
+
+/// What a share-link session may read: its link's study rows, and whether it may
+/// download whole studies.
+#[derive(Debug, Clone)]
+pub struct ShareAccess {
+    pub link_id: i64,
+    pub study_refs: Vec<i64>,
+    pub allow_download: bool,
 }
 
 impl Principal {
-    /// The studies this principal may see. The one tenancy rule of the archive.
+    /// The studies this principal may see. The one tenancy rule of the archive: a
+    /// hospital's own studies plus those granted to it (referrals), everything for the
+    /// regional administrator, exactly the link's studies for a share link.
     pub fn scope(&self) -> Scope {
+        if let Some(share) = &self.share {
+            return Scope::Studies(share.study_refs.clone());
+        }
         match (self.role, self.hospital_id) {
             (Role::Admin, None) => Scope::All,
             (_, Some(h)) => Scope::Hospital(h),
@@ -104,6 +133,7 @@ impl Principal {
             hospital_id,
             protocol: Protocol::Cli,
             remote: "local".into(),
+            share: None,
         }
     }
 }

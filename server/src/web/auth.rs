@@ -1,5 +1,7 @@
 //! Who is calling: Bearer token, HTTP Basic, or the session cookie. Every DICOMweb and
 //! API handler takes [`Authed`], so an unauthenticated request cannot reach one.
+//! A share link's session (the `rangsi_share` cookie) is a principal too, but one that
+//! may only read the viewer's paths ([`share_allows`]); its studies are its scope.
 
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::header;
@@ -11,10 +13,15 @@ use super::error::AppError;
 use crate::service::{Principal, Protocol, ServiceError};
 
 pub const SESSION_COOKIE: &str = "rangsi_session";
+pub const SHARE_COOKIE: &str = "rangsi_share";
 
 pub struct Authed(pub Principal);
 
 pub fn session_cookie(parts: &Parts) -> Option<String> {
+    cookie(parts, SESSION_COOKIE)
+}
+
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -22,7 +29,7 @@ pub fn session_cookie(parts: &Parts) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
 
@@ -87,6 +94,91 @@ where
                 .map(Authed)
                 .map_err(AppError::from);
         }
+        if let Some(secret) = cookie(parts, SHARE_COOKIE) {
+            let who = state
+                .archive
+                .share_principal(&secret, protocol, &remote)
+                .await?;
+            let download = who.share.as_ref().is_some_and(|s| s.allow_download);
+            if !share_allows(&parts.method, &path, download) {
+                return Err(AppError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "a share link opens its own studies in the viewer, and nothing else",
+                ));
+            }
+            return Ok(Authed(who));
+        }
         Err(AppError::from(ServiceError::Unauthenticated))
+    }
+}
+
+/// What a share-link session may ask: reads only, of the viewer's DICOMweb paths
+/// (search, metadata, frames, rendered, thumbnails, bulk data) and its own session;
+/// whole studies, series or instances (and WADO-URI) only when the link allows
+/// download. No study list, no measurements, no referrals, no writes.
+pub fn share_allows(method: &axum::http::Method, path: &str, download: bool) -> bool {
+    use axum::http::Method;
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    if path == "/api/share/session" || path == "/api/me" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix("/dicomweb/") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let whole_object = matches!(
+        parts.as_slice(),
+        ["studies", _] | ["studies", _, "series", _] | ["studies", _, "series", _, "instances", _]
+    );
+    if whole_object || parts.as_slice() == ["wado"] {
+        return download;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_allows;
+    use axum::http::Method;
+
+    #[test]
+    fn share_sessions_read_the_viewer_paths_only() {
+        let ok = [
+            "/dicomweb/studies",
+            "/dicomweb/studies/1.2/series",
+            "/dicomweb/studies/1.2/metadata",
+            "/dicomweb/studies/1.2/series/3/metadata",
+            "/dicomweb/studies/1.2/series/3/instances/4/frames/1",
+            "/dicomweb/studies/1.2/series/3/instances/4/rendered",
+            "/dicomweb/studies/1.2/thumbnail",
+            "/api/share/session",
+        ];
+        for p in ok {
+            assert!(share_allows(&Method::GET, p, false), "{p}");
+            assert!(!share_allows(&Method::POST, p, true), "POST {p}");
+        }
+        let never = [
+            "/api/studies",
+            "/api/measurements",
+            "/api/referrals",
+            "/api/shares",
+            "/api/hospitals",
+            "/",
+        ];
+        for p in never {
+            assert!(!share_allows(&Method::GET, p, true), "{p}");
+        }
+        let download = [
+            "/dicomweb/studies/1.2",
+            "/dicomweb/studies/1.2/series/3",
+            "/dicomweb/studies/1.2/series/3/instances/4",
+            "/dicomweb/wado",
+        ];
+        for p in download {
+            assert!(!share_allows(&Method::GET, p, false), "{p}");
+            assert!(share_allows(&Method::GET, p, true), "{p}");
+        }
     }
 }

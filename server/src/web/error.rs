@@ -10,6 +10,10 @@ use crate::service::ServiceError;
 pub struct AppError {
     pub status: StatusCode,
     pub message: String,
+    /// `Retry-After` of a 429.
+    pub retry_after_secs: Option<u64>,
+    /// Extra JSON fields of the body (a share link's `needs`).
+    pub extra: Option<serde_json::Value>,
 }
 
 impl AppError {
@@ -17,6 +21,8 @@ impl AppError {
         Self {
             status,
             message: message.into(),
+            retry_after_secs: None,
+            extra: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -33,8 +39,16 @@ impl From<ServiceError> for AppError {
             ServiceError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
             ServiceError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ServiceError::BadRequest(m) => Self::new(StatusCode::BAD_REQUEST, m),
-            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             ServiceError::Unsupported(m) => Self::new(StatusCode::NOT_ACCEPTABLE, m),
+            ServiceError::Gone(m) => Self::new(StatusCode::GONE, m),
+            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            ServiceError::Throttled {
+                message,
+                retry_after_secs,
+            } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
+            },
             other => {
                 tracing::error!(error = %other, "internal error");
                 Self::new(
@@ -48,13 +62,23 @@ impl From<ServiceError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.message }).to_string();
+        let mut body = serde_json::json!({ "error": self.message });
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
+            (self.extra, body.as_object_mut())
+        {
+            obj.extend(extra);
+        }
+        let body = body.to_string();
         let mut res = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body,
         )
             .into_response();
+        if let Some(secs) = self.retry_after_secs {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

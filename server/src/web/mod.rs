@@ -10,6 +10,7 @@ pub mod image;
 pub mod measurements;
 pub mod rendered;
 pub mod reports;
+pub mod sharing;
 pub mod stow;
 pub mod studies;
 pub mod target;
@@ -35,6 +36,12 @@ pub struct AppState {
     pub tls: bool,
     /// Origins allowed to call the API from a browser (e.g. an OHIF served elsewhere).
     pub cors_origins: Vec<String>,
+    /// Default lifetime of a share link, in days.
+    pub share_expiry_days: u32,
+    /// The public origin for share links' QR codes (else the request's Host).
+    pub public_url: Option<String>,
+    /// TrueType font with Thai for referral letters.
+    pub letter_font: std::path::PathBuf,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -102,7 +109,8 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(api::me))
         .merge(measurements::routes())
         .merge(reports::routes())
-        .merge(studies::routes());
+        .merge(studies::routes())
+        .merge(sharing::routes());
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress =
         SizeAbove::new(1024)
@@ -188,6 +196,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         max_body_bytes: cfg.max_body_bytes,
         tls: false,
         cors_origins: cfg.cors_origins.clone(),
+        share_expiry_days: cfg.share_expiry_days,
+        public_url: cfg.public_url.clone(),
+        letter_font: cfg.letter_font.clone(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let sd = shutdown.clone();

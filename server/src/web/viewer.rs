@@ -38,6 +38,9 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(index))
         .route("/viewer", get(index))
         .route("/iid", get(index))
+        // A share link's landing page (`/s/{token}`): the app reads the token.
+        .route("/s/{token}", get(index))
+        .route("/referrals", get(index))
         .route("/static/{file}", get(file))
 }
 

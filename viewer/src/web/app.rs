@@ -82,12 +82,18 @@ pub fn App() -> impl IntoView {
     ) {
         let _ = super::workers::DecodePool::get();
     }
-    leptos::task::spawn_local(async move {
-        if let Ok(me) = api::me().await {
-            ui.me.set(me);
-        }
+    // A share link's landing page sets the (guest) principal itself once the link opens;
+    // a session check racing with it must not overwrite that.
+    if matches!(ui.route.get_untracked(), Route::Share { .. }) {
         checked.set(true);
-    });
+    } else {
+        leptos::task::spawn_local(async move {
+            if let Ok(me) = api::me().await {
+                ui.me.set(me);
+            }
+            checked.set(true);
+        });
+    }
     let popstate =
         window_event_listener(leptos::ev::popstate, move |_| ui.route.set(current_route()));
     on_cleanup(move || popstate.remove());
@@ -98,7 +104,10 @@ pub fn App() -> impl IntoView {
     // memo, so that the answer of `/api/me` does not mount the page a second time.
     let shown = Memo::new(move |_| {
         let route = ui.route.get();
-        let deep = matches!(route, Route::Viewer { .. } | Route::Patient { .. });
+        let deep = matches!(
+            route,
+            Route::Viewer { .. } | Route::Patient { .. } | Route::Share { .. }
+        );
         match (checked.get(), ui.me.with(Option::is_some)) {
             (false, _) if !deep => None,
             (false, _) => Some((true, route)),
@@ -110,7 +119,12 @@ pub fn App() -> impl IntoView {
             return view! { <div class="splash">{move || ui.t(Text::Loading)}</div> }.into_any();
         };
         match shown {
+            // A share link needs no login: its landing page opens it.
+            (_, Route::Share { token }) => {
+                view! { <super::sharing::ShareLanding token=token/> }.into_any()
+            }
             (false, _) => view! { <super::login::LoginPage/> }.into_any(),
+            (true, Route::Referrals) => view! { <super::sharing::ReferralsPage/> }.into_any(),
             (true, Route::Studies { patient_id }) => {
                 view! { <super::study_list::StudyList patient_id=patient_id/> }.into_any()
             }
@@ -158,7 +172,11 @@ pub fn TopBar(children: Children) -> impl IntoView {
         ui.era.set(next);
     };
     let logout = move |_| {
+        let guest = super::sharing::is_guest();
         leptos::task::spawn_local(async move {
+            if guest {
+                super::share_api::close_share().await;
+            }
             api::logout().await;
             ui.me.set(None);
             ui.navigate(Route::Studies { patient_id: None });
@@ -183,6 +201,11 @@ pub fn TopBar(children: Children) -> impl IntoView {
                         (Lang::En, Era::Common) => "CE",
                     }}
                 </button>
+                <Show when=move || !super::sharing::is_guest()>
+                    <button data-testid="referrals-open" on:click=move |_| ui.navigate(Route::Referrals)>
+                        {move || ui.t(Text::Referrals)}
+                    </button>
+                </Show>
                 <button data-testid="about-open" on:click=move |_| ui.about_open.set(true)>
                     {move || ui.t(Text::About)}
                 </button>

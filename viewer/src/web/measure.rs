@@ -362,8 +362,12 @@ pub fn MeasureLayer(
     let dpr = device_pixel_ratio();
     let study = StoredValue::new(study_uid.clone());
 
-    // This user's measurements on the study, once.
-    {
+    // This user's measurements on the study, once (a share link's guest has none and
+    // saves none: its measurements live on the page only).
+    let guest = super::sharing::is_guest();
+    if guest {
+        loaded.set(true);
+    } else {
         let study_uid = study_uid.clone();
         leptos::task::spawn_local(async move {
             match list(&study_uid).await {
@@ -409,6 +413,9 @@ pub fn MeasureLayer(
     };
 
     let store = move |m: Measurement| {
+        if guest {
+            return;
+        }
         pending.update(|n| *n += 1);
         leptos::task::spawn_local(async move {
             match save(&m).await {
@@ -423,6 +430,9 @@ pub fn MeasureLayer(
         saved.update(|l| l.retain(|m| m.id != id));
         if selected.get_untracked().as_deref() == Some(id.as_str()) {
             selected.set(None);
+        }
+        if guest {
+            return;
         }
         pending.update(|n| *n += 1);
         leptos::task::spawn_local(async move {

@@ -8,7 +8,8 @@
 //!   [`canvas`]: device pixels, canvas sizing and resize observing for both;
 //!   [`report`]: the study's radiology report beside the images.
 //! - [`notifications`]: the top bar's bell (report events of the user's hospital).
-//! - [`api`]: fetch calls (data fetching stays out of the views).
+//! - [`sharing`]: share links (dialog, landing page), referral form and lists.
+//! - [`api`], [`share_api`]: fetch calls (data fetching stays out of the views).
 //! - [`workers`]: the pool of decode Web Workers.
 //! - [`prefs`]: preferences remembered in `localStorage`.
 
@@ -21,6 +22,8 @@ mod mpr;
 mod notifications;
 mod prefs;
 mod report;
+mod share_api;
+mod sharing;
 mod study_list;
 mod viewer;
 mod viewport;

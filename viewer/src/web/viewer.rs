@@ -183,6 +183,10 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
     for uid in &study_uids {
         api::prefetch_study(uid);
     }
+    let shared_uids = {
+        let uids = study_uids.clone();
+        Signal::derive(move || uids.clone())
+    };
     leptos::task::spawn_local(async move {
         let answers =
             futures::future::join_all(study_uids.iter().map(|uid| api::open_study(uid))).await;
@@ -264,13 +268,22 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
 
     view! {
         <TopBar>
-            <button class="back" data-testid="back-to-studies"
-                on:click=move |_| ui.navigate(Route::Studies { patient_id: None })>
-                "← " <span class="label">{move || ui.t(Text::BackToStudies)}</span>
-            </button>
+            // A share link's guest has no study list to go back to.
+            <Show when=move || !super::sharing::is_guest()>
+                <button class="back" data-testid="back-to-studies"
+                    on:click=move |_| ui.navigate(Route::Studies { patient_id: None })>
+                    "← " <span class="label">{move || ui.t(Text::BackToStudies)}</span>
+                </button>
+            </Show>
             <span class="patient" data-testid="viewer-patient">
                 {move || shown_study().map(|s| s.patient_name.display()).unwrap_or_default()}
             </span>
+            // Referral and sharing: for signed-in users, not for a share link's guest.
+            <Show when=move || !super::sharing::is_guest()>
+                <super::sharing::ShareButton study_uids=shared_uids/>
+                <super::sharing::ReferButton study_uids=shared_uids
+                    patient_id=Signal::derive(move || shown_study().map(|s| s.patient_id).unwrap_or_default())/>
+            </Show>
         </TopBar>
         <Toolbar reading=reading drawer_open=drawer_open/>
         <main class="reading" data-testid="reading"
