@@ -15,7 +15,10 @@
 mod common;
 
 use common::{SIZE, gpu, save};
-use rangsi_render::{MprRenderer, SliceTexels, VolumeFormat, VrRenderer, VrView, wgpu};
+use rangsi_render::{
+    MprRenderer, MprView, Pane, SliceTexels, VoiWindow, VolumeFormat, VrRenderer, VrView, wgpu,
+};
+use rangsi_volume::mpr::{Orientation, Plane, Slab};
 use rangsi_volume::synthetic::{Acquisition, voxels};
 use rangsi_volume::vr::{
     Camera, ClipBox, ControlPoint, Quality, TransferFunction, ViewFrom, VrMode, render_vr,
@@ -425,9 +428,11 @@ fn an_srgb_target_shows_the_same_colours() {
 }
 
 /// Benchmark hook, not an assertion: ms per 512×512 frame of a 512×512×300 volume
-/// (0.7 × 0.7 × 1 mm, the phantom in air) for each mode, still and interactive, with
-/// and without empty-space skipping. `cargo test -p rangsi-render --release --test vr
-/// -- --ignored --nocapture bench`; on lavapipe the numbers are CPU-bound.
+/// (0.7 × 0.7 × 1 mm, the phantom in air) for each mode, still and interactive, and of
+/// MPR's three 512×512 panes in one pass. `cargo test -p rangsi-render --test vr --
+/// --ignored --nocapture bench`; on lavapipe the numbers are CPU-bound. With
+/// `RANGSI_VR_BENCH_UNSKIPPED=1` each VR case is also timed without empty-space
+/// skipping (minutes a frame on lavapipe).
 #[test]
 #[ignore = "benchmark: run by hand"]
 fn bench_vr_512() {
@@ -497,9 +502,24 @@ fn bench_vr_512() {
         ("VR shaded", VrMode::Composite { shading: true }),
     ];
     let frames = 2;
+    let skipping_runs: &[bool] = if std::env::var_os("RANGSI_VR_BENCH_UNSKIPPED").is_some() {
+        &[true, false]
+    } else {
+        &[true]
+    };
+    let time = |draw: &mut dyn FnMut()| {
+        draw();
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        let t = std::time::Instant::now();
+        for _ in 0..frames {
+            draw();
+            let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        }
+        t.elapsed().as_secs_f64() * 1000.0 / f64::from(frames)
+    };
     for (label, mode) in modes {
         for quality in [Quality::Full, Quality::Interactive] {
-            for skipping in [true, false] {
+            for &skipping in skipping_runs {
                 let view = VrView {
                     camera,
                     viewport_px: [512, 512],
@@ -511,19 +531,65 @@ fn bench_vr_512() {
                     rescale_intercept: INTERCEPT,
                 };
                 vr.set_empty_space_skipping(skipping);
-                vr.draw(&target, &gpu_volume, &volume.voxel_from_patient, &view);
-                let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-                let t = std::time::Instant::now();
-                for _ in 0..frames {
+                let ms = time(&mut || {
                     vr.draw(&target, &gpu_volume, &volume.voxel_from_patient, &view);
-                    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-                }
+                });
                 eprintln!(
-                    "{label:>9} {quality:?} skipping {}: {:.1} ms/frame",
+                    "{label:>9} {quality:?} skipping {}: {ms:.1} ms/frame",
                     if skipping { "on " } else { "off" },
-                    t.elapsed().as_secs_f64() * 1000.0 / f64::from(frames)
                 );
             }
         }
     }
+    // MPR: axial, coronal and sagittal through the centre, 512×512 each, one pass.
+    let center = [0.0, 0.0, 0.0];
+    let panes: Vec<(MprView, Pane)> = [
+        Orientation::Axial,
+        Orientation::Coronal,
+        Orientation::Sagittal,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, orientation)| {
+        let view = MprView {
+            plane: Plane::standard(orientation, center),
+            viewport_px: [512, 512],
+            mm_per_pixel: 0.7,
+            slab: Slab::THIN,
+            slab_step_mm: 0.7,
+            window: VoiWindow {
+                center: 40.0,
+                width: 400.0,
+            },
+            rescale_slope: 1.0,
+            rescale_intercept: INTERCEPT,
+            invert: false,
+        };
+        let pane = Pane {
+            target_size: [1536, 512],
+            origin: [512 * n as u32, 0],
+            clear: n == 0,
+        };
+        (view, pane)
+    })
+    .collect();
+    let wide = gpu.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("bench mpr"),
+        size: wgpu::Extent3d {
+            width: 1536,
+            height: 512,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        view_formats: &[],
+    });
+    let wide = wide.create_view(&wgpu::TextureViewDescriptor::default());
+    let ms = time(&mut || {
+        mpr.draw_panes(&wide, &gpu_volume, &volume.voxel_from_patient, &panes);
+    });
+    eprintln!("MPR 3 panes of 512×512: {ms:.1} ms/frame");
 }
