@@ -432,7 +432,8 @@ fn an_srgb_target_shows_the_same_colours() {
 /// MPR's three 512×512 panes in one pass. `cargo test -p rangsi-render --test vr --
 /// --ignored --nocapture bench`; on lavapipe the numbers are CPU-bound. With
 /// `RANGSI_VR_BENCH_UNSKIPPED=1` each VR case is also timed without empty-space
-/// skipping (minutes a frame on lavapipe).
+/// skipping (minutes a frame on lavapipe); `RANGSI_VR_BENCH_ONLY=MIP` (or `VR`, `VR
+/// shaded`) times one mode.
 #[test]
 #[ignore = "benchmark: run by hand"]
 fn bench_vr_512() {
@@ -517,7 +518,11 @@ fn bench_vr_512() {
         }
         t.elapsed().as_secs_f64() * 1000.0 / f64::from(frames)
     };
-    for (label, mode) in modes {
+    let only = std::env::var("RANGSI_VR_BENCH_ONLY").unwrap_or_default();
+    for (label, mode) in modes
+        .into_iter()
+        .filter(|(l, _)| only.is_empty() || only == *l)
+    {
         for quality in [Quality::Full, Quality::Interactive] {
             for &skipping in skipping_runs {
                 let view = VrView {
