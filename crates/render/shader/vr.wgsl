@@ -13,9 +13,8 @@
 // under the LUT (VR), or cannot raise the running maximum (MIP), is stepped over in one
 // go; both rules are exact: the skipped samples would not change the pixel.
 //
-// VOXEL_TEXTURE is replaced by `texture_3d<i32>` or `texture_3d<u32>` on load, and the
-// marker below by `stored()` / `trilinear()` of the MPR shader (shared, reading
-// `vr.dims` and `vr.brick_depth`).
+// The bricks, `stored()` and `trilinear()` come from `volume.wgsl` (shared with MPR),
+// prepended on load.
 
 struct Vr {
     voxel_from_patient: mat4x4<f32>,   // texture voxels from patient mm
@@ -57,15 +56,6 @@ const MIN_GRADIENT: f32 = 1e-3;
 // of the 256 groups of 4 entries (rangsi_volume::vr::Lut::occupancy_prefix).
 @group(0) @binding(1) var lut: texture_2d<f32>;
 @group(0) @binding(2) var blocks: texture_2d<i32>;
-@group(1) @binding(0) var brick0: VOXEL_TEXTURE;
-@group(1) @binding(1) var brick1: VOXEL_TEXTURE;
-@group(1) @binding(2) var brick2: VOXEL_TEXTURE;
-@group(1) @binding(3) var brick3: VOXEL_TEXTURE;
-
-struct VertexOut {
-    @builtin(position) position: vec4<f32>,
-};
-
 @vertex
 fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
     let x = f32(i32(index & 1u) * 4 - 1);
@@ -75,7 +65,13 @@ fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
     return out;
 }
 
-//! SAMPLING_FUNCTIONS
+fn volume_dims() -> vec3<f32> {
+    return vr.dims;
+}
+
+fn volume_brick_depth() -> f32 {
+    return vr.brick_depth;
+}
 
 fn lut_position(x: f32) -> f32 {
     return clamp((x - vr.lut.x) * vr.lut.y, 0.0, LUT_LAST);
@@ -134,19 +130,6 @@ fn shade(rgb: vec3<f32>, v: vec3<f32>, dir: vec3<f32>) -> vec3<f32> {
     }
     let ndl = abs(dot(g, dir)) / len;
     return min(rgb * (AMBIENT + DIFFUSE * ndl) + vec3<f32>(SPECULAR * pow(ndl, SHININESS)), vec3<f32>(1.0));
-}
-
-fn voi_linear(x: f32) -> f32 {
-    let c = vr.window.x;
-    let w = max(vr.window.y, 1.0);
-    return clamp((x - (c - 0.5)) / max(w - 1.0, 1e-3) + 0.5, 0.0, 1.0);
-}
-
-fn linear_from_srgb(c: f32) -> f32 {
-    if c <= 0.04045 {
-        return c / 12.92;
-    }
-    return pow((c + 0.055) / 1.055, 2.4);
 }
 
 // The block of a texture voxel coordinate.
@@ -265,7 +248,7 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
         if !hit {
             return vec4<f32>(0.0, 0.0, 0.0, 1.0);
         }
-        let g = voi_linear(peak);
+        let g = voi_linear(peak, vr.window);
         return finish(vec3<f32>(g));
     }
     return finish(acc);

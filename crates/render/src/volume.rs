@@ -332,8 +332,11 @@ impl MprRenderer {
         let mut volume_layouts = Vec::new();
         for format in [VolumeFormat::I16, VolumeFormat::U16] {
             let volume_layout = crate::pipeline::volume_layout(device, format);
-            let source =
-                include_str!("../shader/mpr.wgsl").replace("VOXEL_TEXTURE", format.wgsl_type());
+            let source = crate::pipeline::volume_shader(
+                include_str!("../shader/mpr.wgsl"),
+                format,
+                MAX_BRICKS,
+            );
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("mpr.wgsl"),
                 source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -567,22 +570,7 @@ impl MprRenderer {
             } else {
                 wgpu::LoadOp::Load
             };
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("mpr"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: target,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load,
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
+            let mut pass = crate::pipeline::begin_pass(&mut encoder, target, "mpr", load);
             pass.set_pipeline(&self.pipelines[volume.format.index()]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
             for (k, (view, _)) in panes.iter().enumerate() {

@@ -139,18 +139,10 @@ impl VrUniform {
     }
 }
 
-/// The shader source for a volume format: `shader/vr.wgsl` with `stored()` and
-/// `trilinear()` taken from `shader/mpr.wgsl`, so both renderers sample alike.
+/// The shader source for a volume format: `shader/vr.wgsl` after the prelude it shares
+/// with MPR (bricks, `stored()`, `trilinear()`).
 fn shader_source(format: VolumeFormat) -> String {
-    let mpr = include_str!("../shader/mpr.wgsl");
-    let sampling = match (mpr.find("fn stored("), mpr.find("fn inside(")) {
-        (Some(a), Some(b)) if a < b => mpr[a..b].replace("mpr.", "vr."),
-        // Unreachable while mpr.wgsl keeps the two functions (a unit test checks).
-        _ => String::new(),
-    };
-    include_str!("../shader/vr.wgsl")
-        .replace("//! SAMPLING_FUNCTIONS", &sampling)
-        .replace("VOXEL_TEXTURE", format.wgsl_type())
+    crate::pipeline::volume_shader(include_str!("../shader/vr.wgsl"), format, crate::MAX_BRICKS)
 }
 
 /// The min/max atlas of the volume drawn last.
@@ -467,7 +459,8 @@ impl VrRenderer {
             } else {
                 wgpu::LoadOp::Load
             };
-            let mut pass = begin(&mut encoder, &blocks.view, "vr blocks", load);
+            let mut pass =
+                crate::pipeline::begin_pass(&mut encoder, &blocks.view, "vr blocks", load);
             pass.set_pipeline(&self.block_pipelines[format]);
             pass.set_bind_group(0, &self.build_bind_group, &[]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
@@ -488,7 +481,7 @@ impl VrRenderer {
         }
         {
             let clear = wgpu::LoadOp::Clear(wgpu::Color::BLACK);
-            let mut pass = begin(&mut encoder, target, "vr", clear);
+            let mut pass = crate::pipeline::begin_pass(&mut encoder, target, "vr", clear);
             pass.set_pipeline(&self.pipelines[format]);
             pass.set_bind_group(0, &frame_bind_group, &[]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
@@ -516,30 +509,6 @@ impl VrRenderer {
     }
 }
 
-fn begin<'e>(
-    encoder: &'e mut wgpu::CommandEncoder,
-    target: &wgpu::TextureView,
-    label: &str,
-    load: wgpu::LoadOp<wgpu::Color>,
-) -> wgpu::RenderPass<'e> {
-    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-        label: Some(label),
-        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-            view: target,
-            depth_slice: None,
-            resolve_target: None,
-            ops: wgpu::Operations {
-                load,
-                store: wgpu::StoreOp::Store,
-            },
-        })],
-        depth_stencil_attachment: None,
-        timestamp_writes: None,
-        occlusion_query_set: None,
-        multiview_mask: None,
-    })
-}
-
 /// The block layers whose min/max cover texture slice `t`: layer z spans slices
 /// `16z − 1 ..= 16z + 17` (its blocks and a one-voxel margin).
 fn layers_of_slice(t: u32, layers: u32) -> std::ops::RangeInclusive<u32> {
@@ -558,14 +527,10 @@ mod tests {
     }
 
     #[test]
-    fn the_shader_takes_its_sampling_from_mpr() {
+    fn the_shader_takes_its_sampling_from_the_prelude() {
         let s = shader_source(VolumeFormat::U16);
         assert!(s.contains("fn stored(") && s.contains("fn trilinear("));
-        assert!(
-            !s.contains("mpr.dims")
-                && !s.contains("SAMPLING_FUNCTIONS")
-                && !s.contains("VOXEL_TEXTURE")
-        );
+        assert!(!s.contains("VOXEL_TEXTURE") && !s.contains("BRICK_COUNT"));
         assert_eq!(s.matches("fn trilinear(").count(), 1);
     }
 
