@@ -16,7 +16,8 @@ mod common;
 
 use common::{SIZE, gpu, save};
 use rangsi_render::{
-    MprRenderer, MprView, Pane, SliceTexels, VoiWindow, VolumeFormat, VrRenderer, VrView, wgpu,
+    MprRenderer, MprView, PREVIEW_SCALE, Pane, SliceTexels, VoiWindow, VolumeFormat, VrRenderer,
+    VrView, wgpu,
 };
 use rangsi_volume::mpr::{Orientation, Plane, Slab};
 use rangsi_volume::synthetic::{Acquisition, voxels};
@@ -116,7 +117,14 @@ fn check(acq: &Acquisition, format: VolumeFormat, max_3d_side: Option<u32>, case
             .expect("draw");
         let name = format!("vr-{}", case.name);
         save(&name, "actual", &actual);
-        compare(&name, volume, &reference_voxels, &view, &actual);
+        compare(
+            &name,
+            volume,
+            &reference_voxels,
+            &view,
+            &actual,
+            Tolerance::Exact,
+        );
         if actual != unskipped {
             save(&name, "unskipped", &unskipped);
             let differing = actual
@@ -129,17 +137,57 @@ fn check(acq: &Acquisition, format: VolumeFormat, max_3d_side: Option<u32>, case
     }
 }
 
-fn compare(name: &str, volume: &Volume, voxels: &[f32], view: &VrView, actual: &[u8]) {
+/// How close a drawn image must be to the reference.
+#[derive(Clone, Copy)]
+enum Tolerance {
+    /// Pixel for pixel (the full-resolution ray caster).
+    Exact,
+    /// A preview upscaled from 1/`PREVIEW_SCALE` of the resolution: each pixel within
+    /// the range the reference takes in its neighbourhood of that radius (bilinear
+    /// upscaling interpolates between rays cast that far apart), and a mean error of
+    /// at most 1.5 levels (edges are soft, areas right).
+    Preview,
+}
+
+fn compare(
+    name: &str,
+    volume: &Volume,
+    voxels: &[f32],
+    view: &VrView,
+    actual: &[u8],
+    tolerance: Tolerance,
+) {
     let reference = render_vr(volume, voxels, view);
     let to_u8 = |x: f64| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
-    let mut expected = Vec::with_capacity(actual.len());
+    let expected: Vec<u8> = reference
+        .rgba
+        .iter()
+        .flat_map(|px| [to_u8(px[0]), to_u8(px[1]), to_u8(px[2]), 255])
+        .collect();
+    let (radius, mean_limit) = match tolerance {
+        Tolerance::Exact => (0, 0.5),
+        Tolerance::Preview => (PREVIEW_SCALE as usize, 1.5),
+    };
+    let side = SIZE as usize;
     let mut diff = Vec::with_capacity(actual.len());
     let (mut outside, mut sum, mut worst, mut lit) = (0usize, 0u64, 0u8, 0usize);
     let mut examples = Vec::new();
-    for (i, px) in reference.rgba.iter().enumerate() {
-        let want = [to_u8(px[0]), to_u8(px[1]), to_u8(px[2]), 255];
+    for i in 0..side * side {
+        let (x, y) = (i % side, i / side);
+        let want = &expected[i * 4..i * 4 + 4];
         let got = &actual[i * 4..i * 4 + 4];
-        let d = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap_or(0);
+        // Distance of each channel from the reference's range around the pixel.
+        let mut d = 0u8;
+        for c in 0..3 {
+            let (mut lo, mut hi) = (255u8, 0u8);
+            for ny in y.saturating_sub(radius)..=(y + radius).min(side - 1) {
+                for nx in x.saturating_sub(radius)..=(x + radius).min(side - 1) {
+                    let v = expected[(ny * side + nx) * 4 + c];
+                    (lo, hi) = (lo.min(v), hi.max(v));
+                }
+            }
+            d = d.max(lo.saturating_sub(got[c]).max(got[c].saturating_sub(hi)));
+        }
         sum += (0..3)
             .map(|c| u64::from(got[c].abs_diff(want[c])))
             .sum::<u64>();
@@ -147,9 +195,7 @@ fn compare(name: &str, volume: &Volume, voxels: &[f32], view: &VrView, actual: &
             outside += 1;
             if examples.len() < 6 {
                 examples.push(format!(
-                    "({},{}) got {:?} want {:?}",
-                    i % SIZE as usize,
-                    i / SIZE as usize,
+                    "({x},{y}) got {:?} want {:?}",
                     &got[..3],
                     &want[..3]
                 ));
@@ -160,13 +206,12 @@ fn compare(name: &str, volume: &Volume, voxels: &[f32], view: &VrView, actual: &
             lit += 1;
         }
         assert_eq!(got[3], 255, "{name}: opaque output");
-        expected.extend_from_slice(&want);
         diff.extend_from_slice(&[d.saturating_mul(40), 0, 0, 255]);
     }
-    let pixels = (SIZE * SIZE) as usize;
+    let pixels = side * side;
     let mean = sum as f64 / (pixels * 3) as f64;
     eprintln!("{name}: {outside} pixels beyond ±3, worst {worst}, mean error {mean:.3}, {lit} lit");
-    if outside * 100 > pixels || mean > 0.5 || lit * 20 < pixels {
+    if outside * 100 > pixels || mean > mean_limit || lit * 20 < pixels {
         save(name, "expected", &expected);
         save(name, "diff", &diff);
         panic!(
@@ -363,7 +408,7 @@ fn skipping_follows_slices_as_they_arrive() {
         mode: VrMode::Composite { shading: true },
         transfer_function: test_tf(),
         clip: ClipBox::whole(volume.dims),
-        // The interactive (coarser) step, as while dragging.
+        // The interactive (coarser) step, as while dragging: a preview.
         step_mm: Quality::Interactive.step_mm(volume.spacing),
         rescale_slope: 1.0,
         rescale_intercept: INTERCEPT,
@@ -384,7 +429,7 @@ fn skipping_follows_slices_as_they_arrive() {
             .expect("draw");
         let name = format!("vr-streaming-{batch}");
         save(&name, "actual", &image);
-        compare(&name, volume, &partial, &view, &image);
+        compare(&name, volume, &partial, &view, &image, Tolerance::Preview);
         assert_ne!(image, previous, "{name}: the new slices show");
         previous = image;
     }
@@ -424,7 +469,86 @@ fn an_srgb_target_shows_the_same_colours() {
         .draw_offscreen(&gpu_volume, &volume.voxel_from_patient, &view)
         .expect("draw");
     save("vr-srgb-right", "actual", &image);
-    compare("vr-srgb-right", volume, &full, &view, &image);
+    compare(
+        "vr-srgb-right",
+        volume,
+        &full,
+        &view,
+        &image,
+        Tolerance::Exact,
+    );
+}
+
+#[test]
+fn interactive_views_are_previews_close_to_the_cpu_reference() {
+    // While the user drags, the view's step is Quality::Interactive and the renderer
+    // casts a quarter of the rays, upscaling them: each such picture must still match
+    // the reference of the full-resolution view within the preview tolerance, and the
+    // same view with previews off pixel for pixel.
+    let acq = axial_acquisition();
+    let gpu = gpu();
+    let mpr = MprRenderer::new(&gpu, FORMAT);
+    let assembly = assemble(&acq.slices()).expect("volumetric");
+    let volume = &assembly.volumes[0];
+    let pixels = acq.pixels(&phantom);
+    let full = voxels(volume, &pixels);
+    let mut gpu_volume = mpr
+        .create_volume(volume.dims, VolumeFormat::U16, 1 << 30)
+        .expect("layout");
+    common::upload_out_of_order(&mpr, &mut gpu_volume, volume, &pixels, VolumeFormat::U16);
+    let anterior = camera(&acq, ViewFrom::Anterior);
+    let cases = [
+        (
+            "oblique-shaded",
+            FORMAT,
+            anterior.orbit(35.0, 20.0),
+            VrMode::Composite { shading: true },
+        ),
+        (
+            "mip-lateral",
+            FORMAT,
+            camera(&acq, ViewFrom::Left),
+            VrMode::Mip {
+                window: [300.0, 1600.0],
+            },
+        ),
+        (
+            "srgb-composite",
+            wgpu::TextureFormat::Rgba8UnormSrgb,
+            anterior.orbit(-30.0, 10.0),
+            VrMode::Composite { shading: false },
+        ),
+    ];
+    for (case, target, camera, mode) in cases {
+        let mut vr = VrRenderer::new(&gpu, target);
+        let view = VrView {
+            camera,
+            viewport_px: [SIZE, SIZE],
+            mode,
+            transfer_function: test_tf(),
+            clip: ClipBox::whole(volume.dims),
+            step_mm: Quality::Interactive.step_mm(volume.spacing),
+            rescale_slope: 1.0,
+            rescale_intercept: INTERCEPT,
+        };
+        let preview = vr
+            .draw_offscreen(&gpu_volume, &volume.voxel_from_patient, &view)
+            .expect("draw");
+        let name = format!("vr-preview-{case}");
+        save(&name, "actual", &preview);
+        compare(&name, volume, &full, &view, &preview, Tolerance::Preview);
+        vr.set_previews(false);
+        let sharp = vr
+            .draw_offscreen(&gpu_volume, &volume.voxel_from_patient, &view)
+            .expect("draw");
+        let name = format!("vr-interactive-{case}");
+        save(&name, "actual", &sharp);
+        compare(&name, volume, &full, &view, &sharp, Tolerance::Exact);
+        assert_ne!(
+            preview, sharp,
+            "{case}: the preview is drawn at reduced resolution"
+        );
+    }
 }
 
 /// Benchmark hook, not an assertion: ms per 512×512 frame of a 512×512×300 volume

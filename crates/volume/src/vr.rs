@@ -663,6 +663,18 @@ impl Quality {
             Quality::Interactive => finest * 1.5,
         }
     }
+
+    /// The quality a view sampled every `step_mm` over a grid of `spacing` mm is drawn
+    /// at: [`Quality::Interactive`] when its samples are further apart than the finest
+    /// spacing (fewer than one a voxel: a preview), else [`Quality::Full`].
+    pub fn of_step(step_mm: f64, spacing: Vec3) -> Quality {
+        let finest = Quality::Full.step_mm(spacing) * 2.0;
+        if step_mm > finest * (1.0 + 1e-9) {
+            Quality::Interactive
+        } else {
+            Quality::Full
+        }
+    }
 }
 
 /// Everything one volume-rendered picture depends on besides the voxels.
@@ -825,6 +837,25 @@ pub fn corners(volume: &Volume) -> [Vec3; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_tells_its_quality() {
+        for spacing in [[0.7, 0.7, 1.0], [0.5, 0.5, 0.5], [1.0, 0.9, 5.0], [0.0; 3]] {
+            for q in [Quality::Full, Quality::Interactive] {
+                assert_eq!(
+                    Quality::of_step(q.step_mm(spacing), spacing),
+                    q,
+                    "{spacing:?}"
+                );
+            }
+        }
+        // 0.7 mm pixels: one sample a voxel is still full quality, 0.71 mm a preview.
+        assert_eq!(Quality::of_step(0.7, [0.7, 0.7, 1.0]), Quality::Full);
+        assert_eq!(
+            Quality::of_step(0.71, [0.7, 0.7, 1.0]),
+            Quality::Interactive
+        );
+    }
 
     fn point(value: f64, grey: f64, opacity: f64) -> ControlPoint {
         ControlPoint {
