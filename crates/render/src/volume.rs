@@ -277,6 +277,7 @@ pub struct MprRenderer {
     queue: wgpu::Queue,
     target_format: wgpu::TextureFormat,
     max_3d_side: u32,
+    /// By format, then one brick / any number of bricks.
     pipelines: Vec<wgpu::RenderPipeline>,
     volume_layouts: Vec<wgpu::BindGroupLayout>,
     uniform_buffer: wgpu::Buffer,
@@ -328,27 +329,32 @@ impl MprRenderer {
                 }),
             }],
         });
+        // Per format, one pipeline for a volume in one brick (one texture read per
+        // texel, no choice of brick: software rasterizers run every branch) and one
+        // for any number of bricks.
         let mut pipelines = Vec::new();
         let mut volume_layouts = Vec::new();
         for format in [VolumeFormat::I16, VolumeFormat::U16] {
             let volume_layout = crate::pipeline::volume_layout(device, format);
-            let source = crate::pipeline::volume_shader(
-                include_str!("../shader/mpr.wgsl"),
-                format,
-                MAX_BRICKS,
-            );
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("mpr.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            });
-            pipelines.push(crate::pipeline::draw_pipeline(
-                device,
-                "mpr",
-                &[&uniform_layout, &volume_layout],
-                &module,
-                "fs_main",
-                target_format,
-            ));
+            for bricks in [1, MAX_BRICKS] {
+                let source = crate::pipeline::volume_shader(
+                    include_str!("../shader/mpr.wgsl"),
+                    format,
+                    bricks,
+                );
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some("mpr.wgsl"),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+                pipelines.push(crate::pipeline::draw_pipeline(
+                    device,
+                    "mpr",
+                    &[&uniform_layout, &volume_layout],
+                    &module,
+                    "fs_main",
+                    target_format,
+                ));
+            }
             volume_layouts.push(volume_layout);
         }
         MprRenderer {
@@ -571,7 +577,8 @@ impl MprRenderer {
                 wgpu::LoadOp::Load
             };
             let mut pass = crate::pipeline::begin_pass(&mut encoder, target, "mpr", load);
-            pass.set_pipeline(&self.pipelines[volume.format.index()]);
+            let many_bricks = usize::from(volume.layout.bricks > 1);
+            pass.set_pipeline(&self.pipelines[volume.format.index() * 2 + many_bricks]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
             for (k, (view, _)) in panes.iter().enumerate() {
                 let [w, h] = view.viewport_px;
