@@ -45,7 +45,10 @@ pub use volume::{
     GpuVolume, MAX_BRICKS, MAX_PANES, MprRenderer, MprUniform, MprView, Pane, SliceTexels,
     VolumeFormat, VolumeLayout,
 };
-pub use vr::{BLOCK_SIZE, BlockAtlas, PREVIEW_SCALE, VrRenderer, VrUniform, VrView, preview_scale};
+pub use vr::{
+    BLOCK_SIZE, BlockAtlas, PREVIEW_MAX_SIDE, PREVIEW_SCALE, VrRenderer, VrUniform, VrView,
+    preview_scale,
+};
 pub use wgpu;
 
 /// Errors of GPU set-up, upload and drawing.

@@ -18,7 +18,7 @@ use rangsi_volume::{Affine, Vec3};
 pub const MAX_BRICKS: u32 = 4;
 
 /// Stored value type of a volume's texture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VolumeFormat {
     I16,
     U16,

@@ -16,8 +16,9 @@
 //!
 //! Adaptive quality follows the view's `step_mm` ([`rangsi_volume::vr::Quality`]): a
 //! view sampled as coarsely as [`Quality::Interactive`] (while the user drags) is also
-//! drawn at 1/[`PREVIEW_SCALE`] of the resolution per axis into an offscreen preview
-//! and upscaled bilinearly into the target (`fs_upscale`) — invisible to the caller.
+//! drawn at 1/[`preview_scale`] of the resolution per axis (1/2, less on big canvases)
+//! into an offscreen preview and upscaled bilinearly into the target (`fs_upscale`) —
+//! invisible to the caller.
 //! The ray caster is compiled per mode and per brick count ([`Variant`], created on
 //! first use), so software rasterizers, which run both sides of every branch, pay
 //! only for the code the view needs.
@@ -41,12 +42,17 @@ pub type VrView = VrScene;
 pub const BLOCK_SIZE: u32 = 16;
 
 /// Full-size pixels per preview pixel, along each axis, of a view drawn at
-/// [`Quality::Interactive`]: a quarter of the rays.
+/// [`Quality::Interactive`], at the least: a quarter of the rays.
 pub const PREVIEW_SCALE: u32 = 2;
 
+/// The longest side of a preview, in rays: larger views are previewed at a larger
+/// scale, so that dragging costs about the same on any canvas.
+pub const PREVIEW_MAX_SIDE: u32 = 384;
+
 /// The preview scale of `view` of a volume whose voxels map from patient space by
-/// `voxel_from_patient`: [`PREVIEW_SCALE`] when its step is as coarse as
-/// [`Quality::Interactive`] ([`Quality::of_step`]), else 1 (full resolution).
+/// `voxel_from_patient`: when its step is as coarse as [`Quality::Interactive`]
+/// ([`Quality::of_step`]), [`PREVIEW_SCALE`] or more, to keep within
+/// [`PREVIEW_MAX_SIDE`]; else 1 (full resolution).
 pub fn preview_scale(view: &VrView, voxel_from_patient: &Affine) -> u32 {
     let Some(patient_from_voxel) = voxel_from_patient.inverse() else {
         return 1;
@@ -54,7 +60,9 @@ pub fn preview_scale(view: &VrView, voxel_from_patient: &Affine) -> u32 {
     let spacing = patient_from_voxel.columns.map(norm);
     let [w, h] = view.viewport_px;
     match Quality::of_step(view.step_mm, spacing) {
-        Quality::Interactive if w > 1 && h > 1 => PREVIEW_SCALE,
+        Quality::Interactive if w > 1 && h > 1 => {
+            PREVIEW_SCALE.max(w.max(h).div_ceil(PREVIEW_MAX_SIDE))
+        }
         _ => 1,
     }
 }
@@ -173,7 +181,7 @@ impl VrUniform {
 /// brick reads one texture without choosing per texel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Variant {
-    format: usize,
+    format: VolumeFormat,
     /// 1, or [`crate::MAX_BRICKS`] (any).
     bricks: u32,
     /// 0 MIP, 1 composite, 2 composite shaded.
@@ -183,7 +191,7 @@ struct Variant {
 impl Variant {
     fn new(volume: &GpuVolume, mode: VrMode) -> Variant {
         Variant {
-            format: volume.format.index(),
+            format: volume.format,
             bricks: if volume.layout.bricks <= 1 {
                 1
             } else {
@@ -200,12 +208,7 @@ impl Variant {
     /// The shader source: `shader/vr.wgsl` after the prelude it shares with MPR
     /// (bricks, `stored()`, `trilinear()`).
     fn source(self) -> String {
-        let format = if self.format == VolumeFormat::I16.index() {
-            VolumeFormat::I16
-        } else {
-            VolumeFormat::U16
-        };
-        crate::pipeline::volume_shader(include_str!("../shader/vr.wgsl"), format, self.bricks)
+        crate::pipeline::volume_shader(include_str!("../shader/vr.wgsl"), self.format, self.bricks)
             .replace("RENDER_MODE", &self.mode.to_string())
     }
 }
@@ -400,7 +403,7 @@ impl VrRenderer {
                 label: Some("vr.wgsl"),
                 source: wgpu::ShaderSource::Wgsl(variant.source().into()),
             });
-        let mut groups = vec![group0, &self.volume_layouts[variant.format]];
+        let mut groups = vec![group0, &self.volume_layouts[variant.format.index()]];
         groups.extend(extra);
         crate::pipeline::draw_pipeline(&self.device, label, &groups, &module, entry, target)
     }
@@ -755,7 +758,7 @@ mod tests {
     #[test]
     fn the_shader_takes_its_sampling_from_the_prelude() {
         let variant = Variant {
-            format: VolumeFormat::U16.index(),
+            format: VolumeFormat::U16,
             bricks: 1,
             mode: 2,
         };
@@ -797,6 +800,38 @@ mod tests {
             (u.clip_min, u.clip_max),
             ([50.0, 0.0, 10.0], [150.0, 255.0, 20.0])
         );
+    }
+
+    #[test]
+    fn previews_are_for_interactive_views_and_bounded_in_size() {
+        use rangsi_volume::vr::{Camera, ClipBox, ViewFrom};
+        let spacing = [0.7, 0.7, 1.0];
+        let voxel_from_patient = Affine {
+            columns: [
+                [1.0 / 0.7, 0.0, 0.0],
+                [0.0, 1.0 / 0.7, 0.0],
+                [0.0, 0.0, 1.0],
+            ],
+            translation: [0.0; 3],
+        };
+        let view = |quality: Quality, viewport_px| VrView {
+            camera: Camera::new(ViewFrom::Anterior, [0.0; 3], 1.0),
+            viewport_px,
+            mode: VrMode::Mip {
+                window: [40.0, 400.0],
+            },
+            transfer_function: TransferFunction::ct_bone(),
+            clip: ClipBox::whole([512, 512, 300]),
+            step_mm: quality.step_mm(spacing),
+            rescale_slope: 1.0,
+            rescale_intercept: -1024.0,
+        };
+        let scale = |q, v| preview_scale(&view(q, v), &voxel_from_patient);
+        assert_eq!(scale(Quality::Full, [2048, 2048]), 1);
+        assert_eq!(scale(Quality::Interactive, [96, 96]), 2);
+        assert_eq!(scale(Quality::Interactive, [512, 300]), 2);
+        assert_eq!(scale(Quality::Interactive, [1080, 1920]), 5);
+        assert_eq!(scale(Quality::Interactive, [1, 512]), 1);
     }
 
     #[test]
