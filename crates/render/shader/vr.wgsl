@@ -271,71 +271,102 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     var peak = -3.0e38;
     var hit = false;
     var done = false;
-    var k = k0;
-    loop {
-        // Walk to the first block that may change the pixel; `last`: the last sample
-        // in it (every sample to the end of the ray without skipping).
-        var last = k1;
-        var block_max = 3.0e38;
-        if vr.skip > 0.5 {
-            loop {
-                if k > k1 {
-                    break;
-                }
-                let b = block_of(ov + dv * (f32(k) * step));
-                let range = block_range(b) * vr.rescale.x + vec2<f32>(vr.rescale.y);
-                let exit = max(k + 1, i32(ceil(block_exit(b, ov, dv) / step)));
-                var empty = false;
-                if MODE == 0 {
-                    block_max = max(range.x, range.y);
-                    empty = block_max < max(peak, floor_value);
-                } else {
-                    empty = range_is_empty(range.x, range.y);
-                }
-                if !empty {
-                    last = min(exit - 1, k1);
-                    break;
-                }
-                k = exit;
-            }
-        }
-        if k > k1 {
-            break;
-        }
-        // Every sample of the block.
+    // MIP with skipping takes two passes over the ray: first the blocks holding its
+    // highest block maximum `top` (found by a walk that reads only the atlas), then
+    // the others that can still raise the maximum found — usually none, where a
+    // front-to-back pass would sample every block brighter than what lies before it.
+    var passes = 1;
+    var top = 3.0e38;
+    if MODE == 0 && vr.skip > 0.5 {
+        passes = 2;
+        top = -3.0e38;
+        var k = k0;
         loop {
-            if k > last {
+            if k > k1 {
                 break;
             }
-            let v = ov + dv * (f32(k) * step);
-            k = k + 1;
-            if MODE == 0 {
-                peak = max(peak, value_at(v));
-                hit = true;
-                if peak >= block_max {
-                    // The rest of the block cannot raise the maximum.
-                    k = last + 1;
-                }
-            } else {
-                let cell = cell_at(v);
-                let c = lut_lookup(cell_value(cell) * vr.rescale.x + vr.rescale.y);
-                if c.a > 0.0 {
-                    let a = sample_opacity(c.a, step);
-                    var rgb = c.rgb;
-                    if MODE == 2 {
-                        rgb = shade(rgb, cell_gradient(cell) * vr.rescale.x, dir);
-                    }
-                    acc = acc + (1.0 - alpha) * a * rgb;
-                    alpha = alpha + (1.0 - alpha) * a;
-                    if alpha >= vr.early_alpha {
-                        done = true;
+            let b = block_of(ov + dv * (f32(k) * step));
+            let range = block_range(b) * vr.rescale.x + vec2<f32>(vr.rescale.y);
+            top = max(top, max(range.x, range.y));
+            k = max(k + 1, i32(ceil(block_exit(b, ov, dv) / step)));
+        }
+        if top < floor_value {
+            // Every sample is below the window: black, as without samples.
+            return finish(vec3<f32>(0.0));
+        }
+    }
+    for (var sweep = 0; sweep < passes; sweep = sweep + 1) {
+        var k = k0;
+        loop {
+            // Walk to the first block that may change the pixel; `last`: the last sample
+            // in it (every sample to the end of the ray without skipping).
+            var last = k1;
+            var block_max = 3.0e38;
+            if vr.skip > 0.5 {
+                loop {
+                    if k > k1 {
                         break;
+                    }
+                    let b = block_of(ov + dv * (f32(k) * step));
+                    let range = block_range(b) * vr.rescale.x + vec2<f32>(vr.rescale.y);
+                    let exit = max(k + 1, i32(ceil(block_exit(b, ov, dv) / step)));
+                    var empty = false;
+                    if MODE == 0 {
+                        block_max = max(range.x, range.y);
+                        if sweep + 1 < passes {
+                            empty = block_max < top;
+                        } else {
+                            // Below what is found, or done in the first pass.
+                            empty = block_max < max(peak, floor_value) || block_max >= top;
+                        }
+                    } else {
+                        empty = range_is_empty(range.x, range.y);
+                    }
+                    if !empty {
+                        last = min(exit - 1, k1);
+                        break;
+                    }
+                    k = exit;
+                }
+            }
+            if k > k1 {
+                break;
+            }
+            // Every sample of the block.
+            loop {
+                if k > last {
+                    break;
+                }
+                let v = ov + dv * (f32(k) * step);
+                k = k + 1;
+                if MODE == 0 {
+                    peak = max(peak, value_at(v));
+                    hit = true;
+                    if peak >= block_max {
+                        // The rest of the block cannot raise the maximum.
+                        k = last + 1;
+                    }
+                } else {
+                    let cell = cell_at(v);
+                    let c = lut_lookup(cell_value(cell) * vr.rescale.x + vr.rescale.y);
+                    if c.a > 0.0 {
+                        let a = sample_opacity(c.a, step);
+                        var rgb = c.rgb;
+                        if MODE == 2 {
+                            rgb = shade(rgb, cell_gradient(cell) * vr.rescale.x, dir);
+                        }
+                        acc = acc + (1.0 - alpha) * a * rgb;
+                        alpha = alpha + (1.0 - alpha) * a;
+                        if alpha >= vr.early_alpha {
+                            done = true;
+                            break;
+                        }
                     }
                 }
             }
-        }
-        if done {
-            break;
+            if done {
+                break;
+            }
         }
     }
     if MODE == 0 {
