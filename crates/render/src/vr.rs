@@ -28,10 +28,8 @@ use wgpu::util::DeviceExt;
 use crate::volume::VolumeFormat;
 use crate::{Gpu, GpuVolume, RenderError, VolumeLayout};
 use rangsi_volume::Affine;
-use rangsi_volume::geometry::norm;
 use rangsi_volume::vr::{
-    EARLY_TERMINATION, LUT_GROUPS, LUT_SIZE, MAX_SAMPLES, Quality, TransferFunction, VrMode,
-    VrScene,
+    LUT_GROUPS, LUT_SIZE, MAX_SAMPLES, Quality, TransferFunction, VrMode, VrScene, grid_spacing,
 };
 use std::collections::HashMap;
 
@@ -54,10 +52,9 @@ pub const PREVIEW_MAX_SIDE: u32 = 384;
 /// ([`Quality::of_step`]), [`PREVIEW_SCALE`] or more, to keep within
 /// [`PREVIEW_MAX_SIDE`]; else 1 (full resolution).
 pub fn preview_scale(view: &VrView, voxel_from_patient: &Affine) -> u32 {
-    let Some(patient_from_voxel) = voxel_from_patient.inverse() else {
+    let Some(spacing) = grid_spacing(voxel_from_patient) else {
         return 1;
     };
-    let spacing = patient_from_voxel.columns.map(norm);
     let [w, h] = view.viewport_px;
     match Quality::of_step(view.step_mm, spacing) {
         Quality::Interactive if w > 1 && h > 1 => {
@@ -171,7 +168,11 @@ impl VrUniform {
             lut: [lut.min as f32, lut.scale() as f32],
             atlas_cols: atlas.cols as f32,
             block_size: BLOCK_SIZE as f32,
-            early_alpha: EARLY_TERMINATION as f32,
+            early_alpha: Quality::of_step(
+                view.step_mm,
+                grid_spacing(voxel_from_patient).unwrap_or([1.0; 3]),
+            )
+            .early_termination() as f32,
             px_scale: 1.0,
         }
     }
