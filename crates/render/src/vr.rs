@@ -307,34 +307,18 @@ impl VrRenderer {
                 resource: uniform_buffer.as_entire_binding(),
             }],
         });
-        let texture_2d = |label, width, height, format, usage| {
-            device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size: wgpu::Extent3d {
-                    width,
-                    height,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format,
-                usage,
-                view_formats: &[],
-            })
-        };
         let lut_texture = texture_2d(
+            device,
             "vr lut",
-            LUT_SIZE as u32,
-            2,
+            [LUT_SIZE as u32, 2],
             wgpu::TextureFormat::Rgba32Float,
             wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
         );
         let lut_view = lut_texture.create_view(&wgpu::TextureViewDescriptor::default());
         let empty_atlas = texture_2d(
+            device,
             "vr no blocks",
-            1,
-            1,
+            [1, 1],
             wgpu::TextureFormat::Rg32Sint,
             wgpu::TextureUsages::TEXTURE_BINDING,
         )
@@ -445,21 +429,13 @@ impl VrRenderer {
     fn fit_preview(&mut self, viewport: [u32; 2], scale: u32) {
         let size = viewport.map(|x| x.div_ceil(scale).max(1));
         if self.preview.as_ref().is_none_or(|p| p.size != size) {
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("vr preview"),
-                size: wgpu::Extent3d {
-                    width: size[0],
-                    height: size[1],
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: self.preview_format(),
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT
-                    | wgpu::TextureUsages::TEXTURE_BINDING,
-                view_formats: &[],
-            });
+            let texture = texture_2d(
+                &self.device,
+                "vr preview",
+                size,
+                self.preview_format(),
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            );
             let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
             let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("vr preview"),
@@ -576,20 +552,13 @@ impl VrRenderer {
         if atlas.size[0] > self.max_2d_side || atlas.size[1] > self.max_2d_side {
             return Vec::new();
         }
-        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("vr blocks"),
-            size: wgpu::Extent3d {
-                width: atlas.size[0],
-                height: atlas.size[1],
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rg32Sint,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-            view_formats: &[],
-        });
+        let texture = texture_2d(
+            &self.device,
+            "vr blocks",
+            atlas.size,
+            wgpu::TextureFormat::Rg32Sint,
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+        );
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
         self.blocks = Some(Blocks {
             volume: volume.bind_group.clone(),
@@ -737,6 +706,30 @@ impl VrRenderer {
         self.draw(&target, volume, voxel_from_patient, view);
         crate::readback::read_rgba(&self.device, &self.queue, &texture)
     }
+}
+
+/// A 2D texture of one mip level.
+fn texture_2d(
+    device: &wgpu::Device,
+    label: &str,
+    [width, height]: [u32; 2],
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    })
 }
 
 /// The block layers whose min/max cover texture slice `t`: layer z spans slices
