@@ -37,7 +37,7 @@ struct Vr {
     right: vec3<f32>,
     step_mm: f32,
     down: vec3<f32>,
-    mode: f32,                         // 0 MIP, 1 composite, 2 composite shaded
+    mode: f32,                         // 0 MIP, 1 composite, 2 shaded (MODE decides)
     clip_min: vec3<f32>,               // texture voxels, within the grid
     max_samples: f32,
     clip_max: vec3<f32>,
