@@ -6,7 +6,7 @@
 // textures are not filterable in WebGPU/WebGL2) -> rescale -> slab (MIP, MinIP or
 // average of samples along the plane normal) -> VOI LINEAR window -> gray.
 //
-// VOXEL_TEXTURE is replaced by `texture_3d<i32>` or `texture_3d<u32>` on load.
+// The bricks, `stored()` and `trilinear()` come from `volume.wgsl`, prepended on load.
 
 struct Mpr {
     voxel_from_patient: mat4x4<f32>,
@@ -31,15 +31,6 @@ struct Mpr {
 };
 
 @group(0) @binding(0) var<uniform> mpr: Mpr;
-@group(1) @binding(0) var brick0: VOXEL_TEXTURE;
-@group(1) @binding(1) var brick1: VOXEL_TEXTURE;
-@group(1) @binding(2) var brick2: VOXEL_TEXTURE;
-@group(1) @binding(3) var brick3: VOXEL_TEXTURE;
-
-struct VertexOut {
-    @builtin(position) position: vec4<f32>,
-};
-
 // Two triangles covering the pane (origin, viewport) of the target: a pane is
 // placed by its geometry, not by a viewport or scissor rectangle, so several panes
 // are drawn in one render pass (MprRenderer::draw_panes, one uniform slot each).
@@ -56,55 +47,17 @@ fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
     return out;
 }
 
-fn stored(i: i32, j: i32, k: i32) -> f32 {
-    let depth = i32(mpr.brick_depth);
-    let b = k / depth;
-    let p = vec3<i32>(i, j, k - b * depth);
-    if b == 0 {
-        return f32(textureLoad(brick0, p, 0).x);
-    } else if b == 1 {
-        return f32(textureLoad(brick1, p, 0).x);
-    } else if b == 2 {
-        return f32(textureLoad(brick2, p, 0).x);
-    }
-    return f32(textureLoad(brick3, p, 0).x);
+fn volume_dims() -> vec3<f32> {
+    return mpr.dims;
 }
 
-// Trilinear sample at a continuous voxel coordinate known to lie inside the grid.
-fn trilinear(v: vec3<f32>) -> f32 {
-    let hi = vec3<i32>(mpr.dims) - vec3<i32>(1, 1, 1);
-    let base = clamp(vec3<i32>(floor(v)), vec3<i32>(0, 0, 0), max(hi - vec3<i32>(1, 1, 1), vec3<i32>(0, 0, 0)));
-    let f = clamp(v - vec3<f32>(base), vec3<f32>(0.0), vec3<f32>(1.0));
-    let n = min(base + vec3<i32>(1, 1, 1), hi);
-    let c000 = stored(base.x, base.y, base.z);
-    let c100 = stored(n.x, base.y, base.z);
-    let c010 = stored(base.x, n.y, base.z);
-    let c110 = stored(n.x, n.y, base.z);
-    let c001 = stored(base.x, base.y, n.z);
-    let c101 = stored(n.x, base.y, n.z);
-    let c011 = stored(base.x, n.y, n.z);
-    let c111 = stored(n.x, n.y, n.z);
-    let z0 = mix(mix(c000, c100, f.x), mix(c010, c110, f.x), f.y);
-    let z1 = mix(mix(c001, c101, f.x), mix(c011, c111, f.x), f.y);
-    return mix(z0, z1, f.z);
+fn volume_brick_depth() -> f32 {
+    return mpr.brick_depth;
 }
 
 fn inside(v: vec3<f32>) -> bool {
     let eps = 1e-3;
     return all(v >= vec3<f32>(-eps)) && all(v <= mpr.dims - vec3<f32>(1.0 - eps));
-}
-
-fn voi_linear(x: f32) -> f32 {
-    let c = mpr.window.x;
-    let w = max(mpr.window.y, 1.0);
-    return clamp((x - (c - 0.5)) / max(w - 1.0, 1e-3) + 0.5, 0.0, 1.0);
-}
-
-fn linear_from_srgb(c: f32) -> f32 {
-    if c <= 0.04045 {
-        return c / 12.92;
-    }
-    return pow((c + 0.055) / 1.055, 2.4);
 }
 
 @fragment
@@ -138,7 +91,7 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     if mpr.mode < 0.5 {
         acc = acc / count;
     }
-    var gray = voi_linear(acc);
+    var gray = voi_linear(acc, mpr.window);
     if mpr.invert > 0.5 {
         gray = 1.0 - gray;
     }

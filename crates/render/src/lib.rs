@@ -18,7 +18,8 @@
 //!   device's limits and a memory budget; geometry from `rangsi-volume`.
 //! - [`VrRenderer`], [`VrView`]: 3D volume rendering of the same [`GpuVolume`] by ray
 //!   casting (`shader/vr.wgsl`): MIP, or a transfer function with shading, clip box,
-//!   adaptive step, early ray termination and empty-space skipping; camera, transfer
+//!   adaptive quality (an interactive view is a reduced-resolution preview with a
+//!   coarser step), early ray termination and empty-space skipping; camera, transfer
 //!   functions and the CPU oracle in `rangsi_volume::vr`.
 //!
 //! This crate knows nothing about Leptos or the DOM: the viewer hands it a
@@ -44,7 +45,10 @@ pub use volume::{
     GpuVolume, MAX_BRICKS, MAX_PANES, MprRenderer, MprUniform, MprView, Pane, SliceTexels,
     VolumeFormat, VolumeLayout,
 };
-pub use vr::{BLOCK_SIZE, BlockAtlas, VrRenderer, VrUniform, VrView};
+pub use vr::{
+    BLOCK_SIZE, BlockAtlas, PREVIEW_MAX_SIDE, PREVIEW_SCALE, VrRenderer, VrUniform, VrView,
+    preview_scale,
+};
 pub use wgpu;
 
 /// Errors of GPU set-up, upload and drawing.

@@ -1,7 +1,8 @@
 //! What the 2D, MPR and volume renderers build alike: a render pipeline that draws
-//! with `vs_main` and one fragment entry into one colour target with no blending, and
-//! the bind-group layout of a volume's bricks (shared, so one `GpuVolume` bind group
-//! fits the MPR and the volume-rendering pipelines).
+//! with `vs_main` and one fragment entry into one colour target with no blending, a
+//! render pass into one target, the bind-group layout of a volume's bricks (shared, so
+//! one `GpuVolume` bind group fits the MPR and the volume-rendering pipelines), and
+//! the volume shaders' source with their shared prelude (`shader/volume.wgsl`).
 
 use crate::volume::{MAX_BRICKS, VolumeFormat};
 
@@ -65,5 +66,39 @@ pub(crate) fn volume_layout(device: &wgpu::Device, format: VolumeFormat) -> wgpu
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some("volume"),
         entries: &entries,
+    })
+}
+
+/// The source of a volume shader: `shader/volume.wgsl` (bricks, sampling) for voxels
+/// of `format` read from `bricks` bricks (1, or [`MAX_BRICKS`] for any), then `main`.
+pub(crate) fn volume_shader(main: &str, format: VolumeFormat, bricks: u32) -> String {
+    let prelude = include_str!("../shader/volume.wgsl")
+        .replace("VOXEL_TEXTURE", format.wgsl_type())
+        .replace("BRICK_COUNT", &bricks.clamp(1, MAX_BRICKS).to_string());
+    prelude + main
+}
+
+/// A render pass into `target`, cleared or loaded as `load` says.
+pub(crate) fn begin_pass<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    target: &wgpu::TextureView,
+    label: &str,
+    load: wgpu::LoadOp<wgpu::Color>,
+) -> wgpu::RenderPass<'e> {
+    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view: target,
+            depth_slice: None,
+            resolve_target: None,
+            ops: wgpu::Operations {
+                load,
+                store: wgpu::StoreOp::Store,
+            },
+        })],
+        depth_stencil_attachment: None,
+        timestamp_writes: None,
+        occlusion_query_set: None,
+        multiview_mask: None,
     })
 }

@@ -18,7 +18,7 @@ use rangsi_volume::{Affine, Vec3};
 pub const MAX_BRICKS: u32 = 4;
 
 /// Stored value type of a volume's texture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VolumeFormat {
     I16,
     U16,
@@ -277,6 +277,7 @@ pub struct MprRenderer {
     queue: wgpu::Queue,
     target_format: wgpu::TextureFormat,
     max_3d_side: u32,
+    /// By format, then one brick / any number of bricks.
     pipelines: Vec<wgpu::RenderPipeline>,
     volume_layouts: Vec<wgpu::BindGroupLayout>,
     uniform_buffer: wgpu::Buffer,
@@ -328,24 +329,32 @@ impl MprRenderer {
                 }),
             }],
         });
+        // Per format, one pipeline for a volume in one brick (one texture read per
+        // texel, no choice of brick: software rasterizers run every branch) and one
+        // for any number of bricks.
         let mut pipelines = Vec::new();
         let mut volume_layouts = Vec::new();
         for format in [VolumeFormat::I16, VolumeFormat::U16] {
             let volume_layout = crate::pipeline::volume_layout(device, format);
-            let source =
-                include_str!("../shader/mpr.wgsl").replace("VOXEL_TEXTURE", format.wgsl_type());
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("mpr.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            });
-            pipelines.push(crate::pipeline::draw_pipeline(
-                device,
-                "mpr",
-                &[&uniform_layout, &volume_layout],
-                &module,
-                "fs_main",
-                target_format,
-            ));
+            for bricks in [1, MAX_BRICKS] {
+                let source = crate::pipeline::volume_shader(
+                    include_str!("../shader/mpr.wgsl"),
+                    format,
+                    bricks,
+                );
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some("mpr.wgsl"),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+                pipelines.push(crate::pipeline::draw_pipeline(
+                    device,
+                    "mpr",
+                    &[&uniform_layout, &volume_layout],
+                    &module,
+                    "fs_main",
+                    target_format,
+                ));
+            }
             volume_layouts.push(volume_layout);
         }
         MprRenderer {
@@ -567,23 +576,9 @@ impl MprRenderer {
             } else {
                 wgpu::LoadOp::Load
             };
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("mpr"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: target,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load,
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            pass.set_pipeline(&self.pipelines[volume.format.index()]);
+            let mut pass = crate::pipeline::begin_pass(&mut encoder, target, "mpr", load);
+            let many_bricks = usize::from(volume.layout.bricks > 1);
+            pass.set_pipeline(&self.pipelines[volume.format.index() * 2 + many_bricks]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
             for (k, (view, _)) in panes.iter().enumerate() {
                 let [w, h] = view.viewport_px;

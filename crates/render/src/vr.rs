@@ -12,8 +12,16 @@
 //! noticed: upload into a new volume instead). Only textures and a uniform buffer are bound (WebGL2 has no storage
 //! buffers in fragment shaders); the atlas is an `Rg32Sint` target, colour-renderable
 //! on WebGL2 and WebGPU; a volume whose atlas would exceed the 2D texture limit is
-//! drawn without skipping. Adaptive quality is the view's `step_mm`
-//! ([`rangsi_volume::vr::Quality`]): coarse while dragging, fine when still.
+//! drawn without skipping.
+//!
+//! Adaptive quality follows the view's `step_mm` ([`rangsi_volume::vr::Quality`]): a
+//! view sampled as coarsely as [`Quality::Interactive`] (while the user drags) is also
+//! drawn at 1/[`preview_scale`] of the resolution per axis (1/2, less on big canvases)
+//! into an offscreen preview and upscaled bilinearly into the target (`fs_upscale`) —
+//! invisible to the caller.
+//! The ray caster is compiled per mode and per brick count ([`Variant`], created on
+//! first use), so software rasterizers, which run both sides of every branch, pay
+//! only for the code the view needs.
 
 use wgpu::util::DeviceExt;
 
@@ -21,14 +29,40 @@ use crate::volume::VolumeFormat;
 use crate::{Gpu, GpuVolume, RenderError, VolumeLayout};
 use rangsi_volume::Affine;
 use rangsi_volume::vr::{
-    EARLY_TERMINATION, LUT_GROUPS, LUT_SIZE, MAX_SAMPLES, TransferFunction, VrMode, VrScene,
+    LUT_GROUPS, LUT_SIZE, MAX_SAMPLES, Quality, TransferFunction, VrMode, VrScene, grid_spacing,
 };
+use std::collections::HashMap;
 
 /// What a VR view shows: the same description the CPU reference renders.
 pub type VrView = VrScene;
 
 /// Side of an empty-space-skipping block, in texture voxels.
 pub const BLOCK_SIZE: u32 = 16;
+
+/// Full-size pixels per preview pixel, along each axis, of a view drawn at
+/// [`Quality::Interactive`], at the least: a quarter of the rays.
+pub const PREVIEW_SCALE: u32 = 2;
+
+/// The longest side of a preview, in rays: larger views are previewed at a larger
+/// scale, so that dragging costs about the same on any canvas.
+pub const PREVIEW_MAX_SIDE: u32 = 384;
+
+/// The preview scale of `view` of a volume whose voxels map from patient space by
+/// `voxel_from_patient`: when its step is as coarse as [`Quality::Interactive`]
+/// ([`Quality::of_step`]), [`PREVIEW_SCALE`] or more, to keep within
+/// [`PREVIEW_MAX_SIDE`]; else 1 (full resolution).
+pub fn preview_scale(view: &VrView, voxel_from_patient: &Affine) -> u32 {
+    let Some(spacing) = grid_spacing(voxel_from_patient) else {
+        return 1;
+    };
+    let [w, h] = view.viewport_px;
+    match Quality::of_step(view.step_mm, spacing) {
+        Quality::Interactive if w > 1 && h > 1 => {
+            PREVIEW_SCALE.max(w.max(h).div_ceil(PREVIEW_MAX_SIDE))
+        }
+        _ => 1,
+    }
+}
 
 /// `struct Vr` of `shader/vr.wgsl`, byte for byte (224 bytes).
 #[repr(C)]
@@ -56,7 +90,8 @@ pub struct VrUniform {
     pub atlas_cols: f32,
     pub block_size: f32,
     pub early_alpha: f32,
-    pub _pad: f32,
+    /// Full-size pixels per framebuffer pixel (above 1: a preview).
+    pub px_scale: f32,
 }
 
 /// How the 16³ blocks of a layout are tiled in the 2D min/max atlas: k-layers of
@@ -133,24 +168,57 @@ impl VrUniform {
             lut: [lut.min as f32, lut.scale() as f32],
             atlas_cols: atlas.cols as f32,
             block_size: BLOCK_SIZE as f32,
-            early_alpha: EARLY_TERMINATION as f32,
-            _pad: 0.0,
+            early_alpha: Quality::of_step(
+                view.step_mm,
+                grid_spacing(voxel_from_patient).unwrap_or([1.0; 3]),
+            )
+            .early_termination() as f32,
+            px_scale: 1.0,
         }
     }
 }
 
-/// The shader source for a volume format: `shader/vr.wgsl` with `stored()` and
-/// `trilinear()` taken from `shader/mpr.wgsl`, so both renderers sample alike.
-fn shader_source(format: VolumeFormat) -> String {
-    let mpr = include_str!("../shader/mpr.wgsl");
-    let sampling = match (mpr.find("fn stored("), mpr.find("fn inside(")) {
-        (Some(a), Some(b)) if a < b => mpr[a..b].replace("mpr.", "vr."),
-        // Unreachable while mpr.wgsl keeps the two functions (a unit test checks).
-        _ => String::new(),
-    };
-    include_str!("../shader/vr.wgsl")
-        .replace("//! SAMPLING_FUNCTIONS", &sampling)
-        .replace("VOXEL_TEXTURE", format.wgsl_type())
+/// One compiled ray caster: the mode is a constant of the shader, and a volume in one
+/// brick reads one texture without choosing per texel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Variant {
+    format: VolumeFormat,
+    /// 1, or [`crate::MAX_BRICKS`] (any).
+    bricks: u32,
+    /// 0 MIP, 1 composite, 2 composite shaded.
+    mode: u32,
+}
+
+impl Variant {
+    fn new(volume: &GpuVolume, mode: VrMode) -> Variant {
+        Variant {
+            format: volume.format,
+            bricks: if volume.layout.bricks <= 1 {
+                1
+            } else {
+                crate::MAX_BRICKS
+            },
+            mode: match mode {
+                VrMode::Mip { .. } => 0,
+                VrMode::Composite { shading: false } => 1,
+                VrMode::Composite { shading: true } => 2,
+            },
+        }
+    }
+
+    /// The shader source: `shader/vr.wgsl` after the prelude it shares with MPR
+    /// (bricks, `stored()`, `trilinear()`).
+    fn source(self) -> String {
+        crate::pipeline::volume_shader(include_str!("../shader/vr.wgsl"), self.format, self.bricks)
+            .replace("RENDER_MODE", &self.mode.to_string())
+    }
+}
+
+/// The reduced-resolution target of interactive views, kept while its size holds.
+struct Preview {
+    size: [u32; 2],
+    view: wgpu::TextureView,
+    bind_group: wgpu::BindGroup,
 }
 
 /// The min/max atlas of the volume drawn last.
@@ -169,9 +237,16 @@ pub struct VrRenderer {
     queue: wgpu::Queue,
     target_format: wgpu::TextureFormat,
     max_2d_side: u32,
-    pipelines: Vec<wgpu::RenderPipeline>,
-    block_pipelines: Vec<wgpu::RenderPipeline>,
+    /// Ray casters by variant and the format they draw into (target or preview).
+    pipelines: HashMap<(Variant, wgpu::TextureFormat), wgpu::RenderPipeline>,
+    /// Atlas builders by variant (mode 0).
+    block_pipelines: HashMap<Variant, wgpu::RenderPipeline>,
+    upscale_pipeline: Option<wgpu::RenderPipeline>,
+    volume_layouts: Vec<wgpu::BindGroupLayout>,
     frame_layout: wgpu::BindGroupLayout,
+    build_layout: wgpu::BindGroupLayout,
+    preview_layout: wgpu::BindGroupLayout,
+    preview_sampler: wgpu::Sampler,
     uniform_buffer: wgpu::Buffer,
     build_bind_group: wgpu::BindGroup,
     lut_texture: wgpu::Texture,
@@ -179,7 +254,9 @@ pub struct VrRenderer {
     lut_of: Option<TransferFunction>,
     empty_atlas: wgpu::TextureView,
     blocks: Option<Blocks>,
+    preview: Option<Preview>,
     skipping: bool,
+    previews: bool,
 }
 
 impl VrRenderer {
@@ -230,73 +307,57 @@ impl VrRenderer {
                 resource: uniform_buffer.as_entire_binding(),
             }],
         });
-        let texture_2d = |label, width, height, format, usage| {
-            device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size: wgpu::Extent3d {
-                    width,
-                    height,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format,
-                usage,
-                view_formats: &[],
-            })
-        };
         let lut_texture = texture_2d(
+            device,
             "vr lut",
-            LUT_SIZE as u32,
-            2,
+            [LUT_SIZE as u32, 2],
             wgpu::TextureFormat::Rgba32Float,
             wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
         );
         let lut_view = lut_texture.create_view(&wgpu::TextureViewDescriptor::default());
         let empty_atlas = texture_2d(
+            device,
             "vr no blocks",
-            1,
-            1,
+            [1, 1],
             wgpu::TextureFormat::Rg32Sint,
             wgpu::TextureUsages::TEXTURE_BINDING,
         )
         .create_view(&wgpu::TextureViewDescriptor::default());
-        let mut pipelines = Vec::new();
-        let mut block_pipelines = Vec::new();
-        for format in [VolumeFormat::I16, VolumeFormat::U16] {
-            // The same layout as MprRenderer's, so a GpuVolume's bind group fits both.
-            let volume_layout = crate::pipeline::volume_layout(device, format);
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("vr.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(shader_source(format).into()),
-            });
-            let pipeline = |label, group0: &wgpu::BindGroupLayout, entry, target| {
-                crate::pipeline::draw_pipeline(
-                    device,
-                    label,
-                    &[group0, &volume_layout],
-                    &module,
-                    entry,
-                    target,
-                )
-            };
-            pipelines.push(pipeline("vr", &frame_layout, "fs_main", target_format));
-            block_pipelines.push(pipeline(
-                "vr blocks",
-                &build_layout,
-                "fs_blocks",
-                wgpu::TextureFormat::Rg32Sint,
-            ));
-        }
+        let preview_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("vr preview"),
+            entries: &[
+                texture_entry(0, wgpu::TextureSampleType::Float { filterable: true }),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
+        });
+        let preview_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("vr preview"),
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            ..Default::default()
+        });
+        // The same layout as MprRenderer's, so a GpuVolume's bind group fits both.
+        let volume_layouts = [VolumeFormat::I16, VolumeFormat::U16]
+            .map(|format| crate::pipeline::volume_layout(device, format))
+            .into();
         VrRenderer {
             device: device.clone(),
             queue: gpu.queue.clone(),
             target_format,
             max_2d_side: device.limits().max_texture_dimension_2d,
-            pipelines,
-            block_pipelines,
+            pipelines: HashMap::new(),
+            block_pipelines: HashMap::new(),
+            upscale_pipeline: None,
+            volume_layouts,
             frame_layout,
+            build_layout,
+            preview_layout,
+            preview_sampler,
             uniform_buffer,
             build_bind_group,
             lut_texture,
@@ -304,7 +365,107 @@ impl VrRenderer {
             lut_of: None,
             empty_atlas,
             blocks: None,
+            preview: None,
             skipping: true,
+            previews: true,
+        }
+    }
+
+    /// The pipeline of `variant`'s `entry` over bind groups 0 (`group0`), 1 (the
+    /// volume) and `extra`, drawing into `target`.
+    fn create_pipeline(
+        &self,
+        variant: Variant,
+        label: &str,
+        group0: &wgpu::BindGroupLayout,
+        extra: Option<&wgpu::BindGroupLayout>,
+        entry: &str,
+        target: wgpu::TextureFormat,
+    ) -> wgpu::RenderPipeline {
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("vr.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(variant.source().into()),
+            });
+        let mut groups = vec![group0, &self.volume_layouts[variant.format.index()]];
+        groups.extend(extra);
+        crate::pipeline::draw_pipeline(&self.device, label, &groups, &module, entry, target)
+    }
+
+    /// Compiles, on first use, the pipelines a draw of `variant` into `target` needs.
+    fn prepare(&mut self, variant: Variant, target: wgpu::TextureFormat, upscale: bool) {
+        if !self.pipelines.contains_key(&(variant, target)) {
+            let p =
+                self.create_pipeline(variant, "vr", &self.frame_layout, None, "fs_main", target);
+            self.pipelines.insert((variant, target), p);
+        }
+        let builder = Variant { mode: 0, ..variant };
+        if !self.block_pipelines.contains_key(&builder) {
+            let p = self.create_pipeline(
+                builder,
+                "vr blocks",
+                &self.build_layout,
+                None,
+                "fs_blocks",
+                wgpu::TextureFormat::Rg32Sint,
+            );
+            self.block_pipelines.insert(builder, p);
+        }
+        if upscale && self.upscale_pipeline.is_none() {
+            self.upscale_pipeline = Some(self.create_pipeline(
+                builder,
+                "vr upscale",
+                &self.frame_layout,
+                Some(&self.preview_layout),
+                "fs_upscale",
+                self.target_format,
+            ));
+        }
+    }
+
+    /// Makes the preview target fit a `viewport` drawn at 1/`scale` (anew when its
+    /// size changes).
+    fn fit_preview(&mut self, viewport: [u32; 2], scale: u32) {
+        let size = viewport.map(|x| x.div_ceil(scale).max(1));
+        if self.preview.as_ref().is_none_or(|p| p.size != size) {
+            let texture = texture_2d(
+                &self.device,
+                "vr preview",
+                size,
+                self.preview_format(),
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            );
+            let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("vr preview"),
+                layout: &self.preview_layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::TextureView(&view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::Sampler(&self.preview_sampler),
+                    },
+                ],
+            });
+            self.preview = Some(Preview {
+                size,
+                view,
+                bind_group,
+            });
+        }
+    }
+
+    /// The preview's format: filterable everywhere, sRGB when the target is (the ray
+    /// caster then writes the same values into either).
+    fn preview_format(&self) -> wgpu::TextureFormat {
+        if self.target_format.is_srgb() {
+            wgpu::TextureFormat::Rgba8UnormSrgb
+        } else {
+            wgpu::TextureFormat::Rgba8Unorm
         }
     }
 
@@ -312,6 +473,12 @@ impl VrRenderer {
     /// picture must not change).
     pub fn set_empty_space_skipping(&mut self, on: bool) {
         self.skipping = on;
+    }
+
+    /// Turns reduced-resolution previews of interactive views on or off (on by
+    /// default; off to compare a preview with the full-resolution picture).
+    pub fn set_previews(&mut self, on: bool) {
+        self.previews = on;
     }
 
     /// Lets go of the min/max atlas, and with it the last drawn volume.
@@ -385,20 +552,13 @@ impl VrRenderer {
         if atlas.size[0] > self.max_2d_side || atlas.size[1] > self.max_2d_side {
             return Vec::new();
         }
-        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("vr blocks"),
-            size: wgpu::Extent3d {
-                width: atlas.size[0],
-                height: atlas.size[1],
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rg32Sint,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-            view_formats: &[],
-        });
+        let texture = texture_2d(
+            &self.device,
+            "vr blocks",
+            atlas.size,
+            wgpu::TextureFormat::Rg32Sint,
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+        );
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
         self.blocks = Some(Blocks {
             volume: volume.bind_group.clone(),
@@ -410,7 +570,8 @@ impl VrRenderer {
     }
 
     /// Draws `view` of `volume` (source voxels from patient space by
-    /// `voxel_from_patient`) into `target`.
+    /// `voxel_from_patient`) into `target`; an interactive view at reduced resolution
+    /// ([`preview_scale`]).
     pub fn draw(
         &mut self,
         target: &wgpu::TextureView,
@@ -433,8 +594,24 @@ impl VrRenderer {
         } else {
             0.0
         };
+        let scale = if self.previews {
+            preview_scale(view, voxel_from_patient)
+        } else {
+            1
+        };
+        uniform.px_scale = scale as f32;
         self.queue
             .write_buffer(&self.uniform_buffer, 0, bytemuck::bytes_of(&uniform));
+        let variant = Variant::new(volume, view.mode);
+        let ray_target = if scale > 1 {
+            self.preview_format()
+        } else {
+            self.target_format
+        };
+        self.prepare(variant, ray_target, scale > 1);
+        if scale > 1 {
+            self.fit_preview(view.viewport_px, scale);
+        }
         let atlas_view = self.blocks.as_ref().map_or(&self.empty_atlas, |b| &b.view);
         let frame_bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("vr"),
@@ -457,8 +634,12 @@ impl VrRenderer {
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("vr") });
-        let format = volume.format.index();
-        if let (false, Some(blocks)) = (build.is_empty(), &self.blocks) {
+        let builder = Variant { mode: 0, ..variant };
+        if let (false, Some(blocks), Some(pipeline)) = (
+            build.is_empty(),
+            &self.blocks,
+            self.block_pipelines.get(&builder),
+        ) {
             // Only the tiles of the layers to build; the others keep their values.
             let a = blocks.atlas;
             let all = build.len() == a.blocks[2] as usize;
@@ -467,8 +648,9 @@ impl VrRenderer {
             } else {
                 wgpu::LoadOp::Load
             };
-            let mut pass = begin(&mut encoder, &blocks.view, "vr blocks", load);
-            pass.set_pipeline(&self.block_pipelines[format]);
+            let mut pass =
+                crate::pipeline::begin_pass(&mut encoder, &blocks.view, "vr blocks", load);
+            pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &self.build_bind_group, &[]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
             if all {
@@ -486,12 +668,22 @@ impl VrRenderer {
                 }
             }
         }
-        {
-            let clear = wgpu::LoadOp::Clear(wgpu::Color::BLACK);
-            let mut pass = begin(&mut encoder, target, "vr", clear);
-            pass.set_pipeline(&self.pipelines[format]);
+        let clear = wgpu::LoadOp::Clear(wgpu::Color::BLACK);
+        let preview = self.preview.as_ref().filter(|_| scale > 1);
+        if let Some(pipeline) = self.pipelines.get(&(variant, ray_target)) {
+            let into = preview.map_or(target, |p| &p.view);
+            let mut pass = crate::pipeline::begin_pass(&mut encoder, into, "vr", clear);
+            pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &frame_bind_group, &[]);
             pass.set_bind_group(1, &volume.bind_group, &[]);
+            pass.draw(0..3, 0..1);
+        }
+        if let (Some(preview), Some(pipeline)) = (preview, &self.upscale_pipeline) {
+            let mut pass = crate::pipeline::begin_pass(&mut encoder, target, "vr upscale", clear);
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &frame_bind_group, &[]);
+            pass.set_bind_group(1, &volume.bind_group, &[]);
+            pass.set_bind_group(2, &preview.bind_group, &[]);
             pass.draw(0..3, 0..1);
         }
         self.queue.submit([encoder.finish()]);
@@ -516,27 +708,27 @@ impl VrRenderer {
     }
 }
 
-fn begin<'e>(
-    encoder: &'e mut wgpu::CommandEncoder,
-    target: &wgpu::TextureView,
+/// A 2D texture of one mip level.
+fn texture_2d(
+    device: &wgpu::Device,
     label: &str,
-    load: wgpu::LoadOp<wgpu::Color>,
-) -> wgpu::RenderPass<'e> {
-    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+    [width, height]: [u32; 2],
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
-        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-            view: target,
-            depth_slice: None,
-            resolve_target: None,
-            ops: wgpu::Operations {
-                load,
-                store: wgpu::StoreOp::Store,
-            },
-        })],
-        depth_stencil_attachment: None,
-        timestamp_writes: None,
-        occlusion_query_set: None,
-        multiview_mask: None,
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
     })
 }
 
@@ -558,14 +750,18 @@ mod tests {
     }
 
     #[test]
-    fn the_shader_takes_its_sampling_from_mpr() {
-        let s = shader_source(VolumeFormat::U16);
+    fn the_shader_takes_its_sampling_from_the_prelude() {
+        let variant = Variant {
+            format: VolumeFormat::U16,
+            bricks: 1,
+            mode: 2,
+        };
+        let s = variant.source();
         assert!(s.contains("fn stored(") && s.contains("fn trilinear("));
-        assert!(
-            !s.contains("mpr.dims")
-                && !s.contains("SAMPLING_FUNCTIONS")
-                && !s.contains("VOXEL_TEXTURE")
-        );
+        assert!(s.contains("const BRICKS: i32 = 1;") && s.contains("const MODE: i32 = 2;"));
+        for marker in ["VOXEL_TEXTURE", "BRICK_COUNT", "RENDER_MODE"] {
+            assert!(!s.contains(marker), "{marker}");
+        }
         assert_eq!(s.matches("fn trilinear(").count(), 1);
     }
 
@@ -598,6 +794,38 @@ mod tests {
             (u.clip_min, u.clip_max),
             ([50.0, 0.0, 10.0], [150.0, 255.0, 20.0])
         );
+    }
+
+    #[test]
+    fn previews_are_for_interactive_views_and_bounded_in_size() {
+        use rangsi_volume::vr::{Camera, ClipBox, ViewFrom};
+        let spacing = [0.7, 0.7, 1.0];
+        let voxel_from_patient = Affine {
+            columns: [
+                [1.0 / 0.7, 0.0, 0.0],
+                [0.0, 1.0 / 0.7, 0.0],
+                [0.0, 0.0, 1.0],
+            ],
+            translation: [0.0; 3],
+        };
+        let view = |quality: Quality, viewport_px| VrView {
+            camera: Camera::new(ViewFrom::Anterior, [0.0; 3], 1.0),
+            viewport_px,
+            mode: VrMode::Mip {
+                window: [40.0, 400.0],
+            },
+            transfer_function: TransferFunction::ct_bone(),
+            clip: ClipBox::whole([512, 512, 300]),
+            step_mm: quality.step_mm(spacing),
+            rescale_slope: 1.0,
+            rescale_intercept: -1024.0,
+        };
+        let scale = |q, v| preview_scale(&view(q, v), &voxel_from_patient);
+        assert_eq!(scale(Quality::Full, [2048, 2048]), 1);
+        assert_eq!(scale(Quality::Interactive, [96, 96]), 2);
+        assert_eq!(scale(Quality::Interactive, [512, 300]), 2);
+        assert_eq!(scale(Quality::Interactive, [1080, 1920]), 5);
+        assert_eq!(scale(Quality::Interactive, [1, 512]), 1);
     }
 
     #[test]

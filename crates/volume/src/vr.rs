@@ -15,12 +15,13 @@
 //! - Composite: the transfer function gives colour and opacity per mm α; one sample of
 //!   `step_mm` weighs `1 − (1 − α)^step_mm` (opacity correction); colours are composited
 //!   front to back over black, and a ray stops once its opacity reaches
-//!   [`EARLY_TERMINATION`]. Shading: the gradient by central differences (one voxel)
+//!   [`EARLY_TERMINATION`] ([`EARLY_TERMINATION_INTERACTIVE`] in a view whose step is as
+//!   coarse as [`Quality::Interactive`], [`Quality::of_step`] of [`grid_spacing`]). Shading: the gradient by central differences (one voxel)
 //!   in patient space as the normal, a headlight, `ambient + diffuse·|n·l| +
 //!   specular·|n·l|^shininess` (two-sided: the sign of a gradient is not a side).
 
 use crate::assemble::Volume;
-use crate::geometry::{Vec3, add, dot, norm, scale, sub, unit};
+use crate::geometry::{Affine, Vec3, add, dot, norm, scale, sub, unit};
 use crate::mpr::Plane;
 
 /// Entries of a baked [`Lut`].
@@ -31,6 +32,10 @@ pub const LUT_GROUP: usize = 4;
 pub const LUT_GROUPS: usize = LUT_SIZE / LUT_GROUP;
 /// Accumulated opacity at which a ray stops.
 pub const EARLY_TERMINATION: f64 = 0.99;
+/// Accumulated opacity at which a ray of an interactive view ([`Quality::Interactive`],
+/// drawn while the user drags) stops: the last few percent of opacity are not worth a
+/// third more samples in a preview.
+pub const EARLY_TERMINATION_INTERACTIVE: f64 = 0.95;
 /// Most samples along one ray.
 pub const MAX_SAMPLES: i64 = 4096;
 
@@ -663,6 +668,35 @@ impl Quality {
             Quality::Interactive => finest * 1.5,
         }
     }
+
+    /// The quality a view sampled every `step_mm` over a grid of `spacing` mm is drawn
+    /// at: [`Quality::Interactive`] when its samples are further apart than the finest
+    /// spacing (fewer than one a voxel: a preview), else [`Quality::Full`].
+    pub fn of_step(step_mm: f64, spacing: Vec3) -> Quality {
+        let finest = Quality::Full.step_mm(spacing) * 2.0;
+        if step_mm > finest * (1.0 + 1e-9) {
+            Quality::Interactive
+        } else {
+            Quality::Full
+        }
+    }
+
+    /// The accumulated opacity at which a ray stops at this quality.
+    pub fn early_termination(self) -> f64 {
+        match self {
+            Quality::Full => EARLY_TERMINATION,
+            Quality::Interactive => EARLY_TERMINATION_INTERACTIVE,
+        }
+    }
+}
+
+/// The distance between neighbouring voxels along each grid axis (mm) of the grid
+/// `voxel_from_patient` maps into — the lengths of the columns of its inverse, which
+/// the GPU ray caster and [`render_vr`] both judge a view's quality by.
+pub fn grid_spacing(voxel_from_patient: &Affine) -> Option<Vec3> {
+    voxel_from_patient
+        .inverse()
+        .map(|patient_from_voxel| patient_from_voxel.columns.map(norm))
 }
 
 /// Everything one volume-rendered picture depends on besides the voxels.
@@ -725,6 +759,9 @@ pub fn render_vr(volume: &Volume, voxels: &[f32], scene: &VrScene) -> VrImage {
     let vfp = &volume.voxel_from_patient;
     let clip = scene.clip.within(volume.dims);
     let step = scene.step_mm.max(1e-3);
+    let early_termination =
+        Quality::of_step(scene.step_mm, grid_spacing(vfp).unwrap_or(volume.spacing))
+            .early_termination();
     let (slope, intercept) = (scene.rescale_slope, scene.rescale_intercept);
     let value = |v: Vec3| sample_clamped(volume.dims, voxels, v) * slope + intercept;
     let mut rgba = Vec::with_capacity(w as usize * h as usize);
@@ -768,7 +805,7 @@ pub fn render_vr(volume: &Volume, voxels: &[f32], scene: &VrScene) -> VrImage {
                             acc[ch] += (1.0 - alpha) * a * rgb[ch];
                         }
                         alpha += (1.0 - alpha) * a;
-                        if alpha >= EARLY_TERMINATION {
+                        if alpha >= early_termination {
                             break;
                         }
                     }
@@ -825,6 +862,25 @@ pub fn corners(volume: &Volume) -> [Vec3; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_tells_its_quality() {
+        for spacing in [[0.7, 0.7, 1.0], [0.5, 0.5, 0.5], [1.0, 0.9, 5.0], [0.0; 3]] {
+            for q in [Quality::Full, Quality::Interactive] {
+                assert_eq!(
+                    Quality::of_step(q.step_mm(spacing), spacing),
+                    q,
+                    "{spacing:?}"
+                );
+            }
+        }
+        // 0.7 mm pixels: one sample a voxel is still full quality, 0.71 mm a preview.
+        assert_eq!(Quality::of_step(0.7, [0.7, 0.7, 1.0]), Quality::Full);
+        assert_eq!(
+            Quality::of_step(0.71, [0.7, 0.7, 1.0]),
+            Quality::Interactive
+        );
+    }
 
     fn point(value: f64, grey: f64, opacity: f64) -> ControlPoint {
         ControlPoint {
