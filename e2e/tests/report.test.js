@@ -108,6 +108,13 @@ describe('the report panel', () => {
       assert.match(await page.getByTestId('report-addendum').textContent(), new RegExp(ADDENDUM));
       assert.equal(await page.getByTestId('report-findings').inputValue(), FINDINGS, 'the signed text stays');
       await shot(page, '03-amended');
+      // The PDF link: the same session fetches a PDF.
+      const href = await page.getByTestId('report-pdf').getAttribute('href');
+      const pdf = await page.evaluate(async (u) => {
+        const r = await fetch(u);
+        return { status: r.status, type: r.headers.get('content-type'), head: new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5)) };
+      }, href);
+      assert.deepEqual(pdf, { status: 200, type: 'application/pdf', head: '%PDF-' });
     } finally {
       fs.writeFileSync(path.join(RESULTS, 'report-desktop-console.log'), b.console.join('\n'));
       await b.browser.close();

@@ -198,6 +198,7 @@ texts! {
     SavePreliminary => "บันทึกเป็นรายงานเบื้องต้น", "Save as preliminary";
     PasswordToSign => "รหัสผ่านเพื่อลงนาม", "Password to sign";
     Sign => "ลงนาม", "Sign";
+    ReportPdf => "PDF รายงาน", "PDF";
     Notifications => "การแจ้งเตือน", "Notifications";
     NoNotifications => "ไม่มีการแจ้งเตือน", "No notifications";
     // end reading tools

@@ -31,6 +31,9 @@ pub struct ReportStudy {
     pub study_id: String,
     pub description: String,
     pub referring_physician: String,
+    /// The hospital's names in Thai and English (its profile; may be empty).
+    pub hospital_name_th: String,
+    pub hospital_name_en: String,
 }
 
 /// One instance of a study: the evidence an SR lists and FHIR ImagingStudy counts.
@@ -64,7 +67,7 @@ pub struct StoredReport {
 
 const STUDY_COLS: &str = "st.id, st.hospital_id, h.code, h.name, p.patient_id, p.issuer, \
      p.patient_name, p.birth_date, p.sex, st.study_uid, st.study_date, st.study_time, \
-     st.accession, st.study_id, st.description, st.referring_physician";
+     st.accession, st.study_id, st.description, st.referring_physician, h.name_th, h.name_en";
 /// The patient and hospital of a study row `st`.
 const STUDY_JOINS: &str = "JOIN patients p ON p.id = st.patient_ref \
      JOIN hospitals h ON h.id = st.hospital_id";
@@ -87,6 +90,8 @@ fn study_from(r: &SqliteRow, at: usize) -> ReportStudy {
         study_id: r.get(at + 13),
         description: r.get(at + 14),
         referring_physician: r.get(at + 15),
+        hospital_name_th: r.get(at + 16),
+        hospital_name_en: r.get(at + 17),
     }
 }
 

@@ -4,7 +4,8 @@
 //! the font's GSUB/GPOS) and drawn glyph by glyph from an embedded subset (subsetter)
 //! of a Thai TrueType font — by default TLWG Loma from Debian's fonts-tlwg-loma-ttf
 //! (GPL-2+ with the font exception: embedding is allowed). A ToUnicode map keeps the
-//! text searchable and copyable.
+//! text searchable and copyable. Text that runs past the bottom margin continues on a
+//! new page; [`Letter::page_numbers`] numbers the pages (reports run to several).
 
 use std::collections::BTreeMap;
 
@@ -17,9 +18,12 @@ pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/tlwg/Loma.ttf";
 const PAGE_W: f32 = 595.0;
 const PAGE_H: f32 = 842.0;
 const MARGIN: f32 = 56.0;
+/// Room kept at the bottom of a page for its number.
+const FOOTER: f32 = 24.0;
 
 /// One glyph placed on the page, in points, with the original font's glyph id.
 struct Placed {
+    page: usize,
     /// Which drawn line (its text is the line's ActualText).
     line: usize,
     gid: u16,
@@ -37,7 +41,10 @@ pub struct Letter<'f> {
     to_unicode: BTreeMap<u16, String>,
     /// The text of every drawn line, in order.
     lines: Vec<String>,
-    rects: Vec<(f32, f32, f32, f32)>,
+    /// Filled rectangles: page, x, y, width, height.
+    rects: Vec<(usize, f32, f32, f32, f32)>,
+    /// The page being written (from 0).
+    page: usize,
     pub y: f32,
 }
 
@@ -60,6 +67,7 @@ impl<'f> Letter<'f> {
             to_unicode: BTreeMap::new(),
             lines: Vec::new(),
             rects: Vec::new(),
+            page: 0,
             y: PAGE_H - MARGIN,
         })
     }
@@ -122,6 +130,7 @@ impl<'f> Letter<'f> {
                 }
             }
             self.placed.push(Placed {
+                page: self.page,
                 line,
                 gid,
                 x: pen + dx as f32 * scale,
@@ -167,12 +176,36 @@ impl<'f> Letter<'f> {
         lines
     }
 
-    /// Writes a paragraph from the current line down, wrapped to the page.
+    /// Writes a paragraph from the current line down, wrapped to the page and
+    /// continued on a new page at the bottom margin.
     pub fn paragraph(&mut self, text: &str, size: f32, indent: f32) {
         for line in self.wrap(text, size, PAGE_W - 2.0 * MARGIN - indent) {
+            self.room(size * 1.5);
             self.draw(&line, MARGIN + indent, self.y - size, size);
             self.y -= size * 1.5;
         }
+    }
+
+    /// Starts a new page unless `pts` more fit above the bottom margin.
+    pub fn room(&mut self, pts: f32) {
+        if self.y - pts < MARGIN + FOOTER {
+            self.page += 1;
+            self.y = PAGE_H - MARGIN;
+        }
+    }
+
+    /// "n / N" centred at the foot of every page, after everything else is written.
+    pub fn page_numbers(&mut self, label: &str) {
+        let pages = self.page + 1;
+        let last = self.page;
+        for p in 0..pages {
+            self.page = p;
+            let text = format!("{label} {} / {pages}", p + 1);
+            let size = 9.0;
+            let x = (PAGE_W - self.width(&text, size)) / 2.0;
+            self.draw(&text, x, MARGIN - size, size);
+        }
+        self.page = last;
     }
 
     pub fn gap(&mut self, pts: f32) {
@@ -180,8 +213,9 @@ impl<'f> Letter<'f> {
     }
 
     pub fn rule(&mut self) {
+        self.room(8.0);
         self.rects
-            .push((MARGIN, self.y, PAGE_W - 2.0 * MARGIN, 0.8));
+            .push((self.page, MARGIN, self.y, PAGE_W - 2.0 * MARGIN, 0.8));
         self.y -= 8.0;
     }
 
@@ -192,7 +226,7 @@ impl<'f> Letter<'f> {
             for (c, &dark) in row.iter().enumerate() {
                 if dark {
                     self.rects
-                        .push((x + c as f32 * m, y - (r + 1) as f32 * m, m, m));
+                        .push((self.page, x + c as f32 * m, y - (r + 1) as f32 * m, m, m));
                 }
             }
         }
@@ -211,8 +245,6 @@ impl<'f> Letter<'f> {
         let mut pdf = Pdf::new();
         let catalog = Ref::new(1);
         let pages = Ref::new(2);
-        let page = Ref::new(3);
-        let content_id = Ref::new(4);
         let type0 = Ref::new(5);
         let cid = Ref::new(6);
         let descriptor = Ref::new(7);
@@ -221,14 +253,26 @@ impl<'f> Letter<'f> {
         let info = Ref::new(10);
         let font_name = Name(b"RANGSI+Loma");
 
+        // Each page is an object and its content stream, after the fixed objects.
+        let page_count = self.page + 1;
+        let page_refs: Vec<(Ref, Ref)> = (0..page_count)
+            .map(|k| {
+                let n = 11 + 2 * i32::try_from(k).unwrap_or(0);
+                (Ref::new(n), Ref::new(n + 1))
+            })
+            .collect();
         pdf.catalog(catalog).pages(pages);
-        pdf.pages(pages).kids([page]).count(1);
-        let mut p = pdf.page(page);
-        p.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
-            .parent(pages)
-            .contents(content_id);
-        p.resources().fonts().pair(Name(b"F1"), type0);
-        p.finish();
+        pdf.pages(pages)
+            .kids(page_refs.iter().map(|r| r.0))
+            .count(i32::try_from(page_count).unwrap_or(1));
+        for (page, content_id) in &page_refs {
+            let mut p = pdf.page(*page);
+            p.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
+                .parent(pages)
+                .contents(*content_id);
+            p.resources().fonts().pair(Name(b"F1"), type0);
+            p.finish();
+        }
         pdf.document_info(info)
             .title(pdf_writer::TextStr(title))
             .producer(pdf_writer::TextStr("Rangsi"));
@@ -298,46 +342,49 @@ impl<'f> Letter<'f> {
         let cmap_data = cmap.finish();
         pdf.cmap(cmap_id, &cmap_data);
 
-        let mut content = Content::new();
-        content.set_fill_gray(0.0);
-        for (x, y, w, h) in &self.rects {
-            content.rect(*x, *y, *w, *h);
-        }
-        if !self.rects.is_empty() {
-            content.fill_nonzero();
-        }
-        content.begin_text();
-        let mut current = 0.0;
-        let mut line = None;
-        for g in &self.placed {
-            // Each line's text as ActualText: extraction gets the characters in their
-            // logical order even where the shaper reordered or substituted glyphs.
-            if line != Some(g.line) {
-                if line.is_some() {
-                    content.end_marked_content();
+        for (k, (_, content_id)) in page_refs.iter().enumerate() {
+            let mut content = Content::new();
+            content.set_fill_gray(0.0);
+            let rects: Vec<_> = self.rects.iter().filter(|r| r.0 == k).collect();
+            for (_, x, y, w, h) in &rects {
+                content.rect(*x, *y, *w, *h);
+            }
+            if !rects.is_empty() {
+                content.fill_nonzero();
+            }
+            content.begin_text();
+            let mut current = 0.0;
+            let mut line = None;
+            for g in self.placed.iter().filter(|g| g.page == k) {
+                // Each line's text as ActualText: extraction gets the characters in their
+                // logical order even where the shaper reordered or substituted glyphs.
+                if line != Some(g.line) {
+                    if line.is_some() {
+                        content.end_marked_content();
+                    }
+                    let text = self.lines.get(g.line).map_or("", String::as_str);
+                    content
+                        .begin_marked_content_with_properties(Name(b"Span"))
+                        .properties()
+                        .actual_text(pdf_writer::TextStr(text));
+                    line = Some(g.line);
                 }
-                let text = self.lines.get(g.line).map_or("", String::as_str);
-                content
-                    .begin_marked_content_with_properties(Name(b"Span"))
-                    .properties()
-                    .actual_text(pdf_writer::TextStr(text));
-                line = Some(g.line);
+                if (g.size - current).abs() > f32::EPSILON {
+                    content.set_font(Name(b"F1"), g.size);
+                    current = g.size;
+                }
+                content.set_text_matrix([1.0, 0.0, 0.0, 1.0, g.x, g.y]);
+                let cid = new_gid(g.gid).to_be_bytes();
+                content.show(Str(&cid));
             }
-            if (g.size - current).abs() > f32::EPSILON {
-                content.set_font(Name(b"F1"), g.size);
-                current = g.size;
+            if line.is_some() {
+                content.end_marked_content();
             }
-            content.set_text_matrix([1.0, 0.0, 0.0, 1.0, g.x, g.y]);
-            let cid = new_gid(g.gid).to_be_bytes();
-            content.show(Str(&cid));
+            content.end_text();
+            let data = content.finish();
+            pdf.stream(*content_id, &miniz_deflate(&data))
+                .filter(Filter::FlateDecode);
         }
-        if line.is_some() {
-            content.end_marked_content();
-        }
-        content.end_text();
-        let data = content.finish();
-        pdf.stream(content_id, &miniz_deflate(&data))
-            .filter(Filter::FlateDecode);
         Ok(pdf.finish())
     }
 }

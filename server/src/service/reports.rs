@@ -699,6 +699,175 @@ impl Archive {
     }
 }
 
+
+/// DICOM DA as `YYYY-MM-DD (พ.ศ. YYYY+543)`; anything else as it is.
+fn pdf_date(da: &str) -> String {
+    let d = da.trim();
+    match d.get(0..4).and_then(|y| y.parse::<u32>().ok()) {
+        Some(year) if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) => {
+            format!(
+                "{}-{}-{} (พ.ศ. {})",
+                &d[0..4],
+                &d[4..6],
+                &d[6..8],
+                year + 543
+            )
+        }
+        _ => d.to_owned(),
+    }
+}
+
+/// The report as a PDF: the hospital's header, patient and study, the sections, the
+/// critical result, addenda and the signature block, pages numbered.
+fn report_pdf(
+    r: &StoredReport,
+    addenda: &[rangsi_wire::reports::Addendum],
+    font: &[u8],
+) -> Result<Vec<u8>> {
+    use super::letter::Letter;
+    let s = &r.study;
+    let mut l = Letter::new(font)?;
+    let name_th = if s.hospital_name_th.is_empty() {
+        &s.hospital_name
+    } else {
+        &s.hospital_name_th
+    };
+    l.paragraph(name_th, 18.0, 0.0);
+    if !s.hospital_name_en.is_empty() {
+        l.paragraph(&s.hospital_name_en, 12.0, 0.0);
+    }
+    l.rule();
+    l.paragraph("รายงานผลการตรวจทางรังสีวิทยา / Radiology report", 15.0, 0.0);
+    match r.state {
+        ReportState::Draft => l.paragraph("ฉบับร่าง ยังไม่ลงนาม / DRAFT, not signed", 12.0, 0.0),
+        ReportState::Preliminary => l.paragraph(
+            "รายงานเบื้องต้น ยังไม่ลงนาม / PRELIMINARY, not signed",
+            12.0,
+            0.0,
+        ),
+        ReportState::Final | ReportState::Amended => {}
+    }
+    l.gap(4.0);
+    let patient = s.patient_name.replace('^', " ");
+    let sex = match s.sex.trim() {
+        "M" => "ชาย / M",
+        "F" => "หญิง / F",
+        "" => "-",
+        _ => "อื่น ๆ / O",
+    };
+    for line in [
+        format!("ผู้ป่วย / Patient: {}   HN: {}", patient.trim(), s.patient_id),
+        format!(
+            "วันเกิด / Born: {}   เพศ / Sex: {sex}",
+            pdf_date(&s.birth_date)
+        ),
+        format!(
+            "การตรวจ / Study: {}   วันที่ / Date: {}",
+            s.description,
+            pdf_date(&s.study_date)
+        ),
+        format!(
+            "เลขที่ตรวจ / Accession: {}   Study UID: {}",
+            s.accession, s.study_uid
+        ),
+    ] {
+        l.paragraph(&line, 10.5, 0.0);
+    }
+    l.rule();
+    for (title, text) in [
+        ("สิ่งที่ตรวจพบ / Findings", &r.content.findings),
+        ("สรุปผล / Impression", &r.content.impression),
+        ("คำแนะนำ / Recommendation", &r.content.recommendation),
+    ] {
+        if text.trim().is_empty() {
+            continue;
+        }
+        l.gap(4.0);
+        l.paragraph(title, 12.5, 0.0);
+        l.paragraph(text.trim(), 11.0, 12.0);
+    }
+    if r.content.critical {
+        l.gap(6.0);
+        l.paragraph(
+            "ผลวิกฤต / CRITICAL RESULT: แพทย์ผู้ส่งตรวจต้องรับทราบ / the requester must acknowledge",
+            12.0,
+            0.0,
+        );
+        if let (Some(by), Some(at)) = (&r.critical_ack_by, &r.critical_ack_at) {
+            l.paragraph(
+                &format!("รับทราบโดย / Acknowledged by {by}, {at}"),
+                10.5,
+                12.0,
+            );
+        }
+    }
+    for a in addenda {
+        l.gap(6.0);
+        l.paragraph(
+            &format!("ข้อความเพิ่มเติม / Addendum: {}, {}", a.author, a.signed_at),
+            12.0,
+            0.0,
+        );
+        l.paragraph(a.text.trim(), 11.0, 12.0);
+    }
+    l.gap(10.0);
+    l.rule();
+    match (&r.signed_by, &r.signed_at) {
+        (Some(by), Some(at)) => {
+            l.paragraph(
+                &format!("ลงนามอิเล็กทรอนิกส์โดย / Electronically signed by: {by}"),
+                11.0,
+                0.0,
+            );
+            l.paragraph(&format!("เมื่อ / At: {at}"), 10.5, 0.0);
+            if let Some(sr) = &r.sr_sop_uid {
+                l.paragraph(&format!("DICOM SR: {sr}"), 9.0, 0.0);
+            }
+        }
+        _ => l.paragraph(
+            &format!("ผู้เขียน / Author: {} (ยังไม่ลงนาม / not signed)", r.author),
+            11.0,
+            0.0,
+        ),
+    }
+    l.page_numbers("หน้า / Page");
+    l.finish(font, "Radiology report")
+}
+
+impl Archive {
+    /// The report as a PDF (`font_path`: a TrueType font with Thai, as for letters).
+    pub async fn report_pdf(
+        &self,
+        who: &Principal,
+        id: i64,
+        font_path: &std::path::Path,
+    ) -> Result<Vec<u8>> {
+        let r = self.load_report(who, id).await?;
+        let addenda = self.index().report_addenda(id).await?;
+        let font = tokio::fs::read(font_path).await.map_err(|e| {
+            ServiceError::Internal(format!(
+                "report font {}: {e} (install fonts-tlwg-loma-ttf or set RANGSI_LETTER_FONT)",
+                font_path.display()
+            ))
+        })?;
+        let pdf =
+            tokio::task::spawn_blocking(move || report_pdf(&r, &addenda, &font).map(|p| (p, r)))
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let (pdf, r) = pdf;
+        self.audit(
+            who,
+            "report",
+            &r.study.study_uid,
+            &r.study.patient_id,
+            &format!("pdf {id}"),
+            "ok",
+        )
+        .await?;
+        Ok(pdf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //!   `GET|PUT /api/reports/{id}`, `POST /api/reports/{id}/sign`,
 //!   `POST /api/reports/{id}/addenda`, `POST /api/reports/{id}/acknowledge`,
 //!   `GET /api/reports/{id}/fhir` (FHIR R4 Bundle, `application/fhir+json`),
+//!   `GET /api/reports/{id}/pdf` (the report as PDF, Thai shaped, pages numbered),
 //!   `GET /api/reports/turnaround[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (administrators);
 //! - `GET /api/report-templates[?lang=th|en&modality=CT&body_part=HEAD]`,
 //!   `POST /api/report-templates`, `PUT|DELETE /api/report-templates/{id}` (admins);
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/{id}/addenda", post(addendum))
         .route("/reports/{id}/acknowledge", post(acknowledge))
         .route("/reports/{id}/fhir", get(fhir))
+        .route("/reports/{id}/pdf", get(pdf))
         .route("/report-templates", get(templates).post(create_template))
         .route(
             "/report-templates/{id}",
@@ -143,6 +145,29 @@ async fn fhir(
     Ok((
         [(header::CONTENT_TYPE, "application/fhir+json")],
         bundle.to_string(),
+    )
+        .into_response())
+}
+
+async fn pdf(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    id: Result<Path<String>, PathRejection>,
+) -> AppResult<Response> {
+    let id = id_of(id)?;
+    let pdf = state
+        .archive
+        .report_pdf(&who, id, &state.letter_font)
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"report-{id}.pdf\""),
+            ),
+        ],
+        pdf,
     )
         .into_response())
 }

@@ -441,3 +441,40 @@ def test_turnaround_by_hospital_and_radiologist(server, users):
     # Nothing was signed on a day long ago.
     empty = check(admin.get("/reports/turnaround", params={"from": "2001-01-01", "to": "2001-01-31"}), 200)
     assert empty == {"by_hospital": [], "by_radiologist": []}
+
+
+def test_report_pdf_has_the_thai_text_and_numbered_pages(users, ct, shared_dir, tmp_path, alice: DicomWeb):
+    """The signed report of the flow above as PDF, read back by poppler's pdftotext and
+    pdfinfo (independent of the writer); a long report runs to several numbered pages."""
+    ram, doctor, bob = users["ram"], users["alice"], users["bob"]
+
+    def pdf_text(url: str) -> tuple[str, int]:
+        r = doctor.get(url) if "draft" not in url else ram.get(url.replace("?draft", ""))
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text
+        path = tmp_path / "report.pdf"
+        path.write_bytes(r.content)
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True,
+                              timeout=60, check=True).stdout.decode()
+        info = subprocess.run(["pdfinfo", str(path)], capture_output=True, timeout=60, check=True).stdout.decode()
+        pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+        return " ".join(text.split()), pages
+
+    (report,) = check(doctor.get("/reports", params={"study": ct.study_uid}), 200)["reports"]
+    flat, pages = pdf_text(f"/reports/{report['id']}/pdf")
+    assert pages == 1
+    for want in (FINDINGS, IMPRESSION, ADDENDUM, "REPORT-1", "ram", "CRITICAL RESULT", "หน้า / Page 1 / 1"):
+        assert " ".join(want.split()) in flat, (want, flat)
+    check(bob.get(f"/reports/{report['id']}/pdf"), 404)
+
+    # A long draft runs to several pages, each numbered, every line of it there.
+    (series,) = gen_ct(shared_dir, tmp_path / "long", slices=1, rows=64, patient_id="PDF-LONG", seed=45)
+    alice.stow_ok([f.read_bytes() for f in series.files])
+    long_text = "\n".join(f"{k}. {FINDINGS}" for k in range(1, 121))
+    rid = check(ram.post("/reports", {"study_uid": series.study_uid, "content": {"findings": long_text}}), 201)["id"]
+    flat, pages = pdf_text(f"/reports/{rid}/pdf?draft")
+    assert pages >= 3, pages
+    assert "DRAFT" in flat
+    for k in (1, 60, 120):
+        assert f"{k}. {' '.join(FINDINGS.split())}" in flat, k
+    for p in range(1, pages + 1):
+        assert f"หน้า / Page {p} / {pages}" in flat, p

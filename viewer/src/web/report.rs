@@ -243,6 +243,10 @@ pub fn ReportPanel(study: Study, close: Callback<()>) -> impl IntoView {
                 {move || report.get().map(|r| view! {
                     <span class="report-state" data-testid="report-state">{ui.t(state_text(r.state))}</span>
                 })}
+                {move || report.get().map(|r| view! {
+                    <a class="report-pdf" data-testid="report-pdf" target="_blank" rel="noopener"
+                        href=format!("/api/reports/{}/pdf", r.id)>{ui.t(Text::ReportPdf)}</a>
+                })}
                 <button class="close" data-testid="report-close" title=move || ui.t(Text::Close)
                     on:click=move |_| close.run(())>"×"</button>
             </header>
