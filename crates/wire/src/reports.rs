@@ -229,3 +229,108 @@ pub struct Turnaround {
     pub by_hospital: Vec<TurnaroundRow>,
     pub by_radiologist: Vec<TurnaroundRow>,
 }
+
+// ---- consultation requests and the reading worklist ----
+
+/// What the reader needs to know of the patient, entered with the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientData {
+    #[serde(default)]
+    pub weight_kg: String,
+    #[serde(default)]
+    pub labs: String,
+    #[serde(default)]
+    pub allergies: String,
+    #[serde(default)]
+    pub prior_treatment: String,
+}
+
+/// `POST /api/consults`: ask for a reading of a study.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConsult {
+    pub study_uid: String,
+    /// The reading hospital (MOPH code): its radiologists as a group…
+    pub to_hospital: String,
+    /// …or one of them by user name.
+    #[serde(default)]
+    pub to_radiologist: Option<String>,
+    /// `stat`, `urgent` or `routine`.
+    pub priority: String,
+    /// When the report is due (RFC 3339); default by priority (1 h, 6 h, 3 days).
+    #[serde(default)]
+    pub due_at: Option<String>,
+    #[serde(default)]
+    pub history: String,
+    #[serde(default)]
+    pub question: String,
+    #[serde(default)]
+    pub patient_data: PatientData,
+}
+
+/// A consultation request as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consult {
+    pub id: i64,
+    pub study_uid: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub study_description: String,
+    pub modalities: String,
+    /// Requesting and reading hospitals (MOPH codes).
+    pub from_hospital: String,
+    pub to_hospital: String,
+    #[serde(default)]
+    pub to_radiologist: Option<String>,
+    pub requested_by: String,
+    pub priority: String,
+    pub due_at: String,
+    pub overdue: bool,
+    pub history: String,
+    pub question: String,
+    pub patient_data: PatientData,
+    /// `requested`, `claimed`, `reported` or `withdrawn`.
+    pub status: String,
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    /// The study's report, once one exists.
+    #[serde(default)]
+    pub report_id: Option<i64>,
+    #[serde(default)]
+    pub report_state: Option<ReportState>,
+    pub created_at: String,
+}
+
+/// One row of the reading worklist: a request, or a local study with no signed report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorklistItem {
+    #[serde(default)]
+    pub consult: Option<Consult>,
+    pub study_uid: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub study_date: String,
+    pub description: String,
+    pub modalities: String,
+    pub hospital: String,
+    /// `stat`, `urgent`, `routine` (local studies: `routine`).
+    pub priority: String,
+    #[serde(default)]
+    pub due_at: Option<String>,
+    pub overdue: bool,
+    #[serde(default)]
+    pub report_state: Option<ReportState>,
+}
+
+/// `GET /api/worklist`, `GET /api/consults`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worklist {
+    pub items: Vec<WorklistItem>,
+}
+
+/// `GET /api/consults?study=UID` or the caller's hospital's requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsultList {
+    pub consults: Vec<Consult>,
+}

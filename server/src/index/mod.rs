@@ -5,6 +5,7 @@
 //! is kept portable so PostgreSQL can replace it at scale with the same migrations.
 
 pub mod admin;
+pub mod consults;
 pub mod copy;
 pub mod ingest;
 pub mod measurements;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (10, include_str!("../../migrations/0010_reports.sql")),
     (11, include_str!("../../migrations/0011_notifications.sql")),
+    (12, include_str!("../../migrations/0012_consults.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -246,6 +246,7 @@ impl Index {
         let (rows, total) = tokio::try_join!(rows_fut, total_fut)?;
         let ids: Vec<i64> = rows.iter().map(|r| r.get(14)).collect();
         let reported = self.reported_study_rows(&ids).await?;
+        let consulted = self.consult_study_rows(&ids).await?;
         let rows = rows
             .iter()
             .map(|r| {
@@ -273,6 +274,7 @@ impl Index {
                     },
                     badges: StudyBadges {
                         reported: reported.contains(&r.get::<i64, _>(14)),
+                        consult_requested: consulted.contains(&r.get::<i64, _>(14)),
                         ..StudyBadges::default()
                     },
                 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod consults;
 pub mod fhir;
 pub mod ingest;
 pub mod letter;

@@ -390,6 +390,8 @@ impl Archive {
             "ok",
         )
         .await?;
+        // A signed report completes the study's open consultation requests.
+        self.index().consults_reported(r.study.study_ref).await?;
         let signed = self.load_report(who, id).await?;
         self.tell(&signed, ReportState::Final).await;
         self.full_report(signed).await
@@ -698,7 +700,6 @@ impl Archive {
         })
     }
 }
-
 
 /// DICOM DA as `YYYY-MM-DD (พ.ศ. YYYY+543)`; anything else as it is.
 fn pdf_date(da: &str) -> String {

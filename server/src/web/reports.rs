@@ -8,6 +8,8 @@
 //!   `GET /api/reports/turnaround[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (administrators);
 //! - `GET /api/report-templates[?lang=th|en&modality=CT&body_part=HEAD]`,
 //!   `POST /api/report-templates`, `PUT|DELETE /api/report-templates/{id}` (admins);
+//! - consultation requests: `GET /api/consults[?study=UID]`, `POST /api/consults`,
+//!   `POST /api/consults/{id}/claim|release|withdraw`; `GET /api/worklist` (radiologists);
 //! - `GET /api/notifications[?unread=true]`, `POST /api/notifications/{id}/read`: the
 //!   report events of the caller's hospital (`service::notify`).
 
@@ -19,8 +21,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rangsi_wire::reports::{
-    NewAddendum, NewReport, NotificationList, Report, ReportList, ReportTemplate,
-    ReportTemplateList, SaveReport, SignReport, Turnaround,
+    ConsultList, NewAddendum, NewConsult, NewReport, NotificationList, Report, ReportList,
+    ReportTemplate, ReportTemplateList, SaveReport, SignReport, Turnaround, Worklist,
 };
 
 use super::AppState;
@@ -48,6 +50,9 @@ pub fn routes() -> Router<AppState> {
             "/report-templates/{id}",
             axum::routing::put(put_template).delete(delete_template),
         )
+        .route("/consults", get(consults).post(create_consult))
+        .route("/consults/{id}/{action}", post(consult_action))
+        .route("/worklist", get(worklist))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -273,4 +278,41 @@ async fn turnaround(
             )
             .await?,
     ))
+}
+
+async fn consults(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> AppResult<Json<ConsultList>> {
+    let p = query_params(params, &["study"])?;
+    let study = p.get("study").map(|s| s.trim());
+    Ok(Json(state.archive.consults(&who, study).await?))
+}
+
+async fn create_consult(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    body: Result<Json<NewConsult>, JsonRejection>,
+) -> AppResult<(StatusCode, Json<ConsultList>)> {
+    let Json(body) = body.map_err(|e| body_error("consultation request", e))?;
+    let list = state.archive.create_consult(&who, body).await?;
+    Ok((StatusCode::CREATED, Json(list)))
+}
+
+async fn consult_action(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> AppResult<Json<ConsultList>> {
+    let Path((id, action)) = path.map_err(|e| AppError::bad_request(format!("bad path: {e}")))?;
+    let id =
+        id.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
+            AppError::bad_request(format!("an id is a positive number, got {id:?}"))
+        })?;
+    Ok(Json(state.archive.consult_action(&who, id, &action).await?))
+}
+
+async fn worklist(State(state): State<AppState>, Authed(who): Authed) -> AppResult<Json<Worklist>> {
+    Ok(Json(state.archive.worklist(&who).await?))
 }
