@@ -22,6 +22,9 @@ const DOCTOR_PASSWORD = 'e2e-Doctor-Pw-1';
 const FINDINGS = 'พบเลือดออกใต้เยื่อหุ้มสมองด้านซ้าย หนา 8 มม.';
 const IMPRESSION = 'เลือดออกใต้เยื่อหุ้มสมองเฉียบพลัน';
 const ADDENDUM = 'ทบทวนซ้ำ: ไม่พบกระดูกแตก';
+const READING_HOSPITAL = '10671';
+const READER = 'rad_remote';
+const READER_PASSWORD = 'e2e-Reader-Pw-1';
 
 let server;
 before(async () => {
@@ -29,13 +32,16 @@ before(async () => {
   server = await startServer();
   server.cli(['user', 'add', DOCTOR, '--hospital', HOSPITAL, '--role', 'doctor', '--password-stdin'],
     `${DOCTOR_PASSWORD}\n`);
+  server.cli(['hospital', 'add', READING_HOSPITAL, 'โรงพยาบาลศูนย์อ่านผล']);
+  server.cli(['user', 'add', READER, '--hospital', READING_HOSPITAL, '--role', 'radiologist', '--password-stdin'],
+    `${READER_PASSWORD}\n`);
 });
 after(async () => {
   await server?.stop();
 });
 
-async function openReport(page, user, password) {
-  await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${server.thai.study_uid}`);
+async function openReport(page, user, password, study = server.thai.study_uid) {
+  await page.goto(`${server.url}/viewer?StudyInstanceUIDs=${study}`);
   await page.getByTestId('login-username').fill(user);
   await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();
@@ -148,6 +154,62 @@ describe('the report panel', () => {
     } finally {
       fs.writeFileSync(path.join(RESULTS, 'report-phone-console.log'), b.console.join('\n'));
       await b.browser.close();
+    }
+  });
+
+  test('a doctor asks another hospital for a reading; its radiologist claims, reports and signs', async () => {
+    const study = server.latin.study_uid;
+    const doc = await launch(desktop);
+    const reader = await launch(desktop);
+    try {
+      const d = doc.page;
+      await openReport(d, DOCTOR, DOCTOR_PASSWORD, study);
+      await d.getByTestId('consult-open').click();
+      await d.getByTestId('consult-hospital').selectOption(READING_HOSPITAL);
+      await d.getByTestId('consult-priority').selectOption('stat');
+      await d.getByTestId('consult-history').fill('ไอเรื้อรัง 3 สัปดาห์');
+      await d.getByTestId('consult-question').fill('Mass?');
+      await d.getByTestId('consult-allergies').fill('none');
+      await d.getByTestId('consult-send').click();
+      await d.locator('[data-testid=consult][data-status=requested]').waitFor({ timeout: 30000 });
+      await shot(d, '06-requested');
+
+      const r = reader.page;
+      await r.goto(`${server.url}/`);
+      await r.getByTestId('login-username').fill(READER);
+      await r.getByTestId('login-password').fill(READER_PASSWORD);
+      await r.getByTestId('login-submit').click();
+      await r.getByTestId('worklist-open-page').click();
+      const item = r.locator(`[data-testid=worklist-item][data-study="${study}"]`);
+      await item.waitFor({ timeout: 30000 });
+      assert.ok((await item.getAttribute('class')).includes('priority-stat'));
+      await shot(r, '07-worklist');
+      await item.getByTestId('worklist-claim').click();
+      await item.getByTestId('worklist-release').waitFor({ timeout: 30000 });
+      await item.getByTestId('worklist-open').click();
+      await waitDrawn(r, 0);
+      await r.getByTestId('report-toggle').click();
+      await r.waitForFunction(() => document.querySelector('[data-testid=report-panel]')?.dataset.loaded === 'true',
+        null, { timeout: 30000 });
+      await r.getByTestId('report-create').click();
+      await waitState(r, 'draft');
+      await r.getByTestId('report-findings').fill('No mass. ไม่พบก้อน');
+      await r.getByTestId('report-impression').fill('Normal chest CT.');
+      await r.getByTestId('report-password').fill(READER_PASSWORD);
+      await r.getByTestId('report-sign').click();
+      await waitState(r, 'final');
+
+      await d.reload();
+      await waitDrawn(d, 0);
+      await d.getByTestId('report-toggle').click();
+      await waitState(d, 'final');
+      await d.locator('[data-testid=consult][data-status=reported]').waitFor({ timeout: 30000 });
+      assert.equal(await d.getByTestId('report-impression').inputValue(), 'Normal chest CT.');
+      await shot(d, '08-reported');
+    } finally {
+      fs.writeFileSync(path.join(RESULTS, 'report-consult-console.log'), doc.console.concat(reader.console).join('\n'));
+      await doc.browser.close();
+      await reader.browser.close();
     }
   });
 });

@@ -24,6 +24,8 @@ pub enum Route {
     Share { token: String },
     /// The hospital's incoming and outgoing referrals.
     Referrals,
+    /// A radiologist's reading worklist.
+    Worklist,
 }
 
 impl Route {
@@ -54,6 +56,7 @@ impl Route {
         }
         match path.trim_end_matches('/') {
             "/referrals" => Route::Referrals,
+            "/worklist" => Route::Worklist,
             "/viewer" => {
                 let study_uids = uids(get("StudyInstanceUIDs"));
                 if study_uids.is_empty() {
@@ -126,6 +129,7 @@ impl Route {
             }
             Route::Share { token } => format!("/s/{}", percent_encode(token)),
             Route::Referrals => "/referrals".to_owned(),
+            Route::Worklist => "/worklist".to_owned(),
         }
     }
 }

@@ -125,6 +125,7 @@ pub fn App() -> impl IntoView {
             }
             (false, _) => view! { <super::login::LoginPage/> }.into_any(),
             (true, Route::Referrals) => view! { <super::sharing::ReferralsPage/> }.into_any(),
+            (true, Route::Worklist) => view! { <super::consults::WorklistPage/> }.into_any(),
             (true, Route::Studies { patient_id }) => {
                 view! { <super::study_list::StudyList patient_id=patient_id/> }.into_any()
             }
@@ -201,6 +202,11 @@ pub fn TopBar(children: Children) -> impl IntoView {
                         (Lang::En, Era::Common) => "CE",
                     }}
                 </button>
+                <Show when=move || ui.me.with(|m| m.as_ref().is_some_and(|m| m.role == "radiologist"))>
+                    <button data-testid="worklist-open-page" on:click=move |_| ui.navigate(Route::Worklist)>
+                        {move || ui.t(Text::Worklist)}
+                    </button>
+                </Show>
                 <Show when=move || !super::sharing::is_guest()>
                     <button data-testid="referrals-open" on:click=move |_| ui.navigate(Route::Referrals)>
                         {move || ui.t(Text::Referrals)}

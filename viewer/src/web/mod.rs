@@ -8,6 +8,7 @@
 //!   [`canvas`]: device pixels, canvas sizing and resize observing for both;
 //!   [`report`]: the study's radiology report beside the images.
 //! - [`notifications`]: the top bar's bell (report events of the user's hospital).
+//! - [`consults`]: the reading worklist page and the report panel's reading requests.
 //! - [`sharing`]: share links (dialog, landing page), referral form and lists.
 //! - [`api`], [`share_api`]: fetch calls (data fetching stays out of the views).
 //! - [`workers`]: the pool of decode Web Workers.
@@ -16,6 +17,7 @@
 mod api;
 mod app;
 mod canvas;
+mod consults;
 mod login;
 mod measure;
 mod mpr;

@@ -60,7 +60,7 @@ pub fn NotificationBell() -> impl IntoView {
             <button data-testid="notifications" title=move || ui.t(Text::Notifications)
                 class:unread=has_unread
                 on:click=move |_| { open.update(|o| *o = !*o); if open.get_untracked() { refresh(); } }>
-                "🔔"
+                <svg class="bell-icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/></svg>
                 <Show when=has_unread>
                     <span class="count" data-testid="notifications-unread">{unread}</span>
                 </Show>

@@ -40,7 +40,7 @@ async fn call<T: DeserializeOwned>(
 }
 
 /// A server timestamp (RFC 3339) in the browser's local time, in the UI's language and era.
-fn when(ts: &str) -> String {
+pub(super) fn when(ts: &str) -> String {
     let ui = ui();
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(ts));
     if d.get_time().is_nan() {
@@ -323,6 +323,9 @@ pub fn ReportPanel(study: Study, close: Callback<()>) -> impl IntoView {
                     <button class="primary" data-testid="report-acknowledge" prop:disabled=move || busy.get()
                         on:click=acknowledge>{move || ui.t(Text::Acknowledge)}</button>
                 </Show>
+            </Show>
+            <Show when=move || !super::sharing::is_guest()>
+                <super::consults::ConsultSection study_uid=study_uid.clone()/>
             </Show>
         </aside>
     }

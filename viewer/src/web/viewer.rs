@@ -374,6 +374,9 @@ fn series_item(
 ) -> impl IntoView + use<> {
     let ui = ui();
     let src = api::series_thumbnail_url(&s.study_uid, &s.series_uid);
+    // A structured report (the radiology report Rangsi stores on signing, or another
+    // system's) has no pixels: it opens the report panel instead of a viewport.
+    let document = s.modality == "SR";
     let shown_in_active = move || reading.slots[reading.active.get()].series.get() == Some(i);
     view! {
         <button class="series-item" data-testid="series-item"
@@ -393,6 +396,11 @@ fn series_item(
                 }
             }
             on:click=move |_| {
+                if document {
+                    reading.report.set(true);
+                    drawer_open.set(false);
+                    return;
+                }
                 reading.assign(reading.active.get_untracked(), i);
                 // On touch, the next tapped viewport takes it too.
                 if last_pointer_touch.get_untracked() && reading.layout.get_untracked().count() > 1 {
@@ -400,7 +408,11 @@ fn series_item(
                 }
                 drawer_open.set(false);
             }>
-            <img src=src alt="" width="96" height="96" loading="lazy" draggable="false"/>
+            {if document {
+                view! { <span class="series-doc" aria-hidden="true"><svg viewBox="0 0 24 24" width="28" height="28"><path fill="currentColor" d="M6 2h8l6 6v14H6zm7 1.5V9h5.5zM8 12h8v1.5H8zm0 3h8v1.5H8zm0 3h5v1.5H8z"/></svg></span> }.into_any()
+            } else {
+                view! { <img src=src alt="" width="96" height="96" loading="lazy" draggable="false"/> }.into_any()
+            }}
             <span class="series-text">
                 <span class="series-title">
                     {format!("{} {}", s.modality, s.number.map(|n| n.to_string()).unwrap_or_default())}
