@@ -21,6 +21,37 @@ const MARGIN: f32 = 56.0;
 /// Room kept at the bottom of a page for its number.
 const FOOTER: f32 = 24.0;
 
+/// The font at `path`, read once per path and kept (letters, cards and reports all
+/// draw with it; a PDF is made per request).
+pub async fn read_font(path: &std::path::Path) -> Result<std::sync::Arc<Vec<u8>>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    static FONTS: Mutex<Option<HashMap<std::path::PathBuf, Arc<Vec<u8>>>>> = Mutex::new(None);
+    let cached = |fonts: &Mutex<Option<HashMap<_, Arc<Vec<u8>>>>>| {
+        fonts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|m| m.get(path).cloned())
+    };
+    if let Some(f) = cached(&FONTS) {
+        return Ok(f);
+    }
+    let bytes = tokio::fs::read(path).await.map_err(|e| {
+        ServiceError::Internal(format!(
+            "PDF font {}: {e} (install fonts-tlwg-loma-ttf or set RANGSI_LETTER_FONT)",
+            path.display()
+        ))
+    })?;
+    let font = Arc::new(bytes);
+    FONTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(path.to_path_buf(), font.clone());
+    Ok(font)
+}
+
 /// One glyph placed on the page, in points, with the original font's glyph id.
 struct Placed {
     page: usize,

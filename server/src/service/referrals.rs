@@ -545,12 +545,7 @@ impl Archive {
         font_path: &std::path::Path,
     ) -> Result<Vec<u8>> {
         let referral = self.referral(who, id).await?;
-        let font = std::fs::read(font_path).map_err(|e| {
-            ServiceError::Internal(format!(
-                "letter font {}: {e} (install fonts-tlwg-loma-ttf or set RANGSI_LETTER_FONT)",
-                font_path.display()
-            ))
-        })?;
+        let font = super::letter::read_font(font_path).await?;
         let link = self
             .create_share_link(
                 who,

@@ -845,12 +845,7 @@ impl Archive {
     ) -> Result<Vec<u8>> {
         let r = self.load_report(who, id).await?;
         let addenda = self.index().report_addenda(id).await?;
-        let font = tokio::fs::read(font_path).await.map_err(|e| {
-            ServiceError::Internal(format!(
-                "report font {}: {e} (install fonts-tlwg-loma-ttf or set RANGSI_LETTER_FONT)",
-                font_path.display()
-            ))
-        })?;
+        let font = super::letter::read_font(font_path).await?;
         let pdf =
             tokio::task::spawn_blocking(move || report_pdf(&r, &addenda, &font).map(|p| (p, r)))
                 .await

@@ -674,12 +674,7 @@ impl Archive {
             Some(l) if self.managed_link(who, l.id).await.is_ok() => l,
             _ => return Err(ServiceError::NotFound("no such share link".into())),
         };
-        let font = std::fs::read(font_path).map_err(|e| {
-            ServiceError::Internal(format!(
-                "letter font {}: {e} (install fonts-tlwg-loma-ttf or set RANGSI_LETTER_FONT)",
-                font_path.display()
-            ))
-        })?;
+        let font = super::letter::read_font(font_path).await?;
         let rows = self.index().share_link_studies(link.id).await?;
         let uids: Vec<String> = rows.iter().map(|(_, u)| u.clone()).collect();
         let scope = crate::index::Scope::Studies(rows.iter().map(|(id, _)| *id).collect());
