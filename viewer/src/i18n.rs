@@ -250,6 +250,10 @@ texts! {
     ShareEnterBirthDate => "กรอกวันเกิดของผู้ป่วย (วว/ดด/ปปปป)", "Enter the patient's birth date (DD/MM/YYYY)";
     ShareOpen => "ดูภาพ", "View images";
     ShareRefused => "เปิดลิงก์ไม่ได้", "This link cannot be opened";
+    ShareGone => "ลิงก์นี้หมดอายุหรือถูกยกเลิกแล้ว", "This link has expired or was revoked";
+    ShareThrottled => "ลองผิดหลายครั้งเกินไป กรุณาลองใหม่ภายหลัง", "Too many attempts: try again later";
+    ShareUnknown => "ไม่พบลิงก์นี้", "There is no such link";
+    ShareWrongAnswer => "รหัสหรือวันเกิดไม่ถูกต้อง", "Wrong PIN or birth date";
     Refer => "ส่งต่อ", "Refer";
     ReferTitle => "ส่งต่อผู้ป่วย", "Refer the patient";
     ReferTo => "ส่งต่อไปยัง", "Refer to";

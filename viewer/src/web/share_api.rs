@@ -120,21 +120,23 @@ async fn text_of(r: &Response) -> String {
 /// Why a share link did not open.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpenFail {
-    /// The link needs a PIN or birth date (again, when the last one was wrong).
-    Needs(ShareNeeds, String),
-    /// Revoked, expired, unknown, throttled: the server's message.
-    Refused(String),
+    /// The link needs a PIN or birth date (again, when the last one was wrong): the
+    /// HTTP status and the server's message.
+    Needs(ShareNeeds, u16, String),
+    /// Revoked, expired, unknown, throttled: the HTTP status (0 when the call itself
+    /// failed) and the server's message.
+    Refused(u16, String),
 }
 
 /// `POST /api/share/open`: on success the server has set the share cookie.
 pub async fn open_share(req: &ShareOpen) -> Result<ShareOpened, OpenFail> {
-    let body = to_body(req).map_err(|e| OpenFail::Refused(e.to_string()))?;
+    let body = to_body(req).map_err(|e| OpenFail::Refused(0, e.to_string()))?;
     let r = fetch("POST", "/api/share/open", Some(body))
         .await
-        .map_err(|e| OpenFail::Refused(e.to_string()))?;
+        .map_err(|e| OpenFail::Refused(0, e.to_string()))?;
     let text = text_of(&r).await;
     if r.ok() {
-        return serde_json::from_str(&text).map_err(|e| OpenFail::Refused(e.to_string()));
+        return serde_json::from_str(&text).map_err(|e| OpenFail::Refused(0, e.to_string()));
     }
     #[derive(serde::Deserialize)]
     struct Refusal {
@@ -146,9 +148,12 @@ pub async fn open_share(req: &ShareOpen) -> Result<ShareOpened, OpenFail> {
         Ok(Refusal {
             error,
             needs: Some(n),
-        }) => Err(OpenFail::Needs(n, error)),
-        Ok(Refusal { error, .. }) => Err(OpenFail::Refused(error)),
-        Err(_) => Err(OpenFail::Refused(format!("HTTP {}", r.status()))),
+        }) => Err(OpenFail::Needs(n, r.status(), error)),
+        Ok(Refusal { error, .. }) => Err(OpenFail::Refused(r.status(), error)),
+        Err(_) => Err(OpenFail::Refused(
+            r.status(),
+            format!("HTTP {}", r.status()),
+        )),
     }
 }
 

@@ -95,16 +95,31 @@ pub fn ShareLanding(token: String) -> impl IntoView {
                     }
                     ui.route.set(route);
                 }
-                Err(OpenFail::Needs(n, m)) => {
-                    // The first ask is no error; a wrong answer is.
+                Err(OpenFail::Needs(n, status, m)) => {
+                    // The first ask is no error; a wrong answer is. The reason in the
+                    // UI's language, the server's (English) words after it.
                     if needs.get_untracked().is_some() {
-                        message.set(Some(m));
+                        let reason = if status == 429 {
+                            Text::ShareThrottled
+                        } else {
+                            Text::ShareWrongAnswer
+                        };
+                        message.set(Some(format!("{} — {m}", ui.t(reason))));
                     }
                     needs.set(Some(n));
                 }
-                Err(OpenFail::Refused(m)) => {
+                Err(OpenFail::Refused(status, m)) => {
                     refused.set(true);
-                    message.set(Some(m));
+                    // The server's words are English; the reason is said in the UI's language.
+                    let reason = match status {
+                        410 => Some(Text::ShareGone),
+                        429 => Some(Text::ShareThrottled),
+                        404 => Some(Text::ShareUnknown),
+                        _ => None,
+                    };
+                    message.set(Some(
+                        reason.map_or_else(|| m.clone(), |t| format!("{} — {m}", ui.t(t))),
+                    ));
                 }
             }
             busy.set(false);
