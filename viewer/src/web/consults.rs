@@ -1,6 +1,7 @@
 //! Consultation requests in the viewer (issue 7): the radiologists' reading worklist
 //! (`/worklist`: requests to them or their group, STAT first, overdue marked, claim /
-//! release, open; then their hospital's unreported studies) and, in the report panel,
+//! release, open with the patient's priors; then their hospital's unreported studies)
+//! and, in the report panel,
 //! the form a doctor asks for a reading with and the study's requests with their
 //! status. The rules are the server's (`service/consults.rs`).
 
@@ -23,6 +24,9 @@ async fn call<T: serde::de::DeserializeOwned>(
         .map_err(|e| e.to_string())?;
     serde_json::from_value(v).map_err(|e| format!("{url}: {e}"))
 }
+
+/// Studies of the patient opened with a worklist item (the item's and its priors).
+const PRIORS: u32 = 6;
 
 fn priority_text(p: &str) -> Text {
     match p {
@@ -66,8 +70,24 @@ pub fn WorklistPage() -> impl IntoView {
         });
     };
     let me = move || ui.me.get().map(|m| m.username).unwrap_or_default();
+    // The study with the patient's priors that the caller may see (a request's grant
+    // covers them), newest first after it: side by side in the viewer.
+    let open_with_priors = move |study: String, patient: String| {
+        leptos::task::spawn_local(async move {
+            let mut uids = vec![study.clone()];
+            if let Ok(rows) = api::patient_studies(&patient, PRIORS).await {
+                uids.extend(
+                    rows.into_iter()
+                        .map(|r| r.study_uid)
+                        .filter(|u| *u != study),
+                );
+            }
+            ui.navigate(Route::Viewer { study_uids: uids });
+        });
+    };
     let row = move |i: WorklistItem| {
         let uid = i.study_uid.clone();
+        let patient = i.patient_id.clone();
         let consult = i.consult.clone();
         let mine = consult.as_ref().and_then(|c| c.claimed_by.clone()) == Some(me());
         let prio = i.priority.clone();
@@ -94,7 +114,7 @@ pub fn WorklistPage() -> impl IntoView {
                         view! { <button data-testid="worklist-release" on:click=move |_| act(id, "release")>{move || ui.t(Text::Release)}</button> }
                     })}
                     <button class="primary" data-testid="worklist-open"
-                        on:click=move |_| ui.navigate(Route::Viewer { study_uids: vec![uid.clone()] })>
+                        on:click=move |_| open_with_priors(uid.clone(), patient.clone())>
                         {move || ui.t(Text::Open)}
                     </button>
                 </td>
