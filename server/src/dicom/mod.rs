@@ -4,6 +4,7 @@
 pub mod charset;
 pub mod deflated;
 pub mod json;
+pub mod make;
 pub mod part10;
 pub mod scan;
 pub mod sr;

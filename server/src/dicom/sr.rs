@@ -11,11 +11,11 @@
 //! text is stored as typed.
 
 use dicom_core::value::DataSetSequence;
-use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
+use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 
-use crate::dimse::IMPLEMENTATION_CLASS_UID;
+use super::make::{NewInstance, da, in_study, part10, str_el, tm};
 use crate::index::reports::{Evidence, ReportStudy};
 
 /// LOINC 18748-4, the document title of TID 2000.
@@ -65,10 +65,6 @@ pub fn new_uid() -> String {
     b = (b & !(0xF << 76)) | (0x4 << 76);
     b = (b & !(0x3 << 62)) | (0x2 << 62);
     format!("2.25.{b}")
-}
-
-fn str_el(tag: Tag, vr: VR, v: &str) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, vr, PrimitiveValue::from(v))
 }
 
 fn seq(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
@@ -136,56 +132,22 @@ fn hierarchical_reference(study_uid: &str, refs: &[(&str, &str, &str)]) -> InMem
     ])
 }
 
-fn da(t: time::OffsetDateTime) -> String {
-    format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day())
-}
-
-fn tm(t: time::OffsetDateTime) -> String {
-    format!("{:02}{:02}{:02}", t.hour(), t.minute(), t.second())
-}
-
 /// The report as a Part 10 file (preamble, file meta, data set).
 pub fn basic_text_sr(r: &SrReport<'_>) -> Result<Vec<u8>, String> {
     let s = r.study;
+    let n = NewInstance {
+        sop_class_uid: uids::BASIC_TEXT_SR_STORAGE,
+        sop_uid: r.sop_uid,
+        series_uid: r.series_uid,
+        modality: "SR",
+        series_number: 9000,
+        series_description: "Radiology report",
+        instance_number: r.instance_number,
+        at: r.signed_at,
+    };
     let t = r.signed_at.to_offset(time::UtcOffset::UTC);
-    let mut obj = InMemDicomObject::new_empty();
+    let mut obj = in_study(s, &n);
     let mut put = |tag: Tag, vr: VR, v: &str| obj.put(str_el(tag, vr, v));
-    put(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
-    put(tags::SOP_CLASS_UID, VR::UI, uids::BASIC_TEXT_SR_STORAGE);
-    put(tags::SOP_INSTANCE_UID, VR::UI, r.sop_uid);
-    put(tags::INSTANCE_CREATION_DATE, VR::DA, &da(t));
-    put(tags::INSTANCE_CREATION_TIME, VR::TM, &tm(t));
-    put(tags::STUDY_DATE, VR::DA, &s.study_date);
-    put(tags::STUDY_TIME, VR::TM, &s.study_time);
-    put(tags::CONTENT_DATE, VR::DA, &da(t));
-    put(tags::CONTENT_TIME, VR::TM, &tm(t));
-    put(tags::ACCESSION_NUMBER, VR::SH, &s.accession);
-    put(tags::MODALITY, VR::CS, "SR");
-    put(tags::MANUFACTURER, VR::LO, "Rangsi");
-    put(tags::INSTITUTION_NAME, VR::LO, &s.hospital_name);
-    put(
-        tags::REFERRING_PHYSICIAN_NAME,
-        VR::PN,
-        &s.referring_physician,
-    );
-    put(tags::STUDY_DESCRIPTION, VR::LO, &s.description);
-    put(tags::SERIES_DESCRIPTION, VR::LO, "Radiology report");
-    put(tags::PATIENT_NAME, VR::PN, &s.patient_name);
-    put(tags::PATIENT_ID, VR::LO, &s.patient_id);
-    if !s.issuer.is_empty() {
-        put(tags::ISSUER_OF_PATIENT_ID, VR::LO, &s.issuer);
-    }
-    put(tags::PATIENT_BIRTH_DATE, VR::DA, &s.birth_date);
-    put(tags::PATIENT_SEX, VR::CS, &s.sex);
-    put(tags::STUDY_INSTANCE_UID, VR::UI, &s.study_uid);
-    put(tags::SERIES_INSTANCE_UID, VR::UI, r.series_uid);
-    put(tags::STUDY_ID, VR::SH, &s.study_id);
-    put(tags::SERIES_NUMBER, VR::IS, "9000");
-    put(
-        tags::INSTANCE_NUMBER,
-        VR::IS,
-        &r.instance_number.to_string(),
-    );
     put(tags::VALUE_TYPE, VR::CS, "CONTAINER");
     put(tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE");
     put(tags::COMPLETION_FLAG, VR::CS, "COMPLETE");
@@ -286,20 +248,7 @@ pub fn basic_text_sr(r: &SrReport<'_>) -> Result<Vec<u8>, String> {
     }
     obj.put(seq(tags::CONTENT_SEQUENCE, content));
 
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-                .media_storage_sop_class_uid(uids::BASIC_TEXT_SR_STORAGE)
-                .media_storage_sop_instance_uid(r.sop_uid)
-                .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
-                .implementation_version_name("RANGSI_0_1"),
-        )
-        .map_err(|e| format!("SR file meta: {e}"))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out)
-        .map_err(|e| format!("writing the SR: {e}"))?;
-    Ok(out)
+    part10(obj, &n, uids::EXPLICIT_VR_LITTLE_ENDIAN).map_err(|e| format!("the SR: {e}"))
 }
 
 #[cfg(test)]
