@@ -170,6 +170,12 @@ describe('the report panel', () => {
       await d.getByTestId('consult-history').fill('ไอเรื้อรัง 3 สัปดาห์');
       await d.getByTestId('consult-question').fill('Mass?');
       await d.getByTestId('consult-allergies').fill('none');
+      // A scanned request form goes into the study as an Encapsulated PDF.
+      const pdf = '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n';
+      await d.getByTestId('consult-attach').setInputFiles({ name: 'request.pdf', mimeType: 'application/pdf', buffer: Buffer.from(pdf) });
+      await d.getByTestId('consult-attached').waitFor({ timeout: 30000 });
+      const docs = await qido(`/studies/${study}/series?Modality=DOC`);
+      assert.equal(docs.length, 1, JSON.stringify(docs));
       await d.getByTestId('consult-send').click();
       await d.locator('[data-testid=consult][data-status=requested]').waitFor({ timeout: 30000 });
       await shot(d, '06-requested');

@@ -225,6 +225,7 @@ texts! {
     Allergies => "ประวัติแพ้", "Allergies";
     PriorTreatment => "การรักษาก่อนหน้า", "Prior treatment";
     SendRequest => "ส่งคำขอ", "Send request";
+    AttachFile => "แนบใบส่งตรวจหรือผลจากที่อื่น (PDF หรือ JPEG: เก็บเข้าในการตรวจ)", "Attach a request form or outside report (PDF or JPEG: stored into the study)";
     ReportPdf => "PDF รายงาน", "PDF";
     Notifications => "การแจ้งเตือน", "Notifications";
     NoNotifications => "ไม่มีการแจ้งเตือน", "No notifications";

@@ -1,6 +1,7 @@
 //! DICOM knowledge the server needs beyond dicom-rs: character sets, DICOM JSON, the
 //! structure of stored files, and the index attributes of an instance.
 
+pub mod attach;
 pub mod charset;
 pub mod deflated;
 pub mod json;

@@ -309,3 +309,74 @@ impl Archive {
         Ok(Worklist { items })
     }
 }
+
+impl Archive {
+    /// Stores a PDF or JPEG into one of the caller's hospital's studies as DICOM
+    /// (`dicom::attach`): a scanned request form, an outside report. Its SOP Instance UID.
+    pub async fn attach(
+        &self,
+        who: &Principal,
+        study_uid: &str,
+        media_type: &str,
+        title: &str,
+        bytes: &[u8],
+    ) -> Result<String> {
+        let (_, hospital) = member(who)?;
+        if title.chars().count() > 64 {
+            return Err(ServiceError::BadRequest(
+                "a title has at most 64 characters".into(),
+            ));
+        }
+        let study = self
+            .index()
+            .report_study(&crate::index::Scope::Hospital(hospital), study_uid)
+            .await?
+            .filter(|s| s.hospital_id == hospital)
+            .ok_or_else(|| ServiceError::NotFound("no such study of your hospital".into()))?;
+        let (class, modality, what) = match media_type {
+            "application/pdf" => (
+                dicom_dictionary_std::uids::ENCAPSULATED_PDF_STORAGE,
+                "DOC",
+                "Attachment (PDF)",
+            ),
+            "image/jpeg" => (
+                dicom_dictionary_std::uids::SECONDARY_CAPTURE_IMAGE_STORAGE,
+                "OT",
+                "Attachment (image)",
+            ),
+            other => {
+                return Err(ServiceError::Unsupported(format!(
+                    "an attachment is application/pdf or image/jpeg, got {other:?}"
+                )));
+            }
+        };
+        let series_uid = crate::dicom::sr::new_uid();
+        let sop_uid = crate::dicom::sr::new_uid();
+        let n = crate::dicom::make::NewInstance {
+            sop_class_uid: class,
+            sop_uid: &sop_uid,
+            series_uid: &series_uid,
+            modality,
+            series_number: 9100,
+            series_description: if title.is_empty() { what } else { title },
+            instance_number: 1,
+            at: time::OffsetDateTime::now_utc(),
+        };
+        let file = match media_type {
+            "application/pdf" => crate::dicom::attach::encapsulated_pdf(&study, &n, title, bytes),
+            _ => crate::dicom::attach::secondary_capture_jpeg(&study, &n, bytes),
+        }
+        .map_err(ServiceError::BadRequest)?;
+        self.store_made(who, &study, &sop_uid, &file).await?;
+        self.audit(
+            who,
+            "attachment",
+            &study.study_uid,
+            &study.patient_id,
+            &format!("{media_type} {sop_uid}"),
+            "ok",
+        )
+        .await?;
+        Ok(sop_uid)
+    }
+}

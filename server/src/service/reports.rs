@@ -275,6 +275,40 @@ impl Archive {
         }
     }
 
+    /// Stores a Part 10 file Rangsi made into study `study` (the SR of a report, an
+    /// attachment) through the same ingest as any instance, for the study's own
+    /// hospital whoever asked (a remote reader too).
+    pub(crate) async fn store_made(
+        &self,
+        who: &Principal,
+        study: &crate::index::reports::ReportStudy,
+        sop_uid: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let mut staged = StagedWriter::create(self, bytes.len() as u64 + 1).await?;
+        staged
+            .write(bytes)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("staging {sop_uid}: {e}")))?;
+        let staged = staged
+            .finish()
+            .await
+            .map_err(|e| ServiceError::Internal(format!("staging {sop_uid}: {e}")))?;
+        let owner = Principal {
+            hospital_id: Some(study.hospital_id),
+            ..who.clone()
+        };
+        let expect = Expect {
+            study_uid: Some(study.study_uid.clone()),
+            sop_class_uid: None,
+            sop_instance_uid: Some(sop_uid.to_owned()),
+        };
+        self.ingest(&owner, staged, &expect)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("storing {sop_uid}: {e}")))?;
+        Ok(())
+    }
+
     /// Builds and stores the SR of `r` (plus `addenda`) into its study; its SOP
     /// Instance UID.
     async fn store_sr(
@@ -322,28 +356,7 @@ impl Archive {
             instance_number: 1 + i32::try_from(addenda.len()).unwrap_or(0),
         })
         .map_err(ServiceError::Internal)?;
-        let mut staged = StagedWriter::create(self, bytes.len() as u64 + 1).await?;
-        staged
-            .write(&bytes)
-            .await
-            .map_err(|e| ServiceError::Internal(format!("staging the SR: {e}")))?;
-        let staged = staged
-            .finish()
-            .await
-            .map_err(|e| ServiceError::Internal(format!("staging the SR: {e}")))?;
-        // Stored for the study's own hospital, whoever signs (a remote reader too).
-        let owner = Principal {
-            hospital_id: Some(r.study.hospital_id),
-            ..who.clone()
-        };
-        let expect = Expect {
-            study_uid: Some(r.study.study_uid.clone()),
-            sop_class_uid: None,
-            sop_instance_uid: Some(sop_uid.clone()),
-        };
-        self.ingest(&owner, staged, &expect)
-            .await
-            .map_err(|e| ServiceError::Internal(format!("storing the SR: {e}")))?;
+        self.store_made(who, &r.study, &sop_uid, &bytes).await?;
         Ok(sop_uid)
     }
 

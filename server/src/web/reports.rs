@@ -10,6 +10,8 @@
 //!   `POST /api/report-templates`, `PUT|DELETE /api/report-templates/{id}` (admins);
 //! - consultation requests: `GET /api/consults[?study=UID]`, `POST /api/consults`,
 //!   `POST /api/consults/{id}/claim|release|withdraw`; `GET /api/worklist` (radiologists);
+//! - `POST /api/studies/{study}/attachments[?title=…]`: a PDF or JPEG body stored into
+//!   the study as DICOM (Encapsulated PDF, Secondary Capture);
 //! - `GET /api/notifications[?unread=true]`, `POST /api/notifications/{id}/read`: the
 //!   report events of the caller's hospital (`service::notify`).
 
@@ -56,6 +58,11 @@ pub fn routes() -> Router<AppState> {
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(
+            Router::new()
+                .route("/studies/{study}/attachments", post(attach))
+                .layer(DefaultBodyLimit::max(crate::dicom::attach::MAX_BYTES)),
+        )
 }
 
 fn id_of(id: Result<Path<String>, PathRejection>) -> AppResult<i64> {
@@ -315,4 +322,38 @@ async fn consult_action(
 
 async fn worklist(State(state): State<AppState>, Authed(who): Authed) -> AppResult<Json<Worklist>> {
     Ok(Json(state.archive.worklist(&who).await?))
+}
+
+async fn attach(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    Path(study): Path<String>,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    let p = query_params(params, &["title"])?;
+    let body =
+        body.map_err(|e| AppError::new(e.status(), format!("bad attachment: {}", e.body_text())))?;
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let title = p.get("title").map(|t| t.trim()).unwrap_or("");
+    let sop = state
+        .archive
+        .attach(&who, study.trim(), &media_type, title, &body)
+        .await
+        .map_err(|e| match e {
+            crate::service::ServiceError::Unsupported(m) => {
+                AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, m)
+            }
+            e => e.into(),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "sop_instance_uid": sop })),
+    ))
 }

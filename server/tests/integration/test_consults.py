@@ -148,3 +148,58 @@ def test_withdrawing_a_request_takes_the_grant_back(server, users, studies):
     ids = {c2["id"] for c2 in check(users["bob"].get("/consults"), 200)["consults"]}
     assert c["id"] in ids and ids == {c2["id"] for c2 in check(alice.get("/consults"), 200)["consults"]}
     assert ids <= {c2["id"] for c2 in check(users["admin"].get("/consults"), 200)["consults"]}
+
+
+def test_attachments_are_stored_into_the_study_as_dicom(server, users, studies, tmp_path):
+    """A PDF and a JPEG sent with a request: read back by dcmtk (dcm2pdf) and pydicom
+    (pylibjpeg decoding the Secondary Capture against Pillow's decoding of the JPEG)."""
+    import io
+    import subprocess
+
+    import numpy as np
+    import pydicom
+    from PIL import Image
+
+    from dimse import dcmtk_tool
+
+    alice = users["alice"]
+    web = DicomWeb(server.http_url, token=server.tokens["alice"], name="alice")
+    url = f"{alice.root}/studies/{studies['ct']}/attachments"
+
+    def post(body: bytes, media_type: str, who: Api = alice, title: str = "") -> requests.Response:
+        return who.http.post(url, params={"title": title} if title else None, data=body,
+                             headers={"Content-Type": media_type}, timeout=60)
+
+    pdf = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+           b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    sop = check(post(pdf, "application/pdf", title="ใบส่งตรวจ"), 201)["sop_instance_uid"]
+    (hit,) = web.qido(f"/studies/{studies['ct']}/instances", {"SOPInstanceUID": sop})
+    path = tmp_path / "pdf.dcm"
+    path.write_bytes(web.instance_bytes(studies["ct"], hit["0020000E"]["Value"][0], sop))
+    out = tmp_path / "out.pdf"
+    subprocess.run([dcmtk_tool("dcm2pdf"), str(path), str(out)], check=True, capture_output=True, timeout=60)
+    assert out.read_bytes().rstrip(b"\0") == pdf
+    ds = pydicom.dcmread(path)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1" and ds.DocumentTitle == "ใบส่งตรวจ"
+    assert ds.PatientID == "CONS-1" and ds.StudyInstanceUID == studies["ct"]
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = np.stack([xx * 4, yy * 5, (xx + yy) * 2], axis=-1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=90, subsampling=2)
+    jpeg = buf.getvalue()
+    sop = check(post(jpeg, "image/jpeg"), 201)["sop_instance_uid"]
+    (hit,) = web.qido(f"/studies/{studies['ct']}/instances", {"SOPInstanceUID": sop})
+    ds = pydicom.dcmread(io.BytesIO(web.instance_bytes(studies["ct"], hit["0020000E"]["Value"][0], sop)))
+    assert (ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation) == (48, 64, 3, "YBR_FULL_422")
+    got = ds.pixel_array.astype(int)
+    want = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
+    assert np.abs(got - want).max() <= 3
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", progressive=True)
+    r = post(buf.getvalue(), "image/jpeg")
+    assert r.status_code == 400 and "baseline" in r.json()["error"], r.text
+    assert post(b"hello", "text/plain").status_code == 415
+    assert post(b"hello", "application/pdf").status_code == 400
+    assert post(pdf, "application/pdf", who=users["bob"]).status_code == 404

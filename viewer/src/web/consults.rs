@@ -146,6 +146,40 @@ pub fn WorklistPage() -> impl IntoView {
     }
 }
 
+/// Sends a file (PDF or JPEG) to be stored into the study; the server's answer.
+async fn upload(study_uid: &str, file: web_sys::File) -> Result<(), String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let url = format!(
+        "/api/studies/{}/attachments?title={}",
+        js_sys::encode_uri_component(study_uid),
+        js_sys::encode_uri_component(&file.name())
+    );
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&file);
+    let request =
+        web_sys::Request::new_with_str_and_init(&url, &init).map_err(|e| format!("{e:?}"))?;
+    let headers = request.headers();
+    let _ = headers.set("Content-Type", &file.type_());
+    let _ = headers.set("X-Requested-With", "rangsi-viewer");
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .unchecked_into();
+    if response.ok() {
+        return Ok(());
+    }
+    let text = match response.text() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+        Err(_) => None,
+    };
+    Err(text
+        .and_then(|t| serde_json::from_str::<rangsi_wire::api::ApiError>(&t).ok())
+        .map_or_else(|| format!("HTTP {}", response.status()), |e| e.error))
+}
+
 /// The study's requests and, for its hospital's users, the form to ask for a reading.
 #[component]
 pub fn ConsultSection(study_uid: String) -> impl IntoView {
@@ -219,6 +253,26 @@ pub fn ConsultSection(study_uid: String) -> impl IntoView {
         });
     };
     let my_hospital = move || ui.me.get().and_then(|m| m.hospital);
+    let attached: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
+    let on_file = move |ev: leptos::ev::Event| {
+        use wasm_bindgen::JsCast;
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            return;
+        };
+        let name = file.name();
+        leptos::task::spawn_local(async move {
+            match upload(&uid.get_value(), file).await {
+                Ok(()) => attached.update(|a| a.push(name)),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
     let input = move |label: Text, sig: RwSignal<String>, testid: &'static str| {
         view! {
             <label class="report-field"><span>{move || ui.t(label)}</span>
@@ -278,6 +332,10 @@ pub fn ConsultSection(study_uid: String) -> impl IntoView {
                     {input(Text::Labs, labs, "consult-labs")}
                     {input(Text::Allergies, allergies, "consult-allergies")}
                     {input(Text::PriorTreatment, prior, "consult-prior")}
+                    <label class="report-field"><span>{move || ui.t(Text::AttachFile)}</span>
+                        <input type="file" data-testid="consult-attach" accept="application/pdf,image/jpeg" on:change=on_file/>
+                    </label>
+                    {move || attached.get().into_iter().map(|n| view! { <p class="dim" data-testid="consult-attached">{n}</p> }).collect_view()}
                     <div class="report-actions">
                         <button class="primary" data-testid="consult-send" on:click=send>{move || ui.t(Text::SendRequest)}</button>
                         <button on:click=move |_| open.set(false)>{move || ui.t(Text::Close)}</button>
