@@ -14,8 +14,11 @@
 //   protocol), wait until the series' volume in cornerstone's cache is fully loaded
 //   and each of the three viewports has rendered a non-blank canvas, then: scroll the
 //   axial viewport, drag with the Crosshairs tool made active on the left button,
-//   memory; a new page with hangingProtocolId=only3D (one volume3d viewport, its
-//   CT-Bone preset): rotate by dragging (its default left-button tool), zoom by wheel.
+//   memory; then, on the same page (the volume loaded), the layout switched to OHIF's
+//   `only3D` protocol (one volume3d viewport, its CT-Bone preset) through its hanging
+//   protocol service: rotate by dragging (its default left-button tool), zoom by wheel.
+//   (Opening `hangingProtocolId=only3D` directly on a fresh page is the fallback: on
+//   SwiftShader it had 5 of 300 slices after 223 s, its 3D view redrawn as slices land.)
 //
 // Sizes: the browser window is resized until each MPR view (Rangsi's axial pane,
 // OHIF's first orthographic viewport) and the 3D view is 512 × 512 CSS pixels, at
@@ -32,7 +35,7 @@
 // Prints `kind<TAB>key=value…` lines (kind env | ready | interact | memory | error),
 // progress on stderr. Usage:
 //   node volume.mjs --rangsi BIN --ohif DIST --data CTDIR [--seconds S] [--max-seconds S] [--gpu webgpu|webgl2]
-//                   [--chromium PATH] [--load-timeout S] [--viewers rangsi,ohif] [--br-cache DIR]
+//                   [--chromium PATH] [--load-timeout S] [--viewers rangsi,ohif] [--ohif-views mpr,3d] [--br-cache DIR]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +51,7 @@ const SIDE = 512;
 function parseArgs(argv) {
   const o = {
     chromium: '/usr/bin/chromium', 'load-timeout': 300, seconds: 5, 'max-seconds': 240, gpu: 'webgpu', viewers: 'rangsi,ohif',
+    'ohif-views': 'mpr,3d',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');
@@ -62,7 +66,11 @@ function parseArgs(argv) {
 async function until(page, fn, arg, ms) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    const v = await page.evaluate(fn, arg).catch(() => null);
+    // A page busy drawing (software GPU) may not answer: never wait past the deadline.
+    const v = await Promise.race([
+      page.evaluate(fn, arg).catch(() => null),
+      new Promise((r) => setTimeout(() => r(null), Math.max(1000, end - Date.now()))),
+    ]);
     if (v) return v;
     await page.waitForTimeout(250);
   }
@@ -159,14 +167,26 @@ async function interact(page, { kind, x, y, seconds, maxSeconds, counter, radius
  * ratio 1) is `side` × `side`: the views are drawn at 512 × 512 as the issue asks.
  */
 async function fitTo(page, measure, side) {
-  let b = null;
-  for (let k = 0; k < 4; k += 1) {
-    b = await measure();
+  // How much the box grows per pixel of window (OHIF's three columns: a third).
+  let slope = { w: 1, h: 1 };
+  let prev = null;
+  for (let k = 0; k < 8; k += 1) {
+    const b = await measure();
     if (!b) return null;
-    const dw = Math.round(side - b.w), dh = Math.round(side - b.h);
-    if (Math.abs(dw) <= 1 && Math.abs(dh) <= 1) break;
     const v = page.viewportSize();
-    await page.setViewportSize({ width: Math.max(320, v.width + dw), height: Math.max(320, v.height + dh) });
+    if (prev) {
+      for (const [d, vd] of [['w', 'width'], ['h', 'height']]) {
+        const moved = v[vd] - prev.v[vd];
+        if (moved !== 0) slope[d] = Math.min(1, Math.max(0.2, (b[d] - prev.b[d]) / moved));
+      }
+    }
+    const dw = side - b.w, dh = side - b.h;
+    if (Math.abs(dw) <= 1 && Math.abs(dh) <= 1) break;
+    prev = { b, v };
+    await page.setViewportSize({
+      width: Math.max(320, Math.round(v.width + dw / slope.w)),
+      height: Math.max(320, Math.round(v.height + dh / slope.h)),
+    });
     await page.waitForTimeout(1500);
   }
   return { ...(await measure()), window: page.viewportSize() };
@@ -285,14 +305,21 @@ function ohifState() {
         cw: canvas?.width, ch: canvas?.height });
     }
   }
-  const volumes = [...(cs.cache?._volumeCache?.values?.() || [])];
+  const volumes = [...(cs.cache?._volumeCache?.values?.() || [])].map((v) => v.volume || v);
   const vol = volumes[0];
   const status = vol?.loadStatus || {};
+  // The volume's slices: images in cornerstone's image cache (as the viewer bench's probe counts them).
+  const ids = vol?.imageIds || [];
+  let cached = 0;
+  for (const id of ids) {
+    const c = cs.cache?._imageCache?.get(id);
+    if (c && (c.image || c.loaded)) cached += 1;
+  }
   return {
     viewports: vps,
     volumes: volumes.length,
-    loaded: !!status.loaded,
-    framesLoaded: status.framesLoaded ?? vol?.framesLoaded ?? null,
+    loaded: !!status.loaded || (ids.length > 0 && cached === ids.length),
+    framesLoaded: `${cached}/${ids.length}${status.loaded ? ' (loadStatus.loaded)' : ''}`,
     dims: vol?.dimensions ? vol.dimensions.join('x') : null,
     dataType: vol?.dataType || vol?.voxelManager?.getConstructor?.()?.name || null,
     cacheBytes: cs.cache?.getCacheSize?.() ?? null,
@@ -332,48 +359,71 @@ async function ohifBox(page, type) {
 }
 
 async function ohif(opts, env) {
+  let o;
+  let mprOk = false;
   // MPR.
-  let o = await ohifOpen(opts, env, 'mpr', 3, 'orthographic');
-  try {
-    const { page, state } = o;
-    emit({ kind: 'ready', viewer: 'ohif', view: 'mpr', ok: o.ok, ms: o.ms, volumes: state?.volumes, loaded: state?.loaded,
-      framesLoaded: state?.framesLoaded, dims: state?.dims, dataType: state?.dataType,
-      viewports: (state?.viewports || []).map((v) => `${v.type} ${Math.round(v.w)}×${Math.round(v.h)} css, canvas ${v.cw}×${v.ch}${v.lit ? '' : ' (blank)'}`) });
-    await page.screenshot({ path: path.join(env.shots, 'ohif-mpr-ready.png') }).catch(() => {});
-    if (!o.ok) throw new Error(`OHIF's MPR did not show three lit orthographic viewports with the volume loaded within ${opts.loadTimeout / 1000} s`);
-    // The first viewport of the protocol is the axial one; each 512 × 512.
-    const vp = await fitTo(page, () => ohifBox(page, 'orthographic'), SIDE);
-    await page.waitForTimeout(2000);
-    emit({ kind: 'size', viewer: 'ohif', view: 'mpr', w: vp.w, h: vp.h, canvas: `${vp.cw}x${vp.ch}`, window: `${vp.window.width}x${vp.window.height}` });
-    await page.screenshot({ path: path.join(env.shots, 'ohif-mpr-fitted.png') }).catch(() => {});
-    const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS };
-    await measure(page, 'ohif', 'mpr-scroll', { kind: 'wheel', x: vp.x, y: vp.y, ...common }, env.shots);
-    // Crosshairs on the left button (OHIF's MPR tool group has it, passive by default).
-    const tool = await page.evaluate((id) => {
-      const ct = window.cornerstoneTools;
-      const engine = window.cornerstone.getRenderingEngines()[0];
-      const group = ct?.ToolGroupManager?.getToolGroupForViewport(id, engine.id);
-      if (!group) return 'no tool group';
-      if (!group.hasTool?.('Crosshairs') && !group.getToolInstance?.('Crosshairs')) return `no Crosshairs in ${group.id}`;
-      const primary = group.getActivePrimaryMouseButtonTool?.();
-      if (primary && primary !== 'Crosshairs') group.setToolPassive(primary);
-      group.setToolActive('Crosshairs', { bindings: [{ mouseButton: 1 }] });
-      return `Crosshairs (was ${primary}) in ${group.id}`;
-    }, vp.id).catch((e) => String(e));
-    emit({ kind: 'tool', viewer: 'ohif', tool });
-    await page.waitForTimeout(500);
-    await measure(page, 'ohif', 'mpr-crosshair', { kind: 'drag', x: vp.x, y: vp.y, radius: Math.min(vp.w, vp.h) / 4, ...common }, env.shots);
-    emit({ kind: 'memory', viewer: 'ohif', view: 'mpr', ...(await measureMemory(o.br)) });
-  } catch (e) {
-    emit({ kind: 'error', viewer: 'ohif', view: 'mpr', error: String(e.message || e), console: o.br.consoleLines.slice(-10) });
-  } finally {
-    await o.br.close();
+  if (opts['ohif-views'].includes('mpr')) {
+    o = await ohifOpen(opts, env, 'mpr', 3, 'orthographic');
+    try {
+      const { page, state } = o;
+      emit({ kind: 'ready', viewer: 'ohif', view: 'mpr', ok: o.ok, ms: o.ms, volumes: state?.volumes, loaded: state?.loaded,
+        framesLoaded: state?.framesLoaded, dims: state?.dims, dataType: state?.dataType,
+        viewports: (state?.viewports || []).map((v) => `${v.type} ${Math.round(v.w)}×${Math.round(v.h)} css, canvas ${v.cw}×${v.ch}${v.lit ? '' : ' (blank)'}`) });
+      await page.screenshot({ path: path.join(env.shots, 'ohif-mpr-ready.png') }).catch(() => {});
+      if (!o.ok) throw new Error(`OHIF's MPR did not show three lit orthographic viewports with the volume loaded within ${opts.loadTimeout / 1000} s`);
+      // The first viewport of the protocol is the axial one; each 512 × 512.
+      const vp = await fitTo(page, () => ohifBox(page, 'orthographic'), SIDE);
+      await page.waitForTimeout(2000);
+      emit({ kind: 'size', viewer: 'ohif', view: 'mpr', w: vp.w, h: vp.h, canvas: `${vp.cw}x${vp.ch}`, window: `${vp.window.width}x${vp.window.height}` });
+      await page.screenshot({ path: path.join(env.shots, 'ohif-mpr-fitted.png') }).catch(() => {});
+      const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS };
+      await measure(page, 'ohif', 'mpr-scroll', { kind: 'wheel', x: vp.x, y: vp.y, ...common }, env.shots);
+      // Crosshairs on the left button (OHIF's MPR tool group has it, passive by default).
+      const tool = await page.evaluate((id) => {
+        const ct = window.cornerstoneTools;
+        const engine = window.cornerstone.getRenderingEngines()[0];
+        const group = ct?.ToolGroupManager?.getToolGroupForViewport(id, engine.id);
+        if (!group) return 'no tool group';
+        if (!group.hasTool?.('Crosshairs') && !group.getToolInstance?.('Crosshairs')) return `no Crosshairs in ${group.id}`;
+        const primary = group.getActivePrimaryMouseButtonTool?.();
+        if (primary && primary !== 'Crosshairs') group.setToolPassive(primary);
+        group.setToolActive('Crosshairs', { bindings: [{ mouseButton: 1 }] });
+        return `Crosshairs (was ${primary}) in ${group.id}`;
+      }, vp.id).catch((e) => String(e));
+      emit({ kind: 'tool', viewer: 'ohif', tool });
+      await page.waitForTimeout(500);
+      await measure(page, 'ohif', 'mpr-crosshair', { kind: 'drag', x: vp.x, y: vp.y, radius: Math.min(vp.w, vp.h) / 4, ...common }, env.shots);
+      emit({ kind: 'memory', viewer: 'ohif', view: 'mpr', ...(await measureMemory(o.br)) });
+      mprOk = true;
+    } catch (e) {
+      emit({ kind: 'error', viewer: 'ohif', view: 'mpr', error: String(e.message || e), console: o.br.consoleLines.slice(-10) });
+    } finally {
+      if (!mprOk || !opts['ohif-views'].includes('3d')) await o.br.close();
+    }
   }
   // 3D.
-  o = await ohifOpen(opts, env, 'only3D', 1, 'volume3d');
+  if (!opts['ohif-views'].includes('3d')) return;
+  if (mprOk) {
+    // As a reader would: the volume already loaded for MPR, the layout switched to
+    // OHIF's `only3D` protocol (its hanging protocol service, what the layout menu does).
+    const t0 = Date.now();
+    const switched = await o.page.evaluate(() => {
+      window.services.hangingProtocolService.setProtocol('only3D');
+      return true;
+    }).catch((e) => String(e));
+    const s = switched === true ? await until(o.page, ({ src }) => {
+      const st = new Function(`return (${src})();`)();
+      const vps = (st?.viewports || []).filter((v) => v.type === 'volume3d');
+      return st?.loaded && vps.length && vps.every((v) => v.lit) ? st : null;
+    }, { src: ohifState.toString() }, opts.loadTimeout) : null;
+    const last = s || (await until(o.page, (src) => new Function(`return (${src})();`)(), ohifState.toString(), 10000));
+    o = { ...o, state: last, ok: !!s, ms: Date.now() - t0, how: switched === true ? 'setProtocol(only3D) on the MPR page' : `setProtocol failed: ${switched}` };
+  } else {
+    o = { ...(await ohifOpen(opts, env, 'only3D', 1, 'volume3d')), how: 'a new page with hangingProtocolId=only3D' };
+  }
   try {
     const { page, state } = o;
-    emit({ kind: 'ready', viewer: 'ohif', view: '3d', ok: o.ok, ms: o.ms, volumes: state?.volumes, loaded: state?.loaded,
+    emit({ kind: 'ready', viewer: 'ohif', view: '3d', ok: o.ok, ms: o.ms, how: o.how, volumes: state?.volumes, loaded: state?.loaded,
       framesLoaded: state?.framesLoaded, dims: state?.dims, dataType: state?.dataType,
       viewports: (state?.viewports || []).map((v) => `${v.type} ${Math.round(v.w)}×${Math.round(v.h)} css, canvas ${v.cw}×${v.ch}${v.lit ? '' : ' (blank)'}`) });
     await page.screenshot({ path: path.join(env.shots, 'ohif-3d-ready.png') }).catch(() => {});

@@ -652,8 +652,9 @@ fn notes(o: &Options) -> String {
          - OHIF: `/viewer?StudyInstanceUIDs=…&hangingProtocolId=mpr` (three orthographic volume viewports), ready \
            when cornerstone's cached volume reports `loadStatus.loaded` and the three viewports' canvases are not \
            blank; wheel = its stack scroll; the crosshair drag with its `Crosshairs` tool made active on the left \
-           button. 3D: a new page with `hangingProtocolId=only3D` (one `volume3d` viewport, preset CT-Bone), left \
-           drag = its trackball rotate, wheel = its zoom. OHIF has no reduced quality while dragging.\n\
+           button. 3D: on the same page, the layout switched to its `only3D` protocol \
+           (`services.hangingProtocolService.setProtocol`: one `volume3d` viewport, preset CT-Bone), left drag = \
+           its trackball rotate, wheel = its zoom. OHIF has no reduced quality while dragging.\n\
          - Memory: as in `bench viewer` (after a forced GC, CDP `Runtime.getHeapUsage` of the page: V8 heap + \
            ArrayBuffer backing stores, wasm memory; PSS from `/proc/PID/smaps_rollup` of the renderer (page + \
            workers) and GPU processes — with SwiftShader the textures are in the GPU process).\n",
