@@ -200,7 +200,19 @@ async function box(page, sel) {
 
 async function measure(page, viewer, what, args, shots) {
   log(`${viewer}: ${what}`);
-  const r = await interact(page, args);
+  // A page whose GPU process never comes back does not answer at all: give up on it
+  // (and on the rest of this view) a while after the interaction's own limit.
+  const limit = (args.maxSeconds + 120) * 1000;
+  let timer;
+  const r = await Promise.race([
+    interact(page, args),
+    new Promise((ok) => { timer = setTimeout(() => ok({ timedOut: true }), limit); }),
+  ]).finally(() => clearTimeout(timer));
+  if (r.timedOut) {
+    const error = `no answer from the page within ${limit / 1000} s (no animation frame: the GPU process busy)`;
+    emit({ kind: 'interact', viewer, what, error });
+    throw new Error(`${what}: ${error}`);
+  }
   emit({ kind: 'interact', viewer, what, ...r });
   log(`  ${r.error || `${r.updated} frames drawn in ${r.seconds?.toFixed(1)} s: ${r.frameMs?.toFixed(0)} ms/frame`}`);
   await page.screenshot({ path: path.join(shots, `${viewer}-${what}.png`) }).catch(() => {});
@@ -251,14 +263,19 @@ async function rangsi(opts, env) {
     await measure(page, 'rangsi', 'mpr-crosshair', { kind: 'drag', x: pane.x, y: pane.y, radius: Math.min(pane.w, pane.h) / 4, ...common }, env.shots);
     emit({ kind: 'memory', viewer: 'rangsi', view: 'mpr', ...(await measureMemory(br)) });
 
-    // 3D: the viewer's defaults (CT bone, shading), then MIP.
+    // 3D: the viewer's defaults (CT bone, shading), then MIP. The 3D view takes the
+    // place of the 2 × 2 panes: sized (cheaply, in MPR) so that it is 512 × 512, since
+    // every resize of the 3D view is a full-quality frame (tens of seconds on SwiftShader).
+    d = await rangsiDraws(page);
+    await fitTo(page, () => box(page, '[data-testid=mpr-pane-0]'), SIDE / 2);
+    await waitRangsiDrawn(page, d, 60000);
+    const t3d = await page.evaluate(() => performance.now());
     d = await rangsiDraws(page);
     await page.getByTestId('mpr-3d').click();
     if (!(await waitRangsiDrawn(page, d, opts.loadTimeout))) throw new Error('the 3D view did not draw');
-    d = await rangsiDraws(page);
-    const view = await fitTo(page, () => box(page, '[data-testid=vr-view]'), SIDE);
-    await waitRangsiDrawn(page, d, opts.loadTimeout);
-    emit({ kind: 'ready', viewer: 'rangsi', view: '3d', viewW: view.w, viewH: view.h, window: `${view.window.width}x${view.window.height}` });
+    const first3d = await page.evaluate(() => performance.now());
+    const view = { ...(await box(page, '[data-testid=vr-view]')), window: page.viewportSize() };
+    emit({ kind: 'ready', viewer: 'rangsi', view: '3d', ms: first3d - t3d, viewW: view.w, viewH: view.h, window: `${view.window.width}x${view.window.height}` });
     await page.screenshot({ path: path.join(env.shots, 'rangsi-3d-ready.png') }).catch(() => {});
     const three = (what, kind) => measure(page, 'rangsi', what, {
       kind, x: view.x, y: view.y, radius: Math.min(view.w, view.h) / 4, ...common,

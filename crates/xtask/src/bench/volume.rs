@@ -516,6 +516,10 @@ fn table(lines: &[(String, Fields)]) -> String {
         "MPR ready: Rangsi from the MPR button (2D view already open), OHIF from navigation to its `mpr` protocol, until the volume is loaded and every view drawn",
         vec![na(), ready("rangsi", "mpr"), ready("ohif", "mpr"), String::new()],
     );
+    t.row(
+        "3D first frame: Rangsi from its 3D button (volume already loaded for MPR) until the first 3D frame is submitted, OHIF from switching the MPR page to its `only3D` protocol until the 3D viewport is drawn (not blank)",
+        vec![na(), ready("rangsi", "3d"), ready("ohif", "3d"), String::new()],
+    );
     // Memory.
     for (view, what) in [("mpr", "MPR"), ("3d", "3D")] {
         let (rp, rpss, _) = memory_cells(lines, "rangsi", view);
@@ -615,8 +619,8 @@ fn header(
          - machine: {} ({load})\n\
          - clone at {rev}; Rangsi binary: {}\n\
          - native: wgpu on {adapter}; release build of `crates/render/examples/volume_bench.rs`\n\
-         - browser: headless {chromium} (Debian), 1280×800, device pixel ratio 1, playwright-core from Node.js {node}, \
-           a fresh profile per viewer; Rangsi drew with {backend} ({} flags, SwiftShader); OHIF {OHIF_VERSION} \
+         - browser: headless {chromium} (Debian), window sized for 512 × 512 views, device pixel ratio 1, \
+           playwright-core from Node.js {node}, a fresh profile per viewer; Rangsi: {backend} ({} flags, SwiftShader); OHIF {OHIF_VERSION} \
            (`@ohif/app` prebuilt `dist/`, served by `proxy.mjs`) with WebGL2 on SwiftShader, {ohif_volume}\n\
          - data: {SLICES} × {SIDE}×{SIDE} signed 16-bit CT (`gen_ct_series.py --slices 300 --seed 1`), \
            raw voxels {:.1} MB\n\
@@ -640,11 +644,15 @@ fn notes(o: &Options) -> String {
            3° per frame, CT bone preset with shading or MIP (window 40/400), full quality (samples every half voxel) \
            or interactive (every 1.5 voxels). After each draw the device is waited for (`poll(wait)`), so a frame's \
            time is all its GPU work; p50 over the frames drawn in {} s.\n\
-         - Browser: one synthetic input per `requestAnimationFrame` for {} s (wheel notches back and forth over 40 \
-           steps; drags round a circle, 6° per frame), then the viewer's canvas is read back (`drawImage` into a 2D \
-           canvas, which waits for the GPU). Frame time = elapsed time (read-back included) / animation frames in \
-           which the viewer drew: Rangsi's MPR panel `data-draws` changed (one draw = all three panes or the 3D \
-           view), OHIF fired at least one `CORNERSTONE_IMAGE_RENDERED`. rAF p50/p95: the animation-frame intervals.\n\
+         - Browser: the window is resized until each MPR view and the 3D view is 512 × 512 CSS pixels (device \
+           pixel ratio 1). After two idle animation frames, one synthetic input per `requestAnimationFrame` for {} s \
+           and until the viewer drew at least once (wheel notches back and forth over 40 steps; drags round a \
+           circle, 6° per frame), then two more animation frames. Frame time = that elapsed time / animation frames \
+           in which the viewer drew: Rangsi's MPR panel `data-draws` changed (one draw = all three panes or the 3D \
+           view), OHIF fired at least one `CORNERSTONE_IMAGE_RENDERED`. Chromium paces animation frames by the GPU \
+           process, so a frame not yet done on the GPU holds back the next. rAF p50/p95: the animation-frame \
+           intervals. An interaction with no animation frame for `--max-seconds` + 120 s is given up, with the rest \
+           of that view.\n\
          - Rangsi: logged in, the study opened, the MPR button pressed; ready = the panel drew with every slice \
            uploaded (`data-drawn-loaded` = `data-total`). The 3D button then shows the viewer's defaults (CT bone, \
            shading on); dragging draws at interactive quality, each wheel step (zoom) at full quality; then the MIP \
