@@ -89,6 +89,7 @@ async function interact(page, { kind, x, y, seconds, maxSeconds, counter, radius
     const raf = () => new Promise((r) => requestAnimationFrame(r));
     const target = document.elementFromPoint(x, y);
     if (!target) return { error: `nothing at ${x},${y}` };
+    const targetName = target.dataset?.testid || target.className || target.tagName;
     const opts = (cx, cy, buttons) => ({
       clientX: cx, clientY: cy, screenX: cx, screenY: cy, button: 0, buttons, pointerId: 1, pointerType: 'mouse',
       isPrimary: true, bubbles: true, cancelable: true, composed: true, view: window,
@@ -158,6 +159,7 @@ async function interact(page, { kind, x, y, seconds, maxSeconds, counter, radius
       fps: updated ? (updated * 1000) / elapsed : 0,
       rafP50Ms: dts.length ? dts[Math.floor(dts.length * 0.5)] : null,
       rafP95Ms: dts.length ? dts[Math.floor(dts.length * 0.95)] : null,
+      target: String(targetName),
     };
   }, { kind, x, y, seconds, maxSeconds, counter, radius });
 }
@@ -277,8 +279,9 @@ async function rangsi(opts, env) {
     const view = { ...(await box(page, '[data-testid=vr-view]')), window: page.viewportSize() };
     emit({ kind: 'ready', viewer: 'rangsi', view: '3d', ms: first3d - t3d, viewW: view.w, viewH: view.h, window: `${view.window.width}x${view.window.height}` });
     await page.screenshot({ path: path.join(env.shots, 'rangsi-3d-ready.png') }).catch(() => {});
+    // Inputs in the view's upper-left quadrant: the MPR panel lies over its lower right.
     const three = (what, kind) => measure(page, 'rangsi', what, {
-      kind, x: view.x, y: view.y, radius: Math.min(view.w, view.h) / 4, ...common,
+      kind, x: Math.round(view.x - view.w / 4), y: Math.round(view.y - view.h / 4), radius: Math.min(view.w, view.h) / 10, ...common,
     }, env.shots);
     await three('vr-rotate', 'drag');
     await three('vr-zoom', 'wheel');
