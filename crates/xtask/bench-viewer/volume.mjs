@@ -83,8 +83,8 @@ async function until(page, fn, arg, ms) {
  * `maxSeconds`); then two more animation frames without input. Counts the frames in
  * which `counter` (a page expression: the viewer's draw count) changed.
  */
-async function interact(page, { kind, x, y, seconds, maxSeconds, counter, radius = 60 }) {
-  return page.evaluate(async ({ kind, x, y, seconds, maxSeconds, counter, radius }) => {
+async function interact(page, { kind, x, y, seconds, maxSeconds, counter, radius = 60, turn = 40 }) {
+  return page.evaluate(async ({ kind, x, y, seconds, maxSeconds, counter, radius, turn }) => {
     const count = new Function(`return (${counter});`);
     const raf = () => new Promise((r) => requestAnimationFrame(r));
     const target = document.elementFromPoint(x, y);
@@ -120,8 +120,9 @@ async function interact(page, { kind, x, y, seconds, maxSeconds, counter, radius
         if ((gone >= seconds && updated > 0) || gone >= maxSeconds) return done();
         step += 1;
         if (kind === 'wheel') {
-          // Back and forth over 40 notches (slices, or zoom steps).
-          if (step % 40 === 0) dir = -dir;
+          // Back and forth over `turn` notches: 40 slices for MPR; every notch for a 3D
+          // zoom, so that the view keeps its size (a zoomed-out volume covers fewer pixels).
+          if (step % turn === 0) dir = -dir;
           target.dispatchEvent(new WheelEvent('wheel', {
             deltaY: 100 * dir, deltaMode: 0, wheelDeltaY: -120 * dir, wheelDelta: -120 * dir,
             clientX: x, clientY: y, bubbles: true, cancelable: true, view: window,
@@ -161,7 +162,7 @@ async function interact(page, { kind, x, y, seconds, maxSeconds, counter, radius
       rafP95Ms: dts.length ? dts[Math.floor(dts.length * 0.95)] : null,
       target: String(targetName),
     };
-  }, { kind, x, y, seconds, maxSeconds, counter, radius });
+  }, { kind, x, y, seconds, maxSeconds, counter, radius, turn });
 }
 
 /**
@@ -281,7 +282,7 @@ async function rangsi(opts, env) {
     await page.screenshot({ path: path.join(env.shots, 'rangsi-3d-ready.png') }).catch(() => {});
     // Inputs in the view's upper-left quadrant: the MPR panel lies over its lower right.
     const three = (what, kind) => measure(page, 'rangsi', what, {
-      kind, x: Math.round(view.x - view.w / 4), y: Math.round(view.y - view.h / 4), radius: Math.min(view.w, view.h) / 10, ...common,
+      kind, x: Math.round(view.x - view.w / 4), y: Math.round(view.y - view.h / 4), radius: Math.min(view.w, view.h) / 10, turn: 1, ...common,
     }, env.shots);
     await three('vr-rotate', 'drag');
     await three('vr-zoom', 'wheel');
@@ -454,7 +455,7 @@ async function ohif(opts, env) {
     await page.screenshot({ path: path.join(env.shots, 'ohif-3d-fitted.png') }).catch(() => {});
     const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS };
     await measure(page, 'ohif', 'vr-rotate', { kind: 'drag', x: vp.x, y: vp.y, radius: Math.min(vp.w, vp.h) / 4, ...common }, env.shots);
-    await measure(page, 'ohif', 'vr-zoom', { kind: 'wheel', x: vp.x, y: vp.y, ...common }, env.shots);
+    await measure(page, 'ohif', 'vr-zoom', { kind: 'wheel', x: vp.x, y: vp.y, turn: 1, ...common }, env.shots);
     emit({ kind: 'memory', viewer: 'ohif', view: '3d', ...(await measureMemory(o.br)) });
   } catch (e) {
     emit({ kind: 'error', viewer: 'ohif', view: '3d', error: String(e.message || e), console: o.br.consoleLines.slice(-10) });
