@@ -646,8 +646,8 @@ fn notes(o: &Options) -> String {
            time is all its GPU work; p50 over the frames drawn in {} s.\n\
          - Browser: the window is resized until each MPR view and the 3D view is 512 × 512 CSS pixels (device \
            pixel ratio 1). After two idle animation frames, one synthetic input per `requestAnimationFrame` for {} s \
-           and until the viewer drew at least once (wheel notches back and forth over 40 steps; drags round a \
-           circle, 6° per frame), then two more animation frames. Frame time = that elapsed time / animation frames \
+           and until the viewer drew at least once (MPR: wheel notches back and forth over 40 slices; 3D: zoom \
+           in and out on alternate notches; drags round a circle, 6° per frame), then two more animation frames. Frame time = that elapsed time / animation frames \
            in which the viewer drew: Rangsi's MPR panel `data-draws` changed (one draw = all three panes or the 3D \
            view), OHIF fired at least one `CORNERSTONE_IMAGE_RENDERED`. Chromium paces animation frames by the GPU \
            process, so a frame not yet done on the GPU holds back the next. rAF p50/p95: the animation-frame \
