@@ -67,7 +67,7 @@ function parseArgs(argv) {
 
 const log = (...a) => console.error('run.mjs:', ...a);
 /** Flattens `obj` (nested keys joined with `_`) into one `kind<TAB>key=value…` line. */
-function emit({ kind, ...obj }) {
+export function emit({ kind, ...obj }) {
   const fields = [];
   const walk = (o, prefix) => {
     for (const [k, v] of Object.entries(o)) {
@@ -157,7 +157,7 @@ function kindOf(url, mime) {
  * One fresh browser with the probe and a network recorder on the page's CDP session
  * (dedicated workers' requests are reported on it too; checked in `network`).
  */
-async function openBrowser(opts, viewer) {
+export async function openBrowser(opts, viewer) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `rangsi-bench-viewer-${viewer}-`));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: opts.chromium,
@@ -336,7 +336,7 @@ async function measureScroll(page, seconds, total) {
   }, { seconds, total });
 }
 
-async function measureMemory(br) {
+export async function measureMemory(br) {
   const { page, cdp } = br;
   await cdp.send('HeapProfiler.enable').catch(() => {});
   await cdp.send('HeapProfiler.collectGarbage').catch(() => {});
@@ -429,7 +429,7 @@ async function main() {
   }
 }
 
-// Run when started as a script (profile.mjs imports the set-up from here).
+// Run when started as a script (profile.mjs and volume.mjs import the set-up from here).
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((e) => {
     console.error(`run.mjs: ${e.stack || e}`);

@@ -8,6 +8,7 @@ mod pixels;
 mod server;
 mod studylist;
 mod viewer;
+mod volume;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use anyhow::{Result, bail};
 
 use crate::setup::Paths;
 
-const USAGE: &str = "usage: cargo xtask bench server|pixels|viewer|studylist";
+const USAGE: &str = "usage: cargo xtask bench server|pixels|viewer|studylist|volume";
 
 pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
@@ -25,6 +26,7 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
         Some("pixels") => pixels::main(paths, &args[1..]),
         Some("viewer") => viewer::main(paths, &args[1..]),
         Some("studylist") => studylist::main(paths, &args[1..]),
+        Some("volume") => volume::main(paths, &args[1..]),
         Some(other) => bail!("unknown benchmark `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }

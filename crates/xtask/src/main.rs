@@ -8,6 +8,7 @@
 //! - `cargo xtask bench server`: rangsi and Orthanc side by side on the same data.
 //! - `cargo xtask bench pixels`: decode rates, native and wasm beside Cornerstone's codecs.
 //! - `cargo xtask bench viewer`: the viewer beside OHIF in headless Chromium on a 300-slice CT.
+//! - `cargo xtask bench volume`: MPR and 3D frame times, native and in Chromium beside OHIF.
 //!
 //! Each subcommand first runs the idempotent set-up it needs (`setup.rs`).
 
@@ -44,6 +45,10 @@ commands:
                         same rangsi serve: first-load bytes, first image on emulated 30 and 10 Mbit/s
                         links, whole series loaded, scroll fps, memory; $CARGO_TARGET_DIR/bench-viewer.md
                         ([--runs N] [--links 30/10,10/50] [--rangsi BIN] [--gpu webgpu|webgl2])
+  bench volume          MPR (3 views) and 3D frame times of a 512×512×300 CT natively (wgpu on
+                        Vulkan: lavapipe without a GPU) and in headless Chromium beside OHIF 3.13's
+                        MPR/3D, memory with the volume loaded; $CARGO_TARGET_DIR/bench-volume.md
+                        (`cargo xtask bench volume --help` for its options)
 
 Set-up (Debian packages, Python venv in ~/.cache/rangsi/tools/venv, pinned wasm-bindgen-cli
 and cargo-fuzz in ~/.cache/rangsi/tools/bin) runs as needed.

@@ -55,7 +55,7 @@ const TARGET_FPS: f64 = 60.0;
 const TARGET_MEMORY_RATIO: f64 = 1.2;
 
 /// One output line of `run.mjs`: its kind and `key=value` fields.
-type Fields = HashMap<String, String>;
+pub(super) type Fields = HashMap<String, String>;
 
 struct Options {
     runs: u32,
@@ -195,7 +195,7 @@ fn web_dir(paths: &Paths) -> PathBuf {
 }
 
 /// The one-minute load average: how busy the machine was besides this benchmark.
-fn load_average() -> String {
+pub(super) fn load_average() -> String {
     fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(String::from))
@@ -211,7 +211,7 @@ fn run_limit(o: &Options) -> Duration {
 }
 
 /// Runs `cmd` (stdout piped, stderr shown as it comes) and returns its stdout.
-fn run_streaming(cmd: &mut Command, limit: Duration) -> Result<Vec<u8>> {
+pub(super) fn run_streaming(cmd: &mut Command, limit: Duration) -> Result<Vec<u8>> {
     use std::io::Read;
     let mut child = cmd
         .spawn()
@@ -228,14 +228,15 @@ fn run_streaming(cmd: &mut Command, limit: Duration) -> Result<Vec<u8>> {
         Some(s) if s.success() => Ok(out),
         Some(s) => bail!("`{}` failed ({s})", process::describe(cmd)),
         None => bail!(
-            "run.mjs did not finish within {} s (killed)",
+            "`{}` did not finish within {} s (killed)",
+            process::describe(cmd),
             limit.as_secs()
         ),
     }
 }
 
 /// `npm ci` when `node_modules` does not match the lockfile (a hash stamp).
-fn npm_ci(web: &Path) -> Result<()> {
+pub(super) fn npm_ci(web: &Path) -> Result<()> {
     let lock = fs::read(web.join("package-lock.json"))?;
     let wanted = format!("{:016x}\n", setup::fnv1a64(&lock));
     let stamp = web.join("node_modules/.rangsi-lock.fnv64");
@@ -253,7 +254,7 @@ fn npm_ci(web: &Path) -> Result<()> {
 }
 
 /// `kind<TAB>key=value…` lines; other lines are ignored.
-fn parse_lines(stdout: &[u8]) -> Vec<(String, Fields)> {
+pub(super) fn parse_lines(stdout: &[u8]) -> Vec<(String, Fields)> {
     String::from_utf8_lossy(stdout)
         .lines()
         .filter_map(|line| {
@@ -268,11 +269,11 @@ fn parse_lines(stdout: &[u8]) -> Vec<(String, Fields)> {
         .collect()
 }
 
-fn num(f: &Fields, key: &str) -> Option<f64> {
+pub(super) fn num(f: &Fields, key: &str) -> Option<f64> {
     f.get(key)?.parse().ok()
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
+pub(super) fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -356,7 +357,7 @@ fn check(value: Option<f64>, target: f64, at_most: bool) -> &'static str {
     }
 }
 
-fn mb(bytes: f64) -> String {
+pub(super) fn mb(bytes: f64) -> String {
     format!("{:.2} MB", bytes / 1e6)
 }
 
