@@ -194,7 +194,7 @@ describe('the report panel', () => {
       await item.getByTestId('worklist-release').waitFor({ timeout: 30000 });
       await item.getByTestId('worklist-open').click();
       await waitDrawn(r, 0);
-      await r.getByTestId('report-toggle').click();
+      // From the worklist the report editor opens beside the images.
       await r.waitForFunction(() => document.querySelector('[data-testid=report-panel]')?.dataset.loaded === 'true',
         null, { timeout: 30000 });
       await r.getByTestId('report-create').click();

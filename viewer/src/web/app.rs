@@ -18,6 +18,8 @@ pub struct Ui {
     pub me: RwSignal<Option<Me>>,
     pub route: RwSignal<Route>,
     pub about_open: RwSignal<bool>,
+    /// The next reading page opens with its report panel (a worklist item was opened).
+    pub open_report: RwSignal<bool>,
     /// Graphics backend ("WebGPU" / "WebGL2") and adapter, once a viewport opened one.
     pub graphics: RwSignal<Option<(String, String)>>,
 }
@@ -65,6 +67,7 @@ pub fn App() -> impl IntoView {
         me: RwSignal::new(None),
         route: RwSignal::new(current_route()),
         about_open: RwSignal::new(false),
+        open_report: RwSignal::new(false),
         graphics: RwSignal::new(None),
     };
     provide_context(ui);

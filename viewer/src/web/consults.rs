@@ -82,6 +82,8 @@ pub fn WorklistPage() -> impl IntoView {
                         .filter(|u| *u != study),
                 );
             }
+            // The report editor opens beside the images.
+            ui.open_report.set(true);
             ui.navigate(Route::Viewer { study_uids: uids });
         });
     };

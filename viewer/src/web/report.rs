@@ -78,6 +78,7 @@ fn state_text(s: ReportState) -> Text {
 #[component]
 pub fn ReportPanel(study: Study, close: Callback<()>) -> impl IntoView {
     let ui = ui();
+    ui.open_report.set(false);
     let study_uid = study.study_uid.clone();
     let me = move || ui.me.get();
     let is_radiologist = move || me().is_some_and(|m| m.role == "radiologist");

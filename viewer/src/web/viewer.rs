@@ -175,6 +175,10 @@ pub fn ViewerPage(study_uids: Vec<String>) -> impl IntoView {
     let loading = RwSignal::new(true);
     let error = RwSignal::new(None::<String>);
     let reading = Reading::new();
+    // Cleared by the report panel once it is up (the page may mount twice on the way).
+    if ui.open_report.get_untracked() {
+        reading.report.set(true);
+    }
     let drawer_open = RwSignal::new(false);
     // The decode workers load their wasm while the queries are on their way.
     if let Err(e) = super::workers::DecodePool::get() {
