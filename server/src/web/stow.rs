@@ -48,6 +48,24 @@ fn boundary_of(content_type: &str) -> AppResult<String> {
         .ok_or_else(|| AppError::bad_request("multipart Content-Type has no boundary"))
 }
 
+/// The most of a refused request's body read (and dropped) before the answer.
+const DRAIN_MAX: u64 = 16 << 20;
+
+/// Reads and drops a request body refused before it was read (up to [`DRAIN_MAX`]):
+/// hyper closes a connection whose body is left unread, and a client still sending it
+/// may then see the reset instead of the answer.
+async fn drain(body: Body) {
+    use futures::StreamExt;
+    let mut data = body.into_data_stream();
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = data.next().await {
+        read += chunk.len() as u64;
+        if read > DRAIN_MAX {
+            break;
+        }
+    }
+}
+
 fn param(content_type: &str, name: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.trim().split_once('=')?;
@@ -122,7 +140,13 @@ async fn stow(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let boundary = boundary_of(ct)?;
+    let boundary = match boundary_of(ct) {
+        Ok(b) => b,
+        Err(e) => {
+            drain(body).await;
+            return Err(e);
+        }
+    };
     let limit = state.max_body_bytes;
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -137,6 +161,7 @@ async fn stow(
         }
     }
     if who.hospital_id.is_none() {
+        drain(body).await;
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "this account belongs to no hospital, so it cannot store studies",
