@@ -108,7 +108,16 @@ pub fn main(paths: &Paths, pytest_args: &[String]) -> Result<()> {
                 ("FAILED", format!("  ({why})"))
             }
         };
-        println!("  {:<26} {:<8} {:>7.1} s{note}", s.name, word, s.secs);
+        let (first, _) = note.split_once('\n').unwrap_or((&note, ""));
+        println!("  {:<26} {:<8} {:>7.1} s{first}", s.name, word, s.secs);
+    }
+    // A failure's further lines (the failing e2e tests, say) after the table.
+    for s in &steps {
+        if let Outcome::Failed(why) = &s.outcome
+            && let Some((_, rest)) = why.split_once('\n')
+        {
+            println!("\n--- {}:\n{rest}", s.name);
+        }
     }
     if !failed.is_empty() {
         bail!("failed: {}", failed.join(", "));

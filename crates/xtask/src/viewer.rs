@@ -220,8 +220,17 @@ pub fn e2e(paths: &Paths, bin: &Path) -> Result<()> {
     }
     let e2e = paths.root.join("e2e");
     npm_ci(&e2e)?;
+    let results = e2e.join("test-results");
+    std::fs::create_dir_all(&results)?;
+    // TAP on stdout as before, and the spec reporter into a file whose "failing tests"
+    // part is repeated at the end, where a CI log's tail shows it.
+    let spec = results.join("e2e-spec.txt");
     let mut cmd = Command::new("node");
-    cmd.args(["--test", "--test-concurrency=1", "tests/"])
+    cmd.args(["--test", "--test-concurrency=1"])
+        .args(["--test-reporter=tap", "--test-reporter-destination=stdout"])
+        .arg("--test-reporter=spec")
+        .arg(format!("--test-reporter-destination={}", spec.display()))
+        .arg("tests/")
         .current_dir(&e2e)
         .env("RANGSI_BIN", bin)
         .env("RANGSI_PYTHON", paths.python())
@@ -231,10 +240,45 @@ pub fn e2e(paths: &Paths, bin: &Path) -> Result<()> {
         None => bail!("../shared/gen_ct_series.py not found: the e2e tests need it for their CT"),
     };
     println!("{}", process::describe(&cmd));
-    process::run(&mut cmd)?;
+    if let Err(e) = process::run(&mut cmd) {
+        let failing = std::fs::read_to_string(&spec)
+            .map(|s| failing_tests(&s))
+            .unwrap_or_default();
+        return Err(anyhow::anyhow!("{e:#}\n{failing}"));
+    }
     println!(
         "e2e: screenshots in {}",
         setup::rel(&paths.root, &e2e.join("test-results"))
     );
     Ok(())
+}
+
+/// The "failing tests" part of node's spec reporter, without stack frames, at most 60
+/// lines: what a reader of a CI log needs to see first.
+fn failing_tests(spec: &str) -> String {
+    let Some(at) = spec.find("failing tests:") else {
+        return String::new();
+    };
+    let lines: Vec<&str> = spec[at..]
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("at ") && !l.trim().is_empty())
+        .collect();
+    let mut out = lines.iter().take(60).copied().collect::<Vec<_>>().join("\n");
+    if lines.len() > 60 {
+        out.push_str(&format!("\n… {} more lines", lines.len() - 60));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failing_tests_keeps_the_messages_and_drops_the_stack() {
+        let spec = "✔ b\n✖ failing tests:\n\ntest at x.js:3:1\n✖ a (1ms)\n  AssertionError: 1 !== 2\n      at TestContext (file:///x.js:3:26)\n";
+        assert_eq!(
+            super::failing_tests(spec),
+            "failing tests:\ntest at x.js:3:1\n✖ a (1ms)\n  AssertionError: 1 !== 2"
+        );
+        assert_eq!(super::failing_tests("ℹ fail 0\n"), "");
+    }
 }

@@ -121,9 +121,20 @@ pub fn ReportPanel(study: Study, close: Callback<()>) -> impl IntoView {
     {
         let study_uid = study_uid.clone();
         let modality = study.modalities.first().cloned().unwrap_or_default();
+        // Both lists are asked for at once; the panel counts as loaded only when both
+        // answered, so "Create" never starts a report without the chosen template.
         leptos::task::spawn_local(async move {
-            let url = format!("/api/reports?study={}", enc(&study_uid));
-            match call::<ReportList>("GET", &url, None::<&()>).await {
+            let reports_url = format!("/api/reports?study={}", enc(&study_uid));
+            let lang = ui.lang.get_untracked().code();
+            let templates_url = format!(
+                "/api/report-templates?lang={lang}&modality={}",
+                enc(&modality)
+            );
+            let (list, tpl) = futures::join!(
+                call::<ReportList>("GET", &reports_url, None::<&()>),
+                call::<ReportTemplateList>("GET", &templates_url, None::<&()>)
+            );
+            match list {
                 Ok(list) => {
                     if let Some(r) = list.reports.into_iter().next() {
                         show(r);
@@ -131,18 +142,13 @@ pub fn ReportPanel(study: Study, close: Callback<()>) -> impl IntoView {
                 }
                 Err(e) => error.set(Some(e)),
             }
-            loaded.set(true);
-            let lang = ui.lang.get_untracked().code();
-            let url = format!(
-                "/api/report-templates?lang={lang}&modality={}",
-                enc(&modality)
-            );
-            if let Ok(list) = call::<ReportTemplateList>("GET", &url, None::<&()>).await {
+            if let Ok(list) = tpl {
                 if let Some(t) = list.templates.first() {
                     template.set(t.id);
                 }
                 templates.set(list.templates);
             }
+            loaded.set(true);
         });
     }
 
