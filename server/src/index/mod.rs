@@ -65,8 +65,13 @@ pub struct Index {
 pub enum Scope {
     /// Regional administrator.
     All,
-    /// One hospital's studies plus those granted to it.
+    /// One hospital's studies plus those granted to it by referrals (consultation
+    /// grants are for readers only: see `Reader`).
     Hospital(i64),
+    /// A radiologist of a hospital: `Hospital`'s studies, plus those a consultation
+    /// request granted for reading by them: requests naming them, and group requests
+    /// to their hospital that nobody else has claimed.
+    Reader { hospital: i64, user: i64 },
     /// Exactly these study rows (a share link: read-only, no other patient).
     Studies(Vec<i64>),
     /// No access at all.
@@ -103,10 +108,23 @@ impl Scope {
                 format!(
                     "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
                      WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
-                     AND (g.expires_at IS NULL OR g.expires_at > '{}')))",
+                     AND (g.expires_at IS NULL OR g.expires_at > '{}') \
+                     AND g.consult_id IS NULL))",
                     rfc3339_in_days(0)
                 ),
                 vec![*h, *h],
+            ),
+            Scope::Reader { hospital: h, user: u } => (
+                format!(
+                    "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
+                     WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
+                     AND (g.expires_at IS NULL OR g.expires_at > '{}') \
+                     AND (g.consult_id IS NULL OR g.consult_id IN (SELECT c.id FROM consults c \
+                     WHERE c.to_user = ? OR (c.to_user IS NULL \
+                     AND (c.claimed_by IS NULL OR c.claimed_by = ?))))))",
+                    rfc3339_in_days(0)
+                ),
+                vec![*h, *h, *u, *u],
             ),
         }
     }

@@ -113,14 +113,19 @@ pub struct ShareAccess {
 
 impl Principal {
     /// The studies this principal may see. The one tenancy rule of the archive: a
-    /// hospital's own studies plus those granted to it (referrals), everything for the
-    /// regional administrator, exactly the link's studies for a share link.
+    /// hospital's own studies plus those granted to it (referrals), and for its
+    /// radiologists those a consultation request granted them for reading; everything
+    /// for the regional administrator, exactly the link's studies for a share link.
     pub fn scope(&self) -> Scope {
         if let Some(share) = &self.share {
             return Scope::Studies(share.study_refs.clone());
         }
         match (self.role, self.hospital_id) {
             (Role::Admin, None) => Scope::All,
+            (Role::Radiologist, Some(hospital)) => match self.user_id {
+                Some(user) => Scope::Reader { hospital, user },
+                None => Scope::Hospital(hospital),
+            },
             (_, Some(h)) => Scope::Hospital(h),
             (_, None) => Scope::Nothing,
         }

@@ -3,9 +3,10 @@ issue 7), across two hospitals with two users each.
 
 alice (doctor, Udon Thani) asks Sakon Nakhon's radiologists for a STAT reading of a
 CT, with history, question and patient data. Until then bob's hospital sees nothing of
-the patient; with the request it sees exactly this patient's studies at Udon (the study
-and a prior), not another patient's. sakrad1 claims it from his worklist (sakrad2 then
-cannot), writes and signs the report; the request is reported and alice sees the
+the patient; with the request its radiologists (not bob, a doctor) see exactly this
+patient's studies at Udon (the study and a prior), not another patient's. sakrad1
+claims it from his worklist (sakrad2 then can neither claim nor read it), releases it,
+sakrad2 claims, writes and signs the report; the request is reported and alice sees the
 report. A second request, withdrawn, takes its grant back. The server is this module's
 own: grants must not leak into other modules' tenancy tests.
 """
@@ -96,9 +97,12 @@ def test_a_remote_reading_from_request_to_signed_report(server, users, studies):
         ("requested", "stat", HOSPITAL_UDON, HOSPITAL_SAKON)
     assert c["patient_data"]["allergies"] == "iodine (mild)" and not c["overdue"]
 
-    # The grant: this patient's studies at Udon, nothing else.
+    # The grant: this patient's studies at Udon, nothing else, and to the readers only:
+    # the reading hospital's radiologists, not its doctors.
     assert visible(rad1, server, studies["ct"]) and visible(rad1, server, studies["prior"])
-    assert visible(users["bob"], server, studies["ct"])  # the hospital's users, as for referrals
+    assert visible(rad2, server, studies["ct"])
+    assert not visible(bob, server, studies["ct"]) and not visible(bob, server, studies["prior"])
+    check(bob.get("/reports", params={"study": studies["ct"]}), 404)
     assert not visible(rad1, server, studies["other"])
 
     # The worklist: STAT first; one reader claims it.
@@ -107,10 +111,14 @@ def test_a_remote_reading_from_request_to_signed_report(server, users, studies):
     check(alice.get("/worklist"), 403)  # doctors have none
     check(rad1.post(f"/consults/{c['id']}/claim"), 200)
     check(rad2.post(f"/consults/{c['id']}/claim"), 409)
+    # Once claimed, the patient's studies are the claimer's to read, not the group's.
+    assert visible(rad1, server, studies["ct"]) and not visible(rad2, server, studies["ct"])
     assert c["id"] not in [i["consult"]["id"] for i in check(rad2.get("/worklist"), 200)["items"] if i["consult"]]
     check(rad2.post(f"/consults/{c['id']}/release"), 403)
     check(rad1.post(f"/consults/{c['id']}/release"), 200)
+    assert visible(rad2, server, studies["ct"])  # released: the group's again
     check(rad2.post(f"/consults/{c['id']}/claim"), 200)
+    assert not visible(rad1, server, studies["ct"])
     check(alice.post(f"/consults/{c['id']}/claim"), 403)
     check(rad1.post(f"/consults/{c['id']}/frobnicate"), 400)
 
@@ -133,6 +141,7 @@ def test_withdrawing_a_request_takes_the_grant_back(server, users, studies):
                                           "to_radiologist": "sakrad1", "priority": "routine"}), 201)["consults"]
     assert c["to_radiologist"] == "sakrad1"
     assert visible(rad1, server, studies["other"])
+    assert not visible(users["sakrad2"], server, studies["other"])  # named for sakrad1 alone
     rows = check(alice.get("/studies", params={"patient": "CONS-2"}), 200)["rows"]
     assert rows[0]["badges"]["consult_requested"] is True
     check(users["sakrad2"].post(f"/consults/{c['id']}/claim"), 403)  # named for sakrad1
