@@ -16,6 +16,7 @@
 //! - [`MprRenderer`], [`GpuVolume`], [`MprView`]: planes and slabs through a volume in
 //!   16-bit 3D textures (`shader/mpr.wgsl`), laid out by [`VolumeLayout`] within the
 //!   device's limits and a memory budget; geometry from `rangsi-volume`.
+//!   [`MprPaneCache`] keeps each pane drawn and redraws only the panes that changed.
 //! - [`VrRenderer`], [`VrView`]: 3D volume rendering of the same [`GpuVolume`] by ray
 //!   casting (`shader/vr.wgsl`): MIP, or a transfer function with shading, clip box,
 //!   adaptive quality (an interactive view is a reduced-resolution preview with a
@@ -30,6 +31,7 @@
 
 mod gpu;
 mod image;
+mod pane_cache;
 mod pipeline;
 mod readback;
 mod renderer;
@@ -39,6 +41,7 @@ mod vr;
 
 pub use gpu::{Backend, Gpu, Screen};
 pub use image::{FrameTexels, GpuImage, SampleFormat};
+pub use pane_cache::MprPaneCache;
 pub use renderer::Renderer;
 pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
 pub use volume::{

@@ -168,6 +168,10 @@ pub struct GpuVolume {
     bricks: Vec<wgpu::Texture>,
     pub(crate) bind_group: wgpu::BindGroup,
     pub(crate) loaded: Vec<bool>,
+    /// Unique among the volumes of this process, and bumped by every upload: what
+    /// [`crate::MprPaneCache`] compares to know a kept pane is still what it shows.
+    pub(crate) id: u64,
+    pub(crate) generation: u64,
 }
 
 impl GpuVolume {
@@ -273,9 +277,9 @@ pub struct Pane {
 
 /// Pipelines and the uniform for MPR views of one target format.
 pub struct MprRenderer {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
-    target_format: wgpu::TextureFormat,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) target_format: wgpu::TextureFormat,
     max_3d_side: u32,
     /// By format, then one brick / any number of bricks.
     pipelines: Vec<wgpu::RenderPipeline>,
@@ -434,6 +438,11 @@ impl MprRenderer {
             bricks,
             bind_group,
             loaded: vec![false; source[2] as usize],
+            id: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
+            generation: 0,
         })
     }
 
@@ -456,6 +465,7 @@ impl MprRenderer {
             });
         }
         volume.loaded[k as usize] = true;
+        volume.generation += 1;
         let Some(t) = l.texture_slice(k) else {
             return Ok(());
         };

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{SIZE, gpu, save};
-use rangsi_render::{MprRenderer, MprView, VoiWindow, VolumeFormat, wgpu};
+use rangsi_render::{MprPaneCache, MprRenderer, MprView, VoiWindow, VolumeFormat, wgpu};
 use rangsi_volume::mpr::{Orientation, Plane, Raster, Slab, SlabMode, render};
 use rangsi_volume::synthetic::{Acquisition, voxels};
 use rangsi_volume::{Vec3, assemble};
@@ -325,5 +325,90 @@ fn check_panes(
             "right pane, row {y}"
         );
     }
+    // The second pane changes (its window here; a scroll elsewhere).
+    let other = MprView {
+        window: VoiWindow {
+            center: WINDOW.center + 100.0,
+            width: WINDOW.width,
+        },
+        ..b
+    };
+    check_cached_panes(mpr, gpu_volume, volume, [a, b], other, &both);
     true
+}
+
+/// [`MprPaneCache`]: the canvas is byte-identical to the panes drawn directly; an
+/// unchanged frame draws no pane, a frame where one pane changed draws that one.
+fn check_cached_panes(
+    mpr: &MprRenderer,
+    gpu_volume: &rangsi_render::GpuVolume,
+    volume: &rangsi_volume::Volume,
+    [a, b]: [MprView; 2],
+    other: MprView,
+    both: &[u8],
+) {
+    let vfp = &volume.voxel_from_patient;
+    let size = [2 * SIZE, SIZE];
+    let mut cache = MprPaneCache::new();
+    let cached = |cache: &mut MprPaneCache, b: MprView| {
+        mpr.draw_panes_cached_offscreen(cache, size, gpu_volume, vfp, &[(a, [0, 0]), (b, [SIZE, 0])])
+            .expect("draw")
+    };
+    assert!(cached(&mut cache, b) == both, "cached panes differ from drawn ones");
+    assert_eq!(cache.last_drawn, 2);
+    assert!(cached(&mut cache, b) == both, "kept panes differ from drawn ones");
+    assert_eq!(cache.last_drawn, 0, "nothing changed: nothing drawn");
+    // One pane changes (a scroll in it): that one is drawn, the other copied.
+    let direct = mpr
+        .draw_panes_offscreen(size, gpu_volume, vfp, &[(a, [0, 0]), (other, [SIZE, 0])])
+        .expect("draw");
+    assert!(cached(&mut cache, other) == direct, "after one pane changed");
+    assert_eq!(cache.last_drawn, 1);
+}
+
+/// The kept panes are copied texel for texel into an sRGB canvas too (the decode
+/// and re-encode of the copy lose nothing).
+#[test]
+fn kept_panes_on_an_srgb_target_equal_panes_drawn_directly() {
+    let gpu = gpu();
+    let mpr = MprRenderer::new(&gpu, wgpu::TextureFormat::Rgba8UnormSrgb);
+    let acq = axial_acquisition();
+    let assembly = assemble(&acq.slices()).expect("volumetric");
+    let volume = &assembly.volumes[0];
+    let pixels = acq.pixels(&phantom);
+    let mut gpu_volume = mpr
+        .create_volume(volume.dims, VolumeFormat::U16, 1 << 30)
+        .expect("layout");
+    common::upload_out_of_order(&mpr, &mut gpu_volume, volume, &pixels, VolumeFormat::U16);
+    let view = |o: Orientation, p: Vec3| MprView {
+        plane: Plane::standard(o, p),
+        viewport_px: [SIZE, SIZE],
+        mm_per_pixel: MM_PER_PIXEL,
+        slab: Slab::THIN,
+        slab_step_mm: 2.5,
+        window: WINDOW,
+        rescale_slope: 1.0,
+        rescale_intercept: INTERCEPT,
+        invert: false,
+    };
+    let (a, b) = (
+        view(Orientation::Axial, [40.0, 30.0, 20.0]),
+        view(Orientation::Coronal, [-30.0, -40.0, -25.0]),
+    );
+    let both = mpr
+        .draw_panes_offscreen(
+            [2 * SIZE, SIZE],
+            &gpu_volume,
+            &volume.voxel_from_patient,
+            &[(a, [0, 0]), (b, [SIZE, 0])],
+        )
+        .expect("draw");
+    check_cached_panes(
+        &mpr,
+        &gpu_volume,
+        volume,
+        [a, b],
+        view(Orientation::Sagittal, [40.0, 30.0, 20.0]),
+        &both,
+    );
 }

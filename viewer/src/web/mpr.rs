@@ -29,7 +29,7 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 use rangsi_render::{
-    Gpu, GpuVolume, MprRenderer, MprView, Pane, Screen, SliceTexels, VoiWindow, VolumeFormat,
+    Gpu, GpuVolume, MprPaneCache, MprRenderer, MprView, Screen, SliceTexels, VoiWindow, VolumeFormat,
     VrRenderer, VrView,
 };
 use rangsi_volume::mpr::SlabMode;
@@ -110,6 +110,9 @@ struct Core {
     renderer: Option<MprRenderer>,
     /// The 3D renderer, made the first time the 3D view is drawn.
     vr: Option<VrRenderer>,
+    /// The three panes as last drawn: a frame redraws only the panes that changed
+    /// (a scroll moves one plane) and copies the others.
+    panes: MprPaneCache,
     volume: Option<GpuVolume>,
     plan: Option<Rc<Plan>>,
     held: HashMap<usize, Held>,
@@ -1158,6 +1161,7 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
         volume,
         plan,
         vr,
+        panes: cache,
         ..
     } = &mut *c;
     let (Some(gpu), Some(screen), Some(renderer), Some(volume), Some(plan)) = (
@@ -1212,8 +1216,8 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
         }
         return;
     }
-    // The three panes in one render pass.
-    let panes: Vec<(MprView, Pane)> = (0..3)
+    // The three panes, each drawn only if it changed since the last frame.
+    let panes: Vec<(MprView, [u32; 2])> = (0..3)
         .map(|p| {
             let view = MprView {
                 plane: st.plane(p),
@@ -1229,18 +1233,17 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
                 rescale_intercept: plan.rescale.1,
                 invert: plan.invert,
             };
-            let origin = [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]];
-            (
-                view,
-                Pane {
-                    target_size: size,
-                    origin,
-                    clear: p == 0,
-                },
-            )
+            (view, [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]])
         })
         .collect();
-    renderer.draw_panes(&target, volume, &plan.volume.voxel_from_patient, &panes);
+    renderer.draw_panes_cached(
+        cache,
+        &target,
+        size,
+        volume,
+        &plan.volume.voxel_from_patient,
+        &panes,
+    );
     gpu.queue.present(frame);
     drop(c);
     s.draws.update(|n| *n += 1);
