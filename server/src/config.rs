@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// TrueType font with Thai glyphs for referral letters (PDF).
     pub letter_font: PathBuf,
+    /// Metrics listener, shutdown grace, TLS (`ops`).
+    pub ops: crate::ops::OpsConfig,
 }
 
 /// The TOML file: every key optional.
