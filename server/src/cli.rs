@@ -39,6 +39,8 @@ impl DataArg {
     }
 }
 
+// Parsed once per process: the size of `Serve`'s flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the archive: DICOMweb + JSON API over HTTP, DIMSE over DICOM.

@@ -155,9 +155,10 @@ async fn serve_on(
     // Graceful stop: refuse new connections at once, let in-flight associations finish
     // (the caller bounds the wait with `--shutdown-grace`).
     drop(listener);
-    if !tasks.is_empty() {
+    let open = cfg.max_associations - limit.available_permits();
+    if open > 0 {
         tracing::info!(
-            associations = tasks.len(),
+            associations = open,
             "DICOM listener closed; waiting for associations in progress"
         );
     }

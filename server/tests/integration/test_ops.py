@@ -29,7 +29,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 import dicomweb as dw
 from dicom_factory import new_image, noise_image, save
-from dimse import Peer, pynetdicom_ae, pynetdicom_store
+from dimse import Peer, pynetdicom_ae, pynetdicom_store, run_dcmtk
 from rangsi_server import HOSPITAL_UDON, PASSWORDS, Server, free_port
 
 SC = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
@@ -473,6 +473,10 @@ def test_tls_for_http_and_dicom_with_certificate_reload(rangsi_bin, tmp_path):
         assert assoc.send_c_echo().Status == 0
         assert [assoc.send_c_store(pydicom.dcmread(f)).Status for f in files] == [0, 0]
         assoc.release()
+        # dcmtk (OpenSSL) as the other TLS peer.
+        echo = run_dcmtk(["echoscu", "-v", "+tls", d / "modality.key", d / "modality.pem", "+cf", ca,
+                          "-aet", "MODA", "-aec", "RANGSI", "127.0.0.1", dicom_tls_port], timeout=60)
+        assert echo.returncode == 0 and "Received Echo Response (Success)" in echo.output, str(echo)
         no_cert = tls_assoc(False)
         assert not no_cert.is_established, "a DICOM TLS peer without a client certificate must be refused"
         study = str(pydicom.dcmread(files[0]).StudyInstanceUID)
