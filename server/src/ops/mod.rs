@@ -128,9 +128,9 @@ pub async fn observe(req: Request, next: Next) -> Response {
     let latency_ms = took.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if route == "/healthz" || route == "/readyz" {
-            tracing::debug!(status, latency_ms, "request");
+            tracing::debug!(target: "rangsi::http", status, latency_ms, "request");
         } else {
-            tracing::info!(status, latency_ms, "request");
+            tracing::info!(target: "rangsi::http", status, latency_ms, "request");
         }
     });
     resp

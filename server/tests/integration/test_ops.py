@@ -218,6 +218,7 @@ def test_json_logs_are_json_lines_with_request_and_association_spans(rangsi_bin,
     assert requests_logged, "no request log line for /dicomweb/studies"
     q = requests_logged[0]
     assert q["span"]["method"] == "GET" and q["status"] == 200 and q["latency_ms"] >= 0, q
+    assert q["target"] == "rangsi::http" and "NOBODY" not in json.dumps(q), "the query string is not logged"
     closed = [r for r in records if r["message"] == "association closed"]
     assert closed and closed[0]["span"]["calling_ae"] == "MODA", closed
     assert closed[0]["span"]["remote"].startswith("127.0.0.1:"), closed[0]
