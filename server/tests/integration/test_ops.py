@@ -279,6 +279,26 @@ def test_sigterm_lets_an_upload_and_an_association_finish(rangsi_bin, tmp_path):
         srv.stop()
 
 
+def test_shutdown_grace_bounds_the_wait_for_a_stalled_upload(rangsi_bin, tmp_path):
+    srv = started(rangsi_bin, tmp_path, ["--shutdown-grace", "1"])
+    files = instance_files(tmp_path / "stow", 2, patient_id="OPS-STALLED")
+    upload = SlowStow(srv, srv.tokens["alice"], files)
+    upload.start()
+    assert upload.sent_half.wait(60) and upload.error is None, upload.error
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(60) == 0, srv.log_tail()
+    assert "grace period over" in srv.log_tail()
+    upload.go.set()
+    upload.join(60)
+    assert upload.status != 200, "an upload cut at shutdown must not be acknowledged"
+    srv.start()
+    try:
+        alice = dw.DicomWeb(srv.http_url, token=srv.tokens["alice"], name="alice")
+        assert alice.qido("/studies", {"PatientID": "OPS-STALLED"}) == []
+    finally:
+        srv.stop()
+
+
 # ---------------------------------------------------------------------------
 # backup, restore, fsck
 
@@ -505,6 +525,10 @@ def test_tls_for_http_and_dicom_with_certificate_reload(rangsi_bin, tmp_path):
         assoc = tls_assoc(True)
         assert assoc.is_established and assoc.send_c_echo().Status == 0
         assoc.release()
+        # Without a signal: the files' change is noticed by itself.
+        cert.write_bytes((d / "one.pem").read_bytes())
+        key.write_bytes((d / "one.key").read_bytes())
+        wait_for("certificate change noticed without SIGHUP", lambda: peer_fingerprint(http_port, ca) == one)
         assert proc.poll() is None, "server must keep running through the reload"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, (tmp_path / "tls.log").read_text()[-3000:]
