@@ -598,7 +598,11 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             .unwrap_or(config::DEFAULT_MAX_ASSOCIATIONS),
         max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
         max_dimse_dataset_bytes: max_body_mb.saturating_mul(1024 * 1024),
-        ops: args.ops,
+        ops: {
+            let ops = args.ops.or(file.ops);
+            ops.validate()?;
+            ops
+        },
         cors_origins: if args.cors_origins.is_empty() {
             file.cors_origins.unwrap_or_default()
         } else {

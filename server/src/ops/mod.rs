@@ -25,32 +25,73 @@ use tracing::Instrument;
 
 use crate::service::Archive;
 
-/// `rangsi serve`'s operations flags.
-#[derive(Args, Debug, Clone, Default)]
+/// `rangsi serve`'s operations flags; the same keys (snake_case) may stand in the TOML
+/// configuration file, which fills what flags and environment left unset.
+#[derive(Args, Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpsArgs {
     /// Serve Prometheus `/metrics` (and the probes) on this address, e.g. 127.0.0.1:9464.
     /// Off by default; never exposed on the public HTTP port.
     #[arg(long = "metrics", env = "RANGSI_METRICS")]
     pub metrics: Option<SocketAddr>,
-    /// Seconds that in-flight uploads and associations get to finish after SIGTERM.
-    #[arg(long, env = "RANGSI_SHUTDOWN_GRACE", default_value_t = 30)]
-    pub shutdown_grace: u64,
+    /// Seconds that in-flight uploads and associations get to finish after SIGTERM
+    /// (default 30).
+    #[arg(long, env = "RANGSI_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<u64>,
     /// PEM certificate chain: serve HTTPS instead of HTTP (reloaded on SIGHUP or change).
-    #[arg(long, env = "RANGSI_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "RANGSI_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `--tls-cert`.
-    #[arg(long, env = "RANGSI_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "RANGSI_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// DICOM over TLS listen address (e.g. 0.0.0.0:2762), with the same certificate.
-    #[arg(long, env = "RANGSI_DICOM_TLS", requires = "tls_cert")]
+    #[arg(long, env = "RANGSI_DICOM_TLS")]
     pub dicom_tls: Option<SocketAddr>,
     /// PEM CA certificates: DICOM TLS peers must present a certificate they signed.
-    #[arg(long, env = "RANGSI_DICOM_TLS_CA", requires = "dicom_tls")]
+    #[arg(long, env = "RANGSI_DICOM_TLS_CA")]
     pub dicom_tls_ca: Option<PathBuf>,
 }
 
 /// Resolved operations settings (part of `ServeConfig`).
 pub type OpsConfig = OpsArgs;
+
+/// Default of `--shutdown-grace`, in seconds.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+
+impl OpsArgs {
+    /// Flags (and environment) first, then the configuration file's values.
+    pub fn or(self, file: OpsArgs) -> OpsArgs {
+        OpsArgs {
+            metrics: self.metrics.or(file.metrics),
+            shutdown_grace: self.shutdown_grace.or(file.shutdown_grace),
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            dicom_tls: self.dicom_tls.or(file.dicom_tls),
+            dicom_tls_ca: self.dicom_tls_ca.or(file.dicom_tls_ca),
+        }
+    }
+
+    /// Checks what clap's `requires` cannot see across flags and file.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.tls_cert.is_some() == self.tls_key.is_some(),
+            "TLS needs both a certificate and its key (tls_cert, tls_key)"
+        );
+        anyhow::ensure!(
+            self.dicom_tls.is_none() || self.tls_cert.is_some(),
+            "DICOM TLS (dicom_tls) needs tls_cert and tls_key"
+        );
+        anyhow::ensure!(
+            self.dicom_tls_ca.is_none() || self.dicom_tls.is_some(),
+            "dicom_tls_ca needs dicom_tls"
+        );
+        Ok(())
+    }
+
+    pub fn shutdown_grace_secs(&self) -> u64 {
+        self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS)
+    }
+}
 
 /// Set once SIGTERM/SIGINT arrived: `/readyz` then answers 503 so load balancers drain.
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);

@@ -282,7 +282,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         http
     };
     tokio::pin!(everything);
-    let grace = std::time::Duration::from_secs(cfg.ops.shutdown_grace);
+    let grace = std::time::Duration::from_secs(cfg.ops.shutdown_grace_secs());
     let r = tokio::select! {
         r = &mut everything => r,
         _ = shutdown.cancelled() => match tokio::time::timeout(grace, &mut everything).await {

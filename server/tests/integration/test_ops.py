@@ -178,10 +178,14 @@ def sample_version(samples) -> str:
 
 
 def test_readyz_reports_a_broken_blob_store(rangsi_bin, tmp_path):
-    srv = started(rangsi_bin, tmp_path)
+    config = tmp_path / "rangsi.toml"
+    config.write_text('[ops]\nmetrics = "127.0.0.1:0"\nshutdown_grace = 5\n')
+    srv = started(rangsi_bin, tmp_path, ["--config", str(config)])
     try:
         r = requests.get(srv.http_url + "/readyz", timeout=30)
         assert r.status_code == 200 and r.text.strip() == "ready", f"/readyz -> {r.status_code} {r.text!r}"
+        metrics_url = wait_for("metrics line from the config file", lambda: METRICS_LINE.search(srv.log_path.read_text()))[1]
+        assert requests.get(metrics_url.replace("/metrics", "/readyz"), timeout=30).status_code == 200
         blobs = srv.data / "blobs"
         blobs.rename(srv.data / "blobs.away")
         blobs.write_text("not a folder")
@@ -195,6 +199,9 @@ def test_readyz_reports_a_broken_blob_store(rangsi_bin, tmp_path):
         assert requests.get(srv.http_url + "/readyz", timeout=30).status_code == 200
     finally:
         srv.stop()
+    r = subprocess.run([rangsi_bin, "serve", "--data", srv.data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0",
+                        "--tls-cert", tmp_path / "missing.pem"], capture_output=True, timeout=60)
+    assert r.returncode != 0 and b"both a certificate and its key" in r.stderr, r
 
 
 def test_json_logs_are_json_lines_with_request_and_association_spans(rangsi_bin, tmp_path):
