@@ -18,6 +18,10 @@ use crate::service::{Archive, auth::Role};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log format on stderr: text, or json (one JSON object per line). Filter with
+    /// RANGSI_LOG or RUST_LOG (e.g. `info,rangsi=debug`).
+    #[arg(long, global = true, env = "RANGSI_LOG_FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -35,6 +39,8 @@ impl DataArg {
     }
 }
 
+// Parsed once per process: the size of `Serve`'s flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the archive: DICOMweb + JSON API over HTTP, DIMSE over DICOM.
@@ -74,6 +80,30 @@ pub enum Command {
     Fsck {
         #[command(flatten)]
         data: DataArg,
+        /// Also read every blob and check its SHA-256 against its key.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Back up a data directory while the server runs: a consistent index snapshot and
+    /// the blobs it refers to (only those not already in the backup folder).
+    Backup {
+        #[command(flatten)]
+        data: DataArg,
+        /// Backup folder (created; may hold an earlier backup of the same archive).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into a new data directory (the server must not run on it).
+    Restore {
+        /// Backup folder made by `rangsi backup`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Data directory to restore into; must be empty or missing.
+        #[arg(long)]
+        data: PathBuf,
+        /// Restore into a non-empty data directory, replacing its index.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -121,6 +151,8 @@ pub struct ServeArgs {
     /// fonts-tlwg-loma-ttf).
     #[arg(long, env = "RANGSI_LETTER_FONT")]
     pub letter_font: Option<PathBuf>,
+    #[command(flatten)]
+    pub ops: crate::ops::OpsArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,15 +254,23 @@ pub enum TokenCommand {
     },
 }
 
-fn init_tracing() {
+fn init_tracing(format: Option<&str>) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("RANGSI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("RANGSI_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let filter = EnvFilter::try_from_env("RANGSI_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+    if format == Some("json") {
+        // One object per line: timestamp, level, target, message and fields at the top,
+        // `span` (innermost: request or association) and `spans` (all open ones).
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
     } else {
         builder.init();
     }
@@ -261,7 +301,7 @@ async fn open(data: &DataArg) -> anyhow::Result<Archive> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(cli.log_format.as_deref());
     let result = run_command(cli).await;
     // CLI commands audit too; let the batch writer finish before the process exits.
     if let Some(a) = LAST_ARCHIVE.get() {
@@ -446,9 +486,52 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
-        Command::Fsck { data } => {
+        Command::Backup { data, to } => {
             let archive = open(&data).await?;
-            let report = archive.fsck().await?;
+            let dir = data.dir();
+            let dest = to.clone();
+            let report =
+                tokio::task::spawn_blocking(move || crate::ops::backup::backup(&dir, &dest))
+                    .await??;
+            archive
+                .audit(
+                    &crate::service::Principal::cli(None),
+                    "backup",
+                    "",
+                    "",
+                    &format!("to {}: {report}", to.display()),
+                    "ok",
+                )
+                .await?;
+            println!(
+                "backup of {} in {}: {report}",
+                data.dir().display(),
+                to.display()
+            );
+            Ok(())
+        }
+        Command::Restore { from, data, force } => {
+            let (f, d) = (from.clone(), data.clone());
+            let report =
+                tokio::task::spawn_blocking(move || crate::ops::backup::restore(&f, &d, force))
+                    .await??;
+            println!(
+                "restored {} into {}: {report}",
+                from.display(),
+                data.display()
+            );
+            let archive = open(&DataArg { data: Some(data) }).await?;
+            let check = archive.fsck().await?;
+            print!("{check}");
+            anyhow::ensure!(
+                check.is_consistent(),
+                "restored data directory is inconsistent"
+            );
+            Ok(())
+        }
+        Command::Fsck { data, verify } => {
+            let archive = open(&data).await?;
+            let report = archive.fsck_with(verify).await?;
             print!("{report}");
             if report.is_consistent() {
                 Ok(())
@@ -515,6 +598,11 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             .unwrap_or(config::DEFAULT_MAX_ASSOCIATIONS),
         max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
         max_dimse_dataset_bytes: max_body_mb.saturating_mul(1024 * 1024),
+        ops: {
+            let ops = args.ops.or(file.ops);
+            ops.validate()?;
+            ops
+        },
         cors_origins: if args.cors_origins.is_empty() {
             file.cors_origins.unwrap_or_default()
         } else {

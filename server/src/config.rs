@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// TrueType font with Thai glyphs for referral letters (PDF).
     pub letter_font: PathBuf,
+    /// Metrics listener, shutdown grace, TLS (`ops`).
+    pub ops: crate::ops::OpsConfig,
 }
 
 /// The TOML file: every key optional.
@@ -47,6 +49,9 @@ pub struct FileConfig {
     pub share_expiry_days: Option<u32>,
     pub public_url: Option<String>,
     pub letter_font: Option<PathBuf>,
+    /// `[ops]`: metrics listener, shutdown grace, TLS (the flags' names in snake_case).
+    #[serde(default)]
+    pub ops: crate::ops::OpsArgs,
 }
 
 impl FileConfig {

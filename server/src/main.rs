@@ -10,6 +10,7 @@ mod dicom;
 mod dimse;
 mod import;
 mod index;
+mod ops;
 mod service;
 mod store;
 mod web;

@@ -32,6 +32,9 @@ pub const TEST_PACKAGES: &[&str] = &[
     // pdffonts / pdftoppm to check the letter independently.
     "fonts-tlwg-loma-ttf",
     "poppler-utils",
+    // test_ops.py: certificates for the TLS tests, and curl as an HTTPS client.
+    "openssl",
+    "curl",
 ];
 /// Debian packages the browser tests of the wasm32 build need: Chromium and its
 /// WebDriver, and Thai fonts (screenshots of Thai text).

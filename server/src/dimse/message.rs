@@ -132,6 +132,11 @@ impl CommandBuilder {
     pub fn new(field: u16) -> Self {
         Self::default().us(COMMAND_FIELD, field)
     }
+    /// A US element set earlier (metrics read the command field and status).
+    pub fn get_us(&self, elem: u16) -> Option<u16> {
+        let b = self.elems.get(&elem)?;
+        Some(u16::from_le_bytes([*b.first()?, *b.get(1)?]))
+    }
     pub fn us(mut self, elem: u16, v: u16) -> Self {
         self.elems.insert(elem, v.to_le_bytes().to_vec());
         self

@@ -80,6 +80,30 @@ pub async fn serve(
     cfg: ServeConfig,
     shutdown: CancellationToken,
 ) {
+    serve_on(listener, archive, cfg, shutdown, None).await
+}
+
+/// Like [`serve`], but every association is DICOM over TLS: each new connection takes
+/// the TLS configuration `tls` gives at that moment (certificate reload).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    archive: Archive,
+    cfg: ServeConfig,
+    shutdown: CancellationToken,
+    tls: crate::ops::tls::TlsSource,
+) {
+    serve_on(listener, archive, cfg, shutdown, Some(tls)).await
+}
+
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    archive: Archive,
+    cfg: ServeConfig,
+    shutdown: CancellationToken,
+    tls: Option<crate::ops::tls::TlsSource>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tracing::Instrument;
     let limit = Arc::new(Semaphore::new(cfg.max_associations));
     let cfg = Arc::new(cfg);
     let mut tasks = tokio::task::JoinSet::new();
@@ -99,20 +123,45 @@ pub async fn serve(
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             // A-ASSOCIATE-RJ: transient, service provider (presentation), local limit exceeded.
             tracing::warn!(%peer, "too many associations; rejecting");
-            let _ = socket.write_all(&[0x03, 0, 0, 0, 0, 4, 0, 2, 3, 2]).await;
+            crate::ops::metrics::association("busy");
+            if tls.is_none() {
+                let _ = socket.write_all(&[0x03, 0, 0, 0, 0, 4, 0, 2, 3, 2]).await;
+            }
             continue;
         };
         let archive = archive.clone();
         let cfg = cfg.clone();
-        tasks.spawn(async move {
-            if let Err(e) = association(socket, peer, archive, &cfg).await {
-                tracing::info!(%peer, error = %e, "association ended with an error");
+        let tls_config = tls.as_ref().map(|t| t.dicom_config());
+        let span = tracing::info_span!(
+            "association",
+            remote = %peer,
+            calling_ae = tracing::field::Empty,
+            tls = tls_config.is_some()
+        );
+        tasks.spawn(
+            async move {
+                let m = &crate::ops::metrics::METRICS;
+                m.associations_active.fetch_add(1, Relaxed);
+                if let Err(e) = association(socket, peer, archive, &cfg, tls_config).await {
+                    tracing::info!(error = %e, "association ended with an error");
+                }
+                m.associations_active.fetch_sub(1, Relaxed);
+                drop(permit);
             }
-            drop(permit);
-        });
+            .instrument(span),
+        );
         while tasks.try_join_next().is_some() {}
     }
-    // Graceful stop: let in-flight associations finish.
+    // Graceful stop: refuse new connections at once, let in-flight associations finish
+    // (the caller bounds the wait with `--shutdown-grace`).
+    drop(listener);
+    let open = cfg.max_associations - limit.available_permits();
+    if open > 0 {
+        tracing::info!(
+            associations = open,
+            "DICOM listener closed; waiting for associations in progress"
+        );
+    }
     while tasks.join_next().await.is_some() {}
 }
 
@@ -121,6 +170,7 @@ async fn association(
     peer: std::net::SocketAddr,
     archive: Archive,
     cfg: &ServeConfig,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
     let known: HashMap<String, i64> = archive
         .admin()
@@ -143,46 +193,82 @@ async fn association(
         .promiscuous(true)
         .strict(false)
         .max_pdu_length(OUR_MAX_PDU);
-    let mut assoc = match options.establish_async(socket).await {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::info!(%peer, error = %e, "association refused");
-            let who = Principal {
-                actor: "AE:?".into(),
-                user_id: None,
-                role: Role::Modality,
-                hospital_id: None,
-                protocol: Protocol::Dimse,
-                remote: peer.to_string(),
-                share: None,
-            };
-            archive
-                .audit(&who, "associate", "", "", &e.to_string(), "denied")
-                .await?;
-            return Ok(());
-        }
-    };
-    let calling = dicom_ul::association::Association::peer_ae_title(&assoc)
-        .trim()
-        .to_string();
-    let hospital_id = known.get(&calling).copied().or(open_hospital);
-    let who = Principal {
-        actor: format!("AE:{calling}"),
-        user_id: None,
-        role: Role::Modality,
-        hospital_id,
-        protocol: Protocol::Dimse,
-        remote: peer.to_string(),
-        share: None,
-    };
-    tracing::debug!(%peer, calling, "association established");
-    let mut session = Session {
+    let ctx = SessionContext {
         archive: &archive,
-        who,
         cfg,
-        ae_title: cfg.ae_title.clone(),
+        peer,
+        known: &known,
+        open_hospital,
     };
-    session.run(&mut assoc).await
+    match tls {
+        None => match options.establish_async(socket).await {
+            Ok(assoc) => ctx.run(assoc).await,
+            Err(e) => ctx.refused(e).await,
+        },
+        Some(tls) => match options.tls_config(tls).establish_tls_async(socket).await {
+            Ok(assoc) => ctx.run(assoc).await,
+            Err(e) => ctx.refused(e).await,
+        },
+    }
+}
+
+/// What an association needs from its accept, whatever its transport.
+struct SessionContext<'a> {
+    archive: &'a Archive,
+    cfg: &'a ServeConfig,
+    peer: std::net::SocketAddr,
+    known: &'a HashMap<String, i64>,
+    open_hospital: Option<i64>,
+}
+
+impl SessionContext<'_> {
+    async fn refused(&self, e: dicom_ul::association::Error) -> anyhow::Result<()> {
+        let peer = self.peer;
+        tracing::info!(%peer, error = %e, "association refused");
+        crate::ops::metrics::association("rejected");
+        let who = Principal {
+            actor: "AE:?".into(),
+            user_id: None,
+            role: Role::Modality,
+            hospital_id: None,
+            protocol: Protocol::Dimse,
+            remote: peer.to_string(),
+            share: None,
+        };
+        self.archive
+            .audit(&who, "associate", "", "", &e.to_string(), "denied")
+            .await?;
+        Ok(())
+    }
+
+    async fn run<S: Io>(&self, mut assoc: Assoc<S>) -> anyhow::Result<()> {
+        let peer = self.peer;
+        crate::ops::metrics::association("accepted");
+        let calling = dicom_ul::association::Association::peer_ae_title(&assoc)
+            .trim()
+            .to_string();
+        tracing::Span::current().record("calling_ae", calling.as_str());
+        let hospital_id = self.known.get(&calling).copied().or(self.open_hospital);
+        let who = Principal {
+            actor: format!("AE:{calling}"),
+            user_id: None,
+            role: Role::Modality,
+            hospital_id,
+            protocol: Protocol::Dimse,
+            remote: peer.to_string(),
+            share: None,
+        };
+        tracing::debug!(%peer, calling, "association established");
+        let mut session = Session {
+            archive: self.archive,
+            who,
+            cfg: self.cfg,
+            ae_title: self.cfg.ae_title.clone(),
+        };
+        let r = session.run(&mut assoc).await;
+        tracing::info!(ok = r.is_ok(), "association closed");
+        r
+    }
 }
 
 struct Session<'a> {
@@ -201,9 +287,14 @@ enum DataSink {
     Discard(u16, String),
 }
 
-type Assoc = AsyncServerAssociation<TcpStream>;
+/// An association over plain TCP or TLS (`--dicom-tls`).
+type Assoc<S> = AsyncServerAssociation<S>;
 
-fn pdv_chunk_len(assoc: &Assoc) -> usize {
+/// The transports an association runs over: TCP, or TLS over TCP.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static> Io for T {}
+
+fn pdv_chunk_len<S: Io>(assoc: &Assoc<S>) -> usize {
     let max = assoc.requestor_max_pdu_length();
     if max == 0 {
         64 * 1024
@@ -212,7 +303,12 @@ fn pdv_chunk_len(assoc: &Assoc) -> usize {
     }
 }
 
-async fn send_command(assoc: &mut Assoc, pc_id: u8, cmd: &CommandBuilder) -> anyhow::Result<()> {
+async fn send_command<S: Io>(
+    assoc: &mut Assoc<S>,
+    pc_id: u8,
+    cmd: &CommandBuilder,
+) -> anyhow::Result<()> {
+    crate::ops::metrics::dimse_response(cmd.get_us(COMMAND_FIELD), cmd.get_us(STATUS));
     assoc
         .send(&Pdu::PData {
             data: vec![PDataValue {
@@ -226,7 +322,7 @@ async fn send_command(assoc: &mut Assoc, pc_id: u8, cmd: &CommandBuilder) -> any
     Ok(())
 }
 
-async fn send_data(assoc: &mut Assoc, pc_id: u8, data: &[u8]) -> anyhow::Result<()> {
+async fn send_data<S: Io>(assoc: &mut Assoc<S>, pc_id: u8, data: &[u8]) -> anyhow::Result<()> {
     let chunk = pdv_chunk_len(assoc);
     if data.is_empty() {
         assoc
@@ -258,7 +354,7 @@ async fn send_data(assoc: &mut Assoc, pc_id: u8, data: &[u8]) -> anyhow::Result<
 }
 
 impl Session<'_> {
-    fn ts_of(&self, assoc: &Assoc, pc_id: u8) -> Option<(String, String)> {
+    fn ts_of<S: Io>(&self, assoc: &Assoc<S>, pc_id: u8) -> Option<(String, String)> {
         assoc
             .presentation_contexts()
             .iter()
@@ -271,7 +367,7 @@ impl Session<'_> {
             })
     }
 
-    async fn run(&mut self, assoc: &mut Assoc) -> anyhow::Result<()> {
+    async fn run<S: Io>(&mut self, assoc: &mut Assoc<S>) -> anyhow::Result<()> {
         let mut cmd_buf: Vec<u8> = Vec::new();
         let mut current: Option<(u8, Command)> = None;
         let mut sink = DataSink::None;
@@ -362,7 +458,7 @@ impl Session<'_> {
         }
     }
 
-    async fn open_sink(&self, assoc: &Assoc, pc_id: u8, cmd: &Command) -> DataSink {
+    async fn open_sink<S: Io>(&self, assoc: &Assoc<S>, pc_id: u8, cmd: &Command) -> DataSink {
         if cmd.command_field() != Some(C_STORE_RQ) {
             return DataSink::Memory(Vec::new());
         }
@@ -391,9 +487,9 @@ impl Session<'_> {
         DataSink::Store(w)
     }
 
-    async fn dispatch(
+    async fn dispatch<S: Io>(
         &mut self,
-        assoc: &mut Assoc,
+        assoc: &mut Assoc<S>,
         pc: u8,
         cmd: &Command,
         data: DataSink,
@@ -421,9 +517,9 @@ impl Session<'_> {
         }
     }
 
-    async fn c_store(
+    async fn c_store<S: Io>(
         &mut self,
-        assoc: &mut Assoc,
+        assoc: &mut Assoc<S>,
         pc: u8,
         cmd: &Command,
         data: DataSink,
@@ -466,9 +562,9 @@ impl Session<'_> {
         send_command(assoc, pc, &r).await
     }
 
-    fn identifier(
+    fn identifier<S: Io>(
         &self,
-        assoc: &Assoc,
+        assoc: &Assoc<S>,
         pc: u8,
         data: DataSink,
     ) -> Result<InMemDicomObject, (u16, String)> {
@@ -545,9 +641,9 @@ impl Session<'_> {
         })
     }
 
-    async fn c_find(
+    async fn c_find<S: Io>(
         &mut self,
-        assoc: &mut Assoc,
+        assoc: &mut Assoc<S>,
         pc: u8,
         cmd: &Command,
         data: DataSink,
@@ -607,9 +703,9 @@ impl Session<'_> {
         .await
     }
 
-    async fn c_move(
+    async fn c_move<S: Io>(
         &mut self,
-        assoc: &mut Assoc,
+        assoc: &mut Assoc<S>,
         pc: u8,
         cmd: &Command,
         data: DataSink,
@@ -712,9 +808,9 @@ impl Session<'_> {
         send_command(assoc, pc, &fin).await
     }
 
-    async fn c_get(
+    async fn c_get<S: Io>(
         &mut self,
-        assoc: &mut Assoc,
+        assoc: &mut Assoc<S>,
         pc: u8,
         cmd: &Command,
         data: DataSink,
@@ -797,7 +893,7 @@ impl Session<'_> {
 }
 
 /// Reads PDUs until a C-STORE-RSP arrives; returns its status.
-async fn wait_store_rsp(assoc: &mut Assoc) -> anyhow::Result<Option<u16>> {
+async fn wait_store_rsp<S: Io>(assoc: &mut Assoc<S>) -> anyhow::Result<Option<u16>> {
     let mut buf = Vec::new();
     loop {
         match assoc.receive().await? {

@@ -114,7 +114,10 @@ impl Scope {
                 ),
                 vec![*h, *h],
             ),
-            Scope::Reader { hospital: h, user: u } => (
+            Scope::Reader {
+                hospital: h,
+                user: u,
+            } => (
                 format!(
                     "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
                      WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
@@ -309,4 +312,22 @@ pub fn rfc3339_in_days(days: u32) -> String {
         .unwrap_or(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// Health and pool figures for the probes and metrics (`ops`).
+impl Index {
+    /// The database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// (connections open, idle, maximum) of the pool.
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        (
+            self.pool.size(),
+            self.pool.num_idle(),
+            self.pool.options().get_max_connections(),
+        )
+    }
 }

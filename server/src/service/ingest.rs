@@ -236,8 +236,32 @@ fn mismatch(attrs: &dicom::IndexAttrs, why: String) -> IngestError {
 }
 
 impl Archive {
-    /// Stores one staged Part 10 file for `who`'s hospital.
+    /// Stores one staged Part 10 file for `who`'s hospital (counted in the metrics).
     pub async fn ingest(
+        &self,
+        who: &Principal,
+        staged: StagedFile,
+        expect: &Expect,
+    ) -> Result<StoreOutcome, IngestError> {
+        let size = staged.size;
+        let protocol = who.protocol.as_str();
+        let r = self.ingest_uncounted(who, staged, expect).await;
+        let (outcome, failed) = match &r {
+            Ok(o) => match o.stored {
+                Stored::New => ("new", false),
+                Stored::Duplicate => ("duplicate", false),
+                Stored::Conflict => ("conflict", false),
+            },
+            Err(IngestError::Invalid(_)) => ("invalid", true),
+            Err(IngestError::Mismatch { .. }) => ("mismatch", true),
+            Err(IngestError::NotAllowed(_)) => ("not_allowed", true),
+            Err(IngestError::Service(_)) => ("internal", true),
+        };
+        crate::ops::metrics::ingest(protocol, outcome, failed, size);
+        r
+    }
+
+    async fn ingest_uncounted(
         &self,
         who: &Principal,
         staged: StagedFile,

@@ -183,6 +183,9 @@ async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver
             if let Err(e) = index.audit_batch(&batch).await {
                 tracing::error!(error = %e, lost = batch.len(), "cannot write audit records");
             }
+            crate::ops::metrics::METRICS
+                .audit_queue
+                .fetch_sub(batch.len() as i64, std::sync::atomic::Ordering::Relaxed);
             batch.clear();
         }
         for ack in flushes.drain(..) {
@@ -201,7 +204,9 @@ impl Archive {
         let index = Index::open(&data.join("index.sqlite"))
             .await
             .with_context(|| format!("opening index in {}", data.display()))?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(data.join("blobs"))?);
+        let blobs: Arc<dyn BlobStore> = Arc::new(crate::ops::metrics::MeteredBlobStore::new(
+            FsBlobStore::new(data.join("blobs"))?,
+        ));
         let (audit_tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(audit_writer(index.clone(), rx));
         Ok(Self {
@@ -269,6 +274,9 @@ impl Archive {
             detail: detail.to_string(),
             outcome: outcome.to_string(),
         };
+        crate::ops::metrics::METRICS
+            .audit_queue
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner
             .audit_tx
             .send(AuditMsg::Record(rec))
@@ -285,6 +293,12 @@ impl Archive {
 
     /// Index versus blobs: every referenced blob exists with its size; counters agree.
     pub async fn fsck(&self) -> Result<FsckReport> {
+        self.fsck_with(false).await
+    }
+
+    /// [`Archive::fsck`]; with `verify`, also reads every referenced blob and checks its
+    /// SHA-256 against its content-address key (bit rot, tampering).
+    pub async fn fsck_with(&self, verify: bool) -> Result<FsckReport> {
         let referenced = self.index().all_blob_keys().await?;
         let mut report = FsckReport {
             referenced: referenced.len(),
@@ -298,13 +312,35 @@ impl Archive {
             match self.blobs().size(&key).await? {
                 None => report.missing.push(key.clone()),
                 Some(s) if s as i64 != size => report.wrong_size.push(key.clone()),
-                Some(_) => {}
+                Some(_) => {
+                    if verify && !self.blob_matches_key(&key).await? {
+                        report.corrupt.push(key.clone());
+                    }
+                }
             }
             wanted.insert(key);
         }
         report.orphans = present.difference(&wanted).cloned().collect();
         report.counter_mismatches = self.index().counter_mismatches().await?;
+        report.verified = verify;
         Ok(report)
+    }
+
+    /// Streams a blob through SHA-256 and compares with the hex in its key.
+    async fn blob_matches_key(&self, key: &str) -> Result<bool> {
+        use futures::StreamExt;
+        use sha2::Digest;
+        let Some(want) = key.rsplit('/').next().and_then(|f| f.strip_suffix(".dcm")) else {
+            return Ok(false);
+        };
+        let mut stream = self.blobs().stream(key, None).await?;
+        let mut h = sha2::Sha256::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ServiceError::Internal(format!("reading blob {key}: {e}")))?;
+            h.update(&chunk);
+        }
+        Ok(hex::encode(h.finalize()) == want)
     }
 }
 
@@ -318,11 +354,18 @@ pub struct FsckReport {
     /// Harmless (never acknowledged, never visible); reported, not an inconsistency.
     pub orphans: Vec<String>,
     pub counter_mismatches: Vec<String>,
+    /// Blobs whose bytes do not hash to their key (only with `--verify`).
+    pub corrupt: Vec<String>,
+    /// Whether blob contents were hashed.
+    pub verified: bool,
 }
 
 impl FsckReport {
     pub fn is_consistent(&self) -> bool {
-        self.missing.is_empty() && self.wrong_size.is_empty() && self.counter_mismatches.is_empty()
+        self.missing.is_empty()
+            && self.wrong_size.is_empty()
+            && self.counter_mismatches.is_empty()
+            && self.corrupt.is_empty()
     }
 }
 
@@ -338,6 +381,12 @@ impl std::fmt::Display for FsckReport {
         }
         for k in &self.wrong_size {
             writeln!(f, "WRONG SIZE blob {k}")?;
+        }
+        for k in &self.corrupt {
+            writeln!(f, "CORRUPT blob {k} (SHA-256 differs from its key)")?;
+        }
+        if self.verified {
+            writeln!(f, "blob contents verified against their SHA-256 keys")?;
         }
         for c in &self.counter_mismatches {
             writeln!(f, "COUNTER mismatch: {c}")?;

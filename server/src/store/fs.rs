@@ -283,6 +283,24 @@ impl BlobStore for FsBlobStore {
             source: std::io::Error::other(e),
         })?
     }
+
+    /// Writes, reads back and removes a small probe file in the store's root (never a
+    /// key: keys live three levels down).
+    async fn check_ready(&self) -> Result<(), BlobError> {
+        let probe = self.root.join(format!(".readyz-{}", std::process::id()));
+        let key = ".readyz";
+        let payload = b"rangsi readiness probe";
+        tokio::fs::write(&probe, payload).await.map_err(io(key))?;
+        let back = tokio::fs::read(&probe).await.map_err(io(key));
+        let _ = tokio::fs::remove_file(&probe).await;
+        if back? != payload {
+            return Err(BlobError::Io {
+                key: key.into(),
+                source: std::io::Error::other("probe read back differs"),
+            });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,10 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn read_all(&self, key: &str) -> Result<Bytes, BlobError>;
     /// Every key in the store (fsck).
     async fn list_keys(&self) -> Result<Vec<String>, BlobError>;
+    /// Readiness probe (`/readyz`): the store can be written and read back now.
+    async fn check_ready(&self) -> Result<(), BlobError> {
+        Ok(())
+    }
 }
 
 /// The key of a Part 10 file with this SHA-256 (hex).

@@ -145,11 +145,20 @@ pub fn router(state: AppState) -> Router {
         .nest("/dicomweb", dicomweb)
         .nest("/api", api)
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(
+                |axum::extract::State(s): axum::extract::State<AppState>| async move {
+                    crate::ops::readyz(&s.archive).await
+                },
+            ),
+        )
         .merge(viewer::routes())
         .layer(axum::middleware::from_fn(viewer::no_basic_prompt))
         .layer(DefaultBodyLimit::disable())
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(cors)
+        .layer(axum::middleware::from_fn(crate::ops::observe))
         .with_state(state)
 }
 
@@ -168,6 +177,14 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if resumed > 0 {
         tracing::info!(resumed, "webhook deliveries left pending by an earlier run");
     }
+    let tls = match (&cfg.ops.tls_cert, &cfg.ops.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::ops::tls::TlsSource::new(
+            cert,
+            key,
+            cfg.ops.dicom_tls_ca.as_deref(),
+        )?),
+        _ => None,
+    };
     let http = tokio::net::TcpListener::bind(cfg.http)
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http))?;
@@ -176,25 +193,61 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("binding DICOM on {}", cfg.dicom))?;
     let http_addr = http.local_addr()?;
     let dicom_addr = dicom.local_addr()?;
-    println!("rangsi: http listening on http://{http_addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("rangsi: http listening on {scheme}://{http_addr}");
     println!(
         "rangsi: dicom listening on {dicom_addr} as AE {}",
         cfg.ae_title
     );
-    std::io::stdout().flush()?;
 
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let dimse = tokio::spawn(crate::dimse::serve(
+    let mut tasks = Vec::new();
+    if let (Some(addr), Some(tls)) = (cfg.ops.dicom_tls, &tls) {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding DICOM TLS on {addr}"))?;
+        println!(
+            "rangsi: dicom-tls listening on {} as AE {}",
+            l.local_addr()?,
+            cfg.ae_title
+        );
+        tasks.push(tokio::spawn(crate::dimse::serve_tls(
+            l,
+            archive.clone(),
+            cfg.clone(),
+            shutdown.clone(),
+            tls.clone(),
+        )));
+    }
+    if let Some(addr) = cfg.ops.metrics {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding metrics on {addr}"))?;
+        println!(
+            "rangsi: metrics listening on http://{}/metrics",
+            l.local_addr()?
+        );
+        tasks.push(tokio::spawn(crate::ops::serve_metrics(
+            l,
+            archive.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(tls) = &tls {
+        tokio::spawn(tls.clone().watch(shutdown.clone()));
+    }
+    std::io::stdout().flush()?;
+    tasks.push(tokio::spawn(crate::dimse::serve(
         dicom,
         archive.clone(),
         cfg.clone(),
         shutdown.clone(),
-    ));
+    )));
     let archive_for_flush = archive.clone();
     let state = AppState {
         archive,
         max_body_bytes: cfg.max_body_bytes,
-        tls: false,
+        tls: tls.is_some(),
         cors_origins: cfg.cors_origins.clone(),
         share_expiry_days: cfg.share_expiry_days,
         public_url: cfg.public_url.clone(),
@@ -205,14 +258,44 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests and associations");
+        crate::ops::mark_shutting_down();
         sd.cancel();
     });
+    // Shutdown order: the signal closes every listener (new connections refused), then
+    // in-flight HTTP requests and DIMSE associations finish — for at most the grace
+    // period — then the audit queue is flushed.
     let sd = shutdown.clone();
-    axum::serve(http, app)
-        .with_graceful_shutdown(async move { sd.cancelled().await })
-        .await?;
-    let _ = dimse.await;
+    let stopped = async move { sd.cancelled().await };
+    let tls_shutdown = shutdown.clone();
+    let everything = async move {
+        let http = match tls {
+            None => axum::serve(http, app).with_graceful_shutdown(stopped).await,
+            Some(tls) => {
+                use axum::serve::ListenerExt;
+                let l = crate::ops::tls::TlsListener::new(http, &tls, tls_shutdown)?.tap_io(|_| {});
+                axum::serve(l, app).with_graceful_shutdown(stopped).await
+            }
+        };
+        for t in tasks {
+            let _ = t.await;
+        }
+        http
+    };
+    tokio::pin!(everything);
+    let grace = std::time::Duration::from_secs(cfg.ops.shutdown_grace_secs());
+    let r = tokio::select! {
+        r = &mut everything => r,
+        _ = shutdown.cancelled() => match tokio::time::timeout(grace, &mut everything).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; closing what is still open");
+                Ok(())
+            }
+        },
+    };
     archive_for_flush.flush_audit().await;
+    tracing::info!("stopped");
+    r?;
     Ok(())
 }
 
