@@ -162,18 +162,32 @@ impl Forwarder {
         }
         let answer = self.send(&batch).await?;
         if !answer.stored.is_empty() {
-            index.gateway_mark_done(&answer.stored).await.map_err(local)?;
+            index
+                .gateway_mark_done(&answer.stored)
+                .await
+                .map_err(local)?;
             index
                 .gateway_state_set("last_success_at", &crate::index::now_rfc3339())
                 .await
                 .map_err(local)?;
         }
         for (id, why) in &answer.failed {
+            if let Some(item) = batch.iter().find(|i| i.instance_id == *id) {
+                tracing::warn!(
+                    sop_instance_uid = %item.sop_uid,
+                    study_instance_uid = %item.study_uid,
+                    reason = %why,
+                    "instance failed for good; kept on the gateway"
+                );
+            }
             index.gateway_mark_failed(*id, why).await.map_err(local)?;
         }
         if !answer.solo.is_empty() {
             let why = answer.problem.clone().unwrap_or_default();
-            index.gateway_mark_solo(&answer.solo, &why).await.map_err(local)?;
+            index
+                .gateway_mark_solo(&answer.solo, &why)
+                .await
+                .map_err(local)?;
         }
         if let Some(p) = &answer.problem {
             tracing::warn!(problem = %p, "regional server refused instances");
@@ -258,7 +272,10 @@ impl Forwarder {
         match status.as_u16() {
             200 | 202 | 409 => {
                 let json: J = serde_json::from_str(&text).map_err(|e| {
-                    Transient(format!("HTTP {} from {url} with an unreadable answer: {e}", status))
+                    Transient(format!(
+                        "HTTP {} from {url} with an unreadable answer: {e}",
+                        status
+                    ))
                 })?;
                 attribute(&json, &sent, &mut answer);
                 Ok(answer)
@@ -307,10 +324,10 @@ fn attribute(json: &J, sent: &[&QueueItem], answer: &mut Answer) {
         .collect();
     let mut settled = std::collections::HashSet::new();
     for item in seq("00081199") {
-        if let Some(id) = uid_of(&item).and_then(|u| by_uid.get(u.as_str()).copied()) {
-            if settled.insert(id) {
-                answer.stored.push(id);
-            }
+        if let Some(id) = uid_of(&item).and_then(|u| by_uid.get(u.as_str()).copied())
+            && settled.insert(id)
+        {
+            answer.stored.push(id);
         }
     }
     let mut anonymous_reasons = Vec::new();

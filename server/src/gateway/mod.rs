@@ -11,11 +11,13 @@
 //! "regional stored" and "gateway marked done" re-sends identical bytes, which regional
 //! ingest treats as a duplicate: each instance is stored there exactly once.
 //!
-//! Forwarded instances stay in the local archive (so local workstations can C-FIND,
-//! C-GET and C-MOVE them from the gateway while the link is down). `status.rs` is
-//! `rangsi gateway status | retry` and the report the gateway sends every ~30 s.
+//! Forwarded instances stay in the local archive for `--cache-days` (default 0), so
+//! local workstations can C-FIND, C-GET and C-MOVE them from the gateway while the link
+//! is down; then `prune.rs` forgets them. `status.rs` is `rangsi gateway status |
+//! retry` and the report the gateway sends every ~30 s.
 
 mod forward;
+mod prune;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -104,6 +106,10 @@ pub struct RunArgs {
     /// Largest instance accepted over DIMSE, in MiB (default 4096).
     #[arg(long)]
     pub max_instance_mb: Option<u64>,
+    /// Keep forwarded instances this many days for local C-FIND/C-GET/C-MOVE (default
+    /// 0: forget them once the regional server has them).
+    #[arg(long, env = "RANGSI_GATEWAY_CACHE_DAYS")]
+    pub cache_days: Option<u32>,
 }
 
 /// The TOML file of `rangsi gateway --config`: every key optional.
@@ -122,6 +128,7 @@ pub struct FileConfig {
     pub report_secs: Option<u64>,
     pub max_associations: Option<usize>,
     pub max_instance_mb: Option<u64>,
+    pub cache_days: Option<u32>,
 }
 
 /// Settings of `rangsi gateway`, resolved (flag > env > file > default).
@@ -140,6 +147,8 @@ pub struct GatewayConfig {
     pub report_every: Duration,
     pub max_associations: usize,
     pub max_instance_bytes: u64,
+    /// How long forwarded instances stay on the gateway.
+    pub cache: Duration,
 }
 
 fn resolve(args: RunArgs) -> anyhow::Result<GatewayConfig> {
@@ -198,7 +207,9 @@ fn resolve(args: RunArgs) -> anyhow::Result<GatewayConfig> {
                 .unwrap_or(60)
                 .max(1),
         ),
-        report_every: Duration::from_secs(args.report_secs.or(file.report_secs).unwrap_or(30).max(1)),
+        report_every: Duration::from_secs(
+            args.report_secs.or(file.report_secs).unwrap_or(30).max(1),
+        ),
         max_associations: args
             .max_associations
             .or(file.max_associations)
@@ -208,6 +219,9 @@ fn resolve(args: RunArgs) -> anyhow::Result<GatewayConfig> {
             .or(file.max_instance_mb)
             .unwrap_or(config::DEFAULT_MAX_BODY_MB)
             .saturating_mul(1 << 20),
+        cache: Duration::from_secs(
+            u64::from(args.cache_days.or(file.cache_days).unwrap_or(0)) * 86_400,
+        ),
     })
 }
 
@@ -247,7 +261,10 @@ async fn serve(cfg: GatewayConfig) -> anyhow::Result<()> {
     let archive = open_local(&cfg.data).await?;
     let cleaned = archive.clean_staging()?;
     if cleaned > 0 {
-        tracing::info!(cleaned, "removed unfinished staging files from an earlier run");
+        tracing::info!(
+            cleaned,
+            "removed unfinished staging files from an earlier run"
+        );
     }
     archive
         .index()
@@ -297,12 +314,19 @@ async fn serve(cfg: GatewayConfig) -> anyhow::Result<()> {
         cfg.report_every,
         shutdown.clone(),
     ));
+    let prune = tokio::spawn(prune::prune_loop(
+        archive.clone(),
+        cfg.data.clone(),
+        cfg.cache,
+        shutdown.clone(),
+    ));
     shutdown_signal().await;
     tracing::info!("gateway shutting down: finishing in-flight associations and requests");
     shutdown.cancel();
     let _ = dimse.await;
     let _ = fwd.await;
     let _ = rep.await;
+    let _ = prune.await;
     archive.flush_audit().await;
     Ok(())
 }

@@ -22,7 +22,10 @@ struct StatusView {
     bytes_pending: i64,
     oldest_pending_at: Option<String>,
     failed: i64,
+    /// Acknowledged by the regional server (ever).
     forwarded: i64,
+    /// Forwarded and still kept on the gateway (`--cache-days`).
+    cached: i64,
     last_error: Option<String>,
     last_error_at: Option<String>,
     last_success_at: Option<String>,
@@ -42,9 +45,14 @@ struct FailedView {
 async fn build_report(index: &Index) -> crate::index::Result<GatewayReport> {
     let q = index.gateway_queue_summary().await?;
     let unqueued = index.gateway_unqueued().await?;
+    let pruned: i64 = index
+        .gateway_state_get("pruned_total")
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let oldest_pending_secs = q.oldest_pending.as_deref().and_then(|s| {
-        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .ok()?;
+        let t =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
         u64::try_from((time::OffsetDateTime::now_utc() - t).whole_seconds()).ok()
     });
     Ok(GatewayReport {
@@ -53,7 +61,7 @@ async fn build_report(index: &Index) -> crate::index::Result<GatewayReport> {
         bytes_pending: u64::try_from(q.bytes_pending).unwrap_or(0),
         oldest_pending_secs,
         failed: u64::try_from(q.failed).unwrap_or(0),
-        forwarded_total: u64::try_from(q.done).unwrap_or(0),
+        forwarded_total: u64::try_from(q.done + pruned).unwrap_or(0),
         last_error: index.gateway_state_get("last_error").await?,
         last_error_at: index.gateway_state_get("last_error_at").await?,
         last_success_at: index.gateway_state_get("last_success_at").await?,
@@ -75,7 +83,8 @@ pub async fn print_status(data: &Path, json: bool) -> anyhow::Result<()> {
         bytes_pending: q.bytes_pending,
         oldest_pending_at: q.oldest_pending,
         failed: q.failed,
-        forwarded: q.done,
+        forwarded: i64::try_from(r.forwarded_total).unwrap_or(i64::MAX),
+        cached: q.done,
         last_error: r.last_error,
         last_error_at: r.last_error_at,
         last_success_at: r.last_success_at,
@@ -97,7 +106,10 @@ pub async fn print_status(data: &Path, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "never".into());
-    println!("upstream:      {}", view.upstream.as_deref().unwrap_or("(not started yet)"));
+    println!(
+        "upstream:      {}",
+        view.upstream.as_deref().unwrap_or("(not started yet)")
+    );
     println!(
         "pending:       {} instance(s), {} bytes{}",
         view.pending,
@@ -108,6 +120,10 @@ pub async fn print_status(data: &Path, json: bool) -> anyhow::Result<()> {
             .unwrap_or_default()
     );
     println!("forwarded:     {}", view.forwarded);
+    println!(
+        "cached:        {} (forwarded, still on the gateway)",
+        view.cached
+    );
     println!("failed:        {}", view.failed);
     println!("last success:  {}", or_none(&view.last_success_at));
     match (&view.last_error, &view.last_error_at) {
@@ -186,7 +202,10 @@ async fn send_report(
     let status = resp.status();
     if !status.is_success() {
         let text = resp.text().await.unwrap_or_default();
-        return Err(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()));
+        return Err(format!(
+            "HTTP {status}: {}",
+            text.chars().take(300).collect::<String>()
+        ));
     }
     let text = resp.text().await.map_err(|e| error_chain(&e))?;
     serde_json::from_str::<GatewayStatusAck>(&text).map_err(|e| e.to_string())

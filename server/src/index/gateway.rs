@@ -85,9 +85,9 @@ impl Index {
         .await;
         match r {
             Ok(done) => Ok(done.last_insert_rowid()),
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(
-                IndexError::Conflict(format!("gateway {name} already exists")),
-            ),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(IndexError::Conflict(
+                format!("gateway {name} already exists"),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -324,5 +324,137 @@ impl Index {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+}
+
+impl Index {
+    /// Forgets up to `limit` instances forwarded before `done_before` (RFC 3339): their
+    /// queue rows and index rows, with the counters of their series and studies, and
+    /// series, studies and patients left empty. Returns how many were forgotten and the
+    /// blob keys (with their SOP Instance UID) no row refers to any more: the caller
+    /// removes those blobs.
+    pub async fn gateway_prune(
+        &self,
+        done_before: &str,
+        limit: i64,
+    ) -> Result<(u64, Vec<(String, String)>)> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query(
+            "SELECT q.instance_id, i.series_ref, se.study_ref, st.patient_ref, i.blob_key, i.sop_uid \
+             FROM gateway_queue q JOIN instances i ON i.id = q.instance_id \
+             JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref \
+             WHERE q.state = 'done' AND q.done_at < ? ORDER BY q.instance_id LIMIT ?",
+        )
+        .bind(done_before)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut keys = std::collections::BTreeSet::new();
+        let mut series = std::collections::BTreeSet::new();
+        for r in &rows {
+            let (id, series_ref, study_ref): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+            sqlx::query("DELETE FROM gateway_queue WHERE instance_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM instances WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE series SET num_instances = num_instances - 1 WHERE id = ?")
+                .bind(series_ref)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE studies SET num_instances = num_instances - 1 WHERE id = ?")
+                .bind(study_ref)
+                .execute(&mut *tx)
+                .await?;
+            series.insert((series_ref, study_ref, r.get::<i64, _>(3)));
+            keys.insert((r.get::<String, _>(4), r.get::<String, _>(5)));
+        }
+        for (series_ref, study_ref, patient_ref) in series {
+            let gone = sqlx::query("DELETE FROM series WHERE id = ? AND num_instances <= 0")
+                .bind(series_ref)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if gone > 0 {
+                sqlx::query("UPDATE studies SET num_series = num_series - 1 WHERE id = ?")
+                    .bind(study_ref)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "DELETE FROM studies WHERE id = ? AND num_instances <= 0 \
+                 AND NOT EXISTS (SELECT 1 FROM series se WHERE se.study_ref = studies.id)",
+            )
+            .bind(study_ref)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM patients WHERE id = ? \
+                 AND NOT EXISTS (SELECT 1 FROM studies st WHERE st.patient_ref = patients.id)",
+            )
+            .bind(patient_ref)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut unreferenced = Vec::new();
+        for (key, sop_uid) in keys {
+            if !referenced(&mut tx, &key, &sop_uid).await? {
+                unreferenced.push((key, sop_uid));
+            }
+        }
+        let n = rows.len() as u64;
+        if n > 0 {
+            sqlx::query(
+                "INSERT INTO gateway_state (name, value) VALUES ('pruned_total', ?) \
+                 ON CONFLICT (name) DO UPDATE SET \
+                 value = CAST(CAST(gateway_state.value AS INTEGER) + ? AS TEXT)",
+            )
+            .bind(n.to_string())
+            .bind(n as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((n, unreferenced))
+    }
+
+    /// Whether any row refers to this blob (of an instance with this SOP Instance UID:
+    /// the key is the SHA-256 of the bytes, which hold the UID).
+    pub async fn blob_key_referenced(&self, key: &str, sop_uid: &str) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        referenced(&mut conn, key, sop_uid).await
+    }
+}
+
+async fn referenced(conn: &mut sqlx::SqliteConnection, key: &str, sop_uid: &str) -> Result<bool> {
+    let used: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM instances WHERE sop_uid = ? AND blob_key = ?) + \
+         (SELECT COUNT(*) FROM instance_conflicts WHERE sop_uid = ? AND blob_key = ?)",
+    )
+    .bind(sop_uid)
+    .bind(key)
+    .bind(sop_uid)
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(used > 0)
+}
+
+impl Index {
+    /// Whether any instance refers to this blob, whatever its UID (slow: no index on
+    /// `blob_key`; for blobs left half-pruned by a crash only).
+    pub async fn blob_key_referenced_anywhere(&self, key: &str) -> Result<bool> {
+        let used: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM instances WHERE blob_key = ?) + \
+             (SELECT COUNT(*) FROM instance_conflicts WHERE blob_key = ?)",
+        )
+        .bind(key)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(used > 0)
     }
 }

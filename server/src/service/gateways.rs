@@ -14,7 +14,7 @@ use crate::index::gateway::GatewayRow;
 /// Prefix of a gateway's user name (never a person's: `:` cannot be typed in Basic auth).
 const USER_PREFIX: &str = "gateway:";
 
-/// A report larger than this is refused (they are a few hundred bytes).
+/// A report's last error is cut to this many characters.
 const MAX_ERROR_CHARS: usize = 2000;
 
 /// Healthy, late or failing, from the last report's time and its errors.
@@ -92,12 +92,13 @@ impl Archive {
                     g.hospital_code
                 )));
             }
-            Some(_) => self
-                .index()
-                .user_by_name(&format!("{USER_PREFIX}{name}"))
-                .await?
-                .ok_or_else(|| ServiceError::Internal(format!("gateway {name} has no user")))?
-                .id,
+            Some(_) => {
+                self.index()
+                    .user_by_name(&format!("{USER_PREFIX}{name}"))
+                    .await?
+                    .ok_or_else(|| ServiceError::Internal(format!("gateway {name} has no user")))?
+                    .id
+            }
             None => {
                 // The password is random and never shown: a gateway signs in by token only.
                 let hash = super::auth::hash_password(&new_secret(""))?;
@@ -133,13 +134,13 @@ impl Archive {
             _ => None,
         }
         .ok_or_else(|| ServiceError::Forbidden("only a gateway token reports status".into()))?;
-        if let Some(e) = &mut report.last_error {
-            if e.chars().count() > MAX_ERROR_CHARS {
-                *e = e.chars().take(MAX_ERROR_CHARS).collect();
-            }
+        if let Some(e) = &mut report.last_error
+            && e.chars().count() > MAX_ERROR_CHARS
+        {
+            *e = e.chars().take(MAX_ERROR_CHARS).collect();
         }
-        let json = serde_json::to_string(&report)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_string(&report).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let at = self.index().record_gateway_report(gw.id, &json).await?;
         let now = time::OffsetDateTime::now_utc();
         Ok(GatewayStatusAck {
@@ -183,7 +184,10 @@ mod tests {
             last_success_at: Some(at(5)),
             ..GatewayReport::default()
         };
-        assert_eq!(health(Some(&at(10)), Some(&ok), now), GatewayHealth::Healthy);
+        assert_eq!(
+            health(Some(&at(10)), Some(&ok), now),
+            GatewayHealth::Healthy
+        );
         assert_eq!(health(None, Some(&ok), now), GatewayHealth::Late);
         assert_eq!(health(Some(&at(600)), Some(&ok), now), GatewayHealth::Late);
         let failing = GatewayReport {
@@ -192,12 +196,18 @@ mod tests {
             last_success_at: Some(at(60)),
             ..GatewayReport::default()
         };
-        assert_eq!(health(Some(&at(1)), Some(&failing), now), GatewayHealth::Failing);
+        assert_eq!(
+            health(Some(&at(1)), Some(&failing), now),
+            GatewayHealth::Failing
+        );
         let recovered = GatewayReport {
             last_error_at: Some(at(60)),
             last_success_at: Some(at(2)),
             ..failing
         };
-        assert_eq!(health(Some(&at(1)), Some(&recovered), now), GatewayHealth::Healthy);
+        assert_eq!(
+            health(Some(&at(1)), Some(&recovered), now),
+            GatewayHealth::Healthy
+        );
     }
 }

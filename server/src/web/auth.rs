@@ -156,7 +156,8 @@ pub fn gateway_allows(method: &axum::http::Method, path: &str) -> bool {
         return true;
     }
     matches!(
-        path.strip_prefix("/dicomweb/studies/").map(|r| r.split('/').count()),
+        path.strip_prefix("/dicomweb/studies/")
+            .map(|r| r.split('/').count()),
         Some(1)
     )
 }
@@ -179,7 +180,10 @@ mod tests {
         ] {
             assert!(!gateway_allows(&Method::GET, p), "GET {p}");
         }
-        assert!(!gateway_allows(&Method::POST, "/dicomweb/studies/1.2/series/3"));
+        assert!(!gateway_allows(
+            &Method::POST,
+            "/dicomweb/studies/1.2/series/3"
+        ));
         assert!(!gateway_allows(&Method::POST, "/api/shares"));
     }
     use axum::http::Method;

@@ -249,9 +249,9 @@ def link(regional):
 def make_gateway(rangsi_bin, regional, link, tmp_path):
     made: list[Gateway] = []
 
-    def make(token: str | None = None, via_proxy: bool = True, name: str = "gw") -> Gateway:
+    def make(token: str | None = None, via_proxy: bool = True, name: str = "gw", extra: list[str] | None = None) -> Gateway:
         upstream = f"http://127.0.0.1:{link.port}" if via_proxy else regional.http_url
-        g = Gateway(rangsi_bin, tmp_path / name, upstream, token or regional.tokens["gw-udon"])
+        g = Gateway(rangsi_bin, tmp_path / name, upstream, token or regional.tokens["gw-udon"], extra)
         g.workdir.mkdir(parents=True, exist_ok=True)
         made.append(g)
         return g
@@ -317,7 +317,7 @@ def test_thousand_instances_survive_kill9_and_link_cuts(make_gateway, regional, 
     studies = make_studies(tmp_path / "files", studies=10, per_study=100, seed=8)
     all_files = [f for fs in studies.values() for f in fs]
     assert len(all_files) == 1000
-    gw = make_gateway()
+    gw = make_gateway(extra=["--cache-days", "30"])  # keeps the queued files for the byte check
     gw.start()
 
     stop = threading.Event()
@@ -345,7 +345,7 @@ def test_thousand_instances_survive_kill9_and_link_cuts(make_gateway, regional, 
     t = threading.Thread(target=make_chaos, daemon=True)
     t.start()
     try:
-        send_all(gw, all_files)
+        sends = send_all(gw, all_files)
     finally:
         stop.set()
         t.join(300)
@@ -354,9 +354,16 @@ def test_thousand_instances_survive_kill9_and_link_cuts(make_gateway, regional, 
 
     st = gw.wait_drained()
     assert st["failed"] == 0, f"instances failed for good: {st['failed_instances'][:5]}"
-    assert st["forwarded"] == 1000, st
+    assert st["forwarded"] == 1000 and st["cached"] == 1000, st
     logs = gw.logs()
     assert "forwarding failed; will retry" in logs, "the link cuts never hit a forward: the test proves nothing"
+    # Runs of the gateway that forwarded and were then killed: kill -9 hit it mid-work.
+    killed_while_forwarding = sum(
+        "batch forwarded" in gw.log_path(n).read_text(errors="replace") for n in range(1, gw.starts)
+    )
+    assert killed_while_forwarding >= 2, f"only {killed_while_forwarding} killed run(s) had forwarded anything"
+    print(f"chaos: {chaos}, gateway runs: {gw.starts}, killed while forwarding: {killed_while_forwarding}, "
+          f"transient errors: {logs.count('forwarding failed; will retry')}, sends: {sends}")
 
     # Exactly once at the regional server: its index, its QIDO and its WADO agree.
     db = sqlite3.connect(f"file:{regional.data / 'index.sqlite'}?mode=ro", uri=True)
@@ -505,3 +512,48 @@ def test_an_instance_the_regional_server_refuses_is_kept_failed_with_its_reason(
     # retry: queued again, refused again, still kept.
     assert "1 failed instance(s) queued again" in gw.cli("retry").stdout.decode()
     gw.wait("the retried instance to fail again", lambda s: s["failed"] == 1 and s["pending"] == 0)
+
+
+def test_local_cache_serves_while_the_link_is_down_and_is_pruned_without_it(make_gateway, regional, link, tmp_path):
+    from pydicom.dataset import Dataset
+
+    from dimse import pynetdicom_find, pynetdicom_get
+
+    studies = make_studies(tmp_path / "files", studies=1, per_study=3, seed=44)
+    (study_uid, files), = studies.items()
+    gw = make_gateway(extra=["--cache-days", "7"], name="cached")
+    link.refuse(True)
+    try:
+        gw.start()
+        send_all(gw, files)
+        st = gw.wait("a failed forward", lambda s: s["last_error"] is not None and s["pending"] == 3)
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.StudyInstanceUID = study_uid
+        query.NumberOfStudyRelatedInstances = ""
+        found, status = pynetdicom_find(gw.peer, "WORKSTATION", query)
+        assert status == 0 and [str(d.StudyInstanceUID) for d in found] == [study_uid], (found, status)
+        got, status = pynetdicom_get(gw.peer, "WORKSTATION", query, ["1.2.840.10008.5.1.4.1.1.7"])
+        assert status == 0 and len(got) == 3, (len(got), status)
+    finally:
+        link.refuse(False)
+    st = gw.wait_drained()
+    assert st["forwarded"] == 3 and st["cached"] == 3
+    found, status = pynetdicom_find(gw.peer, "WORKSTATION", query)
+    assert [str(d.StudyInstanceUID) for d in found] == [study_uid], "forwarded instances stay for --cache-days"
+
+    # Without a cache, the gateway forgets what the regional server acknowledged.
+    studies = make_studies(tmp_path / "files2", studies=1, per_study=3, seed=45)
+    (study2, files2), = studies.items()
+    plain = make_gateway(via_proxy=False, name="plain")
+    plain.start()
+    send_all(plain, files2)
+    st = plain.wait("forwarded and forgotten", lambda s: s["pending"] == 0 and s["cached"] == 0 and s["forwarded"] == 3)
+    query.StudyInstanceUID = study2
+    deadline = time.time() + 120
+    while list(plain.data.joinpath("blobs").rglob("*.dcm*")):
+        assert time.time() < deadline, list(plain.data.joinpath("blobs").rglob("*.dcm*"))
+        time.sleep(0.3)
+    found, status = pynetdicom_find(plain.peer, "WORKSTATION", query)
+    assert found == [] and status == 0
+    assert len(alice_of(regional).qido(f"/studies/{study2}/instances")) == 3
