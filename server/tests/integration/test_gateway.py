@@ -52,8 +52,9 @@ class LinkProxy:
     """127.0.0.1:port → target, on an asyncio loop in a thread. `cut()` aborts every
     open connection (both sides see a reset); `refuse(True)` resets new ones at once."""
 
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, tls=None):
         self.target = (target_host, target_port)
+        self.tls = tls  # an ssl.SSLContext: the proxy terminates HTTPS, as a hospital-facing front would
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -67,7 +68,7 @@ class LinkProxy:
         asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(10)
 
     async def _listen(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, ssl=self.tls)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.refusing:
@@ -117,6 +118,10 @@ class LinkProxy:
             if self.server is not None:
                 self.server.close()
             self._abort_all()
+            handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in handlers:
+                t.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -557,3 +562,54 @@ def test_local_cache_serves_while_the_link_is_down_and_is_pruned_without_it(make
     found, status = pynetdicom_find(plain.peer, "WORKSTATION", query)
     assert found == [] and status == 0
     assert len(alice_of(regional).qido(f"/studies/{study2}/instances")) == 3
+
+
+def make_private_ca(out: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a certificate for 127.0.0.1 signed by it (openssl): (CA, cert, key)."""
+    out.mkdir(parents=True, exist_ok=True)
+    ca, ca_key, cert, key, csr, ext = (out / n for n in ("ca.pem", "ca.key", "server.pem", "server.key", "server.csr", "ext.cnf"))
+
+    def openssl(*args: str) -> None:
+        r = subprocess.run(["openssl", *args], capture_output=True, timeout=60)
+        assert r.returncode == 0, f"openssl {' '.join(args)}: {r.stderr.decode(errors='replace')}"
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
+            "-subj", "/CN=Health Region 8 test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(cert), "-days", "2", "-extfile", str(ext))
+    return ca, cert, key
+
+
+def test_https_upstream_with_a_private_ca(make_gateway, regional, tmp_path):
+    import ssl
+
+    ca, cert, key = make_private_ca(tmp_path / "pki")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    front = LinkProxy("127.0.0.1", int(regional.http_url.rsplit(":", 1)[1]), tls=ctx)
+    front.start()
+    try:
+        studies = make_studies(tmp_path / "files", studies=1, per_study=2, seed=55)
+        (study_uid, files), = studies.items()
+        # Without the private CA the gateway cannot trust the server: a clear error, nothing lost.
+        untrusting = make_gateway(via_proxy=False, name="untrusting")
+        untrusting.upstream = f"https://127.0.0.1:{front.port}"
+        untrusting.start()
+        send_all(untrusting, files)
+        st = untrusting.wait("a certificate error", lambda s: s["last_error"] is not None)
+        assert "certificate" in st["last_error"].lower() and st["pending"] == 2, st
+        untrusting.stop()
+
+        gw = make_gateway(via_proxy=False, name="https", extra=["--ca-cert", str(ca)])
+        gw.upstream = f"https://127.0.0.1:{front.port}"
+        gw.start()
+        send_all(gw, files)
+        st = gw.wait_drained()
+        assert st["forwarded"] == 2 and st["upstream"].startswith("https://"), st
+        assert len(alice_of(regional).qido(f"/studies/{study_uid}/instances")) == 2
+    finally:
+        front.stop()
