@@ -29,6 +29,9 @@ fn already_compressed(transfer_syntax: &str) -> bool {
         || transfer_syntax == "1.2.840.10008.1.2.1.99"
 }
 
+/// Largest request body that is gzipped.
+const MAX_GZIP_BODY: usize = 256 << 20;
+
 /// How long the forwarder sleeps when the queue is empty.
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
@@ -231,7 +234,9 @@ impl Forwarder {
             return Ok(answer);
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let worth_gzip = sent.iter().any(|i| !already_compressed(&i.transfer_syntax));
+        // Compressing needs a second copy in memory: not for very large bodies.
+        let worth_gzip = body.len() <= MAX_GZIP_BODY
+            && sent.iter().any(|i| !already_compressed(&i.transfer_syntax));
         let (body, gzipped) = if worth_gzip {
             gzip_if_smaller(body).await
         } else {

@@ -43,29 +43,31 @@ struct FailedView {
 
 /// The report as the regional server receives it.
 async fn build_report(index: &Index) -> crate::index::Result<GatewayReport> {
+    Ok(report_and_summary(index).await?.0)
+}
+
+/// The report, and the one queue snapshot it was made from.
+async fn report_and_summary(
+    index: &Index,
+) -> crate::index::Result<(GatewayReport, crate::index::gateway::QueueSummary)> {
     let q = index.gateway_queue_summary().await?;
-    let unqueued = index.gateway_unqueued().await?;
-    let pruned: i64 = index
-        .gateway_state_get("pruned_total")
-        .await?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
     let oldest_pending_secs = q.oldest_pending.as_deref().and_then(|s| {
         let t =
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
         u64::try_from((time::OffsetDateTime::now_utc() - t).whole_seconds()).ok()
     });
-    Ok(GatewayReport {
+    let report = GatewayReport {
         version: env!("CARGO_PKG_VERSION").into(),
-        queue_length: u64::try_from(q.pending + unqueued).unwrap_or(0),
-        bytes_pending: u64::try_from(q.bytes_pending).unwrap_or(0),
+        queue_length: u64::try_from(q.pending + q.unqueued).unwrap_or(0),
+        bytes_pending: u64::try_from(q.bytes_pending + q.unqueued_bytes).unwrap_or(0),
         oldest_pending_secs,
         failed: u64::try_from(q.failed).unwrap_or(0),
-        forwarded_total: u64::try_from(q.done + pruned).unwrap_or(0),
+        forwarded_total: u64::try_from(q.done + q.pruned).unwrap_or(0),
         last_error: index.gateway_state_get("last_error").await?,
         last_error_at: index.gateway_state_get("last_error_at").await?,
         last_success_at: index.gateway_state_get("last_success_at").await?,
-    })
+    };
+    Ok((report, q))
 }
 
 pub async fn print_status(data: &Path, json: bool) -> anyhow::Result<()> {
@@ -75,12 +77,11 @@ pub async fn print_status(data: &Path, json: bool) -> anyhow::Result<()> {
         data.display()
     );
     let index = Index::open(&data.join("index.sqlite")).await?;
-    let r = build_report(&index).await?;
-    let q = index.gateway_queue_summary().await?;
+    let (r, q) = report_and_summary(&index).await?;
     let view = StatusView {
         upstream: index.gateway_state_get("upstream").await?,
         pending: i64::try_from(r.queue_length).unwrap_or(i64::MAX),
-        bytes_pending: q.bytes_pending,
+        bytes_pending: i64::try_from(r.bytes_pending).unwrap_or(i64::MAX),
         oldest_pending_at: q.oldest_pending,
         failed: q.failed,
         forwarded: i64::try_from(r.forwarded_total).unwrap_or(i64::MAX),

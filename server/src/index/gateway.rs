@@ -57,7 +57,13 @@ pub struct QueueSummary {
     /// When the oldest pending instance was queued (RFC 3339).
     pub oldest_pending: Option<String>,
     pub failed: i64,
+    /// Forwarded and still in the index (`--cache-days`).
     pub done: i64,
+    /// Received, not queued yet (the forwarder queues them within a second).
+    pub unqueued: i64,
+    pub unqueued_bytes: i64,
+    /// Forwarded and forgotten since the queue was created.
+    pub pruned: i64,
 }
 
 /// An instance the regional server refused for good.
@@ -253,6 +259,8 @@ impl Index {
         Ok(done.rows_affected())
     }
 
+    /// The queue's counts, read in one statement (one snapshot: an instance is counted
+    /// once even while it is queued, forwarded or forgotten meanwhile).
     pub async fn gateway_queue_summary(&self) -> Result<QueueSummary> {
         let r = sqlx::query(
             "SELECT \
@@ -261,7 +269,12 @@ impl Index {
                   JOIN instances i ON i.id = q.instance_id WHERE q.state = 'pending'), \
                (SELECT MIN(enqueued_at) FROM gateway_queue WHERE state = 'pending'), \
                (SELECT COUNT(*) FROM gateway_queue WHERE state = 'failed'), \
-               (SELECT COUNT(*) FROM gateway_queue WHERE state = 'done')",
+               (SELECT COUNT(*) FROM gateway_queue WHERE state = 'done'), \
+               (SELECT COUNT(*) FROM instances i WHERE NOT EXISTS \
+                  (SELECT 1 FROM gateway_queue q WHERE q.instance_id = i.id)), \
+               (SELECT COALESCE(SUM(i.size_bytes), 0) FROM instances i WHERE NOT EXISTS \
+                  (SELECT 1 FROM gateway_queue q WHERE q.instance_id = i.id)), \
+               (SELECT CAST(value AS INTEGER) FROM gateway_state WHERE name = 'pruned_total')",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -271,17 +284,10 @@ impl Index {
             oldest_pending: r.get(2),
             failed: r.get(3),
             done: r.get(4),
+            unqueued: r.get(5),
+            unqueued_bytes: r.get(6),
+            pruned: r.get::<Option<i64>, _>(7).unwrap_or(0),
         })
-    }
-
-    /// Instances received but not queued yet (the forwarder queues them within a second).
-    pub async fn gateway_unqueued(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM instances i \
-             WHERE NOT EXISTS (SELECT 1 FROM gateway_queue q WHERE q.instance_id = i.id)",
-        )
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     pub async fn gateway_failed_items(&self, limit: i64) -> Result<Vec<FailedItem>> {
