@@ -406,3 +406,71 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(id: i64, uid: &str) -> QueueItem {
+        QueueItem {
+            instance_id: id,
+            solo: false,
+            sop_uid: uid.into(),
+            transfer_syntax: "1.2.840.10008.1.2.1".into(),
+            blob_key: String::new(),
+            size_bytes: 1,
+            study_uid: "1.2".into(),
+        }
+    }
+
+    #[test]
+    fn stow_answers_are_attributed_to_each_instance() {
+        let (a, b, c) = (item(1, "1.1"), item(2, "1.2"), item(3, "1.3"));
+        // A stored, B refused by UID, one refusal without a UID: C cannot be told apart.
+        let answer_json = json!({
+            "00081199": {"vr": "SQ", "Value": [{"00081155": {"vr": "UI", "Value": ["1.1"]}}]},
+            "00081198": {"vr": "SQ", "Value": [
+                {"00081155": {"vr": "UI", "Value": ["1.2"]}, "00081197": {"vr": "US", "Value": [0xA900]},
+                 "00000902": {"vr": "LO", "Value": ["study mismatch"]}},
+                {"00081197": {"vr": "US", "Value": [0xC000]}, "00000902": {"vr": "LO", "Value": ["truncated"]}}
+            ]}
+        });
+        let mut answer = Answer::default();
+        attribute(&answer_json, &[&a, &b, &c], &mut answer);
+        assert_eq!(answer.stored, vec![1]);
+        assert_eq!(answer.failed.len(), 1);
+        assert_eq!(answer.failed[0].0, 2);
+        assert!(
+            answer.failed[0].1.contains("A900") && answer.failed[0].1.contains("study mismatch")
+        );
+        assert_eq!(answer.solo, vec![3]);
+
+        // Alone, the anonymous refusal is its own: failed with that reason.
+        let alone = json!({"00081198": {"vr": "SQ", "Value": [
+            {"00081197": {"vr": "US", "Value": [0xC000]}, "00000902": {"vr": "LO", "Value": ["truncated"]}}
+        ]}});
+        let mut answer = Answer::default();
+        attribute(&alone, &[&c], &mut answer);
+        assert!(answer.stored.is_empty() && answer.solo.is_empty());
+        assert_eq!(answer.failed.len(), 1);
+        assert!(answer.failed[0].1.contains("C000") && answer.failed[0].1.contains("truncated"));
+
+        // Stored twice in the answer (a duplicate re-send): done once.
+        let twice = json!({"00081199": {"vr": "SQ", "Value": [
+            {"00081155": {"vr": "UI", "Value": ["1.1"]}}, {"00081155": {"vr": "UI", "Value": ["1.1"]}}
+        ]}});
+        let mut answer = Answer::default();
+        attribute(&twice, &[&a], &mut answer);
+        assert_eq!(answer.stored, vec![1]);
+    }
+
+    #[test]
+    fn compressed_transfer_syntaxes_are_not_gzipped() {
+        assert!(already_compressed("1.2.840.10008.1.2.4.50"));
+        assert!(already_compressed("1.2.840.10008.1.2.4.90"));
+        assert!(already_compressed("1.2.840.10008.1.2.5"));
+        assert!(!already_compressed("1.2.840.10008.1.2.1"));
+        assert!(!already_compressed("1.2.840.10008.1.2"));
+    }
+}
