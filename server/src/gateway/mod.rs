@@ -258,6 +258,27 @@ async fn open_local(data: &Path) -> anyhow::Result<Archive> {
 
 /// Runs the gateway until SIGINT/SIGTERM.
 async fn serve(cfg: GatewayConfig) -> anyhow::Result<()> {
+    // One gateway per data directory: two forwarders would send everything twice.
+    // The OS drops the lock with the process, so a restart after a crash just works.
+    std::fs::create_dir_all(&cfg.data)
+        .with_context(|| format!("creating {}", cfg.data.display()))?;
+    let lock_path = cfg.data.join("gateway.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another rangsi gateway already runs on {}",
+            cfg.data.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", lock_path.display()));
+        }
+    }
     let archive = open_local(&cfg.data).await?;
     let cleaned = archive.clean_staging()?;
     if cleaned > 0 {
@@ -328,6 +349,7 @@ async fn serve(cfg: GatewayConfig) -> anyhow::Result<()> {
     let _ = rep.await;
     let _ = prune.await;
     archive.flush_audit().await;
+    drop(lock);
     Ok(())
 }
 

@@ -492,6 +492,12 @@ def test_status_reports_reach_the_regional_list(make_gateway, regional, tmp_path
     bob = requests.get(regional.http_url + "/api/gateways", timeout=30,
                        headers={"Authorization": f"Bearer {regional.tokens['bob']}"}).json()
     assert bob["gateways"] == []
+    # A second gateway on the same queue would send everything twice: refused.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RANGSI_")}
+    env["RANGSI_GATEWAY_TOKEN"] = gw.token
+    second = subprocess.run([str(gw.binary), "gateway", "--data", str(gw.data), "--dicom", "127.0.0.1:0",
+                             "--upstream", gw.upstream], capture_output=True, timeout=60, env=env)
+    assert second.returncode != 0 and b"already runs" in second.stderr, second.stderr
     text = gw.cli("status").stdout.decode()
     for line in ("upstream:", "pending:       0 instance(s)", "forwarded:     2", "failed:        0", "last success:"):
         assert line in text, text
