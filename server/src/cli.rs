@@ -76,6 +76,8 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Hospital gateway: receive C-STORE on the LAN, queue durably, forward by STOW-RS.
+    Gateway(crate::gateway::GatewayArgs),
     /// Check the index against the blob store.
     Fsck {
         #[command(flatten)]
@@ -242,12 +244,19 @@ pub enum AeCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    /// Create an API token for a user; prints the token once.
+    /// Create an API token for a user, or a gateway token (`--gateway NAME --hospital
+    /// CODE`: may only store that hospital's studies and report status); prints it once.
     Create {
         #[command(flatten)]
         data: DataArg,
-        #[arg(long)]
-        user: String,
+        #[arg(long, required_unless_present = "gateway", conflicts_with = "gateway")]
+        user: Option<String>,
+        /// Name of a hospital gateway (created on first use).
+        #[arg(long, requires = "hospital")]
+        gateway: Option<String>,
+        /// The gateway's hospital (MOPH code).
+        #[arg(long, requires = "gateway")]
+        hospital: Option<String>,
         /// Days until the token expires (default: never).
         #[arg(long)]
         expires: Option<u32>,
@@ -478,14 +487,21 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             TokenCommand::Create {
                 data,
                 user,
+                gateway,
+                hospital,
                 expires,
             } => {
                 let archive = open(&data).await?;
-                let token = archive.auth().create_api_token(&user, expires).await?;
+                let token = match (user, gateway, hospital) {
+                    (_, Some(g), Some(h)) => archive.create_gateway_token(&g, &h, expires).await?,
+                    (Some(u), _, _) => archive.auth().create_api_token(&u, expires).await?,
+                    _ => anyhow::bail!("give --user NAME, or --gateway NAME --hospital CODE"),
+                };
                 println!("{token}");
                 Ok(())
             }
         },
+        Command::Gateway(args) => crate::gateway::run(args).await,
         Command::Backup { data, to } => {
             let archive = open(&data).await?;
             let dir = data.dir();

@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod dicom;
 mod dimse;
+mod gateway;
 mod import;
 mod index;
 mod ops;

@@ -6,10 +6,12 @@
 //!   decodes frames (the UI thread never decodes).
 //! - [`sharing`]: hospitals, referrals and share links (`/api/hospitals`,
 //!   `/api/referrals`, `/api/shares`, `/api/share/open`).
+//! - [`gateway`]: hospital gateways' status reports and list (`/api/gateways`).
 //!
 //! Serde only; builds for every target, wasm32 included.
 
 pub mod api;
 pub mod decode;
+pub mod gateway;
 pub mod reports;
 pub mod sharing;

@@ -28,6 +28,8 @@ pub const TEST_PACKAGES: &[&str] = &[
     "libvulkan1",
     // zbarimg: an independent QR decoder for the share-link tests (pytest and e2e).
     "zbar-tools",
+    // openssl: a private CA and a server certificate for the gateway's HTTPS test.
+    "openssl",
     // The referral letter's default Thai font (TLWG Loma), and poppler's pdftotext /
     // pdffonts / pdftoppm to check the letter independently.
     "fonts-tlwg-loma-ttf",

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod consults;
 pub mod copy;
+pub mod gateway;
 pub mod ingest;
 pub mod measurements;
 pub mod notify;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/0010_reports.sql")),
     (11, include_str!("../../migrations/0011_notifications.sql")),
     (12, include_str!("../../migrations/0012_consults.sql")),
+    (13, include_str!("../../migrations/0013_gateways.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

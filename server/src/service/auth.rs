@@ -26,6 +26,9 @@ pub enum Role {
     Modality,
     /// The holder of a share link (no account): read-only, its link's studies only.
     Guest,
+    /// A hospital gateway's token: may only store its hospital's studies and report
+    /// its status (`web::auth::gateway_allows`).
+    Gateway,
 }
 
 impl Role {
@@ -37,6 +40,7 @@ impl Role {
             Role::Technologist => "technologist",
             Role::Modality => "modality",
             Role::Guest => "guest",
+            Role::Gateway => "gateway",
         }
     }
 }
@@ -115,7 +119,11 @@ fn principal_from(user: &UserRow, protocol: Protocol, remote: &str) -> Principal
     Principal {
         actor: user.username.clone(),
         user_id: Some(user.id),
-        role: user.role.parse().unwrap_or(Role::Doctor),
+        role: if user.role == Role::Gateway.as_str() {
+            Role::Gateway
+        } else {
+            user.role.parse().unwrap_or(Role::Doctor)
+        },
         hospital_id: user.hospital_id,
         protocol,
         remote: remote.to_string(),

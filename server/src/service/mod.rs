@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod consults;
 pub mod fhir;
+pub mod gateways;
 pub mod ingest;
 pub mod letter;
 pub mod measurements;

@@ -10,6 +10,7 @@ use base64::Engine;
 
 use super::AppState;
 use super::error::AppError;
+use crate::service::auth::Role;
 use crate::service::{Principal, Protocol, ServiceError};
 
 pub const SESSION_COOKIE: &str = "rangsi_session";
@@ -85,7 +86,14 @@ where
             } else {
                 Err(ServiceError::Unauthenticated)
             };
-            return p.map(Authed).map_err(AppError::from);
+            let who = p.map_err(AppError::from)?;
+            if who.role == Role::Gateway && !gateway_allows(&parts.method, &path) {
+                return Err(AppError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "a gateway token may only store studies (STOW-RS) and report its status",
+                ));
+            }
+            return Ok(Authed(who));
         }
         if let Some(secret) = session_cookie(parts) {
             return auth
@@ -138,9 +146,46 @@ pub fn share_allows(method: &axum::http::Method, path: &str, download: bool) -> 
     true
 }
 
+/// What a hospital gateway's token may ask: STOW-RS (its hospital's studies) and its
+/// own status report. No reads of any kind.
+pub fn gateway_allows(method: &axum::http::Method, path: &str) -> bool {
+    if method != axum::http::Method::POST {
+        return false;
+    }
+    if path == "/api/gateways/status" || path == "/dicomweb/studies" {
+        return true;
+    }
+    matches!(
+        path.strip_prefix("/dicomweb/studies/")
+            .map(|r| r.split('/').count()),
+        Some(1)
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::share_allows;
+    use super::{gateway_allows, share_allows};
+
+    #[test]
+    fn gateway_tokens_store_and_report_only() {
+        assert!(gateway_allows(&Method::POST, "/dicomweb/studies"));
+        assert!(gateway_allows(&Method::POST, "/dicomweb/studies/1.2.3"));
+        assert!(gateway_allows(&Method::POST, "/api/gateways/status"));
+        for p in [
+            "/dicomweb/studies",
+            "/dicomweb/studies/1.2.3",
+            "/dicomweb/studies/1.2.3/series",
+            "/api/gateways",
+            "/api/me",
+        ] {
+            assert!(!gateway_allows(&Method::GET, p), "GET {p}");
+        }
+        assert!(!gateway_allows(
+            &Method::POST,
+            "/dicomweb/studies/1.2/series/3"
+        ));
+        assert!(!gateway_allows(&Method::POST, "/api/shares"));
+    }
     use axum::http::Method;
 
     #[test]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod dicomweb;
 pub mod error;
+pub mod gateways;
 pub mod image;
 pub mod measurements;
 pub mod rendered;
@@ -48,11 +49,19 @@ pub fn router(state: AppState) -> Router {
     use dicomweb as d;
     use rendered as r;
     let dicomweb = Router::new()
-        .route("/studies", get(d::qido_studies).post(stow::store))
+        // STOW-RS bodies may come gzip/deflate/zstd/br-compressed (hospital gateways);
+        // the handler's size limit counts the decompressed bytes.
+        .route(
+            "/studies",
+            get(d::qido_studies).merge(post(stow::store).layer(decompress())),
+        )
         .route("/series", get(d::qido_series))
         .route("/instances", get(d::qido_instances))
         .route("/wado", get(d::wado_uri))
-        .route("/studies/{study}", get(d::wado).post(stow::store_study))
+        .route(
+            "/studies/{study}",
+            get(d::wado).merge(post(stow::store_study).layer(decompress())),
+        )
         .route("/studies/{study}/metadata", get(d::metadata))
         .route("/studies/{study}/rendered", get(r::rendered_many))
         .route("/studies/{study}/thumbnail", get(r::thumbnail))
@@ -110,7 +119,8 @@ pub fn router(state: AppState) -> Router {
         .merge(measurements::routes())
         .merge(reports::routes())
         .merge(studies::routes())
-        .merge(sharing::routes());
+        .merge(sharing::routes())
+        .merge(gateways::routes());
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress =
         SizeAbove::new(1024)
@@ -160,6 +170,11 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
         .layer(axum::middleware::from_fn(crate::ops::observe))
         .with_state(state)
+}
+
+/// Request decompression for STOW-RS (`Content-Encoding`); an unknown coding is a 415.
+fn decompress() -> tower_http::decompression::RequestDecompressionLayer {
+    tower_http::decompression::RequestDecompressionLayer::new()
 }
 
 /// Runs the archive until SIGINT/SIGTERM.
