@@ -25,6 +25,20 @@ pub struct DataArg {
     /// Data directory (index database and blobs).
     #[arg(long, env = "RANGSI_DATA")]
     pub data: Option<PathBuf>,
+    /// Blob store: a folder or s3://BUCKET[/PREFIX] (default DATA/blobs). Recorded in
+    /// the data directory, so later commands need not repeat it.
+    #[arg(long, env = "RANGSI_BLOBS")]
+    pub blobs: Option<String>,
+    /// Colder blob store for tiering: a folder or s3://BUCKET[/PREFIX] (recorded too).
+    #[arg(long, env = "RANGSI_COLD_BLOBS")]
+    pub cold_blobs: Option<String>,
+    /// S3-compatible endpoint URL, e.g. http://127.0.0.1:3900 (default: AWS). Keys from
+    /// RANGSI_S3_ACCESS_KEY_ID / RANGSI_S3_SECRET_ACCESS_KEY or AWS_*.
+    #[arg(long, env = "RANGSI_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (Garage: its s3_region).
+    #[arg(long, env = "RANGSI_S3_REGION")]
+    pub s3_region: Option<String>,
 }
 
 impl DataArg {
@@ -32,6 +46,20 @@ impl DataArg {
         self.data
             .clone()
             .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA))
+    }
+
+    /// The blob stores named on the command line / environment (the rest comes from
+    /// the data directory's record).
+    fn stores(&self) -> anyhow::Result<crate::store::StoreConfig> {
+        Ok(crate::store::StoreConfig {
+            blobs: self.blobs.as_deref().map(str::parse).transpose()?,
+            cold: self.cold_blobs.as_deref().map(str::parse).transpose()?,
+            s3: crate::store::S3Settings {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                ..Default::default()
+            },
+        })
     }
 }
 
@@ -74,6 +102,20 @@ pub enum Command {
     Fsck {
         #[command(flatten)]
         data: DataArg,
+        /// Also read every blob back and check its SHA-256 (finds corrupted blobs).
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Move the blobs of studies not opened for N days to the cold store (--cold-blobs).
+    Tier {
+        #[command(flatten)]
+        data: DataArg,
+        /// Studies neither opened nor changed for this many days move.
+        #[arg(long)]
+        older_than_days: u32,
+        /// Only list what would move.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -121,6 +163,10 @@ pub struct ServeArgs {
     /// fonts-tlwg-loma-ttf).
     #[arg(long, env = "RANGSI_LETTER_FONT")]
     pub letter_font: Option<PathBuf>,
+    /// Move studies neither opened nor changed for this many days to the cold store
+    /// (--cold-blobs), hourly. Off by default.
+    #[arg(long, env = "RANGSI_TIER_AFTER_DAYS")]
+    pub tier_after_days: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -254,7 +300,7 @@ pub async fn bootstrap(archive: &Archive, to_stdout: bool) -> anyhow::Result<()>
 }
 
 async fn open(data: &DataArg) -> anyhow::Result<Archive> {
-    let archive = Archive::open(&data.dir()).await?;
+    let archive = Archive::open_with(&data.dir(), &data.stores()?).await?;
     bootstrap(&archive, false).await?;
     let _ = LAST_ARCHIVE.set(archive.clone());
     Ok(archive)
@@ -446,9 +492,23 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
-        Command::Fsck { data } => {
+        Command::Tier {
+            data,
+            older_than_days,
+            dry_run,
+        } => {
             let archive = open(&data).await?;
-            let report = archive.fsck().await?;
+            let report = archive.tier(older_than_days, dry_run).await?;
+            print!("{report}");
+            anyhow::ensure!(
+                report.failures.is_empty(),
+                "some blobs were not moved (they stay hot)"
+            );
+            Ok(())
+        }
+        Command::Fsck { data, verify } => {
+            let archive = open(&data).await?;
+            let report = archive.fsck_with(verify).await?;
             print!("{report}");
             if report.is_consistent() {
                 Ok(())
@@ -487,7 +547,33 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         "share expiry must be 1 to {} days",
         crate::service::shares::MAX_EXPIRY_DAYS
     );
+    let stores = crate::store::StoreConfig {
+        blobs: args
+            .data
+            .blobs
+            .clone()
+            .or(file.blobs)
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
+        cold: args
+            .data
+            .cold_blobs
+            .clone()
+            .or(file.cold_blobs)
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
+        s3: crate::store::S3Settings {
+            endpoint: args.data.s3_endpoint.clone().or(file.s3_endpoint),
+            region: args.data.s3_region.clone().or(file.s3_region),
+            access_key_id: file.s3_access_key_id,
+            secret_access_key: file.s3_secret_access_key,
+        },
+    };
     Ok(ServeConfig {
+        stores,
+        tier_after_days: args.tier_after_days.or(file.tier_after_days),
         share_expiry_days,
         public_url: args.public_url.or(file.public_url),
         letter_font: args

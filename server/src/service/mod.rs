@@ -17,12 +17,13 @@ pub mod retrieve;
 pub mod shares;
 pub mod studies;
 pub mod thai_id;
+pub mod tier;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::index::{Index, IndexError, OwnedAudit, Scope};
-use crate::store::{BlobError, BlobStore, FsBlobStore};
+use crate::store::{BlobError, BlobStore, StoreConfig, TieredBlobStore};
 use auth::Role;
 
 /// Typed errors of the service layer; the web and DIMSE layers map them once each.
@@ -152,13 +153,21 @@ pub struct Archive {
 
 struct Inner {
     index: Index,
-    blobs: Arc<dyn BlobStore>,
+    blobs: Arc<TieredBlobStore>,
     tmp_dir: PathBuf,
     audit_tx: tokio::sync::mpsc::UnboundedSender<AuditMsg>,
+    /// When each study's opening was last written to `last_opened_at` (tiering): at
+    /// most once an hour per study, so frame requests never write.
+    opened: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// How often a study's `last_opened_at` is written while it is being read.
+const OPENED_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(3600);
 
 enum AuditMsg {
     Record(OwnedAudit),
+    /// A study was opened (tiering's `last_opened_at`).
+    Opened(String),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -168,11 +177,13 @@ enum AuditMsg {
 async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver<AuditMsg>) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
+    let mut opened = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(msg) = next.take().or_else(|| rx.try_recv().ok()) {
             match msg {
                 AuditMsg::Record(r) => batch.push(r),
+                AuditMsg::Opened(uid) => opened.push(uid),
                 AuditMsg::Flush(ack) => flushes.push(ack),
             }
             if batch.len() >= 1000 {
@@ -185,6 +196,15 @@ async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver
             }
             batch.clear();
         }
+        if !opened.is_empty() {
+            if let Err(e) = index
+                .mark_opened(&opened, &crate::index::now_rfc3339())
+                .await
+            {
+                tracing::warn!(error = %e, studies = opened.len(), "cannot record studies as opened");
+            }
+            opened.clear();
+        }
         for ack in flushes.drain(..) {
             let _ = ack.send(());
         }
@@ -192,7 +212,15 @@ async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver
 }
 
 impl Archive {
+    /// Opens a data directory with the blob stores it records (or the default).
+    #[allow(dead_code)] // the API for callers without store flags (other front ends)
     pub async fn open(data: &Path) -> anyhow::Result<Self> {
+        Self::open_with(data, &StoreConfig::default()).await
+    }
+
+    /// Opens a data directory; `stores` names the blob stores (`--blobs`, `--cold-blobs`),
+    /// else those the directory recorded, else `DATA/blobs`.
+    pub async fn open_with(data: &Path, stores: &StoreConfig) -> anyhow::Result<Self> {
         use anyhow::Context;
         std::fs::create_dir_all(data)
             .with_context(|| format!("creating data dir {}", data.display()))?;
@@ -201,7 +229,7 @@ impl Archive {
         let index = Index::open(&data.join("index.sqlite"))
             .await
             .with_context(|| format!("opening index in {}", data.display()))?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(data.join("blobs"))?);
+        let blobs = Arc::new(stores.open(data)?);
         let (audit_tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(audit_writer(index.clone(), rx));
         Ok(Self {
@@ -210,6 +238,7 @@ impl Archive {
                 blobs,
                 tmp_dir,
                 audit_tx,
+                opened: std::sync::Mutex::default(),
             }),
         })
     }
@@ -220,6 +249,11 @@ impl Archive {
 
     pub fn blobs(&self) -> &dyn BlobStore {
         self.inner.blobs.as_ref()
+    }
+
+    /// The hot and cold stores one by one (tiering, fsck).
+    pub fn tiers(&self) -> &TieredBlobStore {
+        &self.inner.blobs
     }
 
     pub fn tmp_dir(&self) -> &Path {
@@ -269,10 +303,35 @@ impl Archive {
             detail: detail.to_string(),
             outcome: outcome.to_string(),
         };
+        if outcome == "ok" && !study_uid.is_empty() && action != "store" {
+            self.note_opened(study_uid);
+        }
         self.inner
             .audit_tx
             .send(AuditMsg::Record(rec))
             .map_err(|_| ServiceError::Internal("audit writer stopped".into()))
+    }
+
+    /// Queues a study's `last_opened_at` unless it was written within the hour.
+    fn note_opened(&self, study_uid: &str) {
+        let now = std::time::Instant::now();
+        let Ok(mut opened) = self.inner.opened.lock() else {
+            return;
+        };
+        if opened
+            .get(study_uid)
+            .is_some_and(|t| now.duration_since(*t) < OPENED_RESOLUTION)
+        {
+            return;
+        }
+        if opened.len() > 100_000 {
+            opened.retain(|_, t| now.duration_since(*t) < OPENED_RESOLUTION);
+        }
+        opened.insert(study_uid.to_string(), now);
+        let _ = self
+            .inner
+            .audit_tx
+            .send(AuditMsg::Opened(study_uid.to_string()));
     }
 
     /// Waits until every queued audit record is written (shutdown, end of a CLI command).
@@ -283,8 +342,10 @@ impl Archive {
         }
     }
 
-    /// Index versus blobs: every referenced blob exists with its size; counters agree.
-    pub async fn fsck(&self) -> Result<FsckReport> {
+    /// Index versus blobs: every referenced blob exists with its size; counters agree;
+    /// with `verify` every referenced blob is read back and its SHA-256
+    /// compared with its content address (finds corruption that keeps the size).
+    pub async fn fsck_with(&self, verify: bool) -> Result<FsckReport> {
         let referenced = self.index().all_blob_keys().await?;
         let mut report = FsckReport {
             referenced: referenced.len(),
@@ -295,12 +356,19 @@ impl Archive {
         report.blobs = present.len();
         let mut wanted = std::collections::HashSet::new();
         for (key, size) in referenced {
+            if !wanted.insert(key.clone()) {
+                continue;
+            }
             match self.blobs().size(&key).await? {
                 None => report.missing.push(key.clone()),
                 Some(s) if s as i64 != size => report.wrong_size.push(key.clone()),
+                Some(_) if verify => {
+                    if !crate::store::holds_its_content(self.blobs(), &key).await? {
+                        report.corrupt.push(key.clone());
+                    }
+                }
                 Some(_) => {}
             }
-            wanted.insert(key);
         }
         report.orphans = present.difference(&wanted).cloned().collect();
         report.counter_mismatches = self.index().counter_mismatches().await?;
@@ -314,6 +382,8 @@ pub struct FsckReport {
     pub blobs: usize,
     pub missing: Vec<String>,
     pub wrong_size: Vec<String>,
+    /// Blobs whose bytes no longer hash to their key (`fsck --verify`).
+    pub corrupt: Vec<String>,
     /// Blobs nobody refers to: left by a crash between blob write and index commit.
     /// Harmless (never acknowledged, never visible); reported, not an inconsistency.
     pub orphans: Vec<String>,
@@ -322,7 +392,10 @@ pub struct FsckReport {
 
 impl FsckReport {
     pub fn is_consistent(&self) -> bool {
-        self.missing.is_empty() && self.wrong_size.is_empty() && self.counter_mismatches.is_empty()
+        self.missing.is_empty()
+            && self.wrong_size.is_empty()
+            && self.corrupt.is_empty()
+            && self.counter_mismatches.is_empty()
     }
 }
 
@@ -338,6 +411,9 @@ impl std::fmt::Display for FsckReport {
         }
         for k in &self.wrong_size {
             writeln!(f, "WRONG SIZE blob {k}")?;
+        }
+        for k in &self.corrupt {
+            writeln!(f, "CORRUPT blob {k} (its SHA-256 differs from its key)")?;
         }
         for c in &self.counter_mismatches {
             writeln!(f, "COUNTER mismatch: {c}")?;

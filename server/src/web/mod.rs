@@ -155,7 +155,12 @@ pub fn router(state: AppState) -> Router {
 
 /// Runs the archive until SIGINT/SIGTERM.
 pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
-    let archive = Archive::open(&cfg.data).await?;
+    let archive = Archive::open_with(&cfg.data, &cfg.stores).await?;
+    tracing::info!("{}", archive.tiers().describe());
+    anyhow::ensure!(
+        cfg.tier_after_days.is_none() || archive.tiers().has_cold(),
+        "--tier-after-days needs a cold store (--cold-blobs)"
+    );
     let cleaned = archive.clean_staging()?;
     if cleaned > 0 {
         tracing::info!(
@@ -190,6 +195,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         cfg.clone(),
         shutdown.clone(),
     ));
+    if let Some(days) = cfg.tier_after_days {
+        tokio::spawn(archive.clone().tier_periodically(days, shutdown.clone()));
+    }
     let archive_for_flush = archive.clone();
     let state = AppState {
         archive,

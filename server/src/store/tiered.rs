@@ -1,0 +1,172 @@
+//! A hot and an optional cold blob store behind one `BlobStore`: what the archive reads
+//! and writes through.
+//!
+//! The index records per blob key which tier holds it (`blob_tiers`, migration 0016) and
+//! hands out tier-qualified keys: `cold:ab/cd/abcd….dcm` for a blob in the cold store, the
+//! bare key for the hot one. This store routes by that prefix, so retrieval code stays
+//! unaware of tiers. A read that misses in the named tier tries the other one: a blob is
+//! copied to cold before the index says cold and deleted from hot only after, and a
+//! concurrent ingest of the same bytes may put a fresh hot copy at any time, so whichever
+//! copy exists is served. New blobs always go to the hot store.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{BlobError, BlobLocation, BlobStore, ByteStream};
+
+/// Prefix of a key that the index places in the cold tier.
+pub const COLD_PREFIX: &str = "cold:";
+
+pub struct TieredBlobStore {
+    hot: (BlobLocation, Arc<dyn BlobStore>),
+    cold: Option<(BlobLocation, Arc<dyn BlobStore>)>,
+}
+
+/// Where one key is looked up first, and where next.
+struct Route<'a> {
+    first: Option<&'a dyn BlobStore>,
+    key: &'a str,
+    then: Option<&'a dyn BlobStore>,
+}
+
+impl TieredBlobStore {
+    pub fn new(
+        hot: (BlobLocation, Arc<dyn BlobStore>),
+        cold: Option<(BlobLocation, Arc<dyn BlobStore>)>,
+    ) -> Self {
+        Self { hot, cold }
+    }
+
+    pub fn hot(&self) -> &dyn BlobStore {
+        self.hot.1.as_ref()
+    }
+
+    pub fn cold(&self) -> Option<&dyn BlobStore> {
+        self.cold.as_ref().map(|(_, s)| s.as_ref())
+    }
+
+    pub fn has_cold(&self) -> bool {
+        self.cold.is_some()
+    }
+
+    /// "hot: LOCATION, cold: LOCATION" for logs.
+    pub fn describe(&self) -> String {
+        match &self.cold {
+            Some((c, _)) => format!("blobs in {}, cold tier in {c}", self.hot.0),
+            None => format!("blobs in {}", self.hot.0),
+        }
+    }
+
+    fn route<'a>(&'a self, key: &'a str) -> Route<'a> {
+        match key.strip_prefix(COLD_PREFIX) {
+            Some(plain) => Route {
+                first: self.cold(),
+                key: plain,
+                then: Some(self.hot()),
+            },
+            None => Route {
+                first: Some(self.hot()),
+                key,
+                then: self.cold(),
+            },
+        }
+    }
+}
+
+/// Runs `op` on the tier the key names, then (not found there) on the other one.
+macro_rules! either_tier {
+    ($self:ident, $key:ident, |$store:ident, $k:ident| $op:expr) => {{
+        let route = $self.route($key);
+        let mut last = BlobError::NotFound($key.to_string());
+        let mut answer = None;
+        for $store in [route.first, route.then].into_iter().flatten() {
+            let $k = route.key;
+            match $op {
+                Err(BlobError::NotFound(_)) => {
+                    last = BlobError::NotFound($key.to_string());
+                }
+                other => {
+                    answer = Some(other);
+                    break;
+                }
+            }
+        }
+        match answer {
+            Some(a) => a,
+            None if route.first.is_none() => Err(BlobError::Unavailable {
+                key: $key.to_string(),
+                message: "the index places this blob in the cold tier, but no cold store is configured (--cold-blobs)".into(),
+            }),
+            None => Err(last),
+        }
+    }};
+}
+
+#[async_trait]
+impl BlobStore for TieredBlobStore {
+    async fn put_file(&self, key: &str, staged: &Path) -> Result<(), BlobError> {
+        let route = self.route(key);
+        match route.first {
+            Some(store) => store.put_file(route.key, staged).await,
+            None => Err(BlobError::Unavailable {
+                key: key.to_string(),
+                message: "no cold store is configured (--cold-blobs)".into(),
+            }),
+        }
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        let r: Result<u64, BlobError> = either_tier!(self, key, |store, k| match store
+            .size(k)
+            .await
+        {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(BlobError::NotFound(k.to_string())),
+            Err(e) => Err(e),
+        });
+        match r {
+            Ok(s) => Ok(Some(s)),
+            Err(BlobError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn stream(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {
+        either_tier!(self, key, |store, k| store.stream(k, range.clone()).await)
+    }
+
+    async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, BlobError> {
+        either_tier!(self, key, |store, k| store.read_range(k, range.clone()).await)
+    }
+
+    async fn read_all(&self, key: &str) -> Result<Bytes, BlobError> {
+        either_tier!(self, key, |store, k| store.read_all(k).await)
+    }
+
+    /// Hot keys bare, cold keys with `cold:`.
+    async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
+        let mut keys = self.hot().list_keys().await?;
+        if let Some(cold) = self.cold() {
+            keys.extend(
+                cold.list_keys()
+                    .await?
+                    .into_iter()
+                    .map(|k| format!("{COLD_PREFIX}{k}")),
+            );
+        }
+        Ok(keys)
+    }
+
+    /// Deletes in the named tier only.
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let route = self.route(key);
+        match route.first {
+            Some(store) => store.delete(route.key).await,
+            None => Ok(()),
+        }
+    }
+}
