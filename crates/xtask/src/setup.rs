@@ -248,7 +248,9 @@ pub fn garage(paths: &Paths) -> Result<()> {
         return Ok(());
     }
     let started = Instant::now();
-    println!("setup: installing garage {GARAGE_VERSION} for the S3 tests (a build of 15-30 minutes)");
+    println!(
+        "setup: installing garage {GARAGE_VERSION} for the S3 tests (a build of 15-30 minutes)"
+    );
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
     cmd.args([
         "install",

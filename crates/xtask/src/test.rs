@@ -194,9 +194,9 @@ fn pytest(paths: &Paths, args: &[String], on_s3: bool) -> Outcome {
     }
     cmd.args(args)
         .env("RANGSI_GARAGE", setup::garage_bin(paths))
-    .current_dir(&paths.root)
-    .env("RANGSI_BIN", &bin)
-    .env("PATH", path_with_venv(paths));
+        .current_dir(&paths.root)
+        .env("RANGSI_BIN", &bin)
+        .env("PATH", path_with_venv(paths));
     match paths.shared() {
         Some(shared) => cmd.env("RANGSI_SHARED", shared),
         None => cmd.env_remove("RANGSI_SHARED"),

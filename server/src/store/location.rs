@@ -42,8 +42,7 @@ impl FromStr for BlobLocation {
             );
             let prefix = prefix.trim_matches('/');
             anyhow::ensure!(
-                !prefix.split('/').any(|c| c == "." || c == "..")
-                    && !prefix.contains("//"),
+                !prefix.split('/').any(|c| c == "." || c == "..") && !prefix.contains("//"),
                 "bad S3 prefix in {s:?}"
             );
             return Ok(BlobLocation::S3 {

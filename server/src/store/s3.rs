@@ -331,10 +331,12 @@ impl BlobStore for S3BlobStore {
         let prefix = if self.prefix.is_empty() {
             None
         } else {
-            Some(ObjectPath::parse(&self.prefix).map_err(|e| BlobError::Unavailable {
-                key: self.name.clone(),
-                message: e.to_string(),
-            })?)
+            Some(
+                ObjectPath::parse(&self.prefix).map_err(|e| BlobError::Unavailable {
+                    key: self.name.clone(),
+                    message: e.to_string(),
+                })?,
+            )
         };
         let metas: Vec<_> = self
             .store

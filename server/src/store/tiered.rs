@@ -120,14 +120,12 @@ impl BlobStore for TieredBlobStore {
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        let r: Result<u64, BlobError> = either_tier!(self, key, |store, k| match store
-            .size(k)
-            .await
-        {
-            Ok(Some(s)) => Ok(s),
-            Ok(None) => Err(BlobError::NotFound(k.to_string())),
-            Err(e) => Err(e),
-        });
+        let r: Result<u64, BlobError> =
+            either_tier!(self, key, |store, k| match store.size(k).await {
+                Ok(Some(s)) => Ok(s),
+                Ok(None) => Err(BlobError::NotFound(k.to_string())),
+                Err(e) => Err(e),
+            });
         match r {
             Ok(s) => Ok(Some(s)),
             Err(BlobError::NotFound(_)) => Ok(None),
@@ -140,7 +138,9 @@ impl BlobStore for TieredBlobStore {
     }
 
     async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, BlobError> {
-        either_tier!(self, key, |store, k| store.read_range(k, range.clone()).await)
+        either_tier!(self, key, |store, k| store
+            .read_range(k, range.clone())
+            .await)
     }
 
     async fn read_all(&self, key: &str) -> Result<Bytes, BlobError> {
@@ -168,5 +168,72 @@ impl BlobStore for TieredBlobStore {
             Some(store) => store.delete(route.key).await,
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::FsBlobStore;
+
+    fn store(dir: &Path, name: &str) -> (BlobLocation, Arc<dyn BlobStore>) {
+        let root = dir.join(name);
+        let fs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(root.clone()).expect("store"));
+        (BlobLocation::Dir(root), fs)
+    }
+
+    fn key_of(bytes: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        crate::store::key_for_sha256(&hex::encode(Sha256::digest(bytes)))
+    }
+
+    #[tokio::test]
+    async fn keys_route_by_tier_and_fall_back_to_the_other() {
+        let dir = std::env::temp_dir().join(format!("rangsi-tiered-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
+        let tiers = TieredBlobStore::new(store(&dir, "hot"), Some(store(&dir, "cold")));
+        let bytes = b"DICM cold bytes".to_vec();
+        let key = key_of(&bytes);
+        let staged = dir.join("tmp").join("a.part");
+        std::fs::write(&staged, &bytes).expect("staged");
+        let cold_key = format!("{COLD_PREFIX}{key}");
+        tiers.put_file(&cold_key, &staged).await.expect("put cold");
+        assert!(dir.join("cold").join(&key).is_file());
+        assert!(!dir.join("hot").join(&key).exists());
+        // Named cold: found there; named hot (a row written before the move): found too.
+        assert_eq!(
+            tiers.read_all(&cold_key).await.expect("cold").as_ref(),
+            &bytes[..]
+        );
+        assert_eq!(
+            tiers.read_all(&key).await.expect("fallback").as_ref(),
+            &bytes[..]
+        );
+        assert_eq!(
+            tiers.size(&key).await.expect("size"),
+            Some(bytes.len() as u64)
+        );
+        assert_eq!(
+            tiers.list_keys().await.expect("list"),
+            vec![cold_key.clone()],
+            "cold keys are listed tier-qualified"
+        );
+        tiers
+            .delete(&key)
+            .await
+            .expect("deleting an absent hot copy is fine");
+        assert!(tiers.read_all(&cold_key).await.is_ok());
+        assert!(matches!(
+            tiers.read_all(&key_of(b"other")).await,
+            Err(BlobError::NotFound(_))
+        ));
+        // Without a cold store, a cold key is a clear error, not "not found".
+        let hot_only = TieredBlobStore::new(store(&dir, "hot2"), None);
+        assert!(matches!(
+            hot_only.read_all(&cold_key).await,
+            Err(BlobError::Unavailable { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
