@@ -156,7 +156,6 @@ pub fn router(state: AppState) -> Router {
 /// Runs the archive until SIGINT/SIGTERM.
 pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let archive = Archive::open_with(&cfg.data, &cfg.stores).await?;
-    tracing::info!("{}", archive.tiers().describe());
     anyhow::ensure!(
         cfg.tier_after_days.is_none() || archive.tiers().has_cold(),
         "--tier-after-days needs a cold store (--cold-blobs)"
@@ -187,6 +186,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         cfg.ae_title
     );
     std::io::stdout().flush()?;
+    tracing::info!("{}", archive.tiers().describe());
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let dimse = tokio::spawn(crate::dimse::serve(
