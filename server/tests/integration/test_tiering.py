@@ -192,3 +192,31 @@ def test_tier_without_a_cold_store_fails_clearly(server):
     r = server.cli("tier", "--older-than-days", "1", check=False)
     assert r.returncode != 0
     assert "no cold store configured" in r.stderr.decode(), r.stderr.decode()
+
+
+def test_serve_tiers_in_the_background(tiered):
+    """`serve --tier-after-days N` runs the policy itself (at start, then hourly)."""
+    alice = dw.DicomWeb(tiered.http_url, token=tiered.tokens["alice"], name="alice")
+    study, sent = stow_study(alice, n_slices=2, seed=300)
+    age_studies(tiered, [study])
+    tiered.stop()
+    tiered.extra_args = ["--tier-after-days", "30"]
+    try:
+        tiered.start()
+        deadline = time.time() + 60
+        moved = 0
+        while time.time() < deadline and moved < len(sent):
+            with db(tiered) as con:
+                (moved,) = con.execute(
+                    "SELECT COUNT(*) FROM blob_tiers bt WHERE bt.blob_key IN (SELECT i.blob_key FROM instances i "
+                    "JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref "
+                    "WHERE st.study_uid = ?)", (study,)).fetchone()
+            time.sleep(0.1)
+        assert moved == len(sent), f"the background job moved {moved} of {len(sent)} blobs:\n{tiered.log_tail()}"
+        alice = dw.DicomWeb(tiered.http_url, token=tiered.tokens["alice"], name="alice")
+        for sop, (series, body) in sent.items():
+            assert alice.instance_bytes(study, series, sop) == body
+    finally:
+        tiered.stop()
+        tiered.extra_args = []
+        tiered.start()
