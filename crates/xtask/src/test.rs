@@ -164,13 +164,15 @@ fn wasm_tests(paths: &Paths) -> Command {
 
 /// The archive tests run a second time with every server's blobs on Garage
 /// (`RANGSI_TEST_BLOBS=s3`): STOW, WADO (frames, ranges), DIMSE C-STORE/C-GET, import,
-/// fsck, kill -9. test_s3.py and test_tiering.py run in the first pass.
+/// fsck, kill -9, and tiering from S3 to a cold folder. test_s3.py (its own Garage)
+/// runs in the first pass.
 const S3_SUBSET: &[&str] = &[
     "test_stow.py",
     "test_wado.py",
     "test_dimse.py",
     "test_cli.py",
     "test_crash.py",
+    "test_tiering.py",
 ];
 
 fn pytest(paths: &Paths, args: &[String], on_s3: bool) -> Outcome {
