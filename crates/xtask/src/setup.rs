@@ -239,12 +239,7 @@ pub fn garage(paths: &Paths) -> Result<()> {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    // `garage v2.5.0 [features: …]`
-    if installed.is_some_and(|v| {
-        v.split_whitespace()
-            .nth(1)
-            .is_some_and(|w| w.trim_start_matches('v') == GARAGE_VERSION)
-    }) {
+    if installed.is_some_and(|v| garage_version_matches(&v)) {
         return Ok(());
     }
     let started = Instant::now();
@@ -271,6 +266,15 @@ pub fn garage(paths: &Paths) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Whether `garage --version` output names `GARAGE_VERSION`:
+/// `garage cargo:2.5.0 [features: bundled-libs, sqlite]` (a cargo install), or
+/// `garage v2.5.0 […]` (a release build).
+fn garage_version_matches(out: &str) -> bool {
+    out.split_whitespace().nth(1).is_some_and(|w| {
+        w.rsplit(':').next().map(|x| x.trim_start_matches('v')) == Some(GARAGE_VERSION)
+    })
 }
 
 /// Installs crates.io `package` at exactly `version` into the tools folder,
@@ -448,6 +452,18 @@ mod tests {
         );
         assert!(locked_version(&dir, "wasm-bindgen-cli").is_err());
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn garage_version_is_read_from_either_format() {
+        assert!(garage_version_matches(
+            "garage cargo:2.5.0 [features: bundled-libs, sqlite]\n"
+        ));
+        assert!(garage_version_matches("garage v2.5.0 [features: k2v]"));
+        assert!(!garage_version_matches(
+            "garage cargo:2.4.0 [features: sqlite]"
+        ));
+        assert!(!garage_version_matches(""));
     }
 
     #[test]
