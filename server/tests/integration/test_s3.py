@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import threading
+import time
 
 import pytest
+import requests
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
@@ -156,6 +159,44 @@ def test_garage_outage_fails_clearly_and_recovers(s3_server, garage):
                                 str(lost_ds.SOPInstanceUID)) == again
     ((_, status),) = pynetdicom_store(peer, "MODA", [dimse_ds], [(SECONDARY_CAPTURE, EXPLICIT_LE)])
     assert status is not None and status.Status == 0x0000, f"C-STORE after recovery -> {status}"
+    code, out = fsck(s3_server, "--verify")
+    assert code == 0, out
+
+
+def test_garage_stopped_during_large_uploads_acknowledges_only_what_is_stored(s3_server, garage):
+    """Multipart STOWs in a row while Garage is stopped under them: each answer is either
+    success (and the instance reads back whole once Garage is back) or a failure (and the
+    instance is not visible) — never an acknowledged loss."""
+    alice = alice_of(s3_server)
+    sent = [new_image(patient_id="S3MID", pixels=noise_image(512, 512, seed=200 + i, frames=18)) for i in range(6)]
+    answers: list[int] = []
+
+    def upload() -> None:
+        for ds in sent:
+            try:
+                answers.append(alice.stow([part10(ds)]).status_code)
+            except requests.RequestException:
+                answers.append(0)
+
+    t = threading.Thread(target=upload, daemon=True)
+    t.start()
+    while t.is_alive() and not answers:
+        time.sleep(0.01)
+    garage.stop()
+    try:
+        t.join(300)
+        assert not t.is_alive()
+        assert s3_server.healthy()
+    finally:
+        garage.start()
+    assert answers[0] == 200 and any(a != 200 for a in answers), f"answers {answers}: the outage fell outside the uploads"
+    for ds, status in zip(sent, answers):
+        study, series, sop = str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID)
+        if status == 200:
+            assert alice.instance_bytes(study, series, sop) == part10(ds), f"acknowledged {sop} not whole"
+        else:
+            assert status in (0, 503), f"refused upload answered {status}"
+            assert alice.qido("/instances", {"SOPInstanceUID": sop}) == [], f"refused {sop} is visible"
     code, out = fsck(s3_server, "--verify")
     assert code == 0, out
 
