@@ -192,6 +192,9 @@ def test_tier_without_a_cold_store_fails_clearly(server):
     r = server.cli("tier", "--older-than-days", "1", check=False)
     assert r.returncode != 0
     assert "no cold store configured" in r.stderr.decode(), r.stderr.decode()
+    # A dry run only lists, so it needs none.
+    r = server.cli("tier", "--older-than-days", "1", "--dry-run")
+    assert "would move" in r.stdout.decode()
 
 
 def test_serve_tiers_in_the_background(tiered):
