@@ -29,6 +29,20 @@ pub struct DataArg {
     /// Data directory (index database and blobs).
     #[arg(long, env = "RANGSI_DATA")]
     pub data: Option<PathBuf>,
+    /// Blob store: a folder or s3://BUCKET[/PREFIX] (default DATA/blobs). Recorded in
+    /// the data directory, so later commands need not repeat it.
+    #[arg(long, env = "RANGSI_BLOBS")]
+    pub blobs: Option<String>,
+    /// Colder blob store for tiering: a folder or s3://BUCKET[/PREFIX] (recorded too).
+    #[arg(long, env = "RANGSI_COLD_BLOBS")]
+    pub cold_blobs: Option<String>,
+    /// S3-compatible endpoint URL, e.g. http://127.0.0.1:3900 (default: AWS). Keys from
+    /// RANGSI_S3_ACCESS_KEY_ID / RANGSI_S3_SECRET_ACCESS_KEY or AWS_*.
+    #[arg(long, env = "RANGSI_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (Garage: its s3_region).
+    #[arg(long, env = "RANGSI_S3_REGION")]
+    pub s3_region: Option<String>,
 }
 
 impl DataArg {
@@ -36,6 +50,20 @@ impl DataArg {
         self.data
             .clone()
             .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA))
+    }
+
+    /// The blob stores named on the command line / environment (the rest comes from
+    /// the data directory's record).
+    fn stores(&self) -> anyhow::Result<crate::store::StoreConfig> {
+        Ok(crate::store::StoreConfig {
+            blobs: self.blobs.as_deref().map(str::parse).transpose()?,
+            cold: self.cold_blobs.as_deref().map(str::parse).transpose()?,
+            s3: crate::store::S3Settings {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                ..Default::default()
+            },
+        })
     }
 }
 
@@ -107,6 +135,17 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Move the blobs of studies not opened for N days to the cold store (--cold-blobs).
+    Tier {
+        #[command(flatten)]
+        data: DataArg,
+        /// Studies neither opened nor changed for this many days move.
+        #[arg(long)]
+        older_than_days: u32,
+        /// Only list what would move.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -155,6 +194,10 @@ pub struct ServeArgs {
     pub letter_font: Option<PathBuf>,
     #[command(flatten)]
     pub ops: crate::ops::OpsArgs,
+    /// Move studies neither opened nor changed for this many days to the cold store
+    /// (--cold-blobs), hourly. Off by default.
+    #[arg(long, env = "RANGSI_TIER_AFTER_DAYS")]
+    pub tier_after_days: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,7 +346,7 @@ pub async fn bootstrap(archive: &Archive, to_stdout: bool) -> anyhow::Result<()>
 }
 
 async fn open(data: &DataArg) -> anyhow::Result<Archive> {
-    let archive = Archive::open(&data.dir()).await?;
+    let archive = Archive::open_with(&data.dir(), &data.stores()?).await?;
     bootstrap(&archive, false).await?;
     let _ = LAST_ARCHIVE.set(archive.clone());
     Ok(archive)
@@ -505,6 +548,15 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { data, to } => {
             let archive = open(&data).await?;
             let dir = data.dir();
+            // The backup copies the blob folder DATA/blobs; blobs in object storage
+            // (or a cold tier) are kept safe by the bucket's own versioning/replication.
+            let local = format!("blobs in {}", dir.join("blobs").display());
+            anyhow::ensure!(
+                archive.tiers().describe() == local,
+                "rangsi backup copies a local blob folder ({local}); this archive has {}: \
+                 back up the bucket with its own replication or versioning",
+                archive.tiers().describe()
+            );
             let dest = to.clone();
             let report =
                 tokio::task::spawn_blocking(move || crate::ops::backup::backup(&dir, &dest))
@@ -536,12 +588,33 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 from.display(),
                 data.display()
             );
-            let archive = open(&DataArg { data: Some(data) }).await?;
+            let archive = open(&DataArg {
+                data: Some(data),
+                blobs: None,
+                cold_blobs: None,
+                s3_endpoint: None,
+                s3_region: None,
+            })
+            .await?;
             let check = archive.fsck().await?;
             print!("{check}");
             anyhow::ensure!(
                 check.is_consistent(),
                 "restored data directory is inconsistent"
+            );
+            Ok(())
+        }
+        Command::Tier {
+            data,
+            older_than_days,
+            dry_run,
+        } => {
+            let archive = open(&data).await?;
+            let report = archive.tier(older_than_days, dry_run).await?;
+            print!("{report}");
+            anyhow::ensure!(
+                report.failures.is_empty(),
+                "some blobs were not moved (they stay hot)"
             );
             Ok(())
         }
@@ -586,7 +659,33 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         "share expiry must be 1 to {} days",
         crate::service::shares::MAX_EXPIRY_DAYS
     );
+    let stores = crate::store::StoreConfig {
+        blobs: args
+            .data
+            .blobs
+            .clone()
+            .or(file.blobs)
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
+        cold: args
+            .data
+            .cold_blobs
+            .clone()
+            .or(file.cold_blobs)
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
+        s3: crate::store::S3Settings {
+            endpoint: args.data.s3_endpoint.clone().or(file.s3_endpoint),
+            region: args.data.s3_region.clone().or(file.s3_region),
+            access_key_id: file.s3_access_key_id,
+            secret_access_key: file.s3_secret_access_key,
+        },
+    };
     Ok(ServeConfig {
+        stores,
+        tier_after_days: args.tier_after_days.or(file.tier_after_days),
         share_expiry_days,
         public_url: args.public_url.or(file.public_url),
         letter_font: args

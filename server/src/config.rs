@@ -32,6 +32,10 @@ pub struct ServeConfig {
     pub letter_font: PathBuf,
     /// Metrics listener, shutdown grace, TLS (`ops`).
     pub ops: crate::ops::OpsConfig,
+    /// Blob stores (local folder or S3; cold tier).
+    pub stores: crate::store::StoreConfig,
+    /// Tiering policy of the background job (None: off).
+    pub tier_after_days: Option<u32>,
 }
 
 /// The TOML file: every key optional.
@@ -52,6 +56,15 @@ pub struct FileConfig {
     /// `[ops]`: metrics listener, shutdown grace, TLS (the flags' names in snake_case).
     #[serde(default)]
     pub ops: crate::ops::OpsArgs,
+    /// `s3://BUCKET[/PREFIX]` or a folder.
+    pub blobs: Option<String>,
+    pub cold_blobs: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    /// Overridden by RANGSI_S3_ACCESS_KEY_ID / RANGSI_S3_SECRET_ACCESS_KEY.
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    pub tier_after_days: Option<u32>,
 }
 
 impl FileConfig {

@@ -224,6 +224,64 @@ pub fn rust_target(target: &str) -> Result<()> {
     Ok(())
 }
 
+/// Garage, the S3-compatible object store the S3 tests run against (a real one, no
+/// mock). AGPL: it only ever runs as a separate test service, nothing links it.
+pub const GARAGE_VERSION: &str = "2.5.0";
+
+/// Where the pinned Garage binary lives.
+pub fn garage_bin(paths: &Paths) -> PathBuf {
+    paths.tools().join("garage/bin/garage")
+}
+
+/// Installs Garage `GARAGE_VERSION` (SQLite metadata, bundled libs: gcc only) unless
+/// `garage --version` there already reports it. A build of 15–30 min on 2 cores, with its
+/// own target folder under the cache so a later reinstall reuses it.
+pub fn garage(paths: &Paths) -> Result<()> {
+    let bin = garage_bin(paths);
+    let installed = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if installed.is_some_and(|v| garage_version_matches(&v)) {
+        return Ok(());
+    }
+    let started = Instant::now();
+    println!(
+        "setup: installing garage {GARAGE_VERSION} for the S3 tests (a build of 15-30 minutes)"
+    );
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    cmd.args([
+        "install",
+        "garage",
+        "--version",
+        GARAGE_VERSION,
+        "--locked",
+        "--no-default-features",
+        "--features",
+        "bundled-libs,sqlite",
+        "--root",
+    ])
+    .arg(paths.tools().join("garage"))
+    .env("CARGO_TARGET_DIR", paths.cache.join("garage-build"));
+    process::output_within(&mut cmd, None, Duration::from_secs(3600))?;
+    println!(
+        "setup: garage {GARAGE_VERSION} installed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Whether `garage --version` output names `GARAGE_VERSION`:
+/// `garage cargo:2.5.0 [features: bundled-libs, sqlite]` (a cargo install), or
+/// `garage v2.5.0 […]` (a release build).
+fn garage_version_matches(out: &str) -> bool {
+    out.split_whitespace().nth(1).is_some_and(|w| {
+        w.rsplit(':').next().map(|x| x.trim_start_matches('v')) == Some(GARAGE_VERSION)
+    })
+}
+
 /// Installs crates.io `package` at exactly `version` into the tools folder,
 /// unless `binary --version` there already names that version.
 pub fn cargo_tool(
@@ -399,6 +457,18 @@ mod tests {
         );
         assert!(locked_version(&dir, "wasm-bindgen-cli").is_err());
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn garage_version_is_read_from_either_format() {
+        assert!(garage_version_matches(
+            "garage cargo:2.5.0 [features: bundled-libs, sqlite]\n"
+        ));
+        assert!(garage_version_matches("garage v2.5.0 [features: k2v]"));
+        assert!(!garage_version_matches(
+            "garage cargo:2.4.0 [features: sqlite]"
+        ));
+        assert!(!garage_version_matches(""));
     }
 
     #[test]

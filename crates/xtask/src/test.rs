@@ -57,6 +57,10 @@ pub fn main(paths: &Paths, pytest_args: &[String]) -> Result<()> {
     let ready = step("setup", &mut || {
         from_result(setup::apt(setup::TEST_PACKAGES).and_then(|()| setup::venv(paths)))
     });
+    // Its own step: without it only the S3 tests fail (saying so), the rest still run.
+    step("garage (S3 server of the tests)", &mut || {
+        from_result(setup::garage(paths))
+    });
     // Before the server build, which embeds viewer/dist.
     let viewer_built = step("viewer build (trunk)", &mut || {
         from_result(viewer::build(paths))
@@ -88,13 +92,18 @@ pub fn main(paths: &Paths, pytest_args: &[String]) -> Result<()> {
         }
     });
     if built {
-        step("pytest", &mut || pytest(paths, pytest_args));
-    } else {
-        steps.push(Step {
-            name: "pytest",
-            outcome: Outcome::Skipped("no server binary to test".into()),
-            secs: 0.0,
+        step("pytest", &mut || pytest(paths, pytest_args, false));
+        step("pytest, blobs on S3 (Garage)", &mut || {
+            pytest(paths, pytest_args, true)
         });
+    } else {
+        for name in ["pytest", "pytest, blobs on S3 (Garage)"] {
+            steps.push(Step {
+                name,
+                outcome: Outcome::Skipped("no server binary to test".into()),
+                secs: 0.0,
+            });
+        }
     }
 
     println!("\n=== xtask test summary");
@@ -153,7 +162,20 @@ fn wasm_tests(paths: &Paths) -> Command {
     cmd
 }
 
-fn pytest(paths: &Paths, args: &[String]) -> Outcome {
+/// The archive tests run a second time with every server's blobs on Garage
+/// (`RANGSI_TEST_BLOBS=s3`): STOW, WADO (frames, ranges), DIMSE C-STORE/C-GET, import,
+/// fsck, kill -9, and tiering from S3 to a cold folder. test_s3.py (its own Garage)
+/// runs in the first pass.
+const S3_SUBSET: &[&str] = &[
+    "test_stow.py",
+    "test_wado.py",
+    "test_dimse.py",
+    "test_cli.py",
+    "test_crash.py",
+    "test_tiering.py",
+];
+
+fn pytest(paths: &Paths, args: &[String], on_s3: bool) -> Outcome {
     let dir = paths.root.join(INTEGRATION_DIR);
     if !has_python_tests(&dir) {
         return Outcome::Skipped(format!("no test_*.py in {INTEGRATION_DIR}"));
@@ -165,18 +187,18 @@ fn pytest(paths: &Paths, args: &[String]) -> Outcome {
     let bin = paths.target_dir.join("debug/rangsi");
     let mut cmd = Command::new(paths.python());
     // -p no:cacheprovider: no .pytest_cache folder in the clone.
-    cmd.args([
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        INTEGRATION_DIR,
-    ])
-    .args(args)
-    .current_dir(&paths.root)
-    .env("RANGSI_BIN", &bin)
-    .env("PATH", path_with_venv(paths));
+    cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"]);
+    if on_s3 {
+        cmd.args(S3_SUBSET.iter().map(|f| format!("{INTEGRATION_DIR}/{f}")))
+            .env("RANGSI_TEST_BLOBS", "s3");
+    } else {
+        cmd.arg(INTEGRATION_DIR).env_remove("RANGSI_TEST_BLOBS");
+    }
+    cmd.args(args)
+        .env("RANGSI_GARAGE", setup::garage_bin(paths))
+        .current_dir(&paths.root)
+        .env("RANGSI_BIN", &bin)
+        .env("PATH", path_with_venv(paths));
     match paths.shared() {
         Some(shared) => cmd.env("RANGSI_SHARED", shared),
         None => cmd.env_remove("RANGSI_SHARED"),

@@ -321,6 +321,8 @@ async fn serve(cfg: GatewayConfig) -> anyhow::Result<()> {
         public_url: None,
         letter_font: PathBuf::from(crate::service::letter::DEFAULT_FONT),
         ops: Default::default(),
+        stores: Default::default(),
+        tier_after_days: None,
     };
     let shutdown = CancellationToken::new();
     let dimse = tokio::spawn(crate::dimse::serve(

@@ -16,6 +16,7 @@ pub mod referrals;
 pub mod reports;
 pub mod shares;
 pub mod studies;
+pub mod tiers;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/0011_notifications.sql")),
     (12, include_str!("../../migrations/0012_consults.sql")),
     (13, include_str!("../../migrations/0013_gateways.sql")),
+    (16, include_str!("../../migrations/0016_tiering.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -171,11 +173,14 @@ impl Index {
         insert_audit(&mut conn, &now_rfc3339(), rec).await
     }
 
-    /// Every blob key the index refers to (instances and kept conflicts).
+    /// Every blob key the index refers to (instances and kept conflicts), tier-qualified
+    /// (`cold:KEY` for the cold store).
     pub async fn all_blob_keys(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT blob_key, size_bytes FROM instances UNION ALL SELECT blob_key, size_bytes FROM instance_conflicts",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {}, x.size_bytes FROM (SELECT blob_key, size_bytes FROM instances \
+             UNION ALL SELECT blob_key, size_bytes FROM instance_conflicts) x",
+            tiers::tiered_key_sql("x.blob_key")
+        )))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

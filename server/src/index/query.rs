@@ -188,6 +188,7 @@ pub struct InstanceLoc {
     pub sop_uid: String,
     pub sop_class_uid: String,
     pub transfer_syntax: String,
+    /// Tier-qualified (`cold:KEY` for a blob in the cold store).
     pub blob_key: String,
     pub size_bytes: i64,
     pub sha256: String,
@@ -506,10 +507,12 @@ impl Index {
         let (scope_sql, scope_args) = scope.sql();
         let mut sql = Sql {
             text: format!(
-                "SELECT i.hospital_id, st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax, i.blob_key, \
+                "SELECT i.hospital_id, st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax, {}, \
                  i.size_bytes, i.sha256, i.dataset_offset, i.pixel_layout, p.patient_id \
                  FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref \
-                 JOIN patients p ON p.id = st.patient_ref WHERE {scope_sql}"
+                 JOIN patients p ON p.id = st.patient_ref WHERE {scope_sql}",
+                // The tier-qualified key: `store::TieredBlobStore` routes it.
+                super::tiers::tiered_key_sql("i.blob_key")
             ),
             args: SqliteArguments::default(),
         };

@@ -406,6 +406,12 @@ impl<B: BlobStore> BlobStore for MeteredBlobStore<B> {
     async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
         self.inner.list_keys().await
     }
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let t = Instant::now();
+        let r = self.inner.delete(key).await;
+        timed("delete", t, &r);
+        r
+    }
     async fn check_ready(&self) -> Result<(), BlobError> {
         self.inner.check_ready().await
     }

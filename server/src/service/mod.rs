@@ -18,12 +18,13 @@ pub mod retrieve;
 pub mod shares;
 pub mod studies;
 pub mod thai_id;
+pub mod tier;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::index::{Index, IndexError, OwnedAudit, Scope};
-use crate::store::{BlobError, BlobStore, FsBlobStore};
+use crate::store::{BlobError, BlobStore, StoreConfig, TieredBlobStore};
 use auth::Role;
 
 /// Typed errors of the service layer; the web and DIMSE layers map them once each.
@@ -153,13 +154,21 @@ pub struct Archive {
 
 struct Inner {
     index: Index,
-    blobs: Arc<dyn BlobStore>,
+    blobs: Arc<TieredBlobStore>,
     tmp_dir: PathBuf,
     audit_tx: tokio::sync::mpsc::UnboundedSender<AuditMsg>,
+    /// When each study's opening was last written to `last_opened_at` (tiering): at
+    /// most once an hour per study, so frame requests never write.
+    opened: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// How often a study's `last_opened_at` is written while it is being read.
+const OPENED_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(3600);
 
 enum AuditMsg {
     Record(OwnedAudit),
+    /// A study was opened (tiering's `last_opened_at`).
+    Opened(String),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -169,11 +178,13 @@ enum AuditMsg {
 async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver<AuditMsg>) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
+    let mut opened = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(msg) = next.take().or_else(|| rx.try_recv().ok()) {
             match msg {
                 AuditMsg::Record(r) => batch.push(r),
+                AuditMsg::Opened(uid) => opened.push(uid),
                 AuditMsg::Flush(ack) => flushes.push(ack),
             }
             if batch.len() >= 1000 {
@@ -189,6 +200,15 @@ async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver
                 .fetch_sub(batch.len() as i64, std::sync::atomic::Ordering::Relaxed);
             batch.clear();
         }
+        if !opened.is_empty() {
+            if let Err(e) = index
+                .mark_opened(&opened, &crate::index::now_rfc3339())
+                .await
+            {
+                tracing::warn!(error = %e, studies = opened.len(), "cannot record studies as opened");
+            }
+            opened.clear();
+        }
         for ack in flushes.drain(..) {
             let _ = ack.send(());
         }
@@ -196,7 +216,15 @@ async fn audit_writer(index: Index, mut rx: tokio::sync::mpsc::UnboundedReceiver
 }
 
 impl Archive {
+    /// Opens a data directory with the blob stores it records (or the default).
+    #[allow(dead_code)] // the API for callers without store flags (other front ends)
     pub async fn open(data: &Path) -> anyhow::Result<Self> {
+        Self::open_with(data, &StoreConfig::default()).await
+    }
+
+    /// Opens a data directory; `stores` names the blob stores (`--blobs`, `--cold-blobs`),
+    /// else those the directory recorded, else `DATA/blobs`.
+    pub async fn open_with(data: &Path, stores: &StoreConfig) -> anyhow::Result<Self> {
         use anyhow::Context;
         std::fs::create_dir_all(data)
             .with_context(|| format!("creating data dir {}", data.display()))?;
@@ -205,9 +233,7 @@ impl Archive {
         let index = Index::open(&data.join("index.sqlite"))
             .await
             .with_context(|| format!("opening index in {}", data.display()))?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(crate::ops::metrics::MeteredBlobStore::new(
-            FsBlobStore::new(data.join("blobs"))?,
-        ));
+        let blobs = Arc::new(stores.open(data)?);
         let (audit_tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(audit_writer(index.clone(), rx));
         Ok(Self {
@@ -216,6 +242,7 @@ impl Archive {
                 blobs,
                 tmp_dir,
                 audit_tx,
+                opened: std::sync::Mutex::default(),
             }),
         })
     }
@@ -226,6 +253,11 @@ impl Archive {
 
     pub fn blobs(&self) -> &dyn BlobStore {
         self.inner.blobs.as_ref()
+    }
+
+    /// The hot and cold stores one by one (tiering, fsck).
+    pub fn tiers(&self) -> &TieredBlobStore {
+        &self.inner.blobs
     }
 
     pub fn tmp_dir(&self) -> &Path {
@@ -278,10 +310,35 @@ impl Archive {
         crate::ops::metrics::METRICS
             .audit_queue
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if outcome == "ok" && !study_uid.is_empty() && action != "store" {
+            self.note_opened(study_uid);
+        }
         self.inner
             .audit_tx
             .send(AuditMsg::Record(rec))
             .map_err(|_| ServiceError::Internal("audit writer stopped".into()))
+    }
+
+    /// Queues a study's `last_opened_at` unless it was written within the hour.
+    fn note_opened(&self, study_uid: &str) {
+        let now = std::time::Instant::now();
+        let Ok(mut opened) = self.inner.opened.lock() else {
+            return;
+        };
+        if opened
+            .get(study_uid)
+            .is_some_and(|t| now.duration_since(*t) < OPENED_RESOLUTION)
+        {
+            return;
+        }
+        if opened.len() > 100_000 {
+            opened.retain(|_, t| now.duration_since(*t) < OPENED_RESOLUTION);
+        }
+        opened.insert(study_uid.to_string(), now);
+        let _ = self
+            .inner
+            .audit_tx
+            .send(AuditMsg::Opened(study_uid.to_string()));
     }
 
     /// Waits until every queued audit record is written (shutdown, end of a CLI command).
@@ -310,38 +367,24 @@ impl Archive {
         report.blobs = present.len();
         let mut wanted = std::collections::HashSet::new();
         for (key, size) in referenced {
+            if !wanted.insert(key.clone()) {
+                continue;
+            }
             match self.blobs().size(&key).await? {
                 None => report.missing.push(key.clone()),
                 Some(s) if s as i64 != size => report.wrong_size.push(key.clone()),
-                Some(_) => {
-                    if verify && !self.blob_matches_key(&key).await? {
+                Some(_) if verify => {
+                    if !crate::store::holds_its_content(self.blobs(), &key).await? {
                         report.corrupt.push(key.clone());
                     }
                 }
+                Some(_) => {}
             }
-            wanted.insert(key);
         }
         report.orphans = present.difference(&wanted).cloned().collect();
         report.counter_mismatches = self.index().counter_mismatches().await?;
         report.verified = verify;
         Ok(report)
-    }
-
-    /// Streams a blob through SHA-256 and compares with the hex in its key.
-    async fn blob_matches_key(&self, key: &str) -> Result<bool> {
-        use futures::StreamExt;
-        use sha2::Digest;
-        let Some(want) = key.rsplit('/').next().and_then(|f| f.strip_suffix(".dcm")) else {
-            return Ok(false);
-        };
-        let mut stream = self.blobs().stream(key, None).await?;
-        let mut h = sha2::Sha256::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| ServiceError::Internal(format!("reading blob {key}: {e}")))?;
-            h.update(&chunk);
-        }
-        Ok(hex::encode(h.finalize()) == want)
     }
 }
 
@@ -351,12 +394,12 @@ pub struct FsckReport {
     pub blobs: usize,
     pub missing: Vec<String>,
     pub wrong_size: Vec<String>,
+    /// Blobs whose bytes no longer hash to their key (`fsck --verify`).
+    pub corrupt: Vec<String>,
     /// Blobs nobody refers to: left by a crash between blob write and index commit.
     /// Harmless (never acknowledged, never visible); reported, not an inconsistency.
     pub orphans: Vec<String>,
     pub counter_mismatches: Vec<String>,
-    /// Blobs whose bytes do not hash to their key (only with `--verify`).
-    pub corrupt: Vec<String>,
     /// Whether blob contents were hashed.
     pub verified: bool,
 }

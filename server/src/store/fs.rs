@@ -156,7 +156,18 @@ fn put_blocking(
     if sound_copy {
         std::fs::remove_file(staged)?;
     } else {
-        std::fs::rename(staged, dest)?;
+        match std::fs::rename(staged, dest) {
+            Ok(()) => {}
+            // A store on another filesystem than the staging area (a cold tier on its
+            // own disk): copy beside the blob, then rename there (still atomic).
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                let part = dest.with_extension(format!("part-{}", std::process::id()));
+                std::fs::copy(staged, &part)?;
+                std::fs::rename(&part, dest)?;
+                std::fs::remove_file(staged)?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     let runtime = tokio::runtime::Handle::current();
     let leaf = dir_lock.try_clone()?;
@@ -260,6 +271,14 @@ impl BlobStore for FsBlobStore {
             .map_err(io(key))
     }
 
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(key)(e)),
+        }
+    }
+
     async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
@@ -270,6 +289,7 @@ impl BlobStore for FsBlobStore {
                     source: e.into(),
                 })?;
                 if entry.file_type().is_file()
+                    && entry.path().extension().is_some_and(|e| e == "dcm")
                     && let Ok(rel) = entry.path().strip_prefix(&root)
                 {
                     keys.push(rel.to_string_lossy().replace('\\', "/"));

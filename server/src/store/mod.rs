@@ -9,6 +9,9 @@
 //! after that, and acknowledges only after the commit.
 
 mod fs;
+pub mod location;
+mod s3;
+mod tiered;
 
 use std::ops::Range;
 use std::path::Path;
@@ -19,6 +22,9 @@ use bytes::Bytes;
 use futures::Stream;
 
 pub use fs::FsBlobStore;
+pub use location::{BlobLocation, StoreConfig};
+pub use s3::{S3BlobStore, S3Settings};
+pub use tiered::TieredBlobStore;
 
 /// A stream of chunks of one blob.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
@@ -72,10 +78,15 @@ pub enum BlobError {
     },
     #[error("blob store I/O on {key}: {source}")]
     Io { key: String, source: std::io::Error },
+    /// The object store did not answer (down, unreachable, timing out): nothing was
+    /// stored or read; the caller may try again later.
+    #[error("blob store unavailable for {key}: {message}")]
+    Unavailable { key: String, message: String },
 }
 
-/// Storage of immutable blobs by key. Implemented by the local filesystem now and by
-/// S3-compatible object storage (object_store) later; ingest and retrieval only see this.
+/// Storage of immutable blobs by key. Implemented by the local filesystem (`fs.rs`) and
+/// by S3-compatible object storage through object_store (`s3.rs`); `tiered.rs` puts a
+/// hot and a cold one behind the same trait. Ingest and retrieval only see this.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Moves a finished staging file (written, not necessarily fsynced) into the store
@@ -96,9 +107,40 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn check_ready(&self) -> Result<(), BlobError> {
         Ok(())
     }
+    /// Removes a blob (tiering, after its copy in the colder store is verified and
+    /// indexed); an absent blob is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }
 
 /// The key of a Part 10 file with this SHA-256 (hex).
 pub fn key_for_sha256(hex: &str) -> String {
     format!("{}/{}/{}.dcm", &hex[0..2], &hex[2..4], hex)
+}
+
+/// The SHA-256 (hex) a key names: `ab/cd/<hex>.dcm`, also tier-qualified.
+pub fn sha256_of_key(key: &str) -> &str {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.strip_suffix(".dcm").unwrap_or(name)
+}
+
+/// Reads a blob back as a stream and hashes it: whether its bytes are those its content
+/// address names. Memory holds one chunk at a time.
+pub async fn holds_its_content(store: &dyn BlobStore, key: &str) -> Result<bool, BlobError> {
+    Ok(sha256_of_stream(store, key).await? == sha256_of_key(key))
+}
+
+/// The SHA-256 (hex) of a blob's bytes, read as a stream.
+pub async fn sha256_of_stream(store: &dyn BlobStore, key: &str) -> Result<String, BlobError> {
+    use futures::StreamExt;
+    use sha2::{Digest, Sha256};
+    let mut stream = store.stream(key, None).await?;
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|source| BlobError::Io {
+            key: key.to_string(),
+            source,
+        })?;
+        hasher.update(&chunk);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }

@@ -49,6 +49,13 @@ impl From<ServiceError> for AppError {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
             },
+            ServiceError::Blob(e @ crate::store::BlobError::Unavailable { .. }) => {
+                tracing::error!(error = %e, "blob store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "blob storage is unavailable; try again later",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "internal error");
                 Self::new(

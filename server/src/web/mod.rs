@@ -179,7 +179,11 @@ fn decompress() -> tower_http::decompression::RequestDecompressionLayer {
 
 /// Runs the archive until SIGINT/SIGTERM.
 pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
-    let archive = Archive::open(&cfg.data).await?;
+    let archive = Archive::open_with(&cfg.data, &cfg.stores).await?;
+    anyhow::ensure!(
+        cfg.tier_after_days.is_none() || archive.tiers().has_cold(),
+        "--tier-after-days needs a cold store (--cold-blobs)"
+    );
     let cleaned = archive.clean_staging()?;
     if cleaned > 0 {
         tracing::info!(
@@ -214,6 +218,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         "rangsi: dicom listening on {dicom_addr} as AE {}",
         cfg.ae_title
     );
+    tracing::info!("{}", archive.tiers().describe());
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut tasks = Vec::new();
@@ -258,6 +263,11 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         cfg.clone(),
         shutdown.clone(),
     )));
+    if let Some(days) = cfg.tier_after_days {
+        tasks.push(tokio::spawn(
+            archive.clone().tier_periodically(days, shutdown.clone()),
+        ));
+    }
     let archive_for_flush = archive.clone();
     let state = AppState {
         archive,

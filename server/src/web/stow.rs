@@ -90,6 +90,8 @@ struct Results {
     ok: Vec<J>,
     failed: Vec<J>,
     warnings: usize,
+    /// Failures because the blob store did not answer (an object-store outage).
+    unavailable: usize,
 }
 
 impl Results {
@@ -196,6 +198,7 @@ async fn stow(
         ok: vec![],
         failed: vec![],
         warnings: 0,
+        unavailable: 0,
     };
     let expect = Expect {
         study_uid: study.clone(),
@@ -328,7 +331,11 @@ async fn stow(
             json!({"vr": "UR", "Value": [format!("{base}/studies/{st}")]}),
         );
     }
-    let status = if res.ok.is_empty() {
+    let status = if res.ok.is_empty() && res.unavailable > 0 && res.unavailable == res.failed.len()
+    {
+        // Nothing stored because storage is down: the client should retry later.
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if res.ok.is_empty() {
         StatusCode::CONFLICT
     } else if !res.failed.is_empty() || res.warnings > 0 {
         StatusCode::ACCEPTED
@@ -380,6 +387,13 @@ fn record(
             why,
         })) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
         Ok(Err(IngestError::NotAllowed(why))) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
+        Ok(Err(IngestError::Service(
+            e @ crate::service::ServiceError::Blob(crate::store::BlobError::Unavailable { .. }),
+        ))) => {
+            tracing::error!(error = %e, "STOW ingest failed: blob store unavailable");
+            res.unavailable += 1;
+            res.fail(FAIL_OUT_OF_RESOURCES, "", "", "blob storage unavailable");
+        }
         Ok(Err(IngestError::Service(e))) => {
             tracing::error!(error = %e, "STOW ingest failed");
             res.fail(FAIL_PROCESSING, "", "", "processing failure");

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from garage import blobs_on_s3, shared_garage
+
 HOSPITAL_UDON = "10670"
 HOSPITAL_SAKON = "10671"
 ADMIN_PASSWORD = "admin-Pw-0001"
@@ -48,10 +50,16 @@ class Server:
         self.ae_title = ""
         self.tokens: dict[str, str] = {}
         self.starts = 0
+        # RANGSI_TEST_BLOBS=s3: this server's blobs live in the shared Garage, under a
+        # prefix of its own (garage.py). Every CLI command and `serve` get the settings.
+        self.blob_env: dict[str, str] = {}
+        if blobs_on_s3():
+            self.s3_prefix = f"{workdir.name}-{os.getpid()}-{id(self):x}"
+            self.blob_env = shared_garage().rangsi_env(self.s3_prefix)
 
     # -- CLI
     def cli(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = {**os.environ, "RANGSI_DATA": str(self.data)}
+        env = {**os.environ, "RANGSI_DATA": str(self.data), **self.blob_env}
         env.pop("RANGSI_ADMIN_PASSWORD", None)
         if self.admin_password is not None:
             env["RANGSI_ADMIN_PASSWORD"] = self.admin_password
@@ -92,7 +100,7 @@ class Server:
 
     def start(self) -> None:
         self.starts += 1
-        env = {**os.environ, "RUST_BACKTRACE": "1"}
+        env = {**os.environ, "RUST_BACKTRACE": "1", **self.blob_env}
         env.pop("RANGSI_ADMIN_PASSWORD", None)
         if self.admin_password is not None:
             env["RANGSI_ADMIN_PASSWORD"] = self.admin_password

@@ -1,0 +1,216 @@
+//! Tiering: studies neither opened nor changed for N days move to the cold store
+//! (`rangsi tier`, or `serve --tier-after-days N` hourly).
+//!
+//! One blob moves in this order, so a crash (kill -9, power cut) at any point loses
+//! nothing and leaves fsck clean:
+//! 1. stream the hot copy into a staging file, hashing it: it must hash to its key;
+//! 2. `put_file` it into the cold store (durable on return) and read it back: its
+//!    SHA-256 must match again;
+//! 3. record the key cold in the index (`blob_tiers`): from now on reads go to cold;
+//! 4. delete the hot copy.
+//!
+//! Before 3 the index says hot and the hot copy is untouched (a cold copy, if any, is an
+//! unreferenced leftover); after 3 the cold copy is verified; a hot copy left by a crash
+//! before 4 is removed by the next run. Reads fall back to the other tier, so a
+//! concurrent ingest of the same bytes is served either way.
+
+use std::time::Duration;
+
+use super::{Archive, Result, ServiceError};
+use crate::store::{BlobError, sha256_of_key, sha256_of_stream};
+
+/// What a tier run did (or, dry, would do).
+#[derive(Debug, Default)]
+pub struct TierReport {
+    pub studies: Vec<String>,
+    pub blobs_moved: usize,
+    pub bytes_moved: u64,
+    /// Hot copies of blobs already cold, removed (left by an interrupted run).
+    pub leftovers_removed: usize,
+    /// Blobs not moved, with why (a hot copy that no longer matches its key).
+    pub failures: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl std::fmt::Display for TierReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = if self.dry_run { "would move" } else { "moved" };
+        writeln!(
+            f,
+            "{verb} {} study(ies) to the cold tier: {} blob(s), {} bytes",
+            self.studies.len(),
+            self.blobs_moved,
+            self.bytes_moved
+        )?;
+        for s in &self.studies {
+            writeln!(f, "  study {s}")?;
+        }
+        if self.leftovers_removed > 0 {
+            writeln!(
+                f,
+                "removed {} hot copy(ies) of blobs already cold",
+                self.leftovers_removed
+            )?;
+        }
+        for e in &self.failures {
+            writeln!(f, "NOT MOVED: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Archive {
+    /// Moves the blobs of studies neither opened nor changed for `older_than_days` days
+    /// to the cold store. `dry_run`: only reports which.
+    pub async fn tier(&self, older_than_days: u32, dry_run: bool) -> Result<TierReport> {
+        let cold = self.tiers().cold();
+        if cold.is_none() && !dry_run {
+            return Err(ServiceError::BadRequest(
+                "no cold store configured: give --cold-blobs s3://BUCKET/PREFIX or a folder".into(),
+            ));
+        }
+        let hot = self.tiers().hot();
+        let mut report = TierReport {
+            dry_run,
+            ..TierReport::default()
+        };
+        let cutoff = time::OffsetDateTime::now_utc()
+            - Duration::from_secs(u64::from(older_than_days) * 86_400);
+        let cutoff = crate::index::rfc3339(cutoff);
+
+        if !dry_run {
+            // Finish moves a crash interrupted between the index update and the delete.
+            let cold_keys: std::collections::HashSet<String> =
+                self.index().cold_keys().await?.into_iter().collect();
+            if !cold_keys.is_empty() {
+                for key in hot.list_keys().await? {
+                    if cold_keys.contains(&key) {
+                        hot.delete(&key).await?;
+                        report.leftovers_removed += 1;
+                    }
+                }
+            }
+        }
+
+        for (study_ref, study_uid) in self.index().tier_candidates(&cutoff).await? {
+            let blobs = self.index().hot_blobs_of_study(study_ref).await?;
+            let mut moved_all = true;
+            for blob in blobs {
+                let Some(cold) = cold.filter(|_| !dry_run) else {
+                    report.blobs_moved += 1;
+                    report.bytes_moved += blob.size_bytes as u64;
+                    continue;
+                };
+                match self.move_blob_to_cold(&blob.key, cold).await {
+                    Ok(bytes) => {
+                        report.blobs_moved += 1;
+                        report.bytes_moved += bytes;
+                    }
+                    Err(e @ ServiceError::Blob(BlobError::Unavailable { .. })) => return Err(e),
+                    Err(e) => {
+                        moved_all = false;
+                        tracing::error!(key = blob.key, error = %e, "tiering: blob not moved");
+                        report.failures.push(format!("{}: {e}", blob.key));
+                    }
+                }
+            }
+            if moved_all {
+                report.studies.push(study_uid);
+            }
+        }
+        if !dry_run && !report.studies.is_empty() {
+            tracing::info!(
+                studies = report.studies.len(),
+                blobs = report.blobs_moved,
+                bytes = report.bytes_moved,
+                "tiering: moved to the cold store"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Steps 1–4 of the module docs for one blob; returns its size.
+    async fn move_blob_to_cold(
+        &self,
+        key: &str,
+        cold: &dyn crate::store::BlobStore,
+    ) -> Result<u64> {
+        use futures::StreamExt;
+        use sha2::{Digest, Sha256};
+        use tokio::io::AsyncWriteExt;
+
+        let hot = self.tiers().hot();
+        let expected = sha256_of_key(key);
+        // 1. hot → staging file, hashed on the way.
+        let staged = self
+            .tmp_dir()
+            .join(format!("tier-{}-{}.part", std::process::id(), expected));
+        let mut file = tokio::fs::File::create(&staged).await?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut stream = hot.stream(key, None).await?;
+        let copied: Result<()> = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                size += chunk.len() as u64;
+                file.write_all(&chunk).await?;
+            }
+            file.flush().await?;
+            Ok(())
+        }
+        .await;
+        drop(file);
+        let fail = |e: ServiceError| async {
+            let _ = tokio::fs::remove_file(&staged).await;
+            Err(e)
+        };
+        if let Err(e) = copied {
+            return fail(e).await;
+        }
+        if hex::encode(hasher.finalize()) != expected {
+            return fail(ServiceError::Internal(format!(
+                "hot copy of {key} does not hash to its key (corrupt: see rangsi fsck --verify)"
+            )))
+            .await;
+        }
+        // 2. into the cold store, durably; then read back and hash again.
+        if let Err(e) = cold.put_file(key, &staged).await {
+            return fail(e.into()).await;
+        }
+        let _ = tokio::fs::remove_file(&staged).await;
+        if sha256_of_stream(cold, key).await? != expected {
+            return Err(ServiceError::Internal(format!(
+                "cold copy of {key} does not hash to its key after writing it"
+            )));
+        }
+        // 3. the index says cold: reads go there from now on.
+        self.index()
+            .mark_cold(key, &crate::index::now_rfc3339())
+            .await?;
+        // 4. the hot copy is no longer needed.
+        hot.delete(key).await?;
+        Ok(size)
+    }
+
+    /// `serve --tier-after-days N`: a tier run now and then every hour, until shutdown.
+    pub async fn tier_periodically(
+        self,
+        after_days: u32,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            match self.tier(after_days, false).await {
+                Ok(r) if !r.failures.is_empty() => {
+                    tracing::warn!(failures = r.failures.len(), "tiering: some blobs not moved")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "tiering run failed"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    }
+}

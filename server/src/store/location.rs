@@ -1,0 +1,247 @@
+//! Where a data directory keeps its blobs: the local `DATA/blobs` folder (default), an
+//! S3 bucket and prefix, and optionally a colder store for tiering — and the one
+//! constructor every command goes through (`StoreConfig::open`).
+//!
+//! The choice is recorded in `DATA/blob-store.toml` (locations, endpoint and region; never
+//! credentials) by the first command that names it, so `rangsi import`, `fsck`, `tier` …
+//! on that data directory use the same stores as `serve` without repeating the flags,
+//! and a later command naming another store is refused instead of silently writing
+//! blobs where the server never looks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::{BlobStore, FsBlobStore, S3BlobStore, S3Settings, TieredBlobStore};
+use crate::ops::metrics::MeteredBlobStore;
+
+/// The file in the data directory that records the stores.
+pub const RECORD_FILE: &str = "blob-store.toml";
+
+/// One blob store: a local folder or `s3://BUCKET[/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobLocation {
+    Dir(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl FromStr for BlobLocation {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            anyhow::ensure!(
+                !bucket.is_empty()
+                    && bucket
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+                "bad S3 bucket name in {s:?} (expected s3://BUCKET[/PREFIX])"
+            );
+            let prefix = prefix.trim_matches('/');
+            anyhow::ensure!(
+                !prefix.split('/').any(|c| c == "." || c == "..") && !prefix.contains("//"),
+                "bad S3 prefix in {s:?}"
+            );
+            return Ok(BlobLocation::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        let path = s.strip_prefix("file://").unwrap_or(s);
+        anyhow::ensure!(!path.is_empty(), "empty blob store location");
+        anyhow::ensure!(
+            !path.contains("://"),
+            "unsupported blob store {s:?}: use a folder or s3://BUCKET[/PREFIX]"
+        );
+        Ok(BlobLocation::Dir(
+            std::path::absolute(path).with_context(|| format!("blob folder {path}"))?,
+        ))
+    }
+}
+
+impl fmt::Display for BlobLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlobLocation::Dir(p) => write!(f, "{}", p.display()),
+            BlobLocation::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            BlobLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+impl BlobLocation {
+    fn open(&self, s3: &S3Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
+        Ok(match self {
+            // Each tier timed for /metrics (rangsi_blob_operation_duration_seconds).
+            BlobLocation::Dir(dir) => Arc::new(MeteredBlobStore::new(
+                FsBlobStore::new(dir.clone())
+                    .with_context(|| format!("blob folder {}", dir.display()))?,
+            )),
+            BlobLocation::S3 { bucket, prefix } => Arc::new(MeteredBlobStore::new(
+                S3BlobStore::new(bucket, prefix, s3)?,
+            )),
+        })
+    }
+}
+
+/// The stores as given on the command line / environment / TOML file (all optional:
+/// what is not given comes from the data directory's record, else the default).
+#[derive(Debug, Clone, Default)]
+pub struct StoreConfig {
+    /// Hot blobs; default `DATA/blobs`.
+    pub blobs: Option<BlobLocation>,
+    /// Cold blobs (tiering); default none.
+    pub cold: Option<BlobLocation>,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    /// Absent: `DATA/blobs`.
+    blobs: Option<String>,
+    cold_blobs: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+}
+
+impl StoreConfig {
+    /// Resolves the stores of the data directory `data` (flags over its record over the
+    /// default), records them, and opens them.
+    pub fn open(&self, data: &Path) -> anyhow::Result<TieredBlobStore> {
+        let record_path = data.join(RECORD_FILE);
+        let recorded: Option<Record> = match std::fs::read_to_string(&record_path) {
+            Ok(text) => Some(
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing {}", record_path.display()))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", record_path.display())),
+        };
+        let rec = recorded.as_ref();
+        let parse = |s: &Option<String>| -> anyhow::Result<Option<BlobLocation>> {
+            s.as_deref().map(str::parse).transpose()
+        };
+        let rec_blobs = parse(&rec.and_then(|r| r.blobs.clone()))?;
+        let rec_cold = parse(&rec.and_then(|r| r.cold_blobs.clone()))?;
+
+        let hot = match (&self.blobs, rec_blobs) {
+            (Some(given), Some(was)) if *given != was => anyhow::bail!(
+                "data directory {} keeps its blobs in {was}, not {given} (moving an archive between stores is not supported)",
+                data.display()
+            ),
+            (Some(given), None) => {
+                let local = data.join("blobs");
+                let has_local = std::fs::read_dir(&local)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(false);
+                anyhow::ensure!(
+                    !has_local || *given == BlobLocation::Dir(local.clone()),
+                    "data directory {} already keeps blobs in {}; it cannot switch to {given}",
+                    data.display(),
+                    local.display()
+                );
+                Some(given.clone())
+            }
+            (given, was) => given.clone().or(was),
+        };
+        let cold = match (&self.cold, rec_cold) {
+            (Some(given), Some(was)) if *given != was => anyhow::bail!(
+                "data directory {} keeps cold blobs in {was}, not {given} (studies already moved there would be lost)",
+                data.display()
+            ),
+            (given, was) => given.clone().or(was),
+        };
+        let s3 = S3Settings {
+            endpoint: self
+                .s3
+                .endpoint
+                .clone()
+                .or_else(|| rec.and_then(|r| r.s3_endpoint.clone())),
+            region: self
+                .s3
+                .region
+                .clone()
+                .or_else(|| rec.and_then(|r| r.s3_region.clone())),
+            ..self.s3.clone()
+        }
+        .with_env_credentials();
+
+        let record = Record {
+            blobs: hot.as_ref().map(ToString::to_string),
+            cold_blobs: cold.as_ref().map(ToString::to_string),
+            s3_endpoint: s3.endpoint.clone(),
+            s3_region: s3.region.clone(),
+        };
+        if recorded.as_ref() != Some(&record) {
+            let text = toml::to_string(&record).context("writing the blob store record")?;
+            let tmp = data.join(format!("{RECORD_FILE}.tmp"));
+            std::fs::write(&tmp, text)
+                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &record_path))
+                .with_context(|| format!("writing {}", record_path.display()))?;
+        }
+
+        let hot_location = hot.unwrap_or_else(|| BlobLocation::Dir(data.join("blobs")));
+        let hot_store = hot_location.open(&s3)?;
+        let cold_store = cold
+            .as_ref()
+            .map(|c| c.open(&s3).map(|s| (c.clone(), s)))
+            .transpose()?;
+        Ok(TieredBlobStore::new((hot_location, hot_store), cold_store))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(
+            "s3://pacs/region8/".parse::<BlobLocation>().expect("s3"),
+            BlobLocation::S3 {
+                bucket: "pacs".into(),
+                prefix: "region8".into()
+            }
+        );
+        assert_eq!(
+            "s3://pacs".parse::<BlobLocation>().expect("s3").to_string(),
+            "s3://pacs"
+        );
+        assert!(matches!(
+            "/srv/cold".parse::<BlobLocation>().expect("dir"),
+            BlobLocation::Dir(p) if p == Path::new("/srv/cold")
+        ));
+        assert!("s3://".parse::<BlobLocation>().is_err());
+        assert!("s3://a/../b".parse::<BlobLocation>().is_err());
+        assert!("gs://bucket".parse::<BlobLocation>().is_err());
+    }
+
+    #[test]
+    fn the_record_keeps_later_commands_on_the_same_store() {
+        let dir = std::env::temp_dir().join(format!("rangsi-loc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let cold = dir.join("cold");
+        let first = StoreConfig {
+            cold: Some(BlobLocation::Dir(cold.clone())),
+            ..StoreConfig::default()
+        };
+        first.open(&dir).expect("first open");
+        // A later command without flags gets the cold store from the record.
+        let again = StoreConfig::default().open(&dir).expect("second open");
+        assert!(again.has_cold());
+        // Naming another cold store is refused.
+        let other = StoreConfig {
+            cold: Some(BlobLocation::Dir(dir.join("elsewhere"))),
+            ..StoreConfig::default()
+        };
+        assert!(other.open(&dir).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
