@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/0010_reports.sql")),
     (11, include_str!("../../migrations/0011_notifications.sql")),
     (12, include_str!("../../migrations/0012_consults.sql")),
+    (14, include_str!("../../migrations/0014_admin_portal.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +115,10 @@ impl Scope {
                 ),
                 vec![*h, *h],
             ),
-            Scope::Reader { hospital: h, user: u } => (
+            Scope::Reader {
+                hospital: h,
+                user: u,
+            } => (
                 format!(
                     "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
                      WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
