@@ -145,6 +145,13 @@ def test_a_hospital_admin_is_confined_to_their_hospital(srv, admin, people):
     check(h.get("/admin/audit", params={"hospital": HOSPITAL_SAKON}), 403)
     bob_token = next(t for t in check(admin.get("/admin/tokens"), 200)["tokens"] if t["username"] == "bob")
     check(h.delete(f"/admin/tokens/{bob_token['id']}"), 403)
+    # Nor the region's shared data through the older APIs: hospital profiles, report
+    # templates; turnaround figures only of their own hospital.
+    r = h.http.put(srv.http_url + f"/api/hospitals/{HOSPITAL_SAKON}", json={"contact": "x"}, timeout=60)
+    check(r, 403)
+    check(h.post("/report-templates", {"name": "x", "lang": "en"}), 403)
+    figures = check(h.get("/reports/turnaround"), 200)
+    assert {row["key"] for row in figures["by_hospital"]} <= {HOSPITAL_UDON}
     # Their own hospital: a user defaults to it.
     saved = check(h.post("/admin/users", {"username": "udon-doc", "role": "doctor"}), 201)
     assert saved["user"]["hospital"] == HOSPITAL_UDON and len(saved["password"]) >= 8

@@ -1107,7 +1107,8 @@ fn TemplatesTab() -> impl IntoView {
     };
     view! {
         <section class="admin-section" data-testid="admin-templates">
-            <Show when=move || !open.get()>
+            // The region's templates: its administrator edits them (the server says so too).
+            <Show when=move || regional() && !open.get()>
                 <button class="primary" data-testid="admin-template-new" on:click=move |_| fill(None)>
                     {move || ui.t(Text::AdmNewTemplate)}
                 </button>
@@ -1157,9 +1158,16 @@ fn TemplatesTab() -> impl IntoView {
                                 <td>{move || if body_part.is_empty() { any() } else { body_part.clone() }}</td>
                                 <td>{t.lang.clone()}</td>
                                 <td>{t.name.clone()}</td>
-                                <td><button data-testid="admin-template-edit" on:click=move |_| fill(Some(shown.clone()))>
-                                    {move || ui.t(Text::AdmEdit)}
-                                </button></td>
+                                <td><Show when=regional>
+                                    {
+                                        let shown = shown.clone();
+                                        view! {
+                                            <button data-testid="admin-template-edit" on:click=move |_| fill(Some(shown.clone()))>
+                                                {move || ui.t(Text::AdmEdit)}
+                                            </button>
+                                        }
+                                    }
+                                </Show></td>
                             </tr>
                         }
                     }).collect_view()}</tbody>
