@@ -189,6 +189,12 @@ describe('the admin portal', () => {
       const listing = await (await context.request.get(`${server.url}/api/admin/tokens`)).text();
       assert.ok(!listing.includes(secret), 'the secret is never listed');
       await shot(page, 'tokens-created-phone');
+      // The same page in English.
+      await page.getByTestId('lang-toggle').click();
+      assert.equal((await page.getByTestId('admin-tab-audit').textContent()).trim(), 'Audit log');
+      await tab(page, 'audit');
+      assert.equal((await page.getByTestId('admin-audit-csv').textContent()).trim(), 'Download CSV');
+      await shot(page, 'audit-phone-en');
     } finally {
       await b.browser.close();
     }

@@ -897,6 +897,32 @@ fn StatsTab() -> impl IntoView {
 
 // ---- audit log ----
 
+/// Actions the audit log records, offered in the search (any other can be typed).
+const AUDIT_ACTIONS: &[&str] = &[
+    "login",
+    "query",
+    "metadata",
+    "retrieve",
+    "store",
+    "report",
+    "reports",
+    "share-open",
+    "admin-denied",
+    "admin-hospital-create",
+    "admin-hospital-update",
+    "admin-user-create",
+    "admin-user-update",
+    "admin-user-disable",
+    "admin-user-enable",
+    "admin-user-password",
+    "admin-ae-add",
+    "admin-ae-remove",
+    "admin-token-create",
+    "admin-token-revoke",
+    "admin-audit-search",
+    "admin-audit-export",
+];
+
 #[component]
 fn AuditTab() -> impl IntoView {
     let ui = ui();
@@ -959,7 +985,10 @@ fn AuditTab() -> impl IntoView {
                 <Field label=Text::PatientId value=patient testid="admin-audit-patient"/>
                 <Field label=Text::Username value=user testid="admin-audit-user"/>
                 <Field label=Text::AdmStudyUid value=study testid="admin-audit-study"/>
-                <Field label=Text::AdmAction value=action testid="admin-audit-action"/>
+                <Field label=Text::AdmAction value=action testid="admin-audit-action" list="admin-audit-actions"/>
+                <datalist id="admin-audit-actions">
+                    {AUDIT_ACTIONS.iter().map(|a| view! { <option value=*a></option> }).collect_view()}
+                </datalist>
                 <Show when=regional>
                     <HospitalPicker value=hospital testid="admin-audit-hospital" none=true/>
                 </Show>
