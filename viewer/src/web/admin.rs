@@ -7,10 +7,10 @@
 
 use leptos::prelude::*;
 use rangsi_wire::admin::{
-    AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminToken, AdminTokenList,
-    AdminUser, AdminUserList, AuditEntry, AuditFilter, AuditPage, CAPABILITIES, HospitalStats,
-    HospitalUpdate, NewHospital, NewToken, NewUser, PROVINCES, PasswordReset, ROLES,
-    TokenCreated, UserSaved, UserUpdate,
+    AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminToken, AdminTokenList, AdminUser,
+    AdminUserList, AuditEntry, AuditFilter, AuditPage, CAPABILITIES, HospitalStats, HospitalUpdate,
+    NewHospital, NewToken, NewUser, PROVINCES, PasswordReset, ROLES, TokenCreated, UserSaved,
+    UserUpdate,
 };
 use rangsi_wire::reports::{ReportTemplate, ReportTemplateList, Turnaround, TurnaroundRow};
 use serde::Serialize;
@@ -200,7 +200,11 @@ fn Field(
 
 /// A picker of the hospitals the caller administers (`none` adds "whole region").
 #[component]
-fn HospitalPicker(value: RwSignal<String>, testid: &'static str, #[prop(optional)] none: bool) -> impl IntoView {
+fn HospitalPicker(
+    value: RwSignal<String>,
+    testid: &'static str,
+    #[prop(optional)] none: bool,
+) -> impl IntoView {
     let ui = ui();
     let a = admin();
     view! {
@@ -237,7 +241,9 @@ pub fn AdminPage() -> impl IntoView {
     Effect::new(move |_| {
         a.reload.track();
         leptos::task::spawn_local(async move {
-            if let Some(l) = a.done(call::<AdminHospitalList>("GET", "/api/admin/hospitals", None).await) {
+            if let Some(l) =
+                a.done(call::<AdminHospitalList>("GET", "/api/admin/hospitals", None).await)
+            {
                 a.hospitals.set(l.hospitals);
             }
         });
@@ -349,7 +355,12 @@ fn HospitalsTab() -> impl IntoView {
                         capabilities: Some(capabilities),
                         contact: Some(contact.get_untracked()),
                     };
-                    call::<AdminHospital>("PUT", &format!("/api/admin/hospitals/{}", enc(c)), json(&body)).await
+                    call::<AdminHospital>(
+                        "PUT",
+                        &format!("/api/admin/hospitals/{}", enc(c)),
+                        json(&body),
+                    )
+                    .await
                 }
                 None => {
                     let body = NewHospital {
@@ -366,7 +377,8 @@ fn HospitalsTab() -> impl IntoView {
             };
             if let Some(h) = a.done(r) {
                 open.set(false);
-                a.notice.set(Some(format!("{} {}", ui.t(Text::AdmSaved), h.code)));
+                a.notice
+                    .set(Some(format!("{} {}", ui.t(Text::AdmSaved), h.code)));
                 a.reload.update(|n| *n += 1);
             }
         });
@@ -516,9 +528,15 @@ fn UsersTab() -> impl IntoView {
             password: Some(password.get_untracked()).filter(|p| !p.is_empty()),
         };
         leptos::task::spawn_local(async move {
-            if let Some(saved) = a.done(call::<UserSaved>("POST", "/api/admin/users", json(&body)).await) {
+            if let Some(saved) =
+                a.done(call::<UserSaved>("POST", "/api/admin/users", json(&body)).await)
+            {
                 secret.set(saved.password.map(|p| (saved.user.username.clone(), p)));
-                a.notice.set(Some(format!("{} {}", ui.t(Text::AdmSaved), saved.user.username)));
+                a.notice.set(Some(format!(
+                    "{} {}",
+                    ui.t(Text::AdmSaved),
+                    saved.user.username
+                )));
                 username.set(String::new());
                 password.set(String::new());
                 load();
@@ -528,8 +546,11 @@ fn UsersTab() -> impl IntoView {
     let update = move |name: String, body: UserUpdate| {
         leptos::task::spawn_local(async move {
             let url = format!("/api/admin/users/{}", enc(&name));
-            if a.done(call::<AdminUser>("PUT", &url, json(&body)).await).is_some() {
-                a.notice.set(Some(format!("{} {name}", ui.t(Text::AdmSaved))));
+            if a.done(call::<AdminUser>("PUT", &url, json(&body)).await)
+                .is_some()
+            {
+                a.notice
+                    .set(Some(format!("{} {name}", ui.t(Text::AdmSaved))));
                 load();
             }
         });
@@ -653,7 +674,8 @@ fn AesTab() -> impl IntoView {
         let port_text = port.get_untracked();
         let port_num = port_text.trim().parse::<u16>().ok();
         if !port_text.trim().is_empty() && port_num.is_none() {
-            a.error.set(Some(format!("{}: {port_text}", ui.t(Text::AdmPort))));
+            a.error
+                .set(Some(format!("{}: {port_text}", ui.t(Text::AdmPort))));
             return;
         }
         let body = AdminAe {
@@ -664,7 +686,8 @@ fn AesTab() -> impl IntoView {
         };
         leptos::task::spawn_local(async move {
             if let Some(ae) = a.done(call::<AdminAe>("POST", "/api/admin/aes", json(&body)).await) {
-                a.notice.set(Some(format!("{} {}", ui.t(Text::AdmSaved), ae.ae_title)));
+                a.notice
+                    .set(Some(format!("{} {}", ui.t(Text::AdmSaved), ae.ae_title)));
                 title.set(String::new());
                 host.set(String::new());
                 port.set(String::new());
@@ -674,7 +697,9 @@ fn AesTab() -> impl IntoView {
     };
     let remove = move |t: String| {
         leptos::task::spawn_local(async move {
-            if a.done(send("DELETE", &format!("/api/admin/aes/{}", enc(&t))).await).is_some() {
+            if a.done(send("DELETE", &format!("/api/admin/aes/{}", enc(&t))).await)
+                .is_some()
+            {
                 load();
             }
         });
@@ -729,7 +754,8 @@ fn TokensTab() -> impl IntoView {
     let users = RwSignal::new(Vec::<AdminUser>::new());
     let load = move || {
         leptos::task::spawn_local(async move {
-            if let Some(l) = a.done(call::<AdminTokenList>("GET", "/api/admin/tokens", None).await) {
+            if let Some(l) = a.done(call::<AdminTokenList>("GET", "/api/admin/tokens", None).await)
+            {
                 tokens.set(l.tokens);
             }
         });
@@ -749,7 +775,8 @@ fn TokensTab() -> impl IntoView {
         let days_text = days.get_untracked();
         let expires_days = days_text.trim().parse::<u32>().ok();
         if !days_text.trim().is_empty() && expires_days.is_none() {
-            a.error.set(Some(format!("{}: {days_text}", ui.t(Text::AdmExpiresDays))));
+            a.error
+                .set(Some(format!("{}: {days_text}", ui.t(Text::AdmExpiresDays))));
             return;
         }
         let body = NewToken {
@@ -758,7 +785,9 @@ fn TokensTab() -> impl IntoView {
             note: note.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            if let Some(t) = a.done(call::<TokenCreated>("POST", "/api/admin/tokens", json(&body)).await) {
+            if let Some(t) =
+                a.done(call::<TokenCreated>("POST", "/api/admin/tokens", json(&body)).await)
+            {
                 secret.set(Some(t.secret));
                 note.set(String::new());
                 load();
@@ -767,7 +796,9 @@ fn TokensTab() -> impl IntoView {
     };
     let revoke = move |id: i64| {
         leptos::task::spawn_local(async move {
-            if a.done(send("DELETE", &format!("/api/admin/tokens/{id}")).await).is_some() {
+            if a.done(send("DELETE", &format!("/api/admin/tokens/{id}")).await)
+                .is_some()
+            {
                 load();
             }
         });
@@ -1051,10 +1082,17 @@ fn TemplatesTab() -> impl IntoView {
     let templates = RwSignal::new(Vec::<ReportTemplate>::new());
     let load = move || {
         leptos::task::spawn_local(async move {
-            if let Some(l) = a.done(call::<ReportTemplateList>("GET", "/api/report-templates", None).await) {
+            if let Some(l) =
+                a.done(call::<ReportTemplateList>("GET", "/api/report-templates", None).await)
+            {
                 let mut l = l.templates;
                 l.sort_by(|x, y| {
-                    (&x.modality, &x.body_part, &x.lang, &x.name).cmp(&(&y.modality, &y.body_part, &y.lang, &y.name))
+                    (&x.modality, &x.body_part, &x.lang, &x.name).cmp(&(
+                        &y.modality,
+                        &y.body_part,
+                        &y.lang,
+                        &y.name,
+                    ))
                 });
                 templates.set(l);
             }
@@ -1108,18 +1146,22 @@ fn TemplatesTab() -> impl IntoView {
             let r = if id == 0 {
                 call::<ReportTemplate>("POST", "/api/report-templates", json(&t)).await
             } else {
-                call::<ReportTemplate>("PUT", &format!("/api/report-templates/{id}"), json(&t)).await
+                call::<ReportTemplate>("PUT", &format!("/api/report-templates/{id}"), json(&t))
+                    .await
             };
             if let Some(t) = a.done(r) {
                 open.set(false);
-                a.notice.set(Some(format!("{} {}", ui.t(Text::AdmSaved), t.name)));
+                a.notice
+                    .set(Some(format!("{} {}", ui.t(Text::AdmSaved), t.name)));
                 load();
             }
         });
     };
     let remove = move |id: i64| {
         leptos::task::spawn_local(async move {
-            if a.done(send("DELETE", &format!("/api/report-templates/{id}")).await).is_some() {
+            if a.done(send("DELETE", &format!("/api/report-templates/{id}")).await)
+                .is_some()
+            {
                 open.set(false);
                 load();
             }
