@@ -115,10 +115,7 @@ impl Scope {
                 ),
                 vec![*h, *h],
             ),
-            Scope::Reader {
-                hospital: h,
-                user: u,
-            } => (
+            Scope::Reader { hospital: h, user: u } => (
                 format!(
                     "(st.hospital_id = ? OR st.id IN (SELECT g.study_ref FROM grants g \
                      WHERE g.grantee_hospital = ? AND g.revoked_at IS NULL \
