@@ -26,6 +26,8 @@ pub enum Route {
     Referrals,
     /// A radiologist's reading worklist.
     Worklist,
+    /// The admin portal (administrators).
+    Admin,
 }
 
 impl Route {
@@ -57,6 +59,7 @@ impl Route {
         match path.trim_end_matches('/') {
             "/referrals" => Route::Referrals,
             "/worklist" => Route::Worklist,
+            "/admin" => Route::Admin,
             "/viewer" => {
                 let study_uids = uids(get("StudyInstanceUIDs"));
                 if study_uids.is_empty() {
@@ -130,6 +133,7 @@ impl Route {
             Route::Share { token } => format!("/s/{}", percent_encode(token)),
             Route::Referrals => "/referrals".to_owned(),
             Route::Worklist => "/worklist".to_owned(),
+            Route::Admin => "/admin".to_owned(),
         }
     }
 }
@@ -259,5 +263,7 @@ mod tests {
         );
         assert_eq!(Route::parse("/referrals", ""), Route::Referrals);
         assert_eq!(Route::Referrals.url(), "/referrals");
+        assert_eq!(Route::parse("/admin", ""), Route::Admin);
+        assert_eq!(Route::Admin.url(), "/admin");
     }
 }

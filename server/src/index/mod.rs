@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/0011_notifications.sql")),
     (12, include_str!("../../migrations/0012_consults.sql")),
     (13, include_str!("../../migrations/0013_gateways.sql")),
+    (14, include_str!("../../migrations/0014_admin_portal.sql")),
     (16, include_str!("../../migrations/0016_tiering.sql")),
 ];
 

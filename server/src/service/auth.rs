@@ -111,6 +111,13 @@ pub fn secret_hash(secret: &str) -> String {
 static BASIC_CACHE: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
 
+/// Forgets every remembered Basic login: after a password reset or a user disabled, the
+/// old password must not keep working for the cache's lifetime.
+pub(crate) fn forget_cached_logins() {
+    let mut guard = BASIC_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    *guard = None;
+}
+
 pub struct Auth<'a> {
     pub(super) archive: &'a Archive,
 }

@@ -76,9 +76,12 @@ impl Archive {
         if who.protocol != super::Protocol::Cli {
             require_user(who)?;
         }
-        if who.role != Role::Admin {
+        // The regional administrator (or the CLI), not a hospital's own administrator.
+        if who.role != Role::Admin
+            || (who.hospital_id.is_some() && who.protocol != super::Protocol::Cli)
+        {
             return Err(ServiceError::Forbidden(
-                "only an administrator changes hospitals".into(),
+                "only the regional administrator changes hospitals".into(),
             ));
         }
         let id = self

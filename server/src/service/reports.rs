@@ -530,9 +530,10 @@ impl Archive {
         id: i64,
         mut t: ReportTemplate,
     ) -> Result<ReportTemplate> {
-        if who.role != Role::Admin {
+        // Templates are the region's: its administrator edits them, not a hospital's.
+        if who.role != Role::Admin || who.hospital_id.is_some() {
             return Err(ServiceError::Forbidden(
-                "report templates are edited by administrators".into(),
+                "report templates are edited by the regional administrator".into(),
             ));
         }
         t.id = id;
@@ -589,9 +590,10 @@ impl Archive {
 
     /// Deletes a template: administrators only.
     pub async fn delete_report_template(&self, who: &Principal, id: i64) -> Result<()> {
-        if who.role != Role::Admin {
+        // Templates are the region's: its administrator edits them, not a hospital's.
+        if who.role != Role::Admin || who.hospital_id.is_some() {
             return Err(ServiceError::Forbidden(
-                "report templates are edited by administrators".into(),
+                "report templates are edited by the regional administrator".into(),
             ));
         }
         if !self.index().delete_report_template(id).await? {
@@ -674,10 +676,15 @@ impl Archive {
         }
         let instant = |d: time::Date| rfc3339(d.midnight().assume_utc());
         let end = to.next_day().unwrap_or(to);
-        let rows = self
+        let mut rows = self
             .index()
             .signed_reports(&instant(from), &instant(end))
             .await?;
+        // A hospital's own administrator sees their hospital's studies only.
+        if let Some(h) = who.hospital_id {
+            let code = self.index().hospital_code(h).await?.unwrap_or_default();
+            rows.retain(|r| r.hospital_code == code);
+        }
         let parse = |s: &str| {
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
         };

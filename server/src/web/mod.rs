@@ -2,6 +2,7 @@
 //! viewer's embedded assets at `/` (`viewer.rs`). Also starts the DIMSE listener:
 //! `serve` is the one entry point that runs both protocols over one [`Archive`].
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod dicomweb;
@@ -120,7 +121,8 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::routes())
         .merge(studies::routes())
         .merge(sharing::routes())
-        .merge(gateways::routes());
+        .merge(gateways::routes())
+        .merge(admin::routes());
     // Compress JSON and uncompressed pixel payloads; never already-compressed images.
     let compress =
         SizeAbove::new(1024)

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         // A share link's landing page (`/s/{token}`): the app reads the token.
         .route("/s/{token}", get(index))
         .route("/referrals", get(index))
+        .route("/admin", get(index))
         .route("/static/{file}", get(file))
 }
 

@@ -129,6 +129,7 @@ pub fn App() -> impl IntoView {
             (false, _) => view! { <super::login::LoginPage/> }.into_any(),
             (true, Route::Referrals) => view! { <super::sharing::ReferralsPage/> }.into_any(),
             (true, Route::Worklist) => view! { <super::consults::WorklistPage/> }.into_any(),
+            (true, Route::Admin) => view! { <super::admin::AdminPage/> }.into_any(),
             (true, Route::Studies { patient_id }) => {
                 view! { <super::study_list::StudyList patient_id=patient_id/> }.into_any()
             }
@@ -208,6 +209,11 @@ pub fn TopBar(children: Children) -> impl IntoView {
                 <Show when=move || ui.me.with(|m| m.as_ref().is_some_and(|m| m.role == "radiologist"))>
                     <button data-testid="worklist-open-page" on:click=move |_| ui.navigate(Route::Worklist)>
                         {move || ui.t(Text::Worklist)}
+                    </button>
+                </Show>
+                <Show when=move || ui.me.with(|m| m.as_ref().is_some_and(|m| m.role == "admin"))>
+                    <button data-testid="admin-open" on:click=move |_| ui.navigate(Route::Admin)>
+                        {move || ui.t(Text::Admin)}
                     </button>
                 </Show>
                 <Show when=move || !super::sharing::is_guest()>

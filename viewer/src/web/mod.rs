@@ -7,6 +7,8 @@
 //!   3D view; [`vr_controls`]: its transfer-function editor, clip box and phase picker;
 //!   [`canvas`]: device pixels, canvas sizing and resize observing for both;
 //!   [`report`]: the study's radiology report beside the images.
+//! - [`admin`]: the admin portal (`/admin`): hospitals, users, AE titles, tokens,
+//!   statistics, the audit log, report templates and turnaround.
 //! - [`notifications`]: the top bar's bell (report events of the user's hospital).
 //! - [`consults`]: the reading worklist page and the report panel's reading requests.
 //! - [`sharing`]: share links (dialog, landing page), referral form and lists.
@@ -14,6 +16,7 @@
 //! - [`workers`]: the pool of decode Web Workers.
 //! - [`prefs`]: preferences remembered in `localStorage`.
 
+mod admin;
 mod api;
 mod app;
 mod canvas;
