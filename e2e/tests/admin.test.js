@@ -4,7 +4,7 @@
 // generated password (shown once: it logs in), disables the user (the login is refused
 // from then on), searches the audit log for that and downloads the CSV (UTF-8 with BOM,
 // the disabling row in it), edits a report template (the API answers the new text),
-// and looks at the statistics and turnaround. Then, on a phone-sized screen, every tab
+// and looks at the statistics (with a failing hospital gateway) and turnaround. Then, on a phone-sized screen, every tab
 // is shown without the page scrolling sideways, and an API token is created and shown
 // once. The portal is DOM, not GPU: desktop runs on WebGL2, then the phone set-up.
 // Screenshots in test-results/admin-*.png.
@@ -29,6 +29,15 @@ let server;
 before(async () => {
   fs.mkdirSync(RESULTS, { recursive: true });
   server = await startServer();
+  // A hospital gateway that reported a queue and a failing link (as `rangsi gateway` does).
+  const token = server.cli(['token', 'create', '--gateway', 'gw-e2e', '--hospital', HOSPITAL]).trim();
+  const r = await fetch(`${server.url}/api/gateways/status`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ version: 'e2e', queue_length: 12, bytes_pending: 3 << 20, oldest_pending_secs: 600,
+      failed: 1, forwarded_total: 40, last_error: 'connection refused', last_error_at: new Date().toISOString() }),
+  });
+  assert.ok(r.ok, `gateway status: ${r.status} ${await r.text()}`);
 });
 after(async () => {
   await server?.stop();
@@ -150,7 +159,12 @@ describe('the admin portal', () => {
       await page.waitForFunction((n) => document.querySelector('[data-testid=admin-stats-instances]')?.textContent === String(n),
         stats.instances);
       assert.equal(await page.locator('[data-testid=admin-stats-days] .admin-bar').count(), 30);
-      await page.getByTestId('admin-gateways').waitFor();
+      // The hospital's gateway, failing, with its queue and last error.
+      const gw = page.getByTestId('admin-gateway');
+      await gw.waitFor();
+      assert.equal(await gw.getAttribute('data-health'), 'failing');
+      const gwText = await gw.textContent();
+      assert.ok(gwText.includes('gw-e2e') && gwText.includes('12 (3.0 MB)') && gwText.includes('connection refused'), gwText);
       await shot(page, 'stats-desktop');
 
       await tab(page, 'turnaround');

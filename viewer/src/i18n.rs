@@ -339,7 +339,15 @@ texts! {
     AdmStorage => "พื้นที่จัดเก็บที่ใช้", "Storage used";
     AdmPerDay => "ภาพที่รับต่อวัน (30 วันล่าสุด)", "Instances received per day (last 30 days)";
     AdmGateways => "เกตเวย์", "Gateways";
-    AdmGatewaysLater => "เกตเวย์ของโรงพยาบาลและสถานะจะแสดงที่นี่เมื่อระบบลงทะเบียนเกตเวย์พร้อมใช้งาน", "The hospital's gateways and their health will be listed here once gateways can be registered.";
+    AdmNoGateways => "โรงพยาบาลนี้ยังไม่มีเกตเวย์ (สร้างโทเคนบนเซิร์ฟเวอร์เขต: rangsi token create --gateway ชื่อ --hospital รหัส)", "This hospital has no gateway yet (make its token on the regional server: rangsi token create --gateway NAME --hospital CODE).";
+    AdmGatewayHealthy => "ปกติ", "Healthy";
+    AdmGatewayLate => "ขาดการติดต่อ", "Not reporting";
+    AdmGatewayFailing => "ส่งต่อไม่สำเร็จ", "Failing";
+    AdmLastReport => "รายงานล่าสุด", "Last report";
+    AdmQueue => "รอส่ง", "Queued";
+    AdmOldestPending => "ค้างนานสุด", "Oldest waiting";
+    AdmFailedItems => "ส่งไม่ได้", "Refused";
+    AdmLastError => "ข้อผิดพลาดล่าสุด", "Last error";
     AdmStudyUid => "รหัสการตรวจ (Study UID)", "Study UID";
     AdmAction => "การกระทำ", "Action";
     AdmOutcome => "ผล", "Outcome";

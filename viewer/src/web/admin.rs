@@ -12,6 +12,7 @@ use rangsi_wire::admin::{
     NewHospital, NewToken, NewUser, PROVINCES, PasswordReset, ROLES, TokenCreated, UserSaved,
     UserUpdate,
 };
+use rangsi_wire::gateway::{GatewayHealth, GatewayList};
 use rangsi_wire::reports::{ReportTemplate, ReportTemplateList, Turnaround, TurnaroundRow};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -918,11 +919,64 @@ fn StatsTab() -> impl IntoView {
                         <span>{s.per_day.last().map(|d| d.day.clone())}</span></div>
                 }
             })}
-            // Gateways: the gateway branch lists the hospital's gateways and their health
-            // here (registration, last contact, queue); nothing is shown until it exists.
             <h3>{move || ui.t(Text::AdmGateways)}</h3>
-            <p class="dim" data-testid="admin-gateways">{move || ui.t(Text::AdmGatewaysLater)}</p>
+            <Gateways hospital=hospital/>
         </section>
+    }
+}
+
+/// The hospital's gateways (`GET /api/gateways`) with their health and queue.
+#[component]
+fn Gateways(hospital: RwSignal<String>) -> impl IntoView {
+    let ui = ui();
+    let a = admin();
+    let list = RwSignal::new(None::<GatewayList>);
+    leptos::task::spawn_local(async move {
+        list.set(a.done(call::<GatewayList>("GET", "/api/gateways", None).await));
+    });
+    let shown = move || {
+        let code = hospital.get();
+        list.get()
+            .map(|l| l.gateways.into_iter().filter(|g| g.hospital_code == code).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    view! {
+        <div class="admin-table-wrap" data-testid="admin-gateways">
+            <Show when=move || !shown().is_empty()
+                fallback=move || view! { <p class="dim" data-testid="admin-gateways-none">{move || ui.t(Text::AdmNoGateways)}</p> }>
+                <table class="admin-table">
+                    <thead><tr>
+                        <th>{move || ui.t(Text::AdmName)}</th>
+                        <th>{move || ui.t(Text::AdmStatus)}</th>
+                        <th>{move || ui.t(Text::AdmLastReport)}</th>
+                        <th>{move || ui.t(Text::AdmQueue)}</th>
+                        <th>{move || ui.t(Text::AdmOldestPending)}</th>
+                        <th>{move || ui.t(Text::AdmFailedItems)}</th>
+                        <th>{move || ui.t(Text::AdmLastError)}</th>
+                    </tr></thead>
+                    <tbody>{move || shown().into_iter().map(|g| {
+                        let (health, class) = match g.health {
+                            GatewayHealth::Healthy => (Text::AdmGatewayHealthy, "ok"),
+                            GatewayHealth::Late => (Text::AdmGatewayLate, "warn"),
+                            GatewayHealth::Failing => (Text::AdmGatewayFailing, "error"),
+                        };
+                        let r = g.report.clone().unwrap_or_default();
+                        let reported = g.reported_at.clone();
+                        view! {
+                            <tr data-testid="admin-gateway" data-health=format!("{:?}", g.health).to_lowercase()>
+                                <td>{g.name.clone()}</td>
+                                <td class=class>{move || ui.t(health)}</td>
+                                <td>{move || reported.as_deref().map(super::report::when).unwrap_or_else(|| "—".into())}</td>
+                                <td>{format!("{} ({})", r.queue_length, human_bytes(r.bytes_pending))}</td>
+                                <td>{r.oldest_pending_secs.map(|s| format!("{} min", s / 60)).unwrap_or_else(|| "—".into())}</td>
+                                <td>{r.failed}</td>
+                                <td class="admin-error-text">{r.last_error.clone().unwrap_or_default()}</td>
+                            </tr>
+                        }
+                    }).collect_view()}</tbody>
+                </table>
+            </Show>
+        </div>
     }
 }
 
