@@ -18,6 +18,23 @@ pub fn webgl_only() -> bool {
         .is_some_and(|s| s.contains("gpu=webgl2"))
 }
 
+/// `?maxTexture=N` in the page URL (a test aid): the 2D renderer treats N (at least 3)
+/// as the device's texture side limit, so frames larger than N are drawn as tiles
+/// even on a device whose own limit would hold them.
+pub fn forced_texture_limit() -> Option<u32> {
+    let search = web_sys::window().and_then(|w| w.location().search().ok())?;
+    texture_limit_from_query(&search)
+}
+
+/// The `maxTexture` value of a query string (`?a=1&maxTexture=1024`), if a number.
+fn texture_limit_from_query(search: &str) -> Option<u32> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("maxTexture="))
+        .and_then(|v| v.parse().ok())
+}
+
 /// The element's size in physical pixels, between 1 and `limit` on either side (a
 /// surface larger than the device's texture limit cannot be configured).
 pub fn physical_size(el: &web_sys::HtmlElement, limit: u32) -> (u32, u32) {
