@@ -362,3 +362,55 @@ fn a_budget_reduced_frame_is_tiled_like_its_single_texture() {
         );
     }
 }
+
+#[test]
+fn many_small_uneven_tiles_still_draw_exactly_like_one_texture() {
+    let gpu = gpu();
+    let (whole, mut tiled) = renderers(&gpu, wgpu::TextureFormat::Rgba8Unorm);
+    // 700×301 with a limit of 64: 12 × 5 tiles of 59 or fewer texels (the last ones
+    // narrower), so borders fall everywhere on screen, also at high zoom.
+    tiled.limit_texture_side(64);
+    let (w, h) = (700u32, 301u32);
+    let stored: Vec<u16> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| noise(x, y)))
+        .collect();
+    let one = whole.upload(w, h, FrameTexels::U16(&stored)).expect("one");
+    let many = tiled
+        .upload(w, h, FrameTexels::U16(&stored))
+        .expect("tiles");
+    assert_eq!(many.tile_count(), tile_grid(w, h, 64).len());
+    assert!(many.tile_count() >= 50, "{}", many.tile_count());
+    let window = VoiWindow {
+        center: 30000.0,
+        width: 40000.0,
+    };
+    let mut base = base_view(window);
+    base.image_px = [w as f32, h as f32];
+    let c = SIDE as f32 / 2.0;
+    for (i, (scale, at)) in [
+        (0.2, [350.0, 150.0]),
+        (1.0, [62.0, 62.0]),
+        (2.3, [124.4, 120.6]),
+        (9.0, [649.0, 300.5]),
+        (0.9, [699.0, 0.5]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for k in 0..4u8 {
+            let mut v = base;
+            v.orientation = Orientation {
+                quarter_turns: k,
+                flip: k % 2 == 0,
+            };
+            v.invert = k == 1;
+            let v = looking_at(v, scale, at, [c + 0.21, c - 0.37]);
+            assert_same(
+                &format!("small-{i}-r{k}"),
+                (&whole, &tiled),
+                (&one, &many),
+                &v,
+            );
+        }
+    }
+}
