@@ -23,16 +23,7 @@ pub fn webgl_only() -> bool {
 /// even on a device whose own limit would hold them.
 pub fn forced_texture_limit() -> Option<u32> {
     let search = web_sys::window().and_then(|w| w.location().search().ok())?;
-    texture_limit_from_query(&search)
-}
-
-/// The `maxTexture` value of a query string (`?a=1&maxTexture=1024`), if a number.
-fn texture_limit_from_query(search: &str) -> Option<u32> {
-    search
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("maxTexture="))
-        .and_then(|v| v.parse().ok())
+    crate::route::forced_texture_limit(&search)
 }
 
 /// The element's size in physical pixels, between 1 and `limit` on either side (a
