@@ -176,7 +176,7 @@ texts! {
     ReferenceLines => "เส้นอ้างอิง", "Reference lines";
     DropHere => "แตะช่องภาพเพื่อวางซีรีส์", "Tap a viewport to put the series there";
     SeriesPanel => "ซีรีส์ทั้งหมด", "All series";
-    Downsampled => "ภาพใหญ่เกินขีดจำกัดของการ์ดจอ แสดงแบบย่อ", "Larger than the graphics limit: shown reduced";
+    Downsampled => "ภาพใหญ่เกินงบหน่วยความจำของการ์ดจอ แสดงแบบย่อ", "Larger than the graphics memory budget: shown reduced";
     // reports (web/report.rs)
     Report => "รายงานผล", "Report";
     ReportDraft => "ฉบับร่าง", "Draft";

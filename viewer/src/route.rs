@@ -138,6 +138,15 @@ impl Route {
     }
 }
 
+/// The `maxTexture=N` test aid of a page's query string (`?gpu=webgl2&maxTexture=1024`):
+/// the 2D texture side the viewer's renderer is told to tile frames above.
+pub fn forced_texture_limit(search: &str) -> Option<u32> {
+    query_params(search)
+        .into_iter()
+        .find(|(k, _)| k == "maxTexture")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
 fn query_params(search: &str) -> Vec<(String, String)> {
     search
         .trim_start_matches('?')
@@ -153,6 +162,17 @@ fn query_params(search: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_texture_test_aid_is_read_from_the_query() {
+        assert_eq!(forced_texture_limit("?maxTexture=1024"), Some(1024));
+        assert_eq!(
+            forced_texture_limit("?StudyInstanceUIDs=1.2&maxTexture=64&gpu=webgl2"),
+            Some(64)
+        );
+        assert_eq!(forced_texture_limit("?StudyInstanceUIDs=1.2"), None);
+        assert_eq!(forced_texture_limit("?maxTexture=big"), None);
+    }
 
     #[test]
     fn ohif_style_deep_link_with_several_studies() {

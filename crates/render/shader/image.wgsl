@@ -25,6 +25,22 @@ struct View {
 
 @group(0) @binding(0) var<uniform> view: View;
 
+// The texture bound with it (`frame`, binding 0) holds the frame's texels
+// origin .. origin + size, and this draw shows the image positions in rect
+// (x0, y0, x1, y1), half-open. A frame within the texture limit is one tile: origin
+// 0, the whole frame, a rect covering the image. A larger one is drawn tile by tile
+// with the same View: every fragment computes the same image position and reads the
+// same frame texels (each tile holds a one-texel apron around its rect for the
+// bilinear neighbours), and exactly one tile's rect contains it, so the result is
+// the one big texture's, byte for byte.
+struct Tile {
+    origin: vec2<i32>,
+    size: vec2<i32>,
+    rect: vec4<f32>,
+};
+
+@group(1) @binding(1) var<uniform> tile: Tile;
+
 struct VertexOut {
     @builtin(position) position: vec4<f32>,
 };
@@ -46,7 +62,10 @@ fn texture_size() -> vec2<f32> {
 fn modality_at(p: vec2<i32>) -> vec3<f32> {
     let size = vec2<i32>(texture_size());
     let q = clamp(p, vec2<i32>(0, 0), size - vec2<i32>(1, 1));
-    return stored_at(q) * view.rescale.x + view.rescale.y;
+    // Frame texel -> this tile's texel (within it for every fragment the tile
+    // draws; the clamp only keeps a read in bounds whatever happens).
+    let local = clamp(q - tile.origin, vec2<i32>(0, 0), tile.size - vec2<i32>(1, 1));
+    return stored_at(local) * view.rescale.x + view.rescale.y;
 }
 
 fn voi_linear(x: vec3<f32>) -> vec3<f32> {
@@ -66,6 +85,9 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     let image = vec2<f32>(m.x * s.x + m.z * s.y, m.y * s.x + m.w * s.y) + view.offset;
     if image.x < 0.0 || image.y < 0.0 || image.x >= view.image_size.x || image.y >= view.image_size.y {
         return vec4<f32>(0.0, 0.0, 0.0, 1.0);
+    }
+    if image.x < tile.rect.x || image.y < tile.rect.y || image.x >= tile.rect.z || image.y >= tile.rect.w {
+        discard; // another tile's
     }
     // Bilinear interpolation of modality values between texel centres.
     let t = image / max(view.texel_scale, 1.0) - vec2<f32>(0.5, 0.5);

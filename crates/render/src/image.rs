@@ -101,15 +101,102 @@ impl FrameTexels<'_> {
     }
 }
 
-/// A frame uploaded to the GPU. Dropping it frees the texture.
-pub struct GpuImage {
-    pub(crate) format: SampleFormat,
+/// One texture of a frame: a rectangle of texels, and the part of the image it draws.
+///
+/// A frame within the device's texture limit is one tile holding every texel. A larger
+/// one is a grid of tiles ([`tile_grid`]): each tile *owns* a rectangle of texels
+/// (the owned rectangles partition the frame) and draws exactly the fragments whose
+/// image position falls in it; its texture also holds a one-texel apron around that
+/// rectangle (where the frame has one), so the bilinear reads of every fragment it
+/// draws find the very texels one big texture would give. Tiled or not, each fragment
+/// shows the same value, byte for byte.
+pub(crate) struct Tile {
     pub(crate) bind_group: wgpu::BindGroup,
     pub(crate) _texture: wgpu::Texture,
+    pub(crate) _uniform: wgpu::Buffer,
+    pub(crate) rect: TileRect,
+}
+
+/// Where a tile lies, in texels of the (possibly reduced) frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileRect {
+    /// The texels it owns (draws): `[x0, y0, x1, y1)`.
+    pub owned: [u32; 4],
+    /// The texels its texture holds: the owned ones plus a one-texel apron inside
+    /// the frame, `[x0, y0, x1, y1)`.
+    pub stored: [u32; 4],
+}
+
+impl TileRect {
+    pub fn stored_size(&self) -> (u32, u32) {
+        (
+            self.stored[2] - self.stored[0],
+            self.stored[3] - self.stored[1],
+        )
+    }
+}
+
+/// Splits `len` texels into runs no longer than `limit` once each gets its apron:
+/// `(owned start, owned end, stored start, stored end)` for each run.
+fn runs(len: u32, limit: u32) -> Vec<(u32, u32, u32, u32)> {
+    if len <= limit {
+        return vec![(0, len, 0, len)];
+    }
+    // Each run stores at most its owned texels and one on either side.
+    let inner = limit.saturating_sub(2).max(1);
+    let n = len.div_ceil(inner);
+    let stride = len.div_ceil(n);
+    (0..n)
+        .map(|i| {
+            let a = (i * stride).min(len);
+            let b = ((i + 1) * stride).min(len);
+            (a, b, a.saturating_sub(1), (b + 1).min(len))
+        })
+        .filter(|r| r.0 < r.1)
+        .collect()
+}
+
+/// The tiles a `columns`×`rows` frame is uploaded as when textures may be at most
+/// `limit` texels on a side (`limit` ≥ 3): one tile when the frame fits, else a grid,
+/// row by row. The owned rectangles partition the frame; every stored rectangle fits
+/// the limit and holds its owned rectangle grown by one texel within the frame.
+pub fn tile_grid(columns: u32, rows: u32, limit: u32) -> Vec<TileRect> {
+    let limit = limit.max(3);
+    let xs = runs(columns, limit);
+    let ys = runs(rows, limit);
+    ys.iter()
+        .flat_map(|&(y0, y1, sy0, sy1)| {
+            xs.iter().map(move |&(x0, x1, sx0, sx1)| TileRect {
+                owned: [x0, y0, x1, y1],
+                stored: [sx0, sy0, sx1, sy1],
+            })
+        })
+        .collect()
+}
+
+/// `struct Tile` of `shader/image.wgsl` (32 bytes): where a tile's texture lies in the
+/// frame's texels, and the image-space rectangle it draws.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct TileUniform {
+    /// Frame texel of the texture's texel (0, 0).
+    pub origin: [i32; 2],
+    /// The texture's size in texels.
+    pub size: [i32; 2],
+    /// Image positions drawn: `[x0, y0, x1, y1)`, image pixels.
+    pub rect: [f32; 4],
+}
+
+/// A frame uploaded to the GPU: one texture, or a grid of tiles for a frame larger
+/// than the device's texture limit. Dropping it frees the textures.
+pub struct GpuImage {
+    pub(crate) format: SampleFormat,
+    pub(crate) tiles: Vec<Tile>,
     pub columns: u32,
     pub rows: u32,
     /// 1, or the factor (image pixels per texel side) a frame larger than the
-    /// device's texture limit was reduced by: it is then shown whole, with less detail.
+    /// renderer's per-frame memory budget was reduced by: it is then shown whole,
+    /// with less detail. A frame over the texture limit alone is tiled, not reduced.
     pub reduction: u32,
 }
 
@@ -118,12 +205,26 @@ impl GpuImage {
         self.format
     }
 
-    /// GPU memory held, in bytes.
+    /// GPU memory held by the textures, in bytes (tiles' aprons included).
     pub fn bytes(&self) -> u64 {
         let per = u64::from(self.format.bytes_per_texel());
-        u64::from(self.columns.div_ceil(self.reduction.max(1)))
-            * u64::from(self.rows.div_ceil(self.reduction.max(1)))
-            * per
+        self.tiles
+            .iter()
+            .map(|t| {
+                let (w, h) = t.rect.stored_size();
+                u64::from(w) * u64::from(h) * per
+            })
+            .sum()
+    }
+
+    /// Textures the frame is held in: 1, or the tiles of a frame over the texture limit.
+    pub fn tile_count(&self) -> usize {
+        self.tiles.len()
+    }
+
+    /// Where each tile lies, in texels of the (possibly reduced) frame.
+    pub fn tile_rects(&self) -> Vec<TileRect> {
+        self.tiles.iter().map(|t| t.rect).collect()
     }
 }
 
@@ -166,4 +267,49 @@ pub(crate) fn reduce<T: Copy + Into<f64>>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The owned rectangles partition the frame; stored ones fit the limit and hold
+    /// the owned ones grown by one texel within the frame.
+    fn check(columns: u32, rows: u32, limit: u32) -> Vec<TileRect> {
+        let tiles = tile_grid(columns, rows, limit);
+        let mut owner = vec![0u32; (columns * rows) as usize];
+        for t in &tiles {
+            let [x0, y0, x1, y1] = t.owned;
+            let [sx0, sy0, sx1, sy1] = t.stored;
+            let (w, h) = t.stored_size();
+            assert!(w <= limit.max(3) && h <= limit.max(3), "{t:?}");
+            assert_eq!([sx0, sy0], [x0.saturating_sub(1), y0.saturating_sub(1)]);
+            assert_eq!([sx1, sy1], [(x1 + 1).min(columns), (y1 + 1).min(rows)]);
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    owner[(y * columns + x) as usize] += 1;
+                }
+            }
+        }
+        assert!(owner.iter().all(|&n| n == 1), "{columns}x{rows} / {limit}");
+        tiles
+    }
+
+    #[test]
+    fn a_frame_within_the_limit_is_one_tile() {
+        let t = check(4096, 4096, 4096);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].stored, [0, 0, 4096, 4096]);
+    }
+
+    #[test]
+    fn larger_frames_are_split_into_tiles_that_fit_with_their_apron() {
+        assert_eq!(check(4097, 100, 4096).len(), 2);
+        assert_eq!(check(4096, 5120, 4096).len(), 2);
+        assert_eq!(check(3000, 2000, 1024).len(), 3 * 2);
+        assert_eq!(check(1024, 1025, 1024).len(), 2);
+        for (c, r, l) in [(17, 5, 3), (100, 37, 7), (3001, 2, 1000), (5, 5, 1)] {
+            check(c, r, l);
+        }
+    }
 }

@@ -11,7 +11,10 @@
 //!
 //! - [`Gpu`]: instance, adapter, device and queue, for a canvas/window or headless.
 //! - [`Renderer`]: long-lived pipelines; [`GpuImage`]: one uploaded frame;
-//!   [`Screen`]: a configured surface.
+//!   [`Screen`]: a configured surface. A frame larger than the device's 2D texture
+//!   limit (WebGL2: often 4096; mammograms are larger) is uploaded at full resolution
+//!   as a grid of tiles ([`tile_grid`]) drawn one after another with the same view:
+//!   the same texels one big texture would give, byte for byte, with no seams.
 //! - [`ViewState`] and [`ViewUniform`]: the per-draw parameters (pure math, tested natively).
 //! - [`MprRenderer`], [`GpuVolume`], [`MprView`]: planes and slabs through a volume in
 //!   16-bit 3D textures (`shader/mpr.wgsl`), laid out by [`VolumeLayout`] within the
@@ -40,9 +43,9 @@ mod volume;
 mod vr;
 
 pub use gpu::{Backend, Gpu, Screen};
-pub use image::{FrameTexels, GpuImage, SampleFormat};
+pub use image::{FrameTexels, GpuImage, SampleFormat, TileRect, tile_grid};
 pub use pane_cache::MprPaneCache;
-pub use renderer::Renderer;
+pub use renderer::{DEFAULT_FRAME_BYTES, Renderer};
 pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
 pub use volume::{
     GpuVolume, MAX_BRICKS, MAX_PANES, MprRenderer, MprUniform, MprView, Pane, SliceTexels,

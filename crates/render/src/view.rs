@@ -258,8 +258,8 @@ pub struct ViewUniform {
     pub window: [f32; 2],
     pub invert: f32,
     pub srgb_target: f32,
-    /// Image pixels per texel: 1, or the factor a frame larger than the device's
-    /// texture limit was reduced by on upload ([`crate::GpuImage::reduction`]).
+    /// Image pixels per texel: 1, or the factor a frame larger than the renderer's
+    /// per-frame memory budget was reduced by on upload ([`crate::GpuImage::reduction`]).
     pub texel_scale: f32,
     pub _pad: f32,
 }

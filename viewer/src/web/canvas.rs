@@ -18,6 +18,14 @@ pub fn webgl_only() -> bool {
         .is_some_and(|s| s.contains("gpu=webgl2"))
 }
 
+/// `?maxTexture=N` in the page URL (a test aid): the 2D renderer treats N (at least 3)
+/// as the device's texture side limit, so frames larger than N are drawn as tiles
+/// even on a device whose own limit would hold them.
+pub fn forced_texture_limit() -> Option<u32> {
+    let search = web_sys::window().and_then(|w| w.location().search().ok())?;
+    crate::route::forced_texture_limit(&search)
+}
+
 /// The element's size in physical pixels, between 1 and `limit` on either side (a
 /// surface larger than the device's texture limit cannot be configured).
 pub fn physical_size(el: &web_sys::HtmlElement, limit: u32) -> (u32, u32) {

@@ -30,7 +30,9 @@ use wasm_bindgen::prelude::*;
 
 use super::api;
 use super::app::ui;
-use super::canvas::{SizeObserver, dpr, physical_size, resize_canvas, webgl_only};
+use super::canvas::{
+    SizeObserver, dpr, forced_texture_limit, physical_size, resize_canvas, webgl_only,
+};
 use super::viewer::{Reading, SERIES_DRAG_TYPE};
 use super::workers::{DecodePool, DecodedSamples};
 // measurements: the overlay (web/measure.rs) and the samples it reads
@@ -139,8 +141,11 @@ struct State {
     /// Draws with an image so far (tests wait for a redraw after a change).
     draws: RwSignal<u32>,
     size: RwSignal<(u32, u32)>,
-    /// Largest factor a frame of this series was reduced by to fit the GPU (1: none).
+    /// Largest factor a frame of this series was reduced by to fit the per-frame GPU
+    /// memory budget (1: none; a frame over the texture limit is tiled, not reduced).
     reduced: RwSignal<u32>,
+    /// Most textures a frame of this series is held in (1; more: tiled, full size).
+    tiles: RwSignal<usize>,
     /// Times the GPU was lost and recovered (the e2e tests wait on it).
     restores: RwSignal<u32>,
     reading: Reading,
@@ -180,6 +185,7 @@ pub fn Viewport(
         draws: RwSignal::new(0),
         size: RwSignal::new((1, 1)),
         reduced: RwSignal::new(1),
+        tiles: RwSignal::new(1),
         restores: RwSignal::new(0),
         reading,
     };
@@ -222,7 +228,7 @@ pub fn Viewport(
                             gpu.backend.name().to_owned(),
                             gpu.adapter_name.clone(),
                         )));
-                        let renderer = Renderer::new(&gpu, screen.format());
+                        let renderer = new_renderer(&gpu, screen.format());
                         watch_device(&gpu, &core, s, &canvas, &study_uid_gpu);
                         {
                             let mut c = core.borrow_mut();
@@ -517,6 +523,8 @@ pub fn Viewport(
             data-drawn=move || s.drawn.get().map(|i| i.to_string()).unwrap_or_default()
             data-draws=move || s.draws.get().to_string()
             data-zoom=move || s.display.get().zoom.to_string()
+            data-pan=move || { let p = s.display.get().pan_px; format!("{},{}", p[0], p[1]) }
+            data-tiles=move || s.tiles.get().to_string()
             data-rotation=move || s.display.get().orientation.quarter_turns.to_string()
             data-flip=move || s.display.get().orientation.flip.to_string()
             data-invert=move || s.display.get().invert.to_string()
@@ -742,6 +750,7 @@ async fn load_series(core: Rc<RefCell<Core>>, s: State, series: &Series) {
     s.loaded.set(0);
     s.failed.set(0);
     s.reduced.set(1);
+    s.tiles.set(1);
     s.drawn.set(None);
     s.index.set(0);
     s.frames.set(frames);
@@ -843,6 +852,9 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
             if image.reduction > s.reduced.get_untracked() {
                 s.reduced.set(image.reduction);
             }
+            if image.tile_count() > s.tiles.get_untracked() {
+                s.tiles.set(image.tile_count());
+            }
             if let Some(slot) = core.borrow_mut().images.get_mut(i) {
                 *slot = Some(image);
             }
@@ -862,6 +874,15 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: State, i: usize, result: Result<Decoded
             s.error.set(Some(e.to_string()));
         }
     }
+}
+
+/// The 2D renderer for a device, with the texture limit `?maxTexture=` forces (tests).
+fn new_renderer(gpu: &Gpu, format: rangsi_render::wgpu::TextureFormat) -> Renderer {
+    let mut renderer = Renderer::new(gpu, format);
+    if let Some(side) = forced_texture_limit() {
+        renderer.limit_texture_side(side);
+    }
+    renderer
 }
 
 /// Uploads a decoded frame's buffer as it came from the worker.
@@ -990,7 +1011,7 @@ async fn recover_gpu(
             return;
         }
     };
-    let renderer = Renderer::new(&gpu, screen.format());
+    let renderer = new_renderer(&gpu, screen.format());
     watch_device(&gpu, &core, s, &canvas, &study_uid);
     let stack: Vec<(String, u32)> = s.instances.with_untracked(|v| {
         s.frames.with_untracked(|f| {

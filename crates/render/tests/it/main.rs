@@ -280,11 +280,12 @@ fn zoom_two_with_pan_shows_each_image_pixel_as_a_2x2_block() {
 }
 
 #[test]
-fn frames_over_the_texture_limit_are_reduced_not_refused() {
+fn frames_over_the_memory_budget_are_reduced_not_refused() {
     let gpu = gpu();
     let mut r = Renderer::new(&gpu, FORMAT);
-    // As a 4096-limit WebGL2 device would see a 16384-wide frame: limit 16 for 64 columns.
-    r.limit_texture_side(16);
+    // A per-frame budget a quarter of the frame's side fits: 16×12 texels of 2 bytes.
+    // (A frame over the texture limit alone is tiled at full size: tests/tiles.rs.)
+    r.limit_frame_bytes(16 * 12 * 2);
     let (w, h, stored) = ct_frame();
     let image = r
         .upload(w, h, FrameTexels::I16(&stored))
@@ -436,10 +437,10 @@ fn window_level_on_colour_is_linear_contrast_per_channel() {
 }
 
 #[test]
-fn colour_frames_over_the_texture_limit_are_reduced_per_channel() {
+fn colour_frames_over_the_memory_budget_are_reduced_per_channel() {
     let gpu = gpu();
     let mut r = Renderer::new(&gpu, FORMAT);
-    r.limit_texture_side(12);
+    r.limit_frame_bytes(12 * 8 * 4);
     let (w, h, rgba) = colour_frame();
     let image = r
         .upload(w, h, FrameTexels::Rgba8(&rgba))
