@@ -351,18 +351,33 @@ fn check_cached_panes(
     let size = [2 * SIZE, SIZE];
     let mut cache = MprPaneCache::new();
     let cached = |cache: &mut MprPaneCache, b: MprView| {
-        mpr.draw_panes_cached_offscreen(cache, size, gpu_volume, vfp, &[(a, [0, 0]), (b, [SIZE, 0])])
-            .expect("draw")
+        mpr.draw_panes_cached_offscreen(
+            cache,
+            size,
+            gpu_volume,
+            vfp,
+            &[(a, [0, 0]), (b, [SIZE, 0])],
+        )
+        .expect("draw")
     };
-    assert!(cached(&mut cache, b) == both, "cached panes differ from drawn ones");
+    assert!(
+        cached(&mut cache, b) == both,
+        "cached panes differ from drawn ones"
+    );
     assert_eq!(cache.last_drawn, 2);
-    assert!(cached(&mut cache, b) == both, "kept panes differ from drawn ones");
+    assert!(
+        cached(&mut cache, b) == both,
+        "kept panes differ from drawn ones"
+    );
     assert_eq!(cache.last_drawn, 0, "nothing changed: nothing drawn");
     // One pane changes (a scroll in it): that one is drawn, the other copied.
     let direct = mpr
         .draw_panes_offscreen(size, gpu_volume, vfp, &[(a, [0, 0]), (other, [SIZE, 0])])
         .expect("draw");
-    assert!(cached(&mut cache, other) == direct, "after one pane changed");
+    assert!(
+        cached(&mut cache, other) == direct,
+        "after one pane changed"
+    );
     assert_eq!(cache.last_drawn, 1);
 }
 

@@ -263,7 +263,12 @@ fn failing_tests(spec: &str) -> String {
         .lines()
         .filter(|l| !l.trim_start().starts_with("at ") && !l.trim().is_empty())
         .collect();
-    let mut out = lines.iter().take(60).copied().collect::<Vec<_>>().join("\n");
+    let mut out = lines
+        .iter()
+        .take(60)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
     if lines.len() > 60 {
         out.push_str(&format!("\n… {} more lines", lines.len() - 60));
     }

@@ -81,9 +81,9 @@ impl BlobLocation {
                 FsBlobStore::new(dir.clone())
                     .with_context(|| format!("blob folder {}", dir.display()))?,
             )),
-            BlobLocation::S3 { bucket, prefix } => Arc::new(MeteredBlobStore::new(
-                S3BlobStore::new(bucket, prefix, s3)?,
-            )),
+            BlobLocation::S3 { bucket, prefix } => {
+                Arc::new(MeteredBlobStore::new(S3BlobStore::new(bucket, prefix, s3)?))
+            }
         })
     }
 }

@@ -937,7 +937,12 @@ fn Gateways(hospital: RwSignal<String>) -> impl IntoView {
     let shown = move || {
         let code = hospital.get();
         list.get()
-            .map(|l| l.gateways.into_iter().filter(|g| g.hospital_code == code).collect::<Vec<_>>())
+            .map(|l| {
+                l.gateways
+                    .into_iter()
+                    .filter(|g| g.hospital_code == code)
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
     };
     view! {

@@ -29,8 +29,8 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 use rangsi_render::{
-    Gpu, GpuVolume, MprPaneCache, MprRenderer, MprView, Screen, SliceTexels, VoiWindow, VolumeFormat,
-    VrRenderer, VrView,
+    Gpu, GpuVolume, MprPaneCache, MprRenderer, MprView, Screen, SliceTexels, VoiWindow,
+    VolumeFormat, VrRenderer, VrView,
 };
 use rangsi_volume::mpr::SlabMode;
 use rangsi_volume::vr::{Camera, Preset, Quality, ViewFrom, VrMode};
