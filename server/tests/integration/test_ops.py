@@ -235,6 +235,14 @@ def test_json_logs_are_json_lines_with_request_and_association_spans(rangsi_bin,
 # graceful shutdown
 
 
+def wait_until_upload_in_flight(srv: Server) -> None:
+    """Until the server counts the slow upload as a request in progress (its headers
+    read). Bytes merely sent may still sit in the socket: a connection the server has
+    not read from yet is idle to it, and a graceful shutdown closes idle connections."""
+    url = wait_for("metrics line", lambda: METRICS_LINE.search(srv.log_path.read_text()))[1]
+    wait_for("the upload in flight", lambda: sample(scrape(url)[0], "rangsi_http_requests_in_flight") >= 1)
+
+
 def refused(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=5):
@@ -244,12 +252,13 @@ def refused(host: str, port: int) -> bool:
 
 
 def test_sigterm_lets_an_upload_and_an_association_finish(rangsi_bin, tmp_path):
-    srv = started(rangsi_bin, tmp_path, ["--shutdown-grace", "120"])
+    srv = started(rangsi_bin, tmp_path, ["--shutdown-grace", "120", "--metrics", "127.0.0.1:0"])
     http_host, http_port = srv.http_url.removeprefix("http://").split(":")
     stow_files = instance_files(tmp_path / "stow", 3, patient_id="OPS-SHUT-STOW")
     upload = SlowStow(srv, srv.tokens["alice"], stow_files)
     upload.start()
     assert upload.sent_half.wait(60) and upload.error is None, upload.error
+    wait_until_upload_in_flight(srv)
 
     dimse_files = instance_files(tmp_path / "dimse", 4, patient_id="OPS-SHUT-DIMSE")
     ae = pynetdicom_ae("MODA")
@@ -287,11 +296,12 @@ def test_sigterm_lets_an_upload_and_an_association_finish(rangsi_bin, tmp_path):
 
 
 def test_shutdown_grace_bounds_the_wait_for_a_stalled_upload(rangsi_bin, tmp_path):
-    srv = started(rangsi_bin, tmp_path, ["--shutdown-grace", "1"])
+    srv = started(rangsi_bin, tmp_path, ["--shutdown-grace", "1", "--metrics", "127.0.0.1:0"])
     files = instance_files(tmp_path / "stow", 2, patient_id="OPS-STALLED")
     upload = SlowStow(srv, srv.tokens["alice"], files)
     upload.start()
     assert upload.sent_half.wait(60) and upload.error is None, upload.error
+    wait_until_upload_in_flight(srv)
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.proc.wait(60) == 0, srv.log_tail()
     assert "grace period over" in srv.log_tail()
