@@ -344,7 +344,7 @@ async fn serve(cfg: GatewayConfig) -> anyhow::Result<()> {
         cfg.cache,
         shutdown.clone(),
     ));
-    shutdown_signal().await;
+    crate::web::shutdown_signal().await;
     tracing::info!("gateway shutting down: finishing in-flight associations and requests");
     shutdown.cancel();
     // Associations in progress finish, for at most the serve command's default grace.
@@ -356,22 +356,4 @@ async fn serve(cfg: GatewayConfig) -> anyhow::Result<()> {
     archive.flush_audit().await;
     drop(lock);
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

@@ -15,23 +15,13 @@ use rangsi_wire::admin::{
 use rangsi_wire::gateway::{GatewayHealth, GatewayList};
 use rangsi_wire::reports::{ReportTemplate, ReportTemplateList, Turnaround, TurnaroundRow};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::api;
 use super::app::{TopBar, ui};
 use crate::i18n::{Lang, Text};
 use crate::route::Route;
 
-async fn call<T: DeserializeOwned>(
-    method: &str,
-    url: &str,
-    body: Option<String>,
-) -> Result<T, String> {
-    let v = api::json(method, url, "application/json", body)
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_value(v).map_err(|e| format!("{url}: {e}"))
-}
+use api::typed as call;
 
 /// A call whose answer has no body worth reading (204).
 async fn send(method: &str, url: &str) -> Result<(), String> {

@@ -124,6 +124,19 @@ pub(super) async fn json(
     body_json(url, response).await
 }
 
+/// A JSON API call (`body` already JSON) whose answer is read as `T`; errors as the
+/// text the panels show (the report, worklist and admin pages).
+pub(super) async fn typed<T: serde::de::DeserializeOwned>(
+    method: &str,
+    url: &str,
+    body: Option<String>,
+) -> Result<T, String> {
+    let v = json(method, url, "application/json", body)
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::from_value(v).map_err(|e| format!("{url}: {e}"))
+}
+
 /// The fetch of `url` that `index.html`'s early script started for a deep link, if
 /// any (`window.__rangsiEarly`, by URL); taken once.
 fn page_early(url: &str) -> Option<js_sys::Promise> {

@@ -14,16 +14,7 @@ use super::app::{TopBar, ui};
 use crate::i18n::Text;
 use crate::route::Route;
 
-async fn call<T: serde::de::DeserializeOwned>(
-    method: &str,
-    url: &str,
-    body: Option<String>,
-) -> Result<T, String> {
-    let v = api::json(method, url, "application/json", body)
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_value(v).map_err(|e| format!("{url}: {e}"))
-}
+use api::typed as call;
 
 /// Studies of the patient opened with a worklist item (the item's and its priors).
 const PRIORS: u32 = 6;

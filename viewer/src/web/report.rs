@@ -33,10 +33,7 @@ async fn call<T: DeserializeOwned>(
         Some(b) => Some(serde_json::to_string(b).map_err(|e| e.to_string())?),
         None => None,
     };
-    let v = api::json(method, url, "application/json", body)
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_value(v).map_err(|e| format!("{url}: {e}"))
+    api::typed(method, url, body).await
 }
 
 /// A server timestamp (RFC 3339) in the browser's local time, in the UI's language and era.
