@@ -189,6 +189,15 @@ describe('the report panel', () => {
       const item = r.locator(`[data-testid=worklist-item][data-study="${study}"]`);
       await item.waitFor({ timeout: 30000 });
       assert.ok((await item.getAttribute('class')).includes('priority-stat'));
+      // The filters: routine only hides the STAT request; STAT and a word of the
+      // hospital's name bring it back.
+      await r.getByTestId('worklist-priority').selectOption('routine');
+      await r.getByTestId('worklist-none-match').waitFor({ timeout: 30000 });
+      await r.getByTestId('worklist-priority').selectOption('stat');
+      await r.getByTestId('worklist-search').fill('nobody-at-all');
+      await r.getByTestId('worklist-none-match').waitFor({ timeout: 30000 });
+      await r.getByTestId('worklist-search').fill('');
+      await item.waitFor({ timeout: 30000 });
       await shot(r, '07-worklist');
       await item.getByTestId('worklist-claim').click();
       await item.getByTestId('worklist-release').waitFor({ timeout: 30000 });

@@ -212,6 +212,14 @@ texts! {
     Release => "คืนงาน", "Release";
     Open => "เปิด", "Open";
     NothingToRead => "ไม่มีงานรออ่าน", "Nothing to read";
+    NothingMatches => "ไม่มีงานที่ตรงกับตัวกรอง", "Nothing matches the filters";
+    WorklistSearch => "ค้นหา (ชื่อ, HN, การตรวจ, โรงพยาบาล)", "Search (name, HN, study, hospital)";
+    AnyPriority => "ทุกความเร่งด่วน", "Any priority";
+    SourceAll => "คำขอและการตรวจในโรงพยาบาล", "Requests and local studies";
+    SourceRequests => "คำขออ่านผล", "Reading requests";
+    SourceLocal => "การตรวจในโรงพยาบาลที่ยังไม่มีรายงาน", "Local studies without a report";
+    OverdueOnly => "เฉพาะที่เกินกำหนด", "Overdue only";
+    MineOnly => "เฉพาะที่ฉันรับอ่าน", "Claimed by me";
     Consults => "ขอปรึกษาอ่านผล", "Reading requests";
     Withdraw => "ยกเลิกคำขอ", "Withdraw";
     RequestReading => "ขอให้รังสีแพทย์อ่านผล", "Request a reading";

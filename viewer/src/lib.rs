@@ -37,6 +37,7 @@ pub mod stack;
 pub mod studies;
 pub mod tools;
 pub mod vr_edit;
+pub mod worklist;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -13,6 +13,7 @@ use super::api;
 use super::app::{TopBar, ui};
 use crate::i18n::Text;
 use crate::route::Route;
+use crate::worklist::{Filter, Source};
 
 use api::typed as call;
 
@@ -61,6 +62,13 @@ pub fn WorklistPage() -> impl IntoView {
         });
     };
     let me = move || ui.me.get().map(|m| m.username).unwrap_or_default();
+    let filter = RwSignal::new(Filter::default());
+    let set = move |f: fn(&mut Filter, String)| {
+        move |ev: leptos::ev::Event| filter.update(|x| f(x, event_target_value(&ev)))
+    };
+    let check = move |f: fn(&mut Filter, bool)| {
+        move |ev: leptos::ev::Event| filter.update(|x| f(x, event_target_checked(&ev)))
+    };
     // The study with the patient's priors that the caller may see (a request's grant
     // covers them), newest first after it: side by side in the viewer.
     let open_with_priors = move |study: String, patient: String| {
@@ -126,14 +134,47 @@ pub fn WorklistPage() -> impl IntoView {
             <Show when=move || error.get().is_some()>
                 <p class="error" data-testid="worklist-error">{move || error.get().unwrap_or_default()}</p>
             </Show>
+            <div class="worklist-filters" data-testid="worklist-filters">
+                <input type="search" data-testid="worklist-search"
+                    placeholder=move || ui.t(Text::WorklistSearch)
+                    prop:value=move || filter.with(|f| f.text.clone())
+                    on:input=set(|f, v| f.text = v)/>
+                <select data-testid="worklist-priority" on:change=set(|f, v| f.priority = v)>
+                    <option value="">{move || ui.t(Text::AnyPriority)}</option>
+                    {["stat", "urgent", "routine"].map(|p| view! {
+                        <option value=p>{move || ui.t(priority_text(p))}</option>
+                    }).collect_view()}
+                </select>
+                <select data-testid="worklist-modality" on:change=set(|f, v| f.modality = v)>
+                    <option value="">{move || ui.t(Text::AnyModality)}</option>
+                    {move || items.with(|l| Filter::modalities(l.as_deref().unwrap_or_default()))
+                        .into_iter().map(|m| view! { <option value=m.clone()>{m.clone()}</option> }).collect_view()}
+                </select>
+                <select data-testid="worklist-source" on:change=set(|f, v| f.source = Source::parse(&v))>
+                    {[(Source::All, Text::SourceAll), (Source::Requests, Text::SourceRequests), (Source::Local, Text::SourceLocal)]
+                        .map(|(s, t)| view! { <option value=s.code()>{move || ui.t(t)}</option> }).collect_view()}
+                </select>
+                <label><input type="checkbox" data-testid="worklist-overdue" on:change=check(|f, v| f.overdue = v)/>
+                    {move || ui.t(Text::OverdueOnly)}</label>
+                <label><input type="checkbox" data-testid="worklist-mine" on:change=check(|f, v| f.mine = v)/>
+                    {move || ui.t(Text::MineOnly)}</label>
+            </div>
             {move || match items.get() {
                 None => view! { <p class="dim">{move || ui.t(Text::Loading)}</p> }.into_any(),
                 Some(l) if l.is_empty() => view! { <p data-testid="worklist-empty">{move || ui.t(Text::NothingToRead)}</p> }.into_any(),
-                Some(l) => view! {
-                    <table class="worklist-table">
-                        <tbody>{l.into_iter().map(row).collect_view()}</tbody>
-                    </table>
-                }.into_any(),
+                Some(l) => {
+                    let me = me();
+                    let shown: Vec<WorklistItem> = filter.with(|f| l.into_iter().filter(|i| f.keeps(i, &me)).collect());
+                    if shown.is_empty() {
+                        view! { <p data-testid="worklist-none-match">{move || ui.t(Text::NothingMatches)}</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="worklist-table">
+                                <tbody>{shown.into_iter().map(row).collect_view()}</tbody>
+                            </table>
+                        }.into_any()
+                    }
+                }
             }}
         </main>
     }
