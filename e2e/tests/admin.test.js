@@ -151,6 +151,16 @@ describe('the admin portal', () => {
       const saved = templates.templates.find((t) => t.name === name);
       assert.equal(saved.findings, FINDINGS);
 
+      // A token for a new gateway of the seeded hospital, shown once with its command line.
+      await tab(page, 'tokens');
+      await page.getByTestId('admin-gateway-name').fill('gw-ui');
+      await page.getByTestId('admin-gateway-hospital').selectOption(HOSPITAL);
+      await page.getByTestId('admin-gateway-token-create').click();
+      const gwSecret = (await page.getByTestId('admin-gateway-token-value').textContent()).trim();
+      assert.match(gwSecret, /^rgw_/);
+      assert.ok((await page.getByTestId('admin-gateway-command').textContent()).includes(`--token ${gwSecret}`));
+      await shot(page, 'gateway-token-desktop');
+
       // Statistics of the seeded hospital: what the API says, shown.
       await tab(page, 'stats');
       await page.getByTestId('admin-stats-hospital').selectOption(HOSPITAL);
@@ -160,11 +170,13 @@ describe('the admin portal', () => {
         stats.instances);
       assert.equal(await page.locator('[data-testid=admin-stats-days] .admin-bar').count(), 30);
       // The hospital's gateway, failing, with its queue and last error.
-      const gw = page.getByTestId('admin-gateway');
+      const gw = page.locator('[data-testid=admin-gateway]', { hasText: 'gw-e2e' });
       await gw.waitFor();
       assert.equal(await gw.getAttribute('data-health'), 'failing');
       const gwText = await gw.textContent();
       assert.ok(gwText.includes('gw-e2e') && gwText.includes('12 (3.0 MB)') && gwText.includes('connection refused'), gwText);
+      // The one made above has not reported yet.
+      assert.equal(await page.locator('[data-testid=admin-gateway]', { hasText: 'gw-ui' }).getAttribute('data-health'), 'late');
       await shot(page, 'stats-desktop');
 
       await tab(page, 'turnaround');

@@ -301,6 +301,9 @@ for (const config of CONFIGS) {
       await page.mouse.move(ax.box.x + ax.box.width / 2, ax.box.y + ax.box.height / 2);
       await page.mouse.wheel(0, 100);
       await waitLoaded(page, d);
+      // Only the scrolled pane was drawn again: the other two planes did not move, and
+      // their kept images were copied (MprPaneCache).
+      assert.equal(await page.getByTestId('mpr').getAttribute('data-panes-drawn'), '1');
       const z1 = (await paneGeometry(page, 0)).center[2];
       // gen_ct_series.py: contiguous 1 mm slices.
       assert.ok(Math.abs(Math.abs(z1 - z0) - 1.0) < 0.01, `one wheel step moved the axial plane by ${z1 - z0} mm`);

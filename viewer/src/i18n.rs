@@ -348,6 +348,9 @@ texts! {
     AdmPerDay => "ภาพที่รับต่อวัน (30 วันล่าสุด)", "Instances received per day (last 30 days)";
     AdmGateways => "เกตเวย์", "Gateways";
     AdmNoGateways => "โรงพยาบาลนี้ยังไม่มีเกตเวย์ (สร้างโทเคนบนเซิร์ฟเวอร์เขต: rangsi token create --gateway ชื่อ --hospital รหัส)", "This hospital has no gateway yet (make its token on the regional server: rangsi token create --gateway NAME --hospital CODE).";
+    AdmNewGatewayToken => "โทเคนใหม่สำหรับเกตเวย์ของโรงพยาบาล", "New token for a hospital gateway";
+    AdmGatewayName => "ชื่อเกตเวย์", "Gateway name";
+    AdmGatewayRun => "ที่โรงพยาบาล ให้รันเกตเวย์ด้วย:", "At the hospital, run the gateway with:";
     AdmGatewayHealthy => "ปกติ", "Healthy";
     AdmGatewayLate => "ขาดการติดต่อ", "Not reporting";
     AdmGatewayFailing => "ส่งต่อไม่สำเร็จ", "Failing";

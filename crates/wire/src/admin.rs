@@ -233,6 +233,27 @@ pub struct TokenCreated {
     pub secret: String,
 }
 
+/// Body of `POST /api/admin/gateway-tokens`: a token for a hospital's gateway (the
+/// gateway is created on first use; its STOW-RS and status reports only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewGatewayToken {
+    /// The gateway's name: letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// Its hospital (MOPH code).
+    pub hospital: String,
+    /// Days until it expires (1–3650); none: never.
+    #[serde(default)]
+    pub expires_days: Option<u32>,
+}
+
+/// Answer of `POST /api/admin/gateway-tokens`: the secret, this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayTokenCreated {
+    pub name: String,
+    pub hospital: String,
+    pub secret: String,
+}
+
 /// Instances received on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayCount {

@@ -111,7 +111,7 @@ impl Admin<'_> {
 use rangsi_wire::admin::{
     AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminToken, AdminTokenList, AdminUser,
     AdminUserList, AuditEntry, AuditFilter, AuditPage, DayCount, HospitalStats, HospitalUpdate,
-    NewHospital, NewToken, NewUser, PasswordReset, REGIONAL_POOL, TokenCreated, UserSaved,
+    GatewayTokenCreated, NewGatewayToken, NewHospital, NewToken, NewUser, PasswordReset, REGIONAL_POOL, TokenCreated, UserSaved,
     UserUpdate,
 };
 
@@ -839,6 +839,47 @@ impl Archive {
                 .iter()
                 .map(token_wire)
                 .collect(),
+        })
+    }
+
+    /// A token for a hospital's gateway (`rangsi token create --gateway` from the portal);
+    /// a hospital administrator only for their hospital.
+    pub async fn admin_create_gateway_token(
+        &self,
+        who: &Principal,
+        g: &NewGatewayToken,
+    ) -> Result<GatewayTokenCreated> {
+        let scope = self.admin_scope(who, "create gateway tokens").await?;
+        let h = self.admin_hospital_row(g.hospital.trim()).await?;
+        self.admin_own(
+            who,
+            scope,
+            Some(h.id),
+            &format!("create a gateway token for hospital {}", h.code),
+        )
+        .await?;
+        if let Some(d) = g.expires_days
+            && !(1..=3650).contains(&d)
+        {
+            return Err(bad("a token expires in 1 to 3650 days, or never"));
+        }
+        let name = g.name.trim();
+        let secret = self
+            .create_gateway_token(name, &h.code, g.expires_days)
+            .await?;
+        self.audit(
+            who,
+            "admin-gateway-token-create",
+            "",
+            "",
+            &format!("gateway {name} of hospital {}", h.code),
+            "ok",
+        )
+        .await?;
+        Ok(GatewayTokenCreated {
+            name: name.to_owned(),
+            hospital: h.code,
+            secret,
         })
     }
 

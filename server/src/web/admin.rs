@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use rangsi_wire::admin::{
     AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminTokenList, AdminUser,
-    AdminUserList, AuditFilter, AuditPage, HospitalStats, HospitalUpdate, NewHospital, NewToken,
+    AdminUserList, AuditFilter, GatewayTokenCreated, NewGatewayToken, AuditPage, HospitalStats, HospitalUpdate, NewHospital, NewToken,
     NewUser, PasswordReset, TokenCreated, UserSaved, UserUpdate,
 };
 
@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/aes/{ae}", delete(remove_ae))
         .route("/admin/tokens", get(tokens).post(create_token))
         .route("/admin/tokens/{id}", delete(revoke_token))
+        .route("/admin/gateway-tokens", post(create_gateway_token))
         .route("/admin/audit", get(audit))
         .route("/admin/audit.csv", get(audit_csv))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -181,6 +182,16 @@ async fn create_token(
 ) -> AppResult<(StatusCode, Json<TokenCreated>)> {
     let Json(body) = body.map_err(|e| body_error("token", e))?;
     let t = state.archive.admin_create_token(&who, &body).await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+async fn create_gateway_token(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    body: Result<Json<NewGatewayToken>, JsonRejection>,
+) -> AppResult<(StatusCode, Json<GatewayTokenCreated>)> {
+    let Json(body) = body.map_err(|e| body_error("gateway token", e))?;
+    let t = state.archive.admin_create_gateway_token(&who, &body).await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 

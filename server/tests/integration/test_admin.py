@@ -311,6 +311,28 @@ def test_tokens(srv, admin, people):
     check(admin.delete(f"/admin/tokens/{tid}"), 404)
 
 
+def test_gateway_tokens_from_the_portal(srv, admin, people):
+    """A hospital's gateway token made in the portal reports as that gateway; a hospital
+    admin makes them for their own hospital only; others are refused."""
+    made = check(admin.post("/admin/gateway-tokens", {"name": "gw-udon-1", "hospital": HOSPITAL_UDON}), 201)
+    assert made["name"] == "gw-udon-1" and made["hospital"] == HOSPITAL_UDON and made["secret"].startswith("rgw_")
+    gw = Api(srv, token=made["secret"], name="gw")
+    r = gw.http.post(srv.http_url + "/api/gateways/status", json={"version": "t", "queue_length": 3}, timeout=60)
+    assert r.status_code == 200, r.text
+    (listed,) = [g for g in check(admin.get("/gateways"), 200)["gateways"] if g["name"] == "gw-udon-1"]
+    assert listed["hospital_code"] == HOSPITAL_UDON and listed["report"]["queue_length"] == 3
+    check(gw.get("/admin/users"), 403)  # a gateway token is no administrator
+    check(people["hadmin"].post("/admin/gateway-tokens", {"name": "gw-udon-2", "hospital": HOSPITAL_UDON}), 201)
+    check(people["hadmin"].post("/admin/gateway-tokens", {"name": "gw-sakon", "hospital": HOSPITAL_SAKON}), 403)
+    check(people["rad"].post("/admin/gateway-tokens", {"name": "gw-x", "hospital": HOSPITAL_UDON}), 403)
+    check(admin.post("/admin/gateway-tokens", {"name": "bad name!", "hospital": HOSPITAL_UDON}), 400)
+    check(admin.post("/admin/gateway-tokens", {"name": "gw-udon-1", "hospital": HOSPITAL_SAKON}), 409)
+    check(admin.post("/admin/gateway-tokens", {"name": "gw-y", "hospital": "99999"}), 404)
+    check(admin.post("/admin/gateway-tokens", {"name": "gw-y"}), 400)
+    rows = check(admin.get("/admin/audit", params={"action": "admin-gateway-token-create"}), 200)["entries"]
+    assert any("gw-udon-1" in e["detail"] for e in rows)
+
+
 def test_statistics_match_what_was_stored(srv, admin, people, shared_dir, tmp_path):
     studies = gen_ct(shared_dir, tmp_path, slices=3, rows=64, patient_id="ADM-STATS", seed=7, studies=2)
     alice = DicomWeb(srv.http_url, token=srv.tokens["alice"], name="alice")

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use rangsi_wire::admin::{
     AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminToken, AdminTokenList, AdminUser,
     AdminUserList, AuditEntry, AuditFilter, AuditPage, CAPABILITIES, HospitalStats, HospitalUpdate,
-    NewHospital, NewToken, NewUser, PROVINCES, PasswordReset, ROLES, TokenCreated, UserSaved,
+    GatewayTokenCreated, NewGatewayToken, NewHospital, NewToken, NewUser, PROVINCES, PasswordReset, ROLES, TokenCreated, UserSaved,
     UserUpdate,
 };
 use rangsi_wire::gateway::{GatewayHealth, GatewayList};
@@ -785,6 +785,37 @@ fn TokensTab() -> impl IntoView {
             }
         });
     };
+    // A hospital gateway's token: made here, shown once with the command to run.
+    let gw_name = RwSignal::new(String::new());
+    let gw_hospital = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(h) = a.hospitals.get().first()
+            && gw_hospital.get_untracked().is_empty()
+        {
+            gw_hospital.set(h.code.clone());
+        }
+    });
+    let gw_created = RwSignal::new(None::<GatewayTokenCreated>);
+    let create_gateway = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = NewGatewayToken {
+            name: gw_name.get_untracked().trim().to_owned(),
+            hospital: gw_hospital.get_untracked(),
+            expires_days: None,
+        };
+        leptos::task::spawn_local(async move {
+            if let Some(t) = a.done(
+                call::<GatewayTokenCreated>("POST", "/api/admin/gateway-tokens", json(&body))
+                    .await,
+            ) {
+                gw_created.set(Some(t));
+                load();
+            }
+        });
+    };
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
     let revoke = move |id: i64| {
         leptos::task::spawn_local(async move {
             if a.done(send("DELETE", &format!("/api/admin/tokens/{id}")).await)
@@ -813,6 +844,27 @@ fn TokensTab() -> impl IntoView {
                     {move || ui.t(Text::AdmTokenOnce)} " " <code data-testid="admin-token-value">{move || secret.get()}</code>
                 </p>
             </Show>
+            <form class="admin-form" data-testid="admin-gateway-token-form" on:submit=create_gateway>
+                <h2>{move || ui.t(Text::AdmNewGatewayToken)}</h2>
+                <Field label=Text::AdmGatewayName value=gw_name testid="admin-gateway-name" required=true/>
+                <HospitalPicker value=gw_hospital testid="admin-gateway-hospital"/>
+                <div class="admin-form-actions">
+                    <button type="submit" class="primary" data-testid="admin-gateway-token-create">{move || ui.t(Text::AdmCreate)}</button>
+                </div>
+            </form>
+            {move || gw_created.get().map(|g| {
+                let command = format!(
+                    "rangsi gateway --data /var/lib/rangsi-gateway --dicom 0.0.0.0:11112 --upstream {origin} --token {}",
+                    g.secret
+                );
+                view! {
+                    <div class="admin-secret" data-testid="admin-gateway-token-once">
+                        <p>{move || ui.t(Text::AdmTokenOnce)} " " <code data-testid="admin-gateway-token-value">{g.secret.clone()}</code></p>
+                        <p>{move || ui.t(Text::AdmGatewayRun)}</p>
+                        <pre data-testid="admin-gateway-command">{command}</pre>
+                    </div>
+                }
+            })}
             <div class="admin-table-wrap">
                 <table class="admin-table">
                     <thead><tr>

@@ -152,6 +152,8 @@ struct Sig {
     notices: RwSignal<Vec<String>>,
     measure: RwSignal<Option<Length>>,
     draws: RwSignal<u32>,
+    /// Panes the last MPR frame drew (the others were kept): `data-panes-drawn`.
+    panes_drawn: RwSignal<usize>,
     /// Slices loaded when the last frame was presented (the e2e tests wait on it).
     drawn_loaded: RwSignal<usize>,
     /// The 3D view (volume rendering or MIP) instead of the three planes.
@@ -195,6 +197,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
         notices: RwSignal::new(Vec::new()),
         measure: RwSignal::new(None),
         draws: RwSignal::new(0),
+        panes_drawn: RwSignal::new(0),
         drawn_loaded: RwSignal::new(0),
         three_d: RwSignal::new(None),
         gpu_ready: RwSignal::new(false),
@@ -384,6 +387,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             data-loaded=move || s.loaded.get().to_string()
             data-total=move || s.total.get().to_string()
             data-draws=move || s.draws.get().to_string()
+            data-panes-drawn=move || s.panes_drawn.get().to_string()
             data-drawn-loaded=move || s.drawn_loaded.get().to_string()>
             <canvas class="mpr-canvas" node_ref=canvas_ref data-testid="mpr-canvas"></canvas>
             {(0..3).map(|p| pane_overlay(core.clone(), s, p)).collect_view()}
@@ -1244,8 +1248,10 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
         &plan.volume.voxel_from_patient,
         &panes,
     );
+    let drawn = cache.last_drawn;
     gpu.queue.present(frame);
     drop(c);
+    s.panes_drawn.set(drawn);
     s.draws.update(|n| *n += 1);
     let loaded = s.loaded.get_untracked();
     if s.drawn_loaded.get_untracked() != loaded {
