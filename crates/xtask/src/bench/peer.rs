@@ -42,6 +42,8 @@ pub struct Peer {
     scratch: Scratch,
     /// Services the server needs (object store, database), stopped after it.
     companions: Vec<Box<dyn std::any::Any + Send + Sync>>,
+    /// The folder and file-name prefix of the server's own index files, when it has them.
+    index_files: Option<(PathBuf, &'static str)>,
 }
 
 impl Peer {
@@ -70,6 +72,20 @@ impl Peer {
             .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .with_context(|| format!("no {key} in /proc/PID/status"))
+    }
+
+    /// Bytes of the server's index files on disk now (SQLite with its WAL), if it keeps one.
+    pub fn index_bytes(&self) -> Option<u64> {
+        let (dir, prefix) = self.index_files.as_ref()?;
+        let total = fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum();
+        Some(total)
     }
 
     fn log_tail(&self) -> String {
@@ -173,6 +189,7 @@ pub fn start_rangsi(bin: &Path, s3: Option<Garage>) -> Result<Peer> {
         child,
         scratch,
         companions: Vec::new(),
+        index_files: Some((data, "index.sqlite")),
     };
     if let Some(garage) = s3 {
         peer.companions.push(Box::new(garage));
@@ -313,8 +330,10 @@ fn start_orthanc_with(postgres: Option<(Postgres, PathBuf)>) -> Result<Peer> {
         .spawn()
         .with_context(|| format!("cannot start `{}`", process::describe(&cmd)))?;
     let mut peer = unready(child, scratch);
-    if let Some((pg, _)) = postgres {
-        peer.companions.push(Box::new(pg));
+    match postgres {
+        Some((pg, _)) => peer.companions.push(Box::new(pg)),
+        // Orthanc's SQLite index (`index` and its journal) in IndexDirectory.
+        None => peer.index_files = Some((peer.scratch.path().join("index"), "index")),
     }
     peer.http = format!("http://127.0.0.1:{http_port}");
     peer.dicomweb_path = "/dicom-web";
@@ -347,6 +366,7 @@ fn unready(child: Child, scratch: Scratch) -> Peer {
         child,
         scratch,
         companions: Vec::new(),
+        index_files: None,
     }
 }
 

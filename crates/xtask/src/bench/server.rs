@@ -307,6 +307,18 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
         "peak RSS (VmHWM) after all of the above",
         with_ratios(columns.iter().map(|c| c.run.peak_rss()).collect()),
     );
+    table.row(
+        "index files on disk after all of the above (SQLite + WAL)",
+        with_ratios(
+            columns
+                .iter()
+                .map(|c| match c.run.index_bytes {
+                    Some(b) => format!("{:.1} MB", b as f64 / 1e6),
+                    None => "n/a (not a local SQLite index)".into(),
+                })
+                .collect(),
+        ),
+    );
     let mut memory = Table::new(names);
     for (i, m) in MEASUREMENTS.iter().enumerate() {
         memory.row(
@@ -364,6 +376,8 @@ struct ServerRun {
     memory: Vec<Option<(f64, f64)>>,
     /// Why it could not be measured at the end, if it could not.
     gone: Option<String>,
+    /// Its index files' size at the end, if it keeps them on disk.
+    index_bytes: Option<u64>,
 }
 
 impl ServerRun {
@@ -404,6 +418,7 @@ fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) 
                 cells: vec![not_available(&e); row_count],
                 memory: vec![None; MEASUREMENTS.len()],
                 gone: Some(format!("{e:#}")),
+                index_bytes: None,
             };
         }
     };
@@ -411,6 +426,7 @@ fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) 
         cells: Vec::with_capacity(row_count),
         memory: Vec::new(),
         gone: None,
+        index_bytes: None,
     };
     for m in MEASUREMENTS {
         let started = Instant::now();
@@ -445,6 +461,7 @@ fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) 
         run.memory.push(memory.ok());
         run.cells.extend(row_cells);
     }
+    run.index_bytes = peer.index_bytes();
     println!("bench: stopping {name}");
     drop(peer);
     run
