@@ -49,7 +49,15 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// Extra Debian packages `bench server` needs: the peer archive (with GDCM, its JPEG 2000
 /// decoder) and the HTTP load generator.
-pub const BENCH_PACKAGES: &[&str] = &["orthanc", "orthanc-dicomweb", "orthanc-gdcm", "wrk"];
+pub const BENCH_PACKAGES: &[&str] = &[
+    "orthanc",
+    "orthanc-dicomweb",
+    "orthanc-gdcm",
+    "wrk",
+    // `bench server --backend all`: Orthanc with its index on PostgreSQL (15, Debian's).
+    "orthanc-postgresql",
+    "postgresql-15",
+];
 
 /// Paths of the workspace and of the caches outside it.
 pub struct Paths {

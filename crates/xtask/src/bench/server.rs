@@ -165,51 +165,172 @@ const MEASUREMENTS: &[Measurement] = &[
     },
 ];
 
+/// Where rangsi keeps its blobs in a run: `--backend local|s3|all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// Local disk (`DATA/blobs`): rangsi and Orthanc, as the benchmark always did.
+    Local,
+    /// A throwaway Garage (S3 API): rangsi on S3 and Orthanc.
+    S3,
+    /// rangsi on local disk, rangsi on S3, Orthanc, Orthanc on PostgreSQL, with ratios.
+    All,
+}
+
+const USAGE: &str = "usage: cargo xtask bench server [--backend local|s3|all]";
+
+fn parse_backend(args: &[String]) -> Result<Backend> {
+    let value = match args {
+        [] => return Ok(Backend::Local),
+        [flag, v] if flag == "--backend" => v.as_str(),
+        [one] => match one.strip_prefix("--backend=") {
+            Some(v) => v,
+            None => bail!("unknown argument `{one}`\n{USAGE}"),
+        },
+        _ => bail!("{USAGE}"),
+    };
+    Ok(match value {
+        "local" => Backend::Local,
+        "s3" => Backend::S3,
+        "all" => Backend::All,
+        other => bail!("unknown backend `{other}`\n{USAGE}"),
+    })
+}
+
+/// One column of the results: a server and what it gave.
+struct Column {
+    name: String,
+    run: ServerRun,
+}
+
 pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
-    ensure!(args.is_empty(), "`bench server` takes no arguments");
+    let backend = parse_backend(args)?;
     setup::apt(&[setup::TEST_PACKAGES, setup::BENCH_PACKAGES].concat())?;
     setup::venv(paths)?;
+    if backend != Backend::Local {
+        setup::garage(paths)?;
+    }
     let shared = paths
         .shared()
         .context("../shared/gen_ct_series.py is needed for the benchmark data")?;
     let bench = Bench::prepare(paths, &shared)?;
     println!("bench: building rangsi (release)");
     let rangsi_bin = paths.build_rangsi(true);
+    let garage_bin = setup::garage_bin(paths);
+    let start_rangsi = |s3: bool| {
+        let garage_bin = &garage_bin;
+        let rangsi_bin = &rangsi_bin;
+        move || match rangsi_bin {
+            Ok(bin) if s3 => {
+                let garage = peer::Garage::start(garage_bin).context("starting Garage")?;
+                peer::start_rangsi(bin, Some(garage))
+            }
+            Ok(bin) => peer::start_rangsi(bin, None),
+            Err(e) => bail!("build failed: {e:#}"),
+        }
+    };
+    let version = rangsi_version(paths);
     let load_before = load_average();
-    let rangsi = measure_all(&bench, "rangsi", || match &rangsi_bin {
-        Ok(bin) => peer::start_rangsi(bin),
-        Err(e) => bail!("build failed: {e:#}"),
+    let mut columns = Vec::new();
+    if backend != Backend::S3 {
+        let name = match backend {
+            Backend::All => format!("rangsi {version}, local disk"),
+            _ => format!("rangsi {version}"),
+        };
+        let run = measure_all(&bench, "rangsi", start_rangsi(false));
+        columns.push(Column { name, run });
+    }
+    if backend != Backend::Local {
+        let name = format!(
+            "rangsi {version}, S3 ({})",
+            peer::garage_version(&garage_bin)
+        );
+        let run = measure_all(&bench, "rangsi on S3", start_rangsi(true));
+        columns.push(Column { name, run });
+    }
+    let run = measure_all(&bench, "Orthanc", peer::start_orthanc);
+    columns.push(Column {
+        name: peer::orthanc_version(),
+        run,
     });
-    let orthanc = measure_all(&bench, "Orthanc", peer::start_orthanc);
+    if backend == Backend::All {
+        let run = measure_all(
+            &bench,
+            "Orthanc on PostgreSQL",
+            peer::start_orthanc_postgres,
+        );
+        columns.push(Column {
+            name: format!(
+                "{} + PostgreSQL index {} ({})",
+                peer::orthanc_version(),
+                peer::dpkg_version("orthanc-postgresql"),
+                peer::postgres_version()
+            ),
+            run,
+        });
+    }
+    let load_after = load_average();
 
-    let columns = vec![
-        format!("rangsi {}", rangsi_version(paths)),
-        peer::orthanc_version(),
-    ];
-    let mut table = Table::new(columns.clone());
+    // Ratios: rangsi on S3 against each other column, in `all` and `s3` runs.
+    let s3_column = columns.iter().position(|c| c.name.contains(", S3 ("));
+    let ratio_names: Vec<(usize, String)> = match s3_column {
+        Some(s3) => columns
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != s3)
+            .map(|(i, c)| (i, format!("S3 ÷ {}", short_name(&c.name))))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    names.extend(ratio_names.iter().map(|(_, n)| n.clone()));
+    let with_ratios = |cells: Vec<String>| -> Vec<String> {
+        let mut out = cells.clone();
+        if let Some(s3) = s3_column {
+            out.extend(
+                ratio_names
+                    .iter()
+                    .map(|&(i, _)| ratio(&cells[s3], &cells[i])),
+            );
+        }
+        out
+    };
+
+    let mut table = Table::new(names.clone());
     let labels = MEASUREMENTS.iter().flat_map(|m| m.rows.iter());
     for (i, label) in labels.enumerate() {
         table.row(
             label,
-            vec![rangsi.cells[i].clone(), orthanc.cells[i].clone()],
+            with_ratios(columns.iter().map(|c| c.run.cells[i].clone()).collect()),
         );
     }
     table.row(
         "peak RSS (VmHWM) after all of the above",
-        vec![rangsi.peak_rss(), orthanc.peak_rss()],
+        with_ratios(columns.iter().map(|c| c.run.peak_rss()).collect()),
     );
-    let mut memory = Table::new(columns);
+    table.row(
+        "index files on disk after all of the above (SQLite + WAL)",
+        with_ratios(
+            columns
+                .iter()
+                .map(|c| match c.run.index_bytes {
+                    Some(b) => format!("{:.1} MB", b as f64 / 1e6),
+                    None => "n/a (not a local SQLite index)".into(),
+                })
+                .collect(),
+        ),
+    );
+    let mut memory = Table::new(names);
     for (i, m) in MEASUREMENTS.iter().enumerate() {
         memory.row(
             &format!("after: {}", m.step),
-            vec![rangsi.memory_cell(i), orthanc.memory_cell(i)],
+            with_ratios(columns.iter().map(|c| c.run.memory_cell(i)).collect()),
         );
     }
     let report = format!(
         "{}\n{}\n{}\n### Memory after each step (VmHWM peak, VmRSS now)\n\n{}",
-        header(&load_before, &load_average()),
+        header(&load_before, &load_after, backend),
         table.markdown(),
-        notes(),
+        notes(backend),
         memory.markdown()
     );
     println!("\n{report}");
@@ -220,6 +341,34 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A column's name for a ratio header: "rangsi local", "Orthanc", "Orthanc+PG".
+fn short_name(name: &str) -> &'static str {
+    if name.contains("PostgreSQL") {
+        "Orthanc+PG"
+    } else if name.starts_with("Orthanc") {
+        "Orthanc"
+    } else {
+        "rangsi local"
+    }
+}
+
+/// `a ÷ b` of the leading figures of two cells with the same unit ("451 inst/s",
+/// "4.0 ms", "182 MiB (173 MiB)"), e.g. "0.84×"; "—" where either has none.
+fn ratio(a: &str, b: &str) -> String {
+    match (leading_figure(a), leading_figure(b)) {
+        (Some((x, ux)), Some((y, uy))) if ux == uy && y > 0.0 => format!("{:.2}×", x / y),
+        _ => "—".into(),
+    }
+}
+
+/// The number a cell starts with and the word after it (its unit).
+fn leading_figure(cell: &str) -> Option<(f64, &str)> {
+    let mut words = cell.split_whitespace();
+    let number = words.next()?.parse().ok()?;
+    let unit = words.next()?.trim_end_matches([',', ';']);
+    (unit != "bytes").then_some((number, unit))
+}
+
 /// What one server gave: a cell per row, and its memory (VmHWM, VmRSS in MiB) after each
 /// measurement (`None` once it is gone).
 struct ServerRun {
@@ -227,6 +376,8 @@ struct ServerRun {
     memory: Vec<Option<(f64, f64)>>,
     /// Why it could not be measured at the end, if it could not.
     gone: Option<String>,
+    /// Its index files' size at the end, if it keeps them on disk.
+    index_bytes: Option<u64>,
 }
 
 impl ServerRun {
@@ -267,6 +418,7 @@ fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) 
                 cells: vec![not_available(&e); row_count],
                 memory: vec![None; MEASUREMENTS.len()],
                 gone: Some(format!("{e:#}")),
+                index_bytes: None,
             };
         }
     };
@@ -274,6 +426,7 @@ fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) 
         cells: Vec::with_capacity(row_count),
         memory: Vec::new(),
         gone: None,
+        index_bytes: None,
     };
     for m in MEASUREMENTS {
         let started = Instant::now();
@@ -308,6 +461,7 @@ fn measure_all(bench: &Bench, name: &str, start: impl FnOnce() -> Result<Peer>) 
         run.memory.push(memory.ok());
         run.cells.extend(row_cells);
     }
+    run.index_bytes = peer.index_bytes();
     println!("bench: stopping {name}");
     drop(peer);
     run
@@ -902,7 +1056,7 @@ fn load_average() -> String {
         .join(" ")
 }
 
-fn header(load_before: &str, load_after: &str) -> String {
+fn header(load_before: &str, load_after: &str, backend: Backend) -> String {
     // `storescu --version` starts with `$dcmtk: storescu v3.6.7 2022-04-22 $`.
     let storescu =
         super::version_word(Command::new("storescu").arg("--version"), 2).unwrap_or_default();
@@ -920,14 +1074,52 @@ fn header(load_before: &str, load_after: &str) -> String {
            after a {WRK_WARMUP_SECONDS} s warm-up)\n\
          - rangsi: release build, `serve --http 127.0.0.1:0 --dicom 127.0.0.1:0`, `RANGSI_LOG=warn`, bearer token\n\
          - Orthanc: Debian package, own JSON config, DICOMweb and GDCM (JPEG 2000 only) plugins, `TCP_NODELAY=1`, \
-           no authentication, storage compression off\n",
+           no authentication, storage compression off\n{}",
         super::today(),
         super::machine(),
         storescu,
+        backend_header(backend),
     )
 }
 
-fn notes() -> String {
+macro_rules! s3_header {
+    () => {
+        "- rangsi on S3: the same, with `--blobs s3://rangsi/bench --s3-endpoint http://127.0.0.1:PORT \
+         --s3-region garage` against a throwaway single-node Garage (fresh folder, random loopback \
+         ports, `replication_factor = 1`, `metadata_fsync = false`, `data_fsync = false`), started \
+         before the server; ready when rangsi's `/readyz` says 200; the memory figures are rangsi's \
+         only, not Garage's\n"
+    };
+}
+
+/// The header lines of the S3 and PostgreSQL columns.
+fn backend_header(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Local => "",
+        Backend::S3 => S3_HEADER,
+        Backend::All => concat!(
+            "- backend: `--backend all`\n",
+            s3_header!(),
+            "- Orthanc on PostgreSQL: as above plus Debian's `orthanc-postgresql` index plugin \
+             (`EnableIndex`, DICOM files still in its storage folder) on a throwaway PostgreSQL 15 \
+             cluster on loopback with default durability (`fsync`, `synchronous_commit` on; \
+             `initdb --no-sync`); the memory figures are Orthanc's only, not PostgreSQL's\n",
+        ),
+    }
+}
+
+const S3_HEADER: &str = concat!("- backend: `--backend s3`\n", s3_header!());
+
+fn notes(backend: Backend) -> String {
+    let ratios = match backend {
+        Backend::Local => "",
+        _ => {
+            " Ratio columns divide the S3 column's leading figure by that of the column \
+              named (same unit only; \"—\" otherwise): above 1 means more for S3 — better for \
+              inst/s and frames/s, worse for ms and MiB. Each server ran at its own minutes' \
+              load: compare ratios with that in mind."
+        }
+    };
     format!(
         "Rows run in the order shown, against one server process that keeps all data sent \
          so far: the ~10,000-study QIDO rows and everything after them run with 10,002 or \
@@ -949,7 +1141,7 @@ fn notes() -> String {
          decoding (pylibjpeg) of the same file. wrk figures are the median of {WRK_RUNS} runs \
          of {WRK_SECONDS} s with the min–max over those runs in brackets. Memory is read from \
          `/proc/PID/status` after each step: VmHWM, the peak resident set size of the server \
-         process so far, and VmRSS, its resident size at that moment.\n"
+         process so far, and VmRSS, its resident size at that moment.{ratios}\n"
     )
 }
 
@@ -968,6 +1160,38 @@ mod tests {
             Some("multipart/related;type=x")
         );
         assert!(field::<u64>(&f, "missing").is_err());
+    }
+
+    #[test]
+    fn parses_the_backend() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(parse_backend(&[]).ok(), Some(Backend::Local));
+        assert_eq!(
+            parse_backend(&args(&["--backend", "s3"])).ok(),
+            Some(Backend::S3)
+        );
+        assert_eq!(
+            parse_backend(&args(&["--backend=all"])).ok(),
+            Some(Backend::All)
+        );
+        assert!(parse_backend(&args(&["--backend", "postgres"])).is_err());
+        assert!(parse_backend(&args(&["s3"])).is_err());
+    }
+
+    #[test]
+    fn ratios_of_cells_with_the_same_unit() {
+        assert_eq!(
+            ratio("300 inst/s (300/300 stored, 1.0 s)", "600 inst/s (x)"),
+            "0.50×"
+        );
+        assert_eq!(ratio("8.0 ms (3.4–4.1)", "4.0 ms"), "2.00×");
+        assert_eq!(ratio("8.0 ms", "4000 frames/s"), "—");
+        assert_eq!(ratio("n/a (server crashed)", "4.0 ms"), "—");
+        assert_eq!(
+            ratio("524288 bytes, pixel-exact", "524288 bytes, pixel-exact"),
+            "—"
+        );
+        assert_eq!(ratio("1.0 ms", "0.0 ms"), "—");
     }
 
     #[test]
