@@ -438,7 +438,7 @@ impl std::fmt::Display for FsckReport {
         if !self.orphans.is_empty() {
             writeln!(
                 f,
-                "unreferenced blobs (never acknowledged, safe to ignore): {}",
+                "unreferenced blobs: {} (normally left by a crash before the index commit, never acknowledged, harmless; after a restore from an older index they are instances stored since that backup, to be sent again)",
                 self.orphans.len()
             )?;
         }
