@@ -35,7 +35,8 @@
 // Prints `kind<TAB>key=value…` lines (kind env | ready | interact | memory | error),
 // progress on stderr. Usage:
 //   node volume.mjs --rangsi BIN --ohif DIST --data CTDIR [--seconds S] [--max-seconds S] [--gpu webgpu|webgl2]
-//                   [--chromium PATH] [--load-timeout S] [--viewers rangsi,ohif] [--ohif-views mpr,3d] [--br-cache DIR]
+//                   [--chromium PATH] [--load-timeout S] [--viewers rangsi,ohif] [--ohif-views mpr,3d]
+//                   [--rangsi-views mpr,3d] [--input real|synthetic] [--br-cache DIR]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,13 +46,15 @@ import { startProxy } from './proxy.mjs';
 import { GPU_FLAGS, PASSWORD, USER, emit, measureMemory, openBrowser, startRangsi } from './run.mjs';
 
 const log = (...a) => console.error('volume.mjs:', ...a);
+/** `--input real` (default: Chromium's input pipeline) or `synthetic` (events made in the page). */
+let INPUT = 'real';
 /** Each MPR pane and the 3D view: 512 × 512 CSS (= device) pixels. */
 const SIDE = 512;
 
 function parseArgs(argv) {
   const o = {
     chromium: '/usr/bin/chromium', 'load-timeout': 300, seconds: 5, 'max-seconds': 240, gpu: 'webgpu', viewers: 'rangsi,ohif',
-    'ohif-views': 'mpr,3d',
+    'ohif-views': 'mpr,3d', 'rangsi-views': 'mpr,3d', input: 'real',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');
@@ -59,6 +62,8 @@ function parseArgs(argv) {
     o[k] = argv[i + 1];
   }
   if (!o.rangsi || !o.ohif || !o.data) throw new Error('usage: node volume.mjs --rangsi BIN --ohif DIST --data CTDIR');
+  if (!['real', 'synthetic'].includes(o.input)) throw new Error('--input is real or synthetic');
+  INPUT = o.input;
   return { ...o, seconds: Number(o.seconds), maxSeconds: Number(o['max-seconds']), loadTimeout: Number(o['load-timeout']) * 1000, viewers: o.viewers.split(',') };
 }
 
@@ -201,6 +206,85 @@ async function box(page, sel) {
   return { x: Math.round(b.x + b.width / 2), y: Math.round(b.y + b.height / 2), w: b.width, h: b.height };
 }
 
+/**
+ * Like `interact`, but the input is real: Chromium's own input pipeline through the
+ * DevTools protocol (playwright's `page.mouse`), one event per animation frame (the
+ * next is sent once the page has run a frame). Real wheel and pointer events are
+ * dispatched at the start of a frame, before its animation-frame callbacks, as a
+ * user's are; `interact`'s synthetic events, dispatched inside an animation-frame
+ * callback, make any viewer that draws at the next animation frame wait one frame.
+ */
+async function interactReal(page, { kind, x, y, seconds, maxSeconds, counter, radius = 60, turn = 40 }) {
+  const targetName = await page.evaluate(({ x, y }) => {
+    const t = document.elementFromPoint(x, y);
+    return t ? String(t.dataset?.testid || t.className || t.tagName) : null;
+  }, { x, y });
+  if (!targetName) return { error: `nothing at ${x},${y}` };
+  // The page records every animation frame and whether the viewer drew in it.
+  await page.evaluate(async (counter) => {
+    const count = new Function(`return (${counter});`);
+    const raf = () => new Promise((r) => requestAnimationFrame(r));
+    await raf();
+    await raf();
+    const rec = { frames: [], updated: 0, last: count(), start: count(), stop: false };
+    window.__benchRec = rec;
+    const tick = (t) => {
+      rec.frames.push(t);
+      const c = count();
+      if (c !== rec.last) { rec.updated += 1; rec.last = c; }
+      if (!rec.stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }, counter);
+  const nextFrame = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+  if (kind === 'drag') {
+    await page.mouse.move(x + radius, y);
+    await page.mouse.down();
+  } else {
+    await page.mouse.move(x, y);
+  }
+  const t0 = Date.now();
+  let step = 0, dir = 1;
+  for (;;) {
+    const gone = (Date.now() - t0) / 1000;
+    if (gone >= maxSeconds) break;
+    if (gone >= seconds && (await page.evaluate(() => window.__benchRec.updated)) > 0) break;
+    step += 1;
+    if (kind === 'wheel') {
+      if (step % turn === 0) dir = -dir;
+      await page.mouse.wheel(0, 100 * dir);
+    } else {
+      const a = (step * 6 * Math.PI) / 180;
+      await page.mouse.move(x + radius * Math.cos(a), y + radius * Math.sin(a));
+    }
+    await nextFrame();
+  }
+  // The last frame asked for is drawn and presented within the next two.
+  await nextFrame();
+  await nextFrame();
+  if (kind === 'drag') await page.mouse.up();
+  const elapsed = Date.now() - t0;
+  const rec = await page.evaluate(() => {
+    const r = window.__benchRec;
+    r.stop = true;
+    return { frames: r.frames, updated: r.updated, draws: r.last - r.start };
+  });
+  const dts = rec.frames.slice(1).map((t, i) => t - rec.frames[i]).sort((a, b) => a - b);
+  return {
+    seconds: elapsed / 1000,
+    inputs: step,
+    rafs: rec.frames.length,
+    updated: rec.updated,
+    draws: rec.draws,
+    frameMs: rec.updated ? elapsed / rec.updated : null,
+    fps: rec.updated ? (rec.updated * 1000) / elapsed : 0,
+    rafP50Ms: dts.length ? dts[Math.floor(dts.length * 0.5)] : null,
+    rafP95Ms: dts.length ? dts[Math.floor(dts.length * 0.95)] : null,
+    target: targetName,
+    input: 'real',
+  };
+}
+
 async function measure(page, viewer, what, args, shots) {
   log(`${viewer}: ${what}`);
   // A page whose GPU process never comes back does not answer at all: give up on it
@@ -208,7 +292,7 @@ async function measure(page, viewer, what, args, shots) {
   const limit = (args.maxSeconds + 120) * 1000;
   let timer;
   const r = await Promise.race([
-    interact(page, args),
+    (INPUT === 'real' ? interactReal : interact)(page, args),
     new Promise((ok) => { timer = setTimeout(() => ok({ timedOut: true }), limit); }),
   ]).finally(() => clearTimeout(timer));
   if (r.timedOut) {
@@ -265,6 +349,7 @@ async function rangsi(opts, env) {
     await measure(page, 'rangsi', 'mpr-scroll', { kind: 'wheel', x: pane.x, y: pane.y, ...common }, env.shots);
     await measure(page, 'rangsi', 'mpr-crosshair', { kind: 'drag', x: pane.x, y: pane.y, radius: Math.min(pane.w, pane.h) / 4, ...common }, env.shots);
     emit({ kind: 'memory', viewer: 'rangsi', view: 'mpr', ...(await measureMemory(br)) });
+    if (!opts['rangsi-views'].includes('3d')) return;
 
     // 3D: the viewer's defaults (CT bone, shading), then MIP. The 3D view takes the
     // place of the 2 × 2 panes: sized (cheaply, in MPR) so that it is 512 × 512, since

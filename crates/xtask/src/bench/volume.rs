@@ -47,7 +47,8 @@ const TARGET_SOFTWARE_FPS: f64 = 10.0;
 const TARGET_MEMORY_RATIO: f64 = 1.2;
 
 pub const USAGE: &str = "usage: cargo xtask bench volume [--seconds S] [--max-seconds S] [--native-seconds S] \
-[--load-timeout S] [--gpu webgpu|webgl2] [--viewers rangsi,ohif] [--no-native] [--no-browser] [--rangsi BIN]
+[--load-timeout S] [--gpu webgpu|webgl2] [--viewers rangsi,ohif] [--views mpr,3d] [--input real|synthetic] \
+[--no-native] [--no-browser] [--rangsi BIN]
 
   --seconds S          how long each browser interaction runs (default 5)
   --max-seconds S      how long it may run for its first frame on slow (software) GPUs (default 240)
@@ -55,6 +56,9 @@ pub const USAGE: &str = "usage: cargo xtask bench volume [--seconds S] [--max-se
   --load-timeout S     how long a viewer may take to load the volume (default 300)
   --gpu                Chromium's GPU path for Rangsi: WebGPU (default) or WebGL2, both on SwiftShader
   --viewers            which viewers the browser part measures (default rangsi,ohif)
+  --views              which of their views (default mpr,3d)
+  --input              real (default): Chromium's input pipeline, one event per animation frame;
+                       synthetic: events made in the page inside requestAnimationFrame (earlier runs)
   --no-native          skip the native (wgpu on Vulkan) part; --no-browser skips Chromium
   --rangsi BIN         measure this rangsi binary (its embedded viewer) and build nothing";
 
@@ -65,6 +69,8 @@ struct Options {
     load_timeout_secs: u64,
     gpu: String,
     viewers: String,
+    views: String,
+    input: String,
     native: bool,
     browser: bool,
     rangsi: Option<PathBuf>,
@@ -79,6 +85,8 @@ impl Options {
             load_timeout_secs: LOAD_TIMEOUT_SECS,
             gpu: "webgpu".into(),
             viewers: "rangsi,ohif".into(),
+            views: "mpr,3d".into(),
+            input: "real".into(),
             native: true,
             browser: true,
             rangsi: None,
@@ -100,6 +108,8 @@ impl Options {
                 }
                 "--gpu" => o.gpu = value()?.clone(),
                 "--viewers" => o.viewers = value()?.clone(),
+                "--views" => o.views = value()?.clone(),
+                "--input" => o.input = value()?.clone(),
                 "--no-native" => o.native = false,
                 "--no-browser" => o.browser = false,
                 "--rangsi" => o.rangsi = Some(PathBuf::from(value()?)),
@@ -115,6 +125,14 @@ impl Options {
         ensure!(
             o.viewers.split(',').all(|v| matches!(v, "rangsi" | "ohif")),
             "--viewers is a list of rangsi and ohif"
+        );
+        ensure!(
+            o.views.split(',').all(|v| matches!(v, "mpr" | "3d")),
+            "--views is a list of mpr and 3d"
+        );
+        ensure!(
+            matches!(o.input.as_str(), "real" | "synthetic"),
+            "--input is real or synthetic"
         );
         ensure!(
             o.native || o.browser,
@@ -177,6 +195,9 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
             .args(["--load-timeout", &opts.load_timeout_secs.to_string()])
             .args(["--gpu", &opts.gpu])
             .args(["--viewers", &opts.viewers])
+            .args(["--rangsi-views", &opts.views])
+            .args(["--ohif-views", &opts.views])
+            .args(["--input", &opts.input])
             .args(["--chromium", CHROMIUM])
             .current_dir(&web)
             .stdout(Stdio::piped())
@@ -624,13 +645,15 @@ fn header(
            (`@ohif/app` prebuilt `dist/`, served by `proxy.mjs`) with WebGL2 on SwiftShader, {ohif_volume}\n\
          - data: {SLICES} × {SIDE}×{SIDE} signed 16-bit CT (`gen_ct_series.py --slices 300 --seed 1`), \
            raw voxels {:.1} MB\n\
-         - each browser interaction ran {} s, each native case {} s (at least 3 frames) after one untimed frame\n",
+         - each browser interaction ran {} s with `--input {}` (see below), each native case {} s (at least 3 \
+           frames) after one untimed frame\n",
         super::today(),
         super::machine(),
         rangsi.map_or("not run".into(), |p| format!("`{}`", p.display())),
         o.gpu,
         (SLICES * SIDE * SIDE * 2) as f64 / 1e6,
         o.seconds,
+        o.input,
         o.native_seconds,
     )
 }
@@ -645,8 +668,11 @@ fn notes(o: &Options) -> String {
            or interactive (every 1.5 voxels). After each draw the device is waited for (`poll(wait)`), so a frame's \
            time is all its GPU work; p50 over the frames drawn in {} s.\n\
          - Browser: the window is resized until each MPR view and the 3D view is 512 × 512 CSS pixels (device \
-           pixel ratio 1). After two idle animation frames, one synthetic input per `requestAnimationFrame` for {} s \
-           and until the viewer drew at least once (MPR: wheel notches back and forth over 40 slices; 3D: zoom \
+           pixel ratio 1). After two idle animation frames, one input per animation frame for {} s \
+           (`--input real`: sent through Chromium's own input pipeline with the DevTools protocol, the next once \
+           the page has run a frame, so it is dispatched at the start of a frame as a user's is; `--input \
+           synthetic`: events made in the page inside a `requestAnimationFrame` callback, where a viewer that \
+           draws at the next animation frame waits one frame) and until the viewer drew at least once (MPR: wheel notches back and forth over 40 slices; 3D: zoom \
            in and out on alternate notches; drags round a circle, 6° per frame), then two more animation frames. Frame time = that elapsed time / animation frames \
            in which the viewer drew: Rangsi's MPR panel `data-draws` changed (one draw = all three panes or the 3D \
            view), OHIF fired at least one `CORNERSTONE_IMAGE_RENDERED`. Chromium paces animation frames by the GPU \
