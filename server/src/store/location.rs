@@ -283,4 +283,26 @@ mod tests {
         assert!(other.open(&dir).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_backup_record_spells_out_the_local_folder() {
+        let dir = std::env::temp_dir().join(format!("rangsi-locbk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join(RECORD_FILE),
+            "cold_blobs = \"s3://cold/r8\"\ns3_region = \"garage\"\n",
+        )
+        .expect("record");
+        let text = record_for_backup(&dir).expect("backup record");
+        let local = dir.join("blobs");
+        assert_eq!(
+            describe_record(&text).expect("describe"),
+            format!("blobs in {}, cold tier in s3://cold/r8", local.display())
+        );
+        assert!(text.contains("s3_region"));
+        assert!(check_record("blobs = 3").is_err());
+        assert!(check_record("blobs = \"gs://x\"").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
