@@ -122,6 +122,11 @@ pub enum Command {
         /// Backup folder (created; may hold an earlier backup of the same archive).
         #[arg(long)]
         to: PathBuf,
+        /// Back up the index and the blob store record (blob-store.toml) only, no blobs:
+        /// the default when the blobs are not in the local DATA/blobs folder (S3, another
+        /// folder, a cold tier), whose own versioning/replication keeps them safe.
+        #[arg(long)]
+        index_only: bool,
     },
     /// Restore a backup into a new data directory (the server must not run on it).
     Restore {
@@ -545,22 +550,37 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Gateway(args) => crate::gateway::run(args).await,
-        Command::Backup { data, to } => {
+        Command::Backup {
+            data,
+            to,
+            index_only,
+        } => {
             let archive = open(&data).await?;
             let dir = data.dir();
-            // The backup copies the blob folder DATA/blobs; blobs in object storage
-            // (or a cold tier) are kept safe by the bucket's own versioning/replication.
+            // A full backup copies the blob folder DATA/blobs; blobs anywhere else (S3,
+            // another folder, a cold tier) are kept safe by that store's own
+            // versioning/replication, and the backup keeps the index and where they are.
             let local = format!("blobs in {}", dir.join("blobs").display());
-            anyhow::ensure!(
-                archive.tiers().describe() == local,
-                "rangsi backup copies a local blob folder ({local}); this archive has {}: \
-                 back up the bucket with its own replication or versioning",
-                archive.tiers().describe()
-            );
+            let stores = archive.tiers().describe();
+            let index_only = if !index_only && stores != local {
+                println!(
+                    "the blobs are not in a local folder ({stores}): index-only backup \
+                     (the index and blob-store.toml; protect the blobs with the store's own \
+                     versioning or replication)"
+                );
+                true
+            } else {
+                index_only
+            };
             let dest = to.clone();
-            let report =
-                tokio::task::spawn_blocking(move || crate::ops::backup::backup(&dir, &dest))
-                    .await??;
+            let report = tokio::task::spawn_blocking(move || {
+                if index_only {
+                    crate::ops::backup::backup_index_only(&dir, &dest, &stores)
+                } else {
+                    crate::ops::backup::backup(&dir, &dest)
+                }
+            })
+            .await??;
             archive
                 .audit(
                     &crate::service::Principal::cli(None),

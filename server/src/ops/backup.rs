@@ -14,6 +14,16 @@
 //!
 //! Restore copies the other way into an empty data directory (or one given `--force`),
 //! blobs first and the index last, checking every blob's SHA-256.
+//!
+//! **Index-only backups** (`--index-only`, and the default for an archive whose blobs
+//! are not in its local `DATA/blobs` folder: S3, another folder, or a cold tier) take the
+//! same snapshot (1. and 3.) and copy no blobs: instead they keep the data directory's
+//! blob store record (`blob-store.toml`: locations, endpoint, region — it never holds
+//! credentials), with a default local folder spelled out as its absolute path, written
+//! before the index is renamed into place. The manifest says `"blobs_included": false`
+//! and names the stores. Restoring one writes the index and that record, so the restored
+//! data directory reads the same bucket/prefix and cold tier; the blobs themselves are
+//! protected by the store (bucket versioning or replication), not by the backup.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +33,7 @@ use sha2::{Digest, Sha256};
 
 const INDEX: &str = "index.sqlite";
 const MANIFEST: &str = "rangsi-backup.json";
+const RECORD: &str = crate::store::location::RECORD_FILE;
 
 #[derive(Debug, Default)]
 pub struct CopyReport {
@@ -33,10 +44,19 @@ pub struct CopyReport {
     pub bytes_copied: u64,
     /// Instances in the index copied.
     pub instances: i64,
+    /// Index-only: the stores that keep the blobs (none were copied).
+    pub blobs_left_in: Option<String>,
 }
 
 impl std::fmt::Display for CopyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(stores) = &self.blobs_left_in {
+            return write!(
+                f,
+                "{} instances, {} blobs referenced, none copied (index-only: {stores})",
+                self.instances, self.referenced
+            );
+        }
         write!(
             f,
             "{} instances, {} blobs referenced, {} copied ({} bytes), {} already present",
@@ -156,11 +176,11 @@ fn copy_blobs(
     Ok(())
 }
 
-/// Online backup of `data` into `to` (created if missing; may hold an earlier backup).
-pub fn backup(data: &Path, to: &Path) -> anyhow::Result<CopyReport> {
+/// Step 1: the consistent snapshot of `data`'s index as `to/index.sqlite.partial`.
+fn snapshot_index(data: &Path, to: &Path) -> anyhow::Result<PathBuf> {
     let index = data.join(INDEX);
     anyhow::ensure!(index.is_file(), "no Rangsi index at {}", index.display());
-    std::fs::create_dir_all(to.join("blobs"))
+    std::fs::create_dir_all(to)
         .with_context(|| format!("creating backup folder {}", to.display()))?;
     let partial = to.join(format!("{INDEX}.partial"));
     let _ = std::fs::remove_file(&partial);
@@ -175,6 +195,51 @@ pub fn backup(data: &Path, to: &Path) -> anyhow::Result<CopyReport> {
             .context("snapshot of the index (VACUUM INTO)")?;
     }
     std::fs::File::open(&partial)?.sync_all()?;
+    Ok(partial)
+}
+
+/// Writes `bytes` to `path` durably (temp, fsync, rename).
+fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("file name")?;
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn write_manifest(
+    data: &Path,
+    to: &Path,
+    instances: i64,
+    blobs: usize,
+    stores: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut manifest = serde_json::json!({
+        "format": 1,
+        "rangsi_version": env!("CARGO_PKG_VERSION"),
+        "created": crate::index::now_rfc3339(),
+        "source": data.display().to_string(),
+        "instances": instances,
+        "blobs": blobs,
+        "blobs_included": stores.is_none(),
+    });
+    if let Some(stores) = stores {
+        manifest["stores"] = serde_json::Value::String(stores.to_string());
+    }
+    write_durably(&to.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+    fsync_dir(to)?;
+    Ok(())
+}
+
+/// Online backup of `data` into `to` (created if missing; may hold an earlier backup).
+pub fn backup(data: &Path, to: &Path) -> anyhow::Result<CopyReport> {
+    let partial = snapshot_index(data, to)?;
+    std::fs::create_dir_all(to.join("blobs"))
+        .with_context(|| format!("creating backup folder {}", to.display()))?;
     let (keys, instances) = referenced_keys(&partial)?;
     let mut report = CopyReport {
         referenced: keys.len(),
@@ -182,18 +247,46 @@ pub fn backup(data: &Path, to: &Path) -> anyhow::Result<CopyReport> {
         ..CopyReport::default()
     };
     copy_blobs(&keys, &data.join("blobs"), &to.join("blobs"), &mut report)?;
+    // A full backup restores into local blobs: no store record from an earlier
+    // index-only backup into this folder may redirect it.
+    let _ = std::fs::remove_file(to.join(RECORD));
     std::fs::rename(&partial, to.join(INDEX))?;
-    let manifest = serde_json::json!({
-        "format": 1,
-        "rangsi_version": env!("CARGO_PKG_VERSION"),
-        "created": crate::index::now_rfc3339(),
-        "source": data.display().to_string(),
-        "instances": instances,
-        "blobs": keys.len(),
-    });
-    std::fs::write(to.join(MANIFEST), serde_json::to_vec_pretty(&manifest)?)?;
-    fsync_dir(to)?;
+    write_manifest(data, to, instances, keys.len(), None)?;
     Ok(report)
+}
+
+/// Online index-only backup of `data` into `to`: the index snapshot and the blob store
+/// record (the blobs stay in `stores`, which is what the manifest records).
+pub fn backup_index_only(data: &Path, to: &Path, stores: &str) -> anyhow::Result<CopyReport> {
+    let partial = snapshot_index(data, to)?;
+    let record = crate::store::location::record_for_backup(data)?;
+    write_durably(&to.join(RECORD), record.as_bytes())?;
+    let (keys, instances) = referenced_keys(&partial)?;
+    std::fs::rename(&partial, to.join(INDEX))?;
+    write_manifest(data, to, instances, keys.len(), Some(stores))?;
+    Ok(CopyReport {
+        referenced: keys.len(),
+        instances,
+        blobs_left_in: Some(stores.to_string()),
+        ..CopyReport::default()
+    })
+}
+
+/// Whether the backup in `from` includes its blobs (its manifest; backups made before
+/// index-only ones existed always did).
+fn blobs_included(from: &Path) -> anyhow::Result<bool> {
+    let path = from.join(MANIFEST);
+    let manifest: serde_json::Value = match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(manifest
+        .get("blobs_included")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true))
 }
 
 /// Restores the backup in `from` into the data directory `data`, which must be empty or
@@ -212,6 +305,31 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> anyhow::Result<CopyRepo
         "{} is not empty: restore into a new folder, or pass --force to replace its index",
         data.display()
     );
+    let with_blobs = blobs_included(from)?;
+    let record = if with_blobs {
+        None
+    } else {
+        let path = from.join(RECORD);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+                "{} is an index-only backup (its manifest says the blobs are not included) \
+                 but has no {RECORD}: it does not say where the blobs are, so it cannot be restored",
+                from.display()
+            ),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        crate::store::location::check_record(&text)
+            .with_context(|| format!("the store record {}", path.display()))?;
+        if let Ok(existing) = std::fs::read_to_string(data.join(RECORD)) {
+            anyhow::ensure!(
+                existing.trim() == text.trim(),
+                "{} records other blob stores than the backup; restore into a new folder",
+                data.display()
+            );
+        }
+        Some(text)
+    };
     std::fs::create_dir_all(data.join("blobs"))
         .with_context(|| format!("creating {}", data.display()))?;
     std::fs::create_dir_all(data.join("tmp"))?;
@@ -221,7 +339,13 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> anyhow::Result<CopyRepo
         instances,
         ..CopyReport::default()
     };
-    copy_blobs(&keys, &from.join("blobs"), &data.join("blobs"), &mut report)?;
+    match &record {
+        None => copy_blobs(&keys, &from.join("blobs"), &data.join("blobs"), &mut report)?,
+        Some(text) => {
+            write_durably(&data.join(RECORD), text.as_bytes())?;
+            report.blobs_left_in = Some(crate::store::location::describe_record(text)?);
+        }
+    }
     let partial: PathBuf = data.join(format!("{INDEX}.partial"));
     std::fs::copy(&index, &partial).with_context(|| format!("copying {}", index.display()))?;
     std::fs::File::open(&partial)?.sync_all()?;

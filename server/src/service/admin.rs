@@ -110,9 +110,9 @@ impl Admin<'_> {
 
 use rangsi_wire::admin::{
     AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminToken, AdminTokenList, AdminUser,
-    AdminUserList, AuditEntry, AuditFilter, AuditPage, DayCount, HospitalStats, HospitalUpdate,
-    GatewayTokenCreated, NewGatewayToken, NewHospital, NewToken, NewUser, PasswordReset, REGIONAL_POOL, TokenCreated, UserSaved,
-    UserUpdate,
+    AdminUserList, AuditEntry, AuditFilter, AuditPage, DayCount, GatewayTokenCreated,
+    HospitalStats, HospitalUpdate, NewGatewayToken, NewHospital, NewToken, NewUser, PasswordReset,
+    REGIONAL_POOL, TokenCreated, UserSaved, UserUpdate,
 };
 
 use super::Principal;

@@ -196,6 +196,45 @@ impl StoreConfig {
     }
 }
 
+/// The record of the data directory `data` as an index-only backup keeps it (see
+/// `ops::backup`): the stores spelled out, a default `DATA/blobs` as its absolute path,
+/// so a data directory restored elsewhere reads the same blobs. Never credentials: the
+/// record holds none.
+pub fn record_for_backup(data: &Path) -> anyhow::Result<String> {
+    let path = data.join(RECORD_FILE);
+    let mut record: Record = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Record::default(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    if record.blobs.is_none() {
+        let local = std::path::absolute(data.join("blobs"))
+            .with_context(|| format!("blob folder of {}", data.display()))?;
+        record.blobs = Some(BlobLocation::Dir(local).to_string());
+    }
+    toml::to_string(&record).context("writing the blob store record")
+}
+
+/// Parses a store record (as `record_for_backup` writes it); its stores must parse.
+pub fn check_record(text: &str) -> anyhow::Result<()> {
+    describe_record(text).map(|_| ())
+}
+
+/// The stores a record names, worded as `TieredBlobStore::describe` words them.
+pub fn describe_record(text: &str) -> anyhow::Result<String> {
+    let record: Record = toml::from_str(text)?;
+    let parse = |s: &Option<String>| -> anyhow::Result<Option<BlobLocation>> {
+        s.as_deref().map(str::parse).transpose()
+    };
+    let hot = parse(&record.blobs)?
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "DATA/blobs".to_string());
+    Ok(match parse(&record.cold_blobs)? {
+        Some(cold) => format!("blobs in {hot}, cold tier in {cold}"),
+        None => format!("blobs in {hot}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +281,28 @@ mod tests {
             ..StoreConfig::default()
         };
         assert!(other.open(&dir).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_backup_record_spells_out_the_local_folder() {
+        let dir = std::env::temp_dir().join(format!("rangsi-locbk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join(RECORD_FILE),
+            "cold_blobs = \"s3://cold/r8\"\ns3_region = \"garage\"\n",
+        )
+        .expect("record");
+        let text = record_for_backup(&dir).expect("backup record");
+        let local = dir.join("blobs");
+        assert_eq!(
+            describe_record(&text).expect("describe"),
+            format!("blobs in {}, cold tier in s3://cold/r8", local.display())
+        );
+        assert!(text.contains("s3_region"));
+        assert!(check_record("blobs = 3").is_err());
+        assert!(check_record("blobs = \"gs://x\"").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -20,8 +20,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use rangsi_wire::admin::{
     AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminTokenList, AdminUser,
-    AdminUserList, AuditFilter, GatewayTokenCreated, NewGatewayToken, AuditPage, HospitalStats, HospitalUpdate, NewHospital, NewToken,
-    NewUser, PasswordReset, TokenCreated, UserSaved, UserUpdate,
+    AdminUserList, AuditFilter, AuditPage, GatewayTokenCreated, HospitalStats, HospitalUpdate,
+    NewGatewayToken, NewHospital, NewToken, NewUser, PasswordReset, TokenCreated, UserSaved,
+    UserUpdate,
 };
 
 use super::AppState;
@@ -191,7 +192,10 @@ async fn create_gateway_token(
     body: Result<Json<NewGatewayToken>, JsonRejection>,
 ) -> AppResult<(StatusCode, Json<GatewayTokenCreated>)> {
     let Json(body) = body.map_err(|e| body_error("gateway token", e))?;
-    let t = state.archive.admin_create_gateway_token(&who, &body).await?;
+    let t = state
+        .archive
+        .admin_create_gateway_token(&who, &body)
+        .await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 

@@ -1,21 +1,31 @@
 """DEPLOY.md's recovery procedure for an archive whose blobs are in S3, run for real: a
 primary `rangsi serve` with `--blobs s3://…` on a Garage started here (garage.py, no
-mock), an online index snapshot with SQLite's `VACUUM INTO` while it serves (the
-statement DEPLOY.md runs with the `sqlite3` shell, here through Python's sqlite3), then
-fail-over to a standby data directory built from that snapshot and `blob-store.toml`:
+mock), `rangsi backup` while it serves — an index-only backup, the default for blobs
+that are not in a local folder: the index snapshot (`VACUUM INTO`), `blob-store.toml` and
+a manifest saying the blobs are not included — then fail-over with `rangsi restore` into
+a fresh standby data directory that names no store of its own:
 
-- `rangsi backup` refuses the S3 archive and says why (DEPLOY.md relies on that);
-- `rangsi fsck` on the standby finds every blob the snapshot refers to;
-- the standby serves what was stored before the snapshot, byte for byte;
+- `rangsi backup` says it does an index-only backup, and copies no blob;
+- `rangsi restore` writes the index and the store record, copies no blob, and its fsck
+  finds every blob the snapshot refers to in the bucket, counting the instances stored
+  after the snapshot as "unreferenced blobs";
+- the standby (its bucket/prefix/endpoint from the restored record, only credentials from
+  the environment) serves what was stored before the snapshot, byte for byte;
 - what was acknowledged after the snapshot is not in its index, and sending it again
-  (a gateway's `--cache-days` copy) stores it.
+  (a gateway's `--cache-days` copy) stores it;
+- a backup whose manifest says the blobs are not included but lacks the store record is
+  refused by `rangsi restore`.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import os
+import re
 import shutil
 import sqlite3
+import subprocess
 
 import pytest
 from pydicom.dataset import Dataset
@@ -46,7 +56,21 @@ def uids(ds: Dataset) -> tuple[str, str, str]:
     return str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID)
 
 
-def test_index_snapshot_fail_over_with_blobs_on_s3(rangsi_bin, garage, tmp_path):
+def credentials_only(garage: Garage) -> dict[str, str]:
+    """The environment of a restored data directory: keys only, the stores from its record."""
+    env = garage.rangsi_env(PREFIX)
+    return {k: v for k, v in env.items() if k.endswith(("ACCESS_KEY_ID", "SECRET_ACCESS_KEY"))}
+
+
+def restore(rangsi_bin, backup, data, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANGSI_", "AWS_"))}
+    return subprocess.run(
+        [str(rangsi_bin), "restore", "--from", str(backup), "--data", str(data)],
+        capture_output=True, timeout=120, env={**env, **env_extra},
+    )
+
+
+def test_index_only_backup_and_restore_fail_over_with_blobs_on_s3(rangsi_bin, garage, tmp_path):
     primary = Server(rangsi_bin, tmp_path / "primary")
     primary.s3_prefix = PREFIX
     primary.blob_env = garage.rangsi_env(PREFIX)
@@ -59,53 +83,67 @@ def test_index_snapshot_fail_over_with_blobs_on_s3(rangsi_bin, garage, tmp_path)
     for ds in before:
         alice.stow_ok([part10(ds)])
 
-    # The online snapshot of DEPLOY.md, taken while the server runs.
-    snapshot = tmp_path / "index-snapshot.sqlite"
-    con = sqlite3.connect(primary.data / "index.sqlite", timeout=60)
-    try:
-        con.execute("VACUUM INTO ?", (str(snapshot),))
-    finally:
-        con.close()
-    check = sqlite3.connect(snapshot)
+    # `rangsi backup` while the server runs: index-only, because the blobs are in S3.
+    backup = tmp_path / "backup"
+    out = primary.cli("backup", "--to", str(backup)).stdout.decode()
+    assert "index-only" in out, f"backup of an S3 archive should say it is index-only: {out}"
+    assert "none copied" in out, out
+    manifest = json.loads((backup / "rangsi-backup.json").read_text())
+    assert manifest["blobs_included"] is False
+    assert "s3://" in manifest["stores"] and PREFIX in manifest["stores"], manifest
+    assert not (backup / "blobs").exists() or not any((backup / "blobs").rglob("*.dcm")), "no blob is copied"
+    record = (backup / "blob-store.toml").read_text()
+    assert PREFIX in record and garage.endpoint in record, record
+    assert garage.secret_key not in record and garage.access_key not in record, "never credentials"
+    check = sqlite3.connect(backup / "index.sqlite")
     try:
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         check.close()
 
-    after = new_image(patient_id="DEPLOY2", pixels=noise_image(64, 64, seed=399))
-    alice.stow_ok([part10(after)])
-
-    refused = primary.cli("backup", "--to", str(tmp_path / "backup"), check=False)
-    out = refused.stdout.decode() + refused.stderr.decode()
-    assert refused.returncode != 0 and "replication or versioning" in out, (
-        f"`rangsi backup` of an S3 archive should refuse and say why: {refused.returncode} {out}"
-    )
+    after = [new_image(patient_id="DEPLOY2", pixels=noise_image(64, 64, seed=399 + i)) for i in range(2)]
+    for ds in after:
+        alice.stow_ok([part10(ds)])
     primary.stop()
 
-    # Fail-over: a fresh data directory from the snapshot and the recorded blob store.
+    # A manifest saying the blobs are elsewhere, without the record of where: refused.
+    broken = tmp_path / "broken-backup"
+    shutil.copytree(backup, broken)
+    (broken / "blob-store.toml").unlink()
+    refused = restore(rangsi_bin, broken, tmp_path / "never", credentials_only(garage))
+    err = refused.stdout.decode() + refused.stderr.decode()
+    assert refused.returncode != 0 and "blob-store.toml" in err, f"{refused.returncode}: {err}"
+    assert not (tmp_path / "never" / "index.sqlite").exists()
+
+    # Fail-over: `rangsi restore` into a fresh data directory.
     standby = Server(rangsi_bin, tmp_path / "standby")
     standby.s3_prefix = PREFIX
-    standby.blob_env = garage.rangsi_env(PREFIX)
-    standby.data.mkdir(parents=True)
-    shutil.copy(snapshot, standby.data / "index.sqlite")
-    shutil.copy(primary.data / "blob-store.toml", standby.data / "blob-store.toml")
-
-    fsck = standby.cli("fsck", check=False)
-    report = fsck.stdout.decode() + fsck.stderr.decode()
-    assert fsck.returncode == 0 and "consistent" in report, f"fsck of the restored index: {report}"
+    standby.blob_env = credentials_only(garage)
+    restored = restore(rangsi_bin, backup, standby.data, standby.blob_env)
+    report = restored.stdout.decode() + restored.stderr.decode()
+    assert restored.returncode == 0 and "consistent" in report, f"restore of the index-only backup: {report}"
+    assert "none copied" in report, report
+    assert (standby.data / "blob-store.toml").read_text() == record
+    assert not any((standby.data / "blobs").rglob("*.dcm")), "an index-only restore copies no blob"
+    unreferenced = re.search(r"unreferenced blobs: (\d+)", report)
+    assert unreferenced and int(unreferenced.group(1)) == len(after), (
+        f"fsck should count the {len(after)} instances stored after the backup: {report}"
+    )
 
     standby.start()
     try:
         alice = dw.DicomWeb(standby.http_url, token=token, name="alice")
         for ds in before:
             assert alice.instance_bytes(*uids(ds)) == part10(ds), "an instance of the snapshot differs"
-        study, series, sop = uids(after)
-        assert alice.qido("/instances", {"SOPInstanceUID": sop}) == [], (
-            "an instance acknowledged after the snapshot cannot be in the restored index"
-        )
-        alice.stow_ok([part10(after)])  # sent again, as a gateway's cache would
-        assert alice.instance_bytes(study, series, sop) == part10(after)
+        for ds in after:
+            study, series, sop = uids(ds)
+            assert alice.qido("/instances", {"SOPInstanceUID": sop}) == [], (
+                "an instance acknowledged after the snapshot cannot be in the restored index"
+            )
+            alice.stow_ok([part10(ds)])  # sent again, as a gateway's cache would
+            assert alice.instance_bytes(study, series, sop) == part10(ds)
         fsck = standby.cli("fsck", "--verify", check=False)
-        assert fsck.returncode == 0, fsck.stdout.decode() + fsck.stderr.decode()
+        out = fsck.stdout.decode() + fsck.stderr.decode()
+        assert fsck.returncode == 0 and "unreferenced blobs" not in out, out
     finally:
         standby.stop()

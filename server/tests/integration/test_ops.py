@@ -398,6 +398,44 @@ def test_online_backup_and_restore_give_identical_instances_and_audit(rangsi_bin
         srv.stop()
 
 
+def test_index_only_backup_of_a_local_archive_restores_onto_the_same_blob_folder(rangsi_bin, tmp_path):
+    """`backup --index-only`: the index snapshot and the store record, no blobs; the
+    record spells out the live DATA/blobs, so the restored index reads those blobs."""
+    srv = started(rangsi_bin, tmp_path / "live")
+    backup_dir = tmp_path / "backup"
+    try:
+        alice = dw.DicomWeb(srv.http_url, token=srv.tokens["alice"], name="alice")
+        alice.stow_ok([f.read_bytes() for f in instance_files(tmp_path / "a", 2, patient_id="OPS-IO-A")])
+        out = srv.cli("backup", "--index-only", "--to", str(backup_dir)).stdout.decode()
+        assert "2 instances" in out and "none copied" in out, out
+        manifest = json.loads((backup_dir / "rangsi-backup.json").read_text())
+        assert manifest["blobs_included"] is False, manifest
+        record = (backup_dir / "blob-store.toml").read_text()
+        assert str((srv.data / "blobs").resolve()) in record, record
+        assert not list(backup_dir.rglob("*.dcm")), "an index-only backup copies no blob"
+        live = all_instances(alice)
+
+        restored = tmp_path / "restored"
+        r = subprocess.run([rangsi_bin, "restore", "--from", backup_dir, "--data", restored / "data"], capture_output=True)
+        assert r.returncode == 0, r.stderr.decode()
+        assert b"consistent" in r.stdout and b"none copied" in r.stdout, r.stdout
+        assert not list((restored / "data").rglob("*.dcm"))
+        copy = Server(rangsi_bin, restored)
+        copy.start()
+        try:
+            assert all_instances(dw.DicomWeb(copy.http_url, token=srv.tokens["alice"], name="alice")) == live
+        finally:
+            copy.stop()
+
+        # A full backup into the same folder afterwards drops the record again.
+        out = srv.cli("backup", "--to", str(backup_dir)).stdout.decode()
+        assert "2 copied" in out, out
+        assert json.loads((backup_dir / "rangsi-backup.json").read_text())["blobs_included"] is True
+        assert not (backup_dir / "blob-store.toml").exists()
+    finally:
+        srv.stop()
+
+
 def test_fsck_verify_finds_corrupt_and_missing_blobs(rangsi_bin, tmp_path):
     srv = Server(rangsi_bin, tmp_path)
     srv.set_up_regional_archive()
