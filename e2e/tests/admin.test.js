@@ -169,6 +169,9 @@ describe('the admin portal', () => {
       await page.waitForFunction((n) => document.querySelector('[data-testid=admin-stats-instances]')?.textContent === String(n),
         stats.instances);
       assert.equal(await page.locator('[data-testid=admin-stats-days] .admin-bar').count(), 30);
+      // The days in the UI's era: Buddhist by default in Thai.
+      const axis = await page.locator('.admin-bar-axis span').last().textContent();
+      assert.ok(axis.includes(String(new Date().getUTCFullYear() + 543)), axis);
       // The hospital's gateway, failing, with its queue and last error.
       const gw = page.locator('[data-testid=admin-gateway]', { hasText: 'gw-e2e' });
       await gw.waitFor();

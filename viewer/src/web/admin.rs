@@ -8,9 +8,9 @@
 use leptos::prelude::*;
 use rangsi_wire::admin::{
     AdminAe, AdminAeList, AdminHospital, AdminHospitalList, AdminToken, AdminTokenList, AdminUser,
-    AdminUserList, AuditEntry, AuditFilter, AuditPage, CAPABILITIES, HospitalStats, HospitalUpdate,
-    GatewayTokenCreated, NewGatewayToken, NewHospital, NewToken, NewUser, PROVINCES, PasswordReset, ROLES, TokenCreated, UserSaved,
-    UserUpdate,
+    AdminUserList, AuditEntry, AuditFilter, AuditPage, CAPABILITIES, GatewayTokenCreated,
+    HospitalStats, HospitalUpdate, NewGatewayToken, NewHospital, NewToken, NewUser, PROVINCES,
+    PasswordReset, ROLES, TokenCreated, UserSaved, UserUpdate,
 };
 use rangsi_wire::gateway::{GatewayHealth, GatewayList};
 use rangsi_wire::reports::{ReportTemplate, ReportTemplateList, Turnaround, TurnaroundRow};
@@ -805,8 +805,7 @@ fn TokensTab() -> impl IntoView {
         };
         leptos::task::spawn_local(async move {
             if let Some(t) = a.done(
-                call::<GatewayTokenCreated>("POST", "/api/admin/gateway-tokens", json(&body))
-                    .await,
+                call::<GatewayTokenCreated>("POST", "/api/admin/gateway-tokens", json(&body)).await,
             ) {
                 gw_created.set(Some(t));
                 load();
@@ -950,21 +949,34 @@ fn StatsTab() -> impl IntoView {
                     <div class="admin-bars" data-testid="admin-stats-days">
                         {s.per_day.iter().map(|d| {
                             let pct = (d.instances as f64 / max as f64 * 100.0).round();
+                            let title = {
+                                let (day, n) = (d.day.clone(), d.instances);
+                                move || format!("{}: {n}", day_text(&day))
+                            };
                             view! {
-                                <div class="admin-bar" title=format!("{}: {}", d.day, d.instances) data-day=d.day.clone()>
+                                <div class="admin-bar" title=title data-day=d.day.clone()>
                                     <div style=format!("height: {pct}%")></div>
                                 </div>
                             }
                         }).collect_view()}
                     </div>
-                    <div class="admin-bar-axis"><span>{s.per_day.first().map(|d| d.day.clone())}</span>
-                        <span>{s.per_day.last().map(|d| d.day.clone())}</span></div>
+                    <div class="admin-bar-axis">
+                        <span>{s.per_day.first().map(|d| { let day = d.day.clone(); move || day_text(&day) })}</span>
+                        <span>{s.per_day.last().map(|d| { let day = d.day.clone(); move || day_text(&day) })}</span>
+                    </div>
                 }
             })}
             <h3>{move || ui.t(Text::AdmGateways)}</h3>
             <Gateways hospital=hospital/>
         </section>
     }
+}
+
+/// A `YYYY-MM-DD` day in the user's language and era (Buddhist or Common).
+fn day_text(day: &str) -> String {
+    let ui = ui();
+    let da: String = day.chars().filter(|c| *c != '-').collect();
+    crate::dates::format_da(&da, ui.lang.get(), ui.era.get())
 }
 
 /// The hospital's gateways (`GET /api/gateways`) with their health and queue.
