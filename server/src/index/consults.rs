@@ -196,28 +196,22 @@ impl Index {
     /// Withdraws an open request and revokes its grants.
     pub async fn withdraw_consult(&self, id: i64) -> Result<bool> {
         let now = now_rfc3339();
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE consults SET status = 'withdrawn', updated_at = ? WHERE id = ? \
              AND status IN ('requested', 'claimed')",
         )
         .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            sqlx::query(
-                "UPDATE grants SET revoked_at = ? WHERE consult_id = ? AND revoked_at IS NULL",
-            )
+        .bind(id);
+        let Some(mut tx) = self.guarded(update).await? else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE grants SET revoked_at = ? WHERE consult_id = ? AND revoked_at IS NULL")
             .bind(&now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-        }
-        Ok(done)
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A signed report on a study row completes its open requests.

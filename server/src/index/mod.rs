@@ -303,6 +303,21 @@ pub struct AuditRecord<'a> {
     pub outcome: &'a str,
 }
 
+impl Index {
+    /// Opens a transaction and runs `update` in it, a state change guarded by its WHERE
+    /// clause (a report still unsigned, a request still open): the transaction when it
+    /// changed exactly one row, for the caller to add what goes with the change (its
+    /// event, its grants) and commit; `None` (rolled back) when the guard failed.
+    pub(crate) async fn guarded<'q>(
+        &self,
+        update: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>> {
+        let mut tx = self.pool.begin().await?;
+        let changed = update.execute(&mut *tx).await?.rows_affected() == 1;
+        Ok(changed.then_some(tx))
+    }
+}
+
 pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }

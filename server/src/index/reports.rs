@@ -322,8 +322,7 @@ impl Index {
         content: &ReportContent,
     ) -> Result<bool> {
         let at = now_rfc3339();
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE reports SET state = ?, findings = ?, impression = ?, recommendation = ?, \
              critical = ?, updated_at = ? WHERE id = ? AND state IN ('draft', 'preliminary')",
         )
@@ -333,16 +332,13 @@ impl Index {
         .bind(&content.recommendation)
         .bind(i64::from(content.critical))
         .bind(&at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            event(&mut tx, id, &at, user, "save", state, content).await?;
-            tx.commit().await?;
-        }
-        Ok(done)
+        .bind(id);
+        let Some(mut tx) = self.guarded(update).await? else {
+            return Ok(false);
+        };
+        event(&mut tx, id, &at, user, "save", state, content).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Marks an unsigned report final, signed by `user` at `at` with the SR stored;
@@ -355,8 +351,7 @@ impl Index {
         sr_sop_uid: &str,
         content: &ReportContent,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE reports SET state = 'final', signed_by = ?, signed_at = ?, sr_sop_uid = ?, \
              updated_at = ? WHERE id = ? AND state IN ('draft', 'preliminary')",
         )
@@ -364,16 +359,13 @@ impl Index {
         .bind(at)
         .bind(sr_sop_uid)
         .bind(at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            event(&mut tx, id, at, user, "sign", ReportState::Final, content).await?;
-            tx.commit().await?;
-        }
-        Ok(done)
+        .bind(id);
+        let Some(mut tx) = self.guarded(update).await? else {
+            return Ok(false);
+        };
+        event(&mut tx, id, at, user, "sign", ReportState::Final, content).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Appends a signed addendum to a signed report and makes it `amended`.
@@ -386,43 +378,39 @@ impl Index {
         sr_sop_uid: &str,
         content: &ReportContent,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE reports SET state = 'amended', sr_sop_uid = ?, updated_at = ? \
              WHERE id = ? AND state IN ('final', 'amended')",
         )
         .bind(sr_sop_uid)
         .bind(at)
+        .bind(id);
+        let Some(mut tx) = self.guarded(update).await? else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "INSERT INTO report_addenda (report_id, author_id, text, signed_at, sr_sop_uid) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
         .bind(id)
+        .bind(user)
+        .bind(text)
+        .bind(at)
+        .bind(sr_sop_uid)
         .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            sqlx::query(
-                "INSERT INTO report_addenda (report_id, author_id, text, signed_at, sr_sop_uid) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(user)
-            .bind(text)
-            .bind(at)
-            .bind(sr_sop_uid)
-            .execute(&mut *tx)
-            .await?;
-            event(
-                &mut tx,
-                id,
-                at,
-                user,
-                "addendum",
-                ReportState::Amended,
-                content,
-            )
-            .await?;
-            tx.commit().await?;
-        }
-        Ok(done)
+        .await?;
+        event(
+            &mut tx,
+            id,
+            at,
+            user,
+            "addendum",
+            ReportState::Amended,
+            content,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records that the requester saw a critical result (once; false if done before).
@@ -434,23 +422,19 @@ impl Index {
         content: &ReportContent,
     ) -> Result<bool> {
         let at = now_rfc3339();
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE reports SET critical_ack_by = ?, critical_ack_at = ? \
              WHERE id = ? AND critical = 1 AND critical_ack_at IS NULL",
         )
         .bind(user)
         .bind(&at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            event(&mut tx, id, &at, user, "acknowledge", state, content).await?;
-            tx.commit().await?;
-        }
-        Ok(done)
+        .bind(id);
+        let Some(mut tx) = self.guarded(update).await? else {
+            return Ok(false);
+        };
+        event(&mut tx, id, &at, user, "acknowledge", state, content).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A report's signed addenda, oldest first.
