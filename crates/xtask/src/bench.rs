@@ -87,6 +87,25 @@ impl Drop for Scratch {
 }
 
 /// A TCP port that was free a moment ago (for servers that cannot bind port 0 themselves).
+/// Prints a benchmark's markdown report and writes it to `$CARGO_TARGET_DIR/bench-NAME.md`.
+pub fn write_report(
+    paths: &Paths,
+    name: &str,
+    report: &str,
+    started: std::time::Instant,
+) -> Result<()> {
+    println!("{report}");
+    fs::create_dir_all(&paths.target_dir)?;
+    let file = paths.target_dir.join(format!("bench-{name}.md"));
+    fs::write(&file, report)?;
+    eprintln!(
+        "bench {name}: done in {:.0} s; wrote {}",
+        started.elapsed().as_secs_f64(),
+        file.display()
+    );
+    Ok(())
+}
+
 pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

@@ -202,16 +202,7 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
         size_table(&browser),
         notes(),
     );
-    println!("{report}");
-    fs::create_dir_all(&paths.target_dir)?;
-    let out = paths.target_dir.join("bench-pixels.md");
-    fs::write(&out, &report)?;
-    eprintln!(
-        "bench pixels: done in {:.0} s; wrote {}",
-        started.elapsed().as_secs_f64(),
-        out.display()
-    );
-    Ok(())
+    super::write_report(paths, "pixels", &report, started)
 }
 
 /// The one-minute load average: how busy the machine was besides this benchmark.

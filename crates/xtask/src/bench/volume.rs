@@ -220,16 +220,7 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
         table(&lines),
         notes(&opts)
     );
-    println!("{report}");
-    fs::create_dir_all(&paths.target_dir)?;
-    let file = paths.target_dir.join("bench-volume.md");
-    fs::write(&file, &report)?;
-    eprintln!(
-        "bench volume: done in {:.0} s; wrote {}",
-        started.elapsed().as_secs_f64(),
-        file.display()
-    );
-    Ok(())
+    super::write_report(paths, "volume", &report, started)
 }
 
 fn step(what: &str) {
