@@ -43,6 +43,10 @@ pub struct DataArg {
     /// S3 region (Garage: its s3_region).
     #[arg(long, env = "RANGSI_S3_REGION")]
     pub s3_region: Option<String>,
+    /// Index on PostgreSQL: postgres://USER[:PASSWORD]@HOST[:PORT]/DB (default: SQLite
+    /// in the data directory). Several `rangsi serve` nodes may share one.
+    #[arg(long, env = "RANGSI_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
 }
 
 impl DataArg {
@@ -63,6 +67,7 @@ impl DataArg {
                 region: self.s3_region.clone(),
                 ..Default::default()
             },
+            database: self.database.clone(),
         })
     }
 }
@@ -614,6 +619,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 cold_blobs: None,
                 s3_endpoint: None,
                 s3_region: None,
+                database: None,
             })
             .await?;
             let check = archive.fsck().await?;
@@ -702,6 +708,7 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             access_key_id: file.s3_access_key_id,
             secret_access_key: file.s3_secret_access_key,
         },
+        database: args.data.database.clone().or(file.database),
     };
     Ok(ServeConfig {
         stores,

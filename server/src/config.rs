@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub ops: crate::ops::OpsArgs,
     /// `s3://BUCKET[/PREFIX]` or a folder.
     pub blobs: Option<String>,
+    /// `postgres://…` (the index on PostgreSQL).
+    pub database: Option<String>,
     pub cold_blobs: Option<String>,
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,

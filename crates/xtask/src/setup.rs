@@ -37,6 +37,9 @@ pub const TEST_PACKAGES: &[&str] = &[
     // test_ops.py: certificates for the TLS tests, and curl as an HTTPS client.
     "openssl",
     "curl",
+    // The pytest pass with the index on PostgreSQL: a throwaway cluster of Debian's
+    // server (postgres.py runs initdb and pg_ctl from /usr/lib/postgresql/15/bin).
+    "postgresql-15",
 ];
 /// Debian packages the browser tests of the wasm32 build need: Chromium and its
 /// WebDriver, and Thai fonts (screenshots of Thai text).

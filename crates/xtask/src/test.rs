@@ -92,12 +92,21 @@ pub fn main(paths: &Paths, pytest_args: &[String]) -> Result<()> {
         }
     });
     if built {
-        step("pytest", &mut || pytest(paths, pytest_args, false));
-        step("pytest, blobs on S3 (Garage)", &mut || {
-            pytest(paths, pytest_args, true)
+        step("pytest", &mut || {
+            pytest(paths, pytest_args, Backend::Default)
+        });
+        step("pytest, index on PostgreSQL", &mut || {
+            pytest(paths, pytest_args, Backend::Postgres)
+        });
+        step("pytest, PostgreSQL + S3", &mut || {
+            pytest(paths, pytest_args, Backend::PostgresS3)
         });
     } else {
-        for name in ["pytest", "pytest, blobs on S3 (Garage)"] {
+        for name in [
+            "pytest",
+            "pytest, index on PostgreSQL",
+            "pytest, PostgreSQL + S3",
+        ] {
             steps.push(Step {
                 name,
                 outcome: Outcome::Skipped("no server binary to test".into()),
@@ -118,7 +127,7 @@ pub fn main(paths: &Paths, pytest_args: &[String]) -> Result<()> {
             }
         };
         let (first, _) = note.split_once('\n').unwrap_or((&note, ""));
-        println!("  {:<26} {:<8} {:>7.1} s{first}", s.name, word, s.secs);
+        println!("  {:<30} {:<8} {:>7.1} s{first}", s.name, word, s.secs);
     }
     // A failure's further lines (the failing e2e tests, say) after the table.
     for s in &steps {
@@ -162,9 +171,22 @@ fn wasm_tests(paths: &Paths) -> Command {
     cmd
 }
 
-/// The archive tests run a second time with every server's blobs on Garage
-/// (`RANGSI_TEST_BLOBS=s3`): STOW, WADO (frames, ranges), DIMSE C-STORE/C-GET, import,
-/// fsck, kill -9, and tiering from S3 to a cold folder. test_s3.py (its own Garage)
+/// Where the servers of a pytest pass keep their index and blobs.
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    /// SQLite in the data directory, blobs in its folder.
+    Default,
+    /// The whole suite again with every server's index in a database of its own on a
+    /// real PostgreSQL (`RANGSI_TEST_DB=postgres`, server/tests/integration/postgres.py).
+    Postgres,
+    /// The scale-out configuration, index on PostgreSQL and blobs on Garage
+    /// (`RANGSI_TEST_BLOBS=s3`), for [`S3_SUBSET`].
+    PostgresS3,
+}
+
+/// The archive tests run a third time with every server's index on PostgreSQL and
+/// blobs on Garage: STOW, WADO (frames, ranges), DIMSE C-STORE/C-GET, import, fsck,
+/// kill -9, and tiering from S3 to a cold folder. test_s3.py (its own Garage, SQLite)
 /// runs in the first pass.
 const S3_SUBSET: &[&str] = &[
     "test_stow.py",
@@ -175,7 +197,7 @@ const S3_SUBSET: &[&str] = &[
     "test_tiering.py",
 ];
 
-fn pytest(paths: &Paths, args: &[String], on_s3: bool) -> Outcome {
+fn pytest(paths: &Paths, args: &[String], backend: Backend) -> Outcome {
     let dir = paths.root.join(INTEGRATION_DIR);
     if !has_python_tests(&dir) {
         return Outcome::Skipped(format!("no test_*.py in {INTEGRATION_DIR}"));
@@ -188,11 +210,16 @@ fn pytest(paths: &Paths, args: &[String], on_s3: bool) -> Outcome {
     let mut cmd = Command::new(paths.python());
     // -p no:cacheprovider: no .pytest_cache folder in the clone.
     cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"]);
-    if on_s3 {
+    if backend == Backend::PostgresS3 {
         cmd.args(S3_SUBSET.iter().map(|f| format!("{INTEGRATION_DIR}/{f}")))
             .env("RANGSI_TEST_BLOBS", "s3");
     } else {
         cmd.arg(INTEGRATION_DIR).env_remove("RANGSI_TEST_BLOBS");
+    }
+    if backend == Backend::Default {
+        cmd.env_remove("RANGSI_TEST_DB");
+    } else {
+        cmd.env("RANGSI_TEST_DB", "postgres");
     }
     cmd.args(args)
         .env("RANGSI_GARAGE", setup::garage_bin(paths))

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::db;
 use super::{Index, IndexError, Result, now_rfc3339};
 
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ pub struct AeRow {
 const USER_COLS: &str =
     "u.id, u.username, u.password_hash, u.role, u.hospital_id, h.code, u.disabled";
 
-fn user_from(r: &sqlx::sqlite::SqliteRow) -> UserRow {
+fn user_from(r: &db::Row) -> UserRow {
     UserRow {
         id: r.get(0),
         username: r.get(1),
@@ -46,7 +47,7 @@ fn user_from(r: &sqlx::sqlite::SqliteRow) -> UserRow {
     }
 }
 
-fn ae_from(r: &sqlx::sqlite::SqliteRow) -> AeRow {
+fn ae_from(r: &db::Row) -> AeRow {
     AeRow {
         ae_title: r.get(0),
         hospital_id: r.get(1),
@@ -64,14 +65,16 @@ fn unique_violation(e: &sqlx::Error) -> bool {
 
 impl Index {
     pub async fn add_hospital(&self, code: &str, name: &str) -> Result<i64> {
-        let r = sqlx::query("INSERT INTO hospitals (code, name, created_at) VALUES (?, ?, ?)")
-            .bind(code)
-            .bind(name)
-            .bind(now_rfc3339())
-            .execute(&self.pool)
-            .await;
+        let r = db::query_scalar::<i64>(
+            "INSERT INTO hospitals (code, name, created_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(code)
+        .bind(name)
+        .bind(now_rfc3339())
+        .fetch_one(&self.pool)
+        .await;
         match r {
-            Ok(done) => Ok(done.last_insert_rowid()),
+            Ok(done) => Ok(done),
             Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!(
                 "hospital {code} already exists"
             ))),
@@ -80,7 +83,7 @@ impl Index {
     }
 
     pub async fn hospital_by_code(&self, code: &str) -> Result<Option<Hospital>> {
-        let row = sqlx::query("SELECT id, code, name FROM hospitals WHERE code = ?")
+        let row = db::query("SELECT id, code, name FROM hospitals WHERE code = ?")
             .bind(code)
             .fetch_optional(&self.pool)
             .await?;
@@ -92,16 +95,14 @@ impl Index {
     }
 
     pub async fn hospital_code(&self, id: i64) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT code FROM hospitals WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(db::query_scalar("SELECT code FROM hospitals WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub async fn list_hospitals(&self) -> Result<Vec<Hospital>> {
-        let rows = sqlx::query("SELECT id, code, name FROM hospitals ORDER BY code")
+        let rows = db::query("SELECT id, code, name FROM hospitals ORDER BY code")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
@@ -115,7 +116,7 @@ impl Index {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        Ok(db::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)
             .await?)
     }
@@ -127,18 +128,18 @@ impl Index {
         role: &str,
         password_hash: &str,
     ) -> Result<i64> {
-        let r = sqlx::query(
-            "INSERT INTO users (username, password_hash, role, hospital_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        let r = db::query_scalar::<i64>(
+            "INSERT INTO users (username, password_hash, role, hospital_id, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(username)
         .bind(password_hash)
         .bind(role)
         .bind(hospital_id)
         .bind(now_rfc3339())
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await;
         match r {
-            Ok(done) => Ok(done.last_insert_rowid()),
+            Ok(done) => Ok(done),
             Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!(
                 "user {username} already exists"
             ))),
@@ -150,7 +151,7 @@ impl Index {
         let sql = format!(
             "SELECT {USER_COLS} FROM users u LEFT JOIN hospitals h ON h.id = u.hospital_id WHERE u.username = ?"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(&(sql))
             .bind(username)
             .fetch_optional(&self.pool)
             .await?;
@@ -161,9 +162,7 @@ impl Index {
         let sql = format!(
             "SELECT {USER_COLS} FROM users u LEFT JOIN hospitals h ON h.id = u.hospital_id ORDER BY u.username"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = db::query(&(sql)).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(user_from).collect())
     }
 
@@ -174,7 +173,7 @@ impl Index {
         user_id: i64,
         expires_at: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO credentials (kind, secret_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        db::query("INSERT INTO credentials (kind, secret_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
             .bind(kind)
             .bind(secret_hash)
             .bind(user_id)
@@ -197,7 +196,7 @@ impl Index {
              WHERE c.kind = ? AND c.secret_hash = ? \
              AND (c.expires_at IS NULL OR c.expires_at > ?)"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(&(sql))
             .bind(kind)
             .bind(secret_hash)
             .bind(super::rfc3339_in_days(0))
@@ -207,7 +206,7 @@ impl Index {
     }
 
     pub async fn delete_credential(&self, kind: &str, secret_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM credentials WHERE kind = ? AND secret_hash = ?")
+        db::query("DELETE FROM credentials WHERE kind = ? AND secret_hash = ?")
             .bind(kind)
             .bind(secret_hash)
             .execute(&self.pool)
@@ -222,7 +221,7 @@ impl Index {
         host: Option<&str>,
         port: Option<u16>,
     ) -> Result<()> {
-        let r = sqlx::query(
+        let r = db::query(
             "INSERT INTO ae_titles (ae_title, hospital_id, host, port) VALUES (?, ?, ?, ?)",
         )
         .bind(ae_title)
@@ -241,7 +240,7 @@ impl Index {
     }
 
     pub async fn ae_by_title(&self, ae_title: &str) -> Result<Option<AeRow>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT a.ae_title, a.hospital_id, h.code, a.host, a.port FROM ae_titles a \
              JOIN hospitals h ON h.id = a.hospital_id WHERE a.ae_title = ?",
         )
@@ -252,7 +251,7 @@ impl Index {
     }
 
     pub async fn list_aes(&self) -> Result<Vec<AeRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT a.ae_title, a.hospital_id, h.code, a.host, a.port FROM ae_titles a \
              JOIN hospitals h ON h.id = a.hospital_id ORDER BY a.ae_title",
         )
@@ -347,7 +346,7 @@ const HOSPITAL_ADMIN_COLS: &str = "h.id, h.code, h.name, h.name_th, h.name_en, h
      (SELECT COUNT(*) FROM users u WHERE u.hospital_id = h.id), \
      (SELECT COUNT(*) FROM ae_titles a WHERE a.hospital_id = h.id)";
 
-fn admin_hospital_from(r: &sqlx::sqlite::SqliteRow) -> AdminHospitalRow {
+fn admin_hospital_from(r: &db::Row) -> AdminHospitalRow {
     AdminHospitalRow {
         id: r.get(0),
         code: r.get(1),
@@ -365,7 +364,7 @@ fn admin_hospital_from(r: &sqlx::sqlite::SqliteRow) -> AdminHospitalRow {
 const TOKEN_COLS: &str = "c.id, c.kind, u.username, u.hospital_id, h.code, c.note, \
      c.created_at, c.expires_at";
 
-fn token_from(r: &sqlx::sqlite::SqliteRow) -> TokenRow {
+fn token_from(r: &db::Row) -> TokenRow {
     TokenRow {
         id: r.get(0),
         kind: r.get(1),
@@ -378,7 +377,7 @@ fn token_from(r: &sqlx::sqlite::SqliteRow) -> TokenRow {
     }
 }
 
-fn audit_from(r: &sqlx::sqlite::SqliteRow) -> AuditRow {
+fn audit_from(r: &db::Row) -> AuditRow {
     AuditRow {
         id: r.get(0),
         at: r.get(1),
@@ -395,14 +394,14 @@ fn audit_from(r: &sqlx::sqlite::SqliteRow) -> AuditRow {
 }
 
 /// The audit search as SQL (newest first) and its bind values.
-fn audit_sql(s: &AuditSearch) -> (String, sqlx::sqlite::SqliteArguments) {
+fn audit_sql(s: &AuditSearch) -> (String, db::Args) {
     use sqlx::Arguments;
     let mut sql = String::from(
         "SELECT a.id, a.at, a.actor, h.code, a.protocol, a.remote_addr, a.action, a.study_uid, \
          a.patient_id, a.detail, a.outcome FROM audit_log a \
          LEFT JOIN hospitals h ON h.id = a.hospital_id WHERE 1=1",
     );
-    let mut args = sqlx::sqlite::SqliteArguments::default();
+    let mut args = db::Args::default();
     // Binding an integer or a string cannot fail.
     if let Some(h) = s.hospital_scope {
         sql.push_str(
@@ -440,7 +439,7 @@ impl Index {
         let sql = format!(
             "SELECT {HOSPITAL_ADMIN_COLS} FROM hospitals h WHERE (? IS NULL OR h.id = ?) ORDER BY h.code"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = db::query(&(sql))
             .bind(only)
             .bind(only)
             .fetch_all(&self.pool)
@@ -450,7 +449,7 @@ impl Index {
 
     pub async fn admin_hospital(&self, code: &str) -> Result<Option<AdminHospitalRow>> {
         let sql = format!("SELECT {HOSPITAL_ADMIN_COLS} FROM hospitals h WHERE h.code = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(&(sql))
             .bind(code)
             .fetch_optional(&self.pool)
             .await?;
@@ -459,9 +458,9 @@ impl Index {
 
     /// A new hospital with its profile; `Conflict` when the code exists.
     pub async fn insert_admin_hospital(&self, h: &AdminHospitalRow) -> Result<i64> {
-        let r = sqlx::query(
+        let r = db::query_scalar::<i64>(
             "INSERT INTO hospitals (code, name, name_th, name_en, province, capabilities, contact, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&h.code)
         .bind(&h.name)
@@ -471,10 +470,10 @@ impl Index {
         .bind(&h.capabilities)
         .bind(&h.contact)
         .bind(now_rfc3339())
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await;
         match r {
-            Ok(done) => Ok(done.last_insert_rowid()),
+            Ok(done) => Ok(done),
             Err(e) if unique_violation(&e) => Err(IndexError::Conflict(format!(
                 "hospital {} already exists",
                 h.code
@@ -485,7 +484,7 @@ impl Index {
 
     /// Writes the profile fields of hospital `h.id`.
     pub async fn update_admin_hospital(&self, h: &AdminHospitalRow) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE hospitals SET name = ?, name_th = ?, name_en = ?, province = ?, capabilities = ?, \
              contact = ? WHERE id = ?",
         )
@@ -507,7 +506,7 @@ impl Index {
             "SELECT {USER_COLS}, u.created_at FROM users u LEFT JOIN hospitals h ON h.id = u.hospital_id \
              WHERE (? IS NULL OR u.hospital_id = ?) ORDER BY u.username"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = db::query(&(sql))
             .bind(only)
             .bind(only)
             .fetch_all(&self.pool)
@@ -522,7 +521,7 @@ impl Index {
     }
 
     pub async fn set_user_role(&self, user_id: i64, role: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+        db::query("UPDATE users SET role = ? WHERE id = ?")
             .bind(role)
             .bind(user_id)
             .execute(&self.pool)
@@ -535,13 +534,13 @@ impl Index {
     /// caller checks `disabled`).
     pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+        db::query("UPDATE users SET disabled = ? WHERE id = ?")
             .bind(i64::from(disabled))
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM credentials WHERE user_id = ? AND kind = 'session'")
+            db::query("DELETE FROM credentials WHERE user_id = ? AND kind = 'session'")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
@@ -553,12 +552,12 @@ impl Index {
     /// A new password hash; the user's sessions end (in the same transaction).
     pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        db::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM credentials WHERE user_id = ? AND kind = 'session'")
+        db::query("DELETE FROM credentials WHERE user_id = ? AND kind = 'session'")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -568,7 +567,7 @@ impl Index {
 
     /// AE titles of every hospital, or of `only`.
     pub async fn admin_aes(&self, only: Option<i64>) -> Result<Vec<AeRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT a.ae_title, a.hospital_id, h.code, a.host, a.port FROM ae_titles a \
              JOIN hospitals h ON h.id = a.hospital_id WHERE (? IS NULL OR a.hospital_id = ?) \
              ORDER BY a.ae_title",
@@ -582,7 +581,7 @@ impl Index {
 
     /// Removes an AE title; whether it existed.
     pub async fn remove_ae(&self, ae_title: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM ae_titles WHERE ae_title = ?")
+        let done = db::query("DELETE FROM ae_titles WHERE ae_title = ?")
             .bind(ae_title)
             .execute(&self.pool)
             .await?;
@@ -597,7 +596,7 @@ impl Index {
              LEFT JOIN hospitals h ON h.id = u.hospital_id \
              WHERE c.kind != 'session' AND (? IS NULL OR u.hospital_id = ?) ORDER BY c.id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = db::query(&(sql))
             .bind(only)
             .bind(only)
             .fetch_all(&self.pool)
@@ -610,7 +609,7 @@ impl Index {
             "SELECT {TOKEN_COLS} FROM credentials c JOIN users u ON u.id = c.user_id \
              LEFT JOIN hospitals h ON h.id = u.hospital_id WHERE c.kind != 'session' AND c.id = ?"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(&(sql))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -625,23 +624,23 @@ impl Index {
         expires_at: Option<&str>,
         note: &str,
     ) -> Result<i64> {
-        let done = sqlx::query(
+        let done = db::query_scalar::<i64>(
             "INSERT INTO credentials (kind, secret_hash, user_id, created_at, expires_at, note) \
-             VALUES ('token', ?, ?, ?, ?, ?)",
+             VALUES ('token', ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(secret_hash)
         .bind(user_id)
         .bind(now_rfc3339())
         .bind(expires_at)
         .bind(note)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(done.last_insert_rowid())
+        Ok(done)
     }
 
     /// Revokes a machine credential at once; whether it existed.
     pub async fn delete_token(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM credentials WHERE id = ? AND kind != 'session'")
+        let done = db::query("DELETE FROM credentials WHERE id = ? AND kind != 'session'")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -651,17 +650,17 @@ impl Index {
     /// Studies, instances, bytes stored, and instances per UTC day received at or after
     /// `since` (RFC 3339), of one hospital.
     pub async fn hospital_stats(&self, hospital_id: i64, since: &str) -> Result<StatsRow> {
-        let studies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM studies WHERE hospital_id = ?")
+        let studies: i64 = db::query_scalar("SELECT COUNT(*) FROM studies WHERE hospital_id = ?")
             .bind(hospital_id)
             .fetch_one(&self.pool)
             .await?;
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM instances WHERE hospital_id = ?",
         )
         .bind(hospital_id)
         .fetch_one(&self.pool)
         .await?;
-        let per_day = sqlx::query(
+        let per_day = db::query(
             "SELECT substr(received_at, 1, 10) AS day, COUNT(*) FROM instances \
              WHERE hospital_id = ? AND received_at >= ? GROUP BY day ORDER BY day",
         )
@@ -690,9 +689,7 @@ impl Index {
         // Binding an integer cannot fail.
         let _ = args.add(i64::from(limit));
         let _ = args.add(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = db::query_with(&(sql), args).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(audit_from).collect())
     }
 
@@ -704,7 +701,7 @@ impl Index {
         let (sql, args) = audit_sql(s);
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch(&pool);
+            let mut rows = db::query_with(&(sql), args).fetch(&pool);
             while let Some(row) = rows.next().await {
                 let item = row.map(|r| audit_from(&r)).map_err(IndexError::from);
                 let failed = item.is_err();

@@ -4,8 +4,8 @@
 
 use rangsi_wire::reports::{Consult, PatientData, ReportState};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::db;
 use super::{Index, Result, now_rfc3339};
 
 /// A request to record.
@@ -42,7 +42,7 @@ const SELECT: &str = "SELECT c.id, st.study_uid, p.patient_id, p.patient_name, s
      JOIN users ru ON ru.id = c.requested_by LEFT JOIN users tu ON tu.id = c.to_user \
      LEFT JOIN users cu ON cu.id = c.claimed_by LEFT JOIN reports r ON r.study_ref = c.study_ref";
 
-fn row(r: &SqliteRow, now: &str) -> ConsultRow {
+fn row(r: &db::Row, now: &str) -> ConsultRow {
     let due_at: String = r.get(11);
     let status: String = r.get(15);
     let patient_data: String = r.get(14);
@@ -84,7 +84,7 @@ impl Index {
     pub async fn create_consult(&self, c: &NewConsultRow<'_>) -> Result<i64> {
         let now = now_rfc3339();
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = db::query_scalar(
             "INSERT INTO consults (study_ref, from_hospital, requested_by, to_hospital, to_user, \
              priority, due_at, history, question, patient_data, status, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?) RETURNING id",
@@ -103,7 +103,7 @@ impl Index {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO grants (grantee_hospital, study_ref, reason, created_at, consult_id) \
              SELECT ?, st.id, ?, ?, ? FROM studies st \
              WHERE st.hospital_id = ? AND st.patient_ref = \
@@ -124,7 +124,7 @@ impl Index {
     /// One request.
     pub async fn consult(&self, id: i64) -> Result<Option<ConsultRow>> {
         let now = now_rfc3339();
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = ?")))
+        let r = db::query(&(format!("{SELECT} WHERE c.id = ?")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -139,10 +139,12 @@ impl Index {
         study_uid: Option<&str>,
     ) -> Result<Vec<ConsultRow>> {
         let now = now_rfc3339();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE (? IS NULL OR c.from_hospital = ? OR c.to_hospital = ?) \
+        let rows = db::query(
+            &(format!(
+                "{SELECT} WHERE (? IS NULL OR c.from_hospital = ? OR c.to_hospital = ?) \
              AND (? IS NULL OR st.study_uid = ?) ORDER BY c.id DESC LIMIT 500"
-        )))
+            )),
+        )
         .bind(hospital)
         .bind(hospital)
         .bind(hospital)
@@ -156,11 +158,13 @@ impl Index {
     /// Open requests for a reader: to their hospital's group or to them by name.
     pub async fn consults_for_reader(&self, hospital: i64, user: i64) -> Result<Vec<ConsultRow>> {
         let now = now_rfc3339();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE c.to_hospital = ? AND (c.to_user IS NULL OR c.to_user = ?) \
+        let rows = db::query(
+            &(format!(
+                "{SELECT} WHERE c.to_hospital = ? AND (c.to_user IS NULL OR c.to_user = ?) \
              AND (c.status = 'requested' OR (c.status = 'claimed' AND c.claimed_by = ?)) \
              ORDER BY c.due_at"
-        )))
+            )),
+        )
         .bind(hospital)
         .bind(user)
         .bind(user)
@@ -182,7 +186,7 @@ impl Index {
         let sql = format!(
             "UPDATE consults SET status = ?, claimed_by = ?, updated_at = ? WHERE id = ? AND status IN ({marks})"
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut q = db::query(&(sql))
             .bind(to)
             .bind(claimed_by)
             .bind(now_rfc3339())
@@ -196,7 +200,7 @@ impl Index {
     /// Withdraws an open request and revokes its grants.
     pub async fn withdraw_consult(&self, id: i64) -> Result<bool> {
         let now = now_rfc3339();
-        let update = sqlx::query(
+        let update = db::query(
             "UPDATE consults SET status = 'withdrawn', updated_at = ? WHERE id = ? \
              AND status IN ('requested', 'claimed')",
         )
@@ -205,7 +209,7 @@ impl Index {
         let Some(mut tx) = self.guarded(update).await? else {
             return Ok(false);
         };
-        sqlx::query("UPDATE grants SET revoked_at = ? WHERE consult_id = ? AND revoked_at IS NULL")
+        db::query("UPDATE grants SET revoked_at = ? WHERE consult_id = ? AND revoked_at IS NULL")
             .bind(&now)
             .bind(id)
             .execute(&mut *tx)
@@ -216,7 +220,7 @@ impl Index {
 
     /// A signed report on a study row completes its open requests.
     pub async fn consults_reported(&self, study_ref: i64) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE consults SET status = 'reported', updated_at = ? WHERE study_ref = ? \
              AND status IN ('requested', 'claimed')",
         )
@@ -233,7 +237,7 @@ impl Index {
         hospital: i64,
         limit: i64,
     ) -> Result<Vec<UnreportedStudy>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT st.study_uid, p.patient_id, p.patient_name, st.study_date, st.description, \
              st.modalities, h.code, r.state FROM studies st JOIN patients p ON p.id = st.patient_ref \
              JOIN hospitals h ON h.id = st.hospital_id LEFT JOIN reports r ON r.study_ref = st.id \
@@ -273,7 +277,7 @@ impl Index {
             "SELECT DISTINCT study_ref FROM consults WHERE status IN ('requested', 'claimed') \
              AND study_ref IN ({marks})"
         );
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        let mut q = db::query_scalar(&(sql));
         for r in rows {
             q = q.bind(*r);
         }

@@ -5,6 +5,7 @@
 
 use sqlx::Row;
 
+use super::db;
 use super::{Index, IndexError, Result, now_rfc3339};
 
 /// The receiving hospital's identity for the copy.
@@ -53,7 +54,7 @@ pub fn with_identity(metadata: &str, who: &CopyIdentity<'_>) -> Result<String> {
 impl Index {
     /// DICOM JSON of the first instance of a study (for identity: Other Patient IDs).
     pub async fn first_metadata_of_study(&self, study_ref: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT i.metadata FROM instances i JOIN series se ON se.id = i.series_ref \
              WHERE se.study_ref = ? ORDER BY i.id LIMIT 1",
         )
@@ -64,7 +65,7 @@ impl Index {
 
     /// DICOM JSON of the first instance of a patient's first study.
     pub async fn first_metadata_of_patient(&self, patient_ref: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT i.metadata FROM instances i JOIN series se ON se.id = i.series_ref \
              JOIN studies st ON st.id = se.study_ref WHERE st.patient_ref = ? ORDER BY i.id LIMIT 1",
         )
@@ -78,8 +79,8 @@ impl Index {
     /// or instance the hospital already holds is a conflict (nothing is copied).
     pub async fn copy_study(&self, study_ref: i64, who: &CopyIdentity<'_>) -> Result<i64> {
         let now = now_rfc3339();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let mut tx = self.begin_write().await?;
+        db::query(
             "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
              SELECT ?, ?, ?, p.patient_name, p.name_search, p.birth_date, p.sex FROM studies st \
              JOIN patients p ON p.id = st.patient_ref WHERE st.id = ? \
@@ -91,7 +92,7 @@ impl Index {
         .bind(study_ref)
         .execute(&mut *tx)
         .await?;
-        let patient_ref: i64 = sqlx::query_scalar(
+        let patient_ref: i64 = db::query_scalar(
             "SELECT id FROM patients WHERE hospital_id = ? AND patient_id = ? AND issuer = ?",
         )
         .bind(who.hospital_id)
@@ -99,21 +100,21 @@ impl Index {
         .bind(who.issuer)
         .fetch_one(&mut *tx)
         .await?;
-        let inserted = sqlx::query(
+        let inserted = db::query_scalar::<i64>(
             "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
              description, referring_physician, modalities, num_series, num_instances, created_at, updated_at) \
              SELECT ?, ?, study_uid, study_date, study_time, accession, study_id, description, referring_physician, \
-             modalities, num_series, num_instances, ?, ? FROM studies WHERE id = ?",
+             modalities, num_series, num_instances, ?, ? FROM studies WHERE id = ? RETURNING id",
         )
         .bind(who.hospital_id)
         .bind(patient_ref)
         .bind(&now)
         .bind(&now)
         .bind(study_ref)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await;
         let new_study = match inserted {
-            Ok(d) => d.last_insert_rowid(),
+            Ok(d) => d,
             Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
                 return Err(IndexError::Conflict(
                     "this hospital already holds the study".into(),
@@ -122,31 +123,30 @@ impl Index {
             Err(e) => return Err(e.into()),
         };
         let series: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM series WHERE study_ref = ? ORDER BY id")
+            db::query_scalar("SELECT id FROM series WHERE study_ref = ? ORDER BY id")
                 .bind(study_ref)
                 .fetch_all(&mut *tx)
                 .await?;
         let mut count = 0;
         for old in series {
-            let new_series = sqlx::query(
+            let new_series = db::query_scalar::<i64>(
                 "INSERT INTO series (study_ref, series_uid, modality, series_number, description, body_part, \
                  pps_start_date, pps_start_time, num_instances) SELECT ?, series_uid, modality, series_number, \
-                 description, body_part, pps_start_date, pps_start_time, num_instances FROM series WHERE id = ?",
+                 description, body_part, pps_start_date, pps_start_time, num_instances FROM series WHERE id = ? RETURNING id",
             )
             .bind(new_study)
             .bind(old)
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid();
+            .fetch_one(&mut *tx)
+            .await?;
             let rows =
-                sqlx::query("SELECT id, metadata FROM instances WHERE series_ref = ? ORDER BY id")
+                db::query("SELECT id, metadata FROM instances WHERE series_ref = ? ORDER BY id")
                     .bind(old)
                     .fetch_all(&mut *tx)
                     .await?;
             for r in rows {
                 let old_instance: i64 = r.get(0);
                 let metadata = with_identity(&r.get::<String, _>(1), who)?;
-                let done = sqlx::query(
+                let done = db::query(
                     "INSERT INTO instances (series_ref, hospital_id, sop_uid, sop_class_uid, instance_number, \
                      transfer_syntax, rows, columns, bits_allocated, number_of_frames, blob_key, size_bytes, sha256, \
                      dataset_offset, pixel_layout, metadata, received_at, source) \

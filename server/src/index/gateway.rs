@@ -5,6 +5,7 @@
 
 use sqlx::Row;
 
+use super::db;
 use super::{Index, IndexError, Result, now_rfc3339};
 
 /// A gateway as the regional server knows it.
@@ -24,7 +25,7 @@ pub struct GatewayRow {
 const GATEWAY_COLS: &str = "g.id, g.name, g.hospital_id, h.code, h.name, g.created_at, \
      g.reported_at, g.report FROM gateways g JOIN hospitals h ON h.id = g.hospital_id";
 
-fn gateway_from(r: &sqlx::sqlite::SqliteRow) -> GatewayRow {
+fn gateway_from(r: &db::Row) -> GatewayRow {
     GatewayRow {
         id: r.get(0),
         name: r.get(1),
@@ -80,17 +81,17 @@ impl Index {
 
     /// Adds a gateway of a hospital, held by the (gateway) user `user_id`.
     pub async fn add_gateway(&self, name: &str, hospital_id: i64, user_id: i64) -> Result<i64> {
-        let r = sqlx::query(
-            "INSERT INTO gateways (name, hospital_id, user_id, created_at) VALUES (?, ?, ?, ?)",
+        let r = db::query_scalar::<i64>(
+            "INSERT INTO gateways (name, hospital_id, user_id, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         )
         .bind(name)
         .bind(hospital_id)
         .bind(user_id)
         .bind(now_rfc3339())
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await;
         match r {
-            Ok(done) => Ok(done.last_insert_rowid()),
+            Ok(done) => Ok(done),
             Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(IndexError::Conflict(
                 format!("gateway {name} already exists"),
             )),
@@ -100,7 +101,7 @@ impl Index {
 
     pub async fn gateway_by_name(&self, name: &str) -> Result<Option<GatewayRow>> {
         let sql = format!("SELECT {GATEWAY_COLS} WHERE g.name = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(&(sql))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -110,7 +111,7 @@ impl Index {
     /// The gateway whose token belongs to this user.
     pub async fn gateway_by_user(&self, user_id: i64) -> Result<Option<GatewayRow>> {
         let sql = format!("SELECT {GATEWAY_COLS} WHERE g.user_id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(&(sql))
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -120,7 +121,7 @@ impl Index {
     /// Stores a gateway's latest report (JSON).
     pub async fn record_gateway_report(&self, id: i64, report_json: &str) -> Result<String> {
         let now = now_rfc3339();
-        sqlx::query("UPDATE gateways SET reported_at = ?, report = ? WHERE id = ?")
+        db::query("UPDATE gateways SET reported_at = ?, report = ? WHERE id = ?")
             .bind(&now)
             .bind(report_json)
             .bind(id)
@@ -134,7 +135,7 @@ impl Index {
         let sql = format!(
             "SELECT {GATEWAY_COLS} WHERE (? IS NULL OR g.hospital_id = ?) ORDER BY h.code, g.name"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = db::query(&(sql))
             .bind(hospital_id)
             .bind(hospital_id)
             .fetch_all(&self.pool)
@@ -147,7 +148,7 @@ impl Index {
     /// Queues every instance of the index that has no queue row yet (received since the
     /// last call, or before a crash). Returns how many were queued.
     pub async fn gateway_enqueue_new(&self) -> Result<u64> {
-        let done = sqlx::query(
+        let done = db::query(
             "INSERT INTO gateway_queue (instance_id, state, enqueued_at) \
              SELECT i.id, 'pending', i.received_at FROM instances i \
              WHERE NOT EXISTS (SELECT 1 FROM gateway_queue q WHERE q.instance_id = i.id) \
@@ -162,7 +163,7 @@ impl Index {
     /// run of up to `limit` items and `max_bytes` (at least one), or one item alone when
     /// it is marked solo.
     pub async fn gateway_next_batch(&self, limit: i64, max_bytes: i64) -> Result<Vec<QueueItem>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT q.instance_id, q.solo, i.sop_uid, i.transfer_syntax, i.blob_key, \
              i.size_bytes, st.study_uid \
              FROM gateway_queue q JOIN instances i ON i.id = q.instance_id \
@@ -204,7 +205,7 @@ impl Index {
         let now = now_rfc3339();
         let mut tx = self.pool.begin().await?;
         for id in ids {
-            sqlx::query(
+            db::query(
                 "UPDATE gateway_queue SET state = 'done', done_at = ?, last_error = NULL, \
                  attempts = attempts + 1 WHERE instance_id = ?",
             )
@@ -219,7 +220,7 @@ impl Index {
 
     /// The regional server refused this instance for good.
     pub async fn gateway_mark_failed(&self, id: i64, reason: &str) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE gateway_queue SET state = 'failed', last_error = ?, attempts = attempts + 1 \
              WHERE instance_id = ?",
         )
@@ -235,7 +236,7 @@ impl Index {
     pub async fn gateway_mark_solo(&self, ids: &[i64], why: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for id in ids {
-            sqlx::query(
+            db::query(
                 "UPDATE gateway_queue SET solo = 1, last_error = ?, attempts = attempts + 1 \
                  WHERE instance_id = ?",
             )
@@ -250,7 +251,7 @@ impl Index {
 
     /// Failed instances back to pending (`rangsi gateway retry`). Returns how many.
     pub async fn gateway_retry_failed(&self) -> Result<u64> {
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE gateway_queue SET state = 'pending', solo = 1, last_error = NULL \
              WHERE state = 'failed'",
         )
@@ -262,7 +263,7 @@ impl Index {
     /// The queue's counts, read in one statement (one snapshot: an instance is counted
     /// once even while it is queued, forwarded or forgotten meanwhile).
     pub async fn gateway_queue_summary(&self) -> Result<QueueSummary> {
-        let r = sqlx::query(
+        let r = db::query(
             "SELECT \
                (SELECT COUNT(*) FROM gateway_queue WHERE state = 'pending'), \
                (SELECT COALESCE(SUM(i.size_bytes), 0) FROM gateway_queue q \
@@ -291,7 +292,7 @@ impl Index {
     }
 
     pub async fn gateway_failed_items(&self, limit: i64) -> Result<Vec<FailedItem>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT i.sop_uid, st.study_uid, q.attempts, COALESCE(q.last_error, '') \
              FROM gateway_queue q JOIN instances i ON i.id = q.instance_id \
              JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref \
@@ -312,7 +313,7 @@ impl Index {
     }
 
     pub async fn gateway_state_set(&self, name: &str, value: &str) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO gateway_state (name, value) VALUES (?, ?) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         )
@@ -325,7 +326,7 @@ impl Index {
 
     pub async fn gateway_state_get(&self, name: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM gateway_state WHERE name = ?")
+            db::query_scalar("SELECT value FROM gateway_state WHERE name = ?")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -344,8 +345,8 @@ impl Index {
         done_before: &str,
         limit: i64,
     ) -> Result<(u64, Vec<(String, String)>)> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let rows = db::query(
             "SELECT q.instance_id, i.series_ref, se.study_ref, st.patient_ref, i.blob_key, i.sop_uid \
              FROM gateway_queue q JOIN instances i ON i.id = q.instance_id \
              JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref \
@@ -359,19 +360,19 @@ impl Index {
         let mut series = std::collections::BTreeSet::new();
         for r in &rows {
             let (id, series_ref, study_ref): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
-            sqlx::query("DELETE FROM gateway_queue WHERE instance_id = ?")
+            db::query("DELETE FROM gateway_queue WHERE instance_id = ?")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM instances WHERE id = ?")
+            db::query("DELETE FROM instances WHERE id = ?")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE series SET num_instances = num_instances - 1 WHERE id = ?")
+            db::query("UPDATE series SET num_instances = num_instances - 1 WHERE id = ?")
                 .bind(series_ref)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE studies SET num_instances = num_instances - 1 WHERE id = ?")
+            db::query("UPDATE studies SET num_instances = num_instances - 1 WHERE id = ?")
                 .bind(study_ref)
                 .execute(&mut *tx)
                 .await?;
@@ -379,25 +380,25 @@ impl Index {
             keys.insert((r.get::<String, _>(4), r.get::<String, _>(5)));
         }
         for (series_ref, study_ref, patient_ref) in series {
-            let gone = sqlx::query("DELETE FROM series WHERE id = ? AND num_instances <= 0")
+            let gone = db::query("DELETE FROM series WHERE id = ? AND num_instances <= 0")
                 .bind(series_ref)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
             if gone > 0 {
-                sqlx::query("UPDATE studies SET num_series = num_series - 1 WHERE id = ?")
+                db::query("UPDATE studies SET num_series = num_series - 1 WHERE id = ?")
                     .bind(study_ref)
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(
+            db::query(
                 "DELETE FROM studies WHERE id = ? AND num_instances <= 0 \
                  AND NOT EXISTS (SELECT 1 FROM series se WHERE se.study_ref = studies.id)",
             )
             .bind(study_ref)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
+            db::query(
                 "DELETE FROM patients WHERE id = ? \
                  AND NOT EXISTS (SELECT 1 FROM studies st WHERE st.patient_ref = patients.id)",
             )
@@ -413,7 +414,7 @@ impl Index {
         }
         let n = rows.len() as u64;
         if n > 0 {
-            sqlx::query(
+            db::query(
                 "INSERT INTO gateway_state (name, value) VALUES ('pruned_total', ?) \
                  ON CONFLICT (name) DO UPDATE SET \
                  value = CAST(CAST(gateway_state.value AS INTEGER) + ? AS TEXT)",
@@ -435,8 +436,8 @@ impl Index {
     }
 }
 
-async fn referenced(conn: &mut sqlx::SqliteConnection, key: &str, sop_uid: &str) -> Result<bool> {
-    let used: i64 = sqlx::query_scalar(
+async fn referenced(conn: &mut db::Conn, key: &str, sop_uid: &str) -> Result<bool> {
+    let used: i64 = db::query_scalar(
         "SELECT (SELECT COUNT(*) FROM instances WHERE sop_uid = ? AND blob_key = ?) + \
          (SELECT COUNT(*) FROM instance_conflicts WHERE sop_uid = ? AND blob_key = ?)",
     )
@@ -453,7 +454,7 @@ impl Index {
     /// Whether any instance refers to this blob, whatever its UID (slow: no index on
     /// `blob_key`; for blobs left half-pruned by a crash only).
     pub async fn blob_key_referenced_anywhere(&self, key: &str) -> Result<bool> {
-        let used: i64 = sqlx::query_scalar(
+        let used: i64 = db::query_scalar(
             "SELECT (SELECT COUNT(*) FROM instances WHERE blob_key = ?) + \
              (SELECT COUNT(*) FROM instance_conflicts WHERE blob_key = ?)",
         )

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Index, IndexError, OwnedAudit, Result, now_rfc3339};
+use super::{Index, IndexError, OwnedAudit, Result, db, now_rfc3339};
 
 #[derive(Debug, Clone, Default)]
 pub struct PatientAttrs {
@@ -178,6 +178,35 @@ fn write_batches(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+// The statements of one instance, shared by both engines' writers.
+const SELECT_EXISTING: &str = "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
+             JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?";
+const UPSERT_PATIENT: &str = "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (hospital_id, patient_id, issuer) DO UPDATE SET \
+             patient_name = CASE WHEN excluded.patient_name != '' THEN excluded.patient_name ELSE patients.patient_name END, \
+             name_search = CASE WHEN excluded.name_search != '' THEN excluded.name_search ELSE patients.name_search END, \
+             birth_date = CASE WHEN excluded.birth_date != '' THEN excluded.birth_date ELSE patients.birth_date END, \
+             sex = CASE WHEN excluded.sex != '' THEN excluded.sex ELSE patients.sex END \
+             RETURNING id";
+const UPSERT_STUDY: &str = "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
+             description, referring_physician, modalities, num_series, num_instances, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?) \
+             ON CONFLICT (hospital_id, study_uid) DO UPDATE SET \
+             num_instances = studies.num_instances + 1, updated_at = excluded.updated_at \
+             RETURNING id, num_instances";
+const UPSERT_SERIES: &str = "INSERT INTO series (study_ref, series_uid, modality, series_number, description, body_part, \
+             pps_start_date, pps_start_time, num_instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) \
+             ON CONFLICT (study_ref, series_uid) DO UPDATE SET num_instances = series.num_instances + 1 \
+             RETURNING id, num_instances";
+const STUDY_MODALITIES: &str =
+    "SELECT DISTINCT modality FROM series WHERE study_ref = ? AND modality != '' ORDER BY modality";
+const STUDY_GAINS_SERIES: &str =
+    "UPDATE studies SET num_series = num_series + 1, modalities = ? WHERE id = ?";
+const INSERT_INSTANCE: &str = "INSERT INTO instances (series_ref, hospital_id, sop_uid, sop_class_uid, instance_number, transfer_syntax, \
+         rows, columns, bits_allocated, number_of_frames, blob_key, size_bytes, sha256, dataset_offset, \
+         pixel_layout, metadata, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 /// Records `jobs` in one transaction; all or nothing.
 fn commit_batch(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<InsertOutcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -198,10 +227,7 @@ fn insert_one(
     now: &str,
 ) -> rusqlite::Result<InsertOutcome> {
     let existing = tx
-        .prepare_cached(
-            "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
-             JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?",
-        )?
+        .prepare_cached(SELECT_EXISTING)?
         .query_row(params![rec.hospital_id, rec.instance.sop_uid], |r| {
             Ok(ExistingInstance {
                 sha256: r.get(0)?,
@@ -214,102 +240,66 @@ fn insert_one(
     }
     let p = &rec.patient;
     // The newest non-empty demographics win (corrections from the modality).
-    let patient_ref: i64 = tx
-        .prepare_cached(
-            "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (hospital_id, patient_id, issuer) DO UPDATE SET \
-             patient_name = CASE WHEN excluded.patient_name != '' THEN excluded.patient_name ELSE patients.patient_name END, \
-             name_search = CASE WHEN excluded.name_search != '' THEN excluded.name_search ELSE patients.name_search END, \
-             birth_date = CASE WHEN excluded.birth_date != '' THEN excluded.birth_date ELSE patients.birth_date END, \
-             sex = CASE WHEN excluded.sex != '' THEN excluded.sex ELSE patients.sex END \
-             RETURNING id",
-        )?
-        .query_row(
-            params![
-                rec.hospital_id,
-                p.patient_id,
-                p.issuer,
-                p.name,
-                p.name_search,
-                p.birth_date,
-                p.sex
-            ],
-            |r| r.get(0),
-        )?;
+    let patient_ref: i64 = tx.prepare_cached(UPSERT_PATIENT)?.query_row(
+        params![
+            rec.hospital_id,
+            p.patient_id,
+            p.issuer,
+            p.name,
+            p.name_search,
+            p.birth_date,
+            p.sex
+        ],
+        |r| r.get(0),
+    )?;
 
     // A new study starts with this instance, its series and its modality; a known one
     // counts it.
     let s = &rec.study;
-    let (study_ref, study_count): (i64, i64) = tx
-        .prepare_cached(
-            "INSERT INTO studies (hospital_id, patient_ref, study_uid, study_date, study_time, accession, study_id, \
-             description, referring_physician, modalities, num_series, num_instances, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?) \
-             ON CONFLICT (hospital_id, study_uid) DO UPDATE SET \
-             num_instances = studies.num_instances + 1, updated_at = excluded.updated_at \
-             RETURNING id, num_instances",
-        )?
-        .query_row(
-            params![
-                rec.hospital_id,
-                patient_ref,
-                s.study_uid,
-                s.date,
-                s.time,
-                s.accession,
-                s.study_id,
-                s.description,
-                s.referring_physician,
-                rec.series.modality,
-                now,
-                now
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+    let (study_ref, study_count): (i64, i64) = tx.prepare_cached(UPSERT_STUDY)?.query_row(
+        params![
+            rec.hospital_id,
+            patient_ref,
+            s.study_uid,
+            s.date,
+            s.time,
+            s.accession,
+            s.study_id,
+            s.description,
+            s.referring_physician,
+            rec.series.modality,
+            now,
+            now
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
 
     let se = &rec.series;
-    let (series_ref, series_count): (i64, i64) = tx
-        .prepare_cached(
-            "INSERT INTO series (study_ref, series_uid, modality, series_number, description, body_part, \
-             pps_start_date, pps_start_time, num_instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) \
-             ON CONFLICT (study_ref, series_uid) DO UPDATE SET num_instances = series.num_instances + 1 \
-             RETURNING id, num_instances",
-        )?
-        .query_row(
-            params![
-                study_ref,
-                se.series_uid,
-                se.modality,
-                se.number,
-                se.description,
-                se.body_part,
-                se.pps_start_date,
-                se.pps_start_time
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+    let (series_ref, series_count): (i64, i64) = tx.prepare_cached(UPSERT_SERIES)?.query_row(
+        params![
+            study_ref,
+            se.series_uid,
+            se.modality,
+            se.number,
+            se.description,
+            se.body_part,
+            se.pps_start_date,
+            se.pps_start_time
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     if series_count == 1 && study_count > 1 {
         // A new series of a known study: the study gains a series and maybe a modality.
         let mods = tx
-            .prepare_cached(
-                "SELECT DISTINCT modality FROM series WHERE study_ref = ? AND modality != '' ORDER BY modality",
-            )?
+            .prepare_cached(STUDY_MODALITIES)?
             .query_map([study_ref], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
-        tx.prepare_cached(
-            "UPDATE studies SET num_series = num_series + 1, modalities = ? WHERE id = ?",
-        )?
-        .execute(params![mods.join("\\"), study_ref])?;
+        tx.prepare_cached(STUDY_GAINS_SERIES)?
+            .execute(params![mods.join("\\"), study_ref])?;
     }
 
     let i = &rec.instance;
-    tx.prepare_cached(
-        "INSERT INTO instances (series_ref, hospital_id, sop_uid, sop_class_uid, instance_number, transfer_syntax, \
-         rows, columns, bits_allocated, number_of_frames, blob_key, size_bytes, sha256, dataset_offset, \
-         pixel_layout, metadata, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
+    tx.prepare_cached(INSERT_INSTANCE)?.execute(params![
         series_ref,
         rec.hospital_id,
         i.sop_uid,
@@ -344,6 +334,163 @@ fn insert_one(
     Ok(InsertOutcome::Inserted)
 }
 
+impl Writer {
+    /// The PostgreSQL writer: the same batching, on a task with a connection from the
+    /// pool. Each batch holds the cluster-wide write lock ([`db::WRITE_LOCK`]), so nodes
+    /// sharing the database decide an instance's uniqueness one batch at a time.
+    pub(crate) fn start_pg(pool: db::Pool) -> Self {
+        let (jobs, mut rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                match commit_batch_pg(&pool, &batch).await {
+                    Ok(outcomes) => {
+                        for (job, outcome) in batch.drain(..).zip(outcomes) {
+                            let _ = job.done.send(Ok(outcome));
+                        }
+                    }
+                    Err(e) if batch.len() == 1 => {
+                        if let Some(job) = batch.pop() {
+                            let _ = job.done.send(Err(e));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, n = batch.len(), "batch failed; retrying one by one");
+                        for job in batch.drain(..) {
+                            let r = commit_batch_pg(&pool, std::slice::from_ref(&job))
+                                .await
+                                .map(|mut v| v.remove(0));
+                            let _ = job.done.send(r);
+                        }
+                    }
+                }
+            }
+        });
+        Self { jobs }
+    }
+}
+
+/// [`commit_batch`] on PostgreSQL.
+async fn commit_batch_pg(pool: &db::Pool, jobs: &[Job]) -> Result<Vec<InsertOutcome>> {
+    let mut tx = pool.begin().await?;
+    db::query("SELECT pg_advisory_xact_lock(?)")
+        .bind(db::WRITE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let now = now_rfc3339();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(insert_one_pg(&mut tx, &job.rec, &job.audit.as_record(), &now).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// [`insert_one`] through sqlx.
+async fn insert_one_pg(
+    tx: &mut db::Conn,
+    rec: &NewInstance,
+    audit: &super::AuditRecord<'_>,
+    now: &str,
+) -> Result<InsertOutcome> {
+    use sqlx::Row;
+    let existing = db::query(SELECT_EXISTING)
+        .bind(rec.hospital_id)
+        .bind(&rec.instance.sop_uid)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(r) = existing {
+        return Ok(InsertOutcome::AlreadyPresent(ExistingInstance {
+            sha256: r.try_get(0)?,
+            study_uid: r.try_get(1)?,
+        }));
+    }
+    let p = &rec.patient;
+    let patient_ref: i64 = db::query_scalar(UPSERT_PATIENT)
+        .bind(rec.hospital_id)
+        .bind(&p.patient_id)
+        .bind(&p.issuer)
+        .bind(&p.name)
+        .bind(&p.name_search)
+        .bind(&p.birth_date)
+        .bind(&p.sex)
+        .fetch_one(&mut *tx)
+        .await?;
+    let s = &rec.study;
+    let r = db::query(UPSERT_STUDY)
+        .bind(rec.hospital_id)
+        .bind(patient_ref)
+        .bind(&s.study_uid)
+        .bind(&s.date)
+        .bind(&s.time)
+        .bind(&s.accession)
+        .bind(&s.study_id)
+        .bind(&s.description)
+        .bind(&s.referring_physician)
+        .bind(&rec.series.modality)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (study_ref, study_count): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+    let se = &rec.series;
+    let r = db::query(UPSERT_SERIES)
+        .bind(study_ref)
+        .bind(&se.series_uid)
+        .bind(&se.modality)
+        .bind(se.number)
+        .bind(&se.description)
+        .bind(&se.body_part)
+        .bind(&se.pps_start_date)
+        .bind(&se.pps_start_time)
+        .fetch_one(&mut *tx)
+        .await?;
+    let series_count: i64 = r.try_get(1)?;
+    let series_ref: i64 = r.try_get(0)?;
+    if series_count == 1 && study_count > 1 {
+        let mods: Vec<String> = db::query_scalar(STUDY_MODALITIES)
+            .bind(study_ref)
+            .fetch_all(&mut *tx)
+            .await?;
+        db::query(STUDY_GAINS_SERIES)
+            .bind(mods.join("\\"))
+            .bind(study_ref)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let i = &rec.instance;
+    db::query(INSERT_INSTANCE)
+        .bind(series_ref)
+        .bind(rec.hospital_id)
+        .bind(&i.sop_uid)
+        .bind(&i.sop_class_uid)
+        .bind(i.number)
+        .bind(&i.transfer_syntax)
+        .bind(i.rows)
+        .bind(i.columns)
+        .bind(i.bits_allocated)
+        .bind(i.number_of_frames)
+        .bind(&rec.blob_key)
+        .bind(rec.size_bytes)
+        .bind(&rec.sha256)
+        .bind(i.dataset_offset)
+        .bind(&i.pixel_layout)
+        .bind(&i.metadata)
+        .bind(now)
+        .bind(&rec.source)
+        .execute(&mut *tx)
+        .await?;
+    super::insert_audit(tx, now, audit).await?;
+    Ok(InsertOutcome::Inserted)
+}
+
 impl Index {
     /// Records the instance and its audit record, and returns once they are committed
     /// (by the group-commit [`Writer`], possibly in one transaction with others).
@@ -369,7 +516,7 @@ impl Index {
         size: i64,
         source: &str,
     ) -> Result<()> {
-        let exists: Option<i64> = sqlx::query_scalar(
+        let exists: Option<i64> = db::query_scalar(
             "SELECT id FROM instance_conflicts WHERE hospital_id = ? AND sha256 = ?",
         )
         .bind(hospital_id)
@@ -377,7 +524,7 @@ impl Index {
         .fetch_optional(&self.pool)
         .await?;
         if exists.is_none() {
-            sqlx::query(
+            db::query(
                 "INSERT INTO instance_conflicts (hospital_id, sop_uid, blob_key, sha256, size_bytes, received_at, source) \
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
             )

@@ -6,8 +6,8 @@
 use rangsi_wire::api::{Measurement, MeasurementKind};
 use sqlx::Arguments;
 use sqlx::Row;
-use sqlx::sqlite::SqliteArguments;
 
+use super::db;
 use super::{Index, IndexError, Result, Scope, now_rfc3339};
 
 /// The study an instance belongs to, when the scope lets the caller see it.
@@ -24,7 +24,7 @@ pub struct StoredMeasurement {
     pub patient_id: String,
 }
 
-fn row_to_measurement(r: &sqlx::sqlite::SqliteRow) -> Result<StoredMeasurement> {
+fn row_to_measurement(r: &db::Row) -> Result<StoredMeasurement> {
     let kind: String = r.get("kind");
     let points: String = r.get("points");
     let kind = MeasurementKind::from_name(&kind).ok_or_else(|| {
@@ -72,7 +72,7 @@ impl Index {
         let _ = args.add(study_uid.to_owned());
         let _ = args.add(series_uid.to_owned());
         let _ = args.add(sop_uid.to_owned());
-        let row = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        let row = db::query_with(&(sql), args)
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| StudyOfInstance {
@@ -93,7 +93,7 @@ impl Index {
                 .to_owned(),
         );
         let _ = args.add(study_uid.to_owned());
-        Ok(sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+        Ok(db::query_scalar_with(&(sql), args)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -110,9 +110,7 @@ impl Index {
         ));
         let _ = args.add(user_id);
         let _ = args.add(study_uid.to_owned());
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = db::query_with(&(sql), args).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| row_to_measurement(r).map(|s| s.measurement))
             .collect()
@@ -130,7 +128,7 @@ impl Index {
         ));
         let _ = args.add(user_id);
         let _ = args.add(client_id.to_owned());
-        let row = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        let row = db::query_with(&(sql), args)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(row_to_measurement).transpose()
@@ -138,7 +136,7 @@ impl Index {
 
     /// How many measurements a user has on one study row.
     pub async fn count_measurements(&self, user_id: i64, study_ref: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT COUNT(*) FROM measurements WHERE user_id = ? AND study_ref = ?",
         )
         .bind(user_id)
@@ -171,7 +169,7 @@ impl Index {
              kind = excluded.kind, points = excluded.points, updated_at = excluded.updated_at \
              WHERE measurements.study_ref IN (SELECT st.id FROM studies st WHERE {scope_sql})"
         );
-        let mut args = SqliteArguments::default();
+        let mut args = db::Args::default();
         let _ = args.add(user_id);
         let _ = args.add(m.id.clone());
         let _ = args.add(study_ref);
@@ -185,9 +183,7 @@ impl Index {
         for a in scope_args {
             let _ = args.add(a);
         }
-        let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .execute(&self.pool)
-            .await?;
+        let done = db::query_with(&(sql), args).execute(&self.pool).await?;
         Ok((done.rows_affected() > 0).then_some(now))
     }
 
@@ -204,15 +200,13 @@ impl Index {
             "DELETE FROM measurements WHERE user_id = ? AND client_id = ? \
              AND study_ref IN (SELECT st.id FROM studies st WHERE {scope_sql})"
         );
-        let mut args = SqliteArguments::default();
+        let mut args = db::Args::default();
         let _ = args.add(user_id);
         let _ = args.add(client_id.to_owned());
         for a in scope_args {
             let _ = args.add(a);
         }
-        let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .execute(&self.pool)
-            .await?;
+        let done = db::query_with(&(sql), args).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 }

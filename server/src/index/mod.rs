@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod consults;
 pub mod copy;
+pub mod db;
 pub mod gateway;
 pub mod ingest;
 pub mod measurements;
@@ -19,11 +20,11 @@ pub mod studies;
 pub mod tiers;
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+pub use db::Dialect;
+use db::{Pool, query, query_scalar};
 
 /// Ordered migrations; each runs once, in a transaction, and is recorded.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -60,7 +61,8 @@ pub type Result<T, E = IndexError> = std::result::Result<T, E>;
 
 #[derive(Clone)]
 pub struct Index {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: Pool,
+    pub(crate) dialect: Dialect,
     /// Group commit of stored instances (`ingest.rs`).
     writer: ingest::Writer,
 }
@@ -86,10 +88,10 @@ pub enum Scope {
 impl Scope {
     /// `text` with `{scope}` replaced by [`Scope::sql`]'s condition, and arguments
     /// holding its bind values (more can be added after them).
-    pub(crate) fn scoped(&self, text: String) -> (String, sqlx::sqlite::SqliteArguments) {
+    pub(crate) fn scoped(&self, text: String) -> (String, db::Args) {
         use sqlx::Arguments;
         let (scope_sql, scope_args) = self.sql();
-        let mut args = sqlx::sqlite::SqliteArguments::default();
+        let mut args = db::Args::default();
         for a in scope_args {
             // Binding an integer cannot fail.
             let _ = args.add(a);
@@ -139,27 +141,31 @@ impl Scope {
 }
 
 impl Index {
+    /// Opens the SQLite index at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
-        let opts = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
-            .await?;
-        migrate(&pool).await?;
+        Self::open_at(None, path).await
+    }
+
+    /// Opens the index: on PostgreSQL when `database` is a `postgres://` URL, else the
+    /// SQLite file at `sqlite_file`; migrates it.
+    pub async fn open_at(database: Option<&str>, sqlite_file: &Path) -> Result<Self> {
+        let (pool, dialect) = db::connect(database, sqlite_file).await?;
+        migrate(&pool, dialect).await?;
         // After the migrations: the writer's connection sees the whole schema.
-        let writer = ingest::Writer::start(path)?;
-        Ok(Self { pool, writer })
+        let writer = match dialect {
+            Dialect::Sqlite => ingest::Writer::start(sqlite_file)?,
+            Dialect::Postgres => ingest::Writer::start_pg(pool.clone()),
+        };
+        Ok(Self {
+            pool,
+            dialect,
+            writer,
+        })
     }
 
     /// Appends a batch of audit records in one transaction.
     pub async fn audit_batch(&self, recs: &[OwnedAudit]) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for r in recs {
             insert_audit(&mut tx, &r.at, &r.as_record()).await?;
         }
@@ -177,11 +183,11 @@ impl Index {
     /// Every blob key the index refers to (instances and kept conflicts), tier-qualified
     /// (`cold:KEY` for the cold store).
     pub async fn all_blob_keys(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = query(&format!(
             "SELECT {}, x.size_bytes FROM (SELECT blob_key, size_bytes FROM instances \
              UNION ALL SELECT blob_key, size_bytes FROM instance_conflicts) x",
             tiers::tiered_key_sql("x.blob_key")
-        )))
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -192,7 +198,7 @@ impl Index {
 
     /// Counter consistency: studies/series whose counters disagree with their rows.
     pub async fn counter_mismatches(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT 'series ' || se.series_uid FROM series se \
                WHERE se.num_instances != (SELECT COUNT(*) FROM instances i WHERE i.series_ref = se.id) \
              UNION ALL \
@@ -206,22 +212,36 @@ impl Index {
     }
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<()> {
-    sqlx::query(
+/// Runs the migrations not yet recorded; on PostgreSQL in its dialect ([`db::pg_ddl`]),
+/// under the write lock so that nodes starting together migrate once.
+async fn migrate(pool: &Pool, dialect: Dialect) -> Result<()> {
+    query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )
     .execute(pool)
     .await?;
     for (version, sql) in MIGRATIONS {
         let mut tx = pool.begin().await?;
+        if dialect == Dialect::Postgres {
+            query("SELECT pg_advisory_xact_lock(?)")
+                .bind(db::WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+            query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
                 .bind(version)
                 .fetch_optional(&mut *tx)
                 .await?;
         if done.is_none() {
-            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+            let ddl = match dialect {
+                Dialect::Sqlite => sql.to_string(),
+                Dialect::Postgres => db::pg_ddl(sql),
+            };
+            sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+                .execute(&mut *tx)
+                .await?;
+            query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
                 .bind(version)
                 .bind(now_rfc3339())
                 .execute(&mut *tx)
@@ -239,11 +259,11 @@ pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, hospita
 /// Inserts one audit row inside an open transaction (ingest writes its audit record in
 /// the same transaction as the instance, so one cannot exist without the other).
 pub(crate) async fn insert_audit(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut db::Conn,
     at: &str,
     rec: &AuditRecord<'_>,
 ) -> Result<()> {
-    sqlx::query(INSERT_AUDIT)
+    query(INSERT_AUDIT)
         .bind(at)
         .bind(rec.actor)
         .bind(rec.hospital_id)
@@ -310,8 +330,8 @@ impl Index {
     /// event, its grants) and commit; `None` (rolled back) when the guard failed.
     pub(crate) async fn guarded<'q>(
         &self,
-        update: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>> {
+        update: sqlx::query::Query<'q, db::Db, db::Args>,
+    ) -> Result<Option<db::Tx>> {
         let mut tx = self.pool.begin().await?;
         let changed = update.execute(&mut *tx).await?.rows_affected() == 1;
         Ok(changed.then_some(tx))
@@ -341,7 +361,7 @@ pub fn rfc3339_in_days(days: u32) -> String {
 impl Index {
     /// The database answers a trivial query.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 use rangsi_wire::reports::Notification;
 use sqlx::Row;
 
+use super::db;
 use super::{Index, Result, now_rfc3339};
 
 /// A notification to be recorded.
@@ -35,7 +36,7 @@ impl Index {
     pub async fn notify(&self, n: &NewNotification<'_>) -> Result<Option<i64>> {
         let at = now_rfc3339();
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = db::query_scalar(
             "INSERT INTO notifications (hospital_id, kind, study_uid, report_id, critical, text, \
              payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -49,7 +50,7 @@ impl Index {
         .bind(&at)
         .fetch_one(&mut *tx)
         .await?;
-        let delivery: Option<i64> = sqlx::query_scalar(
+        let delivery: Option<i64> = db::query_scalar(
             "INSERT INTO webhook_deliveries (notification_id, url, status, updated_at) \
              SELECT ?, url, 'pending', ? FROM hospital_webhooks WHERE hospital_id = ? RETURNING id",
         )
@@ -71,7 +72,7 @@ impl Index {
         unread_only: bool,
         limit: i64,
     ) -> Result<Vec<Notification>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT n.id, n.kind, n.study_uid, n.report_id, n.critical, n.text, n.created_at, \
              r.read_at IS NOT NULL FROM notifications n \
              LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.user_id = ? \
@@ -100,7 +101,7 @@ impl Index {
 
     /// Marks a notification of `hospital_id` read by `user`; false when there is none.
     pub async fn mark_read(&self, hospital_id: i64, user: i64, id: i64) -> Result<bool> {
-        let done = sqlx::query(
+        let done = db::query(
             "INSERT INTO notification_reads (notification_id, user_id, read_at) \
              SELECT id, ?, ? FROM notifications WHERE id = ? AND hospital_id = ? \
              ON CONFLICT (notification_id, user_id) DO NOTHING",
@@ -116,7 +117,7 @@ impl Index {
             return Ok(true);
         }
         // Read before, or none of this hospital's.
-        Ok(sqlx::query_scalar::<_, i64>(
+        Ok(db::query_scalar::<i64>(
             "SELECT COUNT(*) FROM notifications WHERE id = ? AND hospital_id = ?",
         )
         .bind(id)
@@ -128,7 +129,7 @@ impl Index {
 
     /// Sets (or replaces) a hospital's webhook.
     pub async fn set_webhook(&self, hospital_id: i64, url: &str, secret: &str) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO hospital_webhooks (hospital_id, url, secret, created_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (hospital_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, \
              created_at = excluded.created_at",
@@ -145,7 +146,7 @@ impl Index {
     /// Removes a hospital's webhook; false when it had none.
     pub async fn remove_webhook(&self, hospital_id: i64) -> Result<bool> {
         Ok(
-            sqlx::query("DELETE FROM hospital_webhooks WHERE hospital_id = ?")
+            db::query("DELETE FROM hospital_webhooks WHERE hospital_id = ?")
                 .bind(hospital_id)
                 .execute(&self.pool)
                 .await?
@@ -156,7 +157,7 @@ impl Index {
 
     /// Deliveries still pending (oldest first), with what they send.
     pub async fn pending_deliveries(&self, id: Option<i64>) -> Result<Vec<PendingDelivery>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT d.id, d.url, COALESCE(w.secret, ''), n.payload, n.kind, d.attempts \
              FROM webhook_deliveries d JOIN notifications n ON n.id = d.notification_id \
              LEFT JOIN hospital_webhooks w ON w.hospital_id = n.hospital_id \
@@ -181,7 +182,7 @@ impl Index {
 
     /// Records one attempt: `status` pending (to retry), delivered or failed.
     pub async fn delivery_attempt(&self, id: i64, status: &str, error: &str) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, last_error = ?, \
              updated_at = ? WHERE id = ?",
         )

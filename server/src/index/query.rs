@@ -5,9 +5,9 @@
 use futures::StreamExt;
 use sqlx::Arguments;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use tokio::sync::mpsc;
 
+use super::db;
 use super::{Index, IndexError, Result, Scope};
 
 /// Hits read ahead of a slow consumer: what a streamed answer holds in memory at most
@@ -227,7 +227,7 @@ pub fn name_search_key(pn: &str) -> String {
 
 struct Sql {
     text: String,
-    args: SqliteArguments,
+    args: db::Args,
 }
 
 impl Sql {
@@ -343,13 +343,13 @@ impl Index {
 /// Runs `sql` in a task that sends each row, mapped, as it is read; the task stops when
 /// the receiver is dropped, and after the first error.
 fn stream_rows<T: Send + 'static>(
-    pool: sqlx::SqlitePool,
+    pool: db::Pool,
     sql: Sql,
-    map: impl Fn(&SqliteRow) -> T + Send + 'static,
+    map: impl Fn(&db::Row) -> T + Send + 'static,
 ) -> mpsc::Receiver<Result<T>> {
     let (tx, rx) = mpsc::channel(HITS_AHEAD);
     tokio::spawn(async move {
-        let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args).fetch(&pool);
+        let mut rows = db::query_with(&(sql.text), sql.args).fetch(&pool);
         while let Some(row) = rows.next().await {
             let item = row.map(|r| map(&r)).map_err(IndexError::from);
             let failed = item.is_err();
@@ -366,7 +366,7 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
     let (scope_sql, scope_args) = scope.sql();
     let mut sql = Sql {
         text: String::new(),
-        args: SqliteArguments::default(),
+        args: db::Args::default(),
     };
     let meta_sql = |level: Level| -> &'static str {
         match level {
@@ -447,7 +447,7 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
     sql
 }
 
-fn hit_from_row(level: Level, r: &SqliteRow) -> Hit {
+fn hit_from_row(level: Level, r: &db::Row) -> Hit {
     let mut h = Hit {
         hospital_code: r.get(0),
         patient_name: r.get(1),
@@ -514,7 +514,7 @@ impl Index {
                 // The tier-qualified key: `store::TieredBlobStore` routes it.
                 super::tiers::tiered_key_sql("i.blob_key")
             ),
-            args: SqliteArguments::default(),
+            args: db::Args::default(),
         };
         for a in scope_args {
             sql.bind_i64(a);
@@ -533,7 +533,7 @@ impl Index {
         }
         sql.text
             .push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args)
+        let rows = db::query_with(&(sql.text), sql.args)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
@@ -571,7 +571,7 @@ impl Index {
                 "SELECT i.metadata FROM instances i JOIN series se ON se.id = i.series_ref \
                  JOIN studies st ON st.id = se.study_ref WHERE {scope_sql} AND st.study_uid = ?"
             ),
-            args: SqliteArguments::default(),
+            args: db::Args::default(),
         };
         for a in scope_args {
             sql.bind_i64(a);

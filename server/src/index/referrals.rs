@@ -4,6 +4,7 @@
 
 use sqlx::Row;
 
+use super::db;
 use super::{Index, IndexError, Result, now_rfc3339};
 
 #[derive(Debug, Clone, Default)]
@@ -58,7 +59,7 @@ const HOSPITAL_COLS: &str = "code, name, name_th, name_en, capabilities, contact
 const STUDY_COLS: &str = "st.id, st.patient_ref, st.study_uid, st.study_date, st.description, st.modalities, st.num_instances";
 const REFERRAL_COLS: &str = "id, from_hospital, to_hospital, patient_ref, reason, urgency, clinical_summary, status, created_by, created_at, updated_at";
 
-fn hospital_from(r: &sqlx::sqlite::SqliteRow) -> HospitalProfileRow {
+fn hospital_from(r: &db::Row) -> HospitalProfileRow {
     HospitalProfileRow {
         code: r.get(0),
         name: r.get(1),
@@ -69,7 +70,7 @@ fn hospital_from(r: &sqlx::sqlite::SqliteRow) -> HospitalProfileRow {
     }
 }
 
-pub(crate) fn study_from(r: &sqlx::sqlite::SqliteRow) -> StudyRow {
+pub(crate) fn study_from(r: &db::Row) -> StudyRow {
     StudyRow {
         id: r.get(0),
         patient_ref: r.get(1),
@@ -81,7 +82,7 @@ pub(crate) fn study_from(r: &sqlx::sqlite::SqliteRow) -> StudyRow {
     }
 }
 
-fn referral_from(r: &sqlx::sqlite::SqliteRow) -> ReferralRow {
+fn referral_from(r: &db::Row) -> ReferralRow {
     ReferralRow {
         id: r.get(0),
         from_hospital: r.get(1),
@@ -111,26 +112,22 @@ pub struct NewReferralRow<'a> {
 
 impl Index {
     pub async fn hospital_profiles(&self) -> Result<Vec<HospitalProfileRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {HOSPITAL_COLS} FROM hospitals ORDER BY code"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = db::query(&(format!("SELECT {HOSPITAL_COLS} FROM hospitals ORDER BY code")))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(hospital_from).collect())
     }
 
     pub async fn hospital_profile(&self, id: i64) -> Result<Option<HospitalProfileRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {HOSPITAL_COLS} FROM hospitals WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = db::query(&(format!("SELECT {HOSPITAL_COLS} FROM hospitals WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(hospital_from))
     }
 
     pub async fn set_hospital_profile(&self, p: &HospitalProfileRow) -> Result<()> {
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE hospitals SET name_th = ?, name_en = ?, capabilities = ?, contact = ? WHERE code = ?",
         )
         .bind(&p.name_th)
@@ -150,7 +147,7 @@ impl Index {
     pub async fn own_studies(&self, hospital_id: i64, uids: &[String]) -> Result<Vec<StudyRow>> {
         let mut out = Vec::new();
         for uid in uids {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let row = db::query(&(format!(
                 "SELECT {STUDY_COLS} FROM studies st WHERE st.hospital_id = ? AND st.study_uid = ?"
             )))
             .bind(hospital_id)
@@ -166,7 +163,7 @@ impl Index {
 
     /// Every study of one patient row.
     pub async fn studies_of_patient(&self, patient_ref: i64) -> Result<Vec<StudyRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(&(format!(
             "SELECT {STUDY_COLS} FROM studies st WHERE st.patient_ref = ? ORDER BY st.study_date DESC, st.id"
         )))
         .bind(patient_ref)
@@ -181,7 +178,7 @@ impl Index {
         patient_id: &str,
         issuer: &str,
     ) -> Result<Option<PatientRow>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT id, patient_id, issuer, patient_name, birth_date, sex FROM patients \
              WHERE hospital_id = ? AND patient_id = ? AND issuer = ?",
         )
@@ -194,7 +191,7 @@ impl Index {
     }
 
     pub async fn patient(&self, id: i64) -> Result<Option<PatientRow>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT id, patient_id, issuer, patient_name, birth_date, sex FROM patients WHERE id = ?",
         )
         .bind(id)
@@ -207,10 +204,10 @@ impl Index {
     /// transaction: a referral never exists without its access, nor the access without it.
     pub async fn create_referral(&self, r: &NewReferralRow<'_>) -> Result<i64> {
         let now = now_rfc3339();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let id = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let id = db::query_scalar::<i64>(
             "INSERT INTO referrals (from_hospital, to_hospital, patient_ref, reason, urgency, clinical_summary, \
-             status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
+             status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?, ?) RETURNING id",
         )
         .bind(r.from_hospital)
         .bind(r.to_hospital)
@@ -221,16 +218,15 @@ impl Index {
         .bind(r.created_by)
         .bind(&now)
         .bind(&now)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&mut *tx)
+        .await?;
         for s in r.study_refs {
-            sqlx::query("INSERT INTO referral_studies (referral_id, study_ref) VALUES (?, ?)")
+            db::query("INSERT INTO referral_studies (referral_id, study_ref) VALUES (?, ?)")
                 .bind(id)
                 .bind(s)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
+            db::query(
                 "INSERT INTO grants (grantee_hospital, study_ref, reason, created_at, referral_id) VALUES (?, ?, ?, ?, ?)",
             )
             .bind(r.to_hospital)
@@ -246,12 +242,10 @@ impl Index {
     }
 
     pub async fn referral(&self, id: i64) -> Result<Option<ReferralRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {REFERRAL_COLS} FROM referrals WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = db::query(&(format!("SELECT {REFERRAL_COLS} FROM referrals WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(referral_from))
     }
 
@@ -262,7 +256,7 @@ impl Index {
         } else {
             "from_hospital"
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(&(format!(
             "SELECT {REFERRAL_COLS} FROM referrals WHERE {col} = ? ORDER BY created_at DESC, id DESC LIMIT 500"
         )))
         .bind(hospital_id)
@@ -272,7 +266,7 @@ impl Index {
     }
 
     pub async fn referral_studies(&self, id: i64) -> Result<Vec<StudyRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(&(format!(
             "SELECT {STUDY_COLS} FROM referral_studies rs JOIN studies st ON st.id = rs.study_ref \
              WHERE rs.referral_id = ? ORDER BY st.study_date DESC, st.id"
         )))
@@ -286,8 +280,8 @@ impl Index {
     /// win); a declined referral's grants are revoked in the same transaction.
     pub async fn set_referral_status(&self, id: i64, from: &str, to: &str) -> Result<bool> {
         let now = now_rfc3339();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let done = db::query(
             "UPDATE referrals SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
         )
         .bind(to)
@@ -300,7 +294,7 @@ impl Index {
             return Ok(false);
         }
         if to == "declined" {
-            sqlx::query(
+            db::query(
                 "UPDATE grants SET revoked_at = ? WHERE referral_id = ? AND revoked_at IS NULL",
             )
             .bind(&now)
@@ -313,7 +307,7 @@ impl Index {
     }
 }
 
-fn patient_from(r: &sqlx::sqlite::SqliteRow) -> PatientRow {
+fn patient_from(r: &db::Row) -> PatientRow {
     PatientRow {
         id: r.get(0),
         patient_id: r.get(1),

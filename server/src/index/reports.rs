@@ -7,8 +7,8 @@
 use rangsi_wire::reports::{Addendum, ReportContent, ReportEvent, ReportState, ReportTemplate};
 use sqlx::Arguments;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::db;
 use super::{Index, IndexError, Result, Scope, now_rfc3339};
 
 /// A study as a report needs it: its row, owner and the patient and study attributes
@@ -72,7 +72,7 @@ const STUDY_COLS: &str = "st.id, st.hospital_id, h.code, h.name, p.patient_id, p
 const STUDY_JOINS: &str = "JOIN patients p ON p.id = st.patient_ref \
      JOIN hospitals h ON h.id = st.hospital_id";
 
-fn study_from(r: &SqliteRow, at: usize) -> ReportStudy {
+fn study_from(r: &db::Row, at: usize) -> ReportStudy {
     ReportStudy {
         study_ref: r.get(at),
         hospital_id: r.get(at + 1),
@@ -106,7 +106,7 @@ fn report_select() -> String {
     )
 }
 
-fn report_from(r: &SqliteRow) -> Result<StoredReport> {
+fn report_from(r: &db::Row) -> Result<StoredReport> {
     let state: String = r.get(3);
     let state = ReportState::from_name(&state)
         .ok_or_else(|| IndexError::Conflict(format!("stored report in unknown state {state:?}")))?;
@@ -138,7 +138,7 @@ fn snapshot(state: ReportState, content: &ReportContent) -> String {
 }
 
 async fn event(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut db::Conn,
     report: i64,
     at: &str,
     user: i64,
@@ -146,7 +146,7 @@ async fn event(
     state: ReportState,
     content: &ReportContent,
 ) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO report_events (report_id, at, user_id, action, snapshot) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(report)
@@ -159,7 +159,7 @@ async fn event(
     Ok(())
 }
 
-fn template_from(r: &SqliteRow) -> ReportTemplate {
+fn template_from(r: &db::Row) -> ReportTemplate {
     ReportTemplate {
         id: r.get(0),
         name: r.get(1),
@@ -189,7 +189,7 @@ impl Index {
             ),
         );
         let _ = args.add(study_uid.to_owned());
-        let row = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        let row = db::query_with(&(sql), args)
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| study_from(&r, 0)))
@@ -197,7 +197,7 @@ impl Index {
 
     /// Every instance of a study row, by series then instance number.
     pub async fn study_evidence(&self, study_ref: i64) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT se.series_uid, se.series_number, se.modality, se.body_part, i.sop_class_uid, i.sop_uid \
              FROM instances i JOIN series se ON se.id = i.series_ref WHERE se.study_ref = ? \
              ORDER BY se.series_number, se.id, i.instance_number, i.id",
@@ -224,7 +224,7 @@ impl Index {
         study_ref: i64,
         sop_uid: &str,
     ) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT se.series_uid FROM instances i JOIN series se ON se.id = i.series_ref \
              WHERE se.study_ref = ? AND i.sop_uid = ?",
         )
@@ -239,7 +239,7 @@ impl Index {
         let (sql, mut args) =
             scope.scoped(format!("{} WHERE {{scope}} AND r.id = ?", report_select()));
         let _ = args.add(id);
-        let row = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        let row = db::query_with(&(sql), args)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(report_from).transpose()
@@ -256,16 +256,14 @@ impl Index {
             report_select()
         ));
         let _ = args.add(study_uid.to_owned());
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = db::query_with(&(sql), args).fetch_all(&self.pool).await?;
         rows.iter().map(report_from).collect()
     }
 
     /// The id of the report on a study row, if there is one.
     pub async fn report_of_study_row(&self, study_ref: i64) -> Result<Option<i64>> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM reports WHERE study_ref = ?")
+            db::query_scalar("SELECT id FROM reports WHERE study_ref = ?")
                 .bind(study_ref)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -281,7 +279,7 @@ impl Index {
     ) -> Result<Option<i64>> {
         let at = now_rfc3339();
         let mut tx = self.pool.begin().await?;
-        let id: Option<i64> = sqlx::query_scalar(
+        let id: Option<i64> = db::query_scalar(
             "INSERT INTO reports (study_ref, author_id, state, findings, impression, recommendation, \
              critical, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (study_ref) DO NOTHING RETURNING id",
@@ -322,7 +320,7 @@ impl Index {
         content: &ReportContent,
     ) -> Result<bool> {
         let at = now_rfc3339();
-        let update = sqlx::query(
+        let update = db::query(
             "UPDATE reports SET state = ?, findings = ?, impression = ?, recommendation = ?, \
              critical = ?, updated_at = ? WHERE id = ? AND state IN ('draft', 'preliminary')",
         )
@@ -351,7 +349,7 @@ impl Index {
         sr_sop_uid: &str,
         content: &ReportContent,
     ) -> Result<bool> {
-        let update = sqlx::query(
+        let update = db::query(
             "UPDATE reports SET state = 'final', signed_by = ?, signed_at = ?, sr_sop_uid = ?, \
              updated_at = ? WHERE id = ? AND state IN ('draft', 'preliminary')",
         )
@@ -378,7 +376,7 @@ impl Index {
         sr_sop_uid: &str,
         content: &ReportContent,
     ) -> Result<bool> {
-        let update = sqlx::query(
+        let update = db::query(
             "UPDATE reports SET state = 'amended', sr_sop_uid = ?, updated_at = ? \
              WHERE id = ? AND state IN ('final', 'amended')",
         )
@@ -388,7 +386,7 @@ impl Index {
         let Some(mut tx) = self.guarded(update).await? else {
             return Ok(false);
         };
-        sqlx::query(
+        db::query(
             "INSERT INTO report_addenda (report_id, author_id, text, signed_at, sr_sop_uid) \
              VALUES (?, ?, ?, ?, ?)",
         )
@@ -422,7 +420,7 @@ impl Index {
         content: &ReportContent,
     ) -> Result<bool> {
         let at = now_rfc3339();
-        let update = sqlx::query(
+        let update = db::query(
             "UPDATE reports SET critical_ack_by = ?, critical_ack_at = ? \
              WHERE id = ? AND critical = 1 AND critical_ack_at IS NULL",
         )
@@ -439,7 +437,7 @@ impl Index {
 
     /// A report's signed addenda, oldest first.
     pub async fn report_addenda(&self, id: i64) -> Result<Vec<Addendum>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT u.username, a.text, a.signed_at, a.sr_sop_uid FROM report_addenda a \
              JOIN users u ON u.id = a.author_id WHERE a.report_id = ? ORDER BY a.id",
         )
@@ -459,7 +457,7 @@ impl Index {
 
     /// A report's history, oldest first.
     pub async fn report_history(&self, id: i64) -> Result<Vec<ReportEvent>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT e.at, u.username, e.action, e.snapshot FROM report_events e \
              JOIN users u ON u.id = e.user_id WHERE e.report_id = ? ORDER BY e.id",
         )
@@ -503,7 +501,7 @@ impl Index {
              ORDER BY (modality = ? AND modality != '') + (body_part = ? AND body_part != '') DESC, \
              (modality = '' AND body_part = '') DESC, name"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = db::query(&(sql))
             .bind(lang)
             .bind(lang)
             .bind(modality)
@@ -515,7 +513,7 @@ impl Index {
 
     pub async fn report_template(&self, id: i64) -> Result<Option<ReportTemplate>> {
         let sql = format!("SELECT {TEMPLATE_COLS} FROM report_templates WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(&(sql))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -527,12 +525,12 @@ impl Index {
     pub async fn put_report_template(&self, t: &ReportTemplate) -> Result<Option<i64>> {
         let at = now_rfc3339();
         let q = if t.id == 0 {
-            sqlx::query_scalar(
+            db::query_scalar(
                 "INSERT INTO report_templates (name, lang, modality, body_part, findings, \
                  impression, recommendation, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
         } else {
-            sqlx::query_scalar(
+            db::query_scalar(
                 "UPDATE report_templates SET name = ?, lang = ?, modality = ?, body_part = ?, \
                  findings = ?, impression = ?, recommendation = ?, updated_at = ? WHERE id = ? RETURNING id",
             )
@@ -563,7 +561,7 @@ impl Index {
 
     /// Deletes a template; false when there was none.
     pub async fn delete_report_template(&self, id: i64) -> Result<bool> {
-        Ok(sqlx::query("DELETE FROM report_templates WHERE id = ?")
+        Ok(db::query("DELETE FROM report_templates WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
             .await?
@@ -580,7 +578,7 @@ impl Index {
         let sql = format!(
             "SELECT study_ref FROM reports WHERE state IN ('final', 'amended') AND study_ref IN ({marks})"
         );
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        let mut q = db::query_scalar(&(sql));
         for r in rows {
             q = q.bind(*r);
         }
@@ -602,7 +600,7 @@ impl Index {
     /// Reports signed at or after `from` and before `to` (RFC 3339 UTC bounds, compared
     /// as text: stored times are UTC with the same layout).
     pub async fn signed_reports(&self, from: &str, to: &str) -> Result<Vec<SignedReport>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT h.code, u.username, st.created_at, r.signed_at FROM reports r \
              JOIN studies st ON st.id = r.study_ref JOIN hospitals h ON h.id = st.hospital_id \
              JOIN users u ON u.id = r.signed_by \

@@ -5,6 +5,7 @@
 
 use sqlx::Row;
 
+use super::db;
 use super::{Index, Result, now_rfc3339};
 
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ pub struct NewShareLinkRow<'a> {
 const LINK_COLS: &str = "l.id, l.hospital_id, l.created_by, l.referral_id, l.audience, l.pin_hash, \
      l.birth_date_check, l.allow_download, l.label, l.created_at, l.expires_at, l.revoked_at";
 
-fn link_from(r: &sqlx::sqlite::SqliteRow) -> ShareLinkRow {
+fn link_from(r: &db::Row) -> ShareLinkRow {
     ShareLinkRow {
         id: r.get(0),
         hospital_id: r.get(1),
@@ -59,10 +60,10 @@ fn link_from(r: &sqlx::sqlite::SqliteRow) -> ShareLinkRow {
 
 impl Index {
     pub async fn create_share_link(&self, l: &NewShareLinkRow<'_>) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let id = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let id = db::query_scalar::<i64>(
             "INSERT INTO share_links (token_hash, hospital_id, created_by, referral_id, audience, pin_hash, \
-             birth_date_check, allow_download, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             birth_date_check, allow_download, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(l.token_hash)
         .bind(l.hospital_id)
@@ -75,11 +76,10 @@ impl Index {
         .bind(l.label)
         .bind(now_rfc3339())
         .bind(l.expires_at)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&mut *tx)
+        .await?;
         for s in l.study_refs {
-            sqlx::query(
+            db::query(
                 "INSERT INTO share_link_studies (link_id, study_ref) VALUES (?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(id)
@@ -92,22 +92,19 @@ impl Index {
     }
 
     pub async fn share_link(&self, id: i64) -> Result<Option<ShareLinkRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {LINK_COLS} FROM share_links l WHERE l.id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = db::query(&(format!("SELECT {LINK_COLS} FROM share_links l WHERE l.id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(link_from))
     }
 
     pub async fn share_link_by_token(&self, token_hash: &str) -> Result<Option<ShareLinkRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {LINK_COLS} FROM share_links l WHERE l.token_hash = ?"
-        )))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            db::query(&(format!("SELECT {LINK_COLS} FROM share_links l WHERE l.token_hash = ?")))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.as_ref().map(link_from))
     }
 
@@ -115,7 +112,7 @@ impl Index {
     pub async fn share_links_of(&self, hospital_id: Option<i64>) -> Result<Vec<ShareLinkRow>> {
         let rows = match hospital_id {
             Some(h) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                db::query(&(format!(
                     "SELECT {LINK_COLS} FROM share_links l WHERE l.hospital_id = ? ORDER BY l.id DESC LIMIT 500"
                 )))
                 .bind(h)
@@ -123,7 +120,7 @@ impl Index {
                 .await?
             }
             None => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                db::query(&(format!(
                     "SELECT {LINK_COLS} FROM share_links l ORDER BY l.id DESC LIMIT 500"
                 )))
                 .fetch_all(&self.pool)
@@ -135,7 +132,7 @@ impl Index {
 
     /// The study rows of a link: (row id, Study Instance UID).
     pub async fn share_link_studies(&self, link_id: i64) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT st.id, st.study_uid FROM share_link_studies s JOIN studies st ON st.id = s.study_ref \
              WHERE s.link_id = ? ORDER BY st.study_date DESC, st.id",
         )
@@ -147,7 +144,7 @@ impl Index {
 
     /// Birth dates (DICOM DA) of the patients of a link's studies.
     pub async fn share_link_birth_dates(&self, link_id: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT DISTINCT p.birth_date FROM share_link_studies s JOIN studies st ON st.id = s.study_ref \
              JOIN patients p ON p.id = st.patient_ref WHERE s.link_id = ?",
         )
@@ -157,7 +154,7 @@ impl Index {
     }
 
     pub async fn revoke_share_link(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        db::query("UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(now_rfc3339())
             .bind(id)
             .execute(&self.pool)
@@ -171,7 +168,7 @@ impl Index {
         link_id: i64,
         expires_at: &str,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO share_sessions (secret_hash, link_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         )
         .bind(secret_hash)
@@ -190,7 +187,7 @@ impl Index {
         secret_hash: &str,
         now: &str,
     ) -> Result<Option<ShareLinkRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = db::query(&(format!(
             "SELECT {LINK_COLS} FROM share_sessions s JOIN share_links l ON l.id = s.link_id \
              WHERE s.secret_hash = ? AND s.expires_at > ? AND l.expires_at > ? AND l.revoked_at IS NULL"
         )))
@@ -218,7 +215,7 @@ impl Index {
                 "SELECT st.id, st.patient_ref, st.study_uid, st.study_date, st.description, \
                  st.modalities, st.num_instances FROM studies st WHERE ({scope_sql}) AND st.study_uid = ?"
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = db::query(&(sql));
             for a in &scope_args {
                 q = q.bind(*a);
             }

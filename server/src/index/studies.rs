@@ -5,8 +5,8 @@
 use rangsi_wire::api::{HospitalRef, StudyBadges, StudyListRow, StudySort, StudySortKey};
 use sqlx::Arguments;
 use sqlx::Row;
-use sqlx::sqlite::SqliteArguments;
 
+use super::db;
 use super::query::like_pattern;
 use super::{Index, Result, Scope};
 
@@ -35,14 +35,14 @@ pub struct StudyFilter {
 
 struct Sql {
     text: String,
-    args: SqliteArguments,
+    args: db::Args,
 }
 
 impl Sql {
     fn new(text: String) -> Self {
         Sql {
             text,
-            args: SqliteArguments::default(),
+            args: db::Args::default(),
         }
     }
     fn bind_str(&mut self, v: &str) {
@@ -83,7 +83,7 @@ fn push_prefix(sql: &mut Sql, col: &str, prefix: &str) {
 }
 
 /// The WHERE clause (after the scope) for `f`.
-fn push_filter(sql: &mut Sql, f: &StudyFilter) {
+fn push_filter(sql: &mut Sql, f: &StudyFilter, dialect: db::Dialect) {
     for token in &f.name_tokens {
         sql.text.push_str(" AND p.name_search LIKE ? ESCAPE '\\'");
         sql.bind_str(&format!("% {}%", like_pattern(token)));
@@ -100,8 +100,8 @@ fn push_filter(sql: &mut Sql, f: &StudyFilter) {
     }
     if let Some(m) = &f.modality {
         // `modalities` is '\'-joined: look for \CT\ in \CT\SR\.
-        sql.text
-            .push_str(" AND instr('\\' || st.modalities || '\\', ?) > 0");
+        let pos = dialect.strpos("('\\' || st.modalities || '\\')", "?");
+        sql.text.push_str(&format!(" AND {pos} > 0"));
         sql.bind_str(&format!("\\{m}\\"));
     }
     if let Some(from) = &f.date_from {
@@ -231,18 +231,16 @@ impl Index {
             for a in &scope_args {
                 sql.bind_i64(*a);
             }
-            push_filter(sql, filter);
+            push_filter(sql, filter, self.dialect);
         }
         page.text.push_str(&order_by(sort));
         page.text.push_str(" LIMIT ? OFFSET ?");
         page.bind_i64(limit);
         page.bind_i64(offset);
 
-        let rows_fut =
-            sqlx::query_with(sqlx::AssertSqlSafe(page.text), page.args).fetch_all(&self.pool);
+        let rows_fut = db::query_with(&(page.text), page.args).fetch_all(&self.pool);
         let total_fut =
-            sqlx::query_scalar_with::<_, i64, _>(sqlx::AssertSqlSafe(count.text), count.args)
-                .fetch_one(&self.pool);
+            db::query_scalar_with::<i64>(&(count.text), count.args).fetch_one(&self.pool);
         let (rows, total) = tokio::try_join!(rows_fut, total_fut)?;
         let ids: Vec<i64> = rows.iter().map(|r| r.get(14)).collect();
         let reported = self.reported_study_rows(&ids).await?;
@@ -293,7 +291,7 @@ impl Index {
         for a in scope_args {
             sql.bind_i64(a);
         }
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), sql.args)
+        let rows = db::query_with(&(sql.text), sql.args)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows

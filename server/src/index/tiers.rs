@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::db;
 use super::{Index, Result};
 
 /// SQL for a blob key qualified by its tier (`cold:KEY` or `KEY`), for a column `col`.
@@ -23,9 +24,9 @@ pub struct HotBlob {
 impl Index {
     /// Records that these studies were opened at `at` (RFC 3339), in one transaction.
     pub async fn mark_opened(&self, study_uids: &[String], at: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for uid in study_uids {
-            sqlx::query("UPDATE studies SET last_opened_at = ? WHERE study_uid = ?")
+            db::query("UPDATE studies SET last_opened_at = ? WHERE study_uid = ?")
                 .bind(at)
                 .bind(uid)
                 .execute(&mut *tx)
@@ -38,7 +39,7 @@ impl Index {
     /// Studies neither opened nor changed since `cutoff` (RFC 3339) that still have hot
     /// blobs: (row id, Study Instance UID), oldest first.
     pub async fn tier_candidates(&self, cutoff: &str) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT st.id, st.study_uid FROM studies st \
              WHERE (CASE WHEN st.last_opened_at IS NOT NULL AND st.last_opened_at > st.updated_at \
                     THEN st.last_opened_at ELSE st.updated_at END) < ? \
@@ -55,7 +56,7 @@ impl Index {
 
     /// The blobs of a study that are still hot.
     pub async fn hot_blobs_of_study(&self, study_ref: i64) -> Result<Vec<HotBlob>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT i.blob_key, MIN(i.size_bytes) FROM instances i \
              JOIN series se ON se.id = i.series_ref WHERE se.study_ref = ? \
              AND NOT EXISTS (SELECT 1 FROM blob_tiers bt WHERE bt.blob_key = i.blob_key) \
@@ -76,7 +77,7 @@ impl Index {
     /// Records a blob as cold: from now on every read goes to the cold store first.
     /// Only after its cold copy is written and verified.
     pub async fn mark_cold(&self, key: &str, at: &str) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO blob_tiers (blob_key, tier, moved_at) VALUES (?, 'cold', ?) \
              ON CONFLICT (blob_key) DO NOTHING",
         )
@@ -89,7 +90,7 @@ impl Index {
 
     /// Keys recorded cold (for removing hot copies a crash left behind).
     pub async fn cold_keys(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT blob_key FROM blob_tiers WHERE tier = 'cold'")
+        let rows = db::query("SELECT blob_key FROM blob_tiers WHERE tier = 'cold'")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

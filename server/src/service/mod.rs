@@ -230,7 +230,8 @@ impl Archive {
             .with_context(|| format!("creating data dir {}", data.display()))?;
         let tmp_dir = data.join("tmp");
         std::fs::create_dir_all(&tmp_dir)?;
-        let index = Index::open(&data.join("index.sqlite"))
+        let database = stores.database(data)?;
+        let index = Index::open_at(database.as_deref(), &data.join("index.sqlite"))
             .await
             .with_context(|| format!("opening index in {}", data.display()))?;
         let blobs = Arc::new(stores.open(data)?);

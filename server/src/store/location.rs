@@ -97,6 +97,8 @@ pub struct StoreConfig {
     /// Cold blobs (tiering); default none.
     pub cold: Option<BlobLocation>,
     pub s3: S3Settings,
+    /// The index on PostgreSQL (`postgres://…`); none: SQLite in the data directory.
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -107,21 +109,59 @@ struct Record {
     cold_blobs: Option<String>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
+    /// The PostgreSQL index, password left out; absent: SQLite in the data directory.
+    #[serde(default)]
+    index: Option<String>,
+}
+
+fn read_record(data: &Path) -> anyhow::Result<Option<Record>> {
+    let record_path = data.join(RECORD_FILE);
+    match std::fs::read_to_string(&record_path) {
+        Ok(text) => {
+            Ok(Some(toml::from_str(&text).with_context(|| {
+                format!("parsing {}", record_path.display())
+            })?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", record_path.display())),
+    }
 }
 
 impl StoreConfig {
+    /// The index database of the data directory `data`: the one given, which must be the
+    /// one recorded (a directory whose index is on PostgreSQL never falls back to a new,
+    /// empty SQLite file because a flag was forgotten).
+    pub fn database(&self, data: &Path) -> anyhow::Result<Option<String>> {
+        use crate::index::db::redact;
+        let recorded = read_record(data)?.and_then(|r| r.index);
+        match (&self.database, recorded) {
+            (Some(given), Some(was)) if redact(given) != was => anyhow::bail!(
+                "data directory {} keeps its index in {was}, not {}",
+                data.display(),
+                redact(given)
+            ),
+            (None, Some(was)) => anyhow::bail!(
+                "data directory {} keeps its index in {was}: give it with --database or RANGSI_DATABASE",
+                data.display()
+            ),
+            (Some(given), None) => {
+                anyhow::ensure!(
+                    !data.join("index.sqlite").exists(),
+                    "data directory {} already has a SQLite index; it cannot switch to {}",
+                    data.display(),
+                    redact(given)
+                );
+                Ok(Some(given.clone()))
+            }
+            (given, _) => Ok(given.clone()),
+        }
+    }
+
     /// Resolves the stores of the data directory `data` (flags over its record over the
     /// default), records them, and opens them.
     pub fn open(&self, data: &Path) -> anyhow::Result<TieredBlobStore> {
         let record_path = data.join(RECORD_FILE);
-        let recorded: Option<Record> = match std::fs::read_to_string(&record_path) {
-            Ok(text) => Some(
-                toml::from_str(&text)
-                    .with_context(|| format!("parsing {}", record_path.display()))?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", record_path.display())),
-        };
+        let recorded = read_record(data)?;
         let rec = recorded.as_ref();
         let parse = |s: &Option<String>| -> anyhow::Result<Option<BlobLocation>> {
             s.as_deref().map(str::parse).transpose()
@@ -176,6 +216,11 @@ impl StoreConfig {
             cold_blobs: cold.as_ref().map(ToString::to_string),
             s3_endpoint: s3.endpoint.clone(),
             s3_region: s3.region.clone(),
+            index: self
+                .database
+                .as_deref()
+                .map(crate::index::db::redact)
+                .or_else(|| rec.and_then(|r| r.index.clone())),
         };
         if recorded.as_ref() != Some(&record) {
             let text = toml::to_string(&record).context("writing the blob store record")?;

@@ -220,7 +220,14 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         "rangsi: dicom listening on {dicom_addr} as AE {}",
         cfg.ae_title
     );
-    tracing::info!("{}", archive.tiers().describe());
+    tracing::info!(
+        "index on {}; {}",
+        match archive.index().dialect() {
+            crate::index::Dialect::Sqlite => "SQLite",
+            crate::index::Dialect::Postgres => "PostgreSQL",
+        },
+        archive.tiers().describe()
+    );
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut tasks = Vec::new();

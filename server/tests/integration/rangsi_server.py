@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from garage import blobs_on_s3, shared_garage
+from postgres import index_on_postgres, shared_postgres
 
 HOSPITAL_UDON = "10670"
 HOSPITAL_SAKON = "10671"
@@ -37,7 +38,7 @@ class Server:
     """One `rangsi` data directory and (at most) one running `rangsi serve` on it."""
 
     def __init__(self, binary: Path, workdir: Path, extra_args: list[str] | None = None,
-                 admin_password: str | None = ADMIN_PASSWORD):
+                 admin_password: str | None = ADMIN_PASSWORD, database: str | None = None):
         self.binary = Path(binary)
         self.admin_password = admin_password  # None: let the first start generate one
         self.workdir = workdir
@@ -56,6 +57,13 @@ class Server:
         if blobs_on_s3():
             self.s3_prefix = f"{workdir.name}-{os.getpid()}-{id(self):x}"
             self.blob_env = shared_garage().rangsi_env(self.s3_prefix)
+        # RANGSI_TEST_DB=postgres: the index in a database of its own in the shared
+        # PostgreSQL cluster (postgres.py); `database` names another to share one.
+        if database is not None:
+            self.blob_env["RANGSI_DATABASE"] = database
+        elif index_on_postgres():
+            self.blob_env["RANGSI_DATABASE"] = shared_postgres().new_database(workdir.name)
+        self.database = self.blob_env.get("RANGSI_DATABASE")
 
     # -- CLI
     def cli(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -1,0 +1,273 @@
+//! The two SQL engines behind one pool: SQLite (a file in the data directory, the
+//! default) and PostgreSQL (`--database postgres://…`, several nodes at scale).
+//!
+//! Every statement of the index is written once, with `?` placeholders, in the SQL both
+//! engines speak; [`query`] and friends number the placeholders (`$1, $2, …`, which
+//! both take) and run them through sqlx's `Any` driver. What cannot be shared is here
+//! and nowhere else: the migration dialect ([`pg_ddl`]), the write lock
+//! ([`Index::begin_write`]) and a few functions ([`Dialect`]).
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AssertSqlSafe, Executor};
+
+use super::Result;
+
+pub(crate) type Db = sqlx::Any;
+pub(crate) type Pool = sqlx::AnyPool;
+pub(crate) type Row = sqlx::any::AnyRow;
+pub(crate) type Args = AnyArguments;
+pub(crate) type Conn = sqlx::AnyConnection;
+pub(crate) type Tx = sqlx::Transaction<'static, Db>;
+pub(crate) type Query = sqlx::query::Query<'static, Db, Args>;
+
+/// Which engine a pool speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// `position of needle in haystack` (1-based, 0 when absent).
+    pub(crate) fn strpos(self, haystack: &str, needle: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("instr({haystack}, {needle})"),
+            Dialect::Postgres => format!("strpos({haystack}, {needle})"),
+        }
+    }
+}
+
+/// The advisory lock key that serializes writers on PostgreSQL the way SQLite's single
+/// write lock does (`BEGIN IMMEDIATE`): 'RANG' in ASCII.
+pub(crate) const WRITE_LOCK: i64 = 0x5241_4E47;
+
+/// `sql` with each `?` placeholder (outside quotes) numbered `$1, $2, …`.
+pub(crate) fn numbered(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('?') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '?' => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// A statement with `?` placeholders, for either engine.
+pub(crate) fn query(sql: &str) -> Query {
+    sqlx::query(AssertSqlSafe(numbered(sql).into_owned()))
+}
+
+/// [`query`] with arguments bound already (dynamic conditions).
+pub(crate) fn query_with(sql: &str, args: Args) -> sqlx::query::Query<'static, Db, Args> {
+    sqlx::query_with(AssertSqlSafe(numbered(sql).into_owned()), args)
+}
+
+/// A statement whose first column is the result.
+pub(crate) fn query_scalar<O>(sql: &str) -> sqlx::query::QueryScalar<'static, Db, O, Args>
+where
+    (O,): for<'r> sqlx::FromRow<'r, Row>,
+{
+    sqlx::query_scalar(AssertSqlSafe(numbered(sql).into_owned()))
+}
+
+/// [`query_scalar`] with arguments bound already.
+pub(crate) fn query_scalar_with<O>(
+    sql: &str,
+    args: Args,
+) -> sqlx::query::QueryScalar<'static, Db, O, Args>
+where
+    (O,): for<'r> sqlx::FromRow<'r, Row>,
+{
+    sqlx::query_scalar_with(AssertSqlSafe(numbered(sql).into_owned()), args)
+}
+
+/// Where the index lives: `postgres://…` / `postgresql://…`, else the SQLite file.
+pub(crate) async fn connect(database: Option<&str>, sqlite_file: &Path) -> Result<(Pool, Dialect)> {
+    sqlx::any::install_default_drivers();
+    match database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let opts: AnyConnectOptions = url.parse()?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                // `CREATE … IF NOT EXISTS` notices are not news.
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("SET client_min_messages = warning").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(opts)
+                .await?;
+            Ok((pool, Dialect::Postgres))
+        }
+        Some(other) => Err(super::IndexError::Conflict(format!(
+            "unsupported database {:?}: use postgres://USER@HOST[:PORT]/DB (or none for SQLite in the data directory)",
+            redact(other)
+        ))),
+        None => {
+            use sqlx::ConnectOptions;
+            let sqlite = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(sqlite_file)
+                .create_if_missing(true);
+            let opts = AnyConnectOptions::from_url(&sqlite.to_url_lossy())?;
+            // WAL, `synchronous=FULL` so a commit survives power loss; writers wait for
+            // each other instead of failing.
+            let pool = AnyPoolOptions::new()
+                .max_connections(8)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(opts)
+                .await?;
+            Ok((pool, Dialect::Sqlite))
+        }
+    }
+}
+
+/// A database URL without its password (for messages and the data directory's record).
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let pass = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{pass}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// A migration written for SQLite, in PostgreSQL's dialect: 64-bit integers everywhere,
+/// identity keys for `INTEGER PRIMARY KEY`, and the append-only triggers as PL/pgSQL.
+/// The migrations stay one set of files; this is the whole difference.
+pub(crate) fn pg_ddl(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 256);
+    let mut lines = sql.lines().peekable();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("CREATE TRIGGER ") {
+            // `CREATE TRIGGER name BEFORE UPDATE ON table` + `BEGIN SELECT RAISE(ABORT, 'msg'); END;`
+            let body = lines.next().unwrap_or_default();
+            let msg = body
+                .split_once("RAISE(ABORT, '")
+                .and_then(|(_, m)| m.split_once('\''))
+                .map(|(m, _)| m)
+                .unwrap_or("refused");
+            out.push_str(&format!(
+                "CREATE OR REPLACE FUNCTION rangsi_refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                 $f$ BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END $f$;\n\
+                 CREATE TRIGGER {rest} FOR EACH ROW EXECUTE FUNCTION rangsi_refuse('{msg}');\n"
+            ));
+            continue;
+        }
+        let (code, comment) = match line.find("--") {
+            Some(i) => line.split_at(i),
+            None => (line, ""),
+        };
+        let code = code
+            .replace(
+                "INTEGER PRIMARY KEY",
+                "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+            )
+            .replace("INTEGER", "BIGINT")
+            .replace(" BLOB", " BYTEA")
+            .replace(" REAL", " DOUBLE PRECISION");
+        out.push_str(&code);
+        out.push_str(comment);
+        out.push('\n');
+    }
+    out
+}
+
+impl super::Index {
+    /// A transaction that writes after reading, serialized with every other such
+    /// transaction: SQLite's `BEGIN IMMEDIATE`; on PostgreSQL a transaction-scoped
+    /// advisory lock, which holds across nodes sharing the database.
+    pub(crate) async fn begin_write(&self) -> Result<Tx> {
+        match self.dialect {
+            Dialect::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                query("SELECT pg_advisory_xact_lock(?)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(
+            numbered("SELECT '?' FROM t WHERE a = ? AND b LIKE ? ESCAPE '\\'"),
+            "SELECT '?' FROM t WHERE a = $1 AND b LIKE $2 ESCAPE '\\'"
+        );
+        assert!(matches!(numbered("SELECT 1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://rangsi:s3cret@db:5432/rangsi?sslmode=require"),
+            "postgres://rangsi:***@db:5432/rangsi?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://rangsi@db/rangsi"),
+            "postgres://rangsi@db/rangsi"
+        );
+    }
+
+    #[test]
+    fn ddl_for_postgres() {
+        let pg = pg_ddl(
+            "CREATE TABLE t (\n    id INTEGER PRIMARY KEY,\n    n INTEGER NOT NULL -- count\n);\n\
+             CREATE TRIGGER t_no_update BEFORE UPDATE ON t\n\
+             BEGIN SELECT RAISE(ABORT, 'no'); END;\n",
+        );
+        assert!(pg.contains("id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"));
+        assert!(pg.contains("n BIGINT NOT NULL -- count"));
+        assert!(pg.contains(
+            "CREATE TRIGGER t_no_update BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION rangsi_refuse('no');"
+        ));
+    }
+}
