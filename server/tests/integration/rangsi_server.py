@@ -168,3 +168,61 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+class IndexDb:
+    """The index of a `Server`, opened by the tests directly (never through the server):
+    Python's sqlite3 on `DATA/index.sqlite`, or pg8000 on the server's PostgreSQL
+    database. SQL is written once with `?` placeholders, as in the server."""
+
+    def __init__(self, srv: "Server", readonly: bool = False):
+        self.pg = srv.database is not None
+        if self.pg:
+            import pg8000.dbapi
+            from urllib.parse import urlparse
+            u = urlparse(srv.database)
+            self.con = pg8000.dbapi.connect(user=u.username or "postgres", password=u.password,
+                                            host=u.hostname, port=u.port or 5432,
+                                            database=u.path.lstrip("/"))
+            if readonly:
+                self.con.cursor().execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        else:
+            import sqlite3
+            mode = "ro" if readonly else "rw"
+            self.con = sqlite3.connect(f"file:{srv.data / 'index.sqlite'}?mode={mode}", uri=True, timeout=30)
+
+    def execute(self, sql: str, args=()):
+        """A cursor over the result (both engines: `.fetchall()`, `.fetchone()`, `.rowcount`)."""
+        cur = self.con.cursor()
+        if self.pg:
+            sql = sql.replace("?", "%s")
+        cur.execute(sql, tuple(args))
+        return cur
+
+    def commit(self) -> None:
+        self.con.commit()
+
+    def rollback(self) -> None:
+        self.con.rollback()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "IndexDb":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """What a refused statement raises (a trigger, a constraint)."""
+        if self.pg:
+            import pg8000.dbapi
+            return (pg8000.dbapi.DatabaseError,)
+        import sqlite3
+        return (sqlite3.DatabaseError,)
+
+
+def index_db(srv: "Server", readonly: bool = False) -> IndexDb:
+    return IndexDb(srv, readonly)

@@ -1,11 +1,10 @@
 """The command line and operations: `rangsi import` of folders, DICOMDIR media and zip
 files; configuration from a TOML file and RANGSI_* variables; token expiry; the
-association limit; and the audit log (read with Python's own sqlite3, not the server)."""
+association limit; and the audit log (read with Python's own sqlite3 or pg8000, not the server)."""
 
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import time
 import zipfile
@@ -15,7 +14,7 @@ import requests
 
 import dicomweb as dw
 from dicom_factory import new_image, noise_image, read, save
-from rangsi_server import HOSPITAL_UDON, PASSWORDS, Server
+from rangsi_server import HOSPITAL_UDON, PASSWORDS, Server, index_db
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +158,9 @@ def test_association_limit(rangsi_bin, tmp_path):
 
 
 def audit_rows(srv: Server, where: str, args=()) -> list[tuple]:
-    con = sqlite3.connect(f"file:{srv.data / 'index.sqlite'}?mode=ro", uri=True)
-    try:
-        return con.execute(f"SELECT actor, protocol, action, study_uid, outcome FROM audit_log WHERE {where}", args).fetchall()
-    finally:
-        con.close()
+    with index_db(srv, readonly=True) as con:
+        return [tuple(r) for r in con.execute(
+            f"SELECT actor, protocol, action, study_uid, outcome FROM audit_log WHERE {where}", args).fetchall()]
 
 
 def test_every_access_is_audited_and_the_log_is_append_only(server, alice, bob, tmp_path):
@@ -186,14 +183,13 @@ def test_every_access_is_audited_and_the_log_is_append_only(server, alice, bob, 
     assert ("alice", "dicomweb", "query", "ok") in actions, rows
     assert ("alice", "dicomweb", "metadata", "ok") in actions, rows
     assert ("bob", "dicomweb", "metadata", "not-found") in actions, rows
-    con = sqlite3.connect(server.data / "index.sqlite")
-    try:
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with index_db(server) as con:
+        with pytest.raises(con.errors, match="append-only"):
             con.execute("UPDATE audit_log SET actor = 'mallory'")
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.rollback()
+        with pytest.raises(con.errors, match="append-only"):
             con.execute("DELETE FROM audit_log")
-    finally:
-        con.close()
+        con.rollback()
 
 
 def test_dimse_access_is_audited(server, peer):
@@ -237,12 +233,12 @@ def test_dicom_open_maps_unknown_aes_to_one_hospital(rangsi_bin, tmp_path):
 
 def test_grant_extends_a_hospitals_view_until_revoked(server, alice, bob, tmp_path):
     """Referrals and consults (later issues) give another hospital access by a row in
-    `grants`; the tenancy filter already honours it. Written here with sqlite3 directly."""
+    `grants`; the tenancy filter already honours it. Written here directly in the index (sqlite3 or pg8000)."""
     ds = images("GRANT-1", 1, 60)[0]
     study = str(ds.StudyInstanceUID)
     alice.stow_ok([save(ds, tmp_path / "g.dcm").read_bytes()])
     assert bob.qido("/studies", {"PatientID": "GRANT-1"}) == []
-    con = sqlite3.connect(server.data / "index.sqlite", timeout=30)
+    con = index_db(server)
     try:
         (study_ref,) = con.execute("SELECT id FROM studies WHERE study_uid = ?", (study,)).fetchone()
         (sakon,) = con.execute("SELECT id FROM hospitals WHERE code = '10671'").fetchone()
