@@ -655,7 +655,7 @@ impl Index {
             .fetch_one(&self.pool)
             .await?;
         let row = db::query(
-            "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM instances WHERE hospital_id = ?",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM instances WHERE hospital_id = ?",
         )
         .bind(hospital_id)
         .fetch_one(&self.pool)

@@ -266,16 +266,16 @@ impl Index {
         let r = db::query(
             "SELECT \
                (SELECT COUNT(*) FROM gateway_queue WHERE state = 'pending'), \
-               (SELECT COALESCE(SUM(i.size_bytes), 0) FROM gateway_queue q \
+               (SELECT CAST(COALESCE(SUM(i.size_bytes), 0) AS BIGINT) FROM gateway_queue q \
                   JOIN instances i ON i.id = q.instance_id WHERE q.state = 'pending'), \
                (SELECT MIN(enqueued_at) FROM gateway_queue WHERE state = 'pending'), \
                (SELECT COUNT(*) FROM gateway_queue WHERE state = 'failed'), \
                (SELECT COUNT(*) FROM gateway_queue WHERE state = 'done'), \
                (SELECT COUNT(*) FROM instances i WHERE NOT EXISTS \
                   (SELECT 1 FROM gateway_queue q WHERE q.instance_id = i.id)), \
-               (SELECT COALESCE(SUM(i.size_bytes), 0) FROM instances i WHERE NOT EXISTS \
+               (SELECT CAST(COALESCE(SUM(i.size_bytes), 0) AS BIGINT) FROM instances i WHERE NOT EXISTS \
                   (SELECT 1 FROM gateway_queue q WHERE q.instance_id = i.id)), \
-               (SELECT CAST(value AS INTEGER) FROM gateway_state WHERE name = 'pruned_total')",
+               (SELECT CAST(value AS BIGINT) FROM gateway_state WHERE name = 'pruned_total')",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -417,7 +417,7 @@ impl Index {
             db::query(
                 "INSERT INTO gateway_state (name, value) VALUES ('pruned_total', ?) \
                  ON CONFLICT (name) DO UPDATE SET \
-                 value = CAST(CAST(gateway_state.value AS INTEGER) + ? AS TEXT)",
+                 value = CAST(CAST(gateway_state.value AS BIGINT) + ? AS TEXT)",
             )
             .bind(n.to_string())
             .bind(n as i64)

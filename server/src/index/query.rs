@@ -263,8 +263,9 @@ fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
             }
             if let Some(t) = to {
                 // "-20201231" includes the whole last day; times compare by prefix.
-                sql.text
-                    .push_str(&format!(" AND {c} != '' AND substr({c}, 1, ?) <= ?"));
+                sql.text.push_str(&format!(
+                    " AND {c} != '' AND substr({c}, 1, CAST(? AS INTEGER)) <= ?"
+                ));
                 sql.bind_i64(t.len() as i64);
                 sql.bind_str(t);
             }
@@ -388,7 +389,7 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
             Level::Patient => (
                 "h.code, p.patient_name, p.patient_id, p.issuer, p.birth_date, p.sex, COUNT(DISTINCT st.id)".to_string(),
                 "patients p JOIN studies st ON st.patient_ref = p.id JOIN hospitals h ON h.id = p.hospital_id",
-                " GROUP BY p.id",
+                " GROUP BY p.id, h.code",
                 " ORDER BY p.patient_name, p.id",
             ),
             Level::Study => (
@@ -441,7 +442,10 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
         sql.bind_i64(limit);
         sql.bind_i64(q.offset);
     } else if q.offset > 0 {
-        sql.text.push_str(" LIMIT -1 OFFSET ?");
+        // An offset without a limit: SQLite wants a LIMIT before OFFSET, and a negative
+        // one (its "none") is an error on PostgreSQL; the largest integer suits both.
+        sql.text.push_str(" LIMIT ? OFFSET ?");
+        sql.bind_i64(i64::MAX);
         sql.bind_i64(q.offset);
     }
     sql

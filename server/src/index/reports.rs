@@ -498,7 +498,7 @@ impl Index {
     ) -> Result<Vec<ReportTemplate>> {
         let sql = format!(
             "SELECT {TEMPLATE_COLS} FROM report_templates WHERE (? IS NULL OR lang = ?) \
-             ORDER BY (modality = ? AND modality != '') + (body_part = ? AND body_part != '') DESC, \
+             ORDER BY (CASE WHEN modality = ? AND modality != '' THEN 1 ELSE 0 END) + (CASE WHEN body_part = ? AND body_part != '' THEN 1 ELSE 0 END) DESC, \
              (modality = '' AND body_part = '') DESC, name"
         );
         let rows = db::query(&(sql))

@@ -165,31 +165,39 @@ impl Index {
         // study, which then has to be sorted: it walks the index of the sort column (or
         // of a selective filter) and stops after one page. The join order follows the
         // sort (CROSS JOIN fixes the outer table), so a name sort reads patients by name.
-        let scoped = format!("({scope_sql}) = 1");
+        let sqlite = self.dialect == db::Dialect::Sqlite;
+        let scoped = if sqlite {
+            format!("({scope_sql}) = 1")
+        } else {
+            format!("({scope_sql})")
+        };
         // Without a selective filter, walk the sort column's index (migration 0003) and
         // stop after one page; SQLite, with no statistics, would rather sort everything.
-        // (INDEXED BY is SQLite's; a PostgreSQL port drops these hints.)
+        // INDEXED BY and CROSS JOIN … ON are SQLite's: PostgreSQL plans with statistics
+        // and gets a plain JOIN.
         let selective = filter.patient_id_prefix.is_some()
             || filter.patient_id.is_some()
             || filter.accession_prefix.is_some()
             || filter.date_from.is_some()
             || filter.date_to.is_some()
             || !filter.study_uids.is_empty();
-        let hint = |index: &'static str| if selective { "" } else { index };
+        let hint = |index: &'static str| if selective || !sqlite { "" } else { index };
+        let cross = if sqlite { "CROSS JOIN" } else { "JOIN" };
         let from = match sort.key {
             StudySortKey::Name => format!(
-                "patients p {} CROSS JOIN studies st ON st.patient_ref = p.id \
+                "patients p {} {cross} studies st ON st.patient_ref = p.id \
                  JOIN hospitals h ON h.id = st.hospital_id",
                 hint("INDEXED BY patients_name")
             ),
             StudySortKey::Id => format!(
-                "patients p {} CROSS JOIN studies st ON st.patient_ref = p.id \
+                "patients p {} {cross} studies st ON st.patient_ref = p.id \
                  JOIN hospitals h ON h.id = st.hospital_id",
                 hint("INDEXED BY patients_id")
             ),
-            StudySortKey::Hospital => "hospitals h CROSS JOIN studies st ON st.hospital_id = h.id \
+            StudySortKey::Hospital => format!(
+                "hospitals h {cross} studies st ON st.hospital_id = h.id \
                  JOIN patients p ON p.id = st.patient_ref"
-                .to_owned(),
+            ),
             key => {
                 let index = match key {
                     StudySortKey::Images => hint("INDEXED BY studies_instances"),
