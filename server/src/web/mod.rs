@@ -194,6 +194,10 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         );
     }
     crate::cli::bootstrap(&archive, true).await?;
+    tracing::info!(
+        "node {} (background jobs run under leases in the index)",
+        archive.node_id()
+    );
     let resumed = archive.resume_deliveries().await?;
     if resumed > 0 {
         tracing::info!(resumed, "webhook deliveries left pending by an earlier run");
@@ -277,6 +281,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             archive.clone().tier_periodically(days, shutdown.clone()),
         ));
     }
+    tasks.push(tokio::spawn(
+        archive.clone().sweep_deliveries(shutdown.clone()),
+    ));
     let archive_for_flush = archive.clone();
     let state = AppState {
         archive,
