@@ -56,3 +56,35 @@ impl Index {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_until_expiry_or_release() {
+        let dir = std::env::temp_dir().join(format!("rangsi-leases-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let index = Index::open(&dir.join("index.sqlite")).await.expect("index");
+        let long = Duration::from_secs(60);
+        assert!(index.try_lease("tier", "a", long).await.expect("take"));
+        assert!(!index.try_lease("tier", "b", long).await.expect("held by a"));
+        assert!(index.try_lease("tier", "a", long).await.expect("renew"));
+        // Another lease is independent.
+        assert!(index.try_lease("webhooks", "b", long).await.expect("other"));
+        // Released: free at once; b's release of a's lease does nothing.
+        index.release_lease("tier", "b").await.expect("not b's");
+        assert!(!index.try_lease("tier", "b", long).await.expect("still a's"));
+        index.release_lease("tier", "a").await.expect("release");
+        assert!(
+            index
+                .try_lease("tier", "b", Duration::ZERO)
+                .await
+                .expect("free")
+        );
+        // Expired (a zero lifetime): anyone takes it over.
+        assert!(index.try_lease("tier", "a", long).await.expect("expired"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
