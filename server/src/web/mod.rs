@@ -194,10 +194,6 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         );
     }
     crate::cli::bootstrap(&archive, true).await?;
-    tracing::info!(
-        "node {} (background jobs run under leases in the index)",
-        archive.node_id()
-    );
     let resumed = archive.resume_deliveries().await?;
     if resumed > 0 {
         tracing::info!(resumed, "webhook deliveries left pending by an earlier run");
@@ -231,6 +227,10 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             crate::index::Dialect::Postgres => "PostgreSQL",
         },
         archive.tiers().describe()
+    );
+    tracing::info!(
+        "node {} (background jobs run under leases in the index)",
+        archive.node_id()
     );
 
     let shutdown = tokio_util::sync::CancellationToken::new();
