@@ -249,4 +249,17 @@ impl Index {
         .fetch_all(&self.pool)
         .await?)
     }
+
+    /// Gives up `node`'s claims on deliveries still pending (a clean shutdown: another
+    /// node's sweep sends them without waiting for the claims to expire).
+    pub async fn release_claims(&self, node: &str) -> Result<u64> {
+        Ok(db::query(
+            "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
+             WHERE claimed_by = ? AND status = 'pending'",
+        )
+        .bind(node)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
 }

@@ -8,8 +8,8 @@
 //!   claim on (a node died mid-delivery) to this node; each delivery is still claimed
 //!   one by one before it is sent (`service::notify`).
 //!
-//! A node that dies stops renewing; another takes its leases once they expire. A clean
-//! shutdown gives them up at once. Everything else a request needs (sessions, tokens,
+//! A node that dies stops renewing; another takes its leases (and its deliveries) once
+//! they expire. A clean shutdown gives them up at once. Everything else a request needs (sessions, tokens,
 //! users, AE titles, share-link failure counts) is read from the database on every
 //! request, so any node answers any request.
 //!
@@ -150,6 +150,9 @@ impl Archive {
             }
         }
         self.give_up_lease(WEBHOOK_LEASE).await;
+        if let Err(e) = self.index().release_claims(self.node_id()).await {
+            tracing::warn!(error = %e, "cannot release this node's webhook delivery claims");
+        }
     }
 }
 

@@ -21,7 +21,7 @@ and Garage (garage.py), whatever engine the rest of the pass uses.
   is killed the other takes the lease over; nothing is lost (fsck, byte-identical
   reads).
 
-Leases are short here (`RANGSI_LEASE_SECS=3`, a pass every second) so takeovers happen
+Leases are short here (`RANGSI_LEASE_SECS=10`, a pass every second) so takeovers happen
 within seconds; the tests poll for states, they never assert on durations.
 """
 
@@ -78,7 +78,7 @@ def nodes(rangsi_bin, tmp_path_factory):
     shared = {
         **shared_garage().rangsi_env(prefix),
         "RANGSI_COLD_BLOBS": f"s3://{BUCKET}/{prefix}-cold",
-        "RANGSI_LEASE_SECS": "3",
+        "RANGSI_LEASE_SECS": "10",
         "RANGSI_TIER_INTERVAL_SECS": "1",
     }
     a = Server(rangsi_bin, tmp_path_factory.mktemp("node-a"), database=database,
@@ -297,6 +297,16 @@ def test_sessions_and_users_are_the_same_on_both_nodes(nodes, tmp_path):
     assert codes == [401, 401, 401, 401, 429], codes
     r = open_on(a, "4321")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0, "A forgot the failures made on B"
+
+    # A share session opened on A reads on B; the link revoked on B ends it on A.
+    alice_b = api(b, b.tokens["alice"])
+    open_link = check(alice_b.post(b.http_url + "/api/shares", json={"study_uids": [study]}), 201)
+    guest = requests.Session()
+    check(guest.post(a.http_url + "/api/share/open", json={"token": open_link["token"]}), 200)
+    metadata = f"/dicomweb/studies/{study}/metadata"
+    assert guest.get(b.http_url + metadata, headers={"Accept": "application/dicom+json"}).status_code == 200
+    check(alice_b.post(f"{b.http_url}/api/shares/{open_link['link']['id']}/revoke"), 200)
+    assert guest.get(a.http_url + metadata, headers={"Accept": "application/dicom+json"}).status_code == 401
 
 
 class Hook:
