@@ -217,11 +217,21 @@ impl Index {
 /// Runs the migrations not yet recorded; on PostgreSQL in its dialect ([`db::pg_ddl`]),
 /// under the write lock so that nodes starting together migrate once.
 async fn migrate(pool: &Pool, dialect: Dialect) -> Result<()> {
+    // Under the write lock too: two nodes' `CREATE TABLE IF NOT EXISTS` at the same
+    // moment can collide on PostgreSQL's catalog.
+    let mut tx = pool.begin().await?;
+    if dialect == Dialect::Postgres {
+        query("SELECT pg_advisory_xact_lock(?)")
+            .bind(db::WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
     query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     for (version, sql) in MIGRATIONS {
         let mut tx = pool.begin().await?;
         if dialect == Dialect::Postgres {

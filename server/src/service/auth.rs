@@ -153,7 +153,8 @@ impl Auth<'_> {
             Some(p) if !p.is_empty() => (p, false),
             _ => (generate_password(), true),
         };
-        self.archive
+        let added = self
+            .archive
             .index()
             .add_user(
                 "admin",
@@ -161,8 +162,13 @@ impl Auth<'_> {
                 Role::Admin.as_str(),
                 &hash_password(&password)?,
             )
-            .await?;
-        Ok(generated.then_some(password))
+            .await;
+        match added {
+            Ok(_) => Ok(generated.then_some(password)),
+            // Another node starting on the same new database made the first user meanwhile.
+            Err(_) if self.archive.index().count_users().await? > 0 => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn login(

@@ -20,6 +20,8 @@ and Garage (garage.py), whatever engine the rest of the pass uses.
 - Tiering with two nodes: only the node holding the `tier` lease runs passes; when it
   is killed the other takes the lease over; nothing is lost (fsck, byte-identical
   reads).
+- Two nodes started at the same moment on a new database both come up (the
+  migrations run once, one `admin` is made).
 
 Leases are short here (`RANGSI_LEASE_SECS=10`, a pass every second) so takeovers happen
 within seconds; the tests poll for states, they never assert on durations.
@@ -455,3 +457,31 @@ def test_tiering_runs_on_the_lease_holder_only_and_moves_over_when_it_dies(nodes
     assert r.returncode == 0 and "consistent" in text, text
     leader.start()
     assert leader.healthy() and other.healthy()
+
+
+def test_nodes_started_together_on_an_empty_database_both_come_up(rangsi_bin, tmp_path_factory):
+    """Two nodes started at the same moment on a new database: the migrations run once
+    and one `admin` is created; neither node fails its start on the other's work."""
+    for attempt in range(3):
+        database = shared_postgres().new_database(f"fresh{attempt}")
+        servers = [Server(rangsi_bin, tmp_path_factory.mktemp(f"fresh-{attempt}-{n}"), database=database)
+                   for n in ("a", "b")]
+        prefix = f"fresh-{os.getpid()}-{secrets.token_hex(4)}"
+        for srv in servers:
+            srv.blob_env.update(shared_garage().rangsi_env(prefix))
+            srv.data.mkdir(parents=True, exist_ok=True)
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for job in [pool.submit(srv.start) for srv in servers]:
+                    job.result()
+            assert all(srv.healthy() for srv in servers)
+            with index_db(servers[0], readonly=True) as db:
+                assert db.execute("SELECT COUNT(*) FROM users WHERE username = 'admin'").fetchone()[0] == 1
+                versions = [v for (v,) in db.execute("SELECT version FROM schema_migrations").fetchall()]
+            assert len(versions) == len(set(versions)) and 17 in versions, versions
+            for srv in servers:
+                r = requests.get(srv.http_url + "/api/me", auth=("admin", srv.admin_password), timeout=60)
+                assert r.status_code == 200, r.text
+        finally:
+            for srv in servers:
+                srv.stop()
