@@ -217,8 +217,8 @@ impl Index {
 /// Runs the migrations not yet recorded; on PostgreSQL in its dialect ([`db::pg_ddl`]),
 /// under the write lock so that nodes starting together migrate once.
 async fn migrate(pool: &Pool, dialect: Dialect) -> Result<()> {
-    // Under the write lock too: two nodes' `CREATE TABLE IF NOT EXISTS` at the same
-    // moment can collide on PostgreSQL's catalog.
+    // Nodes starting together: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe
+    // against a concurrent one, so the bookkeeping table is made under the lock too.
     let mut tx = pool.begin().await?;
     if dialect == Dialect::Postgres {
         query("SELECT pg_advisory_xact_lock(?)")
