@@ -9,9 +9,9 @@
 //!   one by one before it is sent (`service::notify`).
 //!
 //! A node that dies stops renewing; another takes its leases (and its deliveries) once
-//! they expire. A clean shutdown gives them up at once. Everything else a request needs (sessions, tokens,
-//! users, AE titles, share-link failure counts) is read from the database on every
-//! request, so any node answers any request.
+//! they expire. A clean shutdown gives them up at once. Everything else a request needs
+//! (sessions, tokens, users, AE titles, share-link failure counts) is read from the
+//! database on every request, so any node answers any request.
 //!
 //! Knobs (environment, for operators and tests): `RANGSI_LEASE_SECS` (default 60: how
 //! long a lease or a delivery claim outlives its holder; the loops look every third of
