@@ -186,8 +186,9 @@ enum Backend {
 
 /// The archive tests run a third time with every server's index on PostgreSQL and
 /// blobs on Garage: STOW, WADO (frames, ranges), DIMSE C-STORE/C-GET, import, fsck,
-/// kill -9, and tiering from S3 to a cold folder. test_s3.py (its own Garage, SQLite)
-/// runs in the first pass.
+/// kill -9, tiering from S3 to a cold folder, and two `serve` nodes on one database and
+/// one bucket (test_nodes.py, which brings its own PostgreSQL and Garage in every pass).
+/// test_s3.py (its own Garage, SQLite) runs in the first pass.
 const S3_SUBSET: &[&str] = &[
     "test_stow.py",
     "test_wado.py",
@@ -195,6 +196,7 @@ const S3_SUBSET: &[&str] = &[
     "test_cli.py",
     "test_crash.py",
     "test_tiering.py",
+    "test_nodes.py",
 ];
 
 fn pytest(paths: &Paths, args: &[String], backend: Backend) -> Outcome {

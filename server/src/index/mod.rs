@@ -10,6 +10,7 @@ pub mod copy;
 pub mod db;
 pub mod gateway;
 pub mod ingest;
+pub mod leases;
 pub mod measurements;
 pub mod notify;
 pub mod query;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/0013_gateways.sql")),
     (14, include_str!("../../migrations/0014_admin_portal.sql")),
     (16, include_str!("../../migrations/0016_tiering.sql")),
+    (17, include_str!("../../migrations/0017_leases.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -180,18 +180,86 @@ impl Index {
             .collect())
     }
 
-    /// Records one attempt: `status` pending (to retry), delivered or failed.
-    pub async fn delivery_attempt(&self, id: i64, status: &str, error: &str) -> Result<()> {
-        db::query(
+    /// Records one attempt by `node`: `status` pending (to retry), delivered or failed.
+    /// The claim is kept while pending and cleared otherwise; a node whose claim was
+    /// taken over (it stalled past its expiry) records nothing: false.
+    pub async fn delivery_attempt(
+        &self,
+        id: i64,
+        node: &str,
+        status: &str,
+        error: &str,
+    ) -> Result<bool> {
+        Ok(db::query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, last_error = ?, \
-             updated_at = ? WHERE id = ?",
+             updated_at = ?, claimed_by = CASE WHEN ? = 'pending' THEN claimed_by ELSE NULL END, \
+             claimed_until = CASE WHEN ? = 'pending' THEN claimed_until ELSE NULL END \
+             WHERE id = ? AND claimed_by = ?",
         )
         .bind(status)
         .bind(error)
         .bind(now_rfc3339())
+        .bind(status)
+        .bind(status)
         .bind(id)
+        .bind(node)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Claims a pending delivery for `node` until `until_ms` (Unix ms), or renews its own
+    /// claim: one guarded UPDATE, so of several nodes exactly one sends. What to send
+    /// when claimed; `None` when it is delivered, failed, or another node's claim runs.
+    pub async fn claim_delivery(
+        &self,
+        id: i64,
+        node: &str,
+        until_ms: i64,
+    ) -> Result<Option<PendingDelivery>> {
+        let claimed = db::query(
+            "UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ? \
+             WHERE id = ? AND status = 'pending' \
+             AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until <= ?)",
+        )
+        .bind(node)
+        .bind(until_ms)
+        .bind(id)
+        .bind(node)
+        .bind(super::leases::now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            return Ok(None);
+        }
+        Ok(self.pending_deliveries(Some(id)).await?.into_iter().next())
+    }
+
+    /// Pending deliveries nobody is sending: never claimed, or their node's claim
+    /// expired (it died or stalled). The sweep hands them to this node.
+    pub async fn unclaimed_deliveries(&self) -> Result<Vec<i64>> {
+        Ok(db::query_scalar(
+            "SELECT id FROM webhook_deliveries WHERE status = 'pending' \
+             AND (claimed_by IS NULL OR claimed_until <= ?) ORDER BY id",
+        )
+        .bind(super::leases::now_ms())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Gives up `node`'s claims on deliveries still pending (a clean shutdown: another
+    /// node's sweep sends them without waiting for the claims to expire).
+    pub async fn release_claims(&self, node: &str) -> Result<u64> {
+        Ok(db::query(
+            "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
+             WHERE claimed_by = ? AND status = 'pending'",
+        )
+        .bind(node)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 }

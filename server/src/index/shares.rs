@@ -225,3 +225,39 @@ impl Index {
         Ok(out)
     }
 }
+
+/// Failed share-link openings (migration 0017), counted in the index so that every node
+/// behind a load balancer throttles the same guesses.
+impl Index {
+    /// Records one failure of `subject` (a token hash or an address) at `now_ms`, and
+    /// forgets failures older than the window.
+    pub async fn share_failure(&self, subject: &str, now_ms: i64, window_ms: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        db::query("DELETE FROM share_failures WHERE at <= ?")
+            .bind(now_ms.saturating_sub(window_ms))
+            .execute(&mut *tx)
+            .await?;
+        db::query("INSERT INTO share_failures (subject, at) VALUES (?, ?)")
+            .bind(subject)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many failures `subject` had after `since_ms`, and the oldest of them.
+    pub async fn share_failures_since(
+        &self,
+        subject: &str,
+        since_ms: i64,
+    ) -> Result<(i64, Option<i64>)> {
+        let row =
+            db::query("SELECT COUNT(*), MIN(at) FROM share_failures WHERE subject = ? AND at > ?")
+                .bind(subject)
+                .bind(since_ms)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+}

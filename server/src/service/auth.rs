@@ -107,7 +107,9 @@ pub fn secret_hash(secret: &str) -> String {
 }
 
 /// Basic auth re-sends the password with every request; argon2 on each would cost
-/// ~30 ms. Successful verifications are remembered briefly, keyed by a hash.
+/// ~30 ms. Successful verifications are remembered briefly, keyed by a hash of the name,
+/// the password and the stored password hash (so a reset on any node ends them), and
+/// only ever consulted after the user row was read again (a disabled user is refused).
 static BASIC_CACHE: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
 
@@ -151,7 +153,8 @@ impl Auth<'_> {
             Some(p) if !p.is_empty() => (p, false),
             _ => (generate_password(), true),
         };
-        self.archive
+        let added = self
+            .archive
             .index()
             .add_user(
                 "admin",
@@ -159,8 +162,13 @@ impl Auth<'_> {
                 Role::Admin.as_str(),
                 &hash_password(&password)?,
             )
-            .await?;
-        Ok(generated.then_some(password))
+            .await;
+        match added {
+            Ok(_) => Ok(generated.then_some(password)),
+            // Another node starting on the same new database made the first user meanwhile.
+            Err(_) if self.archive.index().count_users().await? > 0 => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn login(
@@ -171,7 +179,10 @@ impl Auth<'_> {
         remote: &str,
     ) -> Result<Principal> {
         let user = self.archive.index().user_by_name(username).await?;
-        let cache_key = secret_hash(&format!("{username}\0{password}"));
+        // Keyed by the stored hash too: a password changed on another node (several
+        // nodes share one database) no longer matches a login remembered here.
+        let stored_hash = user.as_ref().map_or("", |u| u.password_hash.as_str());
+        let cache_key = secret_hash(&format!("{username}\0{password}\0{stored_hash}"));
         let cached = {
             let mut guard = BASIC_CACHE.lock().unwrap_or_else(|e| e.into_inner());
             let map = guard.get_or_insert_with(HashMap::new);

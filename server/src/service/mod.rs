@@ -10,6 +10,7 @@ pub mod gateways;
 pub mod ingest;
 pub mod letter;
 pub mod measurements;
+pub mod nodes;
 pub mod notify;
 pub mod query;
 pub mod referrals;
@@ -160,6 +161,8 @@ struct Inner {
     /// When each study's opening was last written to `last_opened_at` (tiering): at
     /// most once an hour per study, so frame requests never write.
     opened: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// This process among the nodes sharing the database (`nodes.rs`).
+    node_id: String,
 }
 
 /// How often a study's `last_opened_at` is written while it is being read.
@@ -244,6 +247,7 @@ impl Archive {
                 tmp_dir,
                 audit_tx,
                 opened: std::sync::Mutex::default(),
+                node_id: nodes::new_node_id(),
             }),
         })
     }

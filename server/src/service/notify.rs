@@ -9,6 +9,13 @@
 //! hospital's secret>`. Any 2xx answer delivers it; otherwise it is retried
 //! [`ATTEMPTS`] times in all with growing pauses, then marked failed. Pending
 //! deliveries are picked up again when the server starts, so a restart loses none.
+//!
+//! With several nodes on one database, a delivery is sent by the node that claimed it
+//! (`claimed_by` / `claimed_until`, renewed before each attempt); a node that dies
+//! leaves a claim that expires, and the sweep (`service::nodes`, under the `webhooks`
+//! lease) hands the delivery to a live node. A receiver sees a delivery once, except
+//! after a node died between the receiver's answer and its record (the same
+//! `X-Rangsi-Delivery` id again).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -163,18 +170,26 @@ impl Archive {
         tokio::spawn(async move { archive.deliver(id).await });
     }
 
-    /// Tries a delivery until it is delivered or out of attempts.
+    /// Tries a delivery until it is delivered or out of attempts. Several nodes may be
+    /// told of one delivery (its own node, a sweep, a restart): each attempt first claims
+    /// it in the index (`claim_delivery`, a guarded UPDATE), and only the claimer sends.
     async fn deliver(&self, id: i64) {
+        let node = self.node_id().to_string();
         loop {
-            let pending = match self.index().pending_deliveries(Some(id)).await {
-                Ok(p) => p,
+            // The claim covers this attempt and the pause after it, with room to spare.
+            let until = crate::index::leases::now_ms()
+                .saturating_add(crate::index::leases::ms(
+                    TIMEOUT + BACKOFF[BACKOFF.len() - 1],
+                ))
+                .saturating_add(crate::index::leases::ms(super::nodes::lease_ttl()));
+            let d = match self.index().claim_delivery(id, &node, until).await {
+                Ok(Some(d)) => d,
+                // Delivered, failed, or another node is sending it.
+                Ok(None) => return,
                 Err(e) => {
-                    tracing::warn!(delivery = id, error = %e, "webhook delivery: reading the queue");
+                    tracing::warn!(delivery = id, error = %e, "webhook delivery: claiming it");
                     return;
                 }
-            };
-            let Some(d) = pending.into_iter().next() else {
-                return;
             };
             let (status, error) = match post(&d).await {
                 Ok(()) => ("delivered", String::new()),
@@ -184,9 +199,20 @@ impl Archive {
             if !error.is_empty() {
                 tracing::warn!(delivery = id, url = %d.url, error = %error, attempt = d.attempts + 1, "webhook delivery");
             }
-            if let Err(e) = self.index().delivery_attempt(id, status, &error).await {
-                tracing::warn!(delivery = id, error = %e, "webhook delivery: recording the attempt");
-                return;
+            match self
+                .index()
+                .delivery_attempt(id, &node, status, &error)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(delivery = id, "webhook delivery: another node took it over");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(delivery = id, error = %e, "webhook delivery: recording the attempt");
+                    return;
+                }
             }
             if status != "pending" {
                 return;
@@ -198,11 +224,12 @@ impl Archive {
         }
     }
 
-    /// Picks up deliveries left pending by a previous run (called when serving starts).
+    /// Picks up deliveries left pending by a previous run (called when serving starts)
+    /// or by a node that died (the sweep): those nobody holds a live claim on.
     pub async fn resume_deliveries(&self) -> Result<usize> {
-        let pending = self.index().pending_deliveries(None).await?;
-        for d in &pending {
-            self.spawn_delivery(d.id);
+        let pending = self.index().unclaimed_deliveries().await?;
+        for id in &pending {
+            self.spawn_delivery(*id);
         }
         Ok(pending.len())
     }

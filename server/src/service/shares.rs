@@ -6,10 +6,8 @@
 //! carries — and is read-only (`web::auth` lets it GET the viewer's paths only).
 //! Every opening, refused or not, is audited with address and user agent.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rangsi_wire::sharing::{
     Audience, NewShareLink, ShareLinkCreated, ShareLinkInfo, ShareLinkList, ShareNeeds, ShareOpen,
@@ -53,39 +51,32 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Failures per key (token hash or address) in a sliding window.
-struct Throttle {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-static THROTTLE: std::sync::LazyLock<Throttle> = std::sync::LazyLock::new(|| Throttle {
-    failures: Mutex::new(HashMap::new()),
-});
-
-impl Throttle {
-    /// Seconds until `key` may try again, when it has `limit` failures in the window.
-    fn blocked(&self, key: &str, limit: usize) -> Option<u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let q = map.get_mut(key)?;
-        while q.front().is_some_and(|t| t.elapsed() >= WINDOW) {
-            q.pop_front();
+impl Archive {
+    /// Seconds until `key` (token hash or address) may try again, when it has `limit`
+    /// failures in the window. Counted in the index: the same on every node.
+    async fn share_blocked(&self, key: &str, limit: usize) -> Result<Option<u64>> {
+        use crate::index::leases::{ms, now_ms};
+        let (now, window) = (now_ms(), ms(WINDOW));
+        let (n, oldest) = self
+            .index()
+            .share_failures_since(key, now.saturating_sub(window))
+            .await?;
+        if usize::try_from(n).unwrap_or(usize::MAX) < limit {
+            return Ok(None);
         }
-        if q.len() >= limit {
-            q.front()
-                .map(|t| WINDOW.saturating_sub(t.elapsed()).as_secs().max(1))
-        } else {
-            None
-        }
+        let left_ms = oldest.map_or(window, |t| t.saturating_add(window).saturating_sub(now));
+        Ok(Some(u64::try_from(left_ms / 1000).unwrap_or(0).max(1)))
     }
 
-    fn fail(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| t.elapsed() < WINDOW));
+    /// Counts one failure of each key.
+    async fn share_fail(&self, keys: &[&str]) -> Result<()> {
+        use crate::index::leases::{ms, now_ms};
+        for key in keys {
+            self.index()
+                .share_failure(key, now_ms(), ms(WINDOW))
+                .await?;
         }
-        map.entry(key.to_string())
-            .or_default()
-            .push_back(Instant::now());
+        Ok(())
     }
 }
 
@@ -454,10 +445,17 @@ impl Archive {
                 retry_after_secs: secs,
             })
         };
-        if let Some(secs) = THROTTLE
-            .blocked(&addr_key, MAX_FAILURES_PER_ADDRESS)
-            .or_else(|| THROTTLE.blocked(&token_key, MAX_FAILURES_PER_TOKEN))
+        let blocked = match self
+            .share_blocked(&addr_key, MAX_FAILURES_PER_ADDRESS)
+            .await?
         {
+            Some(secs) => Some(secs),
+            None => {
+                self.share_blocked(&token_key, MAX_FAILURES_PER_TOKEN)
+                    .await?
+            }
+        };
+        if let Some(secs) = blocked {
             self.audit(
                 &guest(None),
                 "share-open",
@@ -474,7 +472,7 @@ impl Archive {
             .share_link_by_token(&secret_hash(&req.token))
             .await?;
         let Some(link) = link else {
-            THROTTLE.fail(&addr_key);
+            self.share_fail(&[&addr_key]).await?;
             self.audit(
                 &guest(None),
                 "share-open",
@@ -518,8 +516,7 @@ impl Archive {
             };
             let ok = super::auth::verify_password(hash, pin);
             if !ok {
-                THROTTLE.fail(&token_key);
-                THROTTLE.fail(&addr_key);
+                self.share_fail(&[&token_key, &addr_key]).await?;
                 self.audit(
                     &who,
                     "share-open",
@@ -529,7 +526,10 @@ impl Archive {
                     "denied",
                 )
                 .await?;
-                if let Some(secs) = THROTTLE.blocked(&token_key, MAX_FAILURES_PER_TOKEN) {
+                if let Some(secs) = self
+                    .share_blocked(&token_key, MAX_FAILURES_PER_TOKEN)
+                    .await?
+                {
                     return Err(throttled(secs));
                 }
                 return Err(OpenRefused::Needs(ShareNeeds::Pin, "wrong PIN".into()));
@@ -546,8 +546,7 @@ impl Archive {
             let ok = birth_date_as_da(given)
                 .is_some_and(|da| known.iter().any(|k| !k.is_empty() && *k == da));
             if !ok {
-                THROTTLE.fail(&token_key);
-                THROTTLE.fail(&addr_key);
+                self.share_fail(&[&token_key, &addr_key]).await?;
                 self.audit(
                     &who,
                     "share-open",
@@ -557,7 +556,10 @@ impl Archive {
                     "denied",
                 )
                 .await?;
-                if let Some(secs) = THROTTLE.blocked(&token_key, MAX_FAILURES_PER_TOKEN) {
+                if let Some(secs) = self
+                    .share_blocked(&token_key, MAX_FAILURES_PER_TOKEN)
+                    .await?
+                {
                     return Err(throttled(secs));
                 }
                 return Err(OpenRefused::Needs(
@@ -798,20 +800,6 @@ mod tests {
         for s in ["", "1980-02-30", "1980-13-01", "abc", "07/03"] {
             assert_eq!(birth_date_as_da(s), None, "{s}");
         }
-    }
-
-    #[test]
-    fn throttle_counts_per_key() {
-        let t = Throttle {
-            failures: Mutex::new(HashMap::new()),
-        };
-        for _ in 0..4 {
-            t.fail("k");
-        }
-        assert_eq!(t.blocked("k", 5), None);
-        t.fail("k");
-        assert!(t.blocked("k", 5).is_some_and(|s| s > 0 && s <= 900));
-        assert_eq!(t.blocked("other", 5), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Tiering: studies neither opened nor changed for N days move to the cold store
-//! (`rangsi tier`, or `serve --tier-after-days N` hourly).
+//! (`rangsi tier`, or `serve --tier-after-days N` hourly on the node holding the `tier`
+//! lease: `service::nodes`).
 //!
 //! One blob moves in this order, so a crash (kill -9, power cut) at any point loses
 //! nothing and leaves fsck clean:
@@ -63,6 +64,21 @@ impl Archive {
     /// Moves the blobs of studies neither opened nor changed for `older_than_days` days
     /// to the cold store. `dry_run`: only reports which.
     pub async fn tier(&self, older_than_days: u32, dry_run: bool) -> Result<TierReport> {
+        self.tier_with(older_than_days, dry_run, false).await
+    }
+
+    /// [`Archive::tier`] on a node holding the `tier` lease (`service::nodes`): the lease
+    /// is renewed before each study, and the pass stops where it was lost.
+    pub(crate) async fn tier_leased(&self, older_than_days: u32) -> Result<TierReport> {
+        self.tier_with(older_than_days, false, true).await
+    }
+
+    async fn tier_with(
+        &self,
+        older_than_days: u32,
+        dry_run: bool,
+        leased: bool,
+    ) -> Result<TierReport> {
         let cold = self.tiers().cold();
         if cold.is_none() && !dry_run {
             return Err(ServiceError::BadRequest(
@@ -93,6 +109,10 @@ impl Archive {
         }
 
         for (study_ref, study_uid) in self.index().tier_candidates(&cutoff).await? {
+            if leased && !self.hold_lease(super::nodes::TIER_LEASE).await {
+                tracing::warn!("tiering pass stopped: this node no longer holds the tier lease");
+                break;
+            }
             let blobs = self.index().hot_blobs_of_study(study_ref).await?;
             let mut moved_all = true;
             for blob in blobs {
@@ -191,26 +211,5 @@ impl Archive {
         // 4. the hot copy is no longer needed.
         hot.delete(key).await?;
         Ok(size)
-    }
-
-    /// `serve --tier-after-days N`: a tier run now and then every hour, until shutdown.
-    pub async fn tier_periodically(
-        self,
-        after_days: u32,
-        shutdown: tokio_util::sync::CancellationToken,
-    ) {
-        loop {
-            match self.tier(after_days, false).await {
-                Ok(r) if !r.failures.is_empty() => {
-                    tracing::warn!(failures = r.failures.len(), "tiering: some blobs not moved")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "tiering run failed"),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            }
-        }
     }
 }

@@ -228,6 +228,10 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         },
         archive.tiers().describe()
     );
+    tracing::info!(
+        "node {} (background jobs run under leases in the index)",
+        archive.node_id()
+    );
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut tasks = Vec::new();
@@ -277,6 +281,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             archive.clone().tier_periodically(days, shutdown.clone()),
         ));
     }
+    tasks.push(tokio::spawn(
+        archive.clone().sweep_deliveries(shutdown.clone()),
+    ));
     let archive_for_flush = archive.clone();
     let state = AppState {
         archive,
