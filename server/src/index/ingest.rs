@@ -76,6 +76,12 @@ pub struct NewInstance {
 pub struct ExistingInstance {
     pub sha256: String,
     pub study_uid: String,
+    /// Where its bytes are, where its data set starts in them (after the File Meta
+    /// Information) and its transfer syntax: to tell the same data set in another
+    /// file (C-STORE then STOW, another gateway) from a different instance.
+    pub blob_key: String,
+    pub dataset_offset: i64,
+    pub transfer_syntax: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +185,7 @@ fn write_batches(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
 }
 
 // The statements of one instance, shared by both engines' writers.
-const SELECT_EXISTING: &str = "SELECT i.sha256, st.study_uid FROM instances i JOIN series se ON se.id = i.series_ref \
+const SELECT_EXISTING: &str = "SELECT i.sha256, st.study_uid, i.blob_key, i.dataset_offset, i.transfer_syntax FROM instances i JOIN series se ON se.id = i.series_ref \
              JOIN studies st ON st.id = se.study_ref WHERE i.hospital_id = ? AND i.sop_uid = ?";
 const UPSERT_PATIENT: &str = "INSERT INTO patients (hospital_id, patient_id, issuer, patient_name, name_search, birth_date, sex) \
              VALUES (?, ?, ?, ?, ?, ?, ?) \
@@ -232,6 +238,9 @@ fn insert_one(
             Ok(ExistingInstance {
                 sha256: r.get(0)?,
                 study_uid: r.get(1)?,
+                blob_key: r.get(2)?,
+                dataset_offset: r.get(3)?,
+                transfer_syntax: r.get(4)?,
             })
         })
         .optional()?;
@@ -410,6 +419,9 @@ async fn insert_one_pg(
         return Ok(InsertOutcome::AlreadyPresent(ExistingInstance {
             sha256: r.try_get(0)?,
             study_uid: r.try_get(1)?,
+            blob_key: r.try_get(2)?,
+            dataset_offset: r.try_get(3)?,
+            transfer_syntax: r.try_get(4)?,
         }));
     }
     let p = &rec.patient;

@@ -359,9 +359,10 @@ impl Archive {
                     who,
                     hospital_id,
                     &staged,
+                    &attrs.instance,
                     &key,
                     &source,
-                    existing.sha256,
+                    existing,
                     outcome,
                 )
                 .await
@@ -375,12 +376,20 @@ impl Archive {
         who: &Principal,
         hospital_id: i64,
         staged: &StagedFile,
+        instance: &crate::index::ingest::InstanceAttrs,
         key: &str,
         source: &str,
-        existing_sha: String,
+        existing: crate::index::ingest::ExistingInstance,
         outcome: impl Fn(Stored) -> StoreOutcome,
     ) -> Result<StoreOutcome, IngestError> {
-        let o = if existing_sha == staged.sha256 {
+        let o = if existing.sha256 == staged.sha256
+            || self.same_data_set(&existing, key, instance).await?
+        {
+            // The same data set in another file is a duplicate too: what differs is
+            // the File Meta Information (C-STORE's is made by the receiver, a STOW or
+            // a gateway brings the modality's). Its new blob, written before the
+            // insert decided, stays unreferenced (fsck lists it as harmless): deleting
+            // it could race an identical file stored for another hospital.
             outcome(Stored::Duplicate)
         } else {
             // Keep the new bytes aside (content-addressed, so they cannot overwrite).
@@ -412,5 +421,53 @@ impl Archive {
         self.audit(who, "store", &o.study_uid, "", &o.sop_instance_uid, what)
             .await?;
         Ok(o)
+    }
+
+    /// Whether the stored instance and the one just written under `key` (the staged
+    /// file's bytes) hold the same data set: the same transfer syntax and the same bytes
+    /// after their File Meta Information.
+    async fn same_data_set(
+        &self,
+        existing: &crate::index::ingest::ExistingInstance,
+        key: &str,
+        instance: &crate::index::ingest::InstanceAttrs,
+    ) -> Result<bool, IngestError> {
+        if existing.transfer_syntax != instance.transfer_syntax {
+            return Ok(false);
+        }
+        let old = self
+            .data_set_sha256(&existing.blob_key, existing.dataset_offset)
+            .await?;
+        let new = self.data_set_sha256(key, instance.dataset_offset).await?;
+        Ok(old.is_some() && old == new)
+    }
+
+    /// SHA-256 of a blob's bytes from `offset` on (None: no such blob or offset).
+    async fn data_set_sha256(
+        &self,
+        key: &str,
+        offset: i64,
+    ) -> Result<Option<Vec<u8>>, IngestError> {
+        use futures::StreamExt;
+        use sha2::{Digest, Sha256};
+        let Ok(from) = u64::try_from(offset) else {
+            return Ok(None);
+        };
+        let size = self.blobs().size(key).await.map_err(ServiceError::from)?;
+        let Some(size) = size.filter(|s| *s >= from) else {
+            return Ok(None);
+        };
+        let mut stream = self
+            .blobs()
+            .stream(key, Some(from..size))
+            .await
+            .map_err(ServiceError::from)?;
+        let mut h = Sha256::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ServiceError::Internal(format!("reading blob {key}: {e}")))?;
+            h.update(&chunk);
+        }
+        Ok(Some(h.finalize().to_vec()))
     }
 }

@@ -124,6 +124,24 @@ def test_resending_identical_instances_is_idempotent(ct, ct_stored, peer, alice)
     assert int(dw.value(studies[0], dw.NUMBER_OF_STUDY_RELATED_INSTANCES)) == 10, "duplicates were counted twice"
 
 
+def test_the_same_instance_through_both_protocols_is_a_duplicate(shared_dir, peer, alice, tmp_path):
+    """C-STORE and STOW-RS of one file make two different files (C-STORE's File Meta
+    Information is the receiver's, STOW's the sender's); the data set is the same, so
+    the second is an idempotent re-send, not a conflict: success, no warning, counted once."""
+    (study,) = gen_ct(shared_dir, tmp_path / "both", slices=2, rows=64, patient_id="BOTH-PROTOCOLS", seed=77)
+    sent = storescu(peer, "MODA", study.files[:1])
+    assert not sent.failed, sent.results
+    r = alice.stow([study.files[0].read_bytes()])
+    assert r.status_code == 200, f"STOW after C-STORE of the same instance -> {r.status_code}: {r.text[:500]}"
+    assert "00081196" not in r.text, f"no warning for the same data set: {r.text[:500]}"
+    alice.stow_ok([study.files[1].read_bytes()])
+    again = storescu(peer, "MODA", study.files[1:2])
+    # storescu's "(Success)" only: a warning (0xB000) counts as failed here.
+    assert not again.failed and len(again.ok) == 1, f"C-STORE after STOW of the same instance: {again.results}"
+    studies = alice.qido("/studies", {"StudyInstanceUID": study.study_uid})
+    assert int(dw.value(studies[0], dw.NUMBER_OF_STUDY_RELATED_INSTANCES)) == 2, "a re-send was counted twice"
+
+
 def test_conflicting_instance_gets_warning_b000_and_first_is_kept(ct, ct_stored, peer, alice):
     original = read(ct.files[4])
     changed = read(ct.files[4])
