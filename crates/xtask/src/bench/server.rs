@@ -1278,6 +1278,43 @@ mod tests {
     }
 
     #[test]
+    fn ratio_columns_of_an_all_run() {
+        let column = |name: &str| Column {
+            name: name.into(),
+            run: ServerRun {
+                cells: Vec::new(),
+                memory: Vec::new(),
+                gone: None,
+                index_bytes: None,
+            },
+        };
+        let columns = [
+            column("rangsi 0.1.0 (x), local disk"),
+            column("rangsi 0.1.0 (x), S3 (Garage 2.5.0)"),
+            column(
+                "rangsi 0.1.0 (x), index on PostgreSQL + blobs on S3 (PostgreSQL 15.18, Garage 2.5.0)",
+            ),
+            column("Orthanc 1.10.1"),
+            column("Orthanc 1.10.1 + PostgreSQL index 4.0 (PostgreSQL 15.18)"),
+        ];
+        let names: Vec<String> = ratio_pairs(&columns)
+            .into_iter()
+            .map(|(a, b, n)| format!("{a}/{b} {n}"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "1/0 S3 ÷ rangsi local",
+                "1/3 S3 ÷ Orthanc",
+                "1/4 S3 ÷ Orthanc+PG",
+                "2/0 PG+S3 ÷ rangsi local",
+                "2/1 PG+S3 ÷ S3",
+                "2/4 PG+S3 ÷ Orthanc+PG",
+            ]
+        );
+    }
+
+    #[test]
     fn ratios_of_cells_with_the_same_unit() {
         assert_eq!(
             ratio("300 inst/s (300/300 stored, 1.0 s)", "600 inst/s (x)"),
