@@ -144,6 +144,10 @@ pub enum Command {
         /// Restore into a non-empty data directory, replacing its index.
         #[arg(long)]
         force: bool,
+        /// For a backup of an index on PostgreSQL (index.pgdump): the empty database to
+        /// restore it into, postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+        #[arg(long, env = "RANGSI_DATABASE", hide_env_values = true)]
+        database: Option<String>,
     },
     /// Move the blobs of studies not opened for N days to the cold store (--cold-blobs).
     Tier {
@@ -578,14 +582,29 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 index_only
             };
             let dest = to.clone();
-            let report = tokio::task::spawn_blocking(move || {
-                if index_only {
-                    crate::ops::backup::backup_index_only(&dir, &dest, &stores)
-                } else {
-                    crate::ops::backup::backup(&dir, &dest)
+            let on_postgres = archive.index().dialect() == crate::index::Dialect::Postgres;
+            let report = match data.database.as_deref() {
+                Some(url) if on_postgres => {
+                    crate::ops::pg_backup::backup(
+                        &archive,
+                        url,
+                        &dir,
+                        &dest,
+                        index_only.then_some(stores.as_str()),
+                    )
+                    .await?
                 }
-            })
-            .await??;
+                _ => {
+                    tokio::task::spawn_blocking(move || {
+                        if index_only {
+                            crate::ops::backup::backup_index_only(&dir, &dest, &stores)
+                        } else {
+                            crate::ops::backup::backup(&dir, &dest)
+                        }
+                    })
+                    .await??
+                }
+            };
             archive
                 .audit(
                     &crate::service::Principal::cli(None),
@@ -603,11 +622,32 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Restore { from, data, force } => {
-            let (f, d) = (from.clone(), data.clone());
-            let report =
+        Command::Restore {
+            from,
+            data,
+            force,
+            database,
+        } => {
+            let report = if crate::ops::pg_backup::is_dump(&from) {
+                let url = database.as_deref().with_context(|| {
+                    format!(
+                        "{} is a backup of an index on PostgreSQL: give the (empty) database to \
+                         restore it into with --database postgres://USER@HOST[:PORT]/DB or RANGSI_DATABASE",
+                        from.display()
+                    )
+                })?;
+                crate::ops::pg_backup::restore(&from, &data, url, force).await?
+            } else {
+                anyhow::ensure!(
+                    database.is_none(),
+                    "{} is a backup of a SQLite index: restore it without --database / \
+                     RANGSI_DATABASE (moving an index between engines is not supported)",
+                    from.display()
+                );
+                let (f, d) = (from.clone(), data.clone());
                 tokio::task::spawn_blocking(move || crate::ops::backup::restore(&f, &d, force))
-                    .await??;
+                    .await??
+            };
             println!(
                 "restored {} into {}: {report}",
                 from.display(),
@@ -619,7 +659,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 cold_blobs: None,
                 s3_endpoint: None,
                 s3_region: None,
-                database: None,
+                database,
             })
             .await?;
             let check = archive.fsck().await?;

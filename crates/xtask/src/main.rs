@@ -5,8 +5,9 @@
 //! - `cargo xtask test [PYTEST ARGS]`: cargo tests (also wasm32 in headless Chromium),
 //!   then the Python integration tests.
 //! - `cargo xtask fuzz [SECONDS]`: each cargo-fuzz target for SECONDS (default 60).
-//! - `cargo xtask bench server [--backend local|s3|all]`: rangsi and Orthanc side by side
-//!   on the same data (rangsi's blobs on local disk, on a throwaway Garage S3, or both).
+//! - `cargo xtask bench server [--backend local|s3|postgres+s3|all] [--dev-build]`: rangsi
+//!   and Orthanc side by side on the same data (rangsi's blobs on local disk, on a
+//!   throwaway Garage S3; its index on SQLite or a throwaway PostgreSQL; or all of them).
 //! - `cargo xtask bench pixels`: decode rates, native and wasm beside Cornerstone's codecs.
 //! - `cargo xtask bench viewer`: the viewer beside OHIF in headless Chromium on a 300-slice CT.
 //! - `cargo xtask bench volume`: MPR and 3D frame times, native and in Chromium beside OHIF.
@@ -41,7 +42,9 @@ commands:
   bench server          rangsi vs Orthanc on this machine; markdown table to stdout and
                         $CARGO_TARGET_DIR/bench-server.md. --backend s3: rangsi's blobs on a
                         throwaway Garage; --backend all: rangsi local + S3, Orthanc, Orthanc on
-                        PostgreSQL, with ratios (default: local)
+                        PostgreSQL, with ratios (default: local); --backend postgres+s3: rangsi
+                        local, rangsi with its index on PostgreSQL and blobs on Garage, Orthanc on
+                        PostgreSQL (also in all); --dev-build: measure the dev-profile binary
   bench pixels          rangsi-pixels decode rates natively and as wasm in headless Chromium
                         beside Cornerstone's WASM codecs; $CARGO_TARGET_DIR/bench-pixels.md
   bench viewer          the viewer beside OHIF 3.13 in headless Chromium on a 300-slice CT from the

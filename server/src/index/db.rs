@@ -232,6 +232,84 @@ impl super::Index {
     }
 }
 
+/// A read-only snapshot of the index on PostgreSQL, exported for `pg_dump --snapshot`
+/// (`rangsi backup`): the dump and the blob keys read here see the same commit, and the
+/// snapshot stays valid while this transaction is open (a `REPEATABLE READ` reader never
+/// blocks the server's writers).
+pub struct ExportedSnapshot {
+    tx: Tx,
+    id: String,
+}
+
+impl ExportedSnapshot {
+    /// The snapshot's name for `pg_dump --snapshot`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Every blob key the snapshot refers to (instances and kept-aside conflicts) with its
+    /// size, and the number of instances.
+    pub async fn blob_keys(&mut self) -> Result<(Vec<(String, i64)>, i64)> {
+        use sqlx::Row;
+        let rows = query(
+            "SELECT blob_key, size_bytes FROM instances \
+             UNION SELECT blob_key, size_bytes FROM instance_conflicts",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let keys = rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .collect();
+        let instances: i64 = query_scalar("SELECT COUNT(*) FROM instances")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok((keys, instances))
+    }
+
+    /// Ends the snapshot (after `pg_dump` is done with it).
+    pub async fn close(self) -> Result<()> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+/// Whether the PostgreSQL database at `url` holds no table, view or sequence of its own
+/// (`rangsi restore` refuses to restore into one that does, unless `--force`).
+pub async fn postgres_is_empty(url: &str) -> Result<bool> {
+    use sqlx::ConnectOptions;
+    sqlx::any::install_default_drivers();
+    let opts: AnyConnectOptions = url.parse()?;
+    let mut conn = opts.connect().await?;
+    let n: i64 = query_scalar(
+        "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+           AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r', 'v', 'm', 'S', 'p')",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(n == 0)
+}
+
+impl super::Index {
+    /// Opens an [`ExportedSnapshot`]; PostgreSQL only (SQLite's backup is `VACUUM INTO`).
+    pub async fn export_snapshot(&self) -> Result<ExportedSnapshot> {
+        if self.dialect != Dialect::Postgres {
+            return Err(super::IndexError::Conflict(
+                "an exported snapshot needs the index on PostgreSQL".into(),
+            ));
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        let id: String = query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(ExportedSnapshot { tx, id })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,10 @@
 //! and names the stores. Restoring one writes the index and that record, so the restored
 //! data directory reads the same bucket/prefix and cold tier; the blobs themselves are
 //! protected by the store (bucket versioning or replication), not by the backup.
+//!
+//! With the index on PostgreSQL the snapshot is a `pg_dump` archive instead of
+//! `index.sqlite` (`pg_backup.rs`); the blobs, the store record, the manifest and the
+//! order of the steps are the same, shared from here.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -31,9 +35,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-const INDEX: &str = "index.sqlite";
-const MANIFEST: &str = "rangsi-backup.json";
-const RECORD: &str = crate::store::location::RECORD_FILE;
+pub(super) const INDEX: &str = "index.sqlite";
+pub(super) const MANIFEST: &str = "rangsi-backup.json";
+pub(super) const RECORD: &str = crate::store::location::RECORD_FILE;
 
 #[derive(Debug, Default)]
 pub struct CopyReport {
@@ -98,7 +102,7 @@ fn key_sha(key: &str) -> anyhow::Result<&str> {
     Ok(&parts[2][..64])
 }
 
-fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+pub(super) fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
@@ -150,7 +154,7 @@ fn copy_blob(
     Ok(Some(n))
 }
 
-fn copy_blobs(
+pub(super) fn copy_blobs(
     keys: &[(String, i64)],
     from_root: &Path,
     to_root: &Path,
@@ -199,7 +203,7 @@ fn snapshot_index(data: &Path, to: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Writes `bytes` to `path` durably (temp, fsync, rename).
-fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -211,9 +215,12 @@ fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn write_manifest(
+/// The backup's manifest; `index` is the engine of its index snapshot (`sqlite`:
+/// `index.sqlite`, `postgresql`: a `pg_dump` archive).
+pub(super) fn write_manifest(
     data: &Path,
     to: &Path,
+    index: &str,
     instances: i64,
     blobs: usize,
     stores: Option<&str>,
@@ -223,6 +230,7 @@ fn write_manifest(
         "rangsi_version": env!("CARGO_PKG_VERSION"),
         "created": crate::index::now_rfc3339(),
         "source": data.display().to_string(),
+        "index": index,
         "instances": instances,
         "blobs": blobs,
         "blobs_included": stores.is_none(),
@@ -250,8 +258,9 @@ pub fn backup(data: &Path, to: &Path) -> anyhow::Result<CopyReport> {
     // A full backup restores into local blobs: no store record from an earlier
     // index-only backup into this folder may redirect it.
     let _ = std::fs::remove_file(to.join(RECORD));
+    super::pg_backup::forget_dump(to)?;
     std::fs::rename(&partial, to.join(INDEX))?;
-    write_manifest(data, to, instances, keys.len(), None)?;
+    write_manifest(data, to, "sqlite", instances, keys.len(), None)?;
     Ok(report)
 }
 
@@ -262,8 +271,9 @@ pub fn backup_index_only(data: &Path, to: &Path, stores: &str) -> anyhow::Result
     let record = crate::store::location::record_for_backup(data)?;
     write_durably(&to.join(RECORD), record.as_bytes())?;
     let (keys, instances) = referenced_keys(&partial)?;
+    super::pg_backup::forget_dump(to)?;
     std::fs::rename(&partial, to.join(INDEX))?;
-    write_manifest(data, to, instances, keys.len(), Some(stores))?;
+    write_manifest(data, to, "sqlite", instances, keys.len(), Some(stores))?;
     Ok(CopyReport {
         referenced: keys.len(),
         instances,
@@ -274,7 +284,7 @@ pub fn backup_index_only(data: &Path, to: &Path, stores: &str) -> anyhow::Result
 
 /// Whether the backup in `from` includes its blobs (its manifest; backups made before
 /// index-only ones existed always did).
-fn blobs_included(from: &Path) -> anyhow::Result<bool> {
+pub(super) fn blobs_included(from: &Path) -> anyhow::Result<bool> {
     let path = from.join(MANIFEST);
     let manifest: serde_json::Value = match std::fs::read(&path) {
         Ok(bytes) => {
@@ -299,6 +309,31 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> anyhow::Result<CopyRepo
         "{} holds no finished backup (no {INDEX})",
         from.display()
     );
+    let (keys, instances) = referenced_keys(&index)?;
+    let report = restore_blobs(from, data, force, &keys, instances, None)?;
+    let partial: PathBuf = data.join(format!("{INDEX}.partial"));
+    std::fs::copy(&index, &partial).with_context(|| format!("copying {}", index.display()))?;
+    std::fs::File::open(&partial)?.sync_all()?;
+    for stale in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(data.join(format!("{INDEX}{stale}")));
+    }
+    std::fs::rename(&partial, data.join(INDEX))?;
+    fsync_dir(data)?;
+    Ok(report)
+}
+
+/// The part of a restore before its index, for both engines: checks that `data` is
+/// empty (or `force`), then copies the blobs `keys` from the backup's folder or, for an
+/// index-only backup, writes its store record into `data` (naming `database`, the
+/// PostgreSQL index restored into, when there is one).
+pub(super) fn restore_blobs(
+    from: &Path,
+    data: &Path,
+    force: bool,
+    keys: &[(String, i64)],
+    instances: i64,
+    database: Option<&str>,
+) -> anyhow::Result<CopyReport> {
     let non_empty = std::fs::read_dir(data).is_ok_and(|mut d| d.next().is_some());
     anyhow::ensure!(
         !non_empty || force,
@@ -321,6 +356,8 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> anyhow::Result<CopyRepo
         };
         crate::store::location::check_record(&text)
             .with_context(|| format!("the store record {}", path.display()))?;
+        let text = crate::store::location::record_with_index(&text, database)
+            .with_context(|| format!("the store record {}", path.display()))?;
         if let Ok(existing) = std::fs::read_to_string(data.join(RECORD)) {
             anyhow::ensure!(
                 existing.trim() == text.trim(),
@@ -333,27 +370,18 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> anyhow::Result<CopyRepo
     std::fs::create_dir_all(data.join("blobs"))
         .with_context(|| format!("creating {}", data.display()))?;
     std::fs::create_dir_all(data.join("tmp"))?;
-    let (keys, instances) = referenced_keys(&index)?;
     let mut report = CopyReport {
         referenced: keys.len(),
         instances,
         ..CopyReport::default()
     };
     match &record {
-        None => copy_blobs(&keys, &from.join("blobs"), &data.join("blobs"), &mut report)?,
+        None => copy_blobs(keys, &from.join("blobs"), &data.join("blobs"), &mut report)?,
         Some(text) => {
             write_durably(&data.join(RECORD), text.as_bytes())?;
             report.blobs_left_in = Some(crate::store::location::describe_record(text)?);
         }
     }
-    let partial: PathBuf = data.join(format!("{INDEX}.partial"));
-    std::fs::copy(&index, &partial).with_context(|| format!("copying {}", index.display()))?;
-    std::fs::File::open(&partial)?.sync_all()?;
-    for stale in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(data.join(format!("{INDEX}{stale}")));
-    }
-    std::fs::rename(&partial, data.join(INDEX))?;
-    fsync_dir(data)?;
     Ok(report)
 }
 

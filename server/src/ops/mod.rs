@@ -1,7 +1,7 @@
 //! Operating the server: Prometheus metrics (`metrics.rs`) on their own listener,
 //! the readiness probe, per-request metrics and log spans, the shutdown grace period,
 //! TLS for HTTP and DICOM with certificate reload (`tls.rs`), and online backup and
-//! restore of a data directory (`backup.rs`).
+//! restore of a data directory (`backup.rs`; `pg_backup.rs` with the index on PostgreSQL).
 //!
 //! `/metrics` is never on the public HTTP port: it is served only on `--metrics ADDR`
 //! (off by default), meant for a loopback or monitoring-network address. Its labels
@@ -9,6 +9,7 @@
 
 pub mod backup;
 pub mod metrics;
+pub mod pg_backup;
 pub mod tls;
 
 use std::net::SocketAddr;

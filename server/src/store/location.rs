@@ -260,6 +260,15 @@ pub fn record_for_backup(data: &Path) -> anyhow::Result<String> {
     toml::to_string(&record).context("writing the blob store record")
 }
 
+/// A store record (as `record_for_backup` writes it) naming `database` as the index
+/// (password left out; none: SQLite), for a data directory restored onto another
+/// PostgreSQL database than the one backed up.
+pub fn record_with_index(text: &str, database: Option<&str>) -> anyhow::Result<String> {
+    let mut record: Record = toml::from_str(text)?;
+    record.index = database.map(crate::index::db::redact);
+    toml::to_string(&record).context("writing the blob store record")
+}
+
 /// Parses a store record (as `record_for_backup` writes it); its stores must parse.
 pub fn check_record(text: &str) -> anyhow::Result<()> {
     describe_record(text).map(|_| ())

@@ -15,6 +15,11 @@ a fresh standby data directory that names no store of its own:
   (a gateway's `--cache-days` copy) stores it;
 - a backup whose manifest says the blobs are not included but lacks the store record is
   refused by `rangsi restore`.
+
+With the index on PostgreSQL (`RANGSI_TEST_DB=postgres`) the snapshot is a `pg_dump`
+archive (`index.pgdump`, checked by PostgreSQL's own `pg_restore --list`) and the standby's
+index is restored into a fresh database of the same cluster (`restore --database`), as
+DEPLOY.md describes for a PostgreSQL index.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 
 import pytest
@@ -33,7 +37,8 @@ from pydicom.dataset import Dataset
 import dicomweb as dw
 from dicom_factory import new_image, noise_image
 from garage import Garage
-from rangsi_server import Server
+from postgres import PG_BIN, index_on_postgres, shared_postgres
+from rangsi_server import Server, index_db
 
 PREFIX = "deploy"
 
@@ -63,6 +68,8 @@ def credentials_only(garage: Garage) -> dict[str, str]:
 
 
 def restore(rangsi_bin, backup, data, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    """`rangsi restore`; `env_extra` holds the keys and, for an index on PostgreSQL, the
+    database to restore into (RANGSI_DATABASE)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RANGSI_", "AWS_"))}
     return subprocess.run(
         [str(rangsi_bin), "restore", "--from", str(backup), "--data", str(data)],
@@ -70,10 +77,37 @@ def restore(rangsi_bin, backup, data, env_extra: dict[str, str]) -> subprocess.C
     )
 
 
+def fresh_index() -> dict[str, str]:
+    """The environment naming where a restored index goes: a fresh database of the test
+    cluster in the PostgreSQL pass, nothing (SQLite in the data directory) otherwise."""
+    return {"RANGSI_DATABASE": shared_postgres().new_database("standby")} if index_on_postgres() else {}
+
+
+class BackupIndex:
+    """The SQLite snapshot of a backup folder, for `index_db`."""
+
+    database = None
+
+    def __init__(self, backup):
+        self.data = backup
+
+
+def check_snapshot(backup) -> None:
+    """The backup's index snapshot is sound, by the engine's own reader."""
+    if index_on_postgres():
+        listing = subprocess.run([str(PG_BIN / "pg_restore"), "--list", str(backup / "index.pgdump")],
+                                 capture_output=True, timeout=60)
+        assert listing.returncode == 0 and b"TABLE DATA public instances" in listing.stdout, listing
+        assert not (backup / "index.sqlite").exists()
+        return
+    with index_db(BackupIndex(backup), readonly=True) as db:
+        assert tuple(db.execute("PRAGMA integrity_check").fetchone()) == ("ok",)
+
+
 def test_index_only_backup_and_restore_fail_over_with_blobs_on_s3(rangsi_bin, garage, tmp_path):
     primary = Server(rangsi_bin, tmp_path / "primary")
     primary.s3_prefix = PREFIX
-    primary.blob_env = garage.rangsi_env(PREFIX)
+    primary.blob_env = {**primary.blob_env, **garage.rangsi_env(PREFIX)}  # + RANGSI_DATABASE
     primary.set_up_regional_archive()
     primary.start()
     token = primary.cli("token", "create", "--user", "alice").stdout.decode().strip()
@@ -95,11 +129,7 @@ def test_index_only_backup_and_restore_fail_over_with_blobs_on_s3(rangsi_bin, ga
     record = (backup / "blob-store.toml").read_text()
     assert PREFIX in record and garage.endpoint in record, record
     assert garage.secret_key not in record and garage.access_key not in record, "never credentials"
-    check = sqlite3.connect(backup / "index.sqlite")
-    try:
-        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    finally:
-        check.close()
+    check_snapshot(backup)
 
     after = [new_image(patient_id="DEPLOY2", pixels=noise_image(64, 64, seed=399 + i)) for i in range(2)]
     for ds in after:
@@ -110,20 +140,28 @@ def test_index_only_backup_and_restore_fail_over_with_blobs_on_s3(rangsi_bin, ga
     broken = tmp_path / "broken-backup"
     shutil.copytree(backup, broken)
     (broken / "blob-store.toml").unlink()
-    refused = restore(rangsi_bin, broken, tmp_path / "never", credentials_only(garage))
+    refused = restore(rangsi_bin, broken, tmp_path / "never", {**credentials_only(garage), **fresh_index()})
     err = refused.stdout.decode() + refused.stderr.decode()
     assert refused.returncode != 0 and "blob-store.toml" in err, f"{refused.returncode}: {err}"
     assert not (tmp_path / "never" / "index.sqlite").exists()
 
     # Fail-over: `rangsi restore` into a fresh data directory.
-    standby = Server(rangsi_bin, tmp_path / "standby")
+    index_env = fresh_index()
+    standby = Server(rangsi_bin, tmp_path / "standby", database=index_env.get("RANGSI_DATABASE"))
     standby.s3_prefix = PREFIX
-    standby.blob_env = credentials_only(garage)
+    standby.blob_env = {**credentials_only(garage), **index_env}
     restored = restore(rangsi_bin, backup, standby.data, standby.blob_env)
     report = restored.stdout.decode() + restored.stderr.decode()
     assert restored.returncode == 0 and "consistent" in report, f"restore of the index-only backup: {report}"
     assert "none copied" in report, report
-    assert (standby.data / "blob-store.toml").read_text() == record
+    if index_env:
+        # The same stores; the index is the database restored into (password left out).
+        standby_record = (standby.data / "blob-store.toml").read_text()
+        assert f'index = "{index_env["RANGSI_DATABASE"]}"' in standby_record, standby_record
+        strip = lambda text: [line for line in text.splitlines() if not line.startswith("index =")]
+        assert strip(standby_record) == strip(record), standby_record
+    else:
+        assert (standby.data / "blob-store.toml").read_text() == record
     assert not any((standby.data / "blobs").rglob("*.dcm")), "an index-only restore copies no blob"
     unreferenced = re.search(r"unreferenced blobs: (\d+)", report)
     assert unreferenced and int(unreferenced.group(1)) == len(after), (

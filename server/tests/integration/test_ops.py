@@ -3,6 +3,10 @@
 online backup / restore / fsck --verify, and TLS for HTTP and DICOM with certificate
 reload (requests, curl, Python's ssl and pynetdicom over TLS, certificates made by
 openssl). Each test runs its own server: most of them stop or break it.
+
+Backup and restore run on either engine of the index (`RANGSI_TEST_DB=postgres`: the
+PostgreSQL pass; a restored index then goes into a fresh database of the same cluster),
+and one test always runs on PostgreSQL: `pg_dump` / `pg_restore` round trip, refusals.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import ssl
 import subprocess
 import threading
@@ -30,7 +33,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 import dicomweb as dw
 from dicom_factory import new_image, noise_image, save
 from dimse import Peer, pynetdicom_ae, pynetdicom_store, run_dcmtk
-from rangsi_server import HOSPITAL_UDON, PASSWORDS, Server, free_port
+from postgres import PG_BIN, shared_postgres
+from rangsi_server import HOSPITAL_UDON, PASSWORDS, Server, free_port, index_db
 
 SC = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
 CONTEXTS = [(SC, ExplicitVRLittleEndian)]
@@ -200,7 +204,8 @@ def test_readyz_reports_a_broken_blob_store(rangsi_bin, tmp_path):
     finally:
         srv.stop()
     r = subprocess.run([rangsi_bin, "serve", "--data", srv.data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0",
-                        "--tls-cert", tmp_path / "missing.pem"], capture_output=True, timeout=60)
+                        "--tls-cert", tmp_path / "missing.pem"], capture_output=True, timeout=60,
+                       env={**os.environ, **srv.blob_env})
     assert r.returncode != 0 and b"both a certificate and its key" in r.stderr, r
 
 
@@ -320,12 +325,42 @@ def test_shutdown_grace_bounds_the_wait_for_a_stalled_upload(rangsi_bin, tmp_pat
 # backup, restore, fsck
 
 
-def audit_rows(index: Path) -> list[tuple]:
-    con = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
-    try:
-        return con.execute("SELECT * FROM audit_log ORDER BY id").fetchall()
-    finally:
-        con.close()
+def audit_rows(srv) -> list[tuple]:
+    """The audit log of a server's index (or of a `BackupIndex`), read directly."""
+    with index_db(srv, readonly=True) as db:
+        return [tuple(r) for r in db.execute("SELECT * FROM audit_log ORDER BY id").fetchall()]
+
+
+class BackupIndex:
+    """The index snapshot in a backup folder, opened for `index_db` without rangsi: the
+    SQLite file as it is, or the `pg_dump` archive restored by PostgreSQL's own
+    `pg_restore` into a fresh database (an independent reader of the dump)."""
+
+    def __init__(self, backup_dir: Path):
+        if (backup_dir / "index.pgdump").exists():
+            self.database = shared_postgres().new_database("backup_oracle")
+            self.data = None
+            r = subprocess.run([str(PG_BIN / "pg_restore"), "--no-owner", "--exit-on-error", "-d", self.database,
+                                str(backup_dir / "index.pgdump")], capture_output=True, timeout=120)
+            assert r.returncode == 0, r.stderr.decode(errors="replace")
+        else:
+            self.database = None
+            self.data = backup_dir
+
+
+def restore_cmd(rangsi_bin, backup: Path, data: Path, database: str | None = None, *extra: str) -> subprocess.CompletedProcess:
+    """`rangsi restore`, with only what the command line says (no RANGSI_* from outside)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RANGSI_")}
+    args = [str(rangsi_bin), "restore", "--from", str(backup), "--data", str(data), *extra]
+    if database:
+        args += ["--database", database]
+    return subprocess.run(args, capture_output=True, timeout=300, env=env)
+
+
+def restore_target(srv: Server, hint: str) -> str | None:
+    """Where a restore of `srv`'s backup puts the index: a fresh database of the same
+    cluster when `srv`'s is on PostgreSQL, else (None) SQLite in the data directory."""
+    return shared_postgres().new_database(hint) if srv.database else None
 
 
 def all_instances(client: dw.DicomWeb) -> dict[str, str]:
@@ -366,17 +401,18 @@ def test_online_backup_and_restore_give_identical_instances_and_audit(rangsi_bin
         live = all_instances(alice)
         assert len(live) == 7
         restored_dir = tmp_path / "restored"
+        target_db = restore_target(srv, "restored")
         # Refuses a non-empty target.
         (restored_dir / "data").mkdir(parents=True)
         (restored_dir / "data" / "something").write_text("x")
-        r = subprocess.run([rangsi_bin, "restore", "--from", backup_dir, "--data", restored_dir / "data"], capture_output=True)
+        r = restore_cmd(rangsi_bin, backup_dir, restored_dir / "data", target_db)
         assert r.returncode != 0 and b"not empty" in r.stderr, r
         (restored_dir / "data" / "something").unlink()
-        r = subprocess.run([rangsi_bin, "restore", "--from", backup_dir, "--data", restored_dir / "data"], capture_output=True)
+        r = restore_cmd(rangsi_bin, backup_dir, restored_dir / "data", target_db)
         assert r.returncode == 0, r.stderr.decode()
         assert b"consistent" in r.stdout, r.stdout
 
-        copy = Server(rangsi_bin, restored_dir)
+        copy = Server(rangsi_bin, restored_dir, database=target_db)
         verify = copy.cli("fsck", "--verify").stdout.decode()
         assert "verified" in verify and "INCONSISTENT" not in verify, verify
         copy.start()
@@ -388,9 +424,10 @@ def test_online_backup_and_restore_give_identical_instances_and_audit(rangsi_bin
         assert restored == live, "restored server must serve byte-identical instances"
 
         # The restored audit log is the backup's, which is the live log up to the snapshot.
-        backup_audit = audit_rows(backup_dir / "index.sqlite")
-        live_audit = audit_rows(srv.data / "index.sqlite")
-        restored_audit = audit_rows(restored_dir / "data" / "index.sqlite")
+        backup_audit = audit_rows(BackupIndex(backup_dir))
+        live_audit = audit_rows(srv)
+        restored_audit = audit_rows(copy)
+        assert {"dicomweb", "dimse"} <= {str(v) for row in backup_audit for v in row}, "the uploads' audit is in the backup"
         assert restored_audit[: len(backup_audit)] == backup_audit
         assert live_audit[: len(backup_audit)] == backup_audit
         assert any("backup" in str(row) for row in live_audit), "the backup itself is audited"
@@ -416,11 +453,12 @@ def test_index_only_backup_of_a_local_archive_restores_onto_the_same_blob_folder
         live = all_instances(alice)
 
         restored = tmp_path / "restored"
-        r = subprocess.run([rangsi_bin, "restore", "--from", backup_dir, "--data", restored / "data"], capture_output=True)
+        target_db = restore_target(srv, "restored_io")
+        r = restore_cmd(rangsi_bin, backup_dir, restored / "data", target_db)
         assert r.returncode == 0, r.stderr.decode()
         assert b"consistent" in r.stdout and b"none copied" in r.stdout, r.stdout
         assert not list((restored / "data").rglob("*.dcm"))
-        copy = Server(rangsi_bin, restored)
+        copy = Server(rangsi_bin, restored, database=target_db)
         copy.start()
         try:
             assert all_instances(dw.DicomWeb(copy.http_url, token=srv.tokens["alice"], name="alice")) == live
@@ -434,6 +472,119 @@ def test_index_only_backup_of_a_local_archive_restores_onto_the_same_blob_folder
         assert not (backup_dir / "blob-store.toml").exists()
     finally:
         srv.stop()
+
+
+def test_backup_and_restore_with_the_index_on_postgresql(rangsi_bin, tmp_path):
+    """Always on PostgreSQL (both passes): `rangsi backup` dumps the index with pg_dump
+    (one snapshot with the blob keys) beside the blobs; `rangsi restore --database` puts
+    it into a fresh database with pg_restore; every instance comes back byte-identical and
+    the audit log with it. Refused: no pg_dump, no --database, a non-empty database
+    (until --force), a SQLite backup given a database."""
+    pg = shared_postgres()
+    live_db = pg.new_database("pg_live")
+    srv = Server(rangsi_bin, tmp_path / "live", database=live_db)
+    srv.set_up_regional_archive()
+    srv.start()
+    srv.create_tokens()
+    backup_dir = tmp_path / "backup"
+    try:
+        alice = dw.DicomWeb(srv.http_url, token=srv.tokens["alice"], name="alice")
+        alice.stow_ok([f.read_bytes() for f in instance_files(tmp_path / "a", 3, patient_id="OPS-PG-A")])
+        peer = Peer(srv.dicom_host, srv.dicom_port, srv.ae_title)
+        pynetdicom_store(peer, "MODA", [pydicom.dcmread(f) for f in instance_files(tmp_path / "b", 2, patient_id="OPS-PG-B")], CONTEXTS)
+
+        # Without PostgreSQL's client tools: a clear error, and no backup.
+        empty_bin = tmp_path / "no-pg-tools"
+        empty_bin.mkdir()
+        r = subprocess.run([rangsi_bin, "backup", "--data", srv.data, "--to", tmp_path / "never"], capture_output=True,
+                           timeout=120, env={**os.environ, **srv.blob_env, "RANGSI_PG_BIN": str(empty_bin)})
+        assert r.returncode != 0 and b"pg_dump not found" in r.stderr, r
+        assert not (tmp_path / "never" / "index.pgdump").exists()
+
+        # Backup while an upload is half sent: the snapshot holds the 5 stored before it.
+        upload = SlowStow(srv, srv.tokens["alice"], instance_files(tmp_path / "c", 2, patient_id="OPS-PG-C"))
+        upload.start()
+        assert upload.sent_half.wait(60) and upload.error is None, upload.error
+        out = srv.cli("backup", "--to", str(backup_dir)).stdout.decode()
+        assert "5 instances" in out and "5 copied" in out, out
+        upload.go.set()
+        upload.join(120)
+        assert upload.status == 200, upload.response[:500]
+        out = srv.cli("backup", "--to", str(backup_dir)).stdout.decode()
+        assert "7 instances" in out and "2 copied" in out, out
+        assert (backup_dir / "index.pgdump").is_file() and not (backup_dir / "index.sqlite").exists()
+        assert not list(backup_dir.glob("*.partial")), "no partial file is left"
+        manifest = json.loads((backup_dir / "rangsi-backup.json").read_text())
+        assert manifest["index"] == "postgresql" and manifest["blobs_included"] is True and manifest["instances"] == 7
+        # PostgreSQL's own reader of the archive lists the index's tables.
+        listing = subprocess.run([str(PG_BIN / "pg_restore"), "--list", str(backup_dir / "index.pgdump")],
+                                 capture_output=True, timeout=60)
+        assert listing.returncode == 0 and b"TABLE DATA public instances" in listing.stdout, listing
+        assert b"TABLE DATA public audit_log" in listing.stdout
+        live = all_instances(alice)
+        assert len(live) == 7
+
+        # Refusals: no database named; a non-empty database (the live one, left untouched).
+        r = restore_cmd(rangsi_bin, backup_dir, tmp_path / "r0" / "data")
+        assert r.returncode != 0 and b"--database" in r.stderr, r
+        with index_db(srv, readonly=True) as db:
+            before = db.execute("SELECT COUNT(*) FROM instances").fetchone()[0]
+        r = restore_cmd(rangsi_bin, backup_dir, tmp_path / "r1" / "data", live_db)
+        assert r.returncode != 0 and b"not empty" in r.stderr, r
+        with index_db(srv, readonly=True) as db:
+            assert db.execute("SELECT COUNT(*) FROM instances").fetchone()[0] == before == 7
+
+        # Into a fresh database.
+        target = pg.new_database("pg_restored")
+        r = restore_cmd(rangsi_bin, backup_dir, tmp_path / "restored" / "data", target)
+        assert r.returncode == 0, r.stderr.decode()
+        assert b"7 instances" in r.stdout and b"consistent" in r.stdout, r.stdout
+        assert not (tmp_path / "restored" / "data" / "index.sqlite").exists()
+        copy = Server(rangsi_bin, tmp_path / "restored", database=target)
+        verify = copy.cli("fsck", "--verify").stdout.decode()
+        assert "verified" in verify and "INCONSISTENT" not in verify, verify
+        copy.start()
+        try:
+            restored = all_instances(dw.DicomWeb(copy.http_url, token=srv.tokens["alice"], name="alice"))
+            # New rows get new ids after the restored ones (identity sequences restored).
+            dw.DicomWeb(copy.http_url, token=srv.tokens["alice"], name="alice").stow_ok(
+                [f.read_bytes() for f in instance_files(tmp_path / "d", 1, patient_id="OPS-PG-D")])
+        finally:
+            copy.stop()
+        assert restored == live, "restored server must serve byte-identical instances"
+
+        backup_audit = audit_rows(BackupIndex(backup_dir))
+        restored_audit = audit_rows(copy)
+        live_audit = audit_rows(srv)
+        assert {"dicomweb", "dimse"} <= {str(v) for row in backup_audit for v in row}, "the uploads' audit is in the backup"
+        assert restored_audit[: len(backup_audit)] == backup_audit, "the audit log is restored"
+        assert live_audit[: len(backup_audit)] == backup_audit
+        assert len(restored_audit) > len(backup_audit), "the restored server audits on"
+        assert any("backup" in str(row) for row in live_audit), "the backup itself is audited"
+
+        # --force replaces the tables of a non-empty database (here: the restored one).
+        r = restore_cmd(rangsi_bin, backup_dir, tmp_path / "again" / "data", target)
+        assert r.returncode != 0 and b"not empty" in r.stderr, r
+        r = restore_cmd(rangsi_bin, backup_dir, tmp_path / "again" / "data", target, "--force")
+        assert r.returncode == 0 and b"consistent" in r.stdout, r.stderr.decode()
+        again = Server(rangsi_bin, tmp_path / "again", database=target)
+        with index_db(again, readonly=True) as db:
+            assert db.execute("SELECT COUNT(*) FROM instances").fetchone()[0] == 7, "the backup's 7, not 8"
+    finally:
+        srv.stop()
+
+
+def test_a_sqlite_backup_is_not_restored_into_postgresql(rangsi_bin, tmp_path):
+    srv = Server(rangsi_bin, tmp_path / "live", database=None)
+    srv.blob_env.pop("RANGSI_DATABASE", None)
+    srv.database = None
+    srv.set_up_regional_archive()
+    srv.cli("backup", "--to", str(tmp_path / "backup"))
+    assert (tmp_path / "backup" / "index.sqlite").is_file()
+    target = shared_postgres().new_database("never")
+    r = restore_cmd(rangsi_bin, tmp_path / "backup", tmp_path / "restored" / "data", target)
+    assert r.returncode != 0 and b"SQLite" in r.stderr, r
+    assert not (tmp_path / "restored" / "data" / "index.sqlite").exists()
 
 
 def test_fsck_verify_finds_corrupt_and_missing_blobs(rangsi_bin, tmp_path):
@@ -510,7 +661,7 @@ def test_tls_for_http_and_dicom_with_certificate_reload(rangsi_bin, tmp_path):
     proc = subprocess.Popen(
         [rangsi_bin, "serve", "--data", srv.data, "--http", f"127.0.0.1:{http_port}", "--dicom", "127.0.0.1:0",
          "--tls-cert", cert, "--tls-key", key, "--dicom-tls", "127.0.0.1:0", "--dicom-tls-ca", d / "clientca.pem"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **srv.blob_env},
     )
     try:
         def lines():

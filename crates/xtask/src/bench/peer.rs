@@ -6,13 +6,15 @@
 //! Either may bring a throwaway service of its own, stopped after it: rangsi its blobs on
 //! a single-node Garage ([`Garage`], a real S3 server on random loopback ports), Orthanc
 //! its index on a PostgreSQL cluster ([`Postgres`], Debian's `orthanc-postgresql` plugin).
+//! One cluster serves a whole run (shared through an `Arc`, stopped after the last
+//! server using it): rangsi (`--database`) and Orthanc each get a database of their own.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,6 +46,8 @@ pub struct Peer {
     companions: Vec<Box<dyn std::any::Any + Send + Sync>>,
     /// The folder and file-name prefix of the server's own index files, when it has them.
     index_files: Option<(PathBuf, &'static str)>,
+    /// The PostgreSQL database of the server's index, when it has one.
+    index_database: Option<(Arc<Postgres>, &'static str)>,
 }
 
 impl Peer {
@@ -74,8 +78,17 @@ impl Peer {
             .with_context(|| format!("no {key} in /proc/PID/status"))
     }
 
-    /// Bytes of the server's index files on disk now (SQLite with its WAL), if it keeps one.
+    /// Bytes of the server's index now: its files on disk (SQLite with its WAL), or its
+    /// PostgreSQL database (`pg_database_size`).
     pub fn index_bytes(&self) -> Option<u64> {
+        if let Some((pg, db)) = &self.index_database {
+            return pg
+                .psql(&format!("SELECT pg_database_size('{db}')"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok();
+        }
         let (dir, prefix) = self.index_files.as_ref()?;
         let total = fs::read_dir(dir)
             .ok()?
@@ -102,11 +115,22 @@ impl Drop for Peer {
 
 /// Seeds a fresh data dir and starts `rangsi serve` on free loopback ports; with `s3`,
 /// its blobs go to that Garage (`--blobs s3://…`, recorded by the first command) and the
-/// server counts as started once `/readyz` (a write and read-back of the store) says 200.
-pub fn start_rangsi(bin: &Path, s3: Option<Garage>) -> Result<Peer> {
+/// server counts as started once `/readyz` (a write and read-back of the store) says 200;
+/// with `postgres`, its index is a fresh database `rangsi` of that cluster (`--database`).
+pub fn start_rangsi(
+    bin: &Path,
+    s3: Option<Garage>,
+    postgres: Option<Arc<Postgres>>,
+) -> Result<Peer> {
     let scratch = Scratch::new("bench-rangsi")?;
     let data = scratch.path().join("data");
-    let blob_env = s3.as_ref().map(Garage::rangsi_env).unwrap_or_default();
+    let mut blob_env = s3.as_ref().map(Garage::rangsi_env).unwrap_or_default();
+    if let Some(pg) = &postgres {
+        blob_env.push((
+            "RANGSI_DATABASE".into(),
+            pg.create_database(RANGSI_DATABASE)?,
+        ));
+    }
     let cli = |args: &[&str]| {
         let mut cmd = Command::new(bin);
         cmd.args(args)
@@ -189,8 +213,16 @@ pub fn start_rangsi(bin: &Path, s3: Option<Garage>) -> Result<Peer> {
         child,
         scratch,
         companions: Vec::new(),
-        index_files: Some((data, "index.sqlite")),
+        index_files: None,
+        index_database: None,
     };
+    match postgres {
+        Some(pg) => {
+            peer.index_database = Some((pg.clone(), RANGSI_DATABASE));
+            peer.companions.push(Box::new(pg));
+        }
+        None => peer.index_files = Some((data, "index.sqlite")),
+    }
     if let Some(garage) = s3 {
         peer.companions.push(Box::new(garage));
         let port = port_of(&peer.http)?;
@@ -243,20 +275,25 @@ pub fn start_orthanc() -> Result<Peer> {
     start_orthanc_with(None)
 }
 
-/// Orthanc as [`start_orthanc`], but its index in a fresh PostgreSQL cluster (Debian's
-/// `orthanc-postgresql` index plugin; the DICOM files stay in its storage folder).
-pub fn start_orthanc_postgres() -> Result<Peer> {
+/// Orthanc as [`start_orthanc`], but its index in a fresh database `orthanc` of the
+/// cluster `pg` (Debian's `orthanc-postgresql` index plugin; the DICOM files stay in its
+/// storage folder).
+pub fn start_orthanc_postgres(pg: Arc<Postgres>) -> Result<Peer> {
     let plugin = dpkg_file("orthanc-postgresql", |p| {
         p.extension().is_some_and(|e| e == "so")
             && p.file_name()
                 .is_some_and(|n| n.to_string_lossy().contains("Index"))
     })
     .context("Debian's orthanc-postgresql is not installed")?;
-    let pg = Postgres::start()?;
+    pg.create_database(ORTHANC_DATABASE)?;
     start_orthanc_with(Some((pg, plugin)))
 }
 
-fn start_orthanc_with(postgres: Option<(Postgres, PathBuf)>) -> Result<Peer> {
+/// The databases the benchmark's servers get in its PostgreSQL cluster.
+const RANGSI_DATABASE: &str = "rangsi";
+const ORTHANC_DATABASE: &str = "orthanc";
+
+fn start_orthanc_with(postgres: Option<(Arc<Postgres>, PathBuf)>) -> Result<Peer> {
     let exe = orthanc_exe()?;
     let is_plugin = |p: &Path| p.extension().is_some_and(|e| e == "so");
     let mut plugins = vec![
@@ -270,7 +307,7 @@ fn start_orthanc_with(postgres: Option<(Postgres, PathBuf)>) -> Result<Peer> {
             format!(
                 r#",
   "PostgreSQL": {{ "EnableIndex": true, "EnableStorage": false, "Host": "127.0.0.1",
-    "Port": {}, "Database": "postgres", "Username": "postgres", "Password": "",
+    "Port": {}, "Database": "{ORTHANC_DATABASE}", "Username": "postgres", "Password": "",
     "Lock": false, "EnableSsl": false, "MaximumConnectionRetries": 2,
     "ConnectionRetryInterval": 1 }}"#,
                 pg.port
@@ -331,7 +368,10 @@ fn start_orthanc_with(postgres: Option<(Postgres, PathBuf)>) -> Result<Peer> {
         .with_context(|| format!("cannot start `{}`", process::describe(&cmd)))?;
     let mut peer = unready(child, scratch);
     match postgres {
-        Some((pg, _)) => peer.companions.push(Box::new(pg)),
+        Some((pg, _)) => {
+            peer.index_database = Some((pg.clone(), ORTHANC_DATABASE));
+            peer.companions.push(Box::new(pg));
+        }
         // Orthanc's SQLite index (`index` and its journal) in IndexDirectory.
         None => peer.index_files = Some((peer.scratch.path().join("index"), "index")),
     }
@@ -367,6 +407,7 @@ fn unready(child: Child, scratch: Scratch) -> Peer {
         scratch,
         companions: Vec::new(),
         index_files: None,
+        index_database: None,
     }
 }
 
@@ -484,6 +525,34 @@ pub struct Postgres {
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 impl Postgres {
+    /// Starts a fresh cluster, shared by the servers of a run.
+    pub fn start_shared() -> Result<Arc<Postgres>> {
+        Self::start().map(Arc::new)
+    }
+
+    /// Runs one SQL statement as `postgres` (psql, unaligned tuples): its output.
+    fn psql(&self, sql: &str) -> Result<String> {
+        process::capture(
+            Command::new(format!("{PG_BIN}/psql"))
+                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+                .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+                .arg("-p")
+                .arg(self.port.to_string()),
+            None,
+        )
+        .with_context(|| format!("psql {sql:?}"))
+    }
+
+    /// Creates the database `name` (fresh for each server): its URL.
+    pub fn create_database(&self, name: &str) -> Result<String> {
+        self.psql(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        self.psql(&format!("CREATE DATABASE {name}"))?;
+        Ok(format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.port
+        ))
+    }
+
     fn start() -> Result<Postgres> {
         let scratch = Scratch::new("bench-pg")?;
         let dir = scratch.path().to_path_buf();

@@ -165,18 +165,36 @@ const MEASUREMENTS: &[Measurement] = &[
     },
 ];
 
-/// Where rangsi keeps its blobs in a run: `--backend local|s3|all`.
+/// Where rangsi keeps its blobs and index in a run: `--backend local|s3|postgres+s3|all`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
     /// Local disk (`DATA/blobs`): rangsi and Orthanc, as the benchmark always did.
     Local,
     /// A throwaway Garage (S3 API): rangsi on S3 and Orthanc.
     S3,
-    /// rangsi on local disk, rangsi on S3, Orthanc, Orthanc on PostgreSQL, with ratios.
+    /// rangsi with SQLite + local disk, rangsi with its index on PostgreSQL and its blobs
+    /// on Garage, Orthanc on PostgreSQL (one cluster, a database each), with ratios.
+    PostgresS3,
+    /// All of the above: rangsi local, on S3, on PostgreSQL + S3; Orthanc, Orthanc on
+    /// PostgreSQL; with ratios.
     All,
 }
 
-const USAGE: &str = "usage: cargo xtask bench server [--backend local|s3|all]";
+const USAGE: &str =
+    "usage: cargo xtask bench server [--backend local|s3|postgres+s3|all] [--dev-build]";
+
+/// `--dev-build`: measure the dev-profile binary (`cargo build`, dependencies at
+/// opt-level 2, rangsi itself at 0) where a release build is not allowed, e.g. a build
+/// machine shared by several people. Its figures are rangsi's lower bound; the report
+/// says so.
+fn parse_dev_build(args: &[String]) -> (bool, Vec<String>) {
+    let rest: Vec<String> = args
+        .iter()
+        .filter(|a| a.as_str() != "--dev-build")
+        .cloned()
+        .collect();
+    (rest.len() != args.len(), rest)
+}
 
 fn parse_backend(args: &[String]) -> Result<Backend> {
     let value = match args {
@@ -191,6 +209,7 @@ fn parse_backend(args: &[String]) -> Result<Backend> {
     Ok(match value {
         "local" => Backend::Local,
         "s3" => Backend::S3,
+        "postgres+s3" => Backend::PostgresS3,
         "all" => Backend::All,
         other => bail!("unknown backend `{other}`\n{USAGE}"),
     })
@@ -203,7 +222,8 @@ struct Column {
 }
 
 pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
-    let backend = parse_backend(args)?;
+    let (dev_build, args) = parse_dev_build(args);
+    let backend = parse_backend(&args)?;
     setup::apt(&[setup::TEST_PACKAGES, setup::BENCH_PACKAGES].concat())?;
     setup::venv(paths)?;
     if backend != Backend::Local {
@@ -213,18 +233,36 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
         .shared()
         .context("../shared/gen_ct_series.py is needed for the benchmark data")?;
     let bench = Bench::prepare(paths, &shared)?;
-    println!("bench: building rangsi (release)");
-    let rangsi_bin = paths.build_rangsi(true);
+    println!(
+        "bench: building rangsi ({})",
+        if dev_build { "dev profile" } else { "release" }
+    );
+    let rangsi_bin = paths.build_rangsi(!dev_build);
     let garage_bin = setup::garage_bin(paths);
-    let start_rangsi = |s3: bool| {
+    // One PostgreSQL cluster for the run: a database for rangsi, one for Orthanc.
+    let postgres = matches!(backend, Backend::PostgresS3 | Backend::All)
+        .then(|| peer::Postgres::start_shared().map_err(|e| format!("{e:#}")));
+    let cluster = || -> Result<std::sync::Arc<peer::Postgres>> {
+        match &postgres {
+            Some(Ok(pg)) => Ok(pg.clone()),
+            Some(Err(e)) => bail!("PostgreSQL did not start: {e}"),
+            None => bail!("no PostgreSQL in this run"),
+        }
+    };
+    let start_rangsi = |s3: bool, pg: bool| {
         let garage_bin = &garage_bin;
         let rangsi_bin = &rangsi_bin;
+        let cluster = &cluster;
         move || match rangsi_bin {
-            Ok(bin) if s3 => {
-                let garage = peer::Garage::start(garage_bin).context("starting Garage")?;
-                peer::start_rangsi(bin, Some(garage))
+            Ok(bin) => {
+                let database = if pg { Some(cluster()?) } else { None };
+                let garage = if s3 {
+                    Some(peer::Garage::start(garage_bin).context("starting Garage")?)
+                } else {
+                    None
+                };
+                peer::start_rangsi(bin, garage, database)
             }
-            Ok(bin) => peer::start_rangsi(bin, None),
             Err(e) => bail!("build failed: {e:#}"),
         }
     };
@@ -233,31 +271,44 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     let mut columns = Vec::new();
     if backend != Backend::S3 {
         let name = match backend {
-            Backend::All => format!("rangsi {version}, local disk"),
+            Backend::All | Backend::PostgresS3 => format!("rangsi {version}, local disk"),
             _ => format!("rangsi {version}"),
         };
-        let run = measure_all(&bench, "rangsi", start_rangsi(false));
+        let run = measure_all(&bench, "rangsi", start_rangsi(false, false));
         columns.push(Column { name, run });
     }
-    if backend != Backend::Local {
+    if matches!(backend, Backend::S3 | Backend::All) {
         let name = format!(
             "rangsi {version}, S3 ({})",
             peer::garage_version(&garage_bin)
         );
-        let run = measure_all(&bench, "rangsi on S3", start_rangsi(true));
+        let run = measure_all(&bench, "rangsi on S3", start_rangsi(true, false));
         columns.push(Column { name, run });
     }
-    let run = measure_all(&bench, "Orthanc", peer::start_orthanc);
-    columns.push(Column {
-        name: peer::orthanc_version(),
-        run,
-    });
-    if backend == Backend::All {
+    if matches!(backend, Backend::PostgresS3 | Backend::All) {
+        let name = format!(
+            "rangsi {version}, index on PostgreSQL + blobs on S3 ({}, {})",
+            peer::postgres_version(),
+            peer::garage_version(&garage_bin)
+        );
         let run = measure_all(
             &bench,
-            "Orthanc on PostgreSQL",
-            peer::start_orthanc_postgres,
+            "rangsi on PostgreSQL + S3",
+            start_rangsi(true, true),
         );
+        columns.push(Column { name, run });
+    }
+    if backend != Backend::PostgresS3 {
+        let run = measure_all(&bench, "Orthanc", peer::start_orthanc);
+        columns.push(Column {
+            name: peer::orthanc_version(),
+            run,
+        });
+    }
+    if matches!(backend, Backend::PostgresS3 | Backend::All) {
+        let run = measure_all(&bench, "Orthanc on PostgreSQL", || {
+            peer::start_orthanc_postgres(cluster()?)
+        });
         columns.push(Column {
             name: format!(
                 "{} + PostgreSQL index {} ({})",
@@ -269,29 +320,18 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
         });
     }
     let load_after = load_average();
+    drop(postgres);
 
-    // Ratios: rangsi on S3 against each other column, in `all` and `s3` runs.
-    let s3_column = columns.iter().position(|c| c.name.contains(", S3 ("));
-    let ratio_names: Vec<(usize, String)> = match s3_column {
-        Some(s3) => columns
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != s3)
-            .map(|(i, c)| (i, format!("S3 ÷ {}", short_name(&c.name))))
-            .collect(),
-        None => Vec::new(),
-    };
+    let ratio_pairs = ratio_pairs(&columns);
     let mut names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-    names.extend(ratio_names.iter().map(|(_, n)| n.clone()));
+    names.extend(ratio_pairs.iter().map(|(_, _, n)| n.clone()));
     let with_ratios = |cells: Vec<String>| -> Vec<String> {
         let mut out = cells.clone();
-        if let Some(s3) = s3_column {
-            out.extend(
-                ratio_names
-                    .iter()
-                    .map(|&(i, _)| ratio(&cells[s3], &cells[i])),
-            );
-        }
+        out.extend(
+            ratio_pairs
+                .iter()
+                .map(|&(a, b, _)| ratio(&cells[a], &cells[b])),
+        );
         out
     };
 
@@ -308,13 +348,13 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
         with_ratios(columns.iter().map(|c| c.run.peak_rss()).collect()),
     );
     table.row(
-        "index files on disk after all of the above (SQLite + WAL)",
+        "index size after all of the above (SQLite + WAL files; PostgreSQL: pg_database_size)",
         with_ratios(
             columns
                 .iter()
                 .map(|c| match c.run.index_bytes {
                     Some(b) => format!("{:.1} MB", b as f64 / 1e6),
-                    None => "n/a (not a local SQLite index)".into(),
+                    None => "n/a (no index of its own measured)".into(),
                 })
                 .collect(),
         ),
@@ -328,7 +368,7 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     }
     let report = format!(
         "{}\n{}\n{}\n### Memory after each step (VmHWM peak, VmRSS now)\n\n{}",
-        header(&load_before, &load_after, backend),
+        header(&load_before, &load_after, backend, dev_build),
         table.markdown(),
         notes(backend),
         memory.markdown()
@@ -341,15 +381,44 @@ pub fn main(paths: &Paths, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A column's name for a ratio header: "rangsi local", "Orthanc", "Orthanc+PG".
+/// A column's name for a ratio header: "rangsi local", "S3", "PG+S3", "Orthanc",
+/// "Orthanc+PG".
 fn short_name(name: &str) -> &'static str {
-    if name.contains("PostgreSQL") {
+    let rangsi = name.starts_with("rangsi");
+    if rangsi && name.contains("PostgreSQL") {
+        "PG+S3"
+    } else if rangsi && name.contains(", S3 (") {
+        "S3"
+    } else if name.contains("PostgreSQL") {
         "Orthanc+PG"
     } else if name.starts_with("Orthanc") {
         "Orthanc"
     } else {
         "rangsi local"
     }
+}
+
+/// The ratio columns: (numerator column, denominator column, header). rangsi on S3
+/// against every other column but PostgreSQL + S3; rangsi on PostgreSQL + S3 against
+/// rangsi on SQLite + local disk, rangsi on S3 and Orthanc on PostgreSQL.
+fn ratio_pairs(columns: &[Column]) -> Vec<(usize, usize, String)> {
+    let find = |short: &str| columns.iter().position(|c| short_name(&c.name) == short);
+    let mut pairs = Vec::new();
+    if let Some(s3) = find("S3") {
+        for (i, c) in columns.iter().enumerate() {
+            if i != s3 && short_name(&c.name) != "PG+S3" {
+                pairs.push((s3, i, format!("S3 ÷ {}", short_name(&c.name))));
+            }
+        }
+    }
+    if let Some(pg) = find("PG+S3") {
+        for other in ["rangsi local", "S3", "Orthanc+PG"] {
+            if let Some(i) = find(other) {
+                pairs.push((pg, i, format!("PG+S3 ÷ {other}")));
+            }
+        }
+    }
+    pairs
 }
 
 /// `a ÷ b` of the leading figures of two cells with the same unit ("451 inst/s",
@@ -1056,7 +1125,7 @@ fn load_average() -> String {
         .join(" ")
 }
 
-fn header(load_before: &str, load_after: &str, backend: Backend) -> String {
+fn header(load_before: &str, load_after: &str, backend: Backend, dev_build: bool) -> String {
     // `storescu --version` starts with `$dcmtk: storescu v3.6.7 2022-04-22 $`.
     let storescu =
         super::version_word(Command::new("storescu").arg("--version"), 2).unwrap_or_default();
@@ -1072,12 +1141,20 @@ fn header(load_before: &str, load_after: &str, backend: Backend) -> String {
          - clients: dcmtk `storescu` {} with `TCP_NODELAY=1`; Python requests; \
            `wrk` (2 threads, {WRK_CONNECTIONS} connections, {WRK_RUNS} runs of {WRK_SECONDS} s \
            after a {WRK_WARMUP_SECONDS} s warm-up)\n\
-         - rangsi: release build, `serve --http 127.0.0.1:0 --dicom 127.0.0.1:0`, `RANGSI_LOG=warn`, bearer token\n\
+         - rangsi: {} build, `serve --http 127.0.0.1:0 --dicom 127.0.0.1:0`, `RANGSI_LOG=warn`, bearer token\n\
          - Orthanc: Debian package, own JSON config, DICOMweb and GDCM (JPEG 2000 only) plugins, `TCP_NODELAY=1`, \
            no authentication, storage compression off\n{}",
         super::today(),
         super::machine(),
         storescu,
+        if dev_build {
+            "**dev-profile** (`--dev-build`: dependencies at opt-level 2, rangsi's own code at 0; \
+             no release build was allowed on the machine, so rangsi's absolute figures are a lower \
+             bound and its ratios to Orthanc favour Orthanc; ratios between rangsi columns compare \
+             like with like)"
+        } else {
+            "release"
+        },
         backend_header(backend),
     )
 }
@@ -1092,19 +1169,32 @@ macro_rules! s3_header {
     };
 }
 
+macro_rules! pg_header {
+    () => {
+        "- one throwaway PostgreSQL 15 cluster for the run, on loopback with default durability \
+         (`fsync`, `synchronous_commit` on; `initdb --no-sync`), a fresh database for each server \
+         that uses it\n\
+         - rangsi on PostgreSQL + S3: the same as rangsi, with `--database \
+         postgres://postgres@127.0.0.1:PORT/rangsi` (its index; pool of 16 connections) and its \
+         blobs on a throwaway Garage as for rangsi on S3; the memory figures are rangsi's only, \
+         not PostgreSQL's or Garage's\n\
+         - Orthanc on PostgreSQL: as Orthanc plus Debian's `orthanc-postgresql` index plugin \
+         (`EnableIndex`, DICOM files still in its storage folder), database `orthanc`; the memory \
+         figures are Orthanc's only, not PostgreSQL's\n"
+    };
+}
+
 /// The header lines of the S3 and PostgreSQL columns.
 fn backend_header(backend: Backend) -> &'static str {
     match backend {
         Backend::Local => "",
         Backend::S3 => S3_HEADER,
-        Backend::All => concat!(
-            "- backend: `--backend all`\n",
+        Backend::PostgresS3 => concat!(
+            "- backend: `--backend postgres+s3`\n",
             s3_header!(),
-            "- Orthanc on PostgreSQL: as above plus Debian's `orthanc-postgresql` index plugin \
-             (`EnableIndex`, DICOM files still in its storage folder) on a throwaway PostgreSQL 15 \
-             cluster on loopback with default durability (`fsync`, `synchronous_commit` on; \
-             `initdb --no-sync`); the memory figures are Orthanc's only, not PostgreSQL's\n",
+            pg_header!(),
         ),
+        Backend::All => concat!("- backend: `--backend all`\n", s3_header!(), pg_header!()),
     }
 }
 
@@ -1114,10 +1204,11 @@ fn notes(backend: Backend) -> String {
     let ratios = match backend {
         Backend::Local => "",
         _ => {
-            " Ratio columns divide the S3 column's leading figure by that of the column \
-              named (same unit only; \"—\" otherwise): above 1 means more for S3 — better for \
-              inst/s and frames/s, worse for ms and MiB. Each server ran at its own minutes' \
-              load: compare ratios with that in mind."
+            " Ratio columns `A ÷ B` divide column A's leading figure by column B's (same unit \
+              only; \"—\" otherwise; S3 = rangsi on S3, PG+S3 = rangsi with its index on \
+              PostgreSQL and its blobs on S3): above 1 means more for A — better for inst/s and \
+              frames/s, worse for ms and MiB. Each server ran at its own minutes' load: compare \
+              ratios with that in mind."
         }
     };
     format!(
@@ -1174,8 +1265,53 @@ mod tests {
             parse_backend(&args(&["--backend=all"])).ok(),
             Some(Backend::All)
         );
+        assert_eq!(
+            parse_backend(&args(&["--backend", "postgres+s3"])).ok(),
+            Some(Backend::PostgresS3)
+        );
         assert!(parse_backend(&args(&["--backend", "postgres"])).is_err());
+        assert_eq!(
+            parse_dev_build(&args(&["--backend", "all", "--dev-build"])),
+            (true, args(&["--backend", "all"]))
+        );
         assert!(parse_backend(&args(&["s3"])).is_err());
+    }
+
+    #[test]
+    fn ratio_columns_of_an_all_run() {
+        let column = |name: &str| Column {
+            name: name.into(),
+            run: ServerRun {
+                cells: Vec::new(),
+                memory: Vec::new(),
+                gone: None,
+                index_bytes: None,
+            },
+        };
+        let columns = [
+            column("rangsi 0.1.0 (x), local disk"),
+            column("rangsi 0.1.0 (x), S3 (Garage 2.5.0)"),
+            column(
+                "rangsi 0.1.0 (x), index on PostgreSQL + blobs on S3 (PostgreSQL 15.18, Garage 2.5.0)",
+            ),
+            column("Orthanc 1.10.1"),
+            column("Orthanc 1.10.1 + PostgreSQL index 4.0 (PostgreSQL 15.18)"),
+        ];
+        let names: Vec<String> = ratio_pairs(&columns)
+            .into_iter()
+            .map(|(a, b, n)| format!("{a}/{b} {n}"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "1/0 S3 ÷ rangsi local",
+                "1/3 S3 ÷ Orthanc",
+                "1/4 S3 ÷ Orthanc+PG",
+                "2/0 PG+S3 ÷ rangsi local",
+                "2/1 PG+S3 ÷ S3",
+                "2/4 PG+S3 ÷ Orthanc+PG",
+            ]
+        );
     }
 
     #[test]
