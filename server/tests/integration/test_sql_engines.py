@@ -12,6 +12,8 @@ holds on both.
   `a B b` and count `hn002` as starting with `HN0`.
 - Instances and series without a number come first (SQLite sorts NULL first,
   PostgreSQL last unless told).
+- A NUL inside a text value (SQLite keeps it, PostgreSQL refuses any) does not make
+  an instance unstorable on one engine only.
 """
 
 from __future__ import annotations
@@ -189,3 +191,21 @@ def test_c_find_patients_sorted_by_code_point(collated):
     found, final = pynetdicom_find(Peer(srv.dicom_host, srv.dicom_port, srv.ae_title), "MODA", q, model="patient")
     assert final == 0x0000
     assert [str(d.PatientName) for d in found] == sorted(name for name, _ in sent.values())
+
+
+def test_a_nul_inside_a_value_is_stored_on_both_engines(alice, tmp_path):
+    """SQLite keeps a NUL character inside text, PostgreSQL refuses it in any text
+    column: a (malformed) value with one must not make the instance unstorable there.
+    The stored file keeps its bytes; the index matches on the value without the NUL."""
+    ds = new_image(patient_id=f"{RUN}-Z", accession=f"NUL{RUN}", pixels=noise_image(8, 8, seed=9))
+    ds.StudyDescription = f"Brain\x00CT {RUN}"
+    ds.ReferringPhysicianName = "Dr\x00^Who"
+    sent = part10(ds, tmp_path, "nul")
+    result = alice.stow_ok([sent])
+    assert result, result
+    (hit,) = alice.qido("/studies", {"AccessionNumber": f"NUL{RUN}"})
+    assert dw.value(hit, dw.STUDY_INSTANCE_UID) == str(ds.StudyInstanceUID)
+    (hit,) = alice.qido("/studies", {"StudyDescription": f"BrainCT {RUN}", "PatientID": f"{RUN}-Z"})
+    assert dw.value(hit, dw.STUDY_INSTANCE_UID) == str(ds.StudyInstanceUID)
+    got = alice.instance_bytes(str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID))
+    assert got == sent
