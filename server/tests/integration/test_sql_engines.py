@@ -209,3 +209,17 @@ def test_a_nul_inside_a_value_is_stored_on_both_engines(alice, tmp_path):
     assert dw.value(hit, dw.STUDY_INSTANCE_UID) == str(ds.StudyInstanceUID)
     got = alice.instance_bytes(str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID))
     assert got == sent
+
+
+def test_a_nul_in_a_query_is_refused_on_both_engines(cases, alice, peer):
+    """QIDO answers 400 with a message (not a 500 on PostgreSQL, nothing on SQLite);
+    C-FIND answers a failure status; the server stays up."""
+    r = alice.qido_response("/studies", {"AccessionNumber": f"acc{RUN}\x00*"})
+    assert r.status_code == 400 and "NUL" in r.text, (r.status_code, r.text[:200])
+    q = Dataset()
+    q.QueryRetrieveLevel = "STUDY"
+    q.StudyInstanceUID = ""
+    q.PatientID = f"{RUN}-\x00*"
+    found, final = pynetdicom_find(peer, "MODA", q)
+    assert found == [] and final is not None and final not in (0x0000, 0xFF00, 0xFF01), final
+    assert dw.uids(alice.qido("/studies", {"AccessionNumber": f"acc{RUN}"}), dw.STUDY_INSTANCE_UID) == {cases["lower"]}
