@@ -16,6 +16,7 @@ pub mod sharing;
 pub mod stow;
 pub mod studies;
 pub mod target;
+pub mod text;
 pub mod viewer;
 
 use std::io::Write;
@@ -155,7 +156,10 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .nest("/dicomweb", dicomweb)
-        .nest("/api", api)
+        .nest(
+            "/api",
+            api.layer(axum::middleware::from_fn(text::refuse_nul_in_json)),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",

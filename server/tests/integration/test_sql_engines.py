@@ -223,3 +223,23 @@ def test_a_nul_in_a_query_is_refused_on_both_engines(cases, alice, peer):
     found, final = pynetdicom_find(peer, "MODA", q)
     assert found == [] and final is not None and final not in (0x0000, 0xFF00, 0xFF01), final
     assert dw.uids(alice.qido("/studies", {"AccessionNumber": f"acc{RUN}"}), dw.STUDY_INSTANCE_UID) == {cases["lower"]}
+
+
+def test_a_nul_in_api_text_is_refused_on_both_engines(cases, alice, server):
+    """JSON API text with a NUL (`\\u0000`) is a 400 with a message before anything is
+    stored (PostgreSQL would refuse it with a 500, SQLite store it)."""
+    import requests
+
+    share = alice.root_url + "/api/shares"
+    body = '{"study_uids": ["%s"], "label": "for Dr\\u0000 Who"}' % cases["lower"]
+    r = alice.http.post(share, data=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 400 and "NUL" in r.json()["error"], (r.status_code, r.text[:200])
+    r = requests.post(server.http_url + "/api/login", data='{"username": "ali\\u0000ce", "password": "x"}',
+                      headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 400 and "NUL" in r.json()["error"], (r.status_code, r.text[:200])
+    # An escaped backslash before `u0000` is just text.
+    body = '{"study_uids": ["%s"], "label": "C:\\\\u0000"}' % cases["lower"]
+    r = alice.http.post(share, data=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 201, r.text[:200]
+    assert r.json()["link"]["label"] == "C:\\u0000"
+    assert server.healthy()
