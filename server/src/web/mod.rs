@@ -171,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(viewer::routes())
         .layer(axum::middleware::from_fn(viewer::no_basic_prompt))
+        .layer(axum::middleware::from_fn(text::refuse_nul_in_url))
         .layer(DefaultBodyLimit::disable())
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(cors)

@@ -1,8 +1,9 @@
-//! JSON bodies of `/api` whose strings hold a NUL character (`\u0000`) are refused with
-//! 400 before any handler runs. NUL is no text a person types; SQLite would store it
-//! and PostgreSQL refuse it in every text column (an HTTP 500 there), so the index on
-//! either engine never sees one. (A raw NUL byte is not JSON: the handlers' parser
-//! refuses it already.)
+//! Requests carrying a NUL character are refused with 400 before any handler runs: a
+//! URL with `%00` in its path or query, and JSON bodies of `/api` whose strings hold
+//! `\u0000`. NUL is no text a person types and in no DICOM value; SQLite would store or
+//! look it up and PostgreSQL refuse it in every text column (an HTTP 500 there), so
+//! the index on either engine never sees one. (A raw NUL byte is neither a URL nor
+//! JSON: hyper and the handlers' parser refuse it already.)
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -11,6 +12,20 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::AppError;
+
+pub async fn refuse_nul_in_url(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let nul = |s: &str| {
+        s.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    if nul(uri.path()) || uri.query().is_some_and(nul) {
+        return AppError::bad_request("the URL must not contain NUL characters (%00)")
+            .into_response();
+    }
+    next.run(req).await
+}
 
 pub async fn refuse_nul_in_json(req: Request, next: Next) -> Response {
     let json = req
