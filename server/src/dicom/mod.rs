@@ -345,6 +345,17 @@ pub struct IndexAttrs {
 pub fn index_attrs(p: &Parsed) -> Result<IndexAttrs, ParseError> {
     let o = &p.obj;
     let cs = &p.charset;
+    // A NUL inside a text value (never valid DICOM; trailing ones are padding and gone
+    // already) is left out of the index: PostgreSQL refuses it in any text column, and
+    // the index must hold the same on both engines. The stored file keeps its bytes.
+    let get_str = |o: &InMemDicomObject, cs: &CharsetContext, tag: Tag| -> String {
+        let v = get_str(o, cs, tag);
+        if v.contains('\0') {
+            v.replace('\0', "")
+        } else {
+            v
+        }
+    };
     let name = get_str(o, cs, tags::PATIENT_NAME);
     let patient = PatientAttrs {
         patient_id: get_str(o, cs, tags::PATIENT_ID),

@@ -328,17 +328,18 @@ fn insert_one(
         now,
         rec.source
     ])?;
+    let text = super::audit_text;
     tx.prepare_cached(super::INSERT_AUDIT)?.execute(params![
         now,
-        audit.actor,
+        text(audit.actor),
         audit.hospital_id,
         audit.protocol,
-        audit.remote_addr,
-        audit.action,
-        audit.study_uid,
-        audit.patient_id,
-        audit.detail,
-        audit.outcome
+        text(audit.remote_addr),
+        text(audit.action),
+        text(audit.study_uid),
+        text(audit.patient_id),
+        text(audit.detail),
+        text(audit.outcome)
     ])?;
     Ok(InsertOutcome::Inserted)
 }

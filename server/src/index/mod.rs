@@ -277,18 +277,29 @@ pub(crate) async fn insert_audit(
 ) -> Result<()> {
     query(INSERT_AUDIT)
         .bind(at)
-        .bind(rec.actor)
+        .bind(audit_text(rec.actor).into_owned())
         .bind(rec.hospital_id)
         .bind(rec.protocol)
-        .bind(rec.remote_addr)
-        .bind(rec.action)
-        .bind(rec.study_uid)
-        .bind(rec.patient_id)
-        .bind(rec.detail)
-        .bind(rec.outcome)
+        .bind(audit_text(rec.remote_addr).into_owned())
+        .bind(audit_text(rec.action).into_owned())
+        .bind(audit_text(rec.study_uid).into_owned())
+        .bind(audit_text(rec.patient_id).into_owned())
+        .bind(audit_text(rec.detail).into_owned())
+        .bind(audit_text(rec.outcome).into_owned())
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Audit text as both engines store it: a NUL (what a caller sent, quoted in a detail)
+/// becomes U+2400 SYMBOL FOR NULL, visible to whoever reads the log. PostgreSQL refuses
+/// NUL in any text, and one such record would fail its whole batch: records lost.
+pub(crate) fn audit_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{2400}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 /// An audit record queued for the batch writer, stamped when it happened.
@@ -384,5 +395,17 @@ impl Index {
             self.pool.num_idle(),
             self.pool.options().get_max_connections(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn audit_text_shows_a_nul_instead_of_storing_it() {
+        assert_eq!(super::audit_text("1.2\0.3"), "1.2\u{2400}.3");
+        assert!(matches!(
+            super::audit_text("1.2.3"),
+            std::borrow::Cow::Borrowed("1.2.3")
+        ));
     }
 }

@@ -74,7 +74,7 @@ impl Index {
     ) -> Result<Vec<Notification>> {
         let rows = db::query(
             "SELECT n.id, n.kind, n.study_uid, n.report_id, n.critical, n.text, n.created_at, \
-             r.read_at IS NOT NULL FROM notifications n \
+             CASE WHEN r.read_at IS NULL THEN 0 ELSE 1 END FROM notifications n \
              LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.user_id = ? \
              WHERE n.hospital_id = ? AND (? = 0 OR r.read_at IS NULL) ORDER BY n.id DESC LIMIT ?",
         )

@@ -240,21 +240,32 @@ impl Sql {
     }
 }
 
-fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
+/// Matching is case-sensitive on both engines (PS3.4 C.2.2.2), except for the PN
+/// attributes, whose literal and wild card matching ignore ASCII case on both
+/// (`Dialect::like_ascii_nocase`).
+fn push_cond(sql: &mut Sql, col: Col, m: &Matcher, dialect: db::Dialect) {
     let c = col.sql();
+    let person_name = col == Col::PatientName || col == Col::ReferringPhysician;
     match m {
         Matcher::Equals(v) => {
-            if col == Col::PatientName || col == Col::ReferringPhysician {
-                sql.text.push_str(&format!(" AND {c} LIKE ? ESCAPE '\\'"));
+            if person_name {
+                sql.text
+                    .push_str(&format!(" AND {}", dialect.like_ascii_nocase(c)));
                 sql.bind_str(&like_pattern(v));
             } else {
                 sql.text.push_str(&format!(" AND {c} = ?"));
                 sql.bind_str(v);
             }
         }
-        Matcher::Wildcard(v) => {
-            sql.text.push_str(&format!(" AND {c} LIKE ? ESCAPE '\\'"));
+        Matcher::Wildcard(v) if person_name => {
+            sql.text
+                .push_str(&format!(" AND {}", dialect.like_ascii_nocase(c)));
             sql.bind_str(&like_pattern(v));
+        }
+        Matcher::Wildcard(v) => {
+            let (cond, pattern) = dialect.wildcard_case_sensitive(c, v);
+            sql.text.push_str(&format!(" AND {cond}"));
+            sql.bind_str(&pattern);
         }
         Matcher::Range(from, to) => {
             if let Some(f) = from {
@@ -300,9 +311,9 @@ fn push_cond(sql: &mut Sql, col: Col, m: &Matcher) {
                 } else {
                     c
                 };
-                sql.text.push_str(&format!(
-                    " AND ({target} LIKE ? ESCAPE '\\' OR {target} LIKE ? ESCAPE '\\' OR {target} LIKE ? ESCAPE '\\')"
-                ));
+                let like = dialect.like_ascii_nocase(target);
+                sql.text
+                    .push_str(&format!(" AND ({like} OR {like} OR {like})"));
                 sql.bind_str(&p);
                 sql.bind_str(&format!("{p}=%"));
                 sql.bind_str(&format!("%={p}"));
@@ -335,9 +346,11 @@ impl Index {
     /// that stops as soon as the receiver is dropped; an error ends the stream.
     pub fn query_stream(&self, scope: &Scope, q: &Query) -> mpsc::Receiver<Result<Hit>> {
         let level = q.level;
-        stream_rows(self.pool.clone(), query_sql(scope, q), move |r| {
-            hit_from_row(level, r)
-        })
+        stream_rows(
+            self.pool.clone(),
+            query_sql(scope, q, self.dialect),
+            move |r| hit_from_row(level, r),
+        )
     }
 }
 
@@ -363,7 +376,7 @@ fn stream_rows<T: Send + 'static>(
 }
 
 /// The SQL of one query, tenancy filter included.
-fn query_sql(scope: &Scope, q: &Query) -> Sql {
+fn query_sql(scope: &Scope, q: &Query, dialect: db::Dialect) -> Sql {
     let (scope_sql, scope_args) = scope.sql();
     let mut sql = Sql {
         text: String::new(),
@@ -373,10 +386,10 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
         match level {
             Level::Instance => "i.metadata",
             Level::Series => {
-                "(SELECT mi.metadata FROM instances mi WHERE mi.series_ref = se.id ORDER BY mi.instance_number LIMIT 1)"
+                "(SELECT mi.metadata FROM instances mi WHERE mi.series_ref = se.id ORDER BY mi.instance_number NULLS FIRST, mi.id LIMIT 1)"
             }
             _ => {
-                "(SELECT mi.metadata FROM instances mi JOIN series ms ON ms.id = mi.series_ref WHERE ms.study_ref = st.id ORDER BY ms.series_number, mi.instance_number LIMIT 1)"
+                "(SELECT mi.metadata FROM instances mi JOIN series ms ON ms.id = mi.series_ref WHERE ms.study_ref = st.id ORDER BY ms.series_number NULLS FIRST, ms.id, mi.instance_number NULLS FIRST, mi.id LIMIT 1)"
             }
         }
     };
@@ -412,7 +425,7 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
                 "series se JOIN studies st ON st.id = se.study_ref JOIN patients p ON p.id = st.patient_ref \
                  JOIN hospitals h ON h.id = st.hospital_id",
                 "",
-                " ORDER BY st.id, se.series_number, se.id",
+                " ORDER BY st.id, se.series_number NULLS FIRST, se.id",
             ),
             Level::Instance => (
                 format!(
@@ -425,7 +438,7 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
                 "instances i JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref \
                  JOIN patients p ON p.id = st.patient_ref JOIN hospitals h ON h.id = st.hospital_id",
                 "",
-                " ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id",
+                " ORDER BY st.id, se.series_number NULLS FIRST, se.id, i.instance_number NULLS FIRST, i.id",
             ),
         };
     sql.text = format!("SELECT {select} FROM {from} WHERE {scope_sql}");
@@ -433,7 +446,7 @@ fn query_sql(scope: &Scope, q: &Query) -> Sql {
         sql.bind_i64(a);
     }
     for (col, m) in &q.conds {
-        push_cond(&mut sql, *col, m);
+        push_cond(&mut sql, *col, m, dialect);
     }
     sql.text.push_str(group);
     sql.text.push_str(order);
@@ -536,7 +549,7 @@ impl Index {
             sql.bind_str(s);
         }
         sql.text
-            .push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
+            .push_str(" ORDER BY st.id, se.series_number NULLS FIRST, se.id, i.instance_number NULLS FIRST, i.id");
         let rows = db::query_with(&(sql.text), sql.args)
             .fetch_all(&self.pool)
             .await?;
@@ -590,7 +603,7 @@ impl Index {
             sql.bind_str(s);
         }
         sql.text
-            .push_str(" ORDER BY st.id, se.series_number, se.id, i.instance_number, i.id");
+            .push_str(" ORDER BY st.id, se.series_number NULLS FIRST, se.id, i.instance_number NULLS FIRST, i.id");
         stream_rows(self.pool.clone(), sql, |r| r.get::<String, _>(0))
     }
 }

@@ -200,7 +200,7 @@ impl Index {
         let rows = db::query(
             "SELECT se.series_uid, se.series_number, se.modality, se.body_part, i.sop_class_uid, i.sop_uid \
              FROM instances i JOIN series se ON se.id = i.series_ref WHERE se.study_ref = ? \
-             ORDER BY se.series_number, se.id, i.instance_number, i.id",
+             ORDER BY se.series_number NULLS FIRST, se.id, i.instance_number NULLS FIRST, i.id",
         )
         .bind(study_ref)
         .fetch_all(&self.pool)

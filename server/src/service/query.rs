@@ -88,6 +88,14 @@ fn matcher(tag: Tag, col: Col, value: &str, fuzzy: bool) -> Result<Option<Matche
     if v.is_empty() || v == "*" {
         return Ok(None); // universal matching
     }
+    // Never valid in a DICOM value; PostgreSQL would refuse the statement where SQLite
+    // found nothing: refused alike on both engines.
+    if v.contains('\0') {
+        return Err(ServiceError::BadRequest(format!(
+            "{} contains a NUL character",
+            tag_key(tag)
+        )));
+    }
     let vr = vr_of(tag);
     Ok(Some(match col {
         Col::PatientName | Col::ReferringPhysician => Matcher::PersonName {

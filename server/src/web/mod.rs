@@ -16,6 +16,7 @@ pub mod sharing;
 pub mod stow;
 pub mod studies;
 pub mod target;
+pub mod text;
 pub mod viewer;
 
 use std::io::Write;
@@ -155,7 +156,10 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .nest("/dicomweb", dicomweb)
-        .nest("/api", api)
+        .nest(
+            "/api",
+            api.layer(axum::middleware::from_fn(text::refuse_nul_in_json)),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
@@ -167,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(viewer::routes())
         .layer(axum::middleware::from_fn(viewer::no_basic_prompt))
+        .layer(axum::middleware::from_fn(text::refuse_nul_in_url))
         .layer(DefaultBodyLimit::disable())
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(cors)

@@ -180,6 +180,9 @@ class IndexDb:
         if self.pg:
             import pg8000.dbapi
             from urllib.parse import urlparse
+            # `?` placeholders as in the server, numbered by pg8000 outside quotes only
+            # (so `LIKE 'x%'` and a `?` in a literal stay as written).
+            pg8000.dbapi.paramstyle = "qmark"
             u = urlparse(srv.database)
             self.con = pg8000.dbapi.connect(user=u.username or "postgres", password=u.password,
                                             host=u.hostname, port=u.port or 5432,
@@ -191,13 +194,11 @@ class IndexDb:
             mode = "ro" if readonly else "rw"
             self.con = sqlite3.connect(f"file:{srv.data / 'index.sqlite'}?mode={mode}", uri=True, timeout=30)
 
-    def execute(self, sql: str, args=()):
-        """A cursor over the result (both engines: `.fetchall()`, `.fetchone()`, `.rowcount`)."""
+    def execute(self, sql: str, args=()) -> "Rows":
+        """The result (both engines: `.fetchall()`, `.fetchone()`, `.rowcount`; rows are tuples)."""
         cur = self.con.cursor()
-        if self.pg:
-            sql = sql.replace("?", "%s")
         cur.execute(sql, tuple(args))
-        return cur
+        return Rows(cur)
 
     def commit(self) -> None:
         self.con.commit()
@@ -224,5 +225,43 @@ class IndexDb:
         return (sqlite3.DatabaseError,)
 
 
+class Rows:
+    """A cursor whose rows are tuples on both engines (pg8000 gives lists), so that rows
+    compare equal to tuples and go into sets."""
+
+    def __init__(self, cur):
+        self.cur = cur
+
+    @property
+    def rowcount(self) -> int:
+        return self.cur.rowcount
+
+    def fetchone(self) -> tuple | None:
+        row = self.cur.fetchone()
+        return None if row is None else tuple(row)
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(r) for r in self.cur.fetchall()]
+
+    def __iter__(self):
+        return (tuple(r) for r in self.cur)
+
+
 def index_db(srv: "Server", readonly: bool = False) -> IndexDb:
     return IndexDb(srv, readonly)
+
+
+def index_bytes(srv: "Server") -> bytes:
+    """Everything the index has stored, as bytes, to prove a secret is not among them:
+    SQLite's database file and its write-ahead log (recent commits live there until a
+    checkpoint); on PostgreSQL a `pg_dump` of the server's whole database (every table,
+    every row, as text)."""
+    if srv.database is None:
+        return b"".join(p.read_bytes() for p in (srv.data / "index.sqlite", srv.data / "index.sqlite-wal")
+                        if p.exists())
+    from postgres import PG_BIN
+    out = subprocess.run([str(PG_BIN / "pg_dump"), "--no-owner", "--dbname", srv.database],
+                         capture_output=True, timeout=120)
+    assert out.returncode == 0, f"pg_dump: {out.stderr.decode(errors='replace')}"
+    assert b"COPY public.audit_log" in out.stdout, "pg_dump did not dump the index's tables"
+    return out.stdout

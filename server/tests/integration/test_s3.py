@@ -16,7 +16,6 @@ S3 client (SigV4 by hand in garage.py), not through rangsi:
 from __future__ import annotations
 
 import io
-import sqlite3
 import threading
 import time
 
@@ -29,7 +28,7 @@ import dicomweb as dw
 from dicom_factory import frames_as_stored, new_image, noise_image, read
 from dimse import Peer, pynetdicom_get, pynetdicom_store
 from garage import Garage
-from rangsi_server import Server
+from rangsi_server import Server, index_db
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -49,12 +48,20 @@ def s3_server(rangsi_bin, garage, tmp_path_factory):
     """A regional archive keeping its blobs in Garage (hot prefix) with a colder prefix."""
     srv = Server(rangsi_bin, tmp_path_factory.mktemp("rangsi-s3"))
     srv.s3_prefix = "hot"
-    srv.blob_env = {**garage.rangsi_env("hot"), "RANGSI_COLD_BLOBS": "s3://rangsi/cold"}
+    blobs_in(srv, garage, "hot", RANGSI_COLD_BLOBS="s3://rangsi/cold")
     srv.set_up_regional_archive()
     srv.start()
     srv.tokens["alice"] = srv.cli("token", "create", "--user", "alice").stdout.decode().strip()
     yield srv
     srv.stop()
+
+
+def blobs_in(srv: Server, garage: Garage, prefix: str, **env: str) -> None:
+    """The server's blobs under `prefix` of this module's Garage (instead of the shared
+    one of RANGSI_TEST_BLOBS=s3); its index stays where `Server` put it (the database
+    of RANGSI_TEST_DB=postgres)."""
+    keep = {"RANGSI_DATABASE": srv.database} if srv.database else {}
+    srv.blob_env = {**garage.rangsi_env(prefix), **env, **keep}
 
 
 def alice_of(srv: Server) -> dw.DicomWeb:
@@ -68,12 +75,9 @@ def part10(ds: Dataset) -> bytes:
 
 
 def index_blobs(srv: Server) -> dict[str, int]:
-    con = sqlite3.connect(f"file:{srv.data / 'index.sqlite'}?mode=ro", uri=True, timeout=30)
-    try:
+    with index_db(srv, readonly=True) as con:
         return {k: s for k, s in con.execute(
             "SELECT blob_key, size_bytes FROM instances WHERE blob_key NOT IN (SELECT blob_key FROM blob_tiers)")}
-    finally:
-        con.close()
 
 
 def fsck(srv: Server, *args: str):
@@ -204,7 +208,7 @@ def test_garage_stopped_during_large_uploads_acknowledges_only_what_is_stored(s3
 def test_fsck_finds_deleted_and_corrupted_objects(rangsi_bin, garage, tmp_path):
     srv = Server(rangsi_bin, tmp_path / "fsck")
     srv.s3_prefix = "fsck"
-    srv.blob_env = garage.rangsi_env("fsck")
+    blobs_in(srv, garage, "fsck")
     srv.set_up_regional_archive()
     srv.start()
     try:
@@ -239,13 +243,12 @@ def test_tiering_to_a_colder_prefix(s3_server, garage):
                           pixels=noise_image(48, 48, seed=100 + i)) for i in range(3)]
     sent = {str(ds.SOPInstanceUID): (str(ds.SeriesInstanceUID), part10(ds)) for ds in datasets}
     alice.stow_ok([b for _, b in sent.values()])
-    con = sqlite3.connect(f"file:{s3_server.data / 'index.sqlite'}?mode=rw", uri=True, timeout=30)
-    with con:
+    with index_db(s3_server) as con:
         con.execute("UPDATE studies SET updated_at = '2020-01-01T00:00:00Z' WHERE study_uid = ?", (study,))
         keys = [k for (k,) in con.execute(
             "SELECT i.blob_key FROM instances i JOIN series se ON se.id = i.series_ref "
             "JOIN studies st ON st.id = se.study_ref WHERE st.study_uid = ?", (study,))]
-    con.close()
+        con.commit()
     out = s3_server.cli("tier", "--older-than-days", "30").stdout.decode()
     assert study in out, out
     hot, cold = garage.list_keys("hot/"), garage.list_keys("cold/")

@@ -4,13 +4,12 @@ exactly their studies on every DICOMweb and API path, revocable, expiring (the t
 build's share clock moves, no sleeping), PIN / birth date protected and throttled.
 
 Oracles: pydicom-made instances with known identities, HTTP status codes, the audit log
-read with Python's sqlite3, and `zbarimg` (zbar-tools) decoding the QR code.
+read with Python's sqlite3 or pg8000 (the index on PostgreSQL), and `zbarimg` (zbar-tools) decoding the QR code.
 """
 
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import time
 import unicodedata
@@ -22,7 +21,7 @@ from pydicom.uid import generate_uid
 
 from dicom_factory import new_image
 from dicomweb import DicomWeb, encode_multipart, parse_multipart
-from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON, Server
+from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON, Server, index_bytes, index_db
 
 DICOM_JSON = "application/dicom+json"
 BIRTH = "19800307"
@@ -163,11 +162,8 @@ def api(server):
 def audit_rows(server, where: str, args=()) -> list[tuple]:
     deadline = time.time() + 5
     while True:
-        con = sqlite3.connect(f"file:{server.data / 'index.sqlite'}?mode=ro", uri=True)
-        try:
+        with index_db(server, readonly=True) as con:
             rows = con.execute(f"SELECT actor, action, study_uid, detail, outcome, remote_addr FROM audit_log WHERE {where}", args).fetchall()
-        finally:
-            con.close()
         if rows or time.time() > deadline:
             return rows
         time.sleep(0.1)
@@ -305,8 +301,9 @@ def test_share_link_is_scoped_to_exactly_its_studies(server, api, data):
     token = link["token"]
     assert len(token) >= 40 and link["path"] == f"/s/{token}"
     assert link["link"]["expires_at"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 6.9 * 86400))
-    # Stored hashed: the token itself is nowhere in the index.
-    raw = (server.data / "index.sqlite").read_bytes()
+    # Stored hashed: the token itself is nowhere in the index (SQLite's file and WAL, or
+    # a dump of the PostgreSQL database).
+    raw = index_bytes(server)
     assert token.encode() not in raw
 
     s, r = open_link(server, token)

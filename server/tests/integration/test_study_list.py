@@ -10,7 +10,6 @@ JSON message; no credentials answer 401.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import requests
 from pydicom.uid import generate_uid
 
 from dicom_factory import new_image, noise_image, save, set_raw_patient_name, tis620
-from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON
+from rangsi_server import HOSPITAL_SAKON, HOSPITAL_UDON, index_db
 
 # Unique per run: the session's server holds other tests' studies too.
 RUN = "SL" + uuid.uuid4().hex[:6].upper()
@@ -281,7 +280,7 @@ def test_a_grant_shows_the_study_with_its_hospital(server, studies, alice, bob):
     r = api(bob, path="/api/studies/hospitals")
     assert r.status_code == 200
     assert HOSPITAL_UDON not in {h["code"] for h in r.json()["hospitals"]}
-    con = sqlite3.connect(server.data / "index.sqlite", timeout=30)
+    con = index_db(server)
     try:
         (study_ref,) = con.execute("SELECT id FROM studies WHERE study_uid = ?", (granted.study_uid,)).fetchone()
         (sakon,) = con.execute("SELECT id FROM hospitals WHERE code = ?", (HOSPITAL_SAKON,)).fetchone()
@@ -338,7 +337,7 @@ def test_without_credentials_401(server):
 def test_searches_are_audited(server, studies, alice):
     marker = f"{RUN}-AUDIT"
     page(alice, id=marker)
-    con = sqlite3.connect(server.data / "index.sqlite", timeout=30)
+    con = index_db(server, readonly=True)
     try:
         for _ in range(100):
             rows = con.execute(

@@ -8,9 +8,9 @@ SIGKILL at any point of a tier run loses nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 
@@ -21,7 +21,7 @@ import dicomweb as dw
 from dicom_factory import frames_as_stored, gen_ct, new_image, noise_image, read
 from dimse import Peer, pynetdicom_get
 from garage import blobs_on_s3
-from rangsi_server import Server
+from rangsi_server import IndexDb, Server, index_db
 
 OLD = "2020-01-01T00:00:00Z"
 
@@ -43,8 +43,15 @@ def tiered(rangsi_bin, tmp_path_factory):
     srv.stop()
 
 
-def db(srv: Server) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{srv.data / 'index.sqlite'}?mode=rw", uri=True, timeout=30)
+@contextlib.contextmanager
+def db(srv: Server):
+    """The server's index (SQLite or PostgreSQL), committed at the end of the block."""
+    con: IndexDb = index_db(srv)
+    try:
+        yield con
+        con.commit()
+    finally:
+        con.close()
 
 
 def age_studies(srv: Server, study_uids: list[str]) -> None:
