@@ -68,6 +68,7 @@ impl DataArg {
                 ..Default::default()
             },
             database: self.database.clone(),
+            cache: None,
         })
     }
 }
@@ -208,6 +209,13 @@ pub struct ServeArgs {
     /// (--cold-blobs), hourly. Off by default.
     #[arg(long, env = "RANGSI_TIER_AFTER_DAYS")]
     pub tier_after_days: Option<u32>,
+    /// Local read cache in front of blobs on S3: a folder (default DATA/blob-cache).
+    /// Recorded in the data directory like the stores; a later flag overrides it.
+    #[arg(long, env = "RANGSI_BLOB_CACHE")]
+    pub blob_cache: Option<PathBuf>,
+    /// Size of the blob cache in GB (default 20; 0 turns it off).
+    #[arg(long, env = "RANGSI_BLOB_CACHE_GB")]
+    pub blob_cache_gb: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -709,6 +717,10 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             secret_access_key: file.s3_secret_access_key,
         },
         database: args.data.database.clone().or(file.database),
+        cache: Some(crate::store::CacheFlags {
+            dir: args.blob_cache.or(file.blob_cache),
+            gb: args.blob_cache_gb.or(file.blob_cache_gb),
+        }),
     };
     Ok(ServeConfig {
         stores,

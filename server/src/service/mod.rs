@@ -357,32 +357,49 @@ impl Archive {
 
     /// [`Archive::fsck`]; with `verify`, also reads every referenced blob and checks its
     /// SHA-256 against its content-address key (bit rot, tampering).
+    ///
+    /// The stores are listed once (one paged LIST per tier on S3, one directory walk on
+    /// disk) and compared with the index in memory: no request per blob, except the
+    /// reads of `verify`. A key is looked up in the tier the index names, then in the
+    /// other one (as reads do).
     pub async fn fsck_with(&self, verify: bool) -> Result<FsckReport> {
+        use crate::store::COLD_PREFIX;
         let referenced = self.index().all_blob_keys().await?;
         let mut report = FsckReport {
             referenced: referenced.len(),
             ..FsckReport::default()
         };
-        let present: std::collections::HashSet<String> =
-            self.blobs().list_keys().await?.into_iter().collect();
+        let present: std::collections::HashMap<String, u64> =
+            self.blobs().list_sizes().await?.into_iter().collect();
         report.blobs = present.len();
+        let mut seen = std::collections::HashSet::new();
         let mut wanted = std::collections::HashSet::new();
         for (key, size) in referenced {
-            if !wanted.insert(key.clone()) {
+            if !seen.insert(key.clone()) {
                 continue;
             }
-            match self.blobs().size(&key).await? {
+            let other = match key.strip_prefix(COLD_PREFIX) {
+                Some(hot) => hot.to_string(),
+                None => format!("{COLD_PREFIX}{key}"),
+            };
+            let found = [&key, &other]
+                .into_iter()
+                .find_map(|k| present.get(k).map(|s| (k.clone(), *s)));
+            match found {
                 None => report.missing.push(key.clone()),
-                Some(s) if s as i64 != size => report.wrong_size.push(key.clone()),
-                Some(_) if verify => {
-                    if !crate::store::holds_its_content(self.blobs(), &key).await? {
+                Some((_, s)) if s as i64 != size => report.wrong_size.push(key.clone()),
+                Some((k, _)) => {
+                    if verify && !crate::store::holds_its_content(self.blobs(), &k).await? {
                         report.corrupt.push(key.clone());
                     }
+                    wanted.insert(k);
                 }
-                Some(_) => {}
             }
         }
-        report.orphans = present.difference(&wanted).cloned().collect();
+        report.orphans = present
+            .into_keys()
+            .filter(|k| !wanted.contains(k) && !seen.contains(k))
+            .collect();
         report.counter_mismatches = self.index().counter_mismatches().await?;
         report.verified = verify;
         Ok(report)

@@ -166,6 +166,20 @@ impl BlobStore for TieredBlobStore {
         Ok(keys)
     }
 
+    /// Hot keys bare, cold keys with `cold:`, each with its size: one listing per tier.
+    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
+        let mut keys = self.hot().list_sizes().await?;
+        if let Some(cold) = self.cold() {
+            keys.extend(
+                cold.list_sizes()
+                    .await?
+                    .into_iter()
+                    .map(|(k, s)| (format!("{COLD_PREFIX}{k}"), s)),
+            );
+        }
+        Ok(keys)
+    }
+
     /// Deletes in the named tier only.
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         let route = self.route(key);
