@@ -322,6 +322,24 @@ pub enum TokenCommand {
         #[arg(long)]
         expires: Option<u32>,
     },
+    /// List API and gateway tokens (id, kind, user or gateway, hospital, dates, note;
+    /// never a secret).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this gateway's tokens.
+        #[arg(long)]
+        gateway: Option<String>,
+        /// One JSON object (`{"tokens": [...]}`, as `GET /api/admin/tokens`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once, by the id `token list` shows (audited).
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        id: i64,
+    },
 }
 
 fn init_tracing(format: Option<&str>) {
@@ -559,6 +577,49 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                     _ => anyhow::bail!("give --user NAME, or --gateway NAME --hospital CODE"),
                 };
                 println!("{token}");
+                Ok(())
+            }
+            TokenCommand::List {
+                data,
+                gateway,
+                json,
+            } => {
+                let archive = open(&data).await?;
+                let mut list = archive
+                    .admin_tokens(&crate::service::Principal::cli(None))
+                    .await?;
+                if let Some(g) = gateway {
+                    let user = crate::service::gateways::gateway_user(g.trim());
+                    list.tokens.retain(|t| t.username == user);
+                }
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    return Ok(());
+                }
+                println!("ID\tKIND\tFOR\tHOSPITAL\tCREATED\tEXPIRES\tNOTE");
+                for t in &list.tokens {
+                    let owner = match crate::service::gateways::gateway_name(&t.username) {
+                        Some(g) => format!("gateway {g}"),
+                        None => format!("user {}", t.username),
+                    };
+                    println!(
+                        "{}\t{}\t{owner}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.kind,
+                        t.hospital.as_deref().unwrap_or("-"),
+                        t.created_at,
+                        t.expires_at.as_deref().unwrap_or("never"),
+                        t.note
+                    );
+                }
+                Ok(())
+            }
+            TokenCommand::Revoke { data, id } => {
+                let archive = open(&data).await?;
+                archive
+                    .admin_revoke_token(&crate::service::Principal::cli(None), id)
+                    .await?;
+                println!("token {id} revoked");
                 Ok(())
             }
         },

@@ -160,6 +160,14 @@ struct Inner {
     /// When each study's opening was last written to `last_opened_at` (tiering): at
     /// most once an hour per study, so frame requests never write.
     opened: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Cold studies opened are promoted back to hot in the background (`serve` only:
+    /// `Archive::promote_on_read`).
+    promote_on_read: std::sync::atomic::AtomicBool,
+    /// Studies being promoted now (one task per study).
+    promoting: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Held while one blob changes tier (a tier move or a promotion): the two never
+    /// interleave on a blob within a process.
+    tier_moves: tokio::sync::Mutex<()>,
 }
 
 /// How often a study's `last_opened_at` is written while it is being read.
@@ -244,6 +252,9 @@ impl Archive {
                 tmp_dir,
                 audit_tx,
                 opened: std::sync::Mutex::default(),
+                promote_on_read: std::sync::atomic::AtomicBool::new(false),
+                promoting: std::sync::Mutex::default(),
+                tier_moves: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -336,10 +347,12 @@ impl Archive {
             opened.retain(|_, t| now.duration_since(*t) < OPENED_RESOLUTION);
         }
         opened.insert(study_uid.to_string(), now);
+        drop(opened);
         let _ = self
             .inner
             .audit_tx
             .send(AuditMsg::Opened(study_uid.to_string()));
+        self.promote_in_background(study_uid);
     }
 
     /// Waits until every queued audit record is written (shutdown, end of a CLI command).
@@ -361,7 +374,7 @@ impl Archive {
     /// The stores are listed once (one paged LIST per tier on S3, one directory walk on
     /// disk) and compared with the index in memory: no request per blob, except the
     /// reads of `verify`. A key is looked up in the tier the index names, then in the
-    /// other one (as reads do).
+    /// other one (as reads do); only a blob found in neither is asked for on its own.
     pub async fn fsck_with(&self, verify: bool) -> Result<FsckReport> {
         use crate::store::COLD_PREFIX;
         let referenced = self.index().all_blob_keys().await?;
@@ -386,7 +399,13 @@ impl Archive {
                 .into_iter()
                 .find_map(|k| present.get(k).map(|s| (k.clone(), *s)));
             match found {
-                None => report.missing.push(key.clone()),
+                // Looked up once more on its own: a tier move or a promotion of a running
+                // server may have moved it between the listings.
+                None => match self.blobs().size(&key).await? {
+                    Some(s) if s as i64 == size => {}
+                    Some(_) => report.wrong_size.push(key.clone()),
+                    None => report.missing.push(key.clone()),
+                },
                 Some((_, s)) if s as i64 != size => report.wrong_size.push(key.clone()),
                 Some((k, _)) => {
                     if verify && !crate::store::holds_its_content(self.blobs(), &k).await? {

@@ -12,8 +12,9 @@
 //!   into place. Only then is it an entry. A crash leaves at most a temporary file, which
 //!   the next start removes; a renamed file was fsynced first, so it is never partial.
 //!   `read_all` fills from the bytes it already read (no second GET). Whole-object
-//!   streams (WADO instance retrieval, C-MOVE, tier moves, backups) are served from the
-//!   cache when present but do not fill it: bulk jobs would only evict what viewers read.
+//!   streams (WADO instance retrieval, tier moves, fsck --verify) and `size` always ask
+//!   the store: they verify the store itself, and bulk jobs would only evict what
+//!   viewers read.
 //! - **Safe with concurrent readers.** Entries are only ever created by rename and removed
 //!   by unlink: a reader that opened a file keeps reading it after eviction; one that finds
 //!   it gone reads from the store instead (and forgets the entry).
@@ -427,18 +428,21 @@ impl BlobStore for CachedBlobStore {
         self.inner.put_file(key, staged).await
     }
 
+    /// Asks the store: whether the object is there (promotion and tier moves check it).
     async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        if let Some((_, size)) = self.cache.hit(key) {
-            return Ok(Some(size));
-        }
         self.inner.size(key).await
     }
 
     async fn stream(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {
         use futures::StreamExt;
         use tokio::io::{AsyncReadExt, AsyncSeekExt};
-        if let Some((path, size)) = self.cache.hit(key) {
-            let r = range.clone().unwrap_or(0..size);
+        // A whole-object stream reads the store itself: it is what verifies the store
+        // (fsck --verify, tier moves' read-back) and bulk retrieval, which would only
+        // evict what viewers read.
+        if let Some(r) = &range
+            && let Some((path, size)) = self.cache.hit(key)
+        {
+            let r = r.clone();
             if r.start > r.end || r.end > size {
                 return Err(Self::bad_range(key, &r, size));
             }
@@ -583,7 +587,6 @@ mod tests {
             store.read_range(&key, 100..4000).await.expect("hit"),
             &bytes[100..4000]
         );
-        assert_eq!(store.size(&key).await.expect("size"), Some(5000));
         assert_eq!(store.read_all(&key).await.expect("all"), &bytes[..]);
         assert!(matches!(
             store.read_range(&key, 4000..6000).await,
