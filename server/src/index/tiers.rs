@@ -111,7 +111,11 @@ impl Index {
     /// The cold blobs of the studies with this Study Instance UID (every hospital's
     /// copy), with their sizes: what a promotion brings back. A blob whose promotion
     /// began before `stale` (RFC 3339) and never finished (a crash) is included again.
-    pub async fn cold_blobs_of_study_uid(&self, study_uid: &str, stale: &str) -> Result<Vec<HotBlob>> {
+    pub async fn cold_blobs_of_study_uid(
+        &self,
+        study_uid: &str,
+        stale: &str,
+    ) -> Result<Vec<HotBlob>> {
         let rows = db::query(
             "SELECT i.blob_key, MIN(i.size_bytes) FROM instances i \
              JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref \

@@ -255,7 +255,9 @@ impl Archive {
             match archive.promote_study(&uid).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(blobs = n, "tiering: promoted an opened study to hot"),
-                Err(e) => tracing::warn!(error = %e, "tiering: promotion failed (the study stays cold)"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "tiering: promotion failed (the study stays cold)")
+                }
             }
             if let Ok(mut promoting) = archive.inner.promoting.lock() {
                 promoting.remove(&uid);
@@ -272,9 +274,16 @@ impl Archive {
             time::OffsetDateTime::now_utc() - Duration::from_secs(PROMOTION_STALE_SECS),
         );
         let mut moved = 0;
-        for blob in self.index().cold_blobs_of_study_uid(study_uid, &stale).await? {
+        for blob in self
+            .index()
+            .cold_blobs_of_study_uid(study_uid, &stale)
+            .await?
+        {
             let _moving = self.inner.tier_moves.lock().await;
-            if self.promote_blob(&blob.key, blob.size_bytes, cold, &stale).await? {
+            if self
+                .promote_blob(&blob.key, blob.size_bytes, cold, &stale)
+                .await?
+            {
                 moved += 1;
             }
         }
@@ -301,9 +310,9 @@ impl Archive {
         let hot = self.tiers().hot();
         let expected = sha256_of_key(key);
         // 2. cold → staging (hashed) → hot.
-        let staged = self
-            .tmp_dir()
-            .join(format!("promote-{}-{}.part", std::process::id(), expected));
+        let staged =
+            self.tmp_dir()
+                .join(format!("promote-{}-{}.part", std::process::id(), expected));
         let copied: Result<()> = async {
             let mut file = tokio::fs::File::create(&staged).await?;
             let mut hasher = Sha256::new();

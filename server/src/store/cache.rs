@@ -262,7 +262,7 @@ impl FillClaim {
     }
 
     /// Streams the whole object from `store` into the cache.
-    async fn from_store(self, store: Arc<dyn BlobStore>, key: String) {
+    async fn fill_from_store(self, store: Arc<dyn BlobStore>, key: String) {
         use futures::StreamExt;
         use sha2::{Digest, Sha256};
         use tokio::io::AsyncWriteExt;
@@ -301,7 +301,7 @@ impl FillClaim {
     }
 
     /// Writes bytes already read (a whole object) into the cache.
-    async fn from_bytes(self, bytes: Bytes) {
+    async fn fill_from_bytes(self, bytes: Bytes) {
         use sha2::{Digest, Sha256};
         if self.cache.too_large(bytes.len() as u64) {
             return;
@@ -371,7 +371,7 @@ impl CachedBlobStore {
     fn fill(&self, key: &str) {
         if let Some(claim) = self.cache.claim(key) {
             let store = Arc::clone(&self.inner);
-            tokio::spawn(claim.from_store(store, key.to_string()));
+            tokio::spawn(claim.fill_from_store(store, key.to_string()));
         }
     }
 
@@ -497,7 +497,7 @@ impl BlobStore for CachedBlobStore {
         }
         let b = self.inner.read_all(key).await?;
         if let Some(claim) = self.cache.claim(key) {
-            tokio::spawn(claim.from_bytes(b.clone()));
+            tokio::spawn(claim.fill_from_bytes(b.clone()));
         }
         Ok(b)
     }
