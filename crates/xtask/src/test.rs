@@ -186,8 +186,8 @@ enum Backend {
 
 /// The archive tests run a third time with every server's index on PostgreSQL and
 /// blobs on Garage: STOW, WADO (frames, ranges), DIMSE C-STORE/C-GET, import, fsck,
-/// kill -9, and tiering from S3 to a cold folder. test_s3.py (its own Garage, SQLite)
-/// runs in the first pass.
+/// kill -9, and tiering from S3 to a cold folder and back (promotion). test_s3.py and
+/// test_blob_cache.py (their own Garage, SQLite) run in the first pass.
 const S3_SUBSET: &[&str] = &[
     "test_stow.py",
     "test_wado.py",
@@ -195,6 +195,7 @@ const S3_SUBSET: &[&str] = &[
     "test_cli.py",
     "test_crash.py",
     "test_tiering.py",
+    "test_tier_promote.py",
 ];
 
 fn pytest(paths: &Paths, args: &[String], backend: Backend) -> Outcome {
