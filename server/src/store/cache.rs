@@ -38,6 +38,8 @@ pub const DEFAULT_CACHE_GB: u64 = 20;
 const MAX_FILLS: usize = 4;
 /// Temporary files of fills, under the cache folder.
 const TMP: &str = "tmp";
+/// The file that marks a folder as a blob cache.
+const MARKER: &str = "RANGSI-BLOB-CACHE";
 
 /// Where the cache lives and how large it may grow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,13 +104,32 @@ fn cacheable(key: &str) -> Option<&str> {
 
 impl BlobCache {
     /// Opens (creates) the cache folder: removes temporary files a crash left, takes the
-    /// entries there (oldest modification first), and evicts down to the budget.
+    /// entries there (oldest modification first), and evicts down to the budget. A
+    /// folder that is not empty and was never a cache (no `MARKER`) is refused: eviction
+    /// deletes files, so it must never adopt someone else's.
     pub fn open(settings: &CacheSettings) -> std::io::Result<Arc<Self>> {
         let dir = settings.dir.clone();
+        let marker = dir.join(MARKER);
+        let is_empty = match std::fs::read_dir(&dir) {
+            Ok(mut d) => d.next().is_none(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(e),
+        };
+        if !is_empty && !marker.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is not empty and is not a blob cache (no {MARKER}): give an empty or new folder",
+                dir.display()
+            )));
+        }
         std::fs::create_dir_all(dir.join(TMP))?;
+        std::fs::write(
+            &marker,
+            "rangsi blob cache: files here are copies of S3 objects and may be deleted at any time\n",
+        )?;
         for entry in std::fs::read_dir(dir.join(TMP))? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
+            if entry.file_type()?.is_file() && entry.file_name().to_string_lossy().ends_with(".tmp")
+            {
                 std::fs::remove_file(entry.path())?;
             }
         }
@@ -119,13 +140,14 @@ impl BlobCache {
             if !entry.file_type().is_file() || entry.path().starts_with(dir.join(TMP)) {
                 continue;
             }
-            match cacheable(&name) {
-                Some(sha) if name.ends_with(".dcm") => {
-                    let meta = entry.metadata().map_err(std::io::Error::from)?;
-                    let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
-                    found.push((modified, sha.to_string(), meta.len()));
-                }
-                _ => std::fs::remove_file(entry.path())?,
+            // Only names the cache itself gives (`ab/cd/<sha256>.dcm`).
+            if let Some(sha) = cacheable(&name)
+                && name.ends_with(".dcm")
+                && entry.path() == dir.join(key_for_sha256(sha))
+            {
+                let meta = entry.metadata().map_err(std::io::Error::from)?;
+                let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+                found.push((modified, sha.to_string(), meta.len()));
             }
         }
         found.sort();
@@ -191,7 +213,11 @@ impl BlobCache {
     /// Drops an entry whose file vanished (it is read from the store instead).
     fn lost(&self, key: &str) {
         if let Some(sha) = cacheable(key) {
-            self.lock().forget(sha);
+            let mut st = self.lock();
+            // A fill may have put it back since: keep what is there.
+            if !self.path(sha).is_file() {
+                st.forget(sha);
+            }
         }
     }
 
@@ -637,6 +663,32 @@ mod tests {
         .expect("reopen");
         assert_eq!(again.bytes(), 9_600);
         assert!(!dir.join("cache/tmp/x.tmp").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_folder_that_is_not_a_cache_is_refused() {
+        let dir = std::env::temp_dir().join(format!("rangsi-cache-foreign-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("ab/cd")).expect("dir");
+        let precious = dir.join("ab/cd").join(format!("{}.dcm", "a".repeat(64)));
+        std::fs::write(&precious, b"someone else's file").expect("file");
+        let open = |max_bytes| {
+            BlobCache::open(&CacheSettings {
+                dir: dir.clone(),
+                max_bytes,
+            })
+        };
+        assert!(
+            open(1).is_err(),
+            "a non-empty folder without the marker is refused"
+        );
+        assert!(precious.is_file());
+        let _ = std::fs::remove_dir_all(&dir);
+        // An empty folder becomes a cache; reopening it is fine.
+        std::fs::create_dir_all(&dir).expect("dir");
+        open(1000).expect("empty folder");
+        open(1000).expect("reopen");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

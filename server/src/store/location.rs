@@ -196,6 +196,12 @@ impl StoreConfig {
     /// default), records them, and opens them.
     pub fn open(&self, data: &Path) -> anyhow::Result<TieredBlobStore> {
         let record_path = data.join(RECORD_FILE);
+        if let Some(gb) = self.cache.as_ref().and_then(|c| c.gb) {
+            anyhow::ensure!(
+                gb.is_finite() && gb >= 0.0,
+                "--blob-cache-gb must be a number of GB, 0 or more (0: off), not {gb}"
+            );
+        }
         let recorded = read_record(data)?;
         let rec = recorded.as_ref();
         let parse = |s: &Option<String>| -> anyhow::Result<Option<BlobLocation>> {
@@ -269,15 +275,6 @@ impl StoreConfig {
                 .and_then(|c| c.gb)
                 .or_else(|| rec.and_then(|r| r.blob_cache_gb)),
         };
-        if recorded.as_ref() != Some(&record) {
-            let text = toml::to_string(&record).context("writing the blob store record")?;
-            let tmp = data.join(format!("{RECORD_FILE}.tmp"));
-            std::fs::write(&tmp, text)
-                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-                .and_then(|()| std::fs::rename(&tmp, &record_path))
-                .with_context(|| format!("writing {}", record_path.display()))?;
-        }
-
         let hot_location = hot.unwrap_or_else(|| BlobLocation::Dir(data.join("blobs")));
         let on_s3 = [Some(&hot_location), cold.as_ref()]
             .into_iter()
@@ -297,6 +294,18 @@ impl StoreConfig {
                     .as_ref()
                     .map(PathBuf::from)
                     .unwrap_or_else(|| data.join(DEFAULT_CACHE_DIR));
+                let dir = std::path::absolute(&dir).unwrap_or(dir);
+                // Eviction deletes files: never in or over a folder that holds blobs.
+                for l in [Some(&hot_location), cold.as_ref()].into_iter().flatten() {
+                    if let BlobLocation::Dir(blobs) = l {
+                        anyhow::ensure!(
+                            !dir.starts_with(blobs) && !blobs.starts_with(&dir),
+                            "the blob cache {} must not overlap the blob folder {}",
+                            dir.display(),
+                            blobs.display()
+                        );
+                    }
+                }
                 let max_bytes = (gb * 1e9) as u64;
                 if max_bytes == 0 {
                     None
@@ -317,6 +326,16 @@ impl StoreConfig {
             }
             _ => None,
         };
+        // Recorded only once everything given was accepted.
+        if recorded.as_ref() != Some(&record) {
+            let text = toml::to_string(&record).context("writing the blob store record")?;
+            let tmp = data.join(format!("{RECORD_FILE}.tmp"));
+            std::fs::write(&tmp, text)
+                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &record_path))
+                .with_context(|| format!("writing {}", record_path.display()))?;
+        }
+
         let hot_store = hot_location.open(&s3, cache.as_ref())?;
         let cold_store = cold
             .as_ref()

@@ -284,3 +284,27 @@ def test_fsck_lists_the_bucket_once(srv, garage):
     garage.put(f"{PREFIX}/{k1}", sent[sop1][1])
     garage.put(f"{PREFIX}/{k2}", body2)
     assert srv.cli("fsck", check=False).returncode == 0
+
+
+def test_bad_cache_settings_are_refused_and_not_recorded(srv, tmp_path):
+    srv.stop()
+    record = (srv.data / "blob-store.toml").read_text()
+    foreign = tmp_path / "not-a-cache"
+    (foreign / "ab" / "cd").mkdir(parents=True)
+    precious = foreign / "ab" / "cd" / ("a" * 64 + ".dcm")
+    precious.write_bytes(b"someone else's file")
+    try:
+        for args, message in (
+            (["--blob-cache-gb=-1"], "--blob-cache-gb must be a number of GB"),
+            (["--blob-cache-gb", "lots"], "invalid value"),
+            (["--blob-cache", str(foreign)], "is not empty and is not a blob cache"),
+            (["--blob-cache", str(srv.data / "blob-cache" / "..")], "is not empty and is not a blob cache"),
+        ):
+            r = srv.cli("serve", "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0", *args, check=False, timeout=60)
+            assert r.returncode != 0 and message in r.stderr.decode(), (args, r.stderr.decode())
+            assert precious.read_bytes() == b"someone else's file"
+        assert (srv.data / "blob-store.toml").read_text() == record, "a refused setting must not be recorded"
+    finally:
+        srv.extra_args = ["--blob-cache-gb", "1"]
+        srv.start()
+    assert srv.healthy()
