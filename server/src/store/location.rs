@@ -356,6 +356,8 @@ pub fn record_for_backup(data: &Path) -> anyhow::Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Record::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
+    // The read cache is a folder of this machine: a restored directory gets its own.
+    record.blob_cache = None;
     if record.blobs.is_none() {
         let local = std::path::absolute(data.join("blobs"))
             .with_context(|| format!("blob folder of {}", data.display()))?;
