@@ -184,6 +184,14 @@ impl BlobCache {
         self.lock().bytes
     }
 
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Removes least recently used entries until `extra` more bytes fit. Called with the
     /// lock held: a rename into place and an unlink never interleave for one name.
     fn evict(&self, st: &mut State, extra: u64) {

@@ -315,12 +315,6 @@ impl StoreConfig {
                         max_bytes,
                     })
                     .with_context(|| format!("blob cache {}", dir.display()))?;
-                    tracing::info!(
-                        dir = %dir.display(),
-                        max_bytes,
-                        held_bytes = cache.bytes(),
-                        "blob cache in front of S3"
-                    );
                     Some(cache)
                 }
             }
@@ -341,7 +335,16 @@ impl StoreConfig {
             .as_ref()
             .map(|c| c.open(&s3, cache.as_ref()).map(|s| (c.clone(), s)))
             .transpose()?;
-        Ok(TieredBlobStore::new((hot_location, hot_store), cold_store))
+        let tiers = TieredBlobStore::new((hot_location, hot_store), cold_store);
+        Ok(match &cache {
+            Some(c) => tiers.with_cache_note(format!(
+                "read cache in {} ({:.1} GB, {:.1} GB held)",
+                c.dir().display(),
+                c.max_bytes() as f64 / 1e9,
+                c.bytes() as f64 / 1e9
+            )),
+            None => tiers,
+        })
     }
 }
 

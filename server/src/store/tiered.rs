@@ -24,6 +24,8 @@ pub const COLD_PREFIX: &str = "cold:";
 pub struct TieredBlobStore {
     hot: (BlobLocation, Arc<dyn BlobStore>),
     cold: Option<(BlobLocation, Arc<dyn BlobStore>)>,
+    /// "read cache in DIR (N GB)" when `serve` reads S3 through the blob cache.
+    cache_note: Option<String>,
 }
 
 /// Where one key is looked up first, and where next.
@@ -38,7 +40,17 @@ impl TieredBlobStore {
         hot: (BlobLocation, Arc<dyn BlobStore>),
         cold: Option<(BlobLocation, Arc<dyn BlobStore>)>,
     ) -> Self {
-        Self { hot, cold }
+        Self {
+            hot,
+            cold,
+            cache_note: None,
+        }
+    }
+
+    /// Names the read cache in `describe` (the server's start-up line).
+    pub fn with_cache_note(mut self, note: String) -> Self {
+        self.cache_note = Some(note);
+        self
     }
 
     pub fn hot(&self) -> &dyn BlobStore {
@@ -55,9 +67,13 @@ impl TieredBlobStore {
 
     /// "hot: LOCATION, cold: LOCATION" for logs.
     pub fn describe(&self) -> String {
-        match &self.cold {
+        let stores = match &self.cold {
             Some((c, _)) => format!("blobs in {}, cold tier in {c}", self.hot.0),
             None => format!("blobs in {}", self.hot.0),
+        };
+        match &self.cache_note {
+            Some(note) => format!("{stores}, {note}"),
+            None => stores,
         }
     }
 

@@ -127,6 +127,7 @@ def test_frames_fill_the_cache_and_are_served_from_it(srv, garage):
         assert (cache_dir(srv) / key).read_bytes() == sent[sop][1], f"cache entry of {sop} differs from what was sent"
     record = (srv.data / "blob-store.toml").read_text()
     assert re.search(r"blob_cache_gb = 1(\.0)?\n", record), record
+    assert f"read cache in {cache_dir(srv)} (1.0 GB" in srv.log_tail(20000), "serve names its cache at start"
 
     # The objects vanish from the bucket behind rangsi's back: frames still come, from the cache.
     for key in keys.values():
