@@ -35,10 +35,10 @@
 use std::time::Duration;
 
 use super::{Archive, Result, ServiceError};
+use crate::store::{BlobError, sha256_of_key, sha256_of_stream};
 
 /// A promotion claim older than this was left by a crash and may be taken over.
 const PROMOTION_STALE_SECS: u64 = 3600;
-use crate::store::{BlobError, sha256_of_key, sha256_of_stream};
 
 /// What a tier run did (or, dry, would do).
 #[derive(Debug, Default)]
