@@ -68,6 +68,7 @@ impl DataArg {
                 ..Default::default()
             },
             database: self.database.clone(),
+            cache: None,
         })
     }
 }
@@ -212,6 +213,13 @@ pub struct ServeArgs {
     /// (--cold-blobs), hourly. Off by default.
     #[arg(long, env = "RANGSI_TIER_AFTER_DAYS")]
     pub tier_after_days: Option<u32>,
+    /// Local read cache in front of blobs on S3: a folder (default DATA/blob-cache).
+    /// Recorded in the data directory like the stores; a later flag overrides it.
+    #[arg(long, env = "RANGSI_BLOB_CACHE")]
+    pub blob_cache: Option<PathBuf>,
+    /// Size of the blob cache in GB (default 20; 0 turns it off).
+    #[arg(long, env = "RANGSI_BLOB_CACHE_GB")]
+    pub blob_cache_gb: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -317,6 +325,24 @@ pub enum TokenCommand {
         /// Days until the token expires (default: never).
         #[arg(long)]
         expires: Option<u32>,
+    },
+    /// List API and gateway tokens (id, kind, user or gateway, hospital, dates, note;
+    /// never a secret).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this gateway's tokens.
+        #[arg(long)]
+        gateway: Option<String>,
+        /// One JSON object (`{"tokens": [...]}`, as `GET /api/admin/tokens`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once, by the id `token list` shows (audited).
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        id: i64,
     },
 }
 
@@ -557,6 +583,49 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 println!("{token}");
                 Ok(())
             }
+            TokenCommand::List {
+                data,
+                gateway,
+                json,
+            } => {
+                let archive = open(&data).await?;
+                let mut list = archive
+                    .admin_tokens(&crate::service::Principal::cli(None))
+                    .await?;
+                if let Some(g) = gateway {
+                    let user = crate::service::gateways::gateway_user(g.trim());
+                    list.tokens.retain(|t| t.username == user);
+                }
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    return Ok(());
+                }
+                println!("ID\tKIND\tFOR\tHOSPITAL\tCREATED\tEXPIRES\tNOTE");
+                for t in &list.tokens {
+                    let owner = match crate::service::gateways::gateway_name(&t.username) {
+                        Some(g) => format!("gateway {g}"),
+                        None => format!("user {}", t.username),
+                    };
+                    println!(
+                        "{}\t{}\t{owner}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.kind,
+                        t.hospital.as_deref().unwrap_or("-"),
+                        t.created_at,
+                        t.expires_at.as_deref().unwrap_or("never"),
+                        t.note
+                    );
+                }
+                Ok(())
+            }
+            TokenCommand::Revoke { data, id } => {
+                let archive = open(&data).await?;
+                archive
+                    .admin_revoke_token(&crate::service::Principal::cli(None), id)
+                    .await?;
+                println!("token {id} revoked");
+                Ok(())
+            }
         },
         Command::Gateway(args) => crate::gateway::run(args).await,
         Command::Backup {
@@ -749,6 +818,10 @@ fn resolve_serve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             secret_access_key: file.s3_secret_access_key,
         },
         database: args.data.database.clone().or(file.database),
+        cache: Some(crate::store::CacheFlags {
+            dir: args.blob_cache.or(file.blob_cache),
+            gb: args.blob_cache_gb.or(file.blob_cache_gb),
+        }),
     };
     Ok(ServeConfig {
         stores,

@@ -67,6 +67,9 @@ pub struct FileConfig {
     pub s3_access_key_id: Option<String>,
     pub s3_secret_access_key: Option<String>,
     pub tier_after_days: Option<u32>,
+    /// The read cache in front of S3 (`--blob-cache`, `--blob-cache-gb`).
+    pub blob_cache: Option<PathBuf>,
+    pub blob_cache_gb: Option<f64>,
 }
 
 impl FileConfig {

@@ -186,9 +186,10 @@ enum Backend {
 
 /// The archive tests run a third time with every server's index on PostgreSQL and
 /// blobs on Garage: STOW, WADO (frames, ranges), DIMSE C-STORE/C-GET, import, fsck,
-/// kill -9, tiering from S3 to a cold folder, and two `serve` nodes on one database and
-/// one bucket (test_nodes.py, which brings its own PostgreSQL and Garage in every pass).
-/// test_s3.py (its own Garage, SQLite) runs in the first pass.
+/// kill -9, tiering from S3 to a cold folder and back (promotion), and two `serve` nodes
+/// on one database and one bucket (test_nodes.py, which brings its own PostgreSQL and
+/// Garage in every pass). test_s3.py and test_blob_cache.py (their own Garage, SQLite)
+/// run in the first pass.
 const S3_SUBSET: &[&str] = &[
     "test_stow.py",
     "test_wado.py",
@@ -197,6 +198,7 @@ const S3_SUBSET: &[&str] = &[
     "test_crash.py",
     "test_tiering.py",
     "test_nodes.py",
+    "test_tier_promote.py",
 ];
 
 fn pytest(paths: &Paths, args: &[String], backend: Backend) -> Outcome {

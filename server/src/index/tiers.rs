@@ -95,4 +95,84 @@ impl Index {
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
+
+    /// Whether the index has a blob in the cold tier right now (re-checked before a hot
+    /// leftover is deleted).
+    pub async fn is_cold(&self, key: &str) -> Result<bool> {
+        let n: i64 = db::query_scalar(
+            "SELECT COUNT(*) FROM blob_tiers WHERE blob_key = ? AND tier = 'cold'",
+        )
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// The cold blobs of the studies with this Study Instance UID (every hospital's
+    /// copy), with their sizes: what a promotion brings back. A blob whose promotion
+    /// began before `stale` (RFC 3339) and never finished (a crash) is included again.
+    pub async fn cold_blobs_of_study_uid(
+        &self,
+        study_uid: &str,
+        stale: &str,
+    ) -> Result<Vec<HotBlob>> {
+        let rows = db::query(
+            "SELECT i.blob_key, MIN(i.size_bytes) FROM instances i \
+             JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref \
+             JOIN blob_tiers bt ON bt.blob_key = i.blob_key \
+             WHERE st.study_uid = ? AND (bt.tier = 'cold' OR (bt.tier = 'promoting' AND bt.moved_at < ?)) \
+             GROUP BY i.blob_key ORDER BY i.blob_key",
+        )
+        .bind(study_uid)
+        .bind(stale)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| HotBlob {
+                key: r.get(0),
+                size_bytes: r.get(1),
+            })
+            .collect())
+    }
+
+    /// Claims a cold blob for promotion (`tier = 'promoting'`: reads try hot first, tier
+    /// runs leave it alone); false if another promotion has it or it is no longer cold.
+    pub async fn claim_promotion(&self, key: &str, at: &str, stale: &str) -> Result<bool> {
+        let done = db::query(
+            "UPDATE blob_tiers SET tier = 'promoting', moved_at = ? WHERE blob_key = ? \
+             AND (tier = 'cold' OR (tier = 'promoting' AND moved_at < ?))",
+        )
+        .bind(at)
+        .bind(key)
+        .bind(stale)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A promotion that could not finish: the blob is cold again.
+    pub async fn abandon_promotion(&self, key: &str, at: &str) -> Result<()> {
+        db::query(
+            "UPDATE blob_tiers SET tier = 'cold' WHERE blob_key = ? AND tier = 'promoting' AND moved_at = ?",
+        )
+        .bind(key)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The blob is hot again (its hot copy written and verified): whether this promotion
+    /// still held it (else nothing changed).
+    pub async fn finish_promotion(&self, key: &str, at: &str) -> Result<bool> {
+        let done = db::query(
+            "DELETE FROM blob_tiers WHERE blob_key = ? AND tier = 'promoting' AND moved_at = ?",
+        )
+        .bind(key)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }

@@ -116,6 +116,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "Blob store latency by operation.",
     ),
     (
+        "rangsi_blob_cache_reads_total",
+        "counter",
+        "Reads of the local blob cache (--blob-cache) by result (hit, miss).",
+    ),
+    (
         "rangsi_blob_operation_errors_total",
         "counter",
         "Blob store operations that failed, by operation.",
@@ -405,6 +410,12 @@ impl<B: BlobStore> BlobStore for MeteredBlobStore<B> {
     }
     async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
         self.inner.list_keys().await
+    }
+    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
+        let t = Instant::now();
+        let r = self.inner.list_sizes().await;
+        timed("list", t, &r);
+        r
     }
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         let t = Instant::now();

@@ -14,6 +14,16 @@ use crate::index::gateway::GatewayRow;
 /// Prefix of a gateway's user name (never a person's: `:` cannot be typed in Basic auth).
 const USER_PREFIX: &str = "gateway:";
 
+/// The user name of a gateway's tokens.
+pub fn gateway_user(name: &str) -> String {
+    format!("{USER_PREFIX}{name}")
+}
+
+/// The gateway a user name belongs to, if it is a gateway's.
+pub fn gateway_name(username: &str) -> Option<&str> {
+    username.strip_prefix(USER_PREFIX)
+}
+
 /// A report's last error is cut to this many characters.
 const MAX_ERROR_CHARS: usize = 2000;
 

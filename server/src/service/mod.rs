@@ -163,6 +163,14 @@ struct Inner {
     opened: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// This process among the nodes sharing the database (`nodes.rs`).
     node_id: String,
+    /// Cold studies opened are promoted back to hot in the background (`serve` only:
+    /// `Archive::promote_on_read`).
+    promote_on_read: std::sync::atomic::AtomicBool,
+    /// Studies being promoted now (one task per study).
+    promoting: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Held while one blob changes tier (a tier move or a promotion): the two never
+    /// interleave on a blob within a process.
+    tier_moves: tokio::sync::Mutex<()>,
 }
 
 /// How often a study's `last_opened_at` is written while it is being read.
@@ -248,6 +256,9 @@ impl Archive {
                 audit_tx,
                 opened: std::sync::Mutex::default(),
                 node_id: nodes::new_node_id(),
+                promote_on_read: std::sync::atomic::AtomicBool::new(false),
+                promoting: std::sync::Mutex::default(),
+                tier_moves: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -340,10 +351,12 @@ impl Archive {
             opened.retain(|_, t| now.duration_since(*t) < OPENED_RESOLUTION);
         }
         opened.insert(study_uid.to_string(), now);
+        drop(opened);
         let _ = self
             .inner
             .audit_tx
             .send(AuditMsg::Opened(study_uid.to_string()));
+        self.promote_in_background(study_uid);
     }
 
     /// Waits until every queued audit record is written (shutdown, end of a CLI command).
@@ -361,32 +374,55 @@ impl Archive {
 
     /// [`Archive::fsck`]; with `verify`, also reads every referenced blob and checks its
     /// SHA-256 against its content-address key (bit rot, tampering).
+    ///
+    /// The stores are listed once (one paged LIST per tier on S3, one directory walk on
+    /// disk) and compared with the index in memory: no request per blob, except the
+    /// reads of `verify`. A key is looked up in the tier the index names, then in the
+    /// other one (as reads do); only a blob found in neither is asked for on its own.
     pub async fn fsck_with(&self, verify: bool) -> Result<FsckReport> {
+        use crate::store::COLD_PREFIX;
         let referenced = self.index().all_blob_keys().await?;
         let mut report = FsckReport {
             referenced: referenced.len(),
             ..FsckReport::default()
         };
-        let present: std::collections::HashSet<String> =
-            self.blobs().list_keys().await?.into_iter().collect();
+        let present: std::collections::HashMap<String, u64> =
+            self.blobs().list_sizes().await?.into_iter().collect();
         report.blobs = present.len();
+        let mut seen = std::collections::HashSet::new();
         let mut wanted = std::collections::HashSet::new();
         for (key, size) in referenced {
-            if !wanted.insert(key.clone()) {
+            if !seen.insert(key.clone()) {
                 continue;
             }
-            match self.blobs().size(&key).await? {
-                None => report.missing.push(key.clone()),
-                Some(s) if s as i64 != size => report.wrong_size.push(key.clone()),
-                Some(_) if verify => {
-                    if !crate::store::holds_its_content(self.blobs(), &key).await? {
+            let other = match key.strip_prefix(COLD_PREFIX) {
+                Some(hot) => hot.to_string(),
+                None => format!("{COLD_PREFIX}{key}"),
+            };
+            let found = [&key, &other]
+                .into_iter()
+                .find_map(|k| present.get(k).map(|s| (k.clone(), *s)));
+            match found {
+                // Looked up once more on its own: a tier move or a promotion of a running
+                // server may have moved it between the listings.
+                None => match self.blobs().size(&key).await? {
+                    Some(s) if s as i64 == size => {}
+                    Some(_) => report.wrong_size.push(key.clone()),
+                    None => report.missing.push(key.clone()),
+                },
+                Some((_, s)) if s as i64 != size => report.wrong_size.push(key.clone()),
+                Some((k, _)) => {
+                    if verify && !crate::store::holds_its_content(self.blobs(), &k).await? {
                         report.corrupt.push(key.clone());
                     }
+                    wanted.insert(k);
                 }
-                Some(_) => {}
             }
         }
-        report.orphans = present.difference(&wanted).cloned().collect();
+        report.orphans = present
+            .into_keys()
+            .filter(|k| !wanted.contains(k) && !seen.contains(k))
+            .collect();
         report.counter_mismatches = self.index().counter_mismatches().await?;
         report.verified = verify;
         Ok(report)

@@ -280,6 +280,15 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
+        Ok(self
+            .list_sizes()
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
             let mut keys = Vec::new();
@@ -292,7 +301,14 @@ impl BlobStore for FsBlobStore {
                     && entry.path().extension().is_some_and(|e| e == "dcm")
                     && let Ok(rel) = entry.path().strip_prefix(&root)
                 {
-                    keys.push(rel.to_string_lossy().replace('\\', "/"));
+                    let size = entry
+                        .metadata()
+                        .map_err(|e| BlobError::Io {
+                            key: rel.display().to_string(),
+                            source: e.into(),
+                        })?
+                        .len();
+                    keys.push((rel.to_string_lossy().replace('\\', "/"), size));
                 }
             }
             Ok(keys)

@@ -16,7 +16,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::{BlobStore, FsBlobStore, S3BlobStore, S3Settings, TieredBlobStore};
+use super::{
+    BlobCache, BlobStore, CacheSettings, CachedBlobStore, FsBlobStore, S3BlobStore, S3Settings,
+    TieredBlobStore,
+};
 use crate::ops::metrics::MeteredBlobStore;
 
 /// The file in the data directory that records the stores.
@@ -74,7 +77,13 @@ impl fmt::Display for BlobLocation {
 }
 
 impl BlobLocation {
-    fn open(&self, s3: &S3Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    /// Opens the store; an S3 one behind the read cache when there is one (a local folder
+    /// needs none).
+    fn open(
+        &self,
+        s3: &S3Settings,
+        cache: Option<&Arc<BlobCache>>,
+    ) -> anyhow::Result<Arc<dyn BlobStore>> {
         Ok(match self {
             // Each tier timed for /metrics (rangsi_blob_operation_duration_seconds).
             BlobLocation::Dir(dir) => Arc::new(MeteredBlobStore::new(
@@ -82,7 +91,12 @@ impl BlobLocation {
                     .with_context(|| format!("blob folder {}", dir.display()))?,
             )),
             BlobLocation::S3 { bucket, prefix } => {
-                Arc::new(MeteredBlobStore::new(S3BlobStore::new(bucket, prefix, s3)?))
+                let store: Arc<dyn BlobStore> =
+                    Arc::new(MeteredBlobStore::new(S3BlobStore::new(bucket, prefix, s3)?));
+                match cache {
+                    Some(cache) => Arc::new(CachedBlobStore::new(store, Arc::clone(cache))),
+                    None => store,
+                }
             }
         })
     }
@@ -99,7 +113,22 @@ pub struct StoreConfig {
     pub s3: S3Settings,
     /// The index on PostgreSQL (`postgres://…`); none: SQLite in the data directory.
     pub database: Option<String>,
+    /// The local read cache in front of S3 stores (`serve` only; None: no cache, as for
+    /// the other commands, which read in bulk).
+    pub cache: Option<CacheFlags>,
 }
+
+/// `--blob-cache DIR` and `--blob-cache-gb N` as given (what is not given comes from
+/// the data directory's record, else the default: `DATA/blob-cache`, 20 GB).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheFlags {
+    pub dir: Option<PathBuf>,
+    /// Budget in GB (10⁹ bytes); 0 turns the cache off.
+    pub gb: Option<f64>,
+}
+
+/// The cache folder's default name in the data directory.
+pub const DEFAULT_CACHE_DIR: &str = "blob-cache";
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +141,12 @@ struct Record {
     /// The PostgreSQL index, password left out; absent: SQLite in the data directory.
     #[serde(default)]
     index: Option<String>,
+    /// The read cache's folder (absent: `DATA/blob-cache`) and budget in GB, as `serve`
+    /// was last given them.
+    #[serde(default)]
+    blob_cache: Option<String>,
+    #[serde(default)]
+    blob_cache_gb: Option<f64>,
 }
 
 fn read_record(data: &Path) -> anyhow::Result<Option<Record>> {
@@ -161,6 +196,12 @@ impl StoreConfig {
     /// default), records them, and opens them.
     pub fn open(&self, data: &Path) -> anyhow::Result<TieredBlobStore> {
         let record_path = data.join(RECORD_FILE);
+        if let Some(gb) = self.cache.as_ref().and_then(|c| c.gb) {
+            anyhow::ensure!(
+                gb.is_finite() && gb >= 0.0,
+                "--blob-cache-gb must be a number of GB, 0 or more (0: off), not {gb}"
+            );
+        }
         let recorded = read_record(data)?;
         let rec = recorded.as_ref();
         let parse = |s: &Option<String>| -> anyhow::Result<Option<BlobLocation>> {
@@ -221,7 +262,65 @@ impl StoreConfig {
                 .as_deref()
                 .map(crate::index::db::redact)
                 .or_else(|| rec.and_then(|r| r.index.clone())),
+            blob_cache: self
+                .cache
+                .as_ref()
+                .and_then(|c| c.dir.as_ref())
+                .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()))
+                .map(|d| d.display().to_string())
+                .or_else(|| rec.and_then(|r| r.blob_cache.clone())),
+            blob_cache_gb: self
+                .cache
+                .as_ref()
+                .and_then(|c| c.gb)
+                .or_else(|| rec.and_then(|r| r.blob_cache_gb)),
         };
+        let hot_location = hot.unwrap_or_else(|| BlobLocation::Dir(data.join("blobs")));
+        let on_s3 = [Some(&hot_location), cold.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|l| matches!(l, BlobLocation::S3 { .. }));
+        let cache = match &self.cache {
+            Some(_) if on_s3 => {
+                let gb = record
+                    .blob_cache_gb
+                    .unwrap_or(super::cache::DEFAULT_CACHE_GB as f64);
+                anyhow::ensure!(
+                    gb.is_finite() && gb >= 0.0,
+                    "the blob cache's size must be a number of GB, 0 or more (0: off)"
+                );
+                let dir = record
+                    .blob_cache
+                    .as_ref()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data.join(DEFAULT_CACHE_DIR));
+                let dir = std::path::absolute(&dir).unwrap_or(dir);
+                // Eviction deletes files: never in or over a folder that holds blobs.
+                for l in [Some(&hot_location), cold.as_ref()].into_iter().flatten() {
+                    if let BlobLocation::Dir(blobs) = l {
+                        anyhow::ensure!(
+                            !dir.starts_with(blobs) && !blobs.starts_with(&dir),
+                            "the blob cache {} must not overlap the blob folder {}",
+                            dir.display(),
+                            blobs.display()
+                        );
+                    }
+                }
+                let max_bytes = (gb * 1e9) as u64;
+                if max_bytes == 0 {
+                    None
+                } else {
+                    let cache = BlobCache::open(&CacheSettings {
+                        dir: dir.clone(),
+                        max_bytes,
+                    })
+                    .with_context(|| format!("blob cache {}", dir.display()))?;
+                    Some(cache)
+                }
+            }
+            _ => None,
+        };
+        // Recorded only once everything given was accepted.
         if recorded.as_ref() != Some(&record) {
             let text = toml::to_string(&record).context("writing the blob store record")?;
             let tmp = data.join(format!("{RECORD_FILE}.tmp"));
@@ -231,13 +330,21 @@ impl StoreConfig {
                 .with_context(|| format!("writing {}", record_path.display()))?;
         }
 
-        let hot_location = hot.unwrap_or_else(|| BlobLocation::Dir(data.join("blobs")));
-        let hot_store = hot_location.open(&s3)?;
+        let hot_store = hot_location.open(&s3, cache.as_ref())?;
         let cold_store = cold
             .as_ref()
-            .map(|c| c.open(&s3).map(|s| (c.clone(), s)))
+            .map(|c| c.open(&s3, cache.as_ref()).map(|s| (c.clone(), s)))
             .transpose()?;
-        Ok(TieredBlobStore::new((hot_location, hot_store), cold_store))
+        let tiers = TieredBlobStore::new((hot_location, hot_store), cold_store);
+        Ok(match &cache {
+            Some(c) => tiers.with_cache_note(format!(
+                "read cache in {} ({:.1} GB, {:.1} GB held)",
+                c.dir().display(),
+                c.max_bytes() as f64 / 1e9,
+                c.bytes() as f64 / 1e9
+            )),
+            None => tiers,
+        })
     }
 }
 
@@ -252,6 +359,8 @@ pub fn record_for_backup(data: &Path) -> anyhow::Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Record::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
+    // The read cache is a folder of this machine: a restored directory gets its own.
+    record.blob_cache = None;
     if record.blobs.is_none() {
         let local = std::path::absolute(data.join("blobs"))
             .with_context(|| format!("blob folder of {}", data.display()))?;

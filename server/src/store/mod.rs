@@ -8,6 +8,7 @@
 //! directory on disk; a completed PUT on object storage). Ingest commits the index only
 //! after that, and acknowledges only after the commit.
 
+pub mod cache;
 mod fs;
 pub mod location;
 mod s3;
@@ -21,10 +22,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
 
+pub use cache::{BlobCache, CacheSettings, CachedBlobStore};
 pub use fs::FsBlobStore;
-pub use location::{BlobLocation, StoreConfig};
+pub use location::{BlobLocation, CacheFlags, StoreConfig};
 pub use s3::{S3BlobStore, S3Settings};
-pub use tiered::TieredBlobStore;
+pub use tiered::{COLD_PREFIX, TieredBlobStore};
 
 /// A stream of chunks of one blob.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
@@ -103,6 +105,17 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn read_all(&self, key: &str) -> Result<Bytes, BlobError>;
     /// Every key in the store (fsck).
     async fn list_keys(&self) -> Result<Vec<String>, BlobError>;
+    /// Every key in the store with its size, from one listing (fsck: no request per
+    /// blob). The default asks each size; the stores override it.
+    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
+        let mut out = Vec::new();
+        for key in self.list_keys().await? {
+            if let Some(size) = self.size(&key).await? {
+                out.push((key, size));
+            }
+        }
+        Ok(out)
+    }
     /// Readiness probe (`/readyz`): the store can be written and read back now.
     async fn check_ready(&self) -> Result<(), BlobError> {
         Ok(())

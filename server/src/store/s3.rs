@@ -328,6 +328,16 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
+        Ok(self
+            .list_sizes()
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// One LIST of the bucket/prefix (paged by the store): keys and sizes together.
+    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
         let prefix = if self.prefix.is_empty() {
             None
         } else {
@@ -350,9 +360,9 @@ impl BlobStore for S3BlobStore {
                 m.location
                     .as_ref()
                     .strip_prefix(&self.prefix)
-                    .map(str::to_string)
+                    .map(|k| (k.to_string(), m.size))
             })
-            .filter(|k| k.ends_with(".dcm"))
+            .filter(|(k, _)| k.ends_with(".dcm"))
             .collect())
     }
 

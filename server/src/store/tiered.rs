@@ -24,6 +24,8 @@ pub const COLD_PREFIX: &str = "cold:";
 pub struct TieredBlobStore {
     hot: (BlobLocation, Arc<dyn BlobStore>),
     cold: Option<(BlobLocation, Arc<dyn BlobStore>)>,
+    /// "read cache in DIR (N GB)" when `serve` reads S3 through the blob cache.
+    cache_note: Option<String>,
 }
 
 /// Where one key is looked up first, and where next.
@@ -38,7 +40,17 @@ impl TieredBlobStore {
         hot: (BlobLocation, Arc<dyn BlobStore>),
         cold: Option<(BlobLocation, Arc<dyn BlobStore>)>,
     ) -> Self {
-        Self { hot, cold }
+        Self {
+            hot,
+            cold,
+            cache_note: None,
+        }
+    }
+
+    /// Names the read cache in `describe` (the server's start-up line).
+    pub fn with_cache_note(mut self, note: String) -> Self {
+        self.cache_note = Some(note);
+        self
     }
 
     pub fn hot(&self) -> &dyn BlobStore {
@@ -55,9 +67,13 @@ impl TieredBlobStore {
 
     /// "hot: LOCATION, cold: LOCATION" for logs.
     pub fn describe(&self) -> String {
-        match &self.cold {
+        let stores = match &self.cold {
             Some((c, _)) => format!("blobs in {}, cold tier in {c}", self.hot.0),
             None => format!("blobs in {}", self.hot.0),
+        };
+        match &self.cache_note {
+            Some(note) => format!("{stores}, {note}"),
+            None => stores,
         }
     }
 
@@ -161,6 +177,20 @@ impl BlobStore for TieredBlobStore {
                     .await?
                     .into_iter()
                     .map(|k| format!("{COLD_PREFIX}{k}")),
+            );
+        }
+        Ok(keys)
+    }
+
+    /// Hot keys bare, cold keys with `cold:`, each with its size: one listing per tier.
+    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
+        let mut keys = self.hot().list_sizes().await?;
+        if let Some(cold) = self.cold() {
+            keys.extend(
+                cold.list_sizes()
+                    .await?
+                    .into_iter()
+                    .map(|(k, s)| (format!("{COLD_PREFIX}{k}"), s)),
             );
         }
         Ok(keys)

@@ -191,6 +191,8 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         cfg.tier_after_days.is_none() || archive.tiers().has_cold(),
         "--tier-after-days needs a cold store (--cold-blobs)"
     );
+    // Cold studies opened again come back to hot in the background.
+    archive.promote_on_read();
     let cleaned = archive.clean_staging()?;
     if cleaned > 0 {
         tracing::info!(
