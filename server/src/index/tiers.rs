@@ -65,13 +65,7 @@ impl Index {
         .bind(study_ref)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| HotBlob {
-                key: r.get(0),
-                size_bytes: r.get(1),
-            })
-            .collect())
+        Ok(rows.iter().map(HotBlob::from_row).collect())
     }
 
     /// Records a blob as cold: from now on every read goes to the cold store first.
@@ -127,13 +121,7 @@ impl Index {
         .bind(stale)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| HotBlob {
-                key: r.get(0),
-                size_bytes: r.get(1),
-            })
-            .collect())
+        Ok(rows.iter().map(HotBlob::from_row).collect())
     }
 
     /// Claims a cold blob for promotion (`tier = 'promoting'`: reads try hot first, tier
@@ -174,5 +162,15 @@ impl Index {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+impl HotBlob {
+    /// From a `(blob_key, size_bytes)` row.
+    fn from_row(r: &super::db::Row) -> Self {
+        HotBlob {
+            key: r.get(0),
+            size_bytes: r.get(1),
+        }
     }
 }

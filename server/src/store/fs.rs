@@ -279,15 +279,6 @@ impl BlobStore for FsBlobStore {
         }
     }
 
-    async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
-        Ok(self
-            .list_sizes()
-            .await?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect())
-    }
-
     async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {

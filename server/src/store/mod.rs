@@ -103,18 +103,17 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, BlobError>;
     /// Reads a whole blob into memory (decoding, re-encoding); bounded by the caller.
     async fn read_all(&self, key: &str) -> Result<Bytes, BlobError>;
-    /// Every key in the store (fsck).
-    async fn list_keys(&self) -> Result<Vec<String>, BlobError>;
     /// Every key in the store with its size, from one listing (fsck: no request per
-    /// blob). The default asks each size; the stores override it.
-    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
-        let mut out = Vec::new();
-        for key in self.list_keys().await? {
-            if let Some(size) = self.size(&key).await? {
-                out.push((key, size));
-            }
-        }
-        Ok(out)
+    /// blob).
+    async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError>;
+    /// Every key in the store (fsck).
+    async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
+        Ok(self
+            .list_sizes()
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
     }
     /// Readiness probe (`/readyz`): the store can be written and read back now.
     async fn check_ready(&self) -> Result<(), BlobError> {

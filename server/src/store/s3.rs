@@ -327,15 +327,6 @@ impl BlobStore for S3BlobStore {
         got.bytes().await.map_err(self.err(key))
     }
 
-    async fn list_keys(&self) -> Result<Vec<String>, BlobError> {
-        Ok(self
-            .list_sizes()
-            .await?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect())
-    }
-
     /// One LIST of the bucket/prefix (paged by the store): keys and sizes together.
     async fn list_sizes(&self) -> Result<Vec<(String, u64)>, BlobError> {
         let prefix = if self.prefix.is_empty() {
