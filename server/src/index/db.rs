@@ -143,7 +143,8 @@ pub(crate) async fn connect(database: Option<&str>, sqlite_file: &Path) -> Resul
             let opts: AnyConnectOptions = url.parse()?;
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
+                // With the database away, a request answers 503 after this long.
+                .acquire_timeout(Duration::from_secs(10))
                 // `CREATE … IF NOT EXISTS` notices are not news.
                 .after_connect(|conn, _| {
                     Box::pin(async move {

@@ -61,6 +61,29 @@ pub enum IndexError {
 
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;
 
+impl IndexError {
+    /// The database cannot be reached or is shutting down (PostgreSQL restarted, the
+    /// network cut, the pool exhausted): nothing was decided, the caller may retry
+    /// later. Answered as 503 and a transient DIMSE status, never as a refusal.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            IndexError::Db(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            // SQLSTATE class 08 (connection exception), 57P01–57P03 (administrator or
+            // crash shutdown, cannot connect now), 53 (insufficient resources).
+            IndexError::Db(sqlx::Error::Database(e)) => e.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")
+            }),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Index {
     pub(crate) pool: Pool,

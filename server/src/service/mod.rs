@@ -63,6 +63,17 @@ pub enum ServiceError {
     Conflict(String),
 }
 
+impl ServiceError {
+    /// Storage (the blob store or the index database) is down: retry later (503).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ServiceError::Blob(crate::store::BlobError::Unavailable { .. }) => true,
+            ServiceError::Index(e) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
         ServiceError::Internal(format!("I/O: {e}"))

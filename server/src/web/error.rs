@@ -56,6 +56,13 @@ impl From<ServiceError> for AppError {
                     "blob storage is unavailable; try again later",
                 )
             }
+            ServiceError::Index(e) if e.is_unavailable() => {
+                tracing::error!(error = %e, "index database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the index database is unavailable; try again later",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "internal error");
                 Self::new(

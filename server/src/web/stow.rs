@@ -333,7 +333,7 @@ async fn stow(
     }
     let status = if res.ok.is_empty() && res.unavailable > 0 && res.unavailable == res.failed.len()
     {
-        // Nothing stored because storage is down: the client should retry later.
+        // Nothing stored because storage (blobs or index) is down: retry later.
         StatusCode::SERVICE_UNAVAILABLE
     } else if res.ok.is_empty() {
         StatusCode::CONFLICT
@@ -387,12 +387,15 @@ fn record(
             why,
         })) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
         Ok(Err(IngestError::NotAllowed(why))) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
-        Ok(Err(IngestError::Service(
-            e @ crate::service::ServiceError::Blob(crate::store::BlobError::Unavailable { .. }),
-        ))) => {
-            tracing::error!(error = %e, "STOW ingest failed: blob store unavailable");
+        Ok(Err(IngestError::Service(e))) if e.is_unavailable() => {
+            tracing::error!(error = %e, "STOW ingest failed: storage unavailable");
             res.unavailable += 1;
-            res.fail(FAIL_OUT_OF_RESOURCES, "", "", "blob storage unavailable");
+            let what = if matches!(e, crate::service::ServiceError::Index(_)) {
+                "index database unavailable"
+            } else {
+                "blob storage unavailable"
+            };
+            res.fail(FAIL_OUT_OF_RESOURCES, "", "", what);
         }
         Ok(Err(IngestError::Service(e))) => {
             tracing::error!(error = %e, "STOW ingest failed");

@@ -35,7 +35,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 class Postgres:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, durable: bool = False):
+        """`durable`: commits reach the WAL before they return (`synchronous_commit=on`),
+        so an immediate stop (a crash) loses no committed transaction; off by default
+        (faster, for clusters that are only ever stopped at the end)."""
         assert (PG_BIN / "initdb").is_file(), (
             f"PostgreSQL server binaries not found in {PG_BIN}: `cargo xtask test` installs "
             "Debian's postgresql-15 (apt-get install -y postgresql-15), or set RANGSI_PG_BIN"
@@ -43,6 +46,7 @@ class Postgres:
         self.workdir = Path(workdir)
         self.port = _free_port()
         self.counter = 0
+        self.durable = durable
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -54,12 +58,19 @@ class Postgres:
                           "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
             check=True, capture_output=True, timeout=120,
         )
+        self.start_again()
+
+    def start_again(self) -> None:
+        """Starts the (initialised) cluster: after `start`, or again after a `stop`."""
+        data = self.workdir / "data"
         # fsync off: a test cluster, thrown away; durability of a real one is the DBA's.
+        sync = "on" if self.durable else "off"
         subprocess.run(
             _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.workdir / "log"), "-w",
                           "-t", str(READY_WITHIN_SECS), "start", "-o",
                           f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.workdir} "
-                          "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                          "-c fsync=off -c full_page_writes=off "
+                          f"-c synchronous_commit={sync} "
                           "-c max_connections=400"]),
             check=True, capture_output=True, timeout=READY_WITHIN_SECS + 30,
         )
@@ -69,8 +80,9 @@ class Postgres:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        """Stops the cluster at once (connections cut), as a crash or a fail-over would."""
         subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.workdir / "data"), "-m", "immediate", "stop"]),
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.workdir / "data"), "-m", "immediate", "-w", "stop"]),
             capture_output=True, timeout=60,
         )
 
