@@ -172,16 +172,34 @@ async fn association(
     cfg: &ServeConfig,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
-    let known: HashMap<String, i64> = archive
-        .admin()
-        .list_aes()
-        .await?
-        .into_iter()
-        .map(|a| (a.ae_title, a.hospital_id))
-        .collect();
-    let open_hospital = match &cfg.dicom_open {
-        Some(code) => archive.index().hospital_by_code(code).await?.map(|h| h.id),
-        None => None,
+    let lookups = async {
+        let known: HashMap<String, i64> = archive
+            .admin()
+            .list_aes()
+            .await?
+            .into_iter()
+            .map(|a| (a.ae_title, a.hospital_id))
+            .collect();
+        let open_hospital = match &cfg.dicom_open {
+            Some(code) => archive.index().hospital_by_code(code).await?.map(|h| h.id),
+            None => None,
+        };
+        Ok::<_, anyhow::Error>((known, open_hospital))
+    };
+    let (known, open_hospital) = match lookups.await {
+        Ok(x) => x,
+        Err(e) => {
+            // The index cannot say who the caller is (the database is away):
+            // A-ASSOCIATE-RJ, rejected-transient, service provider (presentation),
+            // temporary congestion — the modality retries later.
+            tracing::warn!(%peer, error = %e, "cannot look up AE titles; rejecting (transient)");
+            crate::ops::metrics::association("busy");
+            if tls.is_none() {
+                let mut socket = socket;
+                let _ = socket.write_all(&[0x03, 0, 0, 0, 0, 4, 0, 2, 3, 1]).await;
+            }
+            return Ok(());
+        }
     };
     let options = ServerAssociationOptions::new()
         .ae_access_control(RegisteredAes {

@@ -19,7 +19,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, ge
 
 import dicomweb as dw
 from dicom_factory import new_image, save
-from dimse import Peer, pynetdicom_store
+from dimse import Peer, pynetdicom_ae
 from postgres import Postgres
 from rangsi_server import Server
 
@@ -61,14 +61,19 @@ def test_a_database_outage_is_answered_with_retry_later_and_survived(rangsi_bin,
         r = alice.get("/studies", params={"PatientID": "OUTAGE-1"})
         assert r.status_code == 503, f"QIDO with the index database down -> {r.status_code}: {r.text[:300]}"
         peer = Peer(srv.dicom_host, srv.dicom_port, srv.ae_title)
-        try:
-            ((_, status),) = pynetdicom_store(peer, "MODA", [during_ds], [(SecondaryCaptureImageStorage, ExplicitVRLittleEndian)])
+        ae = pynetdicom_ae("MODA")
+        ae.add_requested_context(SecondaryCaptureImageStorage, ExplicitVRLittleEndian)
+        assoc = ae.associate(peer.host, peer.port, ae_title=peer.called_ae)
+        if assoc.is_established:
+            status = assoc.send_c_store(during_ds)
+            assoc.release()
             assert status is not None and status.Status & 0xFF00 == FAIL_OUT_OF_RESOURCES, (
                 f"C-STORE with the index database down: {status}, want a transient 0xA7xx failure"
             )
-        except AssertionError as e:
-            # Rejecting the association (the AE title cannot be looked up) is transient too.
-            assert "association" in str(e) and "not established" in str(e), e
+        else:
+            # The AE title cannot be looked up: a transient A-ASSOCIATE-RJ, not a dropped connection.
+            assert assoc.is_rejected, "with the index database down the association was dropped, not rejected"
+            assert assoc.acceptor.primitive.result == 0x02, f"rejection not transient: {assoc.acceptor.primitive}"
 
         pg.start_again()
         wait_for("/readyz back to 200 after the database returned",
