@@ -80,6 +80,15 @@ impl Dialect {
 /// write lock does (`BEGIN IMMEDIATE`): 'RANG' in ASCII.
 pub(crate) const WRITE_LOCK: i64 = 0x5241_4E47;
 
+/// Takes the PostgreSQL write lock ([`WRITE_LOCK`]) for the rest of `tx`'s transaction.
+pub(crate) async fn lock_writes_pg(tx: &mut Conn) -> Result<()> {
+    query("SELECT pg_advisory_xact_lock(?)")
+        .bind(WRITE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// `sql` with each `?` placeholder (outside quotes) numbered `$1, $2, …`.
 pub(crate) fn numbered(sql: &str) -> Cow<'_, str> {
     if !sql.contains('?') {
@@ -277,10 +286,7 @@ impl super::Index {
             Dialect::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
             Dialect::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                query("SELECT pg_advisory_xact_lock(?)")
-                    .bind(WRITE_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
+                lock_writes_pg(&mut tx).await?;
                 Ok(tx)
             }
         }

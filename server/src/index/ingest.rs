@@ -390,10 +390,7 @@ impl Writer {
 /// [`commit_batch`] on PostgreSQL.
 async fn commit_batch_pg(pool: &db::Pool, jobs: &[Job]) -> Result<Vec<InsertOutcome>> {
     let mut tx = pool.begin().await?;
-    db::query("SELECT pg_advisory_xact_lock(?)")
-        .bind(db::WRITE_LOCK)
-        .execute(&mut *tx)
-        .await?;
+    db::lock_writes_pg(&mut tx).await?;
     let now = now_rfc3339();
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {

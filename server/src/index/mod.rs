@@ -244,10 +244,7 @@ async fn migrate(pool: &Pool, dialect: Dialect) -> Result<()> {
     // against a concurrent one, so the bookkeeping table is made under the lock too.
     let mut tx = pool.begin().await?;
     if dialect == Dialect::Postgres {
-        query("SELECT pg_advisory_xact_lock(?)")
-            .bind(db::WRITE_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        db::lock_writes_pg(&mut tx).await?;
     }
     query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
@@ -258,10 +255,7 @@ async fn migrate(pool: &Pool, dialect: Dialect) -> Result<()> {
     for (version, sql) in MIGRATIONS {
         let mut tx = pool.begin().await?;
         if dialect == Dialect::Postgres {
-            query("SELECT pg_advisory_xact_lock(?)")
-                .bind(db::WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
+            db::lock_writes_pg(&mut tx).await?;
         }
         let done: Option<i64> =
             query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
