@@ -64,12 +64,13 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    /// Storage (the blob store or the index database) is down: retry later (503).
-    pub fn is_unavailable(&self) -> bool {
+    /// Which storage is down, if that is the error (the blob store or the index
+    /// database): nothing was decided, the caller should retry later (503).
+    pub fn unavailable(&self) -> Option<&'static str> {
         match self {
-            ServiceError::Blob(crate::store::BlobError::Unavailable { .. }) => true,
-            ServiceError::Index(e) => e.is_unavailable(),
-            _ => false,
+            ServiceError::Blob(crate::store::BlobError::Unavailable { .. }) => Some("blob storage"),
+            ServiceError::Index(e) if e.is_unavailable() => Some("index database"),
+            _ => None,
         }
     }
 }

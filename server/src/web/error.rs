@@ -49,18 +49,13 @@ impl From<ServiceError> for AppError {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
             },
-            ServiceError::Blob(e @ crate::store::BlobError::Unavailable { .. }) => {
-                tracing::error!(error = %e, "blob store unavailable");
+            e if e.unavailable().is_some() => {
+                // Blob store or index database down: nothing was decided, retry later.
+                tracing::error!(error = %e, "storage unavailable");
+                let what = e.unavailable().unwrap_or("storage");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "blob storage is unavailable; try again later",
-                )
-            }
-            ServiceError::Index(e) if e.is_unavailable() => {
-                tracing::error!(error = %e, "index database unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the index database is unavailable; try again later",
+                    format!("{what} is unavailable; try again later"),
                 )
             }
             other => {

@@ -387,15 +387,16 @@ fn record(
             why,
         })) => res.fail(FAIL_MISMATCH, &sop_class_uid, &sop_instance_uid, &why),
         Ok(Err(IngestError::NotAllowed(why))) => res.fail(FAIL_NOT_AUTHORIZED, "", "", &why),
-        Ok(Err(IngestError::Service(e))) if e.is_unavailable() => {
+        Ok(Err(IngestError::Service(e))) if e.unavailable().is_some() => {
             tracing::error!(error = %e, "STOW ingest failed: storage unavailable");
             res.unavailable += 1;
-            let what = if matches!(e, crate::service::ServiceError::Index(_)) {
-                "index database unavailable"
-            } else {
-                "blob storage unavailable"
-            };
-            res.fail(FAIL_OUT_OF_RESOURCES, "", "", what);
+            let what = e.unavailable().unwrap_or("storage");
+            res.fail(
+                FAIL_OUT_OF_RESOURCES,
+                "",
+                "",
+                &format!("{what} unavailable"),
+            );
         }
         Ok(Err(IngestError::Service(e))) => {
             tracing::error!(error = %e, "STOW ingest failed");
