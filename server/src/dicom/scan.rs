@@ -223,7 +223,9 @@ fn read_meta<R: Read + Seek>(w: &mut Walker<R>) -> Result<String, ScanError> {
             break;
         }
         w.read_exact(&mut peek)?;
-        w.r.seek(SeekFrom::Start(start))?;
+        // Relative, so a BufReader keeps its buffer (an absolute seek empties it: one
+        // 64 KiB read per meta element).
+        w.r.seek_relative(-2)?;
         w.pos = start;
         if u16::from_le_bytes(peek) != 0x0002 {
             break;
@@ -625,6 +627,48 @@ mod tests {
         assert_eq!(pl.frames.len(), 2);
         let (o, n) = pl.frames[1][0];
         assert_eq!(&f[o as usize..(o + n) as usize], &[5, 6, 7, 8]);
+    }
+
+    /// A reader that counts the reads reaching it (below a `BufReader`).
+    struct CountingReads<R> {
+        inner: R,
+        reads: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+    impl<R: Read> Read for CountingReads<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads.set(self.reads.get() + 1);
+            self.inner.read(buf)
+        }
+    }
+    impl<R: Seek> Seek for CountingReads<R> {
+        fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+            self.inner.seek(pos)
+        }
+    }
+
+    #[test]
+    fn a_small_file_is_read_once_through_the_buffer() {
+        // Five meta elements, as a C-STORE's file has: peeking at each group number must
+        // not empty the buffer (it did, costing a 64 KiB read per element).
+        let mut meta = part10("1.2.840.10008.1.2.1", &[]);
+        for e in [0x0002u16, 0x0003, 0x0012, 0x0013] {
+            meta.extend_from_slice(&elem_ex(0x0002, e, b"UI", b"1.2.3.4\0"));
+        }
+        let mut f = meta;
+        f.extend_from_slice(&elem_ex(0x0008, 0x0060, b"CS", b"CT"));
+        f.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0]);
+        f.extend_from_slice(&4096u32.to_le_bytes());
+        f.extend(std::iter::repeat_n(7u8, 4096));
+        let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+        let counted = CountingReads {
+            inner: Cursor::new(&f),
+            reads: reads.clone(),
+        };
+        let l = scan(BufReader::with_capacity(64 * 1024, counted), f.len() as u64)
+            .expect("scan");
+        assert_eq!(l.transfer_syntax, "1.2.840.10008.1.2.1");
+        assert!(l.pixel.is_some());
+        assert_eq!(reads.get(), 1, "the whole file fits the buffer: one read");
     }
 
     #[test]
