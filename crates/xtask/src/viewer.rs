@@ -4,8 +4,10 @@
 //!   and wasm-opt from npm `binaryen` (Debian's binaryen 108 miscompiles; never use it),
 //!   all under `~/.cache/rangsi/tools`.
 //! - [`build`]: `trunk build --release=true` (index.html, Trunk.toml) into `viewer/dist`,
-//!   then a brotli twin of every file (the server embeds both, `server/build.rs`) and a
-//!   size report of the first load.
+//!   then a second build of the decode worker with wasm SIMD (`+simd128`) beside trunk's
+//!   and a loader that picks one in the browser ([`simd_worker`]), then a brotli twin of
+//!   every file (the server embeds both, `server/build.rs`) and a size report of the
+//!   first load.
 //! - [`e2e`]: `npm ci` in `e2e/` (pinned playwright-core, no browser download) and the
 //!   node test runner against the freshly built server, in Debian's Chromium.
 
@@ -113,6 +115,7 @@ pub fn build(paths: &Paths) -> Result<()> {
         .env_remove("RUSTFLAGS");
     println!("{}", process::describe(&trunk));
     process::run(&mut trunk)?;
+    simd_worker(paths)?;
     let report = compress(&dist(paths))?;
     println!(
         "viewer: built in {:.0} s into {}\n{report}",
@@ -120,6 +123,91 @@ pub fn build(paths: &Paths) -> Result<()> {
         setup::rel(&paths.root, &dist(paths))
     );
     fs::write(paths.target_dir.join("viewer-size.md"), &report)?;
+    Ok(())
+}
+
+/// The decode worker's crate and binary (index.html's `data-type="worker"` link).
+const WORKER_PACKAGE: &str = "rangsi-viewer-worker";
+const WORKER_BIN: &str = "decode-worker";
+/// Cargo profile of the decode worker (index.html `data-cargo-profile-release`).
+const WORKER_PROFILE: &str = "wasm-worker";
+/// File names of the `+simd128` build in `dist`: `<name>.js` and `<name>_bg.wasm`.
+const SIMD_WORKER: &str = "decode-worker-simd128";
+
+/// The loader the viewer starts each decode worker with (`decode-worker_loader.js`,
+/// written over trunk's): the `+simd128` build where the browser validates a wasm
+/// SIMD module (every current browser; Safari from 16.4), trunk's baseline build
+/// elsewhere. `?build=baseline|simd128` on the worker's URL forces one (the viewer
+/// passes the `rangsi.decodeBuild` setting; e2e compares the two). The probe is
+/// wasm-feature-detect's: `(func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)`.
+const WORKER_LOADER: &str = r#"// Written by `cargo xtask` (crates/xtask/src/viewer.rs) over trunk's loader: runs the
+// +simd128 build of the decode worker where the browser has wasm SIMD, else the baseline
+// build; `?build=baseline|simd128` on this script's URL forces one.
+(() => {
+  const forced = new URL(self.location.href).searchParams.get('build');
+  const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+    10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+  const simd = forced ? forced === 'simd128' : WebAssembly.validate(probe);
+  const name = simd ? 'decode-worker-simd128' : 'decode-worker';
+  importScripts(`./${name}.js`);
+  wasm_bindgen(`./${name}_bg.wasm`);
+})();
+"#;
+
+/// Builds the decode worker a second time with `-C target-feature=+simd128` (in a
+/// target folder of its own: other RUSTFLAGS would make cargo rebuild trunk's), runs
+/// the same wasm-bindgen (`--target no-modules`, as trunk does for a worker) and
+/// `wasm-opt -O3` (index.html's `data-wasm-opt="3"`) into `dist`, and writes the loader
+/// that chooses ([`WORKER_LOADER`]). Measured in BENCHMARKS.md (Pixels, `+simd128`).
+fn simd_worker(paths: &Paths) -> Result<()> {
+    let target_dir = paths.target_dir.join("wasm-simd128");
+    let mut build = paths.cargo();
+    build
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("RUSTFLAGS", "-C target-feature=+simd128")
+        .args([
+            "build",
+            "--profile",
+            WORKER_PROFILE,
+            "--target",
+            setup::WASM_TARGET,
+        ])
+        .args(["-p", WORKER_PACKAGE, "--bin", WORKER_BIN]);
+    println!("{}", process::describe(&build));
+    process::run(&mut build)?;
+    let wasm = target_dir.join(format!(
+        "{}/{WORKER_PROFILE}/{WORKER_BIN}.wasm",
+        setup::WASM_TARGET
+    ));
+    let out = paths.target_dir.join("wasm-simd128/bindgen");
+    if out.exists() {
+        fs::remove_dir_all(&out)?;
+    }
+    process::run(
+        Command::new(paths.tools().join("bin/wasm-bindgen"))
+            .args([
+                "--target",
+                "no-modules",
+                "--no-typescript",
+                "--out-name",
+                SIMD_WORKER,
+            ])
+            .arg("--out-dir")
+            .arg(&out)
+            .arg(&wasm),
+    )?;
+    let dist = dist(paths);
+    let bg = format!("{SIMD_WORKER}_bg.wasm");
+    process::run(
+        Command::new(binaryen_dir(paths).join("node_modules/.bin/wasm-opt"))
+            .arg("-O3")
+            .arg(out.join(&bg))
+            .arg("-o")
+            .arg(dist.join(&bg)),
+    )?;
+    let js = format!("{SIMD_WORKER}.js");
+    fs::copy(out.join(&js), dist.join(&js))?;
+    fs::write(dist.join("decode-worker_loader.js"), WORKER_LOADER)?;
     Ok(())
 }
 
@@ -141,7 +229,9 @@ fn compress(dist: &Path) -> Result<String> {
             let _ = fs::remove_file(&p);
         }
     }
-    let (mut first_raw, mut first_br, mut worker_br) = (0u64, 0u64, 0u64);
+    let (mut first_raw, mut first_br) = (0u64, 0u64);
+    // The decode worker's loader, its baseline build, its +simd128 build.
+    let (mut loader_br, mut worker_br, mut simd_br) = (0u64, 0u64, 0u64);
     for path in files {
         let name = path
             .file_name()
@@ -167,7 +257,11 @@ fn compress(dist: &Path) -> Result<String> {
             fs::write(&twin, out)?;
         }
         let br = fs::metadata(&twin)?.len();
-        if name.starts_with("decode-worker") {
+        if name.starts_with("decode-worker_loader") {
+            loader_br += br;
+        } else if name.starts_with(SIMD_WORKER) {
+            simd_br += br;
+        } else if name.starts_with("decode-worker") {
             worker_br += br;
         } else if !name.ends_with(".svg") {
             first_raw += raw.len() as u64;
@@ -177,11 +271,13 @@ fn compress(dist: &Path) -> Result<String> {
     }
     Ok(format!(
         "| file | bytes | brotli |\n|---|---:|---:|\n{}\n\nfirst load (html + js + wasm + css): {:.0} KB, {:.0} KB brotli; \
-         decode worker (loaded with the first study): {:.0} KB brotli",
+         decode worker (loaded with the first study): {:.0} KB brotli, or {:.0} KB for its \
+         +simd128 build (one of the two is loaded)",
         rows.join("\n"),
         first_raw as f64 / 1024.0,
         first_br as f64 / 1024.0,
-        worker_br as f64 / 1024.0
+        (loader_br + worker_br) as f64 / 1024.0,
+        (loader_br + simd_br) as f64 / 1024.0
     ))
 }
 

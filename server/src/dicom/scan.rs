@@ -664,8 +664,7 @@ mod tests {
             inner: Cursor::new(&f),
             reads: reads.clone(),
         };
-        let l = scan(BufReader::with_capacity(64 * 1024, counted), f.len() as u64)
-            .expect("scan");
+        let l = scan(BufReader::with_capacity(64 * 1024, counted), f.len() as u64).expect("scan");
         assert_eq!(l.transfer_syntax, "1.2.840.10008.1.2.1");
         assert!(l.pixel.is_some());
         assert_eq!(reads.get(), 1, "the whole file fits the buffer: one read");

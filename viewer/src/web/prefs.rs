@@ -1,10 +1,13 @@
-//! Preferences remembered in `localStorage`: UI language and date era.
+//! Preferences remembered in `localStorage`: UI language and date era, and the decode
+//! worker's build when an admin forces one (`rangsi.decodeBuild`, see README).
 
 use crate::dates::Era;
 use crate::i18n::Lang;
 
 const LANG_KEY: &str = "rangsi.lang";
 const ERA_KEY: &str = "rangsi.era";
+/// Read by index.html's early start too: keep the two in step.
+const DECODE_BUILD_KEY: &str = "rangsi.decodeBuild";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
@@ -17,6 +20,16 @@ fn get(key: &str) -> Option<String> {
 fn set(key: &str, value: &str) {
     if let Some(s) = storage() {
         let _ = s.set_item(key, value);
+    }
+}
+
+/// The decode worker build forced for this browser (`baseline` or `simd128`), if any:
+/// by default the worker's loader picks the SIMD build where the browser has wasm SIMD.
+pub fn decode_build() -> Option<&'static str> {
+    match get(DECODE_BUILD_KEY)?.as_str() {
+        "baseline" => Some("baseline"),
+        "simd128" => Some("simd128"),
+        _ => None,
     }
 }
 

@@ -92,6 +92,17 @@ fn early_worker() -> Option<Worker> {
     Some(worker)
 }
 
+/// Notes which build of the decode worker runs (`simd128` or `baseline`) as
+/// `data-decode-build` on `<html>`, for support and the e2e tests.
+fn show_build(build: &str) {
+    if let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
+        let _ = root.set_attribute("data-decode-build", build);
+    }
+}
+
 impl DecodePool {
     /// The page's pool, started on first use.
     pub fn get() -> Result<DecodePool, String> {
@@ -115,7 +126,13 @@ impl DecodePool {
             clients: Vec::new(),
             turn: 0,
         })));
-        let url = format!("{}decode-worker_loader.js", super::STATIC_PREFIX);
+        let url = match super::prefs::decode_build() {
+            Some(build) => format!(
+                "{}decode-worker_loader.js?build={build}",
+                super::STATIC_PREFIX
+            ),
+            None => format!("{}decode-worker_loader.js", super::STATIC_PREFIX),
+        };
         for n in 0..count {
             // The first worker may already run: index.html starts it on a deep link.
             let early = (n == 0).then(early_worker).flatten();
@@ -132,9 +149,16 @@ impl DecodePool {
             worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             on_message.forget();
             // Its `{ready}` may have come before this handler: the early script noted it.
-            let ready = early.is_some_and(|w| {
-                Reflect::get(&w, &"rangsiReady".into()).is_ok_and(|r| r.is_truthy())
+            let ready = early.as_ref().is_some_and(|w| {
+                Reflect::get(w, &"rangsiReady".into()).is_ok_and(|r| r.is_truthy())
             });
+            if let Some(build) = early
+                .as_ref()
+                .and_then(|w| Reflect::get(w, &"rangsiBuild".into()).ok())
+                .and_then(|b| b.as_string())
+            {
+                show_build(&build);
+            }
             pool.0.borrow_mut().slots.push(Slot {
                 worker,
                 ready,
@@ -247,6 +271,9 @@ impl DecodePool {
                 .filter(|v| !v.is_undefined())
         };
         if get("ready").is_some() {
+            if let Some(build) = get("build").and_then(|b| b.as_string()) {
+                show_build(&build);
+            }
             if let Some(slot) = self.0.borrow_mut().slots.get_mut(worker) {
                 slot.ready = true;
             }

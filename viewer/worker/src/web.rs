@@ -40,6 +40,13 @@ pub fn start() {
     on_message.forget();
     let ready = Object::new();
     let _ = Reflect::set(&ready, &"ready".into(), &JsValue::TRUE);
+    // Which of the two builds runs (`cargo xtask` adds a +simd128 one; its loader picks).
+    let build = if cfg!(target_feature = "simd128") {
+        "simd128"
+    } else {
+        "baseline"
+    };
+    let _ = Reflect::set(&ready, &"build".into(), &build.into());
     let _ = scope.post_message(&ready);
 }
 
