@@ -5,6 +5,7 @@
 #![allow(non_upper_case_globals)]
 #![allow(unused_assignments)]
 #![allow(unused_mut)]
+#![allow(mismatched_lifetime_syntaxes)] // Rangsi: a newer rustc lint (RANGSI.md)
 #![cfg_attr(not(feature = "std"), no_std)]
 
 #[cfg(not(feature = "std"))]

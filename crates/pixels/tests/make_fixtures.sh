@@ -732,3 +732,37 @@ except Exception as e:
     print("pydicom cannot decode rct:", e)
 os.remove("rgb8.ppm"); os.remove("rgb8_rct.j2k")
 PYEOF
+
+# ---- Odd sizes, tiles and image offsets for the wavelet (vendored openjp2's 5/3
+# vertical pass, crates/openjp2/RANGSI.md): 37 x 29 signed 16-bit, coded with tiles of
+# 16 x 16 and the image origin at (3, 5), so resolutions start on odd rows and columns
+# (both lifting parities) and blocks have fewer than 8 columns. Regenerate alone with:
+#   cd tests/fixtures && PY=... bash -c "set -euo pipefail; $(sed -n '/^# ---- Odd sizes/,$p' ../make_fixtures.sh)"
+"$PY" - <<'PYEOF'
+import numpy as np, pydicom
+src = pydicom.dcmread("ct16s.dcm")
+a = np.random.default_rng(37).integers(-2000, 3000, size=(29, 37)).astype(np.int16)
+a[:, :20] = src.pixel_array[10:39, 20:40]
+a[0, 0] = -32768; a[0, 1] = 32767
+ds = src
+ds.Rows, ds.Columns = 29, 37
+ds.PixelData = a.astype("<i2").tobytes()
+ds.save_as("odd16s.dcm", enforce_file_format=True)
+a.astype("<i2").tofile("odd16s.rawl")
+PYEOF
+opj_compress -i odd16s.rawl -F 37,29,1,16,s@1x1 -o odd16s.j2k -t 16,16 -d 3,5 -n 4 > /dev/null
+ojph_compress -i odd16s.rawl -o odd16s.j2c -dims '{37,29}' -num_comps 1 -signed true -bit_depth 16 \
+  -downsamp '{1,1}' -reversible true -image_offset '{3,5}' -tile_size '{16,16}' -num_decomps 4 > /dev/null
+"$PY" - <<'PYEOF'
+import pydicom
+from pydicom.encaps import encapsulate
+from pydicom.uid import UID
+for j2c, ts, out in (("odd16s.j2k", "1.2.840.10008.1.2.4.90", "odd16s_j2k_tiles.dcm"),
+                     ("odd16s.j2c", "1.2.840.10008.1.2.4.201", "odd16s_htj2k_tiles.dcm")):
+    ds = pydicom.dcmread("odd16s.dcm")
+    ds.file_meta.TransferSyntaxUID = UID(ts)
+    ds.PixelData = encapsulate([open(j2c, "rb").read()])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(out)
+PYEOF
+rm -f odd16s.rawl odd16s.j2k odd16s.j2c
