@@ -32,6 +32,9 @@ use message::*;
 const OUR_MAX_PDU: u32 = 131_072;
 /// Largest C-FIND/C-MOVE/C-GET identifier we accept.
 const MAX_IDENTIFIER: usize = 1 << 20;
+/// How long, after an A-ASSOCIATE-RJ, we wait for the requestor to close the connection
+/// before closing it ourselves (the ARTIM timer of PS3.8 9.2, state Sta13).
+const ARTIM: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct RegisteredAes {
     known: HashMap<String, i64>,
@@ -127,6 +130,7 @@ async fn serve_on(
             if tls.is_none() {
                 let _ = socket.write_all(&[0x03, 0, 0, 0, 0, 4, 0, 2, 3, 2]).await;
             }
+            tokio::spawn(close_after_reject(socket));
             continue;
         };
         let archive = archive.clone();
@@ -194,10 +198,11 @@ async fn association(
             // temporary congestion — the modality retries later.
             tracing::warn!(%peer, error = %e, "cannot look up AE titles; rejecting (transient)");
             crate::ops::metrics::association("busy");
+            let mut socket = socket;
             if tls.is_none() {
-                let mut socket = socket;
                 let _ = socket.write_all(&[0x03, 0, 0, 0, 0, 4, 0, 2, 3, 1]).await;
             }
+            close_after_reject(socket).await;
             return Ok(());
         }
     };
@@ -218,16 +223,59 @@ async fn association(
         known: &known,
         open_hospital,
     };
-    match tls {
+    // dicom-ul owns the connection while it negotiates and closes it at once when it
+    // refuses; a second handle keeps it open until the requestor has read the refusal.
+    let (socket, held) = second_handle(socket)?;
+    let refusal = match tls {
         None => match options.establish_async(socket).await {
-            Ok(assoc) => ctx.run(assoc).await,
-            Err(e) => ctx.refused(e).await,
+            Ok(assoc) => {
+                drop(held);
+                return ctx.run(assoc).await;
+            }
+            Err(e) => e,
         },
         Some(tls) => match options.tls_config(tls).establish_tls_async(socket).await {
-            Ok(assoc) => ctx.run(assoc).await,
-            Err(e) => ctx.refused(e).await,
+            Ok(assoc) => {
+                drop(held);
+                return ctx.run(assoc).await;
+            }
+            Err(e) => e,
         },
+    };
+    let audited = ctx.refused(refusal).await;
+    if let Some(held) = held {
+        close_after_reject(held).await;
     }
+    audited
+}
+
+/// Returns the connection and, where the socket can be duplicated, a second handle on
+/// it (the same connection through another file descriptor). Fails only if the runtime
+/// cannot take the socket back or register it again, which drops the connection.
+fn second_handle(socket: TcpStream) -> std::io::Result<(TcpStream, Option<TcpStream>)> {
+    let std_socket = socket.into_std()?;
+    let held = std_socket
+        .try_clone()
+        .ok()
+        .and_then(|s| TcpStream::from_std(s).ok());
+    Ok((TcpStream::from_std(std_socket)?, held))
+}
+
+/// PS3.8 9.2 (action AE-8, state Sta13): after an A-ASSOCIATE-RJ the acceptor waits for
+/// the requestor to close the connection, within the ARTIM timeout, instead of closing
+/// it at once: a requestor that sees the connection go before it has read the refusal
+/// may report an abort rather than the rejection (seen with pynetdicom).
+async fn close_after_reject(mut socket: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 512];
+    let _ = tokio::time::timeout(ARTIM, async {
+        while let Ok(n) = socket.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// What an association needs from its accept, whatever its transport.

@@ -6,6 +6,8 @@ three small series sent concurrently; all from MODA (hospital 10670).
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 
 import numpy as np
@@ -94,6 +96,50 @@ def test_unknown_calling_ae_is_rejected_by_pynetdicom(peer):
     finally:
         if assoc.is_established:
             assoc.abort()
+
+
+def _item(kind: int, payload: bytes) -> bytes:
+    return struct.pack(">BBH", kind, 0, len(payload)) + payload
+
+
+def a_associate_rq(calling: str, called: str) -> bytes:
+    """A minimal A-ASSOCIATE-RQ (PS3.8 9.3.2): Verification in Implicit VR LE."""
+    pc = bytes([1, 0, 0, 0]) + _item(0x30, b"1.2.840.10008.1.1") + _item(0x40, b"1.2.840.10008.1.2")
+    user = _item(0x51, struct.pack(">I", 16384)) + _item(0x52, b"1.2.826.0.1.3680043.10.1")
+    body = (struct.pack(">HH", 1, 0) + called.ljust(16).encode() + calling.ljust(16).encode() + bytes(32)
+            + _item(0x10, b"1.2.840.10008.3.1.1.1") + _item(0x20, pc) + _item(0x50, user))
+    return struct.pack(">BBI", 1, 0, len(body)) + body
+
+
+def _recv_exactly(s: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        assert chunk, f"connection closed after {len(out)} of {n} bytes"
+        out += chunk
+    return out
+
+
+def test_a_refused_requestor_closes_the_connection_itself(server, peer):
+    """PS3.8 9.2 (AE-8, Sta13): after A-ASSOCIATE-RJ the acceptor waits for the requestor
+    to close the transport (within ARTIM) rather than closing at once, so the requestor
+    reads the refusal before any close; only a requestor that never closes is cut off."""
+    with socket.create_connection((peer.host, peer.port), timeout=10) as s:
+        s.sendall(a_associate_rq("STRANGER", peer.called_ae))
+        head = _recv_exactly(s, 6)
+        assert head[0] == 0x03, f"not an A-ASSOCIATE-RJ: PDU type {head[0]:#x}"
+        rj = _recv_exactly(s, struct.unpack(">I", head[2:6])[0])
+        assert (rj[1], rj[2], rj[3]) == (1, 1, 3), f"result/source/reason {tuple(rj[1:4])}: want calling AE not recognised"
+        s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            s.recv(1)  # still open: the server waits for us to close
+        s.settimeout(30)
+        assert s.recv(1) == b"", "the server closes by itself once ARTIM runs out"
+    # And a well-behaved requestor that closes at once is no trouble either.
+    with socket.create_connection((peer.host, peer.port), timeout=10) as s:
+        s.sendall(a_associate_rq("STRANGER", peer.called_ae))
+        assert _recv_exactly(s, 1) == b"\x03"
+    assert server.healthy()
 
 
 # ---------------------------------------------------------------------------
