@@ -1,6 +1,8 @@
 // Debian's Chromium, headless, driven by playwright-core (never downloads a browser),
 // with the flag sets that give a WebGPU adapter that really draws (SwiftShader
 // Vulkan) or WebGL2 only; and pixel checks on screenshots decoded by the browser.
+import fs from 'node:fs';
+
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -101,6 +103,22 @@ export function screenFromImage(rect, cols, rows, col, row) {
 }
 
 /** Waits two animation frames, so that what was drawn is presented before a screenshot. */
+/** Logs in through the login page at `baseUrl` and waits for the study list. */
+export async function logIn(page, baseUrl, user, password) {
+  await page.goto(`${baseUrl}/`);
+  await page.getByTestId('login-username').fill(user);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('study-table').waitFor();
+}
+
+/** Writes the page's console lines to `logFile`, then closes the browser of `launch`. */
+export async function closeWithLog(b, logFile) {
+  if (!b) return;
+  fs.writeFileSync(logFile, b.console.join('\n'));
+  await b.browser.close();
+}
+
 export async function settle(page) {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CONFIGS, analyse, launch, screenFromImage, waitDrawn } from '../lib/browser.js';
+import { CONFIGS, analyse, closeWithLog, launch, logIn, screenFromImage, waitDrawn } from '../lib/browser.js';
 import { E2E_DIR, PASSWORD, PYTHON, USER, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
@@ -103,18 +103,10 @@ for (const config of CONFIGS) {
     let b;
     before(async () => {
       b = await launch(config);
-      const { page } = b;
-      await page.goto(`${server.url}/`);
-      await page.getByTestId('login-username').fill(USER);
-      await page.getByTestId('login-password').fill(PASSWORD);
-      await page.getByTestId('login-submit').click();
-      await page.getByTestId('study-table').waitFor();
+      await logIn(b.page, server.url, USER, PASSWORD);
     });
     after(async () => {
-      if (b) {
-        fs.writeFileSync(path.join(RESULTS, `${config.name}-colour-console.log`), b.console.join('\n'));
-        await b.browser.close();
-      }
+      await closeWithLog(b, path.join(RESULTS, `${config.name}-colour-console.log`));
     });
 
     for (const f of FILES) {

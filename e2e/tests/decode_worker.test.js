@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 
-import { CONFIGS, launch, waitDrawn } from '../lib/browser.js';
+import { CONFIGS, closeWithLog, launch, logIn, waitDrawn } from '../lib/browser.js';
 import { E2E_DIR, PASSWORD, PYTHON, USER, startServer } from '../lib/server.js';
 
 const RESULTS = process.env.E2E_RESULTS || path.join(E2E_DIR, 'test-results');
@@ -107,18 +107,10 @@ if (config) {
     let b;
     before(async () => {
       b = await launch(config);
-      const { page } = b;
-      await page.goto(`${server.url}/`);
-      await page.getByTestId('login-username').fill(USER);
-      await page.getByTestId('login-password').fill(PASSWORD);
-      await page.getByTestId('login-submit').click();
-      await page.getByTestId('study-table').waitFor();
+      await logIn(b.page, server.url, USER, PASSWORD);
     });
     after(async () => {
-      if (b) {
-        fs.writeFileSync(path.join(RESULTS, `${config.name}-decode-console.log`), b.console.join('\n'));
-        await b.browser.close();
-      }
+      await closeWithLog(b, path.join(RESULTS, `${config.name}-decode-console.log`));
     });
 
     /** Opens `name` with `build` forced (or none) and returns the canvas as PNG bytes. */

@@ -734,7 +734,7 @@ os.remove("rgb8.ppm"); os.remove("rgb8_rct.j2k")
 PYEOF
 
 # ---- Odd sizes, tiles and image offsets for the wavelet (vendored openjp2's 5/3
-# vertical pass, crates/openjp2/RANGSI.md): 37 x 29 signed 16-bit, coded with tiles of
+# vertical pass, crates/vendor/openjp2/RANGSI.md): 37 x 29 signed 16-bit, coded with tiles of
 # 16 x 16 and the image origin at (3, 5), so resolutions start on odd rows and columns
 # (both lifting parities) and blocks have fewer than 8 columns. Regenerate alone with:
 #   cd tests/fixtures && PY=... bash -c "set -euo pipefail; $(sed -n '/^# ---- Odd sizes/,$p' ../make_fixtures.sh)"

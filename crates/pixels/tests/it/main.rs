@@ -324,7 +324,7 @@ fn htj2k_lossless_bit_exact() {
 /// 37 x 29 with 16 x 16 tiles and the image origin at (3, 5) (OpenJPEG's `opj_compress`,
 /// OpenJPH's `ojph_compress`): resolutions starting on odd rows and columns take the
 /// other lifting parity, and tiles narrower than 8 columns the vendored openjp2's
-/// partial blocks (crates/openjp2/RANGSI.md).
+/// partial blocks (crates/vendor/openjp2/RANGSI.md).
 #[test]
 fn jpeg2000_and_htj2k_odd_sizes_tiles_and_offsets_bit_exact() {
     assert_bit_exact("odd16s_j2k_tiles.dcm", "odd16s.dcm");
