@@ -488,7 +488,7 @@ async function ohif(opts, env) {
       await page.waitForTimeout(2000);
       emit({ kind: 'size', viewer: 'ohif', view: 'mpr', w: vp.w, h: vp.h, canvas: `${vp.cw}x${vp.ch}`, window: `${vp.window.width}x${vp.window.height}` });
       await page.screenshot({ path: path.join(env.shots, 'ohif-mpr-fitted.png') }).catch(() => {});
-      const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS, profile: br.profile };
+      const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS, profile: o.br?.profile };
       await measure(page, 'ohif', 'mpr-scroll', { kind: 'wheel', x: vp.x, y: vp.y, ...common }, env.shots);
       // Crosshairs on the left button (OHIF's MPR tool group has it, passive by default).
       const tool = await page.evaluate((id) => {
@@ -544,7 +544,7 @@ async function ohif(opts, env) {
     await page.waitForTimeout(2000);
     emit({ kind: 'size', viewer: 'ohif', view: '3d', w: vp.w, h: vp.h, canvas: `${vp.cw}x${vp.ch}`, window: `${vp.window.width}x${vp.window.height}` });
     await page.screenshot({ path: path.join(env.shots, 'ohif-3d-fitted.png') }).catch(() => {});
-    const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS, profile: br.profile };
+    const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS, profile: o.br?.profile };
     await measure(page, 'ohif', 'vr-rotate', { kind: 'drag', x: vp.x, y: vp.y, radius: Math.min(vp.w, vp.h) / 4, ...common }, env.shots);
     await measure(page, 'ohif', 'vr-zoom', { kind: 'wheel', x: vp.x, y: vp.y, turn: 1, ...common }, env.shots);
     emit({ kind: 'memory', viewer: 'ohif', view: '3d', ...(await measureMemory(o.br)) });
