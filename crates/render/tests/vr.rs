@@ -758,7 +758,7 @@ fn bench_vr_512() {
             let mut step = 0u32;
             let (ms, cpu) = time(&mut || {
                 step += 1;
-                let shift = if step % 2 == 0 { 0.7 } else { 0.0 };
+                let shift = if step.is_multiple_of(2) { 0.7 } else { 0.0 };
                 let kept: Vec<(MprView, [u32; 2])> = panes
                     .iter()
                     .zip(origins)
@@ -768,8 +768,8 @@ fn bench_vr_512() {
                         let moves = if moved == 1 { n == 0 } else { n > 0 };
                         if moves {
                             let normal = view.plane.normal();
-                            for a in 0..3 {
-                                view.plane.center[a] += normal[a] * shift;
+                            for (c, n) in view.plane.center.iter_mut().zip(normal) {
+                                *c += n * shift;
                             }
                         }
                         (view, origin)
