@@ -127,10 +127,15 @@ function patientAt(g, x, y, centre = true) {
   return [0, 1, 2].map((a) => g.center[a] + u * g.right[a] + v * g.down[a]);
 }
 
+/**
+ * Waits until the panel drew after `draws` with every slice in, at full quality (a
+ * drag or wheel step first draws previews; the full redraw follows a pause).
+ */
 async function waitLoaded(page, draws = 0) {
   await page.waitForFunction((d) => {
     const el = document.querySelector('[data-testid=mpr]');
-    return el && Number(el.dataset.total) > 0 && el.dataset.drawnLoaded === el.dataset.total && Number(el.dataset.draws) > d;
+    const full = document.querySelector('[data-testid=mpr-canvas]')?.dataset.quality === 'full';
+    return el && full && Number(el.dataset.total) > 0 && el.dataset.drawnLoaded === el.dataset.total && Number(el.dataset.draws) > d;
   }, draws, { timeout: 90000 });
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
@@ -309,6 +314,35 @@ for (const config of CONFIGS) {
       assert.ok(Math.abs(Math.abs(z1 - z0) - 1.0) < 0.01, `one wheel step moved the axial plane by ${z1 - z0} mm`);
       png = await shot('03-scrolled');
       await assertOracle(page, png, 0, 40, 400);
+    });
+
+    test('a drag draws previews; when it pauses the panes are drawn again in full (oracle)', async () => {
+      if (!desktop) return;
+      const { page } = b;
+      const ax = await paneGeometry(page, 0);
+      const previews = Number(await page.getByTestId('mpr-canvas').getAttribute('data-preview-draws'));
+      const d = await draws(page);
+      const x = Math.floor(ax.box.x + ax.box.width * 0.45), y = Math.floor(ax.box.y + ax.box.height * 0.55);
+      await page.mouse.move(x, y);
+      await page.mouse.down();
+      await page.mouse.move(x + 40, y - 30, { steps: 6 });
+      // While the pointer moves with the button held, changed panes are previews.
+      await page.waitForFunction(
+        (n) => Number(document.querySelector('[data-testid=mpr-canvas]').dataset.previewDraws) > n,
+        previews, { timeout: 60000 });
+      // The button still held but the pointer still: the previewed panes are drawn
+      // again at full resolution, and match the oracle.
+      await waitLoaded(page, d);
+      assert.equal(await page.getByTestId('mpr-canvas').getAttribute('data-quality'), 'full');
+      assert.ok(Number(await page.getByTestId('mpr').getAttribute('data-panes-drawn')) >= 1, 'the full redraw drew the previewed panes');
+      const png = await shot('03b-drag-paused');
+      await assertOracle(page, png, 1, 40, 400);
+      await assertOracle(page, png, 2, 40, 400);
+      const full = await draws(page);
+      await page.mouse.up();
+      // Released after the full redraw: nothing left to draw.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      assert.equal(await draws(page), full);
     });
 
     test('oblique rotation, MIP slab, a length in mm, 3D, and back to 2D', async () => {

@@ -1,10 +1,13 @@
 // Copies a kept MPR pane (MprPaneCache) into its place in the target, texel for
 // texel: one textureLoad per pixel, so a frame where only one of three panes changed
-// costs one MPR pane plus this, not three MPR panes.
+// costs one MPR pane plus this, not three MPR panes. A preview pane (drawn at
+// 1/divisor of the resolution per side while the user drags) is stretched
+// bilinearly instead: four textureLoads per pixel.
 
 struct Blit {
     origin: vec2<f32>, // top-left target pixel of the pane
-    _pad: vec2<f32>,
+    divisor: f32,      // target pixels per pane texel along each side (1: full quality)
+    _pad: f32,
 };
 
 @group(0) @binding(0) var<uniform> blit: Blit;
@@ -28,6 +31,18 @@ fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
 
 @fragment
 fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
-    let p = vec2<i32>(floor(in.position.xy - blit.origin));
-    return textureLoad(pane, p, 0);
+    let xy = in.position.xy - blit.origin;
+    if blit.divisor <= 1.0 {
+        return textureLoad(pane, vec2<i32>(floor(xy)), 0);
+    }
+    // The texel centres of the preview lie at (i + 0.5)·divisor target pixels.
+    let src = xy / blit.divisor - vec2<f32>(0.5);
+    let last = vec2<i32>(textureDimensions(pane)) - vec2<i32>(1);
+    let base = floor(src);
+    let f = src - base;
+    let a = clamp(vec2<i32>(base), vec2<i32>(0), last);
+    let b = clamp(vec2<i32>(base) + vec2<i32>(1), vec2<i32>(0), last);
+    let top = mix(textureLoad(pane, a, 0), textureLoad(pane, vec2<i32>(b.x, a.y), 0), f.x);
+    let bottom = mix(textureLoad(pane, vec2<i32>(a.x, b.y), 0), textureLoad(pane, b, 0), f.x);
+    return mix(top, bottom, f.y);
 }

@@ -19,7 +19,8 @@
 //! - [`MprRenderer`], [`GpuVolume`], [`MprView`]: planes and slabs through a volume in
 //!   16-bit 3D textures (`shader/mpr.wgsl`), laid out by [`VolumeLayout`] within the
 //!   device's limits and a memory budget; geometry from `rangsi-volume`.
-//!   [`MprPaneCache`] keeps each pane drawn and redraws only the panes that changed.
+//!   [`MprPaneCache`] keeps each pane drawn and redraws only the panes that changed,
+//!   at reduced resolution while input lasts ([`PaneQuality::Preview`]).
 //! - [`VrRenderer`], [`VrView`]: 3D volume rendering of the same [`GpuVolume`] by ray
 //!   casting (`shader/vr.wgsl`): MIP, or a transfer function with shading, clip box,
 //!   adaptive quality (an interactive view is a reduced-resolution preview with a
@@ -44,7 +45,7 @@ mod vr;
 
 pub use gpu::{Backend, Gpu, Screen};
 pub use image::{FrameTexels, GpuImage, SampleFormat, TileRect, tile_grid};
-pub use pane_cache::MprPaneCache;
+pub use pane_cache::{MprPaneCache, PREVIEW_DIVISOR, PaneQuality};
 pub use renderer::{DEFAULT_FRAME_BYTES, Renderer};
 pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
 pub use volume::{

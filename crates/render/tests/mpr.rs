@@ -8,7 +8,9 @@
 mod common;
 
 use common::{SIZE, gpu, save};
-use rangsi_render::{MprPaneCache, MprRenderer, MprView, VoiWindow, VolumeFormat, wgpu};
+use rangsi_render::{
+    MprPaneCache, MprRenderer, MprView, PREVIEW_DIVISOR, PaneQuality, VoiWindow, VolumeFormat, wgpu,
+};
 use rangsi_volume::mpr::{Orientation, Plane, Raster, Slab, SlabMode, render};
 use rangsi_volume::synthetic::{Acquisition, voxels};
 use rangsi_volume::{Vec3, assemble};
@@ -338,7 +340,9 @@ fn check_panes(
 }
 
 /// [`MprPaneCache`]: the canvas is byte-identical to the panes drawn directly; an
-/// unchanged frame draws no pane, a frame where one pane changed draws that one.
+/// unchanged frame draws no pane, a frame where one pane changed draws that one. A
+/// preview frame draws the changed pane at reduced resolution, close to the full one,
+/// and the next full-quality frame draws it again, byte-identical to the direct draw.
 fn check_cached_panes(
     mpr: &MprRenderer,
     gpu_volume: &rangsi_render::GpuVolume,
@@ -350,16 +354,18 @@ fn check_cached_panes(
     let vfp = &volume.voxel_from_patient;
     let size = [2 * SIZE, SIZE];
     let mut cache = MprPaneCache::new();
-    let cached = |cache: &mut MprPaneCache, b: MprView| {
+    let at = |cache: &mut MprPaneCache, b: MprView, quality| {
         mpr.draw_panes_cached_offscreen(
             cache,
             size,
             gpu_volume,
             vfp,
             &[(a, [0, 0]), (b, [SIZE, 0])],
+            quality,
         )
         .expect("draw")
     };
+    let cached = |cache: &mut MprPaneCache, b: MprView| at(cache, b, PaneQuality::Full);
     assert!(
         cached(&mut cache, b) == both,
         "cached panes differ from drawn ones"
@@ -379,6 +385,48 @@ fn check_cached_panes(
         "after one pane changed"
     );
     assert_eq!(cache.last_drawn, 1);
+    assert_eq!(cache.previews(), 0);
+
+    // A preview frame (the user drags): the changed pane only, at reduced resolution.
+    let preview = at(&mut cache, b, PaneQuality::Preview);
+    assert_eq!((cache.last_drawn, cache.previews()), (1, 1));
+    let row = (2 * SIZE * 4) as usize;
+    let half = (SIZE * 4) as usize;
+    let (mut sum, mut lit, mut n) = (0u64, 0usize, 0u64);
+    for y in 0..SIZE as usize {
+        let line = y * row;
+        assert_eq!(
+            &preview[line..line + half],
+            &both[line..line + half],
+            "the unchanged pane is kept at full quality during a preview, row {y}"
+        );
+        for x in 0..SIZE as usize {
+            let i = line + half + x * 4;
+            let (got, want) = (preview[i], both[i]);
+            sum += u64::from(got.abs_diff(want));
+            n += 1;
+            if want > 0 {
+                lit += 1;
+            }
+        }
+    }
+    // A quarter of the pixels, stretched bilinearly: edges blur, nothing moves. The
+    // full-resolution draw, checked against the CPU reference above, is the oracle.
+    let mean = sum as f64 / n as f64;
+    assert!(lit > 0, "the oracle pane shows something");
+    assert!(
+        mean < 4.0,
+        "preview (1/{PREVIEW_DIVISOR} per side) differs from the full pane by {mean:.2} gray levels on average"
+    );
+    // Nothing changed, preview again: nothing drawn, the preview stays.
+    assert!(at(&mut cache, b, PaneQuality::Preview) == preview);
+    assert_eq!((cache.last_drawn, cache.previews()), (0, 1));
+    // Input paused: the full-quality frame draws the previewed pane again, exactly.
+    assert!(
+        cached(&mut cache, b) == both,
+        "full quality after a preview differs from the panes drawn directly"
+    );
+    assert_eq!((cache.last_drawn, cache.previews()), (1, 0));
 }
 
 /// The kept panes are copied texel for texel into an sRGB canvas too (the decode

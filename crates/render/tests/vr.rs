@@ -16,8 +16,8 @@ mod common;
 
 use common::{SIZE, gpu, save};
 use rangsi_render::{
-    MprRenderer, MprView, PREVIEW_SCALE, Pane, SliceTexels, VoiWindow, VolumeFormat, VrRenderer,
-    VrView, wgpu,
+    MprPaneCache, MprRenderer, MprView, PREVIEW_SCALE, Pane, PaneQuality, SliceTexels, VoiWindow,
+    VolumeFormat, VrRenderer, VrView, wgpu,
 };
 use rangsi_volume::mpr::{Orientation, Plane, Slab};
 use rangsi_volume::synthetic::{Acquisition, voxels};
@@ -729,6 +729,67 @@ fn bench_vr_512() {
         mpr.draw_panes(&wide, &gpu_volume, &volume.voxel_from_patient, &panes);
     });
     eprintln!("MPR 3 panes of 512×512: {ms:.1} ms/frame (cpu {cpu:.1} ms/frame)");
+
+    // The viewer's path: kept panes copied into a 1024² canvas, the axial pane scrolled
+    // one slice a frame (one pane drawn) or the crosshair moved (two panes drawn), at
+    // full quality and as previews (PaneQuality::Preview, while input lasts).
+    let canvas = gpu.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("bench mpr canvas"),
+        size: wgpu::Extent3d {
+            width: 1024,
+            height: 1024,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        view_formats: &[],
+    });
+    let canvas = canvas.create_view(&wgpu::TextureViewDescriptor::default());
+    let origins = [[0, 0], [512, 0], [0, 512]];
+    for quality in [PaneQuality::Full, PaneQuality::Preview] {
+        for (what, moved) in [
+            ("scroll (1 pane drawn)", 1),
+            ("crosshair (2 panes drawn)", 2),
+        ] {
+            let mut cache = MprPaneCache::new();
+            let mut step = 0u32;
+            let (ms, cpu) = time(&mut || {
+                step += 1;
+                let shift = if step.is_multiple_of(2) { 0.7 } else { 0.0 };
+                let kept: Vec<(MprView, [u32; 2])> = panes
+                    .iter()
+                    .zip(origins)
+                    .enumerate()
+                    .map(|(n, ((view, _), origin))| {
+                        let mut view = *view;
+                        let moves = if moved == 1 { n == 0 } else { n > 0 };
+                        if moves {
+                            let normal = view.plane.normal();
+                            for (c, n) in view.plane.center.iter_mut().zip(normal) {
+                                *c += n * shift;
+                            }
+                        }
+                        (view, origin)
+                    })
+                    .collect();
+                mpr.draw_panes_cached(
+                    &mut cache,
+                    &canvas,
+                    [1024, 1024],
+                    &gpu_volume,
+                    &volume.voxel_from_patient,
+                    &kept,
+                    quality,
+                );
+            });
+            eprintln!(
+                "MPR kept panes, {what}, {quality:?}: {ms:.1} ms/frame (cpu {cpu:.1} ms/frame)"
+            );
+        }
+    }
 }
 
 /// CPU seconds this process has used, all threads (Linux `/proc/self/stat`, at 100

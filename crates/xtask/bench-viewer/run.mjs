@@ -123,6 +123,28 @@ export async function startRangsi(bin, ctDir, work) {
   };
 }
 
+/**
+ * CPU time (ms, user + system, all threads) this browser's processes have used, by
+ * Chromium process type (`/proc/PID/stat`, 100 ticks a second). On a machine shared
+ * with other work this is steadier than wall time.
+ */
+export function processCpuMs(profile) {
+  const out = {};
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmd, stat;
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes(profile) && !cmd.includes(`--user-data-dir=${profile}`)) continue;
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch { continue; }
+    const type = (cmd.match(/--type=([a-z-]+)/) || [null, 'browser'])[1];
+    // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out[type] = (out[type] || 0) + (Number(f[11]) + Number(f[12])) * 10;
+  }
+  return out;
+}
+
 /** PSS (KiB) of this browser's processes, by Chromium process type. */
 function processMemory(profile) {
   const out = {};

@@ -43,7 +43,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { startProxy } from './proxy.mjs';
-import { GPU_FLAGS, PASSWORD, USER, emit, measureMemory, openBrowser, startRangsi } from './run.mjs';
+import { GPU_FLAGS, PASSWORD, USER, emit, measureMemory, openBrowser, processCpuMs, startRangsi } from './run.mjs';
 
 const log = (...a) => console.error('volume.mjs:', ...a);
 /** `--input real` (default: Chromium's input pipeline) or `synthetic` (events made in the page). */
@@ -214,7 +214,7 @@ async function box(page, sel) {
  * user's are; `interact`'s synthetic events, dispatched inside an animation-frame
  * callback, make any viewer that draws at the next animation frame wait one frame.
  */
-async function interactReal(page, { kind, x, y, seconds, maxSeconds, counter, radius = 60, turn = 40 }) {
+async function interactReal(page, { kind, x, y, seconds, maxSeconds, counter, radius = 60, turn = 40, profile }) {
   const targetName = await page.evaluate(({ x, y }) => {
     const t = document.elementFromPoint(x, y);
     return t ? String(t.dataset?.testid || t.className || t.tagName) : null;
@@ -244,6 +244,7 @@ async function interactReal(page, { kind, x, y, seconds, maxSeconds, counter, ra
     await page.mouse.move(x, y);
   }
   const t0 = Date.now();
+  const cpu0 = profile ? processCpuMs(profile) : null;
   let step = 0, dir = 1;
   for (;;) {
     const gone = (Date.now() - t0) / 1000;
@@ -264,11 +265,14 @@ async function interactReal(page, { kind, x, y, seconds, maxSeconds, counter, ra
   await nextFrame();
   if (kind === 'drag') await page.mouse.up();
   const elapsed = Date.now() - t0;
+  const cpu1 = profile ? processCpuMs(profile) : null;
   const rec = await page.evaluate(() => {
     const r = window.__benchRec;
     r.stop = true;
     return { frames: r.frames, updated: r.updated, draws: r.last - r.start };
   });
+  // CPU per drawn frame of the GPU process (SwiftShader draws there) and the renderer.
+  const cpuPerFrame = (type) => (cpu0 && rec.updated ? ((cpu1[type] || 0) - (cpu0[type] || 0)) / rec.updated : null);
   const dts = rec.frames.slice(1).map((t, i) => t - rec.frames[i]).sort((a, b) => a - b);
   return {
     seconds: elapsed / 1000,
@@ -280,6 +284,8 @@ async function interactReal(page, { kind, x, y, seconds, maxSeconds, counter, ra
     fps: rec.updated ? (rec.updated * 1000) / elapsed : 0,
     rafP50Ms: dts.length ? dts[Math.floor(dts.length * 0.5)] : null,
     rafP95Ms: dts.length ? dts[Math.floor(dts.length * 0.95)] : null,
+    gpuCpuMs: cpuPerFrame('gpu-process'),
+    rendererCpuMs: cpuPerFrame('renderer'),
     target: targetName,
     input: 'real',
   };
@@ -345,7 +351,7 @@ async function rangsi(opts, env) {
       window: `${pane.window.width}x${pane.window.height}`, dpr: await page.evaluate(() => devicePixelRatio),
       backend: await page.evaluate(() => document.querySelector('[data-testid=viewport]')?.dataset.backend || (navigator.gpu ? 'WebGPU available' : 'no WebGPU')) });
     await page.screenshot({ path: path.join(env.shots, 'rangsi-mpr-ready.png') }).catch(() => {});
-    const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: RANGSI_DRAWS };
+    const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: RANGSI_DRAWS, profile: br.profile };
     await measure(page, 'rangsi', 'mpr-scroll', { kind: 'wheel', x: pane.x, y: pane.y, ...common }, env.shots);
     await measure(page, 'rangsi', 'mpr-crosshair', { kind: 'drag', x: pane.x, y: pane.y, radius: Math.min(pane.w, pane.h) / 4, ...common }, env.shots);
     emit({ kind: 'memory', viewer: 'rangsi', view: 'mpr', ...(await measureMemory(br)) });
@@ -482,7 +488,7 @@ async function ohif(opts, env) {
       await page.waitForTimeout(2000);
       emit({ kind: 'size', viewer: 'ohif', view: 'mpr', w: vp.w, h: vp.h, canvas: `${vp.cw}x${vp.ch}`, window: `${vp.window.width}x${vp.window.height}` });
       await page.screenshot({ path: path.join(env.shots, 'ohif-mpr-fitted.png') }).catch(() => {});
-      const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS };
+      const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS, profile: o.br?.profile };
       await measure(page, 'ohif', 'mpr-scroll', { kind: 'wheel', x: vp.x, y: vp.y, ...common }, env.shots);
       // Crosshairs on the left button (OHIF's MPR tool group has it, passive by default).
       const tool = await page.evaluate((id) => {
@@ -538,7 +544,7 @@ async function ohif(opts, env) {
     await page.waitForTimeout(2000);
     emit({ kind: 'size', viewer: 'ohif', view: '3d', w: vp.w, h: vp.h, canvas: `${vp.cw}x${vp.ch}`, window: `${vp.window.width}x${vp.window.height}` });
     await page.screenshot({ path: path.join(env.shots, 'ohif-3d-fitted.png') }).catch(() => {});
-    const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS };
+    const common = { seconds: opts.seconds, maxSeconds: opts.maxSeconds, counter: OHIF_RENDERS, profile: o.br?.profile };
     await measure(page, 'ohif', 'vr-rotate', { kind: 'drag', x: vp.x, y: vp.y, radius: Math.min(vp.w, vp.h) / 4, ...common }, env.shots);
     await measure(page, 'ohif', 'vr-zoom', { kind: 'wheel', x: vp.x, y: vp.y, turn: 1, ...common }, env.shots);
     emit({ kind: 'memory', viewer: 'ohif', view: '3d', ...(await measureMemory(o.br)) });

@@ -17,6 +17,13 @@
 //! of a 4D series are in [`super::vr_controls`]; choosing a phase loads that phase's
 //! volume in place of the one on the GPU.
 //!
+//! While the user drags or scrolls the panes, the panes that change are drawn at
+//! reduced resolution (`PaneQuality::Preview`: a quarter of the pixels, the cost that
+//! matters on a software rasterizer) and [`PREVIEW_PAUSE_MS`] after the last input —
+//! or at once when the pointer is released — every previewed pane is drawn again at
+//! full resolution: what is read while still is always full quality. The canvas's
+//! `data-quality` says which (`preview` or `full`).
+//!
 //! Pointer: drag = move the crosshair; right- or Ctrl-drag = window/level; Alt-drag =
 //! rotate the other planes about this pane's normal (oblique); Shift-drag = measure a
 //! length; middle-drag = pan; wheel = scroll along the pane's normal (Ctrl+wheel:
@@ -29,8 +36,8 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 use rangsi_render::{
-    Gpu, GpuVolume, MprPaneCache, MprRenderer, MprView, Screen, SliceTexels, VoiWindow,
-    VolumeFormat, VrRenderer, VrView,
+    Gpu, GpuVolume, MprPaneCache, MprRenderer, MprView, PaneQuality, Screen, SliceTexels,
+    VoiWindow, VolumeFormat, VrRenderer, VrView,
 };
 use rangsi_volume::mpr::SlabMode;
 use rangsi_volume::vr::{Camera, Preset, Quality, ViewFrom, VrMode};
@@ -50,6 +57,9 @@ use crate::stack;
 
 /// The decode-pool client of the MPR view (viewports use 0…8).
 const CLIENT: usize = MAX_CLIENTS - 1;
+
+/// How long input must pause before previewed panes are drawn at full resolution.
+const PREVIEW_PAUSE_MS: f64 = 200.0;
 
 /// Pane colours (axial, sagittal, coronal): borders and the crosshair lines of that plane.
 const COLOURS: [&str; 3] = ["#ff5252", "#ffd740", "#69f0ae"];
@@ -119,6 +129,10 @@ struct Core {
     /// Per request: blended slices still waiting for it.
     waiting: Vec<u32>,
     draw_scheduled: bool,
+    /// When the last pane input came (`Date.now()`, ms), and whether a timer waits
+    /// for the pause after it.
+    last_input_ms: f64,
+    pause_timer: bool,
     resize_observer: Option<SizeObserver>,
     /// Every volume of the series (one per phase of a 4D series): grids and sources
     /// only, no voxels; the chosen one is on the GPU.
@@ -154,6 +168,13 @@ struct Sig {
     draws: RwSignal<u32>,
     /// Panes the last MPR frame drew (the others were kept): `data-panes-drawn`.
     panes_drawn: RwSignal<usize>,
+    /// The user is dragging or scrolling the panes: changed panes are previews.
+    interacting: RwSignal<bool>,
+    /// Whether the canvas shows a preview (an MPR pane at reduced resolution, or the
+    /// 3D view at interactive quality): `data-quality` preview / full.
+    previewed: RwSignal<bool>,
+    /// Draws that left a preview on the canvas: `data-preview-draws`.
+    preview_draws: RwSignal<u32>,
     /// Slices loaded when the last frame was presented (the e2e tests wait on it).
     drawn_loaded: RwSignal<usize>,
     /// The 3D view (volume rendering or MIP) instead of the three planes.
@@ -198,6 +219,9 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
         measure: RwSignal::new(None),
         draws: RwSignal::new(0),
         panes_drawn: RwSignal::new(0),
+        interacting: RwSignal::new(false),
+        previewed: RwSignal::new(false),
+        preview_draws: RwSignal::new(0),
         drawn_loaded: RwSignal::new(0),
         three_d: RwSignal::new(None),
         gpu_ready: RwSignal::new(false),
@@ -259,6 +283,7 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             s.state.track();
             s.pane.track();
             s.loaded.track();
+            s.interacting.track();
             s.three_d.track();
             s.edit.tf.track();
             s.edit.clip.track();
@@ -389,7 +414,9 @@ pub fn MprPanel(study_uid: String, series: Series, close: Callback<()>) -> impl 
             data-draws=move || s.draws.get().to_string()
             data-panes-drawn=move || s.panes_drawn.get().to_string()
             data-drawn-loaded=move || s.drawn_loaded.get().to_string()>
-            <canvas class="mpr-canvas" node_ref=canvas_ref data-testid="mpr-canvas"></canvas>
+            <canvas class="mpr-canvas" node_ref=canvas_ref data-testid="mpr-canvas"
+                data-quality=move || if s.previewed.get() { "preview" } else { "full" }
+                data-preview-draws=move || s.preview_draws.get().to_string()></canvas>
             {(0..3).map(|p| pane_overlay(core.clone(), s, p)).collect_view()}
             <Show when=move || s.three_d.with(Option::is_some)>
                 {vr_overlay(s)}
@@ -566,6 +593,7 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
         ]
     };
     let d1 = drag.clone();
+    let c1 = core.clone();
     let on_down = move |ev: web_sys::PointerEvent| {
         ev.prevent_default();
         if let Some(el) = ev
@@ -576,6 +604,9 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
         }
         let px = point(&ev);
         let pane = s.pane.get_untracked();
+        if !ev.shift_key() {
+            input_started(&c1, s);
+        }
         let mode = if ev.button() == 2 || ev.ctrl_key() {
             'w'
         } else if ev.button() == 1 {
@@ -600,10 +631,14 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
         *d1.borrow_mut() = Some((mode, px, angle));
     };
     let d2 = drag.clone();
+    let c2 = core.clone();
     let on_move = move |ev: web_sys::PointerEvent| {
         let Some((mode, last, angle)) = *d2.borrow() else {
             return;
         };
+        if mode != 'm' {
+            input_started(&c2, s);
+        }
         let px = point(&ev);
         let pane = s.pane.get_untracked();
         let mut next_angle = angle;
@@ -630,14 +665,19 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
     };
     let d3 = drag.clone();
     let on_up = move |_ev: web_sys::PointerEvent| {
-        *d3.borrow_mut() = None;
+        // Released: the panes are drawn at full resolution now.
+        if d3.borrow_mut().take().is_some() && s.interacting.get_untracked() {
+            s.interacting.set(false);
+        }
     };
+    let c4 = core.clone();
     let on_wheel = move |ev: web_sys::WheelEvent| {
         ev.prevent_default();
         let dy = ev.delta_y();
         if dy == 0.0 {
             return;
         }
+        input_started(&c4, s);
         s.state.update(|st| {
             if let Some(st) = st {
                 if ev.ctrl_key() {
@@ -648,7 +688,6 @@ fn pane_overlay(core: Rc<RefCell<Core>>, s: Sig, p: usize) -> impl IntoView {
             }
         });
     };
-    let _ = core;
     let lines = move || {
         let pane = s.pane.get();
         s.state.with(|st| {
@@ -1143,6 +1182,63 @@ fn on_frame(core: &Rc<RefCell<Core>>, s: Sig, r: usize, result: Result<DecodedSa
     s.loaded.update(|n| *n += 1);
 }
 
+/// A pane input (drag step, wheel step): changed panes are previews until input has
+/// paused for [`PREVIEW_PAUSE_MS`], then every previewed pane is drawn in full.
+fn input_started(core: &Rc<RefCell<Core>>, s: Sig) {
+    let arm = {
+        let Ok(mut c) = core.try_borrow_mut() else {
+            return;
+        };
+        c.last_input_ms = js_sys::Date::now();
+        !std::mem::replace(&mut c.pause_timer, true)
+    };
+    if !s.interacting.get_untracked() {
+        s.interacting.set(true);
+    }
+    if arm {
+        wait_for_pause(core.clone(), s, PREVIEW_PAUSE_MS);
+    }
+}
+
+/// One timer per pause: when it fires before the pause is long enough (more input
+/// came), it waits again for the rest.
+fn wait_for_pause(core: Rc<RefCell<Core>>, s: Sig, ms: f64) {
+    set_timeout(
+        move || {
+            let rest = {
+                let Ok(mut c) = core.try_borrow_mut() else {
+                    // Busy (drawing): look again shortly.
+                    return wait_for_pause(core.clone(), s, 16.0);
+                };
+                if c.disposed {
+                    return;
+                }
+                let rest = c.last_input_ms + PREVIEW_PAUSE_MS - js_sys::Date::now();
+                if rest <= 0.0 {
+                    c.pause_timer = false;
+                }
+                rest
+            };
+            if rest > 0.0 {
+                wait_for_pause(core, s, rest);
+            } else if s.interacting.get_untracked() {
+                s.interacting.set(false);
+            }
+        },
+        std::time::Duration::from_millis(ms.ceil().max(1.0) as u64),
+    );
+}
+
+/// After a draw: whether the canvas now shows a preview.
+fn shown_quality(s: Sig, previewed: bool) {
+    if previewed {
+        s.preview_draws.update(|n| *n += 1);
+    }
+    if s.previewed.get_untracked() != previewed {
+        s.previewed.set(previewed);
+    }
+}
+
 fn schedule_draw(core: &Rc<RefCell<Core>>, s: Sig) {
     super::canvas::draw_next_frame(core, |c| &mut c.draw_scheduled, move |core| draw(core, s));
 }
@@ -1213,6 +1309,7 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
         vr.draw(&target, volume, &plan.volume.voxel_from_patient, &view);
         gpu.queue.present(frame);
         drop(c);
+        shown_quality(s, quality == Quality::Interactive);
         s.draws.update(|n| *n += 1);
         let loaded = s.loaded.get_untracked();
         if s.drawn_loaded.get_untracked() != loaded {
@@ -1240,6 +1337,11 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
             (view, [(p as u32 % 2) * pane[0], (p as u32 / 2) * pane[1]])
         })
         .collect();
+    let quality = if s.interacting.get_untracked() {
+        PaneQuality::Preview
+    } else {
+        PaneQuality::Full
+    };
     renderer.draw_panes_cached(
         cache,
         &target,
@@ -1247,11 +1349,14 @@ fn draw(core: &Rc<RefCell<Core>>, s: Sig) {
         volume,
         &plan.volume.voxel_from_patient,
         &panes,
+        quality,
     );
     let drawn = cache.last_drawn;
+    let previewed = cache.previews() > 0;
     gpu.queue.present(frame);
     drop(c);
     s.panes_drawn.set(drawn);
+    shown_quality(s, previewed);
     s.draws.update(|n| *n += 1);
     let loaded = s.loaded.get_untracked();
     if s.drawn_loaded.get_untracked() != loaded {

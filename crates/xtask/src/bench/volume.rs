@@ -351,9 +351,16 @@ fn browser_cell(lines: &[(String, Fields)], viewer: &str, what: &str) -> (String
             );
         }
         let fps = num(f, "fps");
+        // CPU per drawn frame of the GPU process (SwiftShader) and the renderer.
+        let cpu = match (num(f, "gpuCpuMs"), num(f, "rendererCpuMs")) {
+            (Some(g), Some(r)) => {
+                format!("; CPU a frame: GPU process {g:.0} ms, renderer {r:.0} ms")
+            }
+            _ => String::new(),
+        };
         return (
             format!(
-                "{:.0} ms ({:.1} fps; {:.0} frames in {:.1} s, rAF p50 {:.0} / p95 {:.0} ms)",
+                "{:.0} ms ({:.1} fps; {:.0} frames in {:.1} s, rAF p50 {:.0} / p95 {:.0} ms{cpu})",
                 num(f, "frameMs").unwrap_or(f64::NAN),
                 fps.unwrap_or(f64::NAN),
                 updated,
