@@ -3,7 +3,7 @@
 // Chromium trace; prints the frames, slices drawn, and per thread the busy time and the
 // longest kinds of work (CPU time per wheel step: which process the frame waits on).
 // Usage: node scroll-profile.mjs --rangsi BIN --data CTDIR [--seconds 3] [--gpu webgpu|webgl2]
-//                                [--trace FILE]
+//                                [--size 1280x800] [--trace FILE]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 import { GPU_FLAGS, PASSWORD, PROBE, USER, startRangsi } from './run.mjs';
 
 function parseArgs(argv) {
-  const o = { seconds: '3', gpu: 'webgpu', trace: path.join(os.tmpdir(), 'rangsi-scroll-trace.json') };
+  const o = { seconds: '3', gpu: 'webgpu', size: '1280x800', trace: path.join(os.tmpdir(), 'rangsi-scroll-trace.json') };
   for (let i = 0; i < argv.length; i += 2) o[argv[i].replace(/^--/, '')] = argv[i + 1];
   if (!o.rangsi || !o.data) throw new Error('usage: node scroll-profile.mjs --rangsi BIN --data CTDIR');
   return o;
@@ -25,7 +25,8 @@ async function main() {
   const rangsi = await startRangsi(o.rangsi, o.data, work);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: GPU_FLAGS[o.gpu] });
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+    const [width, height] = o.size.split('x').map(Number);
+    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
     await context.addInitScript({ content: PROBE });
     const page = await context.newPage();
     const r = await page.request.post(`${rangsi.url}/api/login`, { data: { username: USER, password: PASSWORD } });
