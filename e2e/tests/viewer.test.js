@@ -153,6 +153,57 @@ for (const config of CONFIGS) {
       await assertMatchesOracle(page, png, 15, 40, 400);
     });
 
+    test('every wheel step and arrow key is drawn, one per animation frame', async () => {
+      const { page } = b;
+      // Scrolling over loaded slices only (an unloaded slice draws no image).
+      await page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid=viewport]');
+        return el && el.dataset.loaded === el.dataset.total;
+      }, null, { timeout: 60000 });
+      const slicesDrawn = () => page.getByTestId('viewport-canvas').evaluate((el) => Number(el.dataset.slicesDrawn));
+      /** `steps` input events in the page, one per animation frame (as a fast wheel or key repeat). */
+      const perFrame = (kind, steps, dir) => page.evaluate(([kind, steps, dir]) => new Promise((done) => {
+        const canvas = document.querySelector('[data-testid=viewport-canvas]');
+        const r = canvas.getBoundingClientRect();
+        let left = steps;
+        const tick = () => {
+          if (left === 0) return done();
+          left -= 1;
+          if (kind === 'wheel') {
+            canvas.dispatchEvent(new WheelEvent('wheel', {
+              deltaY: 100 * dir, deltaMode: 0, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2,
+              bubbles: true, cancelable: true, view: window,
+            }));
+          } else {
+            const key = dir > 0 ? 'ArrowDown' : 'ArrowUp';
+            document.body.dispatchEvent(new KeyboardEvent('keydown', { key, code: key, bubbles: true, cancelable: true }));
+          }
+          requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
+      }), [kind, steps, dir]);
+
+      const start = (await viewportState(page)).index;
+      const wheelSteps = Math.min(8, SLICES - 1 - start);
+      const before = await slicesDrawn();
+      await perFrame('wheel', wheelSteps, 1);
+      await waitDrawn(page, start + wheelSteps);
+      // Every step was shown: one slice drawn per wheel event, none folded into the next.
+      assert.equal(await slicesDrawn() - before, wheelSteps, 'slices drawn while wheeling');
+
+      // Back to where the wheel started (the next test expects that slice).
+      const keySteps = wheelSteps;
+      const beforeKeys = await slicesDrawn();
+      const drawsBeforeKeys = (await viewportState(page)).draws;
+      await perFrame('key', keySteps, -1);
+      await waitDrawn(page, start + wheelSteps - keySteps, drawsBeforeKeys + keySteps - 1);
+      assert.equal(await slicesDrawn() - beforeKeys, keySteps, 'slices drawn while pressing arrow keys');
+      assert.equal(await page.getByTestId('overlay-image').textContent(),
+        `Im ${start + wheelSteps - keySteps + 1}/${SLICES}`);
+      const png = await shot(page, config, '04b-scrolled-per-frame');
+      await assertMatchesOracle(page, png, start + wheelSteps - keySteps + 1, 40, 400);
+    });
+
     test('W/L presets on keys re-window without re-upload, drag changes W/L', async () => {
       const { page } = b;
       const before = await viewportState(page);

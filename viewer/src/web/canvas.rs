@@ -1,7 +1,8 @@
 //! Canvas plumbing shared by the 2D viewport ([`super::viewport`]) and the MPR/3D
 //! panel ([`super::mpr`]): the device pixel ratio, the backend choice from the URL,
 //! an element's size in physical pixels, a `ResizeObserver` that lives as long as its
-//! owner keeps it, and drawing at the next animation frame.
+//! owner keeps it, drawing at the next animation frame, and drawing at once but at
+//! most once per animation frame ([`draw_once_per_frame`], the 2D viewport's scrolling).
 
 use rangsi_render::{Gpu, Screen};
 use wasm_bindgen::prelude::*;
@@ -113,5 +114,64 @@ pub fn draw_next_frame<C: 'static>(
     });
     if let Some(w) = web_sys::window() {
         let _ = w.request_animation_frame(callback.unchecked_ref());
+    }
+}
+
+/// What [`draw_once_per_frame`] keeps per view: whether the view drew in the current
+/// animation frame, and whether a change came after that draw.
+#[derive(Debug, Default)]
+pub struct FramePacing {
+    drew_this_frame: bool,
+    pending: bool,
+}
+
+/// Draws at once when the view has not drawn yet in the current animation frame, else
+/// once more at the next animation frame (however often it is asked before then).
+///
+/// Scrolling needs this: a wheel step or key press arrives once per frame, and waiting
+/// for the next frame to draw it (as [`draw_next_frame`] does) folds the step of that
+/// frame into the pending draw, so only every other step was shown. Drawing at once
+/// shows each step in the frame it arrived in; the second change within one frame
+/// waits for the next (the screen cannot show it sooner anyway). A request that finds
+/// the view's state borrowed (a draw under way) is tried again at the next frame.
+pub fn draw_once_per_frame<C: 'static>(
+    core: &std::rc::Rc<std::cell::RefCell<C>>,
+    pacing: fn(&mut C) -> &mut FramePacing,
+    draw: impl Fn(&std::rc::Rc<std::cell::RefCell<C>>) + Clone + 'static,
+) {
+    let now = match core.try_borrow_mut() {
+        Ok(mut c) => {
+            let p = pacing(&mut c);
+            if p.drew_this_frame {
+                p.pending = true;
+                return;
+            }
+            p.drew_this_frame = true;
+            true
+        }
+        Err(_) => false,
+    };
+    let core2 = core.clone();
+    let draw2 = draw.clone();
+    // At the next frame: a new frame may draw at once again, and a change that came
+    // after this draw is drawn now.
+    let next_frame = Closure::once_into_js(move || {
+        let again = match core2.try_borrow_mut() {
+            Ok(mut c) => {
+                let p = pacing(&mut c);
+                p.drew_this_frame = false;
+                std::mem::take(&mut p.pending) || !now
+            }
+            Err(_) => !now,
+        };
+        if again {
+            draw_once_per_frame(&core2, pacing, draw2);
+        }
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.request_animation_frame(next_frame.unchecked_ref());
+    }
+    if now {
+        draw(core);
     }
 }

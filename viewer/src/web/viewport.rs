@@ -31,7 +31,7 @@ use wasm_bindgen::prelude::*;
 use super::api;
 use super::app::ui;
 use super::canvas::{
-    SizeObserver, dpr, forced_texture_limit, physical_size, resize_canvas, webgl_only,
+    FramePacing, SizeObserver, dpr, forced_texture_limit, physical_size, resize_canvas, webgl_only,
 };
 use super::viewer::{Reading, SERIES_DRAG_TYPE};
 use super::workers::{DecodePool, DecodedSamples};
@@ -62,7 +62,8 @@ struct Core {
     before_gpu: Vec<(usize, Result<DecodedSamples, String>)>,
     /// The GPU could not be opened: frames are dropped, not kept for it.
     gpu_failed: bool,
-    draw_scheduled: bool,
+    /// Draws at once, at most once per animation frame (every scroll step shows).
+    pacing: FramePacing,
     resize_observer: Option<SizeObserver>,
     /// Pointers down on the canvas (id → last client position), for drags and gestures.
     pointers: HashMap<i32, (f64, f64)>,
@@ -140,6 +141,9 @@ struct State {
     drawn: RwSignal<Option<usize>>,
     /// Draws with an image so far (tests wait for a redraw after a change).
     draws: RwSignal<u32>,
+    /// Draws with an image that showed another slice than the draw before: the e2e
+    /// tests check that every scroll step was shown, not folded into the next one.
+    slices_drawn: RwSignal<u32>,
     size: RwSignal<(u32, u32)>,
     /// Largest factor a frame of this series was reduced by to fit the per-frame GPU
     /// memory budget (1: none; a frame over the texture limit is tiled, not reduced).
@@ -183,6 +187,7 @@ pub fn Viewport(
         gpu_ready: RwSignal::new(false),
         drawn: RwSignal::new(None),
         draws: RwSignal::new(0),
+        slices_drawn: RwSignal::new(0),
         size: RwSignal::new((1, 1)),
         reduced: RwSignal::new(1),
         tiles: RwSignal::new(1),
@@ -472,14 +477,15 @@ pub fn Viewport(
     };
     let drag_over = RwSignal::new(false);
 
-    let current = move || s.instances.with(|v| v.get(s.index.get()).cloned());
+    // The slice on screen, cloned once per scroll step (not once per reader: the
+    // overlay, markers, reference lines and measurement layer all read it).
+    let current = Memo::new(move |_| s.instances.with(|v| v.get(s.index.get()).cloned()));
     let total = move || s.instances.with(Vec::len);
     let css_view = move || published.view.get();
     // A memo: the markers are the same on every slice of a series, and scrolling must
     // not rebuild their four elements at each wheel step.
     let markers = Memo::new(move |_| {
-        let inst = current()?;
-        let iop = inst.orientation?;
+        let iop = current.with(|i| i.as_ref().and_then(|i| i.orientation))?;
         let o = s.display.get().orientation;
         Some(orientation::markers(
             iop,
@@ -496,7 +502,7 @@ pub fn Viewport(
             return None;
         }
         let other = reading.slots[active].current.get()?;
-        let mine = current()?;
+        let mine = current.get()?;
         if mine.frame_of_reference.is_none() || mine.frame_of_reference != other.frame_of_reference
         {
             return None;
@@ -547,11 +553,13 @@ pub fn Viewport(
                 on:pointerup=on_up.clone()
                 on:pointercancel=on_up
                 on:contextmenu=|ev| ev.prevent_default()>
-                <canvas node_ref=canvas_ref data-testid="viewport-canvas"></canvas>
+                // On the canvas: the section has as many attributes as tachys takes (26).
+                <canvas node_ref=canvas_ref data-testid="viewport-canvas"
+                    data-slices-drawn=move || s.slices_drawn.get().to_string()></canvas>
                 // measurements: the SVG overlay (probe, lengths, angles, ROIs)
                 {move || study_uid.get().map(|study_uid| view! {
                     <MeasureLayer study_uid=study_uid series=series
-                        instance=Signal::derive(current) view=published.view.into() tool=reading.tool.into()
+                        instance=current.into() view=published.view.into() tool=reading.tool.into()
                         frame=Signal::derive(move || s.frames.with(|f| f.get(s.index.get()).copied().unwrap_or(1)))/>
                 })}
                 {move || reference_line().map(|[x1, y1, x2, y2]| view! {
@@ -588,16 +596,16 @@ pub fn Viewport(
                         {move || if total() == 0 { String::new() } else { format!("Im {}/{}", s.index.get() + 1, total()) }}
                     </div>
                     <div data-testid="overlay-slice">
-                        {move || current().map(|i| {
+                        {move || current.with(|i| i.as_ref().map(|i| {
                             let loc = i.slice_location.map(|l| format!("Loc {l:.1} mm")).unwrap_or_default();
                             let th = i.slice_thickness.map(|t| format!("Th {t} mm")).unwrap_or_default();
                             format!("{loc}  {th}").trim().to_owned()
-                        }).unwrap_or_default()}
+                        }).unwrap_or_default())}
                     </div>
                 </div>
                 <div class="overlay br">
                     <div data-testid="overlay-wl">{move || {
-                        let colour = current().is_some_and(|i| i.is_colour());
+                        let colour = current.with(|i| i.as_ref().is_some_and(Instance::is_colour));
                         s.window.get().overlay_label(colour)
                     }}</div>
                     <Show when=move || { s.reduced.get() > 1 }>
@@ -1356,7 +1364,7 @@ fn rotate_pan(p: [f32; 2], quarter_turns: i32) -> [f32; 2] {
 }
 
 fn schedule_draw(core: &Rc<RefCell<Core>>, s: State) {
-    super::canvas::draw_next_frame(core, |c| &mut c.draw_scheduled, move |core| draw(core, s));
+    super::canvas::draw_once_per_frame(core, |c| &mut c.pacing, move |core| draw(core, s));
 }
 
 fn draw(core: &Rc<RefCell<Core>>, s: State) {
@@ -1404,6 +1412,9 @@ fn draw(core: &Rc<RefCell<Core>>, s: State) {
         published.set(Some(view));
     }
     if s.drawn.get_untracked() != drawn {
+        if drawn.is_some() {
+            s.slices_drawn.update(|n| *n += 1);
+        }
         s.drawn.set(drawn);
     }
     if drawn.is_some() {
