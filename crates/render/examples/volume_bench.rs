@@ -181,22 +181,8 @@ fn run(a: &Args) -> Result<(), String> {
         gpu_volume.layout.bytes()
     );
 
-    let target_texture = |w: u32, h: u32| {
-        gpu.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("volume-bench"),
-            size: wgpu::Extent3d {
-                width: w,
-                height: h,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: FORMAT,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-            view_formats: &[],
-        })
-    };
+    let target_texture =
+        |w: u32, h: u32| rangsi_render::offscreen_target(&gpu.device, FORMAT, w, h);
     let wait = || {
         let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
     };

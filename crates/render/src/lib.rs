@@ -46,6 +46,8 @@ mod vr;
 pub use gpu::{Backend, Gpu, Screen};
 pub use image::{FrameTexels, GpuImage, SampleFormat, TileRect, tile_grid};
 pub use pane_cache::{MprPaneCache, PREVIEW_DIVISOR, PaneQuality};
+/// An offscreen render target (tests and benchmarks draw into it).
+pub use readback::target as offscreen_target;
 pub use renderer::{DEFAULT_FRAME_BYTES, Renderer};
 pub use view::{Orientation, ViewState, ViewUniform, VoiWindow};
 pub use volume::{

@@ -600,20 +600,7 @@ fn bench_vr_512() {
         started.elapsed().as_secs_f64(),
         gpu.adapter_name
     );
-    let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("bench"),
-        size: wgpu::Extent3d {
-            width: 512,
-            height: 512,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: FORMAT,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-        view_formats: &[],
-    });
+    let texture = rangsi_render::offscreen_target(&gpu.device, FORMAT, 512, 512);
     let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
     let camera = Camera::fit(volume, ViewFrom::Anterior, [512, 512]).orbit(30.0, 15.0);
     let modes = [
@@ -710,20 +697,7 @@ fn bench_vr_512() {
         (view, pane)
     })
     .collect();
-    let wide = gpu.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("bench mpr"),
-        size: wgpu::Extent3d {
-            width: 1536,
-            height: 512,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: FORMAT,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-        view_formats: &[],
-    });
+    let wide = rangsi_render::offscreen_target(&gpu.device, FORMAT, 1536, 512);
     let wide = wide.create_view(&wgpu::TextureViewDescriptor::default());
     let (ms, cpu) = time(&mut || {
         mpr.draw_panes(&wide, &gpu_volume, &volume.voxel_from_patient, &panes);
@@ -733,20 +707,7 @@ fn bench_vr_512() {
     // The viewer's path: kept panes copied into a 1024² canvas, the axial pane scrolled
     // one slice a frame (one pane drawn) or the crosshair moved (two panes drawn), at
     // full quality and as previews (PaneQuality::Preview, while input lasts).
-    let canvas = gpu.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("bench mpr canvas"),
-        size: wgpu::Extent3d {
-            width: 1024,
-            height: 1024,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: FORMAT,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-        view_formats: &[],
-    });
+    let canvas = rangsi_render::offscreen_target(&gpu.device, FORMAT, 1024, 1024);
     let canvas = canvas.create_view(&wgpu::TextureViewDescriptor::default());
     let origins = [[0, 0], [512, 0], [0, 512]];
     for quality in [PaneQuality::Full, PaneQuality::Preview] {
