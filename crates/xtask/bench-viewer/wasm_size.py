@@ -26,8 +26,8 @@ for sid, off, size in sections:
             l, j = leb(data, j); j += l
             kind = data[j]; j += 1
             if kind == 0: _, j = leb(data, j); nimports += 1
-            elif kind == 1: j += 1; fl, j = leb(data, j); _, j = leb(data, j); (fl & 1) and leb(data, j)
-            elif kind == 2:
+            elif kind in (1, 2):  # table (reference type, then limits) or memory (limits)
+                j += kind == 1
                 fl, j = leb(data, j); _, j = leb(data, j)
                 if fl & 1: _, j = leb(data, j)
             elif kind == 3: j += 2
@@ -48,14 +48,14 @@ for sid, off, size in sections:
                 j = e
 print('sections:', {k: v for k, v in secsizes.items()}, 'total', len(data))
 def crate(n):
-    n2 = n
+    orig = n
     m = re.match(r'_ZN(\d+)', n)
     if m:
         L = int(m.group(1)); return n[len(m.group(0)):len(m.group(0))+L]
     # demangled forms
     n = n.lstrip('<&* ').replace('dyn ', '')
     m = re.match(r'([A-Za-z_][A-Za-z0-9_]*)', n)
-    return m.group(1) if m else n2[:20]
+    return m.group(1) if m else orig[:20]
 agg = collections.Counter(); cnt = collections.Counter(); big = []
 for k, sz in enumerate(bodies):
     nm = names.get(nimports + k, '?')
